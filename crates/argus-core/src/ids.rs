@@ -1,0 +1,160 @@
+//! Identifier newtypes.
+//!
+//! Record ids are UUID v7 (time-ordered, so primary-key order is creation order and cursor
+//! pagination is stable). Organisation and user ids are short opaque strings supplied by the
+//! identity layer and validated here (1–128 chars of `[A-Za-z0-9._@-]`).
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+use uuid::Uuid;
+
+use crate::error::CoreError;
+
+macro_rules! uuid_id {
+    ($(#[$doc:meta])* $name:ident, $what:literal) => {
+        $(#[$doc])*
+        #[derive(
+            Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+            utoipa::ToSchema,
+        )]
+        #[serde(transparent)]
+        #[schema(value_type = String, format = Uuid)]
+        pub struct $name(pub Uuid);
+
+        impl $name {
+            /// A fresh, time-ordered id.
+            pub fn new() -> Self {
+                Self(Uuid::now_v7())
+            }
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = CoreError;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Uuid::parse_str(s)
+                    .map(Self)
+                    .map_err(|_| CoreError::invalid("/id", concat!("not a valid ", $what, " id (expected a UUID)")))
+            }
+        }
+    };
+}
+
+uuid_id!(
+    /// Identifies a scan.
+    ScanId, "scan"
+);
+uuid_id!(
+    /// Identifies a task (one unit of work on the queue).
+    TaskId, "task"
+);
+uuid_id!(
+    /// Identifies a finding.
+    FindingId, "finding"
+);
+uuid_id!(
+    /// Identifies a template.
+    TemplateId, "template"
+);
+
+macro_rules! name_id {
+    ($(#[$doc:meta])* $name:ident, $what:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
+        #[serde(try_from = "String", into = "String")]
+        #[schema(value_type = String)]
+        pub struct $name(String);
+
+        impl $name {
+            /// Validates and wraps an id.
+            pub fn parse(s: &str) -> Result<Self, CoreError> {
+                let ok = !s.is_empty()
+                    && s.len() <= 128
+                    && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"._@-".contains(&b));
+                if ok {
+                    Ok(Self(s.to_owned()))
+                } else {
+                    Err(CoreError::invalid(
+                        concat!("/", $what),
+                        "must be 1-128 characters of letters, digits, '.', '_', '@' or '-'",
+                    ))
+                }
+            }
+
+            /// The id as a string slice.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = CoreError;
+            fn try_from(s: String) -> Result<Self, Self::Error> {
+                Self::parse(&s)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(v: $name) -> String {
+                v.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+name_id!(
+    /// An organisation: the tenant boundary. Every record carries one; every query is scoped by it.
+    OrgId, "org"
+);
+name_id!(
+    /// A user within an organisation.
+    UserId, "user"
+);
+
+/// Who is acting: the organisation and user every new record is stamped with.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Principal {
+    pub org: OrgId,
+    pub user: UserId,
+}
+
+impl Principal {
+    /// The single local principal used when no identity layer is configured.
+    pub fn local(org: &str, user: &str) -> Result<Self, CoreError> {
+        Ok(Self { org: OrgId::parse(org)?, user: UserId::parse(user)? })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_round_trip_and_reject_garbage() {
+        let id = ScanId::new();
+        assert_eq!(id.to_string().parse::<ScanId>().unwrap(), id);
+        assert!("not-a-uuid".parse::<ScanId>().is_err());
+        assert!(OrgId::parse("acme-1").is_ok());
+        assert!(OrgId::parse("").is_err());
+        assert!(OrgId::parse("a b").is_err());
+        assert!(UserId::parse(&"x".repeat(129)).is_err());
+    }
+}

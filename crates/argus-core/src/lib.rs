@@ -1,0 +1,39 @@
+//! Argus domain model and the traits at the seams.
+//!
+//! This crate knows nothing of HTTP, SQL, AMQP or processes: it holds the vocabulary every other
+//! crate speaks (targets, scans, tasks, findings, events, templates, artifacts), the scan
+//! lifecycle rules, and the traits that backends implement:
+//! [`Store`](store::Store), [`Queue`](queue::Queue), [`ArtifactStore`](artifact::ArtifactStore),
+//! [`Scanner`](scanner::Scanner) and [`EventBus`](bus::EventBus).
+//!
+//! Invariants kept here:
+//! - Identifiers and targets are parsed into newtypes at the edge; once constructed they are valid.
+//! - Lifecycle transitions are decided by [`scan::ScanState::apply`] only; backends persist the
+//!   result with a conditional update so two racing callers cannot both win.
+//! - Secret values are wrapped in [`redacted::Redacted`], whose `Debug`/`Display` never show them.
+
+pub mod artifact;
+pub mod bus;
+pub mod error;
+pub mod event;
+pub mod finding;
+pub mod ids;
+pub mod queue;
+pub mod redacted;
+pub mod scan;
+pub mod scanner;
+pub mod store;
+pub mod target;
+pub mod task;
+pub mod template;
+
+#[cfg(feature = "testkit")]
+pub mod testkit;
+
+pub use error::{CoreError, Result};
+pub use ids::{FindingId, OrgId, Principal, ScanId, TaskId, TemplateId, UserId};
+
+/// Milliseconds since the Unix epoch; the one clock unit used in the model and the backends.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}

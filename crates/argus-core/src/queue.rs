@@ -1,0 +1,60 @@
+//! The `Queue` trait: at-least-once delivery of tasks to workers, with leases.
+//!
+//! Semantics every implementation keeps (checked by `testkit::queue_suite`):
+//! - `enqueue` is durable when it returns, and idempotent on task id where the backend can
+//!   dedup (the embedded queue does; the engine tolerates duplicates anyway).
+//! - `claim` hands out up to `max` tasks, higher priority first, FIFO within a priority, each
+//!   under a lease. It waits up to `wait` for work and wakes early when work arrives.
+//! - A lease that is neither acked, retried nor renewed before it expires is re-delivered with
+//!   `attempt + 1`. Acks, retries and renewals with a stale token are no-ops.
+//! - The queue is mechanism, not policy: the engine decides when to retry and when to
+//!   dead-letter (attempt > max_attempts).
+
+use async_trait::async_trait;
+use std::time::Duration;
+
+use crate::error::Result;
+use crate::ids::ScanId;
+use crate::task::{Delivery, LeaseToken, Task};
+
+/// Counts for metrics and `/readyz`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct QueueDepth {
+    pub ready: u64,
+    pub leased: u64,
+    pub dead: u64,
+}
+
+/// A durable task queue.
+#[async_trait]
+pub trait Queue: Send + Sync + 'static {
+    /// Short backend name (`embedded`, `rabbitmq`).
+    fn backend(&self) -> &'static str;
+
+    /// Adds tasks; durable on return.
+    async fn enqueue(&self, tasks: &[Task]) -> Result<()>;
+
+    /// Leases up to `max` tasks for `lease`, waiting up to `wait` for at least one.
+    async fn claim(&self, max: usize, lease: Duration, wait: Duration) -> Result<Vec<Delivery>>;
+
+    /// Extends leases still held.
+    async fn renew(&self, leases: &[LeaseToken], lease: Duration) -> Result<()>;
+
+    /// Removes finished tasks (call only after their results are committed).
+    async fn ack(&self, leases: &[LeaseToken]) -> Result<()>;
+
+    /// Releases a task to be delivered again after `delay` (attempt counts up on delivery).
+    async fn retry(&self, lease: &LeaseToken, delay: Duration) -> Result<()>;
+
+    /// Moves a task to the dead-letter area with its last error.
+    async fn dead_letter(&self, lease: &LeaseToken, error: &str) -> Result<()>;
+
+    /// Best-effort removal of a scan's queued (not leased) tasks; returns how many were removed.
+    async fn purge_scan(&self, scan: ScanId) -> Result<u64>;
+
+    /// Counts of ready, leased and dead tasks.
+    async fn depth(&self) -> Result<QueueDepth>;
+
+    /// Cheap reachability check for `/readyz`.
+    async fn ping(&self) -> Result<()>;
+}

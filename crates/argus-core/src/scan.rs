@@ -1,0 +1,371 @@
+//! Scans: configuration, lifecycle and progress.
+//!
+//! Lifecycle: `created → queued → running ⇄ paused → completed | failed | cancelled`.
+//! [`ScanState::apply`] is the single authority on which user actions are legal; the engine's
+//! internal moves (`queued → running`, `running → completed/failed`) go through
+//! [`ScanState::can_finish`]. Progress follows DESIGN.md: a scan completes when `enqueue_done`
+//! and `done + failed == enqueued`.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+
+use crate::error::CoreError;
+use crate::ids::{OrgId, ScanId, TemplateId, UserId};
+use crate::target::Target;
+
+/// Scan priority; tasks of higher-priority scans are claimed first.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+    utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Priority {
+    Low,
+    #[default]
+    Medium,
+    High,
+}
+
+impl Priority {
+    /// Numeric rank used by queues (higher is claimed first).
+    pub fn rank(self) -> u8 {
+        match self {
+            Priority::Low => 1,
+            Priority::Medium => 5,
+            Priority::High => 9,
+        }
+    }
+
+    /// Inverse of [`Priority::rank`]; unknown ranks map to `Medium`.
+    pub fn from_rank(rank: u8) -> Self {
+        match rank {
+            0..=2 => Priority::Low,
+            3..=6 => Priority::Medium,
+            _ => Priority::High,
+        }
+    }
+}
+
+/// Where a scan is in its lifecycle.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ScanState {
+    Created,
+    Queued,
+    Running,
+    Paused,
+    Completed,
+    Failed,
+    Cancelled,
+}
+
+/// What a user can ask of a scan.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ScanAction {
+    Start,
+    Pause,
+    Resume,
+    Stop,
+}
+
+impl ScanAction {
+    /// The verb used in messages and routes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScanAction::Start => "start",
+            ScanAction::Pause => "pause",
+            ScanAction::Resume => "resume",
+            ScanAction::Stop => "stop",
+        }
+    }
+}
+
+impl ScanState {
+    /// Every state.
+    pub const ALL: [ScanState; 7] = [
+        ScanState::Created,
+        ScanState::Queued,
+        ScanState::Running,
+        ScanState::Paused,
+        ScanState::Completed,
+        ScanState::Failed,
+        ScanState::Cancelled,
+    ];
+
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScanState::Created => "created",
+            ScanState::Queued => "queued",
+            ScanState::Running => "running",
+            ScanState::Paused => "paused",
+            ScanState::Completed => "completed",
+            ScanState::Failed => "failed",
+            ScanState::Cancelled => "cancelled",
+        }
+    }
+
+    /// Parses a wire name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// True once the scan can no longer change.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, ScanState::Completed | ScanState::Failed | ScanState::Cancelled)
+    }
+
+    /// True while workers should run the scan's tasks.
+    pub fn is_active(self) -> bool {
+        matches!(self, ScanState::Queued | ScanState::Running)
+    }
+
+    /// The state a user action leads to, or a 409-style conflict naming the current state.
+    pub fn apply(self, action: ScanAction) -> Result<ScanState, CoreError> {
+        use ScanAction as A;
+        use ScanState as S;
+        match (self, action) {
+            (S::Created, A::Start) => Ok(S::Queued),
+            (S::Queued | S::Running, A::Pause) => Ok(S::Paused),
+            (S::Paused, A::Resume) => Ok(S::Running),
+            (S::Queued | S::Running | S::Paused, A::Stop) => Ok(S::Cancelled),
+            (s, a) => Err(CoreError::illegal(a.as_str(), s)),
+        }
+    }
+
+    /// Whether the engine may end the scan (complete or fail it) from this state.
+    pub fn can_finish(self) -> bool {
+        matches!(self, ScanState::Queued | ScanState::Running | ScanState::Paused)
+    }
+
+    /// Whether the scan may be deleted (never started, or finished).
+    pub fn can_delete(self) -> bool {
+        self == ScanState::Created || self.is_terminal()
+    }
+}
+
+impl fmt::Display for ScanState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One scanner to run in a scan, with its parameters (validated against its schema on create).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScannerSpec {
+    /// Registry name, e.g. `tool:subfinder`.
+    pub name: String,
+    /// Parameters; must satisfy the scanner's JSON schema.
+    #[serde(default = "empty_object")]
+    #[schema(value_type = Object)]
+    pub params: serde_json::Value,
+}
+
+fn empty_object() -> serde_json::Value {
+    serde_json::Value::Object(Default::default())
+}
+
+/// Allow / deny patterns every chained target must pass. A pattern is a host suffix
+/// (`example.com` matches `a.example.com`), `*` for anything, or an exact target key.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Scope {
+    #[serde(default)]
+    pub allow: Vec<String>,
+    #[serde(default)]
+    pub deny: Vec<String>,
+}
+
+impl Scope {
+    /// Whether a chained target is in scope: not denied, and allowed when an allow list exists.
+    pub fn permits(&self, target: &Target) -> bool {
+        let matches = |p: &String| pattern_matches(p, target);
+        if self.deny.iter().any(matches) {
+            return false;
+        }
+        self.allow.is_empty() || self.allow.iter().any(matches)
+    }
+}
+
+fn pattern_matches(pattern: &str, target: &Target) -> bool {
+    if pattern == "*" || pattern == target.key() || pattern == target.value() {
+        return true;
+    }
+    let p = pattern.trim_start_matches("*.").to_ascii_lowercase();
+    match target.host() {
+        Some(h) => h == p || h.ends_with(&format!(".{p}")),
+        None => target.value().starts_with(pattern),
+    }
+}
+
+/// Everything a user configures about a scan.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScanConfig {
+    /// Scanners to run on every target whose kind they accept.
+    pub scanners: Vec<ScannerSpec>,
+    /// Initial targets.
+    pub targets: Vec<Target>,
+    /// How many hops of chained targets to follow (0 = only the initial targets).
+    #[serde(default)]
+    pub recursion_depth: u32,
+    /// Wall-clock limit in seconds; the scan fails with reason `max_duration` past it.
+    #[serde(default)]
+    pub max_duration: Option<u64>,
+    /// Stop enqueuing once this many findings exist; the scan completes with reason `max_results`.
+    #[serde(default)]
+    pub max_results: Option<u64>,
+    #[serde(default)]
+    pub priority: Priority,
+    /// Attempts per task before it is dead-lettered and counted failed.
+    #[serde(default = "default_attempts")]
+    pub max_attempts: u32,
+    #[serde(default)]
+    pub scope: Scope,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+}
+
+fn default_attempts() -> u32 {
+    3
+}
+
+impl ScanConfig {
+    /// Structural checks that need no registry (the engine adds schema checks).
+    pub fn validate_shape(&self) -> Result<(), CoreError> {
+        if self.scanners.is_empty() {
+            return Err(CoreError::invalid("/config/scanners", "at least one scanner is required"));
+        }
+        if self.targets.is_empty() {
+            return Err(CoreError::invalid("/config/targets", "at least one target is required"));
+        }
+        if self.targets.len() > 100_000 {
+            return Err(CoreError::invalid("/config/targets", "at most 100000 targets per scan"));
+        }
+        if !(1..=20).contains(&self.max_attempts) {
+            return Err(CoreError::invalid("/config/max_attempts", "must be between 1 and 20"));
+        }
+        if self.recursion_depth > 16 {
+            return Err(CoreError::invalid("/config/recursion_depth", "must be at most 16"));
+        }
+        if self.max_duration == Some(0) {
+            return Err(CoreError::invalid("/config/max_duration", "must be at least 1 second"));
+        }
+        Ok(())
+    }
+}
+
+/// Progress counters. Exact: every task is counted once however often it is delivered.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Progress {
+    pub enqueued: u64,
+    pub done: u64,
+    pub failed: u64,
+    pub expected_total: Option<u64>,
+    pub enqueue_done: bool,
+    pub findings: u64,
+}
+
+impl Progress {
+    /// True when every enqueued task has finished and nothing more will be enqueued.
+    pub fn is_complete(&self) -> bool {
+        self.enqueue_done && self.done + self.failed == self.enqueued
+    }
+
+    /// `(done + failed) / max(enqueued, expected_total)` in `[0, 1]`.
+    pub fn fraction(&self) -> f64 {
+        let denom = self.enqueued.max(self.expected_total.unwrap_or(0));
+        if denom == 0 {
+            return if self.is_complete() { 1.0 } else { 0.0 };
+        }
+        ((self.done + self.failed) as f64 / denom as f64).min(1.0)
+    }
+}
+
+/// A request to create a scan.
+#[derive(Clone, Debug)]
+pub struct NewScan {
+    pub id: ScanId,
+    pub org: OrgId,
+    pub user: UserId,
+    pub name: String,
+    pub config: ScanConfig,
+    pub template_id: Option<TemplateId>,
+}
+
+/// A stored scan.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Scan {
+    pub id: ScanId,
+    #[schema(value_type = String)]
+    pub org_id: OrgId,
+    #[schema(value_type = String)]
+    pub user_id: UserId,
+    pub name: String,
+    pub config: ScanConfig,
+    pub template_id: Option<TemplateId>,
+    pub state: ScanState,
+    /// Why the scan ended the way it did (`max_duration`, `max_results`, `stopped`, an error).
+    pub reason: Option<String>,
+    pub progress: Progress,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::target::TargetKind;
+
+    #[test]
+    fn lifecycle_table() {
+        use ScanAction as A;
+        use ScanState as S;
+        assert_eq!(S::Created.apply(A::Start).unwrap(), S::Queued);
+        assert_eq!(S::Running.apply(A::Pause).unwrap(), S::Paused);
+        assert_eq!(S::Paused.apply(A::Resume).unwrap(), S::Running);
+        assert_eq!(S::Paused.apply(A::Stop).unwrap(), S::Cancelled);
+        for (s, a) in [
+            (S::Created, A::Pause),
+            (S::Created, A::Stop),
+            (S::Running, A::Start),
+            (S::Running, A::Resume),
+            (S::Completed, A::Stop),
+            (S::Cancelled, A::Resume),
+        ] {
+            match s.apply(a) {
+                Err(CoreError::Conflict { state, .. }) => assert_eq!(state, Some(s)),
+                other => panic!("{s:?} {a:?} gave {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn progress_rule() {
+        let mut p = Progress { enqueued: 3, done: 2, failed: 1, ..Default::default() };
+        assert!(!p.is_complete());
+        p.enqueue_done = true;
+        assert!(p.is_complete());
+        p.expected_total = Some(6);
+        assert!((p.fraction() - 0.5).abs() < 1e-9);
+    }
+
+    #[test]
+    fn scope_rules() {
+        let s = Scope { allow: vec!["example.com".into()], deny: vec!["dev.example.com".into()] };
+        let t = |v: &str| Target::parse(TargetKind::Domain, v).unwrap();
+        assert!(s.permits(&t("a.example.com")));
+        assert!(s.permits(&t("example.com")));
+        assert!(!s.permits(&t("x.dev.example.com")));
+        assert!(!s.permits(&t("example.org")));
+        assert!(Scope::default().permits(&t("anything.org")));
+    }
+}

@@ -1,0 +1,168 @@
+//! The `Scanner` trait and the registry of scanners.
+//!
+//! A scanner consumes one task's target and reports through an [`Emitter`]: findings, new
+//! targets for chaining (the engine applies scope, depth and dedup), explicit sub-tasks (fan-out,
+//! same depth), and artifact files. It must honour its [`CancellationToken`]: the platform
+//! promises that a stopped scan's scanners stop within one second.
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::artifact::ArtifactName;
+use crate::finding::NewFinding;
+use crate::target::{Target, TargetKind};
+use crate::task::Task;
+
+/// Why a scanner run did not succeed.
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    /// The task's cancellation token fired.
+    #[error("cancelled")]
+    Cancelled,
+    /// A failure that will not go away by retrying (bad exit, malformed output, missing tool).
+    #[error("{0}")]
+    Failed(String),
+    /// A failure that may succeed on another attempt (network blip, resource busy).
+    #[error("{0} (retryable)")]
+    Retryable(String),
+}
+
+impl ScanError {
+    /// Whether the engine should retry the task (within `max_attempts`).
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, ScanError::Retryable(_))
+    }
+}
+
+/// What a scanner says about itself (served by `GET /api/v1/scanners`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ScannerInfo {
+    /// Registry name, e.g. `noop` or `tool:subfinder`.
+    pub name: String,
+    pub description: String,
+    /// `builtin` or `tool`.
+    pub source: String,
+    /// Target kinds the scanner accepts.
+    pub target_kinds: Vec<TargetKind>,
+    /// JSON schema of the scanner's params.
+    #[schema(value_type = Object)]
+    pub params_schema: serde_json::Value,
+    /// Whether it can run on this machine (e.g. its executable is on PATH).
+    pub available: bool,
+    /// Why it is not available, or where its executable is.
+    pub detail: Option<String>,
+}
+
+/// One thing a scanner reports. (Moved once through a channel, so the size spread is harmless.)
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum Emission {
+    Finding(NewFinding),
+    /// A discovered target; becomes tasks for every scanner of the scan that accepts its kind,
+    /// at depth + 1, if in scope and within the recursion depth.
+    Target(Target),
+    /// An explicit sub-task at the same depth (fan-out), with optional parameter overrides.
+    SubTask { scanner: String, target: Target, params: Option<serde_json::Value> },
+    /// A file in the work folder to keep as an artifact.
+    Artifact { name: ArtifactName, path: PathBuf, content_type: String },
+}
+
+/// The channel a scanner reports through. Sending waits when the engine is behind (bounded),
+/// and fails with [`ScanError::Cancelled`] once the engine stopped listening.
+#[derive(Clone, Debug)]
+pub struct Emitter {
+    tx: mpsc::Sender<Emission>,
+}
+
+impl Emitter {
+    /// An emitter and the receiving end the engine drains.
+    pub fn channel(capacity: usize) -> (Emitter, mpsc::Receiver<Emission>) {
+        let (tx, rx) = mpsc::channel(capacity.max(1));
+        (Emitter { tx }, rx)
+    }
+
+    /// Sends any emission.
+    pub async fn send(&self, e: Emission) -> Result<(), ScanError> {
+        self.tx.send(e).await.map_err(|_| ScanError::Cancelled)
+    }
+
+    /// Reports a finding.
+    pub async fn finding(&self, f: NewFinding) -> Result<(), ScanError> {
+        self.send(Emission::Finding(f)).await
+    }
+
+    /// Reports a discovered target.
+    pub async fn target(&self, t: Target) -> Result<(), ScanError> {
+        self.send(Emission::Target(t)).await
+    }
+}
+
+/// Everything a scanner gets for one task.
+#[derive(Debug)]
+pub struct TaskContext {
+    pub task: Task,
+    /// The scan's params for this scanner, overridden by the task's own where given.
+    pub params: serde_json::Value,
+    pub cancel: CancellationToken,
+    /// A private folder for this task, removed after it finishes.
+    pub work_dir: PathBuf,
+    pub emit: Emitter,
+}
+
+/// A scanner. Implementations live in `argus-scanners` (and `argus-secrets`).
+#[async_trait]
+pub trait Scanner: Send + Sync + 'static {
+    /// Self-description, including the params schema and availability.
+    fn info(&self) -> ScannerInfo;
+
+    /// Checks params against the scanner's schema at scan creation (not at run time).
+    /// `Invalid.path` is a JSON pointer inside the params object (e.g. `/rate`).
+    fn validate_params(&self, params: &serde_json::Value) -> Result<(), crate::error::CoreError>;
+
+    /// Runs on one task. Return promptly with `Cancelled` when `ctx.cancel` fires.
+    async fn run(&self, ctx: &TaskContext) -> Result<(), ScanError>;
+}
+
+/// Scanners by registry name.
+#[derive(Clone, Default)]
+pub struct ScannerRegistry {
+    scanners: BTreeMap<String, Arc<dyn Scanner>>,
+}
+
+impl std::fmt::Debug for ScannerRegistry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.scanners.keys()).finish()
+    }
+}
+
+impl ScannerRegistry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds (or replaces) a scanner under its own name.
+    pub fn register(&mut self, scanner: Arc<dyn Scanner>) {
+        self.scanners.insert(scanner.info().name, scanner);
+    }
+
+    /// A scanner by name.
+    pub fn get(&self, name: &str) -> Option<&Arc<dyn Scanner>> {
+        self.scanners.get(name)
+    }
+
+    /// Every scanner's self-description, by name.
+    pub fn infos(&self) -> Vec<ScannerInfo> {
+        self.scanners.values().map(|s| s.info()).collect()
+    }
+
+    /// Names of all scanners.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.scanners.keys().map(String::as_str)
+    }
+}

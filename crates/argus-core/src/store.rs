@@ -1,0 +1,179 @@
+//! The `Store` trait: durable records of scans, the task ledger, findings, events, templates
+//! and artifact metadata.
+//!
+//! Semantics every implementation keeps (checked by `testkit::store_suite`):
+//! - Every read and write that takes an `OrgId` is scoped by it: another org's record is
+//!   `NotFound`, never visible.
+//! - Lifecycle changes are conditional updates decided by `ScanState::apply`; an illegal action
+//!   is `Conflict` carrying the current state.
+//! - The task ledger is the outbox between the store and the queue: tasks enter it as `pending`
+//!   (deduped on `(scan, Task::dedup_key)`), are handed to the queue by the engine's relay
+//!   (`pending_tasks` → `Queue::enqueue` → `mark_published`), and reach a terminal status once.
+//! - [`Store::record`] commits a batch of task reports in one transaction: findings are inserted
+//!   idempotently on `(scan, fingerprint)`, spawned tasks are deduped and counted in `enqueued`,
+//!   a task's terminal status is counted in `done`/`failed` only the first time, and events are
+//!   appended for what actually changed. In the same transaction it ends scans: `completed` with
+//!   reason `max_results` once the scan's findings reach `config.max_results`, else `completed`
+//!   when `Progress::is_complete`.
+//! - Events get ids from one strictly increasing store-wide sequence.
+
+use async_trait::async_trait;
+
+use crate::artifact::ArtifactMeta;
+use crate::error::Result;
+use crate::event::Event;
+use crate::finding::{Finding, FindingQuery, Page, Triage};
+use crate::ids::{FindingId, OrgId, ScanId, TaskId, TemplateId};
+use crate::scan::{NewScan, Scan, ScanAction, ScanConfig, ScanState};
+use crate::task::{Task, TaskReport};
+use crate::template::{NewTemplate, Template};
+
+/// Filters and paging for scan lists (newest first).
+#[derive(Clone, Debug, Default)]
+pub struct ScanQuery {
+    pub state: Option<ScanState>,
+    pub cursor: Option<String>,
+    pub limit: u32,
+}
+
+/// A scan state change together with the events it produced.
+#[derive(Clone, Debug)]
+pub struct Transition {
+    pub scan: Scan,
+    pub events: Vec<Event>,
+}
+
+/// What [`Store::record`] committed.
+#[derive(Clone, Debug, Default)]
+pub struct RecordOutcome {
+    /// Events appended, in id order (publish them on the bus).
+    pub events: Vec<Event>,
+    /// Tasks newly added to the ledger as `pending` (hand them to the relay).
+    pub spawned: u64,
+    /// Scans that this batch ended (completed), with the reason.
+    pub finished: Vec<(ScanId, ScanState, Option<String>)>,
+}
+
+/// Durable records. See the module docs for the semantics every backend keeps.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Short backend name (`sqlite`, `postgres`).
+    fn backend(&self) -> &'static str;
+
+    /// Cheap reachability check for `/readyz`.
+    async fn ping(&self) -> Result<()>;
+
+    // ---- scans ----
+
+    /// Stores a new scan in state `created`.
+    async fn create_scan(&self, scan: NewScan) -> Result<Scan>;
+
+    /// One scan of the org.
+    async fn get_scan(&self, org: &OrgId, id: ScanId) -> Result<Scan>;
+
+    /// Scans of the org, newest first.
+    async fn list_scans(&self, org: &OrgId, query: &ScanQuery) -> Result<Page<Scan>>;
+
+    /// Replaces name and config of a scan still in `created`; otherwise `Conflict`.
+    async fn update_scan(
+        &self,
+        org: &OrgId,
+        id: ScanId,
+        name: String,
+        config: ScanConfig,
+    ) -> Result<Scan>;
+
+    /// Deletes a scan that never started or has finished, with its tasks, findings, events and
+    /// artifact records; otherwise `Conflict`.
+    async fn delete_scan(&self, org: &OrgId, id: ScanId) -> Result<()>;
+
+    /// `created → queued`: adds the initial tasks to the ledger as pending (deduped), sets
+    /// `enqueued` to their count and `enqueue_done`, and stamps `started_at`.
+    async fn start_scan(&self, org: &OrgId, id: ScanId, tasks: Vec<Task>) -> Result<Transition>;
+
+    /// Pause, resume or stop (start goes through `start_scan`). Resume moves parked tasks back
+    /// to pending; stop marks pending and parked tasks dropped and stamps `finished_at`.
+    async fn apply_action(&self, org: &OrgId, id: ScanId, action: ScanAction)
+        -> Result<Transition>;
+
+    /// Engine-internal: `queued → running` for the given scans (others untouched).
+    async fn mark_running(&self, ids: &[ScanId]) -> Result<Vec<Event>>;
+
+    /// Engine-internal: ends a scan as `completed` or `failed` with a reason, if it is still
+    /// queued, running or paused; `None` if it had already ended.
+    async fn finish_scan(
+        &self,
+        id: ScanId,
+        state: ScanState,
+        reason: &str,
+    ) -> Result<Option<Transition>>;
+
+    /// Engine-internal: scans by id across orgs (workers act for every org).
+    async fn scans_by_ids(&self, ids: &[ScanId]) -> Result<Vec<Scan>>;
+
+    /// Engine-internal: scans that are queued, running or paused (deadline monitor).
+    async fn active_scans(&self) -> Result<Vec<Scan>>;
+
+    // ---- task ledger ----
+
+    /// Up to `limit` pending tasks (not yet handed to the queue), higher priority first.
+    async fn pending_tasks(&self, limit: u32) -> Result<Vec<Task>>;
+
+    /// Marks tasks as handed to the queue.
+    async fn mark_published(&self, ids: &[TaskId]) -> Result<()>;
+
+    /// Of these tasks, the ones already in a terminal status (done, failed, dropped).
+    async fn finished_tasks(&self, ids: &[TaskId]) -> Result<Vec<TaskId>>;
+
+    /// Commits a batch of task reports in one transaction (see module docs).
+    async fn record(&self, reports: Vec<TaskReport>) -> Result<RecordOutcome>;
+
+    // ---- findings ----
+
+    /// Findings of one scan with filters, sort and cursor pagination.
+    async fn list_findings(
+        &self,
+        org: &OrgId,
+        scan: ScanId,
+        query: &FindingQuery,
+    ) -> Result<Page<Finding>>;
+
+    /// One finding.
+    async fn get_finding(&self, org: &OrgId, id: FindingId) -> Result<Finding>;
+
+    /// Sets a finding's triage state.
+    async fn set_triage(&self, org: &OrgId, id: FindingId, triage: Triage) -> Result<Finding>;
+
+    // ---- events ----
+
+    /// Events with id > `after`, oldest first, of one scan or (with `None`) of the whole org.
+    async fn events_after(
+        &self,
+        org: &OrgId,
+        scan: Option<ScanId>,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<Event>>;
+
+    // ---- templates ----
+
+    /// Stores a template.
+    async fn create_template(&self, template: NewTemplate) -> Result<Template>;
+    /// One template.
+    async fn get_template(&self, org: &OrgId, id: TemplateId) -> Result<Template>;
+    /// Templates of the org, by name.
+    async fn list_templates(&self, org: &OrgId) -> Result<Vec<Template>>;
+    /// Replaces a template's name, description and config.
+    async fn update_template(&self, template: NewTemplate) -> Result<Template>;
+    /// Deletes a template.
+    async fn delete_template(&self, org: &OrgId, id: TemplateId) -> Result<()>;
+
+    // ---- artifacts ----
+
+    /// Records (or replaces) an artifact's metadata.
+    async fn put_artifact(&self, meta: ArtifactMeta) -> Result<()>;
+    /// Artifacts of a scan, by name.
+    async fn list_artifacts(&self, org: &OrgId, scan: ScanId) -> Result<Vec<ArtifactMeta>>;
+    /// One artifact's metadata.
+    async fn get_artifact(&self, org: &OrgId, scan: ScanId, name: &str) -> Result<ArtifactMeta>;
+}

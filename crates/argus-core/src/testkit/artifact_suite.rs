@@ -1,0 +1,1 @@
+//! artifact conformance suite (to be written).

@@ -1,0 +1,1 @@
+//! queue conformance suite (to be written).

@@ -1,0 +1,1 @@
+//! store conformance suite (to be written).

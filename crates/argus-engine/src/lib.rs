@@ -1,0 +1,142 @@
+//! The engine: turns scan requests into tasks, runs them on workers, and keeps the books.
+//!
+//! It knows only the `argus-core` traits — never a backend — so the same code runs the embedded
+//! server and the distributed deployment. Pieces:
+//! - [`service`]: the operations the API and CLI call (create, start, pause, resume, stop,
+//!   delete, templates → scans), with validation against scanner schemas.
+//! - [`worker`]: the worker pool — claims leased tasks, runs scanners with cancellation tokens,
+//!   commits results in batches, acks only after the commit.
+//! - [`relay`]: moves pending tasks from the store's ledger (the outbox) onto the queue.
+//! - [`monitor`]: enforces `max_duration` and re-wakes the relay (the scheduler role).
+//!
+//! Invariants: a task's results are committed before its delivery is acked (so a crash re-runs
+//! it, and the store's idempotent `record` keeps counters and findings exact); every committed
+//! event is published on the bus after its commit.
+
+pub mod monitor;
+pub mod relay;
+pub mod service;
+pub mod worker;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+
+use argus_core::artifact::ArtifactStore;
+use argus_core::bus::EventBus;
+use argus_core::event::Event;
+use argus_core::queue::Queue;
+use argus_core::scanner::ScannerRegistry;
+use argus_core::store::Store;
+
+/// Tunables of the engine (the CLI maps config onto these).
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    /// Identifies this process's workers in logs.
+    pub worker_id: String,
+    /// Tasks run at once per worker pool.
+    pub concurrency: usize,
+    /// Most tasks claimed in one call.
+    pub claim_batch: usize,
+    /// Lease length; leases are renewed every third of it while a task runs.
+    pub lease: Duration,
+    /// Parent of per-task work folders.
+    pub work_root: PathBuf,
+    /// Base delay before a retryable failure is tried again (doubles per attempt).
+    pub retry_backoff: Duration,
+    /// How often running scans are checked for `max_duration` and stray state changes.
+    pub monitor_interval: Duration,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            worker_id: format!("worker-{}", std::process::id()),
+            concurrency: 64,
+            claim_batch: 256,
+            lease: Duration::from_secs(30),
+            work_root: std::env::temp_dir().join("argus-work"),
+            retry_backoff: Duration::from_millis(500),
+            monitor_interval: Duration::from_millis(500),
+        }
+    }
+}
+
+/// The backends the engine runs on, chosen by the CLI.
+#[derive(Clone)]
+pub struct Backends {
+    pub store: Arc<dyn Store>,
+    pub queue: Arc<dyn Queue>,
+    pub artifacts: Arc<dyn ArtifactStore>,
+    pub bus: Arc<dyn EventBus>,
+}
+
+/// The engine: shared by the API, the workers, the relay and the monitor of one process.
+pub struct Engine {
+    backends: Backends,
+    registry: Arc<ScannerRegistry>,
+    config: EngineConfig,
+    /// Wakes the relay when the ledger gained pending tasks.
+    relay_wake: Notify,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// Builds an engine over the given backends and scanners.
+    pub fn new(backends: Backends, registry: ScannerRegistry, config: EngineConfig) -> Arc<Self> {
+        Arc::new(Engine {
+            backends,
+            registry: Arc::new(registry),
+            config,
+            relay_wake: Notify::new(),
+        })
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.backends.store
+    }
+
+    /// The queue.
+    pub fn queue(&self) -> &Arc<dyn Queue> {
+        &self.backends.queue
+    }
+
+    /// The artifact store.
+    pub fn artifacts(&self) -> &Arc<dyn ArtifactStore> {
+        &self.backends.artifacts
+    }
+
+    /// The event bus.
+    pub fn bus(&self) -> &Arc<dyn EventBus> {
+        &self.backends.bus
+    }
+
+    /// The scanner registry.
+    pub fn registry(&self) -> &ScannerRegistry {
+        &self.registry
+    }
+
+    /// The engine's tunables.
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// Publishes committed events on the bus.
+    pub(crate) fn publish(&self, events: &[Event]) {
+        if !events.is_empty() {
+            self.backends.bus.publish(events);
+        }
+    }
+
+    /// Asks the relay to move pending tasks onto the queue now.
+    pub fn wake_relay(&self) {
+        self.relay_wake.notify_one();
+    }
+}

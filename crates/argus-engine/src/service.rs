@@ -1,0 +1,338 @@
+//! Operations the API and the CLI call: validation, scan lifecycle, templates, readiness.
+//!
+//! Validation happens here, at creation, not at run time: unknown scanners, params that fail a
+//! scanner's JSON schema, targets no scanner accepts, and structural limits all answer
+//! `CoreError::Invalid` with a JSON pointer to the failing field.
+
+use serde::Serialize;
+
+use argus_core::error::{CoreError, Result};
+use argus_core::ids::{Principal, ScanId, TaskId, TemplateId};
+use argus_core::scan::{NewScan, Scan, ScanAction, ScanConfig, ScanState};
+use argus_core::target::Target;
+use argus_core::task::Task;
+use argus_core::template::{NewTemplate, Template};
+
+use crate::Engine;
+
+/// A request to create a scan.
+#[derive(Clone, Debug)]
+pub struct CreateScan {
+    pub name: Option<String>,
+    pub config: ScanConfig,
+    pub template_id: Option<TemplateId>,
+    /// Start right after creating.
+    pub start: bool,
+}
+
+/// Overrides when creating a scan from a template.
+#[derive(Clone, Debug, Default)]
+pub struct FromTemplate {
+    pub name: Option<String>,
+    /// Replaces the template's targets when given.
+    pub targets: Option<Vec<Target>>,
+    pub start: bool,
+}
+
+/// Health of one dependency, for `/readyz`.
+#[derive(Clone, Debug, Serialize)]
+pub struct DependencyStatus {
+    pub name: &'static str,
+    pub backend: &'static str,
+    pub ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+const MAX_NAME: usize = 200;
+
+impl Engine {
+    /// Checks a scan config against the registry: scanners exist, params match their schemas,
+    /// and every target is accepted by at least one scanner.
+    pub fn validate_config(&self, config: &ScanConfig) -> Result<()> {
+        config.validate_shape()?;
+        for (i, spec) in config.scanners.iter().enumerate() {
+            let scanner = self.registry().get(&spec.name).ok_or_else(|| {
+                CoreError::invalid(
+                    format!("/config/scanners/{i}/name"),
+                    format!(
+                        "unknown scanner '{}'; GET /api/v1/scanners lists the available ones",
+                        spec.name
+                    ),
+                )
+            })?;
+            if !spec.params.is_object() {
+                return Err(CoreError::invalid(
+                    format!("/config/scanners/{i}/params"),
+                    "params must be a JSON object",
+                ));
+            }
+            scanner.validate_params(&spec.params).map_err(|e| match e {
+                CoreError::Invalid { path, message } => CoreError::Invalid {
+                    path: format!("/config/scanners/{i}/params{path}"),
+                    message,
+                },
+                other => other,
+            })?;
+            if config.scanners[..i].iter().any(|s| s.name == spec.name) {
+                return Err(CoreError::invalid(
+                    format!("/config/scanners/{i}/name"),
+                    format!("scanner '{}' is listed twice", spec.name),
+                ));
+            }
+        }
+        for (i, target) in config.targets.iter().enumerate() {
+            let accepted = config.scanners.iter().any(|spec| {
+                self.registry()
+                    .get(&spec.name)
+                    .is_some_and(|s| s.info().target_kinds.contains(&target.kind()))
+            });
+            if !accepted {
+                return Err(CoreError::invalid(
+                    format!("/config/targets/{i}"),
+                    format!("no scanner of this scan accepts {} targets", target.kind()),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Creates a scan (and starts it when asked).
+    pub async fn create_scan(&self, who: &Principal, req: CreateScan) -> Result<Scan> {
+        self.validate_config(&req.config)?;
+        let name = checked_name(req.name, &req.config)?;
+        if req.start {
+            self.require_queue().await?;
+        }
+        let scan = self
+            .store()
+            .create_scan(NewScan {
+                id: ScanId::new(),
+                org: who.org.clone(),
+                user: who.user.clone(),
+                name,
+                config: req.config,
+                template_id: req.template_id,
+            })
+            .await?;
+        if req.start {
+            return self.start_scan(who, scan.id).await;
+        }
+        Ok(scan)
+    }
+
+    /// Replaces the name and config of a scan that has not started.
+    pub async fn update_scan(
+        &self,
+        who: &Principal,
+        id: ScanId,
+        name: Option<String>,
+        config: ScanConfig,
+    ) -> Result<Scan> {
+        self.validate_config(&config)?;
+        let name = checked_name(name, &config)?;
+        self.store().update_scan(&who.org, id, name, config).await
+    }
+
+    /// The tasks a scan starts with: every (scanner, target) pair the scanner accepts.
+    pub fn plan(&self, scan: &Scan) -> Vec<Task> {
+        let mut tasks = Vec::new();
+        for target in &scan.config.targets {
+            for spec in &scan.config.scanners {
+                let accepts = self
+                    .registry()
+                    .get(&spec.name)
+                    .is_some_and(|s| s.info().target_kinds.contains(&target.kind()));
+                if accepts {
+                    tasks.push(Task {
+                        id: TaskId::new(),
+                        scan_id: scan.id,
+                        org_id: scan.org_id.clone(),
+                        scanner: spec.name.clone(),
+                        target: target.clone(),
+                        depth: 0,
+                        priority: scan.config.priority,
+                        max_attempts: scan.config.max_attempts,
+                        params: None,
+                    });
+                }
+            }
+        }
+        tasks
+    }
+
+    /// `created → queued`: plans the initial tasks and hands them to the relay.
+    pub async fn start_scan(&self, who: &Principal, id: ScanId) -> Result<Scan> {
+        let scan = self.store().get_scan(&who.org, id).await?;
+        scan.state.apply(ScanAction::Start)?;
+        self.require_queue().await?;
+        let tasks = self.plan(&scan);
+        let t = self.store().start_scan(&who.org, id, tasks).await?;
+        self.publish(&t.events);
+        self.wake_relay();
+        Ok(t.scan)
+    }
+
+    /// Start, pause, resume or stop.
+    pub async fn act(&self, who: &Principal, id: ScanId, action: ScanAction) -> Result<Scan> {
+        match action {
+            ScanAction::Start => return self.start_scan(who, id).await,
+            ScanAction::Resume => {
+                // Fail fast with the state conflict before reporting a queue outage.
+                let scan = self.store().get_scan(&who.org, id).await?;
+                scan.state.apply(action)?;
+                self.require_queue().await?;
+            }
+            ScanAction::Pause | ScanAction::Stop => {}
+        }
+        let t = self.store().apply_action(&who.org, id, action).await?;
+        self.publish(&t.events);
+        match action {
+            ScanAction::Resume => self.wake_relay(),
+            ScanAction::Stop => {
+                // Queued tasks are dropped; running ones see their token via the bus event.
+                if let Err(e) = self.queue().purge_scan(id).await {
+                    tracing::warn!(scan = %id, error = %e, "could not purge queued tasks; workers will drop them");
+                }
+            }
+            _ => {}
+        }
+        Ok(t.scan)
+    }
+
+    /// Deletes a finished (or never started) scan and its artifacts.
+    pub async fn delete_scan(&self, who: &Principal, id: ScanId) -> Result<()> {
+        let scan = self.store().get_scan(&who.org, id).await?;
+        if !scan.state.can_delete() {
+            return Err(CoreError::Conflict {
+                message: format!("cannot delete a scan that is {}; stop it first", scan.state),
+                state: Some(scan.state),
+            });
+        }
+        self.store().delete_scan(&who.org, id).await?;
+        self.artifacts().delete_scan(id).await
+    }
+
+    /// Creates a scan from a template's config, with optional overrides.
+    pub async fn scan_from_template(
+        &self,
+        who: &Principal,
+        template_id: TemplateId,
+        overrides: FromTemplate,
+    ) -> Result<Scan> {
+        let template = self.store().get_template(&who.org, template_id).await?;
+        let mut config = template.config;
+        if let Some(targets) = overrides.targets {
+            config.targets = targets;
+        }
+        let name = overrides.name.unwrap_or(template.name);
+        self.create_scan(
+            who,
+            CreateScan {
+                name: Some(name),
+                config,
+                template_id: Some(template_id),
+                start: overrides.start,
+            },
+        )
+        .await
+    }
+
+    /// Validates and stores a new template.
+    pub async fn create_template(
+        &self,
+        who: &Principal,
+        name: String,
+        description: Option<String>,
+        config: ScanConfig,
+    ) -> Result<Template> {
+        self.validate_config(&config)?;
+        let name = checked_template_name(name)?;
+        self.store()
+            .create_template(NewTemplate {
+                id: TemplateId::new(),
+                org: who.org.clone(),
+                user: who.user.clone(),
+                name,
+                description,
+                config,
+            })
+            .await
+    }
+
+    /// Validates and replaces a template.
+    pub async fn update_template(
+        &self,
+        who: &Principal,
+        id: TemplateId,
+        name: String,
+        description: Option<String>,
+        config: ScanConfig,
+    ) -> Result<Template> {
+        self.validate_config(&config)?;
+        let name = checked_template_name(name)?;
+        self.store()
+            .update_template(NewTemplate {
+                id,
+                org: who.org.clone(),
+                user: who.user.clone(),
+                name,
+                description,
+                config,
+            })
+            .await
+    }
+
+    /// Pings every dependency.
+    pub async fn readiness(&self) -> Vec<DependencyStatus> {
+        let (s, q, a) = tokio::join!(
+            self.store().ping(),
+            self.queue().ping(),
+            self.artifacts().ping()
+        );
+        let status = |name, backend, r: Result<()>| DependencyStatus {
+            name,
+            backend,
+            ok: r.is_ok(),
+            error: r.err().map(|e| e.to_string()),
+        };
+        vec![
+            status("store", self.store().backend(), s),
+            status("queue", self.queue().backend(), q),
+            status("artifacts", self.artifacts().backend(), a),
+        ]
+    }
+
+    /// Refuses operations that enqueue while the queue is unreachable (503 at the API).
+    async fn require_queue(&self) -> Result<()> {
+        self.queue().ping().await.map_err(|e| match e {
+            e @ CoreError::Unavailable { .. } => e,
+            other => CoreError::Unavailable { what: "queue", message: other.to_string() },
+        })
+    }
+}
+
+fn checked_name(name: Option<String>, config: &ScanConfig) -> Result<String> {
+    let name = name.unwrap_or_else(|| {
+        let scanners: Vec<&str> = config.scanners.iter().map(|s| s.name.as_str()).collect();
+        format!("{} on {}", scanners.join("+"), config.targets.first().map(|t| t.value()).unwrap_or(""))
+    });
+    let name: String = name.trim().chars().take(MAX_NAME).collect();
+    if name.is_empty() {
+        return Err(CoreError::invalid("/name", "must not be empty"));
+    }
+    Ok(name)
+}
+
+fn checked_template_name(name: String) -> Result<String> {
+    let name = name.trim().to_owned();
+    if name.is_empty() || name.len() > MAX_NAME {
+        return Err(CoreError::invalid("/name", "must be 1-200 characters"));
+    }
+    Ok(name)
+}
+
+/// Whether a state may still produce work (used by the worker's claim classification).
+pub(crate) fn runnable(state: ScanState) -> bool {
+    state.is_active()
+}

@@ -1,0 +1,5 @@
+//! `Store` implementations and the local-disk `ArtifactStore`.
+
+pub mod sqlite;
+
+pub use sqlite::SqliteDb;

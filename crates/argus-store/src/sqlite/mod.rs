@@ -1,0 +1,5 @@
+//! SQLite backend.
+
+mod db;
+
+pub use db::SqliteDb;
