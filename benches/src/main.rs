@@ -1,1 +1,305 @@
-fn main() {}
+//! Benchmark harness for the platform (issue: foundation, "Performance").
+//!
+//! `argus-bench platform` runs, in one go and on the same machine:
+//! 1. idle RSS of a fresh `argus serve` (embedded SQLite, embedded queue);
+//! 2. queue throughput end to end: one scan whose `noop` root task fans out into N no-op tasks,
+//!    timed from `POST /api/v1/scans` to the scan's `completed` state, with the server's CPU
+//!    time per task (our own overhead);
+//! 3. the API under `wrk`: `GET /api/v1/scans/{id}` requests/s and p99 latency;
+//! 4. the same no-op tasks through Celery 5 on the local Redis (result backend off), one worker
+//!    `-P solo` and one `-P prefork -c 2`, installed in a virtualenv by `benches/run.sh`;
+//! and prints a Markdown table with the ratios. Nothing here is a test: no assertions on time.
+//!
+//! The harness starts processes directly; it is not product code, so the process door lint is
+//! allowed here.
+#![allow(clippy::disallowed_methods)]
+
+use anyhow::{bail, Context};
+use clap::Parser;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+#[derive(Parser, Debug)]
+#[command(about = "Argus platform benchmarks, side by side with Celery")]
+struct Args {
+    /// The argus binary to benchmark.
+    #[arg(long, default_value = "target/release/argus")]
+    argus: PathBuf,
+    /// No-op tasks in the throughput scan.
+    #[arg(long, default_value_t = 100_000)]
+    tasks: u64,
+    /// Concurrent task slots of the server (`--workers`).
+    #[arg(long, default_value_t = 512)]
+    workers: usize,
+    /// No-op tasks per Celery run (0 skips Celery).
+    #[arg(long, default_value_t = 100_000)]
+    celery_tasks: u64,
+    /// Python of the virtualenv with celery and redis installed.
+    #[arg(long, default_value = "benches/.venv/bin/python")]
+    python: PathBuf,
+    /// wrk duration in seconds (0 skips the API benchmark).
+    #[arg(long, default_value_t = 10)]
+    wrk_secs: u64,
+    /// wrk connections.
+    #[arg(long, default_value_t = 64)]
+    wrk_connections: u32,
+    /// Where to write the Markdown results.
+    #[arg(long, default_value = "benches/RESULTS.md")]
+    out: PathBuf,
+}
+
+struct Server {
+    child: Child,
+    addr: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_server(args: &Args) -> anyhow::Result<Server> {
+    let dir = tempfile::tempdir()?;
+    let mut child = Command::new(&args.argus)
+        .args(["serve", "--bind", "127.0.0.1:0", "--workers", &args.workers.to_string(), "--data-dir"])
+        .arg(dir.path())
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("starting {} (build it with cargo build --release)", args.argus.display()))?;
+    let stderr = child.stderr.take().context("no stderr")?;
+    let mut lines = BufReader::new(stderr).lines();
+    let addr = loop {
+        let Some(line) = lines.next() else { bail!("server exited before listening") };
+        let line = line?;
+        if let Some(rest) = line.strip_prefix("argus listening on http://") {
+            break rest.split_whitespace().next().unwrap_or_default().to_string();
+        }
+    };
+    // Keep draining stderr so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    Ok(Server { child, addr, _dir: dir })
+}
+
+fn proc_field(pid: u32, file: &str, key: &str) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/{file}")).ok()?;
+    s.lines().find(|l| l.starts_with(key))?.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// utime + stime of a process, in seconds.
+fn cpu_secs(pid: u32) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return 0.0 };
+    let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks: f64 = f.get(11).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0)
+        + f.get(12).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    ticks / 100.0
+}
+
+struct Throughput {
+    tasks: u64,
+    secs: f64,
+    cpu_secs: f64,
+    scan_id: String,
+}
+
+async fn throughput(server: &Server, tasks: u64) -> anyhow::Result<Throughput> {
+    let http = reqwest::Client::new();
+    let base = format!("http://{}/api/v1", server.addr);
+    let pid = server.child.id();
+    let cpu0 = cpu_secs(pid);
+    let t0 = Instant::now();
+    let body = serde_json::json!({
+        "name": "bench noop fan-out",
+        "config": {
+            "scanners": [{"name": "noop", "params": {"fanout": tasks}}],
+            "targets": [{"kind": "url", "value": "noop://root"}]
+        },
+        "start": true
+    });
+    let resp = http.post(format!("{base}/scans")).json(&body).send().await?;
+    if !resp.status().is_success() {
+        bail!("create scan: {} {}", resp.status(), resp.text().await?);
+    }
+    let scan: serde_json::Value = resp.json().await?;
+    let id = scan["id"].as_str().context("scan id")?.to_string();
+    loop {
+        let s: serde_json::Value = http.get(format!("{base}/scans/{id}/status")).send().await?.json().await?;
+        match s["state"].as_str() {
+            Some("completed") => break,
+            Some("failed" | "cancelled") => bail!("scan ended {s}"),
+            _ => tokio::time::sleep(Duration::from_millis(10)).await,
+        }
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    let cpu = cpu_secs(pid) - cpu0;
+    let s: serde_json::Value = http.get(format!("{base}/scans/{id}/status")).send().await?.json().await?;
+    let done = s["progress"]["done"].as_u64().unwrap_or(0);
+    if done != tasks + 1 {
+        bail!("expected {} tasks done, status says {s}", tasks + 1);
+    }
+    Ok(Throughput { tasks: done, secs, cpu_secs: cpu, scan_id: id })
+}
+
+struct Wrk {
+    rps: f64,
+    p99_ms: f64,
+}
+
+fn wrk(url: &str, secs: u64, conns: u32) -> anyhow::Result<Wrk> {
+    let out = Command::new("wrk")
+        .args(["-t2", &format!("-c{conns}"), &format!("-d{secs}s"), "--latency", url])
+        .output()
+        .context("running wrk (apt-get install wrk)")?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let rps = text
+        .lines()
+        .find(|l| l.starts_with("Requests/sec:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .context(format!("wrk output: {text}"))?;
+    let p99 = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("99%"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .map(parse_latency)
+        .context("wrk p99")?;
+    let non2xx = text.lines().any(|l| l.contains("Non-2xx"));
+    if non2xx {
+        bail!("wrk saw non-2xx responses: {text}");
+    }
+    Ok(Wrk { rps, p99_ms: p99 })
+}
+
+fn parse_latency(v: &str) -> f64 {
+    let (num, mult) = if let Some(n) = v.strip_suffix("us") {
+        (n, 0.001)
+    } else if let Some(n) = v.strip_suffix("ms") {
+        (n, 1.0)
+    } else if let Some(n) = v.strip_suffix('s') {
+        (n, 1000.0)
+    } else {
+        (v, 1.0)
+    };
+    num.parse::<f64>().unwrap_or(f64::NAN) * mult
+}
+
+struct CeleryRun {
+    label: String,
+    tasks: u64,
+    rate: f64,
+}
+
+fn celery(args: &Args, pool: &[&str], label: &str) -> anyhow::Result<CeleryRun> {
+    let dir = PathBuf::from("benches/celery");
+    let celery_bin = args.python.with_file_name("celery");
+    let _ = Command::new(&celery_bin)
+        .current_dir(&dir)
+        .args(["-A", "tasks", "purge", "-f"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    let mut worker = Command::new(&celery_bin)
+        .current_dir(&dir)
+        .args(["-A", "tasks", "worker", "--loglevel=warning", "--without-gossip", "--without-mingle", "--without-heartbeat"])
+        .args(pool)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("starting the celery worker (run benches/run.sh to set up the virtualenv)")?;
+    let out = Command::new(std::path::absolute(&args.python)?)
+        .current_dir(&dir)
+        .args(["drive.py", &args.celery_tasks.to_string()])
+        .output();
+    let _ = worker.kill();
+    let _ = worker.wait();
+    let out = out?;
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .with_context(|| format!("celery driver output: {}", String::from_utf8_lossy(&out.stderr)))?;
+    Ok(CeleryRun {
+        label: label.into(),
+        tasks: args.celery_tasks,
+        rate: v["tasks_per_s"].as_f64().context(format!("celery: {v}"))?,
+    })
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let server = start_server(&args)?;
+    // Let start-up work settle, then read the idle footprint.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let idle_rss_kb = proc_field(server.child.id(), "status", "VmRSS:").unwrap_or(0);
+    eprintln!("idle RSS: {:.1} MB", idle_rss_kb as f64 / 1024.0);
+
+    let tp = throughput(&server, args.tasks).await?;
+    let rate = tp.tasks as f64 / tp.secs;
+    eprintln!(
+        "argus: {} tasks in {:.2}s = {:.0} tasks/s; server CPU {:.1} µs/task",
+        tp.tasks,
+        tp.secs,
+        rate,
+        tp.cpu_secs * 1e6 / tp.tasks as f64
+    );
+    let peak_rss_kb = proc_field(server.child.id(), "status", "VmHWM:").unwrap_or(0);
+
+    let api = if args.wrk_secs > 0 {
+        let url = format!("http://{}/api/v1/scans/{}", server.addr, tp.scan_id);
+        let w = wrk(&url, args.wrk_secs, args.wrk_connections)?;
+        eprintln!("api: {:.0} req/s, p99 {:.2} ms", w.rps, w.p99_ms);
+        Some(w)
+    } else {
+        None
+    };
+    drop(server);
+
+    let mut celery_runs = Vec::new();
+    if args.celery_tasks > 0 {
+        for (pool, label) in [
+            (&["-P", "solo"][..], "Celery 5, Redis, -P solo"),
+            (&["-P", "prefork", "-c", "2"][..], "Celery 5, Redis, -P prefork -c 2"),
+        ] {
+            let r = celery(&args, pool, label)?;
+            eprintln!("{}: {:.0} tasks/s", r.label, r.rate);
+            celery_runs.push(r);
+        }
+    }
+
+    let mut md = String::new();
+    md.push_str("| measure | result |\n|---|---|\n");
+    md.push_str(&format!("| idle RSS of `argus serve` | {:.1} MB |\n", idle_rss_kb as f64 / 1024.0));
+    md.push_str(&format!(
+        "| Argus end to end, {} no-op tasks (`--workers {}`) | {:.2} s, **{:.0} tasks/s**, {:.1} µs wall/task, {:.1} µs server CPU/task, peak RSS {:.0} MB |\n",
+        tp.tasks,
+        args.workers,
+        tp.secs,
+        rate,
+        tp.secs * 1e6 / tp.tasks as f64,
+        tp.cpu_secs * 1e6 / tp.tasks as f64,
+        peak_rss_kb as f64 / 1024.0
+    ));
+    for c in &celery_runs {
+        md.push_str(&format!(
+            "| {}, {} no-op tasks | {:.0} tasks/s — Argus is **{:.1}×** |\n",
+            c.label,
+            c.tasks,
+            c.rate,
+            rate / c.rate
+        ));
+    }
+    if let Some(w) = &api {
+        md.push_str(&format!(
+            "| `GET /api/v1/scans/{{id}}`, wrk -t2 -c{} -d{}s (same 2 cores) | **{:.0} req/s**, p99 {:.2} ms |\n",
+            args.wrk_connections, args.wrk_secs, w.rps, w.p99_ms
+        ));
+    }
+    println!("{md}");
+    std::fs::write(&args.out, &md).with_context(|| format!("writing {}", args.out.display()))?;
+    Ok(())
+}

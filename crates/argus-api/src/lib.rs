@@ -1,1 +1,217 @@
-//! placeholder
+//! The Argus HTTP API: axum routes over the engine, identity, live events (SSE and WebSocket),
+//! the OpenAPI document and problem-details errors.
+//!
+//! Shape: everything lives under `/api/v1`, except `/healthz`, `/readyz` and the interactive docs
+//! at `/docs`. Routes and their OpenAPI operations are declared together (`#[utoipa::path]` +
+//! `utoipa_axum::routes!`), so the document at `/api/v1/openapi.json` lists exactly the routes the
+//! router serves.
+//!
+//! Invariants:
+//! - Only this crate knows HTTP. Handlers are thin: identify the caller, parse input with the
+//!   problem-returning extractors in [`extract`], call the engine or the store with the caller's
+//!   org, serialize.
+//! - Every error answer is an RFC 9457 problem with a stable `code` ([`problem`]); a safety-net
+//!   layer turns any other error answer (axum's own 405, a panic) into one, so no input yields a
+//!   plain-text error, and only backend failures yield a 500.
+//! - Ids in the URL path that do not parse are 404 (they name nothing); ids inside request bodies
+//!   that do not parse are 422 (the request is invalid).
+
+pub mod auth;
+pub mod dto;
+pub mod extract;
+mod live;
+pub mod problem;
+mod routes;
+
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{header, HeaderValue};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use bytes::Bytes;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use tracing::Level;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+use argus_engine::Engine;
+
+pub use auth::{AuthConfig, Caller};
+pub use problem::{Code, Problem};
+
+/// What the API needs besides the engine.
+#[derive(Clone, Debug)]
+pub struct ApiConfig {
+    pub auth: AuthConfig,
+    /// Largest accepted request body in bytes; larger ones are answered 413.
+    pub body_limit: usize,
+    /// Served at `/api/v1/meta`.
+    pub meta: Meta,
+}
+
+/// The default request body limit: 1 MiB.
+pub const DEFAULT_BODY_LIMIT: usize = 1 << 20;
+
+impl ApiConfig {
+    /// A config with the default body limit.
+    pub fn new(auth: AuthConfig, meta: Meta) -> Self {
+        ApiConfig { auth, body_limit: DEFAULT_BODY_LIMIT, meta }
+    }
+}
+
+/// Version, build and the backends in use (`GET /api/v1/meta`).
+#[derive(Clone, Debug, Default, Serialize, utoipa::ToSchema)]
+pub struct Meta {
+    pub version: String,
+    pub build: String,
+    /// Backend in use per dependency, e.g. `store → sqlite`, `queue → embedded`.
+    pub backends: BTreeMap<String, String>,
+}
+
+/// Shared state of every handler.
+#[derive(Clone)]
+pub(crate) struct AppState(Arc<StateInner>);
+
+pub(crate) struct StateInner {
+    pub(crate) engine: Arc<Engine>,
+    pub(crate) auth: auth::Auth,
+    pub(crate) meta: Meta,
+    /// The OpenAPI document, serialized once.
+    pub(crate) openapi_json: Bytes,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = StateInner;
+    fn deref(&self) -> &StateInner {
+        &self.0
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Argus API",
+        description = "Self-hosted security scan orchestrator. Errors are RFC 9457 problem \
+            details (`application/problem+json`) with a stable `code`. Ids in the URL path that \
+            are not UUIDs answer 404; malformed ids inside request bodies answer 422. In \
+            trusted-headers mode every request needs `X-User-ID` and `X-Org-ID` (401 otherwise)."
+    ),
+    components(schemas(Problem, Code)),
+    tags(
+        (name = "scans", description = "Scans, their lifecycle, findings and artifacts"),
+        (name = "findings", description = "Findings and triage"),
+        (name = "templates", description = "Reusable scan configurations"),
+        (name = "events", description = "Live events (SSE and WebSocket)"),
+        (name = "system", description = "Scanners, metadata, health")
+    )
+)]
+struct ApiDoc;
+
+/// Every route with its OpenAPI operation (state is supplied by [`router`]).
+fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(utoipa_axum::routes!(routes::system::healthz))
+        .routes(utoipa_axum::routes!(routes::system::readyz))
+        .nest("/api/v1", routes::api())
+}
+
+/// The OpenAPI 3.1 document of the API.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    routes().split_for_parts().1
+}
+
+/// The full router: API, health, OpenAPI document and `/docs`.
+pub fn router(engine: Arc<Engine>, config: ApiConfig) -> Router {
+    let (api, spec) = routes().split_for_parts();
+    let openapi_json = match serde_json::to_vec(&spec) {
+        Ok(v) => Bytes::from(v),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot serialize the OpenAPI document");
+            Bytes::from_static(b"{}")
+        }
+    };
+    let state = AppState(Arc::new(StateInner {
+        engine,
+        auth: config.auth.into(),
+        meta: config.meta,
+        openapi_json,
+    }));
+    let docs = utoipa_swagger_ui::SwaggerUi::new("/docs")
+        .config(utoipa_swagger_ui::Config::from("/api/v1/openapi.json"));
+    api.merge(Router::from(docs))
+        .fallback(routes::system::no_route)
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(config.body_limit))
+        .layer(CatchPanicLayer::new())
+        .layer(middleware::from_fn(problem_safety_net))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(DefaultMakeSpan::new().level(Level::DEBUG))
+                .on_response(DefaultOnResponse::new().level(Level::DEBUG)),
+        )
+}
+
+/// Turns any error answer that is not already a problem (axum's 405, a caught panic, a docs
+/// asset that does not exist) into one, keeping its status and headers (e.g. `Allow`).
+async fn problem_safety_net(req: Request, next: Next) -> Response {
+    let res = next.run(req).await;
+    let status = res.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return res;
+    }
+    let is_problem = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes() == problem::PROBLEM_JSON.as_bytes());
+    if is_problem {
+        return res;
+    }
+    let code = Code::for_status(status);
+    let detail = match code {
+        Code::MethodNotAllowed => "method not allowed on this resource".to_owned(),
+        Code::Internal => "internal error; see the server log".to_owned(),
+        _ => status.canonical_reason().unwrap_or("error").to_owned(),
+    };
+    let mut problem = Problem::new(code, detail);
+    problem.status = status.as_u16();
+    problem.title = status.canonical_reason().unwrap_or("Error").to_owned();
+    let (mut parts, _) = res.into_parts();
+    let fresh = problem.into_response();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts
+        .headers
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(problem::PROBLEM_JSON));
+    Response::from_parts(parts, fresh.into_body())
+}
+
+/// Serves the router on `listener` until `shutdown` resolves, with the peer address available
+/// to handlers (trusted-proxy checks) and Nagle off (latency).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use axum::serve::ListenerExt;
+    // Live streams (SSE, WebSocket) never end on their own; they watch this token so that a
+    // graceful shutdown is not held open by them.
+    let token = tokio_util::sync::CancellationToken::new();
+    let router = router.layer(axum::Extension(live::Shutdown(token.clone())));
+    let shutdown = async move {
+        shutdown.await;
+        token.cancel();
+    };
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
+    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
+}

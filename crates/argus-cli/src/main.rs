@@ -1,1 +1,180 @@
-fn main() {}
+//! `argus`: the one binary. Reads config (file ← env ← flags), chooses backends, and runs the
+//! embedded server, a worker, a direct scan, or an admin command.
+
+mod config;
+mod direct;
+mod runtime;
+mod secrets_cmd;
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use config::Config;
+
+/// Argus — a self-hosted security scan orchestrator.
+///
+/// Start with `argus serve` (API, web docs at /docs, workers and scheduler in one process on an
+/// embedded database), or run a scanner directly with `argus scan <scanner> <target>`.
+#[derive(Parser, Debug)]
+#[command(name = "argus", version = env!("CARGO_PKG_VERSION"), propagate_version = true)]
+struct Cli {
+    /// Config file (TOML). Environment variables `ARGUS_<SECTION>__<KEY>` override it, flags
+    /// override both. See docs/config.md.
+    #[arg(long, global = true, env = "ARGUS_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the API, the workers and the scheduler in one process (embedded database and queue
+    /// by default).
+    Serve(ServeArgs),
+    /// Run workers only (they share the store and queue named in the config).
+    Worker(WorkerArgs),
+    /// Run a scanner directly, in-process: no server, no database. Prints a table, JSON or
+    /// JSONL; exits 1 when findings at or above --fail-on exist.
+    #[command(subcommand)]
+    Scan(ScanCommand),
+    /// Inspect the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// List the scanners this build knows, with their target kinds and availability.
+    Scanners {
+        /// Print JSON (with parameter schemas) instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the OpenAPI document of the HTTP API.
+    Openapi,
+}
+
+#[derive(Args, Debug, Default)]
+struct ServeArgs {
+    /// Address to listen on, e.g. 0.0.0.0:8080.
+    #[arg(long, value_name = "ADDR")]
+    bind: Option<std::net::SocketAddr>,
+    /// Folder for the embedded database, artifacts and work folders.
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Tasks run at once in this process; 0 runs the API only.
+    #[arg(long, value_name = "N")]
+    workers: Option<usize>,
+}
+
+#[derive(Args, Debug, Default)]
+struct WorkerArgs {
+    /// Folder for the embedded database, artifacts and work folders.
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Tasks run at once in this process.
+    #[arg(long, value_name = "N")]
+    workers: Option<usize>,
+}
+
+#[derive(Subcommand, Debug)]
+enum ScanCommand {
+    /// Find leaked secrets in a git repository's full history, a folder, a file or stdin.
+    Secrets(secrets_cmd::SecretsArgs),
+    /// Any other scanner: `argus scan tool:subfinder example.com --param rate=10`.
+    #[command(external_subcommand)]
+    Other(Vec<String>),
+}
+
+#[derive(Subcommand, Debug)]
+enum ConfigCommand {
+    /// Print the effective configuration (file ← env ← flags) with secrets masked.
+    Show,
+}
+
+fn overrides(data_dir: Option<PathBuf>, bind: Option<std::net::SocketAddr>, workers: Option<usize>) -> serde_json::Value {
+    let mut v = serde_json::json!({});
+    if let Some(d) = data_dir {
+        v["server"]["data_dir"] = serde_json::json!(d);
+    }
+    if let Some(b) = bind {
+        v["server"]["bind"] = serde_json::json!(b.to_string());
+    }
+    if let Some(w) = workers {
+        v["worker"]["workers"] = serde_json::json!(w);
+    }
+    v
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match rt.block_on(dispatch(cli)) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
+    let file = cli.config.as_deref();
+    match cli.command {
+        Command::Serve(a) => {
+            let cfg = Config::load(file, overrides(a.data_dir, a.bind, a.workers))?;
+            runtime::init_logging(&cfg.log);
+            runtime::serve(cfg).await?;
+            Ok(0)
+        }
+        Command::Worker(a) => {
+            let cfg = Config::load(file, overrides(a.data_dir, None, a.workers))?;
+            runtime::init_logging(&cfg.log);
+            runtime::worker(cfg).await?;
+            Ok(0)
+        }
+        Command::Scan(ScanCommand::Secrets(args)) => {
+            let code = secrets_cmd::run(args).await?;
+            Ok(u8::try_from(code).unwrap_or(2))
+        }
+        Command::Scan(ScanCommand::Other(argv)) => {
+            let cfg = Config::load(file, serde_json::json!({}))?;
+            direct::run(&cfg, argv).await
+        }
+        Command::Config(ConfigCommand::Show) => {
+            let cfg = Config::load(file, serde_json::json!({}))?;
+            print!("{}", cfg.to_masked_toml()?);
+            Ok(0)
+        }
+        Command::Scanners { json } => {
+            let cfg = Config::load(file, serde_json::json!({}))?;
+            let registry = runtime::registry(&cfg)?;
+            let infos = registry.infos();
+            if json {
+                println!("{}", serde_json::to_string_pretty(&infos)?);
+            } else {
+                println!("{:<18} {:<10} {:<28} DESCRIPTION", "NAME", "AVAILABLE", "TARGETS");
+                for i in infos {
+                    let kinds: Vec<&str> = i.target_kinds.iter().map(|k| k.as_str()).collect();
+                    let kinds = if kinds.len() == 9 { "any".to_string() } else { kinds.join(",") };
+                    println!(
+                        "{:<18} {:<10} {:<28} {}",
+                        i.name,
+                        if i.available { "yes" } else { "no" },
+                        kinds,
+                        i.description
+                    );
+                }
+            }
+            Ok(0)
+        }
+        Command::Openapi => {
+            println!("{}", serde_json::to_string_pretty(&argus_api::openapi())?);
+            Ok(0)
+        }
+    }
+}

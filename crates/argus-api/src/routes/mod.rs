@@ -1,0 +1,50 @@
+//! Route handlers, grouped by resource. Each handler carries its `#[utoipa::path]`, and
+//! [`api`] registers handlers only through `utoipa_axum::routes!`, so a route cannot be served
+//! without being documented.
+
+pub(crate) mod findings;
+pub(crate) mod scans;
+pub(crate) mod system;
+pub(crate) mod templates;
+
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::live;
+use crate::AppState;
+
+/// Operations whose axum path cannot be written in OpenAPI syntax: the artifact download's
+/// `{*name}` wildcard (names may contain `/`) is documented as `{name}` and routed by hand below.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(scans::get_artifact))]
+struct HandRouted;
+
+/// Everything under `/api/v1`.
+pub(crate) fn api() -> OpenApiRouter<AppState> {
+    use utoipa::OpenApi as _;
+    OpenApiRouter::with_openapi(HandRouted::openapi())
+        .route("/scans/{id}/artifacts/{*name}", axum::routing::get(scans::get_artifact))
+        .routes(routes!(scans::list_scans, scans::create_scan))
+        .routes(routes!(scans::get_scan, scans::update_scan, scans::delete_scan))
+        .routes(routes!(scans::start_scan))
+        .routes(routes!(scans::stop_scan))
+        .routes(routes!(scans::pause_scan))
+        .routes(routes!(scans::resume_scan))
+        .routes(routes!(scans::scan_status))
+        .routes(routes!(scans::list_findings))
+        .routes(routes!(scans::list_artifacts))
+        .routes(routes!(live::scan_events))
+        .routes(routes!(live::org_events))
+        .routes(routes!(live::websocket))
+        .routes(routes!(findings::get_finding, findings::triage_finding))
+        .routes(routes!(templates::list_templates, templates::create_template))
+        .routes(routes!(
+            templates::get_template,
+            templates::update_template,
+            templates::delete_template
+        ))
+        .routes(routes!(templates::scan_from_template))
+        .routes(routes!(system::list_scanners))
+        .routes(routes!(system::meta))
+        .routes(routes!(system::openapi_json))
+}

@@ -1,0 +1,375 @@
+//! `/api/v1/scans`: CRUD, lifecycle actions, status, findings and artifacts.
+//!
+//! `GET /scans/{id}` is the hot path (polling clients, the API benchmark): it does one store
+//! read and one serialization, nothing else.
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+use argus_core::artifact::{ArtifactKey, ArtifactMeta, ArtifactName};
+use argus_core::finding::{Finding, FindingQuery, FindingSort, Page, Severity, Triage};
+use argus_core::ids::ScanId;
+use argus_core::scan::{Scan, ScanAction, ScanState};
+use argus_core::store::ScanQuery;
+use argus_core::CoreError;
+use argus_engine::service::CreateScan;
+
+use crate::auth::Caller;
+use crate::dto::{
+    parse_limit, parse_opt, CreateScanRequest, FindingListParams, ScanListParams, ScanStatus,
+    UpdateScanRequest,
+};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::problem::{ApiResult, Problem};
+use crate::AppState;
+
+const STATES: &str = "created, queued, running, paused, completed, failed, cancelled";
+const SEVERITIES: &str = "info, low, medium, high, critical";
+const TRIAGES: &str = "open, selected, false_positive, accepted, fixed";
+
+/// Lists the org's scans, newest first.
+#[utoipa::path(
+    get,
+    path = "/scans",
+    tag = "scans",
+    params(ScanListParams),
+    responses(
+        (status = 200, description = "One page of scans", body = Page<Scan>),
+        (status = 422, description = "Bad query parameter", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn list_scans(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<ScanListParams>,
+) -> ApiResult<Json<Page<Scan>>> {
+    let query = ScanQuery {
+        state: parse_opt(q.state.as_deref(), "state", ScanState::parse, STATES)?,
+        cursor: q.cursor.filter(|c| !c.is_empty()),
+        limit: parse_limit(q.limit.as_deref())?,
+    };
+    Ok(Json(state.engine.store().list_scans(&caller.org, &query).await?))
+}
+
+/// Creates a scan (and starts it when `start` is true).
+///
+/// The config is validated here, not at run time: unknown scanners, params failing a scanner's
+/// schema, targets no scanner accepts and unknown fields all answer 422 with the failing `path`.
+#[utoipa::path(
+    post,
+    path = "/scans",
+    tag = "scans",
+    request_body = CreateScanRequest,
+    responses(
+        (status = 201, description = "The new scan", body = Scan),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid config (see `path`)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Queue unavailable (with `start`)", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn create_scan(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<CreateScanRequest>,
+) -> ApiResult<(StatusCode, Json<Scan>)> {
+    if let Some(template_id) = req.template_id {
+        // A body that names a template of another org (or none) is invalid input, not a 404.
+        state.engine.store().get_template(&caller.org, template_id).await.map_err(|e| match e {
+            CoreError::NotFound { .. } => {
+                Problem::invalid("/template_id", format!("template {template_id} not found"))
+            }
+            other => other.into(),
+        })?;
+    }
+    let scan = state
+        .engine
+        .create_scan(
+            &caller,
+            CreateScan {
+                name: req.name,
+                config: req.config,
+                template_id: req.template_id,
+                start: req.start,
+            },
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(scan)))
+}
+
+/// One scan. A path id that is not a UUID answers 404.
+#[utoipa::path(
+    get,
+    path = "/scans/{id}",
+    tag = "scans",
+    params(("id" = String, Path, format = Uuid, description = "Scan id")),
+    responses(
+        (status = 200, description = "The scan", body = Scan),
+        (status = 404, description = "No such scan in the caller's org", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn get_scan(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<ScanId>,
+) -> ApiResult<Json<Scan>> {
+    Ok(Json(state.engine.store().get_scan(&caller.org, id).await?))
+}
+
+/// Replaces the name and config of a scan that has not started (409 otherwise).
+#[utoipa::path(
+    put,
+    path = "/scans/{id}",
+    tag = "scans",
+    params(("id" = String, Path, format = Uuid, description = "Scan id")),
+    request_body = UpdateScanRequest,
+    responses(
+        (status = 200, description = "The updated scan", body = Scan),
+        (status = 404, description = "No such scan", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The scan has started (`state` says where it is)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid config", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn update_scan(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<ScanId>,
+    ApiJson(req): ApiJson<UpdateScanRequest>,
+) -> ApiResult<Json<Scan>> {
+    Ok(Json(state.engine.update_scan(&caller, id, req.name, req.config).await?))
+}
+
+/// Deletes a scan that never started or has finished, with its findings, events and artifacts.
+#[utoipa::path(
+    delete,
+    path = "/scans/{id}",
+    tag = "scans",
+    params(("id" = String, Path, format = Uuid, description = "Scan id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such scan", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The scan is still active; stop it first", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn delete_scan(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<ScanId>,
+) -> ApiResult<StatusCode> {
+    state.engine.delete_scan(&caller, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn act(state: &AppState, caller: &Caller, id: ScanId, action: ScanAction) -> ApiResult<Json<Scan>> {
+    Ok(Json(state.engine.act(caller, id, action).await?))
+}
+
+/// `created → queued`: plans the tasks and queues them.
+#[utoipa::path(
+    post,
+    path = "/scans/{id}/start",
+    tag = "scans",
+    params(("id" = String, Path, format = Uuid, description = "Scan id")),
+    responses(
+        (status = 200, description = "The scan, now queued", body = Scan),
+        (status = 404, description = "No such scan", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Illegal transition; `state` is the current state", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Queue unavailable", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn start_scan(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<ScanId>,
+) -> ApiResult<Json<Scan>> {
+    act(&state, &caller, id, ScanAction::Start).await
+}
+
+/// Cancels a queued, running or paused scan: running scanners are cancelled, queued tasks
+/// dropped.
+#[utoipa::path(
+    post,
+    path = "/scans/{id}/stop",
+    tag = "scans",
+    params(("id" = String, Path, format = Uuid, description = "Scan id")),
+    responses(
+        (status = 200, description = "The scan, now cancelled", body = Scan),
+        (status = 404, description = "No such scan", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Illegal transition; `state` is the current state", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn stop_scan(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<ScanId>,
+) -> ApiResult<Json<Scan>> {
+    act(&state, &caller, id, ScanAction::Stop).await
+}
+
+/// Pauses a queued or running scan: queued tasks are parked, running ones finish.
+#[utoipa::path(
+    post,
+    path = "/scans/{id}/pause",
+    tag = "scans",
+    params(("id" = String, Path, format = Uuid, description = "Scan id")),
+    responses(
+        (status = 200, description = "The scan, now paused", body = Scan),
+        (status = 404, description = "No such scan", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Illegal transition; `state` is the current state", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn pause_scan(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<ScanId>,
+) -> ApiResult<Json<Scan>> {
+    act(&state, &caller, id, ScanAction::Pause).await
+}
+
+/// Resumes a paused scan: parked tasks are released.
+#[utoipa::path(
+    post,
+    path = "/scans/{id}/resume",
+    tag = "scans",
+    params(("id" = String, Path, format = Uuid, description = "Scan id")),
+    responses(
+        (status = 200, description = "The scan, running again", body = Scan),
+        (status = 404, description = "No such scan", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Illegal transition; `state` is the current state", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Queue unavailable", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn resume_scan(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<ScanId>,
+) -> ApiResult<Json<Scan>> {
+    act(&state, &caller, id, ScanAction::Resume).await
+}
+
+/// State, reason and progress of a scan.
+#[utoipa::path(
+    get,
+    path = "/scans/{id}/status",
+    tag = "scans",
+    params(("id" = String, Path, format = Uuid, description = "Scan id")),
+    responses(
+        (status = 200, description = "Status", body = ScanStatus),
+        (status = 404, description = "No such scan", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn scan_status(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<ScanId>,
+) -> ApiResult<Json<ScanStatus>> {
+    let scan = state.engine.store().get_scan(&caller.org, id).await?;
+    let fraction = scan.progress.fraction();
+    Ok(Json(ScanStatus { state: scan.state, reason: scan.reason, progress: scan.progress, fraction }))
+}
+
+/// Findings of a scan, filtered, sorted and paginated by cursor.
+#[utoipa::path(
+    get,
+    path = "/scans/{id}/findings",
+    tag = "scans",
+    params(("id" = String, Path, format = Uuid, description = "Scan id"), FindingListParams),
+    responses(
+        (status = 200, description = "One page of findings", body = Page<Finding>),
+        (status = 404, description = "No such scan", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Bad query parameter or cursor", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn list_findings(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<ScanId>,
+    ApiQuery(q): ApiQuery<FindingListParams>,
+) -> ApiResult<Json<Page<Finding>>> {
+    let parse_sort = |s: &str| match s {
+        "created" => Some(FindingSort::Created),
+        "created_desc" => Some(FindingSort::CreatedDesc),
+        "severity" => Some(FindingSort::Severity),
+        _ => None,
+    };
+    let severity = |s: &str| Severity::ALL.into_iter().find(|v| v.as_str() == s);
+    let query = FindingQuery {
+        kind: q.kind.filter(|s| !s.is_empty()),
+        severity: parse_opt(q.severity.as_deref(), "severity", severity, SEVERITIES)?,
+        min_severity: parse_opt(q.min_severity.as_deref(), "min_severity", severity, SEVERITIES)?,
+        scanner: q.scanner.filter(|s| !s.is_empty()),
+        triage: parse_opt(q.triage.as_deref(), "triage", Triage::parse, TRIAGES)?,
+        sort: parse_opt(q.sort.as_deref(), "sort", parse_sort, "created, created_desc, severity")?
+            .unwrap_or_default(),
+        cursor: q.cursor.filter(|c| !c.is_empty()),
+        limit: parse_limit(q.limit.as_deref())?,
+    };
+    // The store scopes by org; an unknown scan must be a 404 rather than an empty page.
+    let store = state.engine.store();
+    store.get_scan(&caller.org, id).await?;
+    Ok(Json(store.list_findings(&caller.org, id, &query).await?))
+}
+
+/// Artifacts a scan produced (tool output, reports), by name.
+#[utoipa::path(
+    get,
+    path = "/scans/{id}/artifacts",
+    tag = "scans",
+    params(("id" = String, Path, format = Uuid, description = "Scan id")),
+    responses(
+        (status = 200, description = "Artifacts of the scan", body = Page<ArtifactMeta>),
+        (status = 404, description = "No such scan", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn list_artifacts(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<ScanId>,
+) -> ApiResult<Json<Page<ArtifactMeta>>> {
+    let store = state.engine.store();
+    store.get_scan(&caller.org, id).await?;
+    let items = store.list_artifacts(&caller.org, id).await?;
+    Ok(Json(Page { items, next_cursor: None }))
+}
+
+/// Downloads one artifact (streamed). `name` may contain `/`; an invalid name answers 422.
+#[utoipa::path(
+    get,
+    path = "/scans/{id}/artifacts/{name}",
+    tag = "scans",
+    params(
+        ("id" = String, Path, format = Uuid, description = "Scan id"),
+        ("name" = String, Path, description = "Artifact name: a relative path of letters, digits, '.', '_', '-' (may contain '/')"),
+    ),
+    responses(
+        (status = 200, description = "The artifact's bytes, with its content type", body = Vec<u8>, content_type = "application/octet-stream"),
+        (status = 404, description = "No such scan or artifact", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid artifact name", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn get_artifact(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath((id, name)): ApiPath<(ScanId, String)>,
+) -> ApiResult<Response> {
+    let name = ArtifactName::parse(&name)?;
+    // Metadata first: it is org-scoped, so another org's artifact is a 404 before any bytes.
+    let meta = state.engine.store().get_artifact(&caller.org, id, name.as_str()).await?;
+    let stream = state.engine.artifacts().get(&ArtifactKey { scan_id: id, name }).await?;
+    let mut res = Body::from_stream(stream).into_response();
+    let headers = res.headers_mut();
+    let content_type = HeaderValue::from_str(&meta.content_type)
+        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
+    headers.insert(header::CONTENT_TYPE, content_type);
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(meta.size));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    let file_name = meta.name.as_str().rsplit('/').next().unwrap_or("artifact");
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{file_name}\"")) {
+        headers.insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(res)
+}

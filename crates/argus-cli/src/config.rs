@@ -1,0 +1,263 @@
+//! Configuration: one TOML file, overridden by `ARGUS_*` environment variables (`__` nests:
+//! `ARGUS_SERVER__BIND=0.0.0.0:9000`), overridden by command-line flags.
+//!
+//! Only this crate reads env, flags and files (an architecture invariant); everything else gets
+//! typed values. `docs/config.md` is the reference page and must list every key here (a test
+//! checks that).
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+/// The whole effective configuration.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub worker: WorkerConfig,
+    pub store: StoreConfig,
+    pub queue: QueueConfig,
+    pub artifacts: ArtifactsConfig,
+    pub auth: AuthSection,
+    pub tools: ToolsConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address the API listens on.
+    pub bind: SocketAddr,
+    /// Folder for the embedded database, artifacts and task work folders.
+    pub data_dir: PathBuf,
+    /// Largest accepted request body, in bytes.
+    pub body_limit: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("argus-data"),
+            body_limit: 1024 * 1024,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct WorkerConfig {
+    /// Tasks this process runs at once (`argus serve --workers 0` runs the API only).
+    pub workers: usize,
+    /// Most tasks claimed from the queue in one round trip.
+    pub claim_batch: usize,
+    /// Lease length in seconds; renewed every third of it while a task runs.
+    pub lease_secs: u64,
+    /// Base retry delay in milliseconds for retryable failures (doubles per attempt).
+    pub retry_backoff_ms: u64,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig { workers: 16, claim_batch: 256, lease_secs: 30, retry_backoff_ms: 500 }
+    }
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    /// `sqlite://PATH`; empty means `{data_dir}/argus.db`.
+    pub url: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct QueueConfig {
+    /// `embedded` (durable, in the store's SQLite database).
+    pub url: String,
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        QueueConfig { url: "embedded".into() }
+    }
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ArtifactsConfig {
+    /// `file://PATH`; empty means `{data_dir}/artifacts`.
+    pub url: String,
+}
+
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum AuthMode {
+    /// Every request acts as the configured local principal.
+    #[default]
+    Local,
+    /// `X-User-ID` / `X-Org-ID` headers from a trusted gateway.
+    TrustedHeaders,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthSection {
+    pub mode: AuthMode,
+    /// Organisation of the local principal.
+    pub org: String,
+    /// User of the local principal.
+    pub user: String,
+    /// Peers allowed to set identity headers in `trusted-headers` mode (empty: any peer).
+    pub trusted_proxies: Vec<IpAddr>,
+}
+
+impl Default for AuthSection {
+    fn default() -> Self {
+        AuthSection {
+            mode: AuthMode::Local,
+            org: "default".into(),
+            user: "local".into(),
+            trusted_proxies: Vec::new(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ToolsConfig {
+    /// Folder of user tool definitions (`*.toml`), added to the built-in ones.
+    pub dir: Option<PathBuf>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// A tracing filter such as `info` or `argus_engine=debug,info`.
+    pub level: String,
+    /// `text` or `json`.
+    pub format: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig { level: "info".into(), format: "text".into() }
+    }
+}
+
+/// Top-level sections; `ARGUS_<SECTION>__<KEY>` variables are read for these only.
+pub const SECTIONS: [&str; 8] =
+    ["server", "worker", "store", "queue", "artifacts", "auth", "tools", "log"];
+
+impl Config {
+    /// Loads defaults ← file ← `ARGUS_*` env ← `overrides` (flags, as a partial TOML-like tree).
+    pub fn load(file: Option<&Path>, overrides: serde_json::Value) -> anyhow::Result<Config> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            if !path.exists() {
+                anyhow::bail!("config file {} does not exist", path.display());
+            }
+            fig = fig.merge(Toml::file(path));
+        }
+        // Only variables naming a known section are config; others (ARGUS_CONFIG, test URLs)
+        // are not mistaken for unknown keys.
+        fig = fig.merge(Env::prefixed("ARGUS_").split("__").filter(|k| {
+            let first = k.as_str().split("__").next().unwrap_or("").to_ascii_lowercase();
+            SECTIONS.contains(&first.as_str())
+        }));
+        fig = fig.merge(Serialized::globals(overrides));
+        fig.extract::<Config>().map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))
+    }
+
+    /// The SQLite file the embedded store uses.
+    pub fn sqlite_path(&self) -> anyhow::Result<PathBuf> {
+        if self.store.url.is_empty() {
+            return Ok(self.server.data_dir.join("argus.db"));
+        }
+        match self.store.url.strip_prefix("sqlite://") {
+            Some(p) if !p.is_empty() => Ok(PathBuf::from(p)),
+            _ => anyhow::bail!(
+                "store.url '{}' is not supported by this build: use sqlite://PATH (PostgreSQL arrives with the distributed mode)",
+                mask_url(&self.store.url)
+            ),
+        }
+    }
+
+    /// The folder the local artifact store uses.
+    pub fn artifacts_dir(&self) -> anyhow::Result<PathBuf> {
+        if self.artifacts.url.is_empty() {
+            return Ok(self.server.data_dir.join("artifacts"));
+        }
+        match self.artifacts.url.strip_prefix("file://") {
+            Some(p) if !p.is_empty() => Ok(PathBuf::from(p)),
+            _ => anyhow::bail!(
+                "artifacts.url '{}' is not supported by this build: use file://PATH",
+                mask_url(&self.artifacts.url)
+            ),
+        }
+    }
+
+    /// The effective config as TOML with credentials in URLs masked.
+    pub fn to_masked_toml(&self) -> anyhow::Result<String> {
+        let mut c = self.clone();
+        c.store.url = mask_url(&c.store.url);
+        c.queue.url = mask_url(&c.queue.url);
+        c.artifacts.url = mask_url(&c.artifacts.url);
+        Ok(toml::to_string_pretty(&c)?)
+    }
+}
+
+/// Replaces the password (and any query string, which may carry keys) of a URL with `****`.
+pub fn mask_url(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut u) => {
+            if u.password().is_some() {
+                let _ = u.set_password(Some("****"));
+            }
+            if u.query().is_some() {
+                u.set_query(Some("****"));
+            }
+            u.to_string()
+        }
+        Err(_) => raw.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_credentials() {
+        assert_eq!(mask_url("postgres://u:secret@h/db"), "postgres://u:****@h/db");
+        assert_eq!(mask_url("s3://b/p?secret_key=x"), "s3://b/p?****");
+        assert_eq!(mask_url("embedded"), "embedded");
+    }
+
+    #[test]
+    fn precedence_file_env_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("argus.toml");
+        std::fs::write(&file, "[server]\nbind = \"127.0.0.1:1111\"\n[worker]\nworkers = 3\nclaim_batch = 7\n").unwrap();
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("ARGUS_WORKER__WORKERS", "5");
+            let c = Config::load(Some(&file), serde_json::json!({"worker": {"claim_batch": 9}}))
+                .map_err(|e| e.to_string())?;
+            assert_eq!(c.server.bind.port(), 1111); // file
+            assert_eq!(c.worker.workers, 5); // env over file
+            assert_eq!(c.worker.claim_batch, 9); // flag over file
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn rejects_unknown_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("argus.toml");
+        std::fs::write(&file, "[server]\nbindd = \"x\"\n").unwrap();
+        let err = Config::load(Some(&file), serde_json::json!({})).unwrap_err().to_string();
+        assert!(err.contains("bindd"), "{err}");
+    }
+}

@@ -1,0 +1,423 @@
+//! The embedded durable queue: a table in the store's SQLite database.
+//!
+//! Rows of `queue_tasks` (migration `1001_queue.sql`) move through four states:
+//! `0 ready → 1 leased → (deleted on ack | 0 ready on expiry/retry | 3 delayed on retry with a
+//! delay | 2 dead on dead-letter)`, and `3 delayed → 0 ready` once its time has come.
+//!
+//! Invariants:
+//! - Every operation is one SQL statement on the store's single writer connection, so claims are
+//!   serialised by SQLite: two claimers can never lease the same row, and bulk calls (enqueue,
+//!   ack, renew) cost one statement and one commit however many tasks they carry.
+//! - A lease token is `(row id, attempt)`. `attempt` grows on every delivery and row ids are never
+//!   reused (`AUTOINCREMENT`), so a token stops matching as soon as its task is re-delivered:
+//!   acks, renewals, retries and dead-letters with a stale token change nothing.
+//! - Expired leases and delayed retries are swept back to ready by `claim` itself (at most once
+//!   per `sweep_interval` per queue instance, plus as soon as a known delayed retry falls due);
+//!   re-delivery then increments `attempt`. Nobody needs them sooner: only claimers consume them.
+//! - `enqueue` and `retry` wake idle claimers of this instance through a [`Notify`]; an idle
+//!   claimer also re-checks at least every `poll_interval`, which covers other processes and
+//!   timers. A claimer registers for the wake-up *before* it looks for work, so an enqueue that
+//!   lands between its look and its sleep still wakes it.
+//! - Durability is the database's: WAL with `synchronous = NORMAL` (see `argus_store::SqliteDb`).
+//!
+//! Cancelling a `claim` future mid-statement may leave rows leased to nobody; they come back when
+//! the lease expires (delivery is at-least-once anyway).
+
+use std::cmp::Reverse;
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use argus_core::queue::{Queue, QueueDepth};
+use argus_core::task::{Delivery, LeaseToken, Task};
+use argus_core::{now_ms, CoreError, Result, ScanId};
+use argus_store::SqliteDb;
+use async_trait::async_trait;
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+const READY: i64 = 0;
+const DELAYED: i64 = 3;
+
+const ENQUEUE_SQL: &str = "\
+INSERT INTO queue_tasks (task_id, scan_id, priority, payload) \
+SELECT value->>0, value->>1, value->>2, value->>3 FROM json_each(?1) WHERE true ORDER BY key \
+ON CONFLICT (task_id) DO NOTHING";
+
+const SWEEP_SQL: &str = "UPDATE queue_tasks SET state = 0 WHERE state IN (1, 3) AND due_at <= ?1";
+
+const CLAIM_SQL: &str = "\
+UPDATE queue_tasks SET state = 1, attempt = attempt + 1, due_at = ?1 \
+WHERE id IN (SELECT id FROM queue_tasks WHERE state = 0 ORDER BY priority DESC, id LIMIT ?2) \
+RETURNING id, priority, attempt, payload";
+
+// `?1` is a JSON array of `[id, attempt]` pairs; json_each drives and each pair is one primary
+// key lookup, so matching costs O(tokens) whatever the queue's size.
+const ACK_SQL: &str = "\
+DELETE FROM queue_tasks WHERE id IN (\
+SELECT q.id FROM json_each(?1) AS j JOIN queue_tasks AS q \
+ON q.id = j.value->>0 AND q.attempt = j.value->>1 AND q.state = 1)";
+
+const RENEW_SQL: &str = "\
+UPDATE queue_tasks SET due_at = ?2 WHERE id IN (\
+SELECT q.id FROM json_each(?1) AS j JOIN queue_tasks AS q \
+ON q.id = j.value->>0 AND q.attempt = j.value->>1 AND q.state = 1)";
+
+const RETRY_SQL: &str = "\
+UPDATE queue_tasks SET state = ?3, due_at = ?4 WHERE id = ?1 AND attempt = ?2 AND state = 1";
+
+const DEAD_SQL: &str = "\
+UPDATE queue_tasks SET state = 2, due_at = 0, error = ?3 WHERE id = ?1 AND attempt = ?2 AND state = 1";
+
+const PURGE_SQL: &str = "DELETE FROM queue_tasks WHERE scan_id = ?1 AND state IN (0, 3)";
+
+// An expired lease counts as ready: it is claimable as soon as a claimer sweeps it.
+const DEPTH_SQL: &str = "\
+SELECT \
+ COALESCE(SUM(state IN (0, 3) OR (state = 1 AND due_at <= ?1)), 0), \
+ COALESCE(SUM(state = 1 AND due_at > ?1), 0), \
+ COALESCE(SUM(state = 2), 0) \
+FROM queue_tasks";
+
+/// Tuning knobs of an [`EmbeddedQueue`]; the defaults suit production.
+#[derive(Clone, Debug)]
+pub struct EmbeddedQueueOptions {
+    /// Longest an idle `claim` sleeps before looking again without being woken (covers expired
+    /// leases, due retries and enqueues by other processes).
+    pub poll_interval: Duration,
+    /// Shortest gap between two sweeps of expired leases and due retries.
+    pub sweep_interval: Duration,
+}
+
+impl Default for EmbeddedQueueOptions {
+    fn default() -> Self {
+        EmbeddedQueueOptions {
+            poll_interval: Duration::from_millis(500),
+            sweep_interval: Duration::from_millis(250),
+        }
+    }
+}
+
+/// The embedded durable queue. Cheap to clone; clones share wake-ups.
+#[derive(Clone, Debug)]
+pub struct EmbeddedQueue {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    db: SqliteDb,
+    opts: EmbeddedQueueOptions,
+    /// Signalled (to all waiters) when tasks become ready in this process.
+    ready: Notify,
+    /// Earliest time (ms) the next sweep may run; lowered by `retry` to a delayed task's due time.
+    next_sweep: AtomicI64,
+    /// Claimers currently asleep waiting for work.
+    waiting: AtomicUsize,
+}
+
+impl EmbeddedQueue {
+    /// Opens the queue in `db`, applying its migrations (versions ≥ 1000; the store's own
+    /// migrations in the same table are left alone).
+    pub async fn new(db: SqliteDb) -> Result<Self> {
+        Self::with_options(db, EmbeddedQueueOptions::default()).await
+    }
+
+    /// Like [`EmbeddedQueue::new`] with explicit tuning.
+    pub async fn with_options(db: SqliteDb, opts: EmbeddedQueueOptions) -> Result<Self> {
+        let mut migrator = sqlx::migrate!("./migrations");
+        // The store's migrations (1..999) live in the same `_sqlx_migrations` table.
+        migrator.set_ignore_missing(true);
+        migrator
+            .run(&db.writer)
+            .await
+            .map_err(|e| CoreError::Backend(format!("queue migrations: {e}")))?;
+        Ok(EmbeddedQueue {
+            inner: Arc::new(Inner {
+                db,
+                opts,
+                ready: Notify::new(),
+                next_sweep: AtomicI64::new(0),
+                waiting: AtomicUsize::new(0),
+            }),
+        })
+    }
+
+    /// The database the queue lives in.
+    pub fn db(&self) -> &SqliteDb {
+        &self.inner.db
+    }
+
+    /// How many `claim` calls are currently asleep waiting for work (for metrics and tests).
+    pub fn waiting_claimers(&self) -> usize {
+        self.inner.waiting.load(Ordering::SeqCst)
+    }
+
+    /// The last error recorded for a dead-lettered task, if the task is dead.
+    pub async fn dead_letter_error(&self, task: argus_core::TaskId) -> Result<Option<String>> {
+        let row: Option<(Option<String>,)> =
+            sqlx::query_as("SELECT error FROM queue_tasks WHERE task_id = ?1 AND state = 2")
+                .bind(task.to_string())
+                .fetch_optional(&self.inner.db.reader)
+                .await
+                .map_err(db_err)?;
+        Ok(row.and_then(|(e,)| e))
+    }
+
+    /// Re-queues expired leases and due retries, at most once per sweep interval.
+    async fn sweep(&self, now: i64) -> Result<()> {
+        let next = self.inner.next_sweep.load(Ordering::SeqCst);
+        if now < next {
+            return Ok(());
+        }
+        let after = now + millis(self.inner.opts.sweep_interval);
+        // One claimer sweeps; the others go straight to claiming.
+        if self
+            .inner
+            .next_sweep
+            .compare_exchange(next, after, Ordering::SeqCst, Ordering::SeqCst)
+            .is_err()
+        {
+            return Ok(());
+        }
+        let done = sqlx::query(SWEEP_SQL)
+            .bind(now)
+            .execute(&self.inner.db.writer)
+            .await
+            .map_err(db_err)?;
+        if done.rows_affected() > 0 {
+            tracing::debug!(requeued = done.rows_affected(), "queue: expired leases and due retries requeued");
+            self.inner.ready.notify_waiters();
+        }
+        Ok(())
+    }
+
+    /// One non-waiting attempt at leasing up to `max` tasks.
+    async fn try_claim(&self, max: usize, lease: Duration) -> Result<Vec<Delivery>> {
+        let now = now_ms();
+        self.sweep(now).await?;
+        let limit = i64::try_from(max).unwrap_or(i64::MAX);
+        let mut rows: Vec<(i64, i64, i64, String)> = sqlx::query_as(CLAIM_SQL)
+            .bind(now.saturating_add(millis(lease)))
+            .bind(limit)
+            .fetch_all(&self.inner.db.writer)
+            .await
+            .map_err(db_err)?;
+        // RETURNING order is unspecified.
+        rows.sort_unstable_by_key(|&(id, priority, _, _)| (Reverse(priority), id));
+        let mut out = Vec::with_capacity(rows.len());
+        for (id, _, attempt, payload) in rows {
+            let lease = token(id, attempt);
+            match serde_json::from_str::<Task>(&payload) {
+                Ok(task) => out.push(Delivery {
+                    lease,
+                    task,
+                    attempt: u32::try_from(attempt).unwrap_or(u32::MAX),
+                }),
+                Err(e) => {
+                    // A payload this build cannot read would fail forever: park it with the reason
+                    // instead of letting it cycle through leases.
+                    tracing::warn!(row = id, error = %e, "queue: undecodable task dead-lettered");
+                    self.dead_letter(&lease, &format!("undecodable task payload: {e}")).await?;
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[async_trait]
+impl Queue for EmbeddedQueue {
+    fn backend(&self) -> &'static str {
+        "embedded"
+    }
+
+    async fn enqueue(&self, tasks: &[Task]) -> Result<()> {
+        if tasks.is_empty() {
+            return Ok(());
+        }
+        let rows: Vec<_> =
+            tasks.iter().map(|t| (&t.id, &t.scan_id, t.priority.rank(), t)).collect();
+        let json = serde_json::to_string(&rows)
+            .map_err(|e| CoreError::Backend(format!("queue: cannot encode tasks: {e}")))?;
+        let done =
+            sqlx::query(ENQUEUE_SQL).bind(json).execute(&self.inner.db.writer).await.map_err(db_err)?;
+        if done.rows_affected() > 0 {
+            self.inner.ready.notify_waiters();
+        }
+        Ok(())
+    }
+
+    async fn claim(&self, max: usize, lease: Duration, wait: Duration) -> Result<Vec<Delivery>> {
+        if max == 0 {
+            return Ok(Vec::new());
+        }
+        let deadline = Instant::now() + wait;
+        loop {
+            // Register for the wake-up before looking, so an enqueue between the look and the
+            // sleep is not missed.
+            let notified = self.inner.ready.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+
+            let got = self.try_claim(max, lease).await?;
+            let now = Instant::now();
+            if !got.is_empty() || now >= deadline {
+                return Ok(got);
+            }
+            let until_sweep = self.inner.next_sweep.load(Ordering::SeqCst).saturating_sub(now_ms());
+            let nap = (deadline - now)
+                .min(self.inner.opts.poll_interval)
+                .min(Duration::from_millis(u64::try_from(until_sweep).unwrap_or(0).max(1)));
+            let _waiting = Waiting::enter(&self.inner.waiting);
+            tokio::select! {
+                () = &mut notified => {}
+                () = tokio::time::sleep(nap) => {}
+            }
+        }
+    }
+
+    async fn renew(&self, leases: &[LeaseToken], lease: Duration) -> Result<()> {
+        if leases.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(RENEW_SQL)
+            .bind(tokens_json(leases)?)
+            .bind(now_ms().saturating_add(millis(lease)))
+            .execute(&self.inner.db.writer)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn ack(&self, leases: &[LeaseToken]) -> Result<()> {
+        if leases.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(ACK_SQL)
+            .bind(tokens_json(leases)?)
+            .execute(&self.inner.db.writer)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn retry(&self, lease: &LeaseToken, delay: Duration) -> Result<()> {
+        let due = now_ms().saturating_add(millis(delay));
+        let state = if delay.is_zero() { READY } else { DELAYED };
+        let done = sqlx::query(RETRY_SQL)
+            .bind(tag(lease))
+            .bind(generation(lease))
+            .bind(state)
+            .bind(due)
+            .execute(&self.inner.db.writer)
+            .await
+            .map_err(db_err)?;
+        if done.rows_affected() > 0 {
+            if state == READY {
+                self.inner.ready.notify_waiters();
+            } else {
+                // Sweep (and wake sleeping claimers) as soon as it falls due.
+                self.inner.next_sweep.fetch_min(due, Ordering::SeqCst);
+            }
+        }
+        Ok(())
+    }
+
+    async fn dead_letter(&self, lease: &LeaseToken, error: &str) -> Result<()> {
+        sqlx::query(DEAD_SQL)
+            .bind(tag(lease))
+            .bind(generation(lease))
+            .bind(error)
+            .execute(&self.inner.db.writer)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn purge_scan(&self, scan: ScanId) -> Result<u64> {
+        let done = sqlx::query(PURGE_SQL)
+            .bind(scan.to_string())
+            .execute(&self.inner.db.writer)
+            .await
+            .map_err(db_err)?;
+        Ok(done.rows_affected())
+    }
+
+    async fn depth(&self) -> Result<QueueDepth> {
+        let (ready, leased, dead): (i64, i64, i64) = sqlx::query_as(DEPTH_SQL)
+            .bind(now_ms())
+            .fetch_one(&self.inner.db.reader)
+            .await
+            .map_err(db_err)?;
+        let count = |n: i64| u64::try_from(n).unwrap_or(0);
+        Ok(QueueDepth { ready: count(ready), leased: count(leased), dead: count(dead) })
+    }
+
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1 FROM queue_tasks LIMIT 1")
+            .fetch_optional(&self.inner.db.reader)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+}
+
+/// Counts a sleeping claimer for as long as it sleeps.
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn enter(counter: &'a AtomicUsize) -> Self {
+        counter.fetch_add(1, Ordering::SeqCst);
+        Waiting(counter)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+fn token(id: i64, attempt: i64) -> LeaseToken {
+    LeaseToken {
+        tag: u64::try_from(id).unwrap_or(0),
+        generation: u64::try_from(attempt).unwrap_or(0),
+    }
+}
+
+// Tokens that do not fit an i64 were not issued by this queue; -1 matches no row.
+fn tag(lease: &LeaseToken) -> i64 {
+    i64::try_from(lease.tag).unwrap_or(-1)
+}
+
+fn generation(lease: &LeaseToken) -> i64 {
+    i64::try_from(lease.generation).unwrap_or(-1)
+}
+
+fn tokens_json(leases: &[LeaseToken]) -> Result<String> {
+    let pairs: Vec<(i64, i64)> = leases.iter().map(|l| (tag(l), generation(l))).collect();
+    serde_json::to_string(&pairs)
+        .map_err(|e| CoreError::Backend(format!("queue: cannot encode lease tokens: {e}")))
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Maps database errors to the caller's choices: retry later (`Unavailable`) or give up.
+fn db_err(e: sqlx::Error) -> CoreError {
+    let busy = e
+        .as_database_error()
+        .and_then(|d| d.code())
+        .and_then(|c| c.parse::<i32>().ok())
+        // SQLITE_BUSY (5) and SQLITE_LOCKED (6), including their extended codes.
+        .is_some_and(|c| matches!(c & 0xff, 5 | 6));
+    match e {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+            CoreError::Unavailable { what: "queue database", message: e.to_string() }
+        }
+        _ if busy => CoreError::Unavailable { what: "queue database", message: e.to_string() },
+        _ => CoreError::Backend(format!("queue: {e}")),
+    }
+}

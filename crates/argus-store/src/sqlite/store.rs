@@ -1,0 +1,1236 @@
+//! [`SqliteStore`]: the embedded [`Store`] on SQLite.
+//!
+//! Every write is one transaction on the single writer connection (`SqliteDb::writer`), opened
+//! with `BEGIN IMMEDIATE` so it holds the write lock from the start; reads use the reader pool.
+//! Batches travel into SQL as one JSON array bind expanded with `json_each`, so a call costs a
+//! handful of statements however many tasks, findings or events it carries.
+//!
+//! Choices where the trait leaves room (also listed in the crate report):
+//! - `record` on a scan that has ended (completed, failed, cancelled) still settles the ledger
+//!   rows and counters, but inserts no findings, spawned tasks or artifacts: a finished scan's
+//!   results are frozen at the moment it ended.
+//! - `max_results`: a batch's findings are all inserted, then the scan completes with reason
+//!   `max_results` if its count reached the limit; that batch's spawned tasks are not added and the
+//!   scan's pending and parked ledger rows are dropped.
+//! - A paused scan whose every task finished completes like a running one.
+//! - `pause` parks the scan's pending ledger rows at once (they have not reached the queue yet), so
+//!   the relay does not publish work a worker would only park; `resume` moves parked rows back to
+//!   pending. `stop` drops pending, parked and published rows (a worker holding a published one
+//!   reports `Dropped` anyway) and sets reason `stopped`.
+//! - `start_scan` with no tasks left after dedup completes the scan in the same transaction
+//!   (events `created→queued`, then `queued→completed`).
+//! - `apply_action(Start)` is `Invalid` when the scan is in `created` (starting needs the planned
+//!   tasks, so it goes through `start_scan`), and `Conflict` otherwise, like any illegal action.
+
+use async_trait::async_trait;
+use serde_json::{json, Value};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, Transaction};
+use std::collections::{BTreeMap, HashSet};
+
+use argus_core::artifact::ArtifactMeta;
+use argus_core::event::{Event, EventKind};
+use argus_core::finding::{Finding, FindingQuery, FindingSort, Page, Triage};
+use argus_core::scan::{NewScan, Progress, Scan, ScanAction, ScanConfig, ScanState};
+use argus_core::store::{RecordOutcome, ScanQuery, Store, Transition};
+use argus_core::task::{Task, TaskReport, TaskStatus};
+use argus_core::template::{NewTemplate, Template};
+use argus_core::{now_ms, CoreError, FindingId, OrgId, Result, ScanId, TaskId, TemplateId};
+
+use super::db::SqliteDb;
+use super::rows::*;
+
+/// The SQLite [`Store`]. Cheap to clone (pools are shared).
+#[derive(Clone, Debug)]
+pub struct SqliteStore {
+    db: SqliteDb,
+}
+
+/// An event to append: ids and times are assigned on insert.
+struct NewEvent {
+    scan_id: ScanId,
+    org_id: OrgId,
+    kind: EventKind,
+    data: Value,
+}
+
+impl NewEvent {
+    fn state(scan: ScanId, org: &OrgId, from: ScanState, to: ScanState, reason: Option<&str>) -> Self {
+        NewEvent {
+            scan_id: scan,
+            org_id: org.clone(),
+            kind: EventKind::State,
+            data: json!({ "from": from, "to": to, "reason": reason }),
+        }
+    }
+}
+
+/// Per-scan bookkeeping inside one `record` call.
+struct Touched {
+    org: OrgId,
+    state: ScanState,
+    findings: u64,
+    max_results: Option<u64>,
+    d_done: u64,
+    d_failed: u64,
+    d_enqueued: u64,
+    d_findings: u64,
+    hit_max_results: bool,
+}
+
+impl Touched {
+    fn live(&self) -> bool {
+        !self.state.is_terminal()
+    }
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> Result<String> {
+    serde_json::to_string(v).map_err(|e| CoreError::Backend(format!("cannot encode JSON: {e}")))
+}
+
+fn ids_json<T: ToString>(ids: impl IntoIterator<Item = T>) -> Result<String> {
+    to_json(&ids.into_iter().map(|i| i.to_string()).collect::<Vec<_>>())
+}
+
+fn i64_of(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn scan_not_found(id: ScanId) -> CoreError {
+    CoreError::not_found("scan", id)
+}
+
+impl SqliteStore {
+    /// Wraps an opened database and applies this crate's migrations (versions 1..999; other
+    /// crates' migrations in the same `_sqlx_migrations` table are ignored).
+    pub async fn new(db: SqliteDb) -> Result<Self> {
+        let mut migrator = sqlx::migrate!("./migrations/sqlite");
+        migrator.set_ignore_missing(true);
+        migrator
+            .run(&db.writer)
+            .await
+            .map_err(|e| CoreError::Backend(format!("store migrations failed: {e}")))?;
+        Ok(SqliteStore { db })
+    }
+
+    /// The underlying database (shared with the embedded queue).
+    pub fn db(&self) -> &SqliteDb {
+        &self.db
+    }
+
+    async fn begin(&self) -> Result<Transaction<'static, Sqlite>> {
+        self.db.writer.begin_with("BEGIN IMMEDIATE").await.map_err(db_err)
+    }
+}
+
+/// Appends events in order and returns them with their ids.
+///
+/// One multi-row insert: rows are inserted in `json_each` order (`ORDER BY j.key`) and
+/// AUTOINCREMENT assigns increasing ids in insertion order, so the sorted returned ids line up
+/// with the input order.
+async fn insert_events(c: &mut SqliteConnection, evs: Vec<NewEvent>, now: i64) -> Result<Vec<Event>> {
+    if evs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let arr: Vec<Value> = evs
+        .iter()
+        .map(|e| json!([e.scan_id.to_string(), e.org_id.as_str(), e.kind.as_str(), e.data]))
+        .collect();
+    let rows = sqlx::query(
+        "INSERT INTO events (scan_id, org_id, kind, data, at) \
+         SELECT j.value->>0, j.value->>1, j.value->>2, j.value->3, ?1 \
+         FROM json_each(?2) AS j ORDER BY j.key RETURNING id",
+    )
+    .bind(now)
+    .bind(to_json(&arr)?)
+    .fetch_all(&mut *c)
+    .await
+    .map_err(db_err)?;
+    let mut ids = rows.iter().map(|r| r.try_get::<i64, _>(0)).collect::<Result<Vec<_>, _>>().map_err(db_err)?;
+    ids.sort_unstable();
+    if ids.len() != evs.len() {
+        return Err(CoreError::Backend("event insert returned an unexpected row count".into()));
+    }
+    let at = ms_to_time(now);
+    Ok(evs
+        .into_iter()
+        .zip(ids)
+        .map(|(e, id)| Event { id, scan_id: e.scan_id, org_id: e.org_id, kind: e.kind, data: e.data, at })
+        .collect())
+}
+
+async fn fetch_scan(c: &mut SqliteConnection, id: ScanId) -> Result<Scan> {
+    let row = sqlx::query(&format!("SELECT {SCAN_COLS} FROM scans WHERE id = ?1"))
+        .bind(id.to_string())
+        .fetch_optional(&mut *c)
+        .await
+        .map_err(db_err)?
+        .ok_or_else(|| scan_not_found(id))?;
+    scan_from_row(&row)
+}
+
+/// The state of an org's scan, or `NotFound`.
+async fn scan_state_in(c: &mut SqliteConnection, org: &OrgId, id: ScanId) -> Result<ScanState> {
+    let row = sqlx::query("SELECT state FROM scans WHERE id = ?1 AND org_id = ?2")
+        .bind(id.to_string())
+        .bind(org.as_str())
+        .fetch_optional(&mut *c)
+        .await
+        .map_err(db_err)?
+        .ok_or_else(|| scan_not_found(id))?;
+    scan_state(&row.try_get::<String, _>(0).map_err(db_err)?)
+}
+
+/// Moves a scan's ledger rows from any of `from` to `to`.
+async fn move_ledger(
+    c: &mut SqliteConnection,
+    scan: ScanId,
+    from: &[&str],
+    to: &str,
+    now: i64,
+) -> Result<u64> {
+    let r = sqlx::query(
+        "UPDATE scan_tasks SET status = ?1, updated_at = ?2 \
+         WHERE scan_id = ?3 AND status IN (SELECT value FROM json_each(?4))",
+    )
+    .bind(to)
+    .bind(now)
+    .bind(scan.to_string())
+    .bind(to_json(&from)?)
+    .execute(&mut *c)
+    .await
+    .map_err(db_err)?;
+    Ok(r.rows_affected())
+}
+
+/// Inserts tasks as pending, deduped on `(scan, dedup_key)` and on id; returns the scan ids of
+/// the rows actually inserted (one entry per row).
+async fn insert_tasks(c: &mut SqliteConnection, tasks: &[(&Task, &OrgId)], now: i64) -> Result<Vec<String>> {
+    if tasks.is_empty() {
+        return Ok(Vec::new());
+    }
+    let arr: Vec<Value> = tasks
+        .iter()
+        .map(|(t, org)| {
+            json!([
+                t.id.to_string(),
+                t.scan_id.to_string(),
+                org.as_str(),
+                t.dedup_key(),
+                t.scanner,
+                t.target,
+                t.depth,
+                t.priority.rank(),
+                t.max_attempts,
+                t.params,
+            ])
+        })
+        .collect();
+    let rows = sqlx::query(
+        "INSERT INTO scan_tasks (id, scan_id, org_id, dedup_key, scanner, target, depth, priority, \
+             max_attempts, params, status, created_at, updated_at) \
+         SELECT j.value->>0, j.value->>1, j.value->>2, j.value->>3, j.value->>4, j.value->5, \
+             j.value->>6, j.value->>7, j.value->>8, j.value->9, 'pending', ?1, ?1 \
+         FROM json_each(?2) AS j WHERE true ORDER BY j.key \
+         ON CONFLICT DO NOTHING RETURNING scan_id",
+    )
+    .bind(now)
+    .bind(to_json(&arr)?)
+    .fetch_all(&mut *c)
+    .await
+    .map_err(db_err)?;
+    rows.iter().map(|r| r.try_get::<String, _>(0).map_err(db_err)).collect()
+}
+
+/// Ends a live scan as `to` with `reason`; returns the state event, or `None` if the scan had
+/// already ended (or does not exist).
+async fn end_scan(
+    c: &mut SqliteConnection,
+    id: ScanId,
+    to: ScanState,
+    reason: Option<&str>,
+    drop_published: bool,
+    now: i64,
+) -> Result<Option<NewEvent>> {
+    let Some(row) = sqlx::query("SELECT org_id, state FROM scans WHERE id = ?1")
+        .bind(id.to_string())
+        .fetch_optional(&mut *c)
+        .await
+        .map_err(db_err)?
+    else {
+        return Ok(None);
+    };
+    let from = scan_state(&row.try_get::<String, _>(1).map_err(db_err)?)?;
+    if !from.can_finish() {
+        return Ok(None);
+    }
+    let org = OrgId::parse(&row.try_get::<String, _>(0).map_err(db_err)?)
+        .map_err(|_| CoreError::Backend("corrupt org id in database".into()))?;
+    let r = sqlx::query(
+        "UPDATE scans SET state = ?1, reason = ?2, finished_at = ?3, updated_at = ?3 \
+         WHERE id = ?4 AND state = ?5",
+    )
+    .bind(to.as_str())
+    .bind(reason)
+    .bind(now)
+    .bind(id.to_string())
+    .bind(from.as_str())
+    .execute(&mut *c)
+    .await
+    .map_err(db_err)?;
+    if r.rows_affected() == 0 {
+        return Ok(None);
+    }
+    let from_rows: &[&str] =
+        if drop_published { &["pending", "parked", "published"] } else { &["pending", "parked"] };
+    move_ledger(c, id, from_rows, "dropped", now).await?;
+    Ok(Some(NewEvent::state(id, &org, from, to, reason)))
+}
+
+fn push_finding_filters(qb: &mut QueryBuilder<'_, Sqlite>, q: &FindingQuery) {
+    if let Some(kind) = &q.kind {
+        qb.push(" AND kind = ").push_bind(kind.clone());
+    }
+    if let Some(s) = q.severity {
+        qb.push(" AND severity = ").push_bind(i64::from(s.rank()));
+    }
+    if let Some(s) = q.min_severity {
+        qb.push(" AND severity >= ").push_bind(i64::from(s.rank()));
+    }
+    if let Some(scanner) = &q.scanner {
+        qb.push(" AND scanner = ").push_bind(scanner.clone());
+    }
+    if let Some(t) = q.triage {
+        qb.push(" AND triage = ").push_bind(t.as_str());
+    }
+}
+
+fn sort_name(s: FindingSort) -> &'static str {
+    match s {
+        FindingSort::Created => "created",
+        FindingSort::CreatedDesc => "created_desc",
+        FindingSort::Severity => "severity",
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.db.reader).await.map_err(db_err)?;
+        Ok(())
+    }
+
+    // ---- scans ----
+
+    async fn create_scan(&self, scan: NewScan) -> Result<Scan> {
+        let now = now_ms();
+        let row = sqlx::query(&format!(
+            "INSERT INTO scans (id, org_id, user_id, name, config, template_id, state, \
+                 created_at, updated_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'created', ?7, ?7) RETURNING {SCAN_COLS}"
+        ))
+        .bind(scan.id.to_string())
+        .bind(scan.org.as_str())
+        .bind(scan.user.as_str())
+        .bind(&scan.name)
+        .bind(to_json(&scan.config)?)
+        .bind(scan.template_id.map(|t| t.to_string()))
+        .bind(now)
+        .fetch_one(&self.db.writer)
+        .await
+        .map_err(db_err)?;
+        scan_from_row(&row)
+    }
+
+    async fn get_scan(&self, org: &OrgId, id: ScanId) -> Result<Scan> {
+        let row = sqlx::query(&format!("SELECT {SCAN_COLS} FROM scans WHERE id = ?1 AND org_id = ?2"))
+            .bind(id.to_string())
+            .bind(org.as_str())
+            .fetch_optional(&self.db.reader)
+            .await
+            .map_err(db_err)?
+            .ok_or_else(|| scan_not_found(id))?;
+        scan_from_row(&row)
+    }
+
+    async fn list_scans(&self, org: &OrgId, query: &ScanQuery) -> Result<Page<Scan>> {
+        let limit = clamp_limit(query.limit);
+        let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT {SCAN_COLS} FROM scans WHERE org_id = "));
+        qb.push_bind(org.as_str().to_owned());
+        if let Some(state) = query.state {
+            qb.push(" AND state = ").push_bind(state.as_str());
+        }
+        if let Some(cur) = &query.cursor {
+            let c = Cursor::decode(cur, "scans")?;
+            qb.push(" AND (created_at, id) < (").push_bind(c.c).push(", ").push_bind(c.i).push(")");
+        }
+        qb.push(" ORDER BY created_at DESC, id DESC LIMIT ").push_bind(i64::from(limit) + 1);
+        let rows = qb.build().fetch_all(&self.db.reader).await.map_err(db_err)?;
+        let mut items = rows.iter().map(scan_from_row).collect::<Result<Vec<_>>>()?;
+        let next_cursor = if items.len() > limit as usize {
+            items.truncate(limit as usize);
+            items.last().map(|s| {
+                Cursor { s: "scans".into(), r: 0, c: s.created_at.timestamp_millis(), i: s.id.to_string() }
+                    .encode()
+            })
+        } else {
+            None
+        };
+        Ok(Page { items, next_cursor })
+    }
+
+    async fn update_scan(&self, org: &OrgId, id: ScanId, name: String, config: ScanConfig) -> Result<Scan> {
+        let now = now_ms();
+        let mut tx = self.begin().await?;
+        let state = scan_state_in(&mut tx, org, id).await?;
+        if state != ScanState::Created {
+            return Err(CoreError::Conflict {
+                message: format!("cannot update a scan that is {state}"),
+                state: Some(state),
+            });
+        }
+        sqlx::query(
+            "UPDATE scans SET name = ?1, config = ?2, updated_at = ?3 \
+             WHERE id = ?4 AND org_id = ?5 AND state = 'created'",
+        )
+        .bind(&name)
+        .bind(to_json(&config)?)
+        .bind(now)
+        .bind(id.to_string())
+        .bind(org.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let scan = fetch_scan(&mut tx, id).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(scan)
+    }
+
+    async fn delete_scan(&self, org: &OrgId, id: ScanId) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let state = scan_state_in(&mut tx, org, id).await?;
+        if !state.can_delete() {
+            return Err(CoreError::Conflict {
+                message: format!("cannot delete a scan that is {state}"),
+                state: Some(state),
+            });
+        }
+        for table in ["scan_tasks", "findings", "events", "artifacts"] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE scan_id = ?1"))
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
+        sqlx::query("DELETE FROM scans WHERE id = ?1 AND org_id = ?2")
+            .bind(id.to_string())
+            .bind(org.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn start_scan(&self, org: &OrgId, id: ScanId, tasks: Vec<Task>) -> Result<Transition> {
+        let now = now_ms();
+        let mut tx = self.begin().await?;
+        let from = scan_state_in(&mut tx, org, id).await?;
+        let to = from.apply(ScanAction::Start)?;
+        // The ledger rows belong to this scan and org whatever the tasks claim.
+        let tasks: Vec<Task> = tasks.into_iter().map(|t| Task { scan_id: id, org_id: org.clone(), ..t }).collect();
+        let pairs: Vec<(&Task, &OrgId)> = tasks.iter().map(|t| (t, org)).collect();
+        let inserted = insert_tasks(&mut tx, &pairs, now).await?.len() as u64;
+        let r = sqlx::query(
+            "UPDATE scans SET state = ?1, enqueued = ?2, enqueue_done = 1, started_at = ?3, \
+                 updated_at = ?3 \
+             WHERE id = ?4 AND org_id = ?5 AND state = ?6",
+        )
+        .bind(to.as_str())
+        .bind(i64_of(inserted))
+        .bind(now)
+        .bind(id.to_string())
+        .bind(org.as_str())
+        .bind(from.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        if r.rows_affected() == 0 {
+            return Err(CoreError::illegal("start", from));
+        }
+        let mut evs = vec![NewEvent::state(id, org, from, to, None)];
+        if inserted == 0 {
+            // Nothing to run: the completion rule holds already.
+            if let Some(ev) = end_scan(&mut tx, id, ScanState::Completed, None, false, now).await? {
+                evs.push(ev);
+            }
+        }
+        let events = insert_events(&mut tx, evs, now).await?;
+        let scan = fetch_scan(&mut tx, id).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(Transition { scan, events })
+    }
+
+    async fn apply_action(&self, org: &OrgId, id: ScanId, action: ScanAction) -> Result<Transition> {
+        let now = now_ms();
+        let mut tx = self.begin().await?;
+        let from = scan_state_in(&mut tx, org, id).await?;
+        let to = from.apply(action)?;
+        if action == ScanAction::Start {
+            return Err(CoreError::invalid("/action", "a scan is started with its planned tasks (start_scan)"));
+        }
+        let reason = (action == ScanAction::Stop).then_some("stopped");
+        let finished = (action == ScanAction::Stop).then_some(now);
+        let r = sqlx::query(
+            "UPDATE scans SET state = ?1, reason = COALESCE(?2, reason), \
+                 finished_at = COALESCE(?3, finished_at), updated_at = ?4 \
+             WHERE id = ?5 AND org_id = ?6 AND state = ?7",
+        )
+        .bind(to.as_str())
+        .bind(reason)
+        .bind(finished)
+        .bind(now)
+        .bind(id.to_string())
+        .bind(org.as_str())
+        .bind(from.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        if r.rows_affected() == 0 {
+            let current = scan_state_in(&mut tx, org, id).await?;
+            return Err(CoreError::illegal(action.as_str(), current));
+        }
+        match action {
+            ScanAction::Pause => {
+                move_ledger(&mut tx, id, &["pending"], "parked", now).await?;
+            }
+            ScanAction::Resume => {
+                move_ledger(&mut tx, id, &["parked"], "pending", now).await?;
+            }
+            ScanAction::Stop => {
+                move_ledger(&mut tx, id, &["pending", "parked", "published"], "dropped", now).await?;
+            }
+            ScanAction::Start => {}
+        }
+        let events = insert_events(&mut tx, vec![NewEvent::state(id, org, from, to, reason)], now).await?;
+        let scan = fetch_scan(&mut tx, id).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(Transition { scan, events })
+    }
+
+    async fn mark_running(&self, ids: &[ScanId]) -> Result<Vec<Event>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = now_ms();
+        let mut tx = self.begin().await?;
+        let rows = sqlx::query(
+            "UPDATE scans SET state = 'running', updated_at = ?1 \
+             WHERE state = 'queued' AND id IN (SELECT value FROM json_each(?2)) \
+             RETURNING id, org_id",
+        )
+        .bind(now)
+        .bind(ids_json(ids)?)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let mut evs = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let id: ScanId = r
+                .try_get::<String, _>(0)
+                .map_err(db_err)?
+                .parse()
+                .map_err(|_| CoreError::Backend("corrupt scan id in database".into()))?;
+            let org = OrgId::parse(&r.try_get::<String, _>(1).map_err(db_err)?)
+                .map_err(|_| CoreError::Backend("corrupt org id in database".into()))?;
+            evs.push(NewEvent::state(id, &org, ScanState::Queued, ScanState::Running, None));
+        }
+        evs.sort_by_key(|e| e.scan_id);
+        let events = insert_events(&mut tx, evs, now).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(events)
+    }
+
+    async fn finish_scan(&self, id: ScanId, state: ScanState, reason: &str) -> Result<Option<Transition>> {
+        if !matches!(state, ScanState::Completed | ScanState::Failed) {
+            return Err(CoreError::invalid("/state", "a scan is finished as completed or failed"));
+        }
+        let now = now_ms();
+        let mut tx = self.begin().await?;
+        // Distinguish "unknown scan" (NotFound) from "already ended" (None).
+        fetch_scan(&mut tx, id).await?;
+        let Some(ev) = end_scan(&mut tx, id, state, Some(reason), false, now).await? else {
+            return Ok(None);
+        };
+        let events = insert_events(&mut tx, vec![ev], now).await?;
+        let scan = fetch_scan(&mut tx, id).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(Some(Transition { scan, events }))
+    }
+
+    async fn scans_by_ids(&self, ids: &[ScanId]) -> Result<Vec<Scan>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = sqlx::query(&format!(
+            "SELECT {SCAN_COLS} FROM scans WHERE id IN (SELECT value FROM json_each(?1))"
+        ))
+        .bind(ids_json(ids)?)
+        .fetch_all(&self.db.reader)
+        .await
+        .map_err(db_err)?;
+        rows.iter().map(scan_from_row).collect()
+    }
+
+    async fn active_scans(&self) -> Result<Vec<Scan>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {SCAN_COLS} FROM scans WHERE state IN ('queued', 'running', 'paused') \
+             ORDER BY created_at, id"
+        ))
+        .fetch_all(&self.db.reader)
+        .await
+        .map_err(db_err)?;
+        rows.iter().map(scan_from_row).collect()
+    }
+
+    // ---- task ledger ----
+
+    async fn pending_tasks(&self, limit: u32) -> Result<Vec<Task>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let rows = sqlx::query(&format!(
+            "SELECT {TASK_COLS} FROM scan_tasks WHERE status = 'pending' \
+             ORDER BY priority DESC, rowid LIMIT ?1"
+        ))
+        .bind(i64::from(limit))
+        .fetch_all(&self.db.reader)
+        .await
+        .map_err(db_err)?;
+        rows.iter().map(task_from_row).collect()
+    }
+
+    async fn mark_published(&self, ids: &[TaskId]) -> Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let now = now_ms();
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "UPDATE scan_tasks SET status = 'published', updated_at = ?1 \
+             WHERE status = 'pending' AND id IN (SELECT value FROM json_each(?2))",
+        )
+        .bind(now)
+        .bind(ids_json(ids)?)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn finished_tasks(&self, ids: &[TaskId]) -> Result<Vec<TaskId>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = sqlx::query(
+            "SELECT id FROM scan_tasks WHERE status IN ('done', 'failed', 'dropped') \
+             AND id IN (SELECT value FROM json_each(?1))",
+        )
+        .bind(ids_json(ids)?)
+        .fetch_all(&self.db.reader)
+        .await
+        .map_err(db_err)?;
+        rows.iter()
+            .map(|r| {
+                r.try_get::<String, _>(0)
+                    .map_err(db_err)?
+                    .parse::<TaskId>()
+                    .map_err(|_| CoreError::Backend("corrupt task id in database".into()))
+            })
+            .collect()
+    }
+
+    /// Commits a batch of reports in one transaction with a fixed number of statements:
+    /// scan lookup, ledger updates (done, failed, dropped, parked), finding insert, spawned-task
+    /// insert, one counter update per touched scan, completion checks, and one event insert.
+    async fn record(&self, reports: Vec<TaskReport>) -> Result<RecordOutcome> {
+        if reports.is_empty() {
+            return Ok(RecordOutcome::default());
+        }
+        let now = now_ms();
+        let mut tx = self.begin().await?;
+
+        // 1. The scans this batch touches, with what the rules need.
+        let mut scan_ids: HashSet<ScanId> = reports.iter().map(|r| r.scan_id).collect();
+        scan_ids.extend(reports.iter().flat_map(|r| r.spawned.iter().map(|t| t.scan_id)));
+        let rows = sqlx::query(
+            "SELECT id, org_id, state, findings, json_extract(config, '$.max_results') AS mr \
+             FROM scans WHERE id IN (SELECT value FROM json_each(?1))",
+        )
+        .bind(ids_json(&scan_ids)?)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let mut scans: BTreeMap<ScanId, Touched> = BTreeMap::new();
+        for r in &rows {
+            let id: ScanId = r
+                .try_get::<String, _>("id")
+                .map_err(db_err)?
+                .parse()
+                .map_err(|_| CoreError::Backend("corrupt scan id in database".into()))?;
+            let org = OrgId::parse(&r.try_get::<String, _>("org_id").map_err(db_err)?)
+                .map_err(|_| CoreError::Backend("corrupt org id in database".into()))?;
+            scans.insert(
+                id,
+                Touched {
+                    org,
+                    state: scan_state(&r.try_get::<String, _>("state").map_err(db_err)?)?,
+                    findings: u64::try_from(r.try_get::<i64, _>("findings").map_err(db_err)?).unwrap_or(0),
+                    max_results: r
+                        .try_get::<Option<i64>, _>("mr")
+                        .map_err(db_err)?
+                        .and_then(|v| u64::try_from(v).ok()),
+                    d_done: 0,
+                    d_failed: 0,
+                    d_enqueued: 0,
+                    d_findings: 0,
+                    hit_max_results: false,
+                },
+            );
+        }
+
+        // 2. Ledger: terminal statuses count only when the row was not terminal already.
+        let mut done = Vec::new();
+        let mut failed: Vec<Value> = Vec::new();
+        let mut dropped = Vec::new();
+        let mut parked = Vec::new();
+        for r in &reports {
+            match &r.status {
+                TaskStatus::Running => {}
+                TaskStatus::Done => done.push(r.task_id.to_string()),
+                TaskStatus::Failed { error } => failed.push(json!([r.task_id.to_string(), error])),
+                TaskStatus::Parked => parked.push(r.task_id.to_string()),
+                TaskStatus::Dropped => dropped.push(r.task_id.to_string()),
+            }
+        }
+        let scan_of = |r: &SqliteRow, col: &str| -> Result<ScanId> {
+            r.try_get::<String, _>(col)
+                .map_err(db_err)?
+                .parse()
+                .map_err(|_| CoreError::Backend("corrupt scan id in database".into()))
+        };
+        if !done.is_empty() {
+            let rows = sqlx::query(
+                "UPDATE scan_tasks SET status = 'done', updated_at = ?1 \
+                 WHERE id IN (SELECT value FROM json_each(?2)) \
+                 AND status NOT IN ('done', 'failed', 'dropped') RETURNING scan_id",
+            )
+            .bind(now)
+            .bind(to_json(&done)?)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db_err)?;
+            for r in &rows {
+                if let Some(t) = scans.get_mut(&scan_of(r, "scan_id")?) {
+                    t.d_done += 1;
+                }
+            }
+        }
+        let mut evs: Vec<NewEvent> = Vec::new();
+        let mut failed_evs: Vec<NewEvent> = Vec::new();
+        if !failed.is_empty() {
+            let rows = sqlx::query(
+                "UPDATE scan_tasks SET status = 'failed', error = j.value->>1, updated_at = ?1 \
+                 FROM (SELECT value FROM json_each(?2)) AS j \
+                 WHERE scan_tasks.id = j.value->>0 \
+                 AND scan_tasks.status NOT IN ('done', 'failed', 'dropped') \
+                 RETURNING scan_tasks.id, scan_tasks.scan_id, scan_tasks.scanner, \
+                     scan_tasks.target, scan_tasks.error",
+            )
+            .bind(now)
+            .bind(to_json(&failed)?)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db_err)?;
+            for r in &rows {
+                let scan_id = scan_of(r, "scan_id")?;
+                if let Some(t) = scans.get_mut(&scan_id) {
+                    t.d_failed += 1;
+                    let target: Value = serde_json::from_str(&r.try_get::<String, _>("target").map_err(db_err)?)
+                        .unwrap_or(Value::Null);
+                    failed_evs.push(NewEvent {
+                        scan_id,
+                        org_id: t.org.clone(),
+                        kind: EventKind::TaskFailed,
+                        data: json!({
+                            "task_id": r.try_get::<String, _>("id").map_err(db_err)?,
+                            "scanner": r.try_get::<String, _>("scanner").map_err(db_err)?,
+                            "target": target,
+                            "error": r.try_get::<Option<String>, _>("error").map_err(db_err)?,
+                        }),
+                    });
+                }
+            }
+        }
+        if !dropped.is_empty() {
+            sqlx::query(
+                "UPDATE scan_tasks SET status = 'dropped', updated_at = ?1 \
+                 WHERE id IN (SELECT value FROM json_each(?2)) \
+                 AND status NOT IN ('done', 'failed', 'dropped')",
+            )
+            .bind(now)
+            .bind(to_json(&dropped)?)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        }
+        if !parked.is_empty() {
+            sqlx::query(
+                "UPDATE scan_tasks SET status = 'parked', updated_at = ?1 \
+                 WHERE id IN (SELECT value FROM json_each(?2)) \
+                 AND status IN ('pending', 'published')",
+            )
+            .bind(now)
+            .bind(to_json(&parked)?)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        }
+
+        // 3. Findings of live scans, idempotent on (scan, fingerprint).
+        let mut new_findings: Vec<Finding> = Vec::new();
+        for r in &reports {
+            let Some(t) = scans.get(&r.scan_id).filter(|t| t.live()) else { continue };
+            for f in &r.findings {
+                if let Err(e) = f.validate() {
+                    tracing::warn!(scan = %r.scan_id, task = %r.task_id, error = %e, "skipping invalid finding");
+                    continue;
+                }
+                new_findings.push(Finding {
+                    id: FindingId::new(),
+                    scan_id: r.scan_id,
+                    org_id: t.org.clone(),
+                    task_id: Some(r.task_id),
+                    scanner: r.scanner.clone(),
+                    kind: f.kind.clone(),
+                    severity: f.severity,
+                    title: f.title.clone(),
+                    description: f.description.clone(),
+                    target: f.target.clone(),
+                    location: f.location.clone(),
+                    fingerprint: f.fingerprint.clone(),
+                    data: f.data.clone(),
+                    secret: f.secret.clone(),
+                    triage: Triage::Open,
+                    created_at: ms_to_time(now),
+                    updated_at: ms_to_time(now),
+                });
+            }
+        }
+        if !new_findings.is_empty() {
+            let arr: Vec<Value> = new_findings
+                .iter()
+                .map(|f| {
+                    json!([
+                        f.id.to_string(),
+                        f.scan_id.to_string(),
+                        f.org_id.as_str(),
+                        f.task_id.map(|t| t.to_string()),
+                        f.scanner,
+                        f.kind,
+                        f.severity.rank(),
+                        f.title,
+                        f.description,
+                        f.target,
+                        f.location,
+                        f.fingerprint,
+                        f.data,
+                        f.secret,
+                    ])
+                })
+                .collect();
+            let rows = sqlx::query(
+                "INSERT INTO findings (id, scan_id, org_id, task_id, scanner, kind, severity, title, \
+                     description, target, location, fingerprint, data, secret, triage, created_at, \
+                     updated_at) \
+                 SELECT j.value->>0, j.value->>1, j.value->>2, j.value->>3, j.value->>4, \
+                     j.value->>5, j.value->>6, j.value->>7, j.value->>8, j.value->9, j.value->10, \
+                     j.value->>11, j.value->12, j.value->13, 'open', ?1, ?1 \
+                 FROM json_each(?2) AS j WHERE true ORDER BY j.key \
+                 ON CONFLICT DO NOTHING RETURNING id",
+            )
+            .bind(now)
+            .bind(to_json(&arr)?)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db_err)?;
+            let inserted: HashSet<String> =
+                rows.iter().map(|r| r.try_get::<String, _>(0)).collect::<Result<_, _>>().map_err(db_err)?;
+            new_findings.retain(|f| inserted.contains(&f.id.to_string()));
+            for f in &new_findings {
+                if let Some(t) = scans.get_mut(&f.scan_id) {
+                    t.d_findings += 1;
+                }
+                evs.push(NewEvent {
+                    scan_id: f.scan_id,
+                    org_id: f.org_id.clone(),
+                    kind: EventKind::Finding,
+                    data: serde_json::to_value(f).unwrap_or(Value::Null),
+                });
+            }
+        }
+        evs.extend(failed_evs);
+        for t in scans.values_mut() {
+            t.hit_max_results =
+                t.live() && t.max_results.is_some_and(|m| t.findings + t.d_findings >= m);
+        }
+
+        // 4. Spawned tasks of live scans that did not just reach max_results, deduped.
+        let spawned: Vec<(&Task, &OrgId)> = reports
+            .iter()
+            .flat_map(|r| r.spawned.iter())
+            .filter_map(|task| {
+                let t = scans.get(&task.scan_id)?;
+                (t.live() && !t.hit_max_results).then_some((task, &t.org))
+            })
+            .collect();
+        let mut spawned_count = 0u64;
+        for sid in insert_tasks(&mut tx, &spawned, now).await? {
+            let sid: ScanId = sid.parse().map_err(|_| CoreError::Backend("corrupt scan id in database".into()))?;
+            if let Some(t) = scans.get_mut(&sid) {
+                t.d_enqueued += 1;
+                spawned_count += 1;
+            }
+        }
+
+        // 5. Artifacts of live scans.
+        for r in &reports {
+            let Some(t) = scans.get(&r.scan_id).filter(|t| t.live()) else { continue };
+            for a in &r.artifacts {
+                sqlx::query(
+                    "INSERT INTO artifacts (scan_id, name, org_id, size, content_type, created_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+                     ON CONFLICT (scan_id, name) DO UPDATE SET size = excluded.size, \
+                         content_type = excluded.content_type, created_at = excluded.created_at",
+                )
+                .bind(r.scan_id.to_string())
+                .bind(a.name.as_str())
+                .bind(t.org.as_str())
+                .bind(i64_of(a.size))
+                .bind(&a.content_type)
+                .bind(a.created_at.timestamp_millis())
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+            }
+        }
+
+        // 6. Counters once per scan, progress events, completion.
+        let mut finished = Vec::new();
+        for (id, t) in &scans {
+            let changed = t.d_done + t.d_failed + t.d_enqueued + t.d_findings > 0;
+            let progress: Progress = if changed {
+                let row = sqlx::query(
+                    "UPDATE scans SET done = done + ?1, failed = failed + ?2, enqueued = enqueued + ?3, \
+                         findings = findings + ?4, updated_at = ?5 WHERE id = ?6 \
+                     RETURNING enqueued, done, failed, expected_total, enqueue_done, findings",
+                )
+                .bind(i64_of(t.d_done))
+                .bind(i64_of(t.d_failed))
+                .bind(i64_of(t.d_enqueued))
+                .bind(i64_of(t.d_findings))
+                .bind(now)
+                .bind(id.to_string())
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                let p = progress_from_row(&row)?;
+                evs.push(NewEvent {
+                    scan_id: *id,
+                    org_id: t.org.clone(),
+                    kind: EventKind::Progress,
+                    data: serde_json::to_value(&p).unwrap_or(Value::Null),
+                });
+                p
+            } else if t.live() {
+                let row = sqlx::query(
+                    "SELECT enqueued, done, failed, expected_total, enqueue_done, findings \
+                     FROM scans WHERE id = ?1",
+                )
+                .bind(id.to_string())
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                progress_from_row(&row)?
+            } else {
+                continue;
+            };
+            if !t.live() {
+                continue;
+            }
+            let reason = if t.hit_max_results {
+                Some("max_results")
+            } else if progress.is_complete() {
+                None
+            } else {
+                continue;
+            };
+            if let Some(ev) = end_scan(&mut tx, *id, ScanState::Completed, reason, false, now).await? {
+                finished.push((*id, ScanState::Completed, reason.map(str::to_owned)));
+                evs.push(ev);
+            }
+        }
+
+        let events = insert_events(&mut tx, evs, now).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(RecordOutcome { events, spawned: spawned_count, finished })
+    }
+
+    // ---- findings ----
+
+    async fn list_findings(&self, org: &OrgId, scan: ScanId, query: &FindingQuery) -> Result<Page<Finding>> {
+        let mut conn = self.db.reader.acquire().await.map_err(db_err)?;
+        scan_state_in(&mut conn, org, scan).await?;
+        let limit = clamp_limit(query.limit);
+        let sort = sort_name(query.sort);
+        let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT {FINDING_COLS} FROM findings WHERE scan_id = "));
+        qb.push_bind(scan.to_string()).push(" AND org_id = ").push_bind(org.as_str().to_owned());
+        push_finding_filters(&mut qb, query);
+        if let Some(cur) = &query.cursor {
+            let c = Cursor::decode(cur, sort)?;
+            match query.sort {
+                FindingSort::Created => {
+                    qb.push(" AND (created_at, id) > (").push_bind(c.c).push(", ").push_bind(c.i).push(")");
+                }
+                FindingSort::CreatedDesc => {
+                    qb.push(" AND (created_at, id) < (").push_bind(c.c).push(", ").push_bind(c.i).push(")");
+                }
+                FindingSort::Severity => {
+                    qb.push(" AND (severity < ")
+                        .push_bind(c.r)
+                        .push(" OR (severity = ")
+                        .push_bind(c.r)
+                        .push(" AND (created_at, id) > (")
+                        .push_bind(c.c)
+                        .push(", ")
+                        .push_bind(c.i)
+                        .push(")))");
+                }
+            }
+        }
+        qb.push(match query.sort {
+            FindingSort::Created => " ORDER BY created_at, id",
+            FindingSort::CreatedDesc => " ORDER BY created_at DESC, id DESC",
+            FindingSort::Severity => " ORDER BY severity DESC, created_at, id",
+        });
+        qb.push(" LIMIT ").push_bind(i64::from(limit) + 1);
+        let rows = qb.build().fetch_all(&mut *conn).await.map_err(db_err)?;
+        let mut items = rows.iter().map(finding_from_row).collect::<Result<Vec<_>>>()?;
+        let next_cursor = if items.len() > limit as usize {
+            items.truncate(limit as usize);
+            items.last().map(|f| {
+                Cursor {
+                    s: sort.into(),
+                    r: i64::from(f.severity.rank()),
+                    c: f.created_at.timestamp_millis(),
+                    i: f.id.to_string(),
+                }
+                .encode()
+            })
+        } else {
+            None
+        };
+        Ok(Page { items, next_cursor })
+    }
+
+    async fn get_finding(&self, org: &OrgId, id: FindingId) -> Result<Finding> {
+        let row = sqlx::query(&format!("SELECT {FINDING_COLS} FROM findings WHERE id = ?1 AND org_id = ?2"))
+            .bind(id.to_string())
+            .bind(org.as_str())
+            .fetch_optional(&self.db.reader)
+            .await
+            .map_err(db_err)?
+            .ok_or_else(|| CoreError::not_found("finding", id))?;
+        finding_from_row(&row)
+    }
+
+    async fn set_triage(&self, org: &OrgId, id: FindingId, triage: Triage) -> Result<Finding> {
+        let row = sqlx::query(&format!(
+            "UPDATE findings SET triage = ?1, updated_at = ?2 WHERE id = ?3 AND org_id = ?4 \
+             RETURNING {FINDING_COLS}"
+        ))
+        .bind(triage.as_str())
+        .bind(now_ms())
+        .bind(id.to_string())
+        .bind(org.as_str())
+        .fetch_optional(&self.db.writer)
+        .await
+        .map_err(db_err)?
+        .ok_or_else(|| CoreError::not_found("finding", id))?;
+        finding_from_row(&row)
+    }
+
+    // ---- events ----
+
+    async fn events_after(&self, org: &OrgId, scan: Option<ScanId>, after: i64, limit: u32) -> Result<Vec<Event>> {
+        let limit = i64::from(clamp_limit(limit));
+        let mut conn = self.db.reader.acquire().await.map_err(db_err)?;
+        let rows = match scan {
+            Some(scan) => {
+                scan_state_in(&mut conn, org, scan).await?;
+                sqlx::query(&format!(
+                    "SELECT {EVENT_COLS} FROM events WHERE scan_id = ?1 AND org_id = ?2 AND id > ?3 \
+                     ORDER BY id LIMIT ?4"
+                ))
+                .bind(scan.to_string())
+                .bind(org.as_str())
+                .bind(after)
+                .bind(limit)
+                .fetch_all(&mut *conn)
+                .await
+            }
+            None => {
+                sqlx::query(&format!(
+                    "SELECT {EVENT_COLS} FROM events WHERE org_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3"
+                ))
+                .bind(org.as_str())
+                .bind(after)
+                .bind(limit)
+                .fetch_all(&mut *conn)
+                .await
+            }
+        }
+        .map_err(db_err)?;
+        rows.iter().map(event_from_row).collect()
+    }
+
+    // ---- templates ----
+
+    async fn create_template(&self, t: NewTemplate) -> Result<Template> {
+        let row = sqlx::query(&format!(
+            "INSERT INTO templates (id, org_id, user_id, name, description, config, created_at, \
+                 updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7) RETURNING {TEMPLATE_COLS}"
+        ))
+        .bind(t.id.to_string())
+        .bind(t.org.as_str())
+        .bind(t.user.as_str())
+        .bind(&t.name)
+        .bind(&t.description)
+        .bind(to_json(&t.config)?)
+        .bind(now_ms())
+        .fetch_one(&self.db.writer)
+        .await
+        .map_err(db_err)?;
+        template_from_row(&row)
+    }
+
+    async fn get_template(&self, org: &OrgId, id: TemplateId) -> Result<Template> {
+        let row = sqlx::query(&format!("SELECT {TEMPLATE_COLS} FROM templates WHERE id = ?1 AND org_id = ?2"))
+            .bind(id.to_string())
+            .bind(org.as_str())
+            .fetch_optional(&self.db.reader)
+            .await
+            .map_err(db_err)?
+            .ok_or_else(|| CoreError::not_found("template", id))?;
+        template_from_row(&row)
+    }
+
+    async fn list_templates(&self, org: &OrgId) -> Result<Vec<Template>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {TEMPLATE_COLS} FROM templates WHERE org_id = ?1 ORDER BY name, id"
+        ))
+        .bind(org.as_str())
+        .fetch_all(&self.db.reader)
+        .await
+        .map_err(db_err)?;
+        rows.iter().map(template_from_row).collect()
+    }
+
+    async fn update_template(&self, t: NewTemplate) -> Result<Template> {
+        let row = sqlx::query(&format!(
+            "UPDATE templates SET name = ?1, description = ?2, config = ?3, updated_at = ?4 \
+             WHERE id = ?5 AND org_id = ?6 RETURNING {TEMPLATE_COLS}"
+        ))
+        .bind(&t.name)
+        .bind(&t.description)
+        .bind(to_json(&t.config)?)
+        .bind(now_ms())
+        .bind(t.id.to_string())
+        .bind(t.org.as_str())
+        .fetch_optional(&self.db.writer)
+        .await
+        .map_err(db_err)?
+        .ok_or_else(|| CoreError::not_found("template", t.id))?;
+        template_from_row(&row)
+    }
+
+    async fn delete_template(&self, org: &OrgId, id: TemplateId) -> Result<()> {
+        let r = sqlx::query("DELETE FROM templates WHERE id = ?1 AND org_id = ?2")
+            .bind(id.to_string())
+            .bind(org.as_str())
+            .execute(&self.db.writer)
+            .await
+            .map_err(db_err)?;
+        if r.rows_affected() == 0 {
+            return Err(CoreError::not_found("template", id));
+        }
+        Ok(())
+    }
+
+    // ---- artifacts ----
+
+    async fn put_artifact(&self, meta: ArtifactMeta) -> Result<()> {
+        let mut tx = self.begin().await?;
+        scan_state_in(&mut tx, &meta.org_id, meta.scan_id).await?;
+        sqlx::query(
+            "INSERT INTO artifacts (scan_id, name, org_id, size, content_type, created_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+             ON CONFLICT (scan_id, name) DO UPDATE SET size = excluded.size, \
+                 content_type = excluded.content_type, created_at = excluded.created_at",
+        )
+        .bind(meta.scan_id.to_string())
+        .bind(meta.name.as_str())
+        .bind(meta.org_id.as_str())
+        .bind(i64_of(meta.size))
+        .bind(&meta.content_type)
+        .bind(meta.created_at.timestamp_millis())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn list_artifacts(&self, org: &OrgId, scan: ScanId) -> Result<Vec<ArtifactMeta>> {
+        let mut conn = self.db.reader.acquire().await.map_err(db_err)?;
+        scan_state_in(&mut conn, org, scan).await?;
+        let rows = sqlx::query(&format!(
+            "SELECT {ARTIFACT_COLS} FROM artifacts WHERE scan_id = ?1 AND org_id = ?2 ORDER BY name"
+        ))
+        .bind(scan.to_string())
+        .bind(org.as_str())
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_err)?;
+        rows.iter().map(artifact_from_row).collect()
+    }
+
+    async fn get_artifact(&self, org: &OrgId, scan: ScanId, name: &str) -> Result<ArtifactMeta> {
+        let row = sqlx::query(&format!(
+            "SELECT {ARTIFACT_COLS} FROM artifacts WHERE scan_id = ?1 AND org_id = ?2 AND name = ?3"
+        ))
+        .bind(scan.to_string())
+        .bind(org.as_str())
+        .bind(name)
+        .fetch_optional(&self.db.reader)
+        .await
+        .map_err(db_err)?
+        .ok_or_else(|| CoreError::not_found("artifact", format!("{scan}/{name}")))?;
+        artifact_from_row(&row)
+    }
+}
