@@ -19,9 +19,16 @@ CREATE TABLE queue_tasks (
     error       TEXT
 );
 
+-- Partial indexes: a row sits in the claim index only while ready, in the due index only while
+-- leased or delayed, in the dead index only while dead. Each state change then costs one index
+-- insert or delete rather than a move, and no index grows with rows that cannot match. Queries
+-- repeat the WHERE terms verbatim so SQLite uses them; `state` is carried as a column so the
+-- claim and depth queries are answered from the indexes alone.
 -- Claim order: ready rows, highest priority first, FIFO within a priority.
-CREATE INDEX queue_tasks_claim ON queue_tasks (state, priority DESC, id);
+CREATE INDEX queue_tasks_claim ON queue_tasks (priority DESC, id, state) WHERE state = 0;
 -- Expired leases and delayed retries whose time has come.
-CREATE INDEX queue_tasks_due ON queue_tasks (state, due_at);
+CREATE INDEX queue_tasks_due ON queue_tasks (due_at, state) WHERE state IN (1, 3);
+-- Dead-letter count.
+CREATE INDEX queue_tasks_dead ON queue_tasks (state) WHERE state = 2;
 -- purge_scan.
 CREATE INDEX queue_tasks_scan ON queue_tasks (scan_id);

@@ -51,16 +51,17 @@ UPDATE queue_tasks SET state = 1, attempt = attempt + 1, due_at = ?1 \
 WHERE id IN (SELECT id FROM queue_tasks WHERE state = 0 ORDER BY priority DESC, id LIMIT ?2) \
 RETURNING id, priority, attempt, payload";
 
-// `?1` is a JSON array of `[id, attempt]` pairs; json_each drives and each pair is one primary
-// key lookup, so matching costs O(tokens) whatever the queue's size.
+// `?1` is a JSON array of `[id, attempt]` pairs. CROSS JOIN pins json_each as the outer loop
+// (SQLite never reorders it), so each pair is one primary-key lookup and matching costs
+// O(tokens) whatever the queue's size; with a plain JOIN the planner may scan every leased row.
 const ACK_SQL: &str = "\
 DELETE FROM queue_tasks WHERE id IN (\
-SELECT q.id FROM json_each(?1) AS j JOIN queue_tasks AS q \
+SELECT q.id FROM json_each(?1) AS j CROSS JOIN queue_tasks AS q \
 ON q.id = j.value->>0 AND q.attempt = j.value->>1 AND q.state = 1)";
 
 const RENEW_SQL: &str = "\
 UPDATE queue_tasks SET due_at = ?2 WHERE id IN (\
-SELECT q.id FROM json_each(?1) AS j JOIN queue_tasks AS q \
+SELECT q.id FROM json_each(?1) AS j CROSS JOIN queue_tasks AS q \
 ON q.id = j.value->>0 AND q.attempt = j.value->>1 AND q.state = 1)";
 
 const RETRY_SQL: &str = "\
@@ -71,13 +72,14 @@ UPDATE queue_tasks SET state = 2, due_at = 0, error = ?3 WHERE id = ?1 AND attem
 
 const PURGE_SQL: &str = "DELETE FROM queue_tasks WHERE scan_id = ?1 AND state IN (0, 3)";
 
-// An expired lease counts as ready: it is claimable as soon as a claimer sweeps it.
+// Counts from the partial indexes alone. An expired lease counts as ready (it is claimable as
+// soon as a claimer sweeps it), and so does a delayed retry.
 const DEPTH_SQL: &str = "\
 SELECT \
- COALESCE(SUM(state IN (0, 3) OR (state = 1 AND due_at <= ?1)), 0), \
- COALESCE(SUM(state = 1 AND due_at > ?1), 0), \
- COALESCE(SUM(state = 2), 0) \
-FROM queue_tasks";
+ (SELECT count(*) FROM queue_tasks WHERE state = 0), \
+ (SELECT count(*) FROM queue_tasks WHERE state IN (1, 3)), \
+ (SELECT count(*) FROM queue_tasks WHERE state IN (1, 3) AND due_at > ?1 AND state = 1), \
+ (SELECT count(*) FROM queue_tasks WHERE state = 2)";
 
 /// Tuning knobs of an [`EmbeddedQueue`]; the defaults suit production.
 #[derive(Clone, Debug)]
@@ -345,13 +347,17 @@ impl Queue for EmbeddedQueue {
     }
 
     async fn depth(&self) -> Result<QueueDepth> {
-        let (ready, leased, dead): (i64, i64, i64) = sqlx::query_as(DEPTH_SQL)
+        let (ready, timed, leased, dead): (i64, i64, i64, i64) = sqlx::query_as(DEPTH_SQL)
             .bind(now_ms())
             .fetch_one(&self.inner.db.reader)
             .await
             .map_err(db_err)?;
         let count = |n: i64| u64::try_from(n).unwrap_or(0);
-        Ok(QueueDepth { ready: count(ready), leased: count(leased), dead: count(dead) })
+        Ok(QueueDepth {
+            ready: count(ready) + count(timed).saturating_sub(count(leased)),
+            leased: count(leased),
+            dead: count(dead),
+        })
     }
 
     async fn ping(&self) -> Result<()> {
@@ -419,5 +425,51 @@ fn db_err(e: sqlx::Error) -> CoreError {
         }
         _ if busy => CoreError::Unavailable { what: "queue database", message: e.to_string() },
         _ => CoreError::Backend(format!("queue: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every statement is served by an index (on the SQLite version actually linked), so its
+    /// cost does not grow with the queue's length; token matching looks rows up by primary key.
+    #[tokio::test]
+    async fn statements_use_indexes() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = SqliteDb::open(&dir.path().join("q.db")).await.unwrap();
+        let q = EmbeddedQueue::new(db).await.unwrap();
+        let all = [
+            ENQUEUE_SQL,
+            SWEEP_SQL,
+            CLAIM_SQL,
+            ACK_SQL,
+            RENEW_SQL,
+            RETRY_SQL,
+            DEAD_SQL,
+            PURGE_SQL,
+            DEPTH_SQL,
+        ];
+        for sql in all {
+            let plan: Vec<(i64, i64, i64, String)> =
+                sqlx::query_as(&format!("EXPLAIN QUERY PLAN {sql}"))
+                    .fetch_all(&q.db().writer)
+                    .await
+                    .unwrap();
+            let details: Vec<&str> = plan.iter().map(|r| r.3.as_str()).collect();
+            for d in &details {
+                let full_scan = d.starts_with("SCAN")
+                    && !d.contains("INDEX")
+                    && !d.contains("VIRTUAL TABLE")
+                    && !d.contains("CONSTANT ROW");
+                assert!(!full_scan, "{sql}\nscans the table: {details:?}");
+            }
+            if sql == ACK_SQL || sql == RENEW_SQL {
+                assert!(
+                    details.contains(&"SEARCH q USING INTEGER PRIMARY KEY (rowid=?)"),
+                    "{sql}\ndoes not look tokens up by id: {details:?}"
+                );
+            }
+        }
     }
 }

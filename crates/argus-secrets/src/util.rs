@@ -78,6 +78,10 @@ pub(crate) fn is_placeholder(secret: &[u8]) -> bool {
     let Ok(s) = std::str::from_utf8(&lower) else {
         return false;
     };
+    // Shell/Windows variable references (`$SSHPASS`, `%DB_PASS%`) name a value kept elsewhere.
+    if s.starts_with('$') || (s.starts_with('%') && s.ends_with('%')) {
+        return true;
+    }
     if PLACEHOLDER_VALUES.contains(&s) {
         return true;
     }

@@ -40,7 +40,9 @@ impl LocalArtifactStore {
     pub fn new(root: impl Into<PathBuf>) -> Result<Self> {
         let root = root.into();
         std::fs::create_dir_all(root.join("scans")).map_err(|e| io_err("cannot create root", e))?;
-        let root = root.canonicalize().map_err(|e| io_err("cannot resolve root", e))?;
+        let root = root
+            .canonicalize()
+            .map_err(|e| io_err("cannot resolve root", e))?;
         Ok(LocalArtifactStore { root })
     }
 
@@ -93,23 +95,38 @@ impl LocalArtifactStore {
         let path = self.path_of(key);
         self.check_path(key.scan_id, &path).await?;
         let dir = path.parent().ok_or_else(escape)?.to_path_buf();
-        tokio::fs::create_dir_all(&dir).await.map_err(|e| io_err("cannot create folder", e))?;
+        tokio::fs::create_dir_all(&dir)
+            .await
+            .map_err(|e| io_err("cannot create folder", e))?;
         // Re-check now that the folders exist (a symlink could have been planted meanwhile).
         self.check_path(key.scan_id, &path).await?;
-        let file_name = path.file_name().ok_or_else(escape)?.to_string_lossy().into_owned();
-        let tmp = dir.join(format!(".{file_name}.{}.tmp", uuid::Uuid::now_v7().simple()));
+        let file_name = path
+            .file_name()
+            .ok_or_else(escape)?
+            .to_string_lossy()
+            .into_owned();
+        let tmp = dir.join(format!(
+            ".{file_name}.{}.tmp",
+            uuid::Uuid::now_v7().simple()
+        ));
         let result = async {
-            let mut f = tokio::fs::File::create(&tmp).await.map_err(|e| io_err("cannot create file", e))?;
+            let mut f = tokio::fs::File::create(&tmp)
+                .await
+                .map_err(|e| io_err("cannot create file", e))?;
             let mut n = 0u64;
             while let Some(chunk) = data.next().await {
                 let chunk = chunk.map_err(|e| io_err("reading input stream", e))?;
-                f.write_all(&chunk).await.map_err(|e| io_err("cannot write", e))?;
+                f.write_all(&chunk)
+                    .await
+                    .map_err(|e| io_err("cannot write", e))?;
                 n += chunk.len() as u64;
             }
             f.flush().await.map_err(|e| io_err("cannot write", e))?;
             f.sync_data().await.map_err(|e| io_err("cannot sync", e))?;
             drop(f);
-            tokio::fs::rename(&tmp, &path).await.map_err(|e| io_err("cannot rename", e))?;
+            tokio::fs::rename(&tmp, &path)
+                .await
+                .map_err(|e| io_err("cannot rename", e))?;
             Ok::<u64, CoreError>(n)
         }
         .await;
@@ -139,7 +156,8 @@ impl ArtifactStore for LocalArtifactStore {
             }
             Err(e) => return Err(io_err("cannot open source file", e)),
         };
-        self.write_stream(key, Box::pin(ReaderStream::with_capacity(f, CHUNK))).await
+        self.write_stream(key, Box::pin(ReaderStream::with_capacity(f, CHUNK)))
+            .await
     }
 
     async fn get(&self, key: &ArtifactKey) -> Result<ByteStream> {
@@ -167,9 +185,9 @@ impl ArtifactStore for LocalArtifactStore {
         let dir = self.scan_dir(scan);
         match tokio::fs::symlink_metadata(&dir).await {
             // A symlinked scan folder was not made by us: remove the link, never its target.
-            Ok(m) if m.file_type().is_symlink() => {
-                tokio::fs::remove_file(&dir).await.map_err(|e| io_err("cannot remove link", e))
-            }
+            Ok(m) if m.file_type().is_symlink() => tokio::fs::remove_file(&dir)
+                .await
+                .map_err(|e| io_err("cannot remove link", e)),
             Ok(_) => match tokio::fs::remove_dir_all(&dir).await {
                 Ok(()) => Ok(()),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
@@ -183,11 +201,17 @@ impl ArtifactStore for LocalArtifactStore {
     async fn ping(&self) -> Result<()> {
         let m = tokio::fs::metadata(self.root.join("scans"))
             .await
-            .map_err(|e| CoreError::Unavailable { what: "artifact store", message: e.to_string() })?;
+            .map_err(|e| CoreError::Unavailable {
+                what: "artifact store",
+                message: e.to_string(),
+            })?;
         if m.is_dir() {
             Ok(())
         } else {
-            Err(CoreError::Unavailable { what: "artifact store", message: "root is not a folder".into() })
+            Err(CoreError::Unavailable {
+                what: "artifact store",
+                message: "root is not a folder".into(),
+            })
         }
     }
 }

@@ -365,7 +365,6 @@ pub(crate) async fn get_artifact(
     let content_type = HeaderValue::from_str(&meta.content_type)
         .unwrap_or(HeaderValue::from_static("application/octet-stream"));
     headers.insert(header::CONTENT_TYPE, content_type);
-    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(meta.size));
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     let file_name = meta.name.as_str().rsplit('/').next().unwrap_or("artifact");
     if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{file_name}\"")) {

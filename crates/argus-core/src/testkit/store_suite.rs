@@ -1,1 +1,1526 @@
-//! store conformance suite (to be written).
+//! Store conformance suite: the semantics of [`Store`] (see `store.rs`), checked the same way for
+//! every backend.
+//!
+//! Usage from a backend's tests (each case gets a fresh, empty store from `make`):
+//!
+//! ```ignore
+//! #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+//! async fn store_suite() {
+//!     let dir = tempfile::tempdir().unwrap();
+//!     let n = std::sync::atomic::AtomicU32::new(0);
+//!     argus_core::testkit::store_suite::run_all(|| {
+//!         let path = dir.path().join(format!("{}.db", n.fetch_add(1, Ordering::SeqCst)));
+//!         async move { make_store(&path).await }
+//!     })
+//!     .await;
+//! }
+//! ```
+//!
+//! Every case is also public, so a backend can run them one by one (e.g. one `#[test]` each).
+//! The concurrency case spawns tokio tasks, so run the suite on a multi-thread runtime.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::sync::Arc;
+
+use crate::artifact::{ArtifactMeta, ArtifactName};
+use crate::error::CoreError;
+use crate::event::{Event, EventKind};
+use crate::finding::{FindingQuery, FindingSort, NewFinding, Severity, Triage};
+use crate::ids::{OrgId, ScanId, TaskId, TemplateId, UserId};
+use crate::scan::{NewScan, Priority, ScanAction, ScanConfig, ScanState, ScannerSpec, Scope};
+use crate::store::{ScanQuery, Store};
+use crate::target::{Target, TargetKind};
+use crate::task::{Task, TaskReport, TaskStatus};
+use crate::template::NewTemplate;
+
+// ---------------------------------------------------------------- helpers
+
+/// An org id for tests.
+pub fn org(s: &str) -> OrgId {
+    OrgId::parse(s).unwrap()
+}
+
+fn user() -> UserId {
+    UserId::parse("tester").unwrap()
+}
+
+/// A domain target `{name}.example.com`.
+pub fn domain(name: &str) -> Target {
+    Target::parse(TargetKind::Domain, &format!("{name}.example.com")).unwrap()
+}
+
+/// A minimal valid config.
+pub fn config() -> ScanConfig {
+    ScanConfig {
+        scanners: vec![ScannerSpec {
+            name: "noop".into(),
+            params: serde_json::json!({}),
+        }],
+        targets: vec![domain("root")],
+        recursion_depth: 2,
+        max_duration: None,
+        max_results: None,
+        priority: Priority::Medium,
+        max_attempts: 3,
+        scope: Scope::default(),
+        labels: Default::default(),
+    }
+}
+
+/// A new scan request in `org`.
+pub fn new_scan(org_id: &OrgId, cfg: ScanConfig) -> NewScan {
+    NewScan {
+        id: ScanId::new(),
+        org: org_id.clone(),
+        user: user(),
+        name: "suite scan".into(),
+        config: cfg,
+        template_id: None,
+    }
+}
+
+/// A `noop` task on `{name}.example.com`.
+pub fn task(scan: ScanId, org_id: &OrgId, name: &str) -> Task {
+    Task {
+        id: TaskId::new(),
+        scan_id: scan,
+        org_id: org_id.clone(),
+        scanner: "noop".into(),
+        target: domain(name),
+        depth: 0,
+        priority: Priority::Medium,
+        max_attempts: 3,
+        params: None,
+    }
+}
+
+/// A finding whose fingerprint is derived from `key`.
+pub fn finding(key: &str, severity: Severity) -> NewFinding {
+    let mut f = NewFinding::new(
+        "test.kind",
+        severity,
+        format!("finding {key}"),
+        domain("root"),
+        &[key],
+    );
+    f.data = serde_json::json!({ "key": key });
+    f
+}
+
+fn report(t: &Task, status: TaskStatus) -> TaskReport {
+    TaskReport::status(t, status)
+}
+
+/// Creates and starts a scan with one task per name; returns the scan id and its tasks.
+pub async fn started<S: Store>(
+    store: &S,
+    o: &OrgId,
+    cfg: ScanConfig,
+    names: &[&str],
+) -> (ScanId, Vec<Task>) {
+    let scan = store.create_scan(new_scan(o, cfg)).await.unwrap();
+    let tasks: Vec<Task> = names.iter().map(|n| task(scan.id, o, n)).collect();
+    store.start_scan(o, scan.id, tasks.clone()).await.unwrap();
+    (scan.id, tasks)
+}
+
+fn assert_not_found<T: std::fmt::Debug>(r: Result<T, CoreError>, what: &str) {
+    match r {
+        Err(CoreError::NotFound { .. }) => {}
+        other => panic!("{what}: expected NotFound, got {other:?}"),
+    }
+}
+
+fn assert_conflict<T: std::fmt::Debug>(r: Result<T, CoreError>, state: ScanState, what: &str) {
+    match r {
+        Err(CoreError::Conflict { state: s, .. }) => {
+            assert_eq!(s, Some(state), "{what}: conflict state")
+        }
+        other => panic!("{what}: expected Conflict({state}), got {other:?}"),
+    }
+}
+
+fn state_events(evs: &[Event]) -> Vec<(String, String)> {
+    evs.iter()
+        .filter(|e| e.kind == EventKind::State)
+        .map(|e| {
+            (
+                e.data["from"].as_str().unwrap().to_owned(),
+                e.data["to"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+async fn all_events<S: Store>(store: &S, o: &OrgId, scan: Option<ScanId>) -> Vec<Event> {
+    let mut out = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = store.events_after(o, scan, after, 1000).await.unwrap();
+        let Some(last) = page.last() else { return out };
+        after = last.id;
+        out.extend(page);
+    }
+}
+
+// ---------------------------------------------------------------- runner
+
+/// Runs every case, each against a fresh store from `make`.
+pub async fn run_all<S, F, Fut>(make: F)
+where
+    S: Store,
+    F: Fn() -> Fut,
+    Fut: Future<Output = S>,
+{
+    macro_rules! cases {
+        ($($case:ident),* $(,)?) => {$(
+            eprintln!("store_suite: {}", stringify!($case));
+            $case(Arc::new(make().await)).await;
+        )*};
+    }
+    cases!(
+        org_scoping,
+        lifecycle,
+        list_scans_paging,
+        ledger_dedup_and_priority,
+        record_idempotent,
+        invalid_findings_skipped,
+        completion_rule,
+        start_without_tasks_completes,
+        max_results_completes,
+        parked_and_resume,
+        stop_drops_tasks,
+        finish_scan_rules,
+        events_monotonic_and_replay,
+        finding_filters_sort_pagination,
+        templates_crud,
+        artifacts_metadata,
+        delete_cascades,
+        concurrent_records_exact,
+    );
+}
+
+// ---------------------------------------------------------------- cases
+
+/// Another org's records are NotFound (never visible) through every org-scoped method.
+pub async fn org_scoping<S: Store>(store: Arc<S>) {
+    let (a, b) = (org("org-a"), org("org-b"));
+    let (scan, tasks) = started(&*store, &a, config(), &["x"]).await;
+    let mut r = report(&tasks[0], TaskStatus::Running);
+    r.findings.push(finding("f1", Severity::High));
+    store.record(vec![r]).await.unwrap();
+    let f = store
+        .list_findings(&a, scan, &FindingQuery::default())
+        .await
+        .unwrap()
+        .items
+        .remove(0);
+
+    assert_not_found(store.get_scan(&b, scan).await, "get_scan");
+    assert!(store
+        .list_scans(&b, &ScanQuery::default())
+        .await
+        .unwrap()
+        .items
+        .is_empty());
+    assert_not_found(
+        store.update_scan(&b, scan, "n".into(), config()).await,
+        "update_scan",
+    );
+    assert_not_found(store.delete_scan(&b, scan).await, "delete_scan");
+    assert_not_found(store.start_scan(&b, scan, vec![]).await, "start_scan");
+    assert_not_found(
+        store.apply_action(&b, scan, ScanAction::Pause).await,
+        "apply_action",
+    );
+    assert_not_found(
+        store
+            .list_findings(&b, scan, &FindingQuery::default())
+            .await,
+        "list_findings",
+    );
+    assert_not_found(store.get_finding(&b, f.id).await, "get_finding");
+    assert_not_found(
+        store.set_triage(&b, f.id, Triage::Accepted).await,
+        "set_triage",
+    );
+    assert_not_found(
+        store.events_after(&b, Some(scan), 0, 100).await,
+        "events_after(scan)",
+    );
+    assert!(store
+        .events_after(&b, None, 0, 100)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_not_found(store.list_artifacts(&b, scan).await, "list_artifacts");
+    assert_not_found(store.get_artifact(&b, scan, "x.txt").await, "get_artifact");
+
+    let t = store.create_template(template(&a, "t")).await.unwrap();
+    assert_not_found(store.get_template(&b, t.id).await, "get_template");
+    assert!(store.list_templates(&b).await.unwrap().is_empty());
+    assert_not_found(
+        store
+            .update_template(NewTemplate {
+                id: t.id,
+                org: b.clone(),
+                ..template(&a, "t2")
+            })
+            .await,
+        "update_template",
+    );
+    assert_not_found(store.delete_template(&b, t.id).await, "delete_template");
+
+    // The owner still sees everything, untouched.
+    assert_eq!(
+        store.get_scan(&a, scan).await.unwrap().state,
+        ScanState::Queued
+    );
+    assert_eq!(
+        store.get_finding(&a, f.id).await.unwrap().triage,
+        Triage::Open
+    );
+    assert_eq!(store.get_template(&a, t.id).await.unwrap().name, "t");
+}
+
+/// The lifecycle table, conflicts naming the current state, and the state events.
+pub async fn lifecycle<S: Store>(store: Arc<S>) {
+    let o = org("org-a");
+    let scan = store.create_scan(new_scan(&o, config())).await.unwrap();
+    assert_eq!(scan.state, ScanState::Created);
+    assert_eq!(scan.progress, Default::default());
+    assert!(scan.started_at.is_none() && scan.finished_at.is_none());
+    assert_eq!(store.get_scan(&o, scan.id).await.unwrap(), scan);
+    match store
+        .create_scan(NewScan {
+            id: scan.id,
+            ..new_scan(&o, config())
+        })
+        .await
+    {
+        Err(CoreError::Conflict { .. }) => {}
+        other => panic!("duplicate scan id: {other:?}"),
+    }
+
+    let mut cfg = config();
+    cfg.recursion_depth = 5;
+    let updated = store
+        .update_scan(&o, scan.id, "renamed".into(), cfg.clone())
+        .await
+        .unwrap();
+    assert_eq!((updated.name.as_str(), &updated.config), ("renamed", &cfg));
+
+    for a in [ScanAction::Pause, ScanAction::Resume, ScanAction::Stop] {
+        assert_conflict(
+            store.apply_action(&o, scan.id, a).await,
+            ScanState::Created,
+            a.as_str(),
+        );
+    }
+    let tasks = vec![task(scan.id, &o, "a"), task(scan.id, &o, "b")];
+    let t = store.start_scan(&o, scan.id, tasks.clone()).await.unwrap();
+    assert_eq!(t.scan.state, ScanState::Queued);
+    assert_eq!(t.scan.progress.enqueued, 2);
+    assert!(t.scan.progress.enqueue_done);
+    assert!(t.scan.started_at.is_some());
+    assert_eq!(
+        state_events(&t.events),
+        vec![("created".into(), "queued".into())]
+    );
+
+    assert_conflict(
+        store.start_scan(&o, scan.id, tasks).await,
+        ScanState::Queued,
+        "start twice",
+    );
+    assert_conflict(
+        store.update_scan(&o, scan.id, "x".into(), config()).await,
+        ScanState::Queued,
+        "update",
+    );
+    assert_conflict(
+        store.delete_scan(&o, scan.id).await,
+        ScanState::Queued,
+        "delete queued",
+    );
+    assert_conflict(
+        store.apply_action(&o, scan.id, ScanAction::Resume).await,
+        ScanState::Queued,
+        "resume",
+    );
+
+    let evs = store.mark_running(&[scan.id, ScanId::new()]).await.unwrap();
+    assert_eq!(
+        state_events(&evs),
+        vec![("queued".into(), "running".into())]
+    );
+    assert!(
+        store.mark_running(&[scan.id]).await.unwrap().is_empty(),
+        "mark_running twice"
+    );
+    assert_eq!(
+        store.get_scan(&o, scan.id).await.unwrap().state,
+        ScanState::Running
+    );
+
+    let p = store
+        .apply_action(&o, scan.id, ScanAction::Pause)
+        .await
+        .unwrap();
+    assert_eq!(p.scan.state, ScanState::Paused);
+    assert_eq!(
+        state_events(&p.events),
+        vec![("running".into(), "paused".into())]
+    );
+    assert_conflict(
+        store.apply_action(&o, scan.id, ScanAction::Pause).await,
+        ScanState::Paused,
+        "pause twice",
+    );
+    let r = store
+        .apply_action(&o, scan.id, ScanAction::Resume)
+        .await
+        .unwrap();
+    assert_eq!(r.scan.state, ScanState::Running);
+    let s = store
+        .apply_action(&o, scan.id, ScanAction::Stop)
+        .await
+        .unwrap();
+    assert_eq!(s.scan.state, ScanState::Cancelled);
+    assert_eq!(s.scan.reason.as_deref(), Some("stopped"));
+    assert!(s.scan.finished_at.is_some());
+    assert_eq!(s.events[0].data["reason"], "stopped");
+    for a in [
+        ScanAction::Start,
+        ScanAction::Pause,
+        ScanAction::Resume,
+        ScanAction::Stop,
+    ] {
+        assert_conflict(
+            store.apply_action(&o, scan.id, a).await,
+            ScanState::Cancelled,
+            a.as_str(),
+        );
+    }
+    assert!(store
+        .active_scans()
+        .await
+        .unwrap()
+        .iter()
+        .all(|s| s.id != scan.id));
+
+    let all = all_events(&*store, &o, Some(scan.id)).await;
+    assert_eq!(
+        state_events(&all),
+        vec![
+            ("created".into(), "queued".into()),
+            ("queued".into(), "running".into()),
+            ("running".into(), "paused".into()),
+            ("paused".into(), "running".into()),
+            ("running".into(), "cancelled".into()),
+        ]
+    );
+    store.delete_scan(&o, scan.id).await.unwrap();
+    assert_not_found(store.get_scan(&o, scan.id).await, "deleted scan");
+
+    // A never-started scan may be deleted too.
+    let fresh = store.create_scan(new_scan(&o, config())).await.unwrap();
+    store.delete_scan(&o, fresh.id).await.unwrap();
+    assert_not_found(store.delete_scan(&o, fresh.id).await, "delete twice");
+}
+
+/// Newest first, state filter, cursor pages without gaps or duplicates.
+pub async fn list_scans_paging<S: Store>(store: Arc<S>) {
+    let o = org("org-a");
+    let mut ids = Vec::new();
+    for _ in 0..7 {
+        ids.push(store.create_scan(new_scan(&o, config())).await.unwrap().id);
+    }
+    let (started_id, _) = started(&*store, &o, config(), &["a"]).await;
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store
+            .list_scans(
+                &o,
+                &ScanQuery {
+                    state: None,
+                    cursor: cursor.clone(),
+                    limit: 3,
+                },
+            )
+            .await
+            .unwrap();
+        assert!(page.items.len() <= 3);
+        seen.extend(page.items.iter().map(|s| (s.created_at, s.id)));
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 8);
+    let mut sorted = seen.clone();
+    sorted.sort_by(|a, b| b.cmp(a));
+    assert_eq!(seen, sorted, "newest first");
+    let queued = store
+        .list_scans(
+            &o,
+            &ScanQuery {
+                state: Some(ScanState::Queued),
+                cursor: None,
+                limit: 0,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        queued.items.iter().map(|s| s.id).collect::<Vec<_>>(),
+        vec![started_id]
+    );
+    match store
+        .list_scans(
+            &o,
+            &ScanQuery {
+                state: None,
+                cursor: Some("garbage!".into()),
+                limit: 3,
+            },
+        )
+        .await
+    {
+        Err(CoreError::Invalid { .. }) => {}
+        other => panic!("bad cursor: {other:?}"),
+    }
+}
+
+/// Tasks dedup on (scan, scanner+target); pending tasks come out by priority; publish/finish.
+pub async fn ledger_dedup_and_priority<S: Store>(store: Arc<S>) {
+    let o = org("org-a");
+    let scan = store.create_scan(new_scan(&o, config())).await.unwrap();
+    let mut low = task(scan.id, &o, "low");
+    low.priority = Priority::Low;
+    let mut high = task(scan.id, &o, "high");
+    high.priority = Priority::High;
+    let dup = task(scan.id, &o, "low"); // same scanner + target as `low`, new id
+    let mid = task(scan.id, &o, "mid");
+    let t = store
+        .start_scan(
+            &o,
+            scan.id,
+            vec![low.clone(), dup, mid.clone(), high.clone()],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        t.scan.progress.enqueued, 3,
+        "duplicate (scanner, target) counted once"
+    );
+
+    let pending = store.pending_tasks(10).await.unwrap();
+    assert_eq!(
+        pending.iter().map(|t| t.id).collect::<Vec<_>>(),
+        vec![high.id, mid.id, low.id]
+    );
+    assert_eq!(pending[0], high, "ledger round-trips the task");
+    assert_eq!(store.pending_tasks(1).await.unwrap().len(), 1);
+
+    store.mark_published(&[high.id, mid.id]).await.unwrap();
+    assert_eq!(
+        store
+            .pending_tasks(10)
+            .await
+            .unwrap()
+            .iter()
+            .map(|t| t.id)
+            .collect::<Vec<_>>(),
+        vec![low.id]
+    );
+    assert!(store
+        .finished_tasks(&[high.id, mid.id, low.id])
+        .await
+        .unwrap()
+        .is_empty());
+
+    // A second scan's tasks on the same target are not deduped against the first scan.
+    let (other, other_tasks) = started(&*store, &o, config(), &["low"]).await;
+    assert_eq!(
+        store.get_scan(&o, other).await.unwrap().progress.enqueued,
+        1
+    );
+
+    store
+        .record(vec![
+            report(&high, TaskStatus::Done),
+            report(&other_tasks[0], TaskStatus::Done),
+        ])
+        .await
+        .unwrap();
+    let fin: HashSet<TaskId> = store
+        .finished_tasks(&[high.id, mid.id, other_tasks[0].id])
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
+    assert_eq!(fin, HashSet::from([high.id, other_tasks[0].id]));
+    // Publishing a finished task does not resurrect it.
+    store.mark_published(&[high.id]).await.unwrap();
+    assert_eq!(
+        store.finished_tasks(&[high.id]).await.unwrap(),
+        vec![high.id]
+    );
+}
+
+/// Re-delivered reports never double count: Done/Failed once, findings once, spawned once.
+pub async fn record_idempotent<S: Store>(store: Arc<S>) {
+    let o = org("org-a");
+    let (scan, tasks) = started(&*store, &o, config(), &["a", "b", "c"]).await;
+    store.mark_running(&[scan]).await.unwrap();
+
+    let mut r1 = report(&tasks[0], TaskStatus::Done);
+    r1.findings = vec![
+        finding("same", Severity::High),
+        finding("same", Severity::High),
+    ];
+    r1.spawned = vec![task(scan, &o, "child"), task(scan, &o, "child")];
+    let out = store.record(vec![r1.clone(), r1.clone()]).await.unwrap();
+    assert_eq!(out.spawned, 1);
+    assert!(out.finished.is_empty());
+    let finding_events = out
+        .events
+        .iter()
+        .filter(|e| e.kind == EventKind::Finding)
+        .count();
+    assert_eq!(finding_events, 1);
+    assert_eq!(
+        out.events
+            .iter()
+            .filter(|e| e.kind == EventKind::Progress)
+            .count(),
+        1
+    );
+
+    // Redelivery in a later batch changes nothing and emits nothing for the scan's counters.
+    let again = store.record(vec![r1.clone()]).await.unwrap();
+    assert_eq!(again.spawned, 0);
+    assert!(again.events.iter().all(|e| e.kind != EventKind::Finding));
+
+    let fail = report(
+        &tasks[1],
+        TaskStatus::Failed {
+            error: "boom".into(),
+        },
+    );
+    let out = store
+        .record(vec![fail.clone(), fail.clone()])
+        .await
+        .unwrap();
+    let failed: Vec<&Event> = out
+        .events
+        .iter()
+        .filter(|e| e.kind == EventKind::TaskFailed)
+        .collect();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].data["error"], "boom");
+    assert_eq!(failed[0].data["task_id"], tasks[1].id.to_string());
+    store
+        .record(vec![fail, report(&tasks[1], TaskStatus::Done)])
+        .await
+        .unwrap();
+
+    // Reports about tasks the ledger does not know are not counted.
+    let stranger = task(scan, &o, "stranger");
+    store
+        .record(vec![report(&stranger, TaskStatus::Done)])
+        .await
+        .unwrap();
+
+    let s = store.get_scan(&o, scan).await.unwrap();
+    assert_eq!(
+        (
+            s.progress.enqueued,
+            s.progress.done,
+            s.progress.failed,
+            s.progress.findings
+        ),
+        (4, 1, 1, 1)
+    );
+    assert_eq!(s.state, ScanState::Running);
+    let page = store
+        .list_findings(&o, scan, &FindingQuery::default())
+        .await
+        .unwrap();
+    assert_eq!(page.items.len(), 1);
+    let f = &page.items[0];
+    assert_eq!(
+        (f.scanner.as_str(), f.task_id, f.severity),
+        ("noop", Some(tasks[0].id), Severity::High)
+    );
+    assert_eq!(f.data, serde_json::json!({ "key": "same" }));
+    assert_eq!(store.get_finding(&o, f.id).await.unwrap(), *f);
+
+    // The finding event carries the stored finding.
+    let evs = all_events(&*store, &o, Some(scan)).await;
+    let fe = evs.iter().find(|e| e.kind == EventKind::Finding).unwrap();
+    assert_eq!(fe.data, serde_json::to_value(f).unwrap());
+    let pe = evs
+        .iter()
+        .rev()
+        .find(|e| e.kind == EventKind::Progress)
+        .unwrap();
+    assert_eq!(pe.data, serde_json::to_value(&s.progress).unwrap());
+
+    // The spawned task reaches the ledger as pending, once.
+    let pending = store.pending_tasks(100).await.unwrap();
+    assert_eq!(
+        pending
+            .iter()
+            .filter(|t| t.target == domain("child"))
+            .count(),
+        1
+    );
+}
+
+/// Findings that fail `validate()` are skipped without failing the batch.
+pub async fn invalid_findings_skipped<S: Store>(store: Arc<S>) {
+    let o = org("org-a");
+    let (scan, tasks) = started(&*store, &o, config(), &["a"]).await;
+    let mut r = report(&tasks[0], TaskStatus::Running);
+    let mut bad = finding("bad", Severity::Low);
+    bad.title.clear();
+    r.findings = vec![bad, finding("good", Severity::Low)];
+    store.record(vec![r]).await.unwrap();
+    let s = store.get_scan(&o, scan).await.unwrap();
+    assert_eq!(s.progress.findings, 1);
+    assert_eq!(s.progress.done, 0, "Running does not finish the task");
+    assert_eq!(
+        store
+            .list_findings(&o, scan, &FindingQuery::default())
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
+}
+
+/// A scan completes exactly when enqueue_done and done + failed == enqueued.
+pub async fn completion_rule<S: Store>(store: Arc<S>) {
+    let o = org("org-a");
+    let (scan, tasks) = started(&*store, &o, config(), &["a", "b"]).await;
+    store.mark_running(&[scan]).await.unwrap();
+    let out = store
+        .record(vec![report(&tasks[0], TaskStatus::Done)])
+        .await
+        .unwrap();
+    assert!(out.finished.is_empty());
+
+    let mut r = report(&tasks[1], TaskStatus::Failed { error: "x".into() });
+    let child = task(scan, &o, "child");
+    r.spawned = vec![child.clone()];
+    let out = store.record(vec![r]).await.unwrap();
+    assert!(
+        out.finished.is_empty(),
+        "a spawned task keeps the scan open"
+    );
+    assert_eq!(
+        store.get_scan(&o, scan).await.unwrap().state,
+        ScanState::Running
+    );
+
+    let out = store
+        .record(vec![report(&child, TaskStatus::Done)])
+        .await
+        .unwrap();
+    assert_eq!(out.finished, vec![(scan, ScanState::Completed, None)]);
+    assert_eq!(
+        state_events(&out.events),
+        vec![("running".into(), "completed".into())]
+    );
+    let s = store.get_scan(&o, scan).await.unwrap();
+    assert_eq!(s.state, ScanState::Completed);
+    assert!(s.finished_at.is_some());
+    assert!(s.progress.is_complete());
+    assert_eq!(
+        (s.progress.enqueued, s.progress.done, s.progress.failed),
+        (3, 2, 1)
+    );
+
+    // A late duplicate does not finish it again.
+    let out = store
+        .record(vec![report(&child, TaskStatus::Done)])
+        .await
+        .unwrap();
+    assert!(out.finished.is_empty());
+    assert!(state_events(&out.events).is_empty());
+}
+
+/// Starting with no tasks (or only duplicates of nothing) completes at once.
+pub async fn start_without_tasks_completes<S: Store>(store: Arc<S>) {
+    let o = org("org-a");
+    let scan = store.create_scan(new_scan(&o, config())).await.unwrap();
+    let t = store.start_scan(&o, scan.id, vec![]).await.unwrap();
+    assert_eq!(t.scan.state, ScanState::Completed);
+    assert_eq!(
+        state_events(&t.events),
+        vec![
+            ("created".into(), "queued".into()),
+            ("queued".into(), "completed".into())
+        ]
+    );
+    assert!(t.events.windows(2).all(|w| w[0].id < w[1].id));
+}
+
+/// Reaching `max_results` completes the scan with that reason and stops enqueuing.
+pub async fn max_results_completes<S: Store>(store: Arc<S>) {
+    let o = org("org-a");
+    let mut cfg = config();
+    cfg.max_results = Some(2);
+    let (scan, tasks) = started(&*store, &o, cfg, &["a", "b", "c"]).await;
+    store.mark_running(&[scan]).await.unwrap();
+    let mut r = report(&tasks[0], TaskStatus::Running);
+    r.findings = vec![finding("one", Severity::Low)];
+    assert!(store.record(vec![r]).await.unwrap().finished.is_empty());
+
+    let mut r = report(&tasks[0], TaskStatus::Done);
+    r.findings = vec![finding("two", Severity::Low)];
+    r.spawned = vec![task(scan, &o, "child")];
+    let out = store.record(vec![r]).await.unwrap();
+    assert_eq!(
+        out.finished,
+        vec![(scan, ScanState::Completed, Some("max_results".to_owned()))]
+    );
+    assert_eq!(out.spawned, 0, "no enqueuing past max_results");
+    let s = store.get_scan(&o, scan).await.unwrap();
+    assert_eq!(s.state, ScanState::Completed);
+    assert_eq!(s.reason.as_deref(), Some("max_results"));
+    assert_eq!((s.progress.enqueued, s.progress.findings), (3, 2));
+    let state_ev = out
+        .events
+        .iter()
+        .find(|e| e.kind == EventKind::State)
+        .unwrap();
+    assert_eq!(state_ev.data["reason"], "max_results");
+    assert!(store
+        .pending_tasks(100)
+        .await
+        .unwrap()
+        .iter()
+        .all(|t| t.scan_id != scan));
+    let fin = store
+        .finished_tasks(&[tasks[1].id, tasks[2].id])
+        .await
+        .unwrap();
+    assert_eq!(fin.len(), 2, "pending tasks of the ended scan are dropped");
+
+    // Results are frozen once the scan ended.
+    let mut late = report(&tasks[1], TaskStatus::Done);
+    late.findings = vec![finding("three", Severity::Low)];
+    let out = store.record(vec![late]).await.unwrap();
+    assert!(out.finished.is_empty());
+    assert_eq!(store.get_scan(&o, scan).await.unwrap().progress.findings, 2);
+}
+
+/// Parked tasks are not counted and go back to pending on resume.
+pub async fn parked_and_resume<S: Store>(store: Arc<S>) {
+    let o = org("org-a");
+    let (scan, tasks) = started(&*store, &o, config(), &["a", "b", "c"]).await;
+    store.mark_running(&[scan]).await.unwrap();
+    store
+        .mark_published(&[tasks[0].id, tasks[1].id])
+        .await
+        .unwrap();
+    store
+        .apply_action(&o, scan, ScanAction::Pause)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .pending_tasks(100)
+            .await
+            .unwrap()
+            .iter()
+            .all(|t| t.scan_id != scan),
+        "nothing of a paused scan is handed to the queue"
+    );
+    // A worker sees the pause and parks a delivered task; a running one finishes.
+    let out = store
+        .record(vec![
+            report(&tasks[0], TaskStatus::Parked),
+            report(&tasks[1], TaskStatus::Done),
+        ])
+        .await
+        .unwrap();
+    assert!(out.finished.is_empty());
+    let s = store.get_scan(&o, scan).await.unwrap();
+    assert_eq!(
+        (s.state, s.progress.done, s.progress.failed),
+        (ScanState::Paused, 1, 0)
+    );
+    assert!(
+        store
+            .finished_tasks(&[tasks[0].id])
+            .await
+            .unwrap()
+            .is_empty(),
+        "parked is not terminal"
+    );
+
+    store
+        .apply_action(&o, scan, ScanAction::Resume)
+        .await
+        .unwrap();
+    let pending: HashSet<TaskId> = store
+        .pending_tasks(100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|t| t.scan_id == scan)
+        .map(|t| t.id)
+        .collect();
+    assert_eq!(pending, HashSet::from([tasks[0].id, tasks[2].id]));
+    let out = store
+        .record(vec![
+            report(&tasks[0], TaskStatus::Done),
+            report(&tasks[2], TaskStatus::Done),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(out.finished, vec![(scan, ScanState::Completed, None)]);
+}
+
+/// Stop drops pending, parked and published tasks; late reports are not counted.
+pub async fn stop_drops_tasks<S: Store>(store: Arc<S>) {
+    let o = org("org-a");
+    let (scan, tasks) = started(&*store, &o, config(), &["a", "b", "c"]).await;
+    store.mark_published(&[tasks[0].id]).await.unwrap();
+    store
+        .apply_action(&o, scan, ScanAction::Stop)
+        .await
+        .unwrap();
+    assert!(store
+        .pending_tasks(100)
+        .await
+        .unwrap()
+        .iter()
+        .all(|t| t.scan_id != scan));
+    let ids: Vec<TaskId> = tasks.iter().map(|t| t.id).collect();
+    assert_eq!(store.finished_tasks(&ids).await.unwrap().len(), 3);
+    let mut late = report(&tasks[0], TaskStatus::Done);
+    late.findings = vec![finding("late", Severity::Critical)];
+    late.spawned = vec![task(scan, &o, "child")];
+    let out = store
+        .record(vec![late, report(&tasks[1], TaskStatus::Dropped)])
+        .await
+        .unwrap();
+    assert!(out.finished.is_empty());
+    assert_eq!(out.spawned, 0);
+    let s = store.get_scan(&o, scan).await.unwrap();
+    assert_eq!(s.state, ScanState::Cancelled);
+    assert_eq!(
+        (s.progress.done, s.progress.findings, s.progress.enqueued),
+        (0, 0, 3)
+    );
+}
+
+/// finish_scan ends live scans only, drops their waiting tasks, and refuses other target states.
+pub async fn finish_scan_rules<S: Store>(store: Arc<S>) {
+    let o = org("org-a");
+    let (scan, tasks) = started(&*store, &o, config(), &["a", "b"]).await;
+    store.mark_running(&[scan]).await.unwrap();
+    match store.finish_scan(scan, ScanState::Cancelled, "x").await {
+        Err(CoreError::Invalid { .. }) => {}
+        other => panic!("finish as cancelled: {other:?}"),
+    }
+    let t = store
+        .finish_scan(scan, ScanState::Failed, "max_duration")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(t.scan.state, ScanState::Failed);
+    assert_eq!(t.scan.reason.as_deref(), Some("max_duration"));
+    assert!(t.scan.finished_at.is_some());
+    assert_eq!(
+        state_events(&t.events),
+        vec![("running".into(), "failed".into())]
+    );
+    assert_eq!(t.events[0].data["reason"], "max_duration");
+    assert!(store
+        .finish_scan(scan, ScanState::Completed, "again")
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(
+        store
+            .finished_tasks(&[tasks[0].id, tasks[1].id])
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_not_found(
+        store
+            .finish_scan(ScanId::new(), ScanState::Failed, "x")
+            .await,
+        "unknown scan",
+    );
+    let created = store.create_scan(new_scan(&o, config())).await.unwrap();
+    assert!(store
+        .finish_scan(created.id, ScanState::Failed, "x")
+        .await
+        .unwrap()
+        .is_none());
+    assert!(store.scans_by_ids(&[scan, created.id]).await.unwrap().len() == 2);
+}
+
+/// Event ids increase store-wide; `events_after` replays exactly the later ones.
+pub async fn events_monotonic_and_replay<S: Store>(store: Arc<S>) {
+    let o = org("org-a");
+    let (s1, t1) = started(&*store, &o, config(), &["a", "b"]).await;
+    let (s2, t2) = started(&*store, &o, config(), &["a"]).await;
+    let mut returned = Vec::new();
+    returned.extend(store.mark_running(&[s1, s2]).await.unwrap());
+    let mut r = report(&t1[0], TaskStatus::Done);
+    r.findings = vec![finding("f", Severity::Low)];
+    returned.extend(
+        store
+            .record(vec![r, report(&t2[0], TaskStatus::Done)])
+            .await
+            .unwrap()
+            .events,
+    );
+    returned.extend(
+        store
+            .record(vec![report(
+                &t1[1],
+                TaskStatus::Failed { error: "e".into() },
+            )])
+            .await
+            .unwrap()
+            .events,
+    );
+    assert!(
+        returned.windows(2).all(|w| w[0].id < w[1].id),
+        "returned events in id order"
+    );
+
+    let all = all_events(&*store, &o, None).await;
+    assert!(all.windows(2).all(|w| w[0].id < w[1].id));
+    for e in &returned {
+        assert_eq!(
+            all.iter().find(|x| x.id == e.id),
+            Some(e),
+            "replayed event equals returned event"
+        );
+    }
+    let kinds: HashSet<EventKind> = all.iter().map(|e| e.kind).collect();
+    assert_eq!(
+        kinds,
+        HashSet::from([
+            EventKind::State,
+            EventKind::Progress,
+            EventKind::Finding,
+            EventKind::TaskFailed
+        ])
+    );
+
+    let only1 = all_events(&*store, &o, Some(s1)).await;
+    assert!(!only1.is_empty() && only1.iter().all(|e| e.scan_id == s1));
+    assert_eq!(
+        only1.len() + all.iter().filter(|e| e.scan_id == s2).count(),
+        all.len()
+    );
+
+    let mid = all[all.len() / 2].id;
+    let rest = store.events_after(&o, None, mid, 1000).await.unwrap();
+    assert_eq!(
+        rest,
+        all.iter()
+            .filter(|e| e.id > mid)
+            .cloned()
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(
+        store.events_after(&o, None, 0, 2).await.unwrap(),
+        all[..2].to_vec()
+    );
+    assert!(store
+        .events_after(&o, None, all.last().unwrap().id, 10)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+/// Filters, the three sorts and cursor pagination without gaps or duplicates.
+pub async fn finding_filters_sort_pagination<S: Store>(store: Arc<S>) {
+    let o = org("org-a");
+    let (scan, tasks) = started(&*store, &o, config(), &["a"]).await;
+    let sev = |i: usize| Severity::ALL[i % 5];
+    for batch in 0..5 {
+        let mut r = report(&tasks[0], TaskStatus::Running);
+        r.scanner = if batch % 2 == 0 {
+            "even".into()
+        } else {
+            "odd".into()
+        };
+        for i in 0..5 {
+            let n = batch * 5 + i;
+            let mut f = finding(&format!("f{n}"), sev(n * 3));
+            if n % 4 == 0 {
+                f.kind = "other.kind".into();
+            }
+            r.findings.push(f);
+        }
+        store.record(vec![r]).await.unwrap();
+    }
+    let all = store
+        .list_findings(
+            &o,
+            scan,
+            &FindingQuery {
+                limit: 1000,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(all.items.len(), 25);
+    assert!(all.next_cursor.is_none());
+
+    let collect = |q: FindingQuery| {
+        let store = store.clone();
+        let o = o.clone();
+        async move {
+            let mut out = Vec::new();
+            let mut q = q;
+            loop {
+                let page = store.list_findings(&o, scan, &q).await.unwrap();
+                assert!(page.items.len() <= q.limit as usize);
+                out.extend(page.items);
+                match page.next_cursor {
+                    Some(c) => q.cursor = Some(c),
+                    None => return out,
+                }
+            }
+        }
+    };
+    let key = |f: &crate::finding::Finding| (f.created_at, f.id);
+
+    let mut expected = all.items.clone();
+    expected.sort_by_key(key);
+    let got = collect(FindingQuery {
+        sort: FindingSort::Created,
+        limit: 7,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(
+        got.iter().map(|f| f.id).collect::<Vec<_>>(),
+        expected.iter().map(|f| f.id).collect::<Vec<_>>()
+    );
+
+    expected.reverse();
+    let got = collect(FindingQuery {
+        sort: FindingSort::CreatedDesc,
+        limit: 4,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(
+        got.iter().map(|f| f.id).collect::<Vec<_>>(),
+        expected.iter().map(|f| f.id).collect::<Vec<_>>()
+    );
+
+    let mut by_sev = all.items.clone();
+    by_sev.sort_by(|a, b| b.severity.cmp(&a.severity).then(key(a).cmp(&key(b))));
+    let got = collect(FindingQuery {
+        sort: FindingSort::Severity,
+        limit: 3,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(
+        got.iter().map(|f| f.id).collect::<Vec<_>>(),
+        by_sev.iter().map(|f| f.id).collect::<Vec<_>>()
+    );
+
+    // Filters (combined with paging).
+    let count = |pred: &dyn Fn(&crate::finding::Finding) -> bool| {
+        all.items.iter().filter(|f| pred(f)).count()
+    };
+    let got = collect(FindingQuery {
+        kind: Some("other.kind".into()),
+        limit: 2,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(got.len(), count(&|f| f.kind == "other.kind"));
+    assert!(got.iter().all(|f| f.kind == "other.kind") && !got.is_empty());
+    let got = collect(FindingQuery {
+        severity: Some(Severity::High),
+        limit: 2,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(got.len(), count(&|f| f.severity == Severity::High));
+    let got = collect(FindingQuery {
+        min_severity: Some(Severity::Medium),
+        sort: FindingSort::Severity,
+        limit: 2,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(got.len(), count(&|f| f.severity >= Severity::Medium));
+    assert!(got.iter().all(|f| f.severity >= Severity::Medium));
+    let got = collect(FindingQuery {
+        scanner: Some("odd".into()),
+        limit: 100,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(got.len(), 10);
+
+    let chosen = &all.items[3];
+    let updated = store
+        .set_triage(&o, chosen.id, Triage::FalsePositive)
+        .await
+        .unwrap();
+    assert_eq!(updated.triage, Triage::FalsePositive);
+    assert!(updated.updated_at >= chosen.updated_at);
+    let got = collect(FindingQuery {
+        triage: Some(Triage::FalsePositive),
+        limit: 5,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(
+        got.iter().map(|f| f.id).collect::<Vec<_>>(),
+        vec![chosen.id]
+    );
+    assert_eq!(
+        collect(FindingQuery {
+            triage: Some(Triage::Open),
+            limit: 5,
+            ..Default::default()
+        })
+        .await
+        .len(),
+        24
+    );
+
+    // Limit 0 means the default; a cursor from another sort or garbage is Invalid.
+    assert_eq!(
+        store
+            .list_findings(&o, scan, &FindingQuery::default())
+            .await
+            .unwrap()
+            .items
+            .len(),
+        25
+    );
+    let first = store
+        .list_findings(
+            &o,
+            scan,
+            &FindingQuery {
+                limit: 2,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let wrong_sort = FindingQuery {
+        sort: FindingSort::Severity,
+        cursor: first.next_cursor,
+        limit: 2,
+        ..Default::default()
+    };
+    match store.list_findings(&o, scan, &wrong_sort).await {
+        Err(CoreError::Invalid { .. }) => {}
+        other => panic!("cursor of another sort: {other:?}"),
+    }
+    let garbage = FindingQuery {
+        cursor: Some("%%%".into()),
+        ..Default::default()
+    };
+    match store.list_findings(&o, scan, &garbage).await {
+        Err(CoreError::Invalid { .. }) => {}
+        other => panic!("garbage cursor: {other:?}"),
+    }
+    assert_not_found(
+        store
+            .list_findings(&o, ScanId::new(), &FindingQuery::default())
+            .await,
+        "unknown scan",
+    );
+}
+
+fn template(o: &OrgId, name: &str) -> NewTemplate {
+    NewTemplate {
+        id: TemplateId::new(),
+        org: o.clone(),
+        user: user(),
+        name: name.into(),
+        description: Some("d".into()),
+        config: config(),
+    }
+}
+
+/// Templates: create, get, list by name, update, delete.
+pub async fn templates_crud<S: Store>(store: Arc<S>) {
+    let o = org("org-a");
+    let b = store.create_template(template(&o, "beta")).await.unwrap();
+    let a = store.create_template(template(&o, "alpha")).await.unwrap();
+    assert_eq!(
+        (b.name.as_str(), b.description.as_deref(), &b.config),
+        ("beta", Some("d"), &config())
+    );
+    assert_eq!(store.get_template(&o, a.id).await.unwrap(), a);
+    let names: Vec<String> = store
+        .list_templates(&o)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
+    assert_eq!(names, vec!["alpha", "beta"]);
+    match store
+        .create_template(NewTemplate {
+            id: a.id,
+            ..template(&o, "dup")
+        })
+        .await
+    {
+        Err(CoreError::Conflict { .. }) => {}
+        other => panic!("duplicate template id: {other:?}"),
+    }
+
+    let mut cfg = config();
+    cfg.max_results = Some(9);
+    let u = store
+        .update_template(NewTemplate {
+            id: a.id,
+            name: "gamma".into(),
+            description: None,
+            config: cfg.clone(),
+            ..template(&o, "")
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            u.name.as_str(),
+            u.description.as_deref(),
+            &u.config,
+            u.created_at
+        ),
+        ("gamma", None, &cfg, a.created_at)
+    );
+    assert_eq!(store.get_template(&o, a.id).await.unwrap(), u);
+    assert_not_found(
+        store.update_template(template(&o, "missing")).await,
+        "update missing",
+    );
+
+    store.delete_template(&o, a.id).await.unwrap();
+    assert_not_found(store.get_template(&o, a.id).await, "deleted template");
+    assert_not_found(store.delete_template(&o, a.id).await, "delete twice");
+    assert_eq!(store.list_templates(&o).await.unwrap().len(), 1);
+}
+
+fn meta(scan: ScanId, o: &OrgId, name: &str, size: u64) -> ArtifactMeta {
+    ArtifactMeta {
+        scan_id: scan,
+        org_id: o.clone(),
+        name: ArtifactName::parse(name).unwrap(),
+        size,
+        content_type: "text/plain".into(),
+        created_at: chrono::DateTime::from_timestamp_millis(crate::now_ms()).unwrap(),
+    }
+}
+
+/// Artifact metadata: put (replace), list by name, get, NotFound; also via `record`.
+pub async fn artifacts_metadata<S: Store>(store: Arc<S>) {
+    let o = org("org-a");
+    let (scan, tasks) = started(&*store, &o, config(), &["a"]).await;
+    store
+        .put_artifact(meta(scan, &o, "tool/out.jsonl", 10))
+        .await
+        .unwrap();
+    store
+        .put_artifact(meta(scan, &o, "b.txt", 5))
+        .await
+        .unwrap();
+    let replaced = meta(scan, &o, "tool/out.jsonl", 99);
+    store.put_artifact(replaced.clone()).await.unwrap();
+    let mut r = report(&tasks[0], TaskStatus::Done);
+    r.artifacts = vec![meta(scan, &o, "a.txt", 3)];
+    store.record(vec![r]).await.unwrap();
+
+    let list = store.list_artifacts(&o, scan).await.unwrap();
+    let names: Vec<&str> = list.iter().map(|m| m.name.as_str()).collect();
+    assert_eq!(names, vec!["a.txt", "b.txt", "tool/out.jsonl"]);
+    assert_eq!(
+        store
+            .get_artifact(&o, scan, "tool/out.jsonl")
+            .await
+            .unwrap(),
+        replaced
+    );
+    assert_not_found(
+        store.get_artifact(&o, scan, "nope.txt").await,
+        "missing artifact",
+    );
+    assert_not_found(
+        store
+            .put_artifact(meta(ScanId::new(), &o, "x.txt", 1))
+            .await,
+        "artifact of unknown scan",
+    );
+}
+
+/// Deleting a finished scan removes its ledger rows, findings, events and artifact records.
+pub async fn delete_cascades<S: Store>(store: Arc<S>) {
+    let o = org("org-a");
+    let (keep, keep_tasks) = started(&*store, &o, config(), &["a"]).await;
+    let (scan, tasks) = started(&*store, &o, config(), &["a", "b"]).await;
+    let mut r = report(&tasks[0], TaskStatus::Done);
+    r.findings = vec![finding("f", Severity::High)];
+    r.artifacts = vec![meta(scan, &o, "out.txt", 1)];
+    let mut k = report(&keep_tasks[0], TaskStatus::Running);
+    k.findings = vec![finding("f", Severity::High)];
+    store.record(vec![r, k]).await.unwrap();
+    let f = store
+        .list_findings(&o, scan, &FindingQuery::default())
+        .await
+        .unwrap()
+        .items
+        .remove(0);
+    store
+        .apply_action(&o, scan, ScanAction::Stop)
+        .await
+        .unwrap();
+    store.delete_scan(&o, scan).await.unwrap();
+
+    assert_not_found(store.get_scan(&o, scan).await, "scan");
+    assert_not_found(store.get_finding(&o, f.id).await, "finding");
+    assert_not_found(store.list_artifacts(&o, scan).await, "artifacts");
+    assert!(
+        store
+            .finished_tasks(&[tasks[0].id, tasks[1].id])
+            .await
+            .unwrap()
+            .is_empty(),
+        "ledger rows gone"
+    );
+    let evs = all_events(&*store, &o, None).await;
+    assert!(!evs.is_empty() && evs.iter().all(|e| e.scan_id == keep));
+    assert!(store
+        .pending_tasks(100)
+        .await
+        .unwrap()
+        .iter()
+        .all(|t| t.scan_id == keep));
+    // The other scan is untouched, including its finding with the same fingerprint.
+    assert_eq!(
+        store
+            .list_findings(&o, keep, &FindingQuery::default())
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
+    assert_eq!(store.get_scan(&o, keep).await.unwrap().progress.enqueued, 1);
+}
+
+/// Several writers deliver overlapping reports (every task twice, shared fingerprints):
+/// counters end exact and the scan completes exactly once.
+pub async fn concurrent_records_exact<S: Store>(store: Arc<S>) {
+    const TASKS: usize = 200;
+    const WRITERS: usize = 4;
+    let o = org("org-a");
+    let names: Vec<String> = (0..TASKS).map(|i| format!("t{i}")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let (scan, tasks) = started(&*store, &o, config(), &refs).await;
+    store.mark_running(&[scan]).await.unwrap();
+    let tasks = Arc::new(tasks);
+
+    let mut handles = Vec::new();
+    for w in 0..WRITERS {
+        let store = store.clone();
+        let tasks = tasks.clone();
+        handles.push(tokio::spawn(async move {
+            // Writer w handles tasks i with i % WRITERS in {w, w+1}: each task twice overall.
+            let mine: Vec<&Task> = tasks
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| i % WRITERS == w || i % WRITERS == (w + 1) % WRITERS)
+                .map(|(_, t)| t)
+                .collect();
+            let mut finished = Vec::new();
+            for chunk in mine.chunks(16) {
+                let reports = chunk
+                    .iter()
+                    .map(|t| {
+                        let mut r = report(t, TaskStatus::Done);
+                        // 50 distinct fingerprints across 200 tasks.
+                        let idx: usize = t
+                            .target
+                            .value()
+                            .trim_start_matches('t')
+                            .split('.')
+                            .next()
+                            .unwrap()
+                            .parse()
+                            .unwrap();
+                        r.findings = vec![finding(&format!("fp{}", idx % 50), Severity::Medium)];
+                        r
+                    })
+                    .collect();
+                finished.extend(store.record(reports).await.unwrap().finished);
+            }
+            finished
+        }));
+    }
+    let mut finished = Vec::new();
+    for h in handles {
+        finished.extend(h.await.unwrap());
+    }
+    assert_eq!(
+        finished,
+        vec![(scan, ScanState::Completed, None)],
+        "completed exactly once"
+    );
+    let s = store.get_scan(&o, scan).await.unwrap();
+    assert_eq!(s.state, ScanState::Completed);
+    assert_eq!(
+        (
+            s.progress.enqueued,
+            s.progress.done,
+            s.progress.failed,
+            s.progress.findings
+        ),
+        (TASKS as u64, TASKS as u64, 0, 50)
+    );
+    let stored = store
+        .list_findings(
+            &o,
+            scan,
+            &FindingQuery {
+                limit: 1000,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(stored.items.len(), 50);
+    let finding_events = all_events(&*store, &o, Some(scan))
+        .await
+        .into_iter()
+        .filter(|e| e.kind == EventKind::Finding)
+        .count();
+    assert_eq!(finding_events, 50);
+}

@@ -74,5 +74,8 @@ fn backend(e: sqlx::Error) -> CoreError {
 }
 
 fn unavailable(e: sqlx::Error) -> CoreError {
-    CoreError::Unavailable { what: "database", message: e.to_string() }
+    CoreError::Unavailable {
+        what: "database",
+        message: e.to_string(),
+    }
 }

@@ -20,7 +20,8 @@ use argus_core::task::Task;
 use argus_core::template::Template;
 use argus_core::{CoreError, OrgId, Result, UserId};
 
-pub(crate) const SCAN_COLS: &str = "id, org_id, user_id, name, config, template_id, state, reason, \
+pub(crate) const SCAN_COLS: &str =
+    "id, org_id, user_id, name, config, template_id, state, reason, \
      enqueued, done, failed, expected_total, enqueue_done, findings, created_at, updated_at, \
      started_at, finished_at";
 
@@ -43,11 +44,17 @@ pub(crate) fn db_err(e: sqlx::Error) -> CoreError {
     match e {
         sqlx::Error::RowNotFound => CoreError::not_found("record", "requested"),
         sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
-            CoreError::Unavailable { what: "database", message: e.to_string() }
+            CoreError::Unavailable {
+                what: "database",
+                message: e.to_string(),
+            }
         }
         sqlx::Error::Database(ref d) => {
             if d.is_unique_violation() {
-                return CoreError::Conflict { message: "record already exists".into(), state: None };
+                return CoreError::Conflict {
+                    message: "record already exists".into(),
+                    state: None,
+                };
             }
             // SQLITE_BUSY / SQLITE_LOCKED (and their extended codes): retry later.
             let busy = d
@@ -55,7 +62,10 @@ pub(crate) fn db_err(e: sqlx::Error) -> CoreError {
                 .and_then(|c| c.parse::<i64>().ok())
                 .is_some_and(|c| matches!(c & 0xff, 5 | 6));
             if busy {
-                CoreError::Unavailable { what: "database", message: d.message().to_owned() }
+                CoreError::Unavailable {
+                    what: "database",
+                    message: d.message().to_owned(),
+                }
             } else {
                 CoreError::Backend(d.message().to_owned())
             }

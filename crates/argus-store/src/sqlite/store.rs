@@ -55,7 +55,13 @@ struct NewEvent {
 }
 
 impl NewEvent {
-    fn state(scan: ScanId, org: &OrgId, from: ScanState, to: ScanState, reason: Option<&str>) -> Self {
+    fn state(
+        scan: ScanId,
+        org: &OrgId,
+        from: ScanState,
+        to: ScanState,
+        reason: Option<&str>,
+    ) -> Self {
         NewEvent {
             scan_id: scan,
             org_id: org.clone(),
@@ -119,7 +125,11 @@ impl SqliteStore {
     }
 
     async fn begin(&self) -> Result<Transaction<'static, Sqlite>> {
-        self.db.writer.begin_with("BEGIN IMMEDIATE").await.map_err(db_err)
+        self.db
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db_err)
     }
 }
 
@@ -128,13 +138,24 @@ impl SqliteStore {
 /// One multi-row insert: rows are inserted in `json_each` order (`ORDER BY j.key`) and
 /// AUTOINCREMENT assigns increasing ids in insertion order, so the sorted returned ids line up
 /// with the input order.
-async fn insert_events(c: &mut SqliteConnection, evs: Vec<NewEvent>, now: i64) -> Result<Vec<Event>> {
+async fn insert_events(
+    c: &mut SqliteConnection,
+    evs: Vec<NewEvent>,
+    now: i64,
+) -> Result<Vec<Event>> {
     if evs.is_empty() {
         return Ok(Vec::new());
     }
     let arr: Vec<Value> = evs
         .iter()
-        .map(|e| json!([e.scan_id.to_string(), e.org_id.as_str(), e.kind.as_str(), e.data]))
+        .map(|e| {
+            json!([
+                e.scan_id.to_string(),
+                e.org_id.as_str(),
+                e.kind.as_str(),
+                e.data
+            ])
+        })
         .collect();
     let rows = sqlx::query(
         "INSERT INTO events (scan_id, org_id, kind, data, at) \
@@ -146,16 +167,29 @@ async fn insert_events(c: &mut SqliteConnection, evs: Vec<NewEvent>, now: i64) -
     .fetch_all(&mut *c)
     .await
     .map_err(db_err)?;
-    let mut ids = rows.iter().map(|r| r.try_get::<i64, _>(0)).collect::<Result<Vec<_>, _>>().map_err(db_err)?;
+    let mut ids = rows
+        .iter()
+        .map(|r| r.try_get::<i64, _>(0))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(db_err)?;
     ids.sort_unstable();
     if ids.len() != evs.len() {
-        return Err(CoreError::Backend("event insert returned an unexpected row count".into()));
+        return Err(CoreError::Backend(
+            "event insert returned an unexpected row count".into(),
+        ));
     }
     let at = ms_to_time(now);
     Ok(evs
         .into_iter()
         .zip(ids)
-        .map(|(e, id)| Event { id, scan_id: e.scan_id, org_id: e.org_id, kind: e.kind, data: e.data, at })
+        .map(|(e, id)| Event {
+            id,
+            scan_id: e.scan_id,
+            org_id: e.org_id,
+            kind: e.kind,
+            data: e.data,
+            at,
+        })
         .collect())
 }
 
@@ -205,7 +239,11 @@ async fn move_ledger(
 
 /// Inserts tasks as pending, deduped on `(scan, dedup_key)` and on id; returns the scan ids of
 /// the rows actually inserted (one entry per row).
-async fn insert_tasks(c: &mut SqliteConnection, tasks: &[(&Task, &OrgId)], now: i64) -> Result<Vec<String>> {
+async fn insert_tasks(
+    c: &mut SqliteConnection,
+    tasks: &[(&Task, &OrgId)],
+    now: i64,
+) -> Result<Vec<String>> {
     if tasks.is_empty() {
         return Ok(Vec::new());
     }
@@ -239,7 +277,9 @@ async fn insert_tasks(c: &mut SqliteConnection, tasks: &[(&Task, &OrgId)], now: 
     .fetch_all(&mut *c)
     .await
     .map_err(db_err)?;
-    rows.iter().map(|r| r.try_get::<String, _>(0).map_err(db_err)).collect()
+    rows.iter()
+        .map(|r| r.try_get::<String, _>(0).map_err(db_err))
+        .collect()
 }
 
 /// Ends a live scan as `to` with `reason`; returns the state event, or `None` if the scan had
@@ -281,8 +321,11 @@ async fn end_scan(
     if r.rows_affected() == 0 {
         return Ok(None);
     }
-    let from_rows: &[&str] =
-        if drop_published { &["pending", "parked", "published"] } else { &["pending", "parked"] };
+    let from_rows: &[&str] = if drop_published {
+        &["pending", "parked", "published"]
+    } else {
+        &["pending", "parked"]
+    };
     move_ledger(c, id, from_rows, "dropped", now).await?;
     Ok(Some(NewEvent::state(id, &org, from, to, reason)))
 }
@@ -320,7 +363,10 @@ impl Store for SqliteStore {
     }
 
     async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1").execute(&self.db.reader).await.map_err(db_err)?;
+        sqlx::query("SELECT 1")
+            .execute(&self.db.reader)
+            .await
+            .map_err(db_err)?;
         Ok(())
     }
 
@@ -347,35 +393,52 @@ impl Store for SqliteStore {
     }
 
     async fn get_scan(&self, org: &OrgId, id: ScanId) -> Result<Scan> {
-        let row = sqlx::query(&format!("SELECT {SCAN_COLS} FROM scans WHERE id = ?1 AND org_id = ?2"))
-            .bind(id.to_string())
-            .bind(org.as_str())
-            .fetch_optional(&self.db.reader)
-            .await
-            .map_err(db_err)?
-            .ok_or_else(|| scan_not_found(id))?;
+        let row = sqlx::query(&format!(
+            "SELECT {SCAN_COLS} FROM scans WHERE id = ?1 AND org_id = ?2"
+        ))
+        .bind(id.to_string())
+        .bind(org.as_str())
+        .fetch_optional(&self.db.reader)
+        .await
+        .map_err(db_err)?
+        .ok_or_else(|| scan_not_found(id))?;
         scan_from_row(&row)
     }
 
     async fn list_scans(&self, org: &OrgId, query: &ScanQuery) -> Result<Page<Scan>> {
         let limit = clamp_limit(query.limit);
-        let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT {SCAN_COLS} FROM scans WHERE org_id = "));
+        let mut qb =
+            QueryBuilder::<Sqlite>::new(format!("SELECT {SCAN_COLS} FROM scans WHERE org_id = "));
         qb.push_bind(org.as_str().to_owned());
         if let Some(state) = query.state {
             qb.push(" AND state = ").push_bind(state.as_str());
         }
         if let Some(cur) = &query.cursor {
             let c = Cursor::decode(cur, "scans")?;
-            qb.push(" AND (created_at, id) < (").push_bind(c.c).push(", ").push_bind(c.i).push(")");
+            qb.push(" AND (created_at, id) < (")
+                .push_bind(c.c)
+                .push(", ")
+                .push_bind(c.i)
+                .push(")");
         }
-        qb.push(" ORDER BY created_at DESC, id DESC LIMIT ").push_bind(i64::from(limit) + 1);
-        let rows = qb.build().fetch_all(&self.db.reader).await.map_err(db_err)?;
+        qb.push(" ORDER BY created_at DESC, id DESC LIMIT ")
+            .push_bind(i64::from(limit) + 1);
+        let rows = qb
+            .build()
+            .fetch_all(&self.db.reader)
+            .await
+            .map_err(db_err)?;
         let mut items = rows.iter().map(scan_from_row).collect::<Result<Vec<_>>>()?;
         let next_cursor = if items.len() > limit as usize {
             items.truncate(limit as usize);
             items.last().map(|s| {
-                Cursor { s: "scans".into(), r: 0, c: s.created_at.timestamp_millis(), i: s.id.to_string() }
-                    .encode()
+                Cursor {
+                    s: "scans".into(),
+                    r: 0,
+                    c: s.created_at.timestamp_millis(),
+                    i: s.id.to_string(),
+                }
+                .encode()
             })
         } else {
             None
@@ -383,7 +446,13 @@ impl Store for SqliteStore {
         Ok(Page { items, next_cursor })
     }
 
-    async fn update_scan(&self, org: &OrgId, id: ScanId, name: String, config: ScanConfig) -> Result<Scan> {
+    async fn update_scan(
+        &self,
+        org: &OrgId,
+        id: ScanId,
+        name: String,
+        config: ScanConfig,
+    ) -> Result<Scan> {
         let now = now_ms();
         let mut tx = self.begin().await?;
         let state = scan_state_in(&mut tx, org, id).await?;
@@ -442,7 +511,14 @@ impl Store for SqliteStore {
         let from = scan_state_in(&mut tx, org, id).await?;
         let to = from.apply(ScanAction::Start)?;
         // The ledger rows belong to this scan and org whatever the tasks claim.
-        let tasks: Vec<Task> = tasks.into_iter().map(|t| Task { scan_id: id, org_id: org.clone(), ..t }).collect();
+        let tasks: Vec<Task> = tasks
+            .into_iter()
+            .map(|t| Task {
+                scan_id: id,
+                org_id: org.clone(),
+                ..t
+            })
+            .collect();
         let pairs: Vec<(&Task, &OrgId)> = tasks.iter().map(|t| (t, org)).collect();
         let inserted = insert_tasks(&mut tx, &pairs, now).await?.len() as u64;
         let r = sqlx::query(
@@ -475,13 +551,21 @@ impl Store for SqliteStore {
         Ok(Transition { scan, events })
     }
 
-    async fn apply_action(&self, org: &OrgId, id: ScanId, action: ScanAction) -> Result<Transition> {
+    async fn apply_action(
+        &self,
+        org: &OrgId,
+        id: ScanId,
+        action: ScanAction,
+    ) -> Result<Transition> {
         let now = now_ms();
         let mut tx = self.begin().await?;
         let from = scan_state_in(&mut tx, org, id).await?;
         let to = from.apply(action)?;
         if action == ScanAction::Start {
-            return Err(CoreError::invalid("/action", "a scan is started with its planned tasks (start_scan)"));
+            return Err(CoreError::invalid(
+                "/action",
+                "a scan is started with its planned tasks (start_scan)",
+            ));
         }
         let reason = (action == ScanAction::Stop).then_some("stopped");
         let finished = (action == ScanAction::Stop).then_some(now);
@@ -512,11 +596,23 @@ impl Store for SqliteStore {
                 move_ledger(&mut tx, id, &["parked"], "pending", now).await?;
             }
             ScanAction::Stop => {
-                move_ledger(&mut tx, id, &["pending", "parked", "published"], "dropped", now).await?;
+                move_ledger(
+                    &mut tx,
+                    id,
+                    &["pending", "parked", "published"],
+                    "dropped",
+                    now,
+                )
+                .await?;
             }
             ScanAction::Start => {}
         }
-        let events = insert_events(&mut tx, vec![NewEvent::state(id, org, from, to, reason)], now).await?;
+        let events = insert_events(
+            &mut tx,
+            vec![NewEvent::state(id, org, from, to, reason)],
+            now,
+        )
+        .await?;
         let scan = fetch_scan(&mut tx, id).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(Transition { scan, events })
@@ -547,7 +643,13 @@ impl Store for SqliteStore {
                 .map_err(|_| CoreError::Backend("corrupt scan id in database".into()))?;
             let org = OrgId::parse(&r.try_get::<String, _>(1).map_err(db_err)?)
                 .map_err(|_| CoreError::Backend("corrupt org id in database".into()))?;
-            evs.push(NewEvent::state(id, &org, ScanState::Queued, ScanState::Running, None));
+            evs.push(NewEvent::state(
+                id,
+                &org,
+                ScanState::Queued,
+                ScanState::Running,
+                None,
+            ));
         }
         evs.sort_by_key(|e| e.scan_id);
         let events = insert_events(&mut tx, evs, now).await?;
@@ -555,9 +657,17 @@ impl Store for SqliteStore {
         Ok(events)
     }
 
-    async fn finish_scan(&self, id: ScanId, state: ScanState, reason: &str) -> Result<Option<Transition>> {
+    async fn finish_scan(
+        &self,
+        id: ScanId,
+        state: ScanState,
+        reason: &str,
+    ) -> Result<Option<Transition>> {
         if !matches!(state, ScanState::Completed | ScanState::Failed) {
-            return Err(CoreError::invalid("/state", "a scan is finished as completed or failed"));
+            return Err(CoreError::invalid(
+                "/state",
+                "a scan is finished as completed or failed",
+            ));
         }
         let now = now_ms();
         let mut tx = self.begin().await?;
@@ -667,7 +777,11 @@ impl Store for SqliteStore {
 
         // 1. The scans this batch touches, with what the rules need.
         let mut scan_ids: HashSet<ScanId> = reports.iter().map(|r| r.scan_id).collect();
-        scan_ids.extend(reports.iter().flat_map(|r| r.spawned.iter().map(|t| t.scan_id)));
+        scan_ids.extend(
+            reports
+                .iter()
+                .flat_map(|r| r.spawned.iter().map(|t| t.scan_id)),
+        );
         let rows = sqlx::query(
             "SELECT id, org_id, state, findings, json_extract(config, '$.max_results') AS mr \
              FROM scans WHERE id IN (SELECT value FROM json_each(?1))",
@@ -690,7 +804,8 @@ impl Store for SqliteStore {
                 Touched {
                     org,
                     state: scan_state(&r.try_get::<String, _>("state").map_err(db_err)?)?,
-                    findings: u64::try_from(r.try_get::<i64, _>("findings").map_err(db_err)?).unwrap_or(0),
+                    findings: u64::try_from(r.try_get::<i64, _>("findings").map_err(db_err)?)
+                        .unwrap_or(0),
                     max_results: r
                         .try_get::<Option<i64>, _>("mr")
                         .map_err(db_err)?
@@ -709,11 +824,17 @@ impl Store for SqliteStore {
         let mut failed: Vec<Value> = Vec::new();
         let mut dropped = Vec::new();
         let mut parked = Vec::new();
+        let mut failed_seen: HashSet<TaskId> = HashSet::new();
         for r in &reports {
             match &r.status {
                 TaskStatus::Running => {}
                 TaskStatus::Done => done.push(r.task_id.to_string()),
-                TaskStatus::Failed { error } => failed.push(json!([r.task_id.to_string(), error])),
+                TaskStatus::Failed { error } => {
+                    // One row per task: a duplicate in the batch must not match the ledger twice.
+                    if failed_seen.insert(r.task_id) {
+                        failed.push(json!([r.task_id.to_string(), error]));
+                    }
+                }
                 TaskStatus::Parked => parked.push(r.task_id.to_string()),
                 TaskStatus::Dropped => dropped.push(r.task_id.to_string()),
             }
@@ -761,8 +882,9 @@ impl Store for SqliteStore {
                 let scan_id = scan_of(r, "scan_id")?;
                 if let Some(t) = scans.get_mut(&scan_id) {
                     t.d_failed += 1;
-                    let target: Value = serde_json::from_str(&r.try_get::<String, _>("target").map_err(db_err)?)
-                        .unwrap_or(Value::Null);
+                    let target: Value =
+                        serde_json::from_str(&r.try_get::<String, _>("target").map_err(db_err)?)
+                            .unwrap_or(Value::Null);
                     failed_evs.push(NewEvent {
                         scan_id,
                         org_id: t.org.clone(),
@@ -805,7 +927,9 @@ impl Store for SqliteStore {
         // 3. Findings of live scans, idempotent on (scan, fingerprint).
         let mut new_findings: Vec<Finding> = Vec::new();
         for r in &reports {
-            let Some(t) = scans.get(&r.scan_id).filter(|t| t.live()) else { continue };
+            let Some(t) = scans.get(&r.scan_id).filter(|t| t.live()) else {
+                continue;
+            };
             for f in &r.findings {
                 if let Err(e) = f.validate() {
                     tracing::warn!(scan = %r.scan_id, task = %r.task_id, error = %e, "skipping invalid finding");
@@ -869,8 +993,11 @@ impl Store for SqliteStore {
             .fetch_all(&mut *tx)
             .await
             .map_err(db_err)?;
-            let inserted: HashSet<String> =
-                rows.iter().map(|r| r.try_get::<String, _>(0)).collect::<Result<_, _>>().map_err(db_err)?;
+            let inserted: HashSet<String> = rows
+                .iter()
+                .map(|r| r.try_get::<String, _>(0))
+                .collect::<Result<_, _>>()
+                .map_err(db_err)?;
             new_findings.retain(|f| inserted.contains(&f.id.to_string()));
             for f in &new_findings {
                 if let Some(t) = scans.get_mut(&f.scan_id) {
@@ -886,8 +1013,9 @@ impl Store for SqliteStore {
         }
         evs.extend(failed_evs);
         for t in scans.values_mut() {
-            t.hit_max_results =
-                t.live() && t.max_results.is_some_and(|m| t.findings + t.d_findings >= m);
+            t.hit_max_results = t.live()
+                && t.max_results
+                    .is_some_and(|m| t.findings + t.d_findings >= m);
         }
 
         // 4. Spawned tasks of live scans that did not just reach max_results, deduped.
@@ -901,7 +1029,9 @@ impl Store for SqliteStore {
             .collect();
         let mut spawned_count = 0u64;
         for sid in insert_tasks(&mut tx, &spawned, now).await? {
-            let sid: ScanId = sid.parse().map_err(|_| CoreError::Backend("corrupt scan id in database".into()))?;
+            let sid: ScanId = sid
+                .parse()
+                .map_err(|_| CoreError::Backend("corrupt scan id in database".into()))?;
             if let Some(t) = scans.get_mut(&sid) {
                 t.d_enqueued += 1;
                 spawned_count += 1;
@@ -910,7 +1040,9 @@ impl Store for SqliteStore {
 
         // 5. Artifacts of live scans.
         for r in &reports {
-            let Some(t) = scans.get(&r.scan_id).filter(|t| t.live()) else { continue };
+            let Some(t) = scans.get(&r.scan_id).filter(|t| t.live()) else {
+                continue;
+            };
             for a in &r.artifacts {
                 sqlx::query(
                     "INSERT INTO artifacts (scan_id, name, org_id, size, content_type, created_at) \
@@ -980,7 +1112,9 @@ impl Store for SqliteStore {
             } else {
                 continue;
             };
-            if let Some(ev) = end_scan(&mut tx, *id, ScanState::Completed, reason, false, now).await? {
+            if let Some(ev) =
+                end_scan(&mut tx, *id, ScanState::Completed, reason, false, now).await?
+            {
                 finished.push((*id, ScanState::Completed, reason.map(str::to_owned)));
                 evs.push(ev);
             }
@@ -988,27 +1122,48 @@ impl Store for SqliteStore {
 
         let events = insert_events(&mut tx, evs, now).await?;
         tx.commit().await.map_err(db_err)?;
-        Ok(RecordOutcome { events, spawned: spawned_count, finished })
+        Ok(RecordOutcome {
+            events,
+            spawned: spawned_count,
+            finished,
+        })
     }
 
     // ---- findings ----
 
-    async fn list_findings(&self, org: &OrgId, scan: ScanId, query: &FindingQuery) -> Result<Page<Finding>> {
+    async fn list_findings(
+        &self,
+        org: &OrgId,
+        scan: ScanId,
+        query: &FindingQuery,
+    ) -> Result<Page<Finding>> {
         let mut conn = self.db.reader.acquire().await.map_err(db_err)?;
         scan_state_in(&mut conn, org, scan).await?;
         let limit = clamp_limit(query.limit);
         let sort = sort_name(query.sort);
-        let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT {FINDING_COLS} FROM findings WHERE scan_id = "));
-        qb.push_bind(scan.to_string()).push(" AND org_id = ").push_bind(org.as_str().to_owned());
+        let mut qb = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT {FINDING_COLS} FROM findings WHERE scan_id = "
+        ));
+        qb.push_bind(scan.to_string())
+            .push(" AND org_id = ")
+            .push_bind(org.as_str().to_owned());
         push_finding_filters(&mut qb, query);
         if let Some(cur) = &query.cursor {
             let c = Cursor::decode(cur, sort)?;
             match query.sort {
                 FindingSort::Created => {
-                    qb.push(" AND (created_at, id) > (").push_bind(c.c).push(", ").push_bind(c.i).push(")");
+                    qb.push(" AND (created_at, id) > (")
+                        .push_bind(c.c)
+                        .push(", ")
+                        .push_bind(c.i)
+                        .push(")");
                 }
                 FindingSort::CreatedDesc => {
-                    qb.push(" AND (created_at, id) < (").push_bind(c.c).push(", ").push_bind(c.i).push(")");
+                    qb.push(" AND (created_at, id) < (")
+                        .push_bind(c.c)
+                        .push(", ")
+                        .push_bind(c.i)
+                        .push(")");
                 }
                 FindingSort::Severity => {
                     qb.push(" AND (severity < ")
@@ -1030,7 +1185,10 @@ impl Store for SqliteStore {
         });
         qb.push(" LIMIT ").push_bind(i64::from(limit) + 1);
         let rows = qb.build().fetch_all(&mut *conn).await.map_err(db_err)?;
-        let mut items = rows.iter().map(finding_from_row).collect::<Result<Vec<_>>>()?;
+        let mut items = rows
+            .iter()
+            .map(finding_from_row)
+            .collect::<Result<Vec<_>>>()?;
         let next_cursor = if items.len() > limit as usize {
             items.truncate(limit as usize);
             items.last().map(|f| {
@@ -1049,13 +1207,15 @@ impl Store for SqliteStore {
     }
 
     async fn get_finding(&self, org: &OrgId, id: FindingId) -> Result<Finding> {
-        let row = sqlx::query(&format!("SELECT {FINDING_COLS} FROM findings WHERE id = ?1 AND org_id = ?2"))
-            .bind(id.to_string())
-            .bind(org.as_str())
-            .fetch_optional(&self.db.reader)
-            .await
-            .map_err(db_err)?
-            .ok_or_else(|| CoreError::not_found("finding", id))?;
+        let row = sqlx::query(&format!(
+            "SELECT {FINDING_COLS} FROM findings WHERE id = ?1 AND org_id = ?2"
+        ))
+        .bind(id.to_string())
+        .bind(org.as_str())
+        .fetch_optional(&self.db.reader)
+        .await
+        .map_err(db_err)?
+        .ok_or_else(|| CoreError::not_found("finding", id))?;
         finding_from_row(&row)
     }
 
@@ -1077,7 +1237,13 @@ impl Store for SqliteStore {
 
     // ---- events ----
 
-    async fn events_after(&self, org: &OrgId, scan: Option<ScanId>, after: i64, limit: u32) -> Result<Vec<Event>> {
+    async fn events_after(
+        &self,
+        org: &OrgId,
+        scan: Option<ScanId>,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<Event>> {
         let limit = i64::from(clamp_limit(limit));
         let mut conn = self.db.reader.acquire().await.map_err(db_err)?;
         let rows = match scan {
@@ -1130,13 +1296,15 @@ impl Store for SqliteStore {
     }
 
     async fn get_template(&self, org: &OrgId, id: TemplateId) -> Result<Template> {
-        let row = sqlx::query(&format!("SELECT {TEMPLATE_COLS} FROM templates WHERE id = ?1 AND org_id = ?2"))
-            .bind(id.to_string())
-            .bind(org.as_str())
-            .fetch_optional(&self.db.reader)
-            .await
-            .map_err(db_err)?
-            .ok_or_else(|| CoreError::not_found("template", id))?;
+        let row = sqlx::query(&format!(
+            "SELECT {TEMPLATE_COLS} FROM templates WHERE id = ?1 AND org_id = ?2"
+        ))
+        .bind(id.to_string())
+        .bind(org.as_str())
+        .fetch_optional(&self.db.reader)
+        .await
+        .map_err(db_err)?
+        .ok_or_else(|| CoreError::not_found("template", id))?;
         template_from_row(&row)
     }
 

@@ -1,0 +1,93 @@
+//! Scanners registry, metadata, health, readiness, the OpenAPI document and the 404 fallback.
+
+use axum::extract::State;
+use axum::http::{header, HeaderValue, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+use argus_core::finding::Page;
+use argus_core::scanner::ScannerInfo;
+
+use crate::dto::{Dependency, Health, Readiness};
+use crate::problem::Problem;
+use crate::{AppState, Meta};
+
+/// Liveness: 200 while the process serves requests.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "system",
+    responses((status = 200, description = "The process is serving", body = Health))
+)]
+pub(crate) async fn healthz() -> Json<Health> {
+    Json(Health { status: "ok" })
+}
+
+/// Readiness: pings every dependency; 503 when one is down.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "system",
+    responses(
+        (status = 200, description = "Every dependency is reachable", body = Readiness),
+        (status = 503, description = "At least one dependency is down", body = Readiness),
+    )
+)]
+pub(crate) async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
+    let dependencies: Vec<Dependency> = state
+        .engine
+        .readiness()
+        .await
+        .into_iter()
+        .map(|d| Dependency {
+            name: d.name.to_owned(),
+            backend: d.backend.to_owned(),
+            ok: d.ok,
+            error: d.error,
+        })
+        .collect();
+    let ok = dependencies.iter().all(|d| d.ok);
+    let status = if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, Json(Readiness { status: if ok { "ok" } else { "unavailable" }, dependencies }))
+}
+
+/// Every scanner: name, description, accepted target kinds, params schema, availability.
+#[utoipa::path(
+    get,
+    path = "/scanners",
+    tag = "system",
+    responses((status = 200, description = "The scanner registry", body = Page<ScannerInfo>))
+)]
+pub(crate) async fn list_scanners(State(state): State<AppState>) -> Json<Page<ScannerInfo>> {
+    Json(Page { items: state.engine.registry().infos(), next_cursor: None })
+}
+
+/// Version, build and the backends in use.
+#[utoipa::path(
+    get,
+    path = "/meta",
+    tag = "system",
+    responses((status = 200, description = "Server metadata", body = Meta))
+)]
+pub(crate) async fn meta(State(state): State<AppState>) -> Json<Meta> {
+    Json(state.meta.clone())
+}
+
+/// This document (OpenAPI 3.1).
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    tag = "system",
+    responses((status = 200, description = "The OpenAPI document", body = Object))
+)]
+pub(crate) async fn openapi_json(State(state): State<AppState>) -> Response {
+    let mut res = state.openapi_json.clone().into_response();
+    res.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    res
+}
+
+/// 404 for every path no route matches.
+pub(crate) async fn no_route(uri: Uri) -> Problem {
+    Problem::not_found(format!("no route for {}", uri.path()))
+}

@@ -1,0 +1,109 @@
+//! The binary's user-facing commands: help, config show (golden), scanners, direct scans and
+//! their exit codes, and the config reference page covering every key.
+#![allow(clippy::disallowed_methods)]
+
+use std::process::Command;
+
+fn argus() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_argus"));
+    // A clean environment for config: no inherited ARGUS_* variables.
+    for (k, _) in std::env::vars() {
+        if k.starts_with("ARGUS_") {
+            c.env_remove(k);
+        }
+    }
+    c
+}
+
+#[test]
+fn config_show_matches_golden_and_masks_secrets() {
+    let out = argus()
+        .args(["config", "show"])
+        .env("ARGUS_STORE__URL", "sqlite://db.sqlite")
+        .env("ARGUS_ARTIFACTS__URL", "file://u:hunter2@host/art")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(!text.contains("hunter2"), "password leaked: {text}");
+    let golden = include_str!("golden/config_show.toml");
+    assert_eq!(text, golden, "update tests/golden/config_show.toml if the change is intended");
+}
+
+#[test]
+fn help_teaches_the_commands() {
+    let out = argus().arg("--help").output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    for cmd in ["serve", "worker", "scan", "config", "scanners"] {
+        assert!(text.contains(cmd), "--help lacks {cmd}: {text}");
+    }
+}
+
+#[test]
+fn scanners_lists_noop_and_builtin_tools() {
+    let out = argus().args(["scanners", "--json"]).output().unwrap();
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<&str> = v.as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    for n in ["noop", "tool:subfinder", "tool:httpx", "tool:naabu", "tool:nuclei", "tool:trivy", "tool:gitleaks"] {
+        assert!(names.contains(&n), "{n} missing from {names:?}");
+    }
+    for s in v.as_array().unwrap() {
+        assert!(s["params_schema"].is_object(), "{s}");
+        assert!(s["available"].is_boolean(), "{s}");
+    }
+}
+
+#[test]
+fn direct_scan_prints_json_and_sets_exit_code() {
+    // noop with findings=2: two low findings → exit 1 at the default --fail-on low.
+    let out = argus()
+        .args(["scan", "noop", "noop://x", "--kind", "url", "--param", "findings=2", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 2);
+
+    let out = argus()
+        .args(["scan", "noop", "noop://x", "--kind", "url", "--param", "findings=2", "--fail-on", "critical", "--format", "jsonl"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8(out.stdout).unwrap().lines().count(), 2);
+
+    let out = argus().args(["scan", "noop", "noop://x", "--kind", "url"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn direct_scan_errors_are_clear() {
+    let out = argus().args(["scan", "tool:nope", "example.com"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("unknown scanner 'tool:nope'"), "{err}");
+
+    let out = argus()
+        .args(["scan", "noop", "noop://x", "--kind", "url", "--param", "fanout=-1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("fanout"), "{err}");
+}
+
+#[test]
+fn config_reference_documents_every_key() {
+    let doc = include_str!("../../../docs/config.md");
+    let out = argus().args(["config", "show"]).output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut section = String::new();
+    for line in text.lines() {
+        if let Some(s) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            section = s.to_string();
+        } else if let Some((key, _)) = line.split_once(" = ") {
+            let full = format!("`{section}.{}`", key.trim());
+            assert!(doc.contains(&full), "docs/config.md does not document {full}");
+        }
+    }
+}

@@ -1,0 +1,178 @@
+//! The on-disk form of a tool definition (one TOML file per tool; see `tools/README.md`).
+//!
+//! These types only describe the file; [`super::ToolScanner::new`] checks everything a
+//! definition promises (names, placeholders, paths, the params schema) before a tool is usable,
+//! so a bad file fails at load time with a message naming the problem, never mid-scan.
+
+use argus_core::target::TargetKind;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// A tool definition as written in its TOML file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ToolDef {
+    /// Registry name is `tool:<name>`; `[a-z0-9][a-z0-9_-]*`, at most 64 characters.
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// A bare name looked up on PATH, an absolute path, or a path relative to the tool file.
+    pub executable: String,
+    /// Target kinds the tool accepts.
+    pub target_kinds: Vec<TargetKind>,
+    /// JSON schema of the params (a TOML table); no params accepted when absent.
+    #[serde(default)]
+    pub params: Option<serde_json::Value>,
+    /// Arguments: strings, or `{ args = [...], when = "params.x" }` groups.
+    pub argv: Vec<ArgEntry>,
+    #[serde(default = "default_timeout")]
+    pub timeout_secs: u64,
+    /// Extra environment for the tool (on top of PATH, HOME, LANG, TMPDIR).
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Names of variables copied from Argus's own environment when set (API keys, config paths).
+    #[serde(default)]
+    pub env_passthrough: Vec<String>,
+    /// Exit codes that mean success.
+    #[serde(default = "default_exit_codes")]
+    pub success_exit_codes: Vec<i32>,
+    /// Files in the work folder kept as artifacts after the run (when they exist).
+    #[serde(default)]
+    pub keep_files: Vec<String>,
+    #[serde(default = "default_stdout_cap")]
+    pub max_stdout_bytes: u64,
+    #[serde(default = "default_stderr_cap")]
+    pub max_stderr_bytes: u64,
+    pub output: OutputDef,
+}
+
+/// One `argv` entry.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ArgEntry {
+    /// One argument; dropped when it refers to a param that is absent.
+    Arg(String),
+    /// Arguments kept or dropped together.
+    Group(ArgGroup),
+}
+
+/// Arguments kept or dropped together: with `when`, kept when that param is set and truthy;
+/// without, kept when every param they refer to is present.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArgGroup {
+    pub args: Vec<String>,
+    #[serde(default)]
+    pub when: Option<String>,
+}
+
+/// How the tool's output is read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutputFormat {
+    /// One JSON value per line (blank lines skipped).
+    Jsonl,
+    /// One JSON document; records selected by `records`.
+    Json,
+    /// One record `{"line": "..."}` per non-blank line.
+    Lines,
+}
+
+/// The `[output]` table.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputDef {
+    pub format: OutputFormat,
+    /// `stdout`, or `file:<name>` for a file the tool writes into its work folder.
+    #[serde(default = "default_source")]
+    pub source: String,
+    /// For `json`: where the records are, e.g. `Results[].Vulnerabilities[]`. Without it, an
+    /// array document yields one record per element and an object yields itself.
+    #[serde(default)]
+    pub records: Option<String>,
+    #[serde(default)]
+    pub finding: Option<FindingDef>,
+    /// One target mapping (shorthand for a one-element `targets`).
+    #[serde(default)]
+    pub target: Option<TargetDef>,
+    #[serde(default)]
+    pub targets: Vec<TargetDef>,
+}
+
+/// The `[output.finding]` table: how a record becomes a finding.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FindingDef {
+    /// Template for the finding kind.
+    pub kind: String,
+    /// Severity used when `severity_field` is absent or unrecognised (default `info`).
+    #[serde(default)]
+    pub severity: Option<String>,
+    /// Field holding the severity (read leniently: `HIGH`, `moderate`, `unknown`…).
+    #[serde(default)]
+    pub severity_field: Option<String>,
+    /// Template for the title.
+    pub title: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub location: LocationDef,
+    /// Fields whose values identify the finding across scans (with the tool, kind and target).
+    /// Empty: the whole record.
+    #[serde(default)]
+    pub fingerprint: Vec<String>,
+    /// Field holding a secret value: stored only as a digest and removed from `data`.
+    #[serde(default)]
+    pub secret_field: Option<String>,
+    /// Fields removed from `data` (raw requests, lines around a secret…).
+    #[serde(default)]
+    pub drop_fields: Vec<String>,
+    /// Only records where this field is truthy become findings.
+    #[serde(default)]
+    pub when: Option<String>,
+}
+
+/// Templates for the finding's location; empty renders are left unset.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocationDef {
+    #[serde(default)]
+    pub path: Option<String>,
+    #[serde(default)]
+    pub line: Option<String>,
+    #[serde(default)]
+    pub commit: Option<String>,
+    #[serde(default)]
+    pub url: Option<String>,
+}
+
+/// An `[output.target]` / `[[output.targets]]` entry: a record becomes a new target (chaining).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetDef {
+    pub kind: TargetKind,
+    /// Template for the value; records whose value does not parse as `kind` are skipped.
+    pub value: String,
+    #[serde(default)]
+    pub when: Option<String>,
+}
+
+fn default_timeout() -> u64 {
+    600
+}
+
+fn default_exit_codes() -> Vec<i32> {
+    vec![0]
+}
+
+fn default_stdout_cap() -> u64 {
+    crate::process::DEFAULT_STDOUT_CAP
+}
+
+fn default_stderr_cap() -> u64 {
+    crate::process::DEFAULT_STDERR_CAP
+}
+
+fn default_source() -> String {
+    "stdout".into()
+}

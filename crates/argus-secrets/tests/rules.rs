@@ -1,0 +1,67 @@
+//! Every built-in rule is checked against its own positive and negative examples, with the full
+//! engine (prefilter, validators, allowlists and generic-rule shadowing all active).
+
+use argus_secrets::{Engine, RuleSet};
+use std::collections::HashSet;
+
+#[test]
+fn builtin_rule_set_is_well_formed() {
+    let set = RuleSet::builtin().unwrap();
+    assert!(set.len() >= 120, "only {} rules", set.len());
+    let mut ids = HashSet::new();
+    for r in set.rules() {
+        assert!(ids.insert(r.id.clone()), "duplicate id {}", r.id);
+        assert!(!r.keywords.is_empty(), "{} has no keywords (would run on every blob)", r.id);
+        assert!(!r.examples.is_empty(), "{} has no positive example", r.id);
+        assert!(!r.negative_examples.is_empty(), "{} has no negative example", r.id);
+        assert!(
+            r.id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
+            "bad id {}",
+            r.id
+        );
+    }
+}
+
+#[test]
+fn every_rule_matches_its_examples_and_rejects_its_negatives() {
+    let set = RuleSet::builtin().unwrap();
+    let rules: Vec<_> = set.rules().to_vec();
+    let engine = Engine::new(set).unwrap();
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for r in &rules {
+        for ex in &r.examples {
+            checked += 1;
+            let ids = engine.matching_rule_ids(ex);
+            if !ids.contains(&r.id) {
+                failures.push(format!("{}: missed positive {:?} (got {:?})", r.id, ex, ids));
+            }
+        }
+        for ex in &r.negative_examples {
+            checked += 1;
+            let ids = engine.matching_rule_ids(ex);
+            if ids.contains(&r.id) {
+                failures.push(format!("{}: matched negative {:?}", r.id, ex));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} of {checked} example checks failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(checked >= 240);
+}
+
+#[test]
+fn a_failing_rule_is_detected() {
+    // The example check itself must be able to fail: a rule whose negative matches.
+    let text = r#"
+[[rule]]
+id = "demo"
+name = "demo"
+pattern = '''demo_[a-z]{4}'''
+keywords = ["demo_"]
+examples = ["demo_abcd"]
+negative_examples = ["demo_wxyz"]
+"#;
+    let set = RuleSet::from_toml_str(text, std::path::Path::new("demo.toml")).unwrap();
+    let engine = Engine::new(set).unwrap();
+    assert_eq!(engine.matching_rule_ids("demo_wxyz"), vec!["demo".to_string()]);
+}
