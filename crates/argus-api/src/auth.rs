@@ -60,7 +60,10 @@ impl From<AuthConfig> for Auth {
         match c {
             AuthConfig::Local { principal } => Auth::Local(Arc::new(principal)),
             AuthConfig::TrustedHeaders { trusted_proxies } => Auth::Trusted {
-                proxies: trusted_proxies.into_iter().map(|ip| ip.to_canonical()).collect(),
+                proxies: trusted_proxies
+                    .into_iter()
+                    .map(|ip| ip.to_canonical())
+                    .collect(),
             },
         }
     }
@@ -87,7 +90,9 @@ fn identify(parts: &Parts, proxies: &[IpAddr]) -> Result<Principal, Problem> {
             .get::<ConnectInfo<SocketAddr>>()
             .map(|ConnectInfo(addr)| addr.ip().to_canonical());
         if !peer.is_some_and(|ip| proxies.contains(&ip)) {
-            return Err(unauthorized("identity headers are honoured only from trusted proxies"));
+            return Err(unauthorized(
+                "identity headers are honoured only from trusted proxies",
+            ));
         }
     }
     let header = |name: &str| {

@@ -159,7 +159,10 @@ pub(crate) fn parse_limit(raw: Option<&str>) -> Result<u32, Problem> {
         None => Ok(100),
         Some(s) => match s.parse::<u32>() {
             Ok(n) if (1..=1000).contains(&n) => Ok(n),
-            _ => Err(Problem::invalid("/limit", "limit must be an integer between 1 and 1000")),
+            _ => Err(Problem::invalid(
+                "/limit",
+                "limit must be an integer between 1 and 1000",
+            )),
         },
     }
 }
@@ -173,9 +176,12 @@ pub(crate) fn parse_opt<T>(
 ) -> Result<Option<T>, Problem> {
     match raw {
         None | Some("") => Ok(None),
-        Some(s) => parse(s)
-            .map(Some)
-            .ok_or_else(|| Problem::invalid(format!("/{name}"), format!("{name} must be one of {allowed}"))),
+        Some(s) => parse(s).map(Some).ok_or_else(|| {
+            Problem::invalid(
+                format!("/{name}"),
+                format!("{name} must be one of {allowed}"),
+            )
+        }),
     }
 }
 
@@ -184,6 +190,9 @@ pub(crate) fn parse_flag(raw: Option<&str>, name: &str) -> Result<bool, Problem>
     match raw {
         None | Some("") | Some("false") | Some("0") => Ok(false),
         Some("true") | Some("1") => Ok(true),
-        Some(_) => Err(Problem::invalid(format!("/{name}"), format!("{name} must be true or false"))),
+        Some(_) => Err(Problem::invalid(
+            format!("/{name}"),
+            format!("{name} must be true or false"),
+        )),
     }
 }

@@ -61,7 +61,11 @@ pub const DEFAULT_BODY_LIMIT: usize = 1 << 20;
 impl ApiConfig {
     /// A config with the default body limit.
     pub fn new(auth: AuthConfig, meta: Meta) -> Self {
-        ApiConfig { auth, body_limit: DEFAULT_BODY_LIMIT, meta }
+        ApiConfig {
+            auth,
+            body_limit: DEFAULT_BODY_LIMIT,
+            meta,
+        }
     }
 }
 
@@ -184,9 +188,10 @@ async fn problem_safety_net(req: Request, next: Next) -> Response {
     let (mut parts, _) = res.into_parts();
     let fresh = problem.into_response();
     parts.headers.remove(header::CONTENT_LENGTH);
-    parts
-        .headers
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(problem::PROBLEM_JSON));
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(problem::PROBLEM_JSON),
+    );
     Response::from_parts(parts, fresh.into_body())
 }
 
@@ -211,7 +216,10 @@ pub async fn serve(
             tracing::debug!(error = %e, "cannot set TCP_NODELAY");
         }
     });
-    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }

@@ -15,8 +15,8 @@
 //! Streams end when the client goes away, when the server shuts down ([`Shutdown`]), or — with
 //! `until_terminal` — after the scan's terminal `state` event.
 
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
@@ -146,9 +146,18 @@ async fn run_follower(engine: &Engine, filter: &Filter, after: i64, tx: &mpsc::S
 
 /// Sends every stored event after `last`; `Stop` when the stream is over (client gone, terminal
 /// event sent with `until_terminal`, or the store failed — the client resumes by id).
-async fn catch_up(engine: &Engine, filter: &Filter, last: &mut i64, tx: &mpsc::Sender<Event>) -> Flow {
+async fn catch_up(
+    engine: &Engine,
+    filter: &Filter,
+    last: &mut i64,
+    tx: &mpsc::Sender<Event>,
+) -> Flow {
     loop {
-        let page = match engine.store().events_after(&filter.org, filter.scan, *last, PAGE).await {
+        let page = match engine
+            .store()
+            .events_after(&filter.org, filter.scan, *last, PAGE)
+            .await
+        {
             Ok(p) => p,
             Err(e) => {
                 tracing::warn!(error = %e, "event stream ends: cannot read events");
@@ -185,15 +194,19 @@ fn resume_point(headers: &HeaderMap, query: Option<&str>) -> Result<i64, Problem
         .filter(|s| !s.is_empty());
     match raw {
         None => Ok(0),
-        Some(s) => s
-            .parse::<i64>()
-            .map(|n| n.max(0))
-            .map_err(|_| Problem::invalid("/last_event_id", "Last-Event-ID must be an event id (an integer)")),
+        Some(s) => s.parse::<i64>().map(|n| n.max(0)).map_err(|_| {
+            Problem::invalid(
+                "/last_event_id",
+                "Last-Event-ID must be an event id (an integer)",
+            )
+        }),
     }
 }
 
 fn cancel_token(shutdown: Option<Extension<Shutdown>>) -> CancellationToken {
-    shutdown.map(|Extension(Shutdown(t))| t.child_token()).unwrap_or_default()
+    shutdown
+        .map(|Extension(Shutdown(t))| t.child_token())
+        .unwrap_or_default()
 }
 
 fn sse_response(
@@ -201,7 +214,10 @@ fn sse_response(
 ) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
     let stream = ReceiverStream::new(rx).map(|e| {
         let data = serde_json::to_string(&e).unwrap_or_else(|_| "{}".to_owned());
-        Ok(SseEvent::default().id(e.id.to_string()).event(e.kind.as_str()).data(data))
+        Ok(SseEvent::default()
+            .id(e.id.to_string())
+            .event(e.kind.as_str())
+            .data(data))
     });
     Sse::new(stream).keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
 }
@@ -209,7 +225,8 @@ fn sse_response(
 fn no_buffering(sse: impl IntoResponse) -> Response {
     let mut res = sse.into_response();
     // Reverse proxies (nginx) would otherwise hold events back.
-    res.headers_mut().insert("x-accel-buffering", HeaderValue::from_static("no"));
+    res.headers_mut()
+        .insert("x-accel-buffering", HeaderValue::from_static("no"));
     res
 }
 
@@ -245,7 +262,11 @@ pub(crate) async fn scan_events(
     let after = resume_point(&headers, q.last_event_id.as_deref())?;
     let until_terminal = parse_flag(q.until_terminal.as_deref(), "until_terminal")?;
     state.engine.store().get_scan(&caller.org, id).await?;
-    let filter = Filter { org: caller.org.clone(), scan: Some(id), until_terminal };
+    let filter = Filter {
+        org: caller.org.clone(),
+        scan: Some(id),
+        until_terminal,
+    };
     let rx = follow(state.engine.clone(), filter, after, cancel_token(shutdown));
     Ok(no_buffering(sse_response(rx)))
 }
@@ -275,7 +296,11 @@ pub(crate) async fn org_events(
     let after = resume_point(&headers, q.last_event_id.as_deref())?;
     // `until_terminal` has no meaning across scans; it is accepted and ignored.
     parse_flag(q.until_terminal.as_deref(), "until_terminal")?;
-    let filter = Filter { org: caller.org.clone(), scan: None, until_terminal: false };
+    let filter = Filter {
+        org: caller.org.clone(),
+        scan: None,
+        until_terminal: false,
+    };
     let rx = follow(state.engine.clone(), filter, after, cancel_token(shutdown));
     Ok(no_buffering(sse_response(rx)))
 }
@@ -379,7 +404,11 @@ async fn ws_session(socket: WebSocket, state: AppState, caller: Caller, cancel: 
                     }
                     Err(p) => {
                         let body = serde_json::json!({ "error": p });
-                        if sink.send(Message::Text(body.to_string().into())).await.is_err() {
+                        if sink
+                            .send(Message::Text(body.to_string().into()))
+                            .await
+                            .is_err()
+                        {
                             break;
                         }
                     }
@@ -417,7 +446,12 @@ async fn subscribe(
         until_terminal: msg.until_terminal && scan.is_some(),
     };
     let token = parent.child_token();
-    let rx = follow(state.engine.clone(), filter, msg.last_event_id.unwrap_or(0), token.clone());
+    let rx = follow(
+        state.engine.clone(),
+        filter,
+        msg.last_event_id.unwrap_or(0),
+        token.clone(),
+    );
     Ok((token, rx))
 }
 

@@ -155,7 +155,8 @@ impl IntoResponse for Problem {
         res.headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
         if let Some(secs) = retry_after {
-            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         res
     }
@@ -197,9 +198,15 @@ mod tests {
     #[test]
     fn core_errors_map_to_codes() {
         let p = Problem::from(CoreError::illegal("pause", ScanState::Created));
-        assert_eq!((p.status, p.code, p.state), (409, Code::Conflict, Some(ScanState::Created)));
+        assert_eq!(
+            (p.status, p.code, p.state),
+            (409, Code::Conflict, Some(ScanState::Created))
+        );
         let p = Problem::from(CoreError::invalid("/config/targets", "x"));
-        assert_eq!((p.status, p.path.as_deref()), (422, Some("/config/targets")));
+        assert_eq!(
+            (p.status, p.path.as_deref()),
+            (422, Some("/config/targets"))
+        );
         let p = Problem::from(CoreError::Backend("secret-ish detail".into()));
         assert_eq!(p.status, 500);
         assert!(!p.detail.contains("secret-ish"));

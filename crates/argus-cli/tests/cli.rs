@@ -56,9 +56,9 @@ fn scanners_lists_noop_and_builtin_tools() {
 
 #[test]
 fn direct_scan_prints_json_and_sets_exit_code() {
-    // noop with findings=2: two low findings → exit 1 at the default --fail-on low.
+    // noop with findings=2: two info findings → exit 1 with --fail-on info.
     let out = argus()
-        .args(["scan", "noop", "noop://x", "--kind", "url", "--param", "findings=2", "--format", "json"])
+        .args(["scan", "noop", "noop://x", "--kind", "url", "--param", "findings=2", "--format", "json", "--fail-on", "info"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
@@ -66,7 +66,7 @@ fn direct_scan_prints_json_and_sets_exit_code() {
     assert_eq!(v.as_array().unwrap().len(), 2);
 
     let out = argus()
-        .args(["scan", "noop", "noop://x", "--kind", "url", "--param", "findings=2", "--fail-on", "critical", "--format", "jsonl"])
+        .args(["scan", "noop", "noop://x", "--kind", "url", "--param", "findings=2", "--format", "jsonl"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0));

@@ -56,10 +56,48 @@ async fn work(q: Arc<EmbeddedQueue>, n: Arc<std::sync::atomic::AtomicUsize>, tot
     Ok(())
 }
 
+/// Process CPU time (user + system, all threads) from /proc; `None` off Linux. Reported beside
+/// wall time because the machine is shared: CPU per task is what the queue itself costs.
+fn cpu_time() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    let rest = stat.rsplit_once(')')?.1;
+    let mut fields = rest.split_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    // Clock ticks; 100 Hz on every Linux configuration Argus targets.
+    Some(Duration::from_millis((utime + stime) * 10))
+}
+
+struct Phase {
+    wall: Instant,
+    cpu: Option<Duration>,
+}
+
+impl Phase {
+    fn start() -> Self {
+        Phase { wall: Instant::now(), cpu: cpu_time() }
+    }
+
+    fn report(&self, what: &str, n: usize) {
+        let secs = self.wall.elapsed().as_secs_f64();
+        let cpu = match (self.cpu, cpu_time()) {
+            (Some(a), Some(b)) => format!(", CPU {:>6.2} µs/task", (b - a).as_secs_f64() * 1e6 / n as f64),
+            _ => String::new(),
+        };
+        println!(
+            "{what:<40} {n:>7} tasks in {:>7.1} ms = {:>7.0} tasks/s, wall {:>6.2} µs/task{cpu}",
+            secs * 1e3,
+            n as f64 / secs,
+            secs * 1e6 / n as f64
+        );
+    }
+}
+
 fn report(what: &str, n: usize, elapsed: Duration) {
     let secs = elapsed.as_secs_f64();
     println!(
-        "{what:<40} {n:>7} tasks in {:>7.1} ms = {:>9.0} tasks/s, {:>6.2} µs/task",
+        "{what:<40} {n:>7} tasks in {:>7.1} ms = {:>7.0} tasks/s, wall {:>6.2} µs/task",
         secs * 1e3,
         n as f64 / secs,
         secs * 1e6 / n as f64
@@ -74,22 +112,27 @@ async fn main() -> Result<(), Box<dyn Error + Send + Sync>> {
     // Phased.
     let q = EmbeddedQueue::new(SqliteDb::open(&dir.path().join("phased.db")).await?).await?;
     let all = tasks(total).map_err(|e| e.to_string())?;
-    let t0 = Instant::now();
+    let whole = Phase::start();
+    let enqueue = Phase::start();
     for chunk in all.chunks(ENQUEUE_BATCH) {
         q.enqueue(chunk).await?;
     }
-    let enq = t0.elapsed();
-    let t1 = Instant::now();
-    let mut done = 0;
+    enqueue.report("phased: enqueue (batches of 1,000)", total);
+    let drain = Phase::start();
+    let (mut done, mut in_claim, mut in_ack) = (0, Duration::ZERO, Duration::ZERO);
     while done < total {
+        let c = Instant::now();
         let got = q.claim(CLAIM_BATCH, LEASE, Duration::ZERO).await?;
+        let a = Instant::now();
+        in_claim += a - c;
         q.ack(&got.iter().map(|d| d.lease).collect::<Vec<_>>()).await?;
+        in_ack += a.elapsed();
         done += got.len();
     }
-    let drain = t1.elapsed();
-    report("phased: enqueue (batches of 1,000)", total, enq);
-    report("phased: claim 256 + ack", total, drain);
-    report("phased: end to end", total, t0.elapsed());
+    drain.report("phased: claim + ack", total);
+    report("  of which claim (batches of 256)", total, in_claim);
+    report("  of which ack (batches of 256)", total, in_ack);
+    whole.report("phased: end to end", total);
 
     // Concurrent: one producer, two workers.
     let q = Arc::new(
@@ -97,7 +140,7 @@ async fn main() -> Result<(), Box<dyn Error + Send + Sync>> {
     );
     let all = tasks(total).map_err(|e| e.to_string())?;
     let processed = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let t0 = Instant::now();
+    let concurrent = Phase::start();
     let workers: Vec<_> = (0..2)
         .map(|_| tokio::spawn(work(Arc::clone(&q), Arc::clone(&processed), total)))
         .collect();
@@ -107,7 +150,7 @@ async fn main() -> Result<(), Box<dyn Error + Send + Sync>> {
     for w in workers {
         w.await??;
     }
-    report("concurrent: 1 producer + 2 workers", total, t0.elapsed());
+    concurrent.report("concurrent: 1 producer + 2 workers", total);
     println!("depth after: {:?}", q.depth().await?);
     Ok(())
 }

@@ -264,3 +264,24 @@ async fn single_enqueues_reach_waiting_claimers() {
     want.sort();
     assert_eq!(seen, want);
 }
+
+/// Batches of any size are split into multi-row inserts without losing FIFO order, and a task id
+/// repeated across those inserts is still queued once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn odd_sized_batches_keep_order_and_dedup() {
+    let dir = tempfile::tempdir().unwrap();
+    let q = open(&dir.path().join("argus.db")).await;
+    let scan = ScanId::new();
+    let mut tasks: Vec<_> = (0..777).map(|n| task(scan, Priority::Medium, n)).collect();
+    // Positions 0 and 700 land in different insert statements (256 + 256 + 256 + 8 + 1).
+    tasks.push(tasks[0].clone());
+    tasks.push(tasks[700].clone());
+    q.enqueue(&tasks).await.unwrap();
+    q.enqueue(&tasks[..1]).await.unwrap();
+    assert_eq!(q.depth().await.unwrap().ready, 777);
+
+    let got = q.claim(1000, LONG, Duration::ZERO).await.unwrap();
+    let ids: Vec<_> = got.iter().map(|d| d.task.id).collect();
+    let want: Vec<_> = tasks[..777].iter().map(|t| t.id).collect();
+    assert_eq!(ids, want);
+}

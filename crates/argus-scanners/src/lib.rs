@@ -36,20 +36,48 @@ pub struct ToolError {
 /// The built-in tool files, embedded at build time: `(file name, contents)`.
 pub fn builtin_tool_files() -> &'static [(&'static str, &'static str)] {
     &[
-        ("gitleaks.toml", include_str!("../../../tools/gitleaks.toml")),
+        (
+            "gitleaks.toml",
+            include_str!("../../../tools/gitleaks.toml"),
+        ),
         ("httpx.toml", include_str!("../../../tools/httpx.toml")),
         ("naabu.toml", include_str!("../../../tools/naabu.toml")),
         ("nuclei.toml", include_str!("../../../tools/nuclei.toml")),
-        ("subfinder.toml", include_str!("../../../tools/subfinder.toml")),
+        (
+            "subfinder.toml",
+            include_str!("../../../tools/subfinder.toml"),
+        ),
         ("trivy.toml", include_str!("../../../tools/trivy.toml")),
     ]
 }
 
 /// Parses and checks one tool file's text. `base_dir` resolves relative executable paths.
-pub fn parse_tool(text: &str, file: &str, base_dir: Option<&Path>) -> Result<ToolScanner, ToolError> {
-    let err = |message: String| ToolError { file: file.to_owned(), message };
-    let def: ToolDef = toml::from_str(text).map_err(|e| err(e.to_string().trim_end().to_owned()))?;
+pub fn parse_tool(
+    text: &str,
+    file: &str,
+    base_dir: Option<&Path>,
+) -> Result<ToolScanner, ToolError> {
+    let err = |message: String| ToolError {
+        file: file.to_owned(),
+        message,
+    };
+    let def: ToolDef = toml::from_str(text).map_err(|e| err(toml_error(text, &e)))?;
     ToolScanner::new(def, base_dir).map_err(err)
+}
+
+/// A TOML error on one line: `line L, column C: message` (toml's own rendering spans several
+/// lines with a source excerpt, which reads badly in logs and API errors).
+fn toml_error(text: &str, e: &toml::de::Error) -> String {
+    let msg = e.message().trim().replace('\n', "; ");
+    match e.span() {
+        Some(span) => {
+            let before = text.get(..span.start).unwrap_or(text);
+            let line = before.matches('\n').count() + 1;
+            let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            format!("line {line}, column {col}: {msg}")
+        }
+        None => msg,
+    }
 }
 
 /// The built-in tools (from the embedded files).
@@ -63,8 +91,12 @@ pub fn builtin_tools() -> Result<Vec<ToolScanner>, ToolError> {
 /// Every `*.toml` file of a folder, in file-name order. Two files declaring the same tool name
 /// are an error.
 pub fn load_tool_dir(dir: &Path) -> Result<Vec<ToolScanner>, ToolError> {
-    let dir_err = |message: String| ToolError { file: dir.display().to_string(), message };
-    let entries = std::fs::read_dir(dir).map_err(|e| dir_err(format!("cannot read tool folder: {e}")))?;
+    let dir_err = |message: String| ToolError {
+        file: dir.display().to_string(),
+        message,
+    };
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| dir_err(format!("cannot read tool folder: {e}")))?;
     let mut files = Vec::new();
     for e in entries {
         let e = e.map_err(|e| dir_err(format!("cannot read tool folder: {e}")))?;
@@ -78,8 +110,10 @@ pub fn load_tool_dir(dir: &Path) -> Result<Vec<ToolScanner>, ToolError> {
     let mut by_name: BTreeMap<String, String> = BTreeMap::new();
     for path in files {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| ToolError { file: file.clone(), message: format!("cannot read: {e}") })?;
+        let text = std::fs::read_to_string(&path).map_err(|e| ToolError {
+            file: file.clone(),
+            message: format!("cannot read: {e}"),
+        })?;
         let t = parse_tool(&text, &file, path.parent())?;
         if let Some(first) = by_name.insert(t.def().name.clone(), file.clone()) {
             return Err(ToolError {
@@ -100,7 +134,10 @@ pub fn registry(user_tool_dir: Option<&Path>) -> Result<ScannerRegistry, ToolErr
 
 /// Like [`registry`], reading the built-in tools from `builtin_dir` instead of the embedded
 /// copies when given (a deployment that ships its own `tools/` folder).
-pub fn registry_from_dirs(builtin_dir: Option<&Path>, user_tool_dir: Option<&Path>) -> Result<ScannerRegistry, ToolError> {
+pub fn registry_from_dirs(
+    builtin_dir: Option<&Path>,
+    user_tool_dir: Option<&Path>,
+) -> Result<ScannerRegistry, ToolError> {
     let mut reg = ScannerRegistry::new();
     reg.register(Arc::new(NoopScanner));
     let builtins = match builtin_dir {

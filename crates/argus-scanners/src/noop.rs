@@ -64,7 +64,9 @@ impl Scanner for NoopScanner {
     fn validate_params(&self, params: &Value) -> Result<(), CoreError> {
         match &schema().1 {
             Some(v) => crate::schema::validate_with(v, params),
-            None => Err(CoreError::Backend("noop params schema does not compile".into())),
+            None => Err(CoreError::Backend(
+                "noop params schema does not compile".into(),
+            )),
         }
     }
 
@@ -81,7 +83,9 @@ impl Scanner for NoopScanner {
             }
         }
         if p.get("fail").and_then(Value::as_bool).unwrap_or(false) {
-            return Err(ScanError::Failed("noop failed as requested (fail = true)".into()));
+            return Err(ScanError::Failed(
+                "noop failed as requested (fail = true)".into(),
+            ));
         }
         let target = &ctx.task.target;
         for i in 0..uint(p, "findings") {
@@ -96,10 +100,16 @@ impl Scanner for NoopScanner {
             ctx.emit.finding(f).await?;
         }
         for i in 0..uint(p, "fanout") {
-            let target = Target::parse(TargetKind::Url, &format!("noop://task/{i}"))
-                .map_err(|e| ScanError::Failed(format!("noop: cannot build sub-task target: {e}")))?;
+            let target =
+                Target::parse(TargetKind::Url, &format!("noop://task/{i}")).map_err(|e| {
+                    ScanError::Failed(format!("noop: cannot build sub-task target: {e}"))
+                })?;
             ctx.emit
-                .send(Emission::SubTask { scanner: NOOP.into(), target, params: Some(json!({})) })
+                .send(Emission::SubTask {
+                    scanner: NOOP.into(),
+                    target,
+                    params: Some(json!({})),
+                })
                 .await?;
         }
         Ok(())
@@ -113,13 +123,20 @@ mod tests {
     #[test]
     fn schema_compiles_and_checks() {
         let s = NoopScanner;
-        assert!(s.validate_params(&json!({"fanout": 3, "fail": true, "sleep_ms": 1, "findings": 2})).is_ok());
+        assert!(s
+            .validate_params(&json!({"fanout": 3, "fail": true, "sleep_ms": 1, "findings": 2}))
+            .is_ok());
         assert!(s.validate_params(&Value::Null).is_ok());
         match s.validate_params(&json!({"fanout": -1})) {
             Err(CoreError::Invalid { path, .. }) => assert_eq!(path, "/fanout"),
             other => panic!("{other:?}"),
         }
         assert!(s.validate_params(&json!({"other": 1})).is_err());
-        assert_eq!(Target::parse(TargetKind::Url, "noop://task/1").unwrap().value(), "noop://task/1");
+        assert_eq!(
+            Target::parse(TargetKind::Url, "noop://task/1")
+                .unwrap()
+                .value(),
+            "noop://task/1"
+        );
     }
 }

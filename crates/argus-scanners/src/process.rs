@@ -206,7 +206,9 @@ pub fn which(name: impl AsRef<Path>) -> Option<PathBuf> {
 }
 
 fn is_executable(p: &Path) -> bool {
-    std::fs::metadata(p).map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false)
+    std::fs::metadata(p)
+        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
 }
 
 /// Kills a whole process group with SIGKILL when asked and when dropped (so an abandoned
@@ -216,8 +218,10 @@ struct GroupGuard {
 }
 
 impl GroupGuard {
-    fn kill(&self) {
-        if let Some(pgid) = self.pgid {
+    /// Kills the group once. Later calls do nothing: once the group is empty its id may be
+    /// reused, so it must not be signalled again.
+    fn kill(&mut self) {
+        if let Some(pgid) = self.pgid.take() {
             // ESRCH (group already empty) is the common, harmless case.
             let _ = killpg(pgid, Signal::SIGKILL);
         }
@@ -301,7 +305,10 @@ async fn pump<R: AsyncRead + Unpin>(
 
 async fn open_output(path: &Option<PathBuf>) -> Result<Option<tokio::fs::File>, ProcessError> {
     let Some(path) = path else { return Ok(None) };
-    let err = |source| ProcessError::OutputFile { path: path.clone(), source };
+    let err = |source| ProcessError::OutputFile {
+        path: path.clone(),
+        source,
+    };
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         tokio::fs::create_dir_all(parent).await.map_err(err)?;
     }
@@ -325,7 +332,10 @@ enum Outcome {
 /// A non-zero exit is not an error here: the caller reads [`ProcessOutput::status`]. Timeout and
 /// cancellation kill the whole process group and return [`ProcessError::TimedOut`] /
 /// [`ProcessError::Cancelled`]; output already streamed into files stays there.
-pub async fn run(spec: ProcessSpec, cancel: &CancellationToken) -> Result<ProcessOutput, ProcessError> {
+pub async fn run(
+    spec: ProcessSpec,
+    cancel: &CancellationToken,
+) -> Result<ProcessOutput, ProcessError> {
     if cancel.is_cancelled() {
         return Err(ProcessError::Cancelled);
     }
@@ -337,7 +347,11 @@ pub async fn run(spec: ProcessSpec, cancel: &CancellationToken) -> Result<Proces
     let mut cmd = command(&program);
     cmd.args(&spec.args)
         .env_clear()
-        .stdin(if spec.stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdin(if spec.stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         // Own process group (pgid = child pid), so one killpg reaches every descendant.
@@ -359,11 +373,22 @@ pub async fn run(spec: ProcessSpec, cancel: &CancellationToken) -> Result<Proces
         source,
     })?;
     let pid = child.id().unwrap_or(0);
-    let group = GroupGuard { pgid: i32::try_from(pid).ok().filter(|p| *p > 0).map(Pid::from_raw) };
+    let mut group = GroupGuard {
+        pgid: i32::try_from(pid)
+            .ok()
+            .filter(|p| *p > 0)
+            .map(Pid::from_raw),
+    };
 
     let stop = CancellationToken::new();
     let out_task = spawn_pump(child.stdout.take(), spec.stdout_cap, stdout_file, 0, &stop);
-    let err_task = spawn_pump(child.stderr.take(), spec.stderr_cap, stderr_file, STDERR_TAIL, &stop);
+    let err_task = spawn_pump(
+        child.stderr.take(),
+        spec.stderr_cap,
+        stderr_file,
+        STDERR_TAIL,
+        &stop,
+    );
     if let (Some(mut stdin), Some(data)) = (child.stdin.take(), spec.stdin.clone()) {
         tokio::spawn(async move {
             // A child that does not read its stdin (or exits early) yields EPIPE: not our problem.
@@ -381,7 +406,12 @@ pub async fn run(spec: ProcessSpec, cancel: &CancellationToken) -> Result<Proces
     group.kill();
     let (exited, grace) = match outcome {
         Outcome::Exited(s) => (Ok(s), DRAIN_GRACE_EXITED),
-        Outcome::TimedOut => (Err(ProcessError::TimedOut { after: spec.timeout }), DRAIN_GRACE_KILLED),
+        Outcome::TimedOut => (
+            Err(ProcessError::TimedOut {
+                after: spec.timeout,
+            }),
+            DRAIN_GRACE_KILLED,
+        ),
         Outcome::Cancelled => (Err(ProcessError::Cancelled), DRAIN_GRACE_KILLED),
     };
     if exited.is_err() {
@@ -402,13 +432,15 @@ pub async fn run(spec: ProcessSpec, cancel: &CancellationToken) -> Result<Proces
             }
         }
     };
-    drop(group);
 
     let status = exited?.map_err(|source| ProcessError::Spawn {
         program: program.to_string_lossy().into_owned(),
         source,
     })?;
-    for (name, c, path) in [("stdout", &out, &spec.stdout_file), ("stderr", &err, &spec.stderr_file)] {
+    for (name, c, path) in [
+        ("stdout", &out, &spec.stdout_file),
+        ("stderr", &err, &spec.stderr_file),
+    ] {
         if let (Some(e), Some(path)) = (&c.error, path) {
             return Err(ProcessError::OutputFile {
                 path: path.clone(),

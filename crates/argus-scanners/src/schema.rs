@@ -11,12 +11,15 @@ use serde_json::{Map, Value};
 
 /// Compiles a params schema, which must describe an object.
 pub fn compile(schema: &Value) -> Result<Validator, String> {
-    let obj = schema.as_object().ok_or("params schema must be a table/object")?;
+    let obj = schema
+        .as_object()
+        .ok_or("params schema must be a table/object")?;
     match obj.get("type") {
         Some(Value::String(t)) if t == "object" => {}
         _ => return Err("params schema must have type = \"object\"".into()),
     }
-    jsonschema::validator_for(schema).map_err(|e| format!("params schema is not a valid JSON schema: {e}"))
+    jsonschema::validator_for(schema)
+        .map_err(|e| format!("params schema is not a valid JSON schema: {e}"))
 }
 
 /// Validates `params` against `schema`. On failure, `Invalid.path` is the JSON pointer of the
@@ -31,7 +34,9 @@ pub fn validate_params(schema: &Value, params: &Value) -> Result<(), CoreError> 
 pub fn validate_with(validator: &Validator, params: &Value) -> Result<(), CoreError> {
     let empty = Value::Object(Map::new());
     let params = if params.is_null() { &empty } else { params };
-    let Some(err) = validator.iter_errors(params).next() else { return Ok(()) };
+    let Some(err) = validator.iter_errors(params).next() else {
+        return Ok(());
+    };
     let mut path = err.instance_path.as_str().to_owned();
     match &err.kind {
         ValidationErrorKind::Required { property } => {
@@ -64,7 +69,10 @@ pub fn defaults(schema: &Value) -> Map<String, Value> {
 }
 
 /// `params` (an object or `null`) over the schema's defaults.
-pub fn with_defaults(defaults: &Map<String, Value>, params: &Value) -> Result<Map<String, Value>, String> {
+pub fn with_defaults(
+    defaults: &Map<String, Value>,
+    params: &Value,
+) -> Result<Map<String, Value>, String> {
     let mut out = defaults.clone();
     match params {
         Value::Null => {}
@@ -109,18 +117,35 @@ mod tests {
             }
         });
         assert!(validate_params(&schema, &json!({"mode": "a", "rate": 5})).is_ok());
-        assert_eq!(path_of(validate_params(&schema, &json!({"mode": "a", "rate": 0}))), "/rate");
-        assert_eq!(path_of(validate_params(&schema, &json!({"mode": "a", "rate": "fast"}))), "/rate");
+        assert_eq!(
+            path_of(validate_params(&schema, &json!({"mode": "a", "rate": 0}))),
+            "/rate"
+        );
+        assert_eq!(
+            path_of(validate_params(
+                &schema,
+                &json!({"mode": "a", "rate": "fast"})
+            )),
+            "/rate"
+        );
         assert_eq!(path_of(validate_params(&schema, &json!({}))), "/mode");
         assert_eq!(path_of(validate_params(&schema, &Value::Null)), "/mode");
-        assert_eq!(path_of(validate_params(&schema, &json!({"mode": "a", "bogus": 1}))), "/bogus");
         assert_eq!(
-            path_of(validate_params(&schema, &json!({"mode": "a", "nested": {"x/y": 3}}))),
+            path_of(validate_params(&schema, &json!({"mode": "a", "bogus": 1}))),
+            "/bogus"
+        );
+        assert_eq!(
+            path_of(validate_params(
+                &schema,
+                &json!({"mode": "a", "nested": {"x/y": 3}})
+            )),
             "/nested/x~1y"
         );
         assert_eq!(path_of(validate_params(&schema, &json!([1]))), "");
         assert_eq!(defaults(&schema).get("rate"), Some(&json!(10)));
         assert!(compile(&json!({"type": "string"})).is_err());
-        assert!(compile(&json!({"type": "object", "properties": {"a": {"type": "nonsense"}}})).is_err());
+        assert!(
+            compile(&json!({"type": "object", "properties": {"a": {"type": "nonsense"}}})).is_err()
+        );
     }
 }

@@ -1,5 +1,8 @@
 //! The process door, with real processes (scripts in `tests/fixtures`).
 
+// Helpers outside #[test] functions may unwrap too: a failure is a test failure.
+#![allow(clippy::unwrap_used)]
+
 use argus_scanners::process::{self, ProcessError, ProcessSpec};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -7,7 +10,9 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
 }
 
 /// Whether a pid names a live process (zombies count as dead: they run nothing).
@@ -15,7 +20,13 @@ fn alive(pid: i32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Err(_) => false,
         Ok(stat) => {
-            let state = stat.rsplit(')').next().unwrap_or("").trim_start().chars().next();
+            let state = stat
+                .rsplit(')')
+                .next()
+                .unwrap_or("")
+                .trim_start()
+                .chars()
+                .next();
             !matches!(state, Some('Z') | Some('X'))
         }
     }
@@ -40,18 +51,30 @@ async fn read_pids(path: &Path) -> Vec<i32> {
         if let Ok(s) = std::fs::read_to_string(path) {
             return s.split_whitespace().map(|p| p.parse().unwrap()).collect();
         }
-        assert!(Instant::now() < deadline, "fixture never wrote {}", path.display());
+        assert!(
+            Instant::now() < deadline,
+            "fixture never wrote {}",
+            path.display()
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 
 #[tokio::test]
 async fn captures_output_and_exit_status() {
-    let out = process::run(ProcessSpec::new(fixture("crash.sh")), &CancellationToken::new()).await.unwrap();
+    let out = process::run(
+        ProcessSpec::new(fixture("crash.sh")),
+        &CancellationToken::new(),
+    )
+    .await
+    .unwrap();
     assert_eq!(out.code(), Some(3));
     assert!(!out.success());
     assert_eq!(out.stdout, b"{\"partial\": true}\n");
-    assert_eq!(out.last_stderr_line().as_deref(), Some("[FTL] could not resolve host: no such host"));
+    assert_eq!(
+        out.last_stderr_line().as_deref(),
+        Some("[FTL] could not resolve host: no such host")
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("[INF] loading templates"));
     assert!(!out.stdout_truncated && !out.stderr_truncated);
 }
@@ -76,12 +99,18 @@ async fn arguments_are_passed_literally_without_a_shell() {
     let mut spec = ProcessSpec::new(fixture("args.py")).args(args.clone());
     spec.cwd = Some(dir.path().to_path_buf());
     let out = process::run(spec, &CancellationToken::new()).await.unwrap();
-    assert!(out.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let got: Vec<String> = serde_json::from_value(v["args"].clone()).unwrap();
     assert_eq!(got, args);
     assert_eq!(
-        Path::new(v["cwd"].as_str().unwrap()).canonicalize().unwrap(),
+        Path::new(v["cwd"].as_str().unwrap())
+            .canonicalize()
+            .unwrap(),
         dir.path().canonicalize().unwrap()
     );
     assert!(!marker.exists(), "a shell interpreted an argument");
@@ -91,20 +120,44 @@ async fn arguments_are_passed_literally_without_a_shell() {
 async fn environment_is_cleaned() {
     // Safe here: Rust serialises its own environment access, and nothing else reads this var.
     std::env::set_var("ARGUS_TEST_LEAK", "do-not-leak");
-    assert!(std::env::var_os("CARGO_MANIFEST_DIR").is_some(), "cargo sets this for tests");
+    assert!(
+        std::env::var_os("CARGO_MANIFEST_DIR").is_some(),
+        "cargo sets this for tests"
+    );
     let mut spec = ProcessSpec::new(fixture("printenv.sh"));
     spec.env = BTreeMap::from([("EXTRA_VAR".to_owned(), "given by spec".to_owned())]);
     let out = process::run(spec, &CancellationToken::new()).await.unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
     let env: BTreeMap<&str, &str> = text.lines().filter_map(|l| l.split_once('=')).collect();
-    assert!(!env.contains_key("ARGUS_TEST_LEAK"), "our env leaked: {env:?}");
-    assert!(!env.contains_key("CARGO_MANIFEST_DIR"), "our env leaked: {env:?}");
+    assert!(
+        !env.contains_key("ARGUS_TEST_LEAK"),
+        "our env leaked: {env:?}"
+    );
+    assert!(
+        !env.contains_key("CARGO_MANIFEST_DIR"),
+        "our env leaked: {env:?}"
+    );
     assert_eq!(env.get("EXTRA_VAR"), Some(&"given by spec"));
-    assert_eq!(env.get("PATH").copied(), std::env::var("PATH").ok().as_deref());
+    assert_eq!(
+        env.get("PATH").copied(),
+        std::env::var("PATH").ok().as_deref()
+    );
     // Only the inherited four, the spec's own, and what bash itself always sets.
-    let allowed = ["PATH", "HOME", "LANG", "TMPDIR", "EXTRA_VAR", "PWD", "SHLVL", "_"];
+    let allowed = [
+        "PATH",
+        "HOME",
+        "LANG",
+        "TMPDIR",
+        "EXTRA_VAR",
+        "PWD",
+        "SHLVL",
+        "_",
+    ];
     for k in env.keys() {
-        assert!(allowed.contains(k), "unexpected variable {k} in the child's environment");
+        assert!(
+            allowed.contains(k),
+            "unexpected variable {k} in the child's environment"
+        );
     }
 }
 
@@ -113,7 +166,9 @@ async fn cancel_kills_child_and_grandchild_within_a_second() {
     let dir = tempfile::tempdir().unwrap();
     let pidfile = dir.path().join("pids");
     let cancel = CancellationToken::new();
-    let spec = ProcessSpec::new(fixture("hang.sh")).arg(&pidfile).timeout(Duration::from_secs(600));
+    let spec = ProcessSpec::new(fixture("hang.sh"))
+        .arg(&pidfile)
+        .timeout(Duration::from_secs(600));
     let c2 = cancel.clone();
     let run = tokio::spawn(async move { process::run(spec, &c2).await });
     let pids = read_pids(&pidfile).await;
@@ -126,23 +181,36 @@ async fn cancel_kills_child_and_grandchild_within_a_second() {
     let took = t0.elapsed();
     assert!(matches!(res, Err(ProcessError::Cancelled)), "{res:?}");
     assert!(took < Duration::from_secs(1), "cancel took {took:?}");
-    assert!(all_gone(&pids).await, "child or grandchild survived: {pids:?}");
+    assert!(
+        all_gone(&pids).await,
+        "child or grandchild survived: {pids:?}"
+    );
 }
 
 #[tokio::test]
 async fn timeout_kills_the_group_and_says_so() {
     let dir = tempfile::tempdir().unwrap();
     let pidfile = dir.path().join("pids");
-    let spec = ProcessSpec::new(fixture("hang.sh")).arg(&pidfile).timeout(Duration::from_millis(1500));
+    let spec = ProcessSpec::new(fixture("hang.sh"))
+        .arg(&pidfile)
+        .timeout(Duration::from_millis(1500));
     let res = process::run(spec, &CancellationToken::new()).await;
     match res {
-        Err(e @ ProcessError::TimedOut { .. }) => assert_eq!(e.to_string(), "timed out after 1500ms"),
+        Err(e @ ProcessError::TimedOut { .. }) => {
+            assert_eq!(e.to_string(), "timed out after 1500ms")
+        }
         other => panic!("expected a timeout, got {other:?}"),
     }
     let pids = read_pids(&pidfile).await;
-    assert!(all_gone(&pids).await, "child or grandchild survived the timeout: {pids:?}");
+    assert!(
+        all_gone(&pids).await,
+        "child or grandchild survived the timeout: {pids:?}"
+    );
     assert_eq!(
-        ProcessError::TimedOut { after: Duration::from_secs(30) }.to_string(),
+        ProcessError::TimedOut {
+            after: Duration::from_secs(30)
+        }
+        .to_string(),
         "timed out after 30s"
     );
 }
@@ -151,31 +219,39 @@ async fn timeout_kills_the_group_and_says_so() {
 async fn dropping_the_run_future_kills_the_group() {
     let dir = tempfile::tempdir().unwrap();
     let pidfile = dir.path().join("pids");
-    let spec = ProcessSpec::new(fixture("hang.sh")).arg(&pidfile).timeout(Duration::from_secs(600));
+    let spec = ProcessSpec::new(fixture("hang.sh"))
+        .arg(&pidfile)
+        .timeout(Duration::from_secs(600));
     let cancel = CancellationToken::new();
     let pf = pidfile.clone();
-    let fut = process::run(spec, &cancel);
-    tokio::pin!(fut);
+    let mut fut = Box::pin(process::run(spec, &cancel));
     // Drive the run until the fixture is up, then drop the future without cancelling.
     let pids = tokio::select! {
         r = &mut fut => panic!("hang.sh returned: {r:?}"),
         pids = read_pids(&pf) => pids,
     };
-    #[allow(clippy::drop_non_drop)]
     drop(fut);
-    assert!(all_gone(&pids).await, "dropping run() left processes behind: {pids:?}");
+    assert!(
+        all_gone(&pids).await,
+        "dropping run() left processes behind: {pids:?}"
+    );
 }
 
 #[tokio::test]
 async fn strays_of_an_exited_tool_are_killed_and_do_not_block() {
     let dir = tempfile::tempdir().unwrap();
     let pidfile = dir.path().join("pid");
-    let spec = ProcessSpec::new(fixture("stray.sh")).arg(&pidfile).timeout(Duration::from_secs(600));
+    let spec = ProcessSpec::new(fixture("stray.sh"))
+        .arg(&pidfile)
+        .timeout(Duration::from_secs(600));
     let out = process::run(spec, &CancellationToken::new()).await.unwrap();
     assert!(out.success());
     assert_eq!(out.stdout, b"done\n");
     let pids = read_pids(&pidfile).await;
-    assert!(all_gone(&pids).await, "the stray background child survived: {pids:?}");
+    assert!(
+        all_gone(&pids).await,
+        "the stray background child survived: {pids:?}"
+    );
 }
 
 #[tokio::test]
@@ -190,8 +266,15 @@ async fn output_caps_truncate_but_keep_draining() {
     assert_eq!(out.stderr.len(), 1_000);
     assert!(out.stdout_truncated && out.stderr_truncated);
     let line_len = out.stdout.iter().position(|b| *b == b'\n').unwrap() as u64 + 1;
-    assert_eq!(out.stdout_len, 5000 * line_len, "every byte was read, kept or not");
-    assert!(out.last_stderr_line().unwrap().starts_with("noise line 004999"));
+    assert_eq!(
+        out.stdout_len,
+        5000 * line_len,
+        "every byte was read, kept or not"
+    );
+    assert!(out
+        .last_stderr_line()
+        .unwrap()
+        .starts_with("noise line 004999"));
 
     // Streamed to files: the file holds exactly the cap.
     let dir = tempfile::tempdir().unwrap();
@@ -201,8 +284,18 @@ async fn output_caps_truncate_but_keep_draining() {
     spec.stderr_file = Some(dir.path().join("sub/stderr"));
     let out = process::run(spec, &CancellationToken::new()).await.unwrap();
     assert!(out.stdout.is_empty() && out.stdout_truncated);
-    assert_eq!(std::fs::metadata(dir.path().join("sub/stdout")).unwrap().len(), 4_096);
-    assert_eq!(std::fs::metadata(dir.path().join("sub/stderr")).unwrap().len(), out.stderr_len);
+    assert_eq!(
+        std::fs::metadata(dir.path().join("sub/stdout"))
+            .unwrap()
+            .len(),
+        4_096
+    );
+    assert_eq!(
+        std::fs::metadata(dir.path().join("sub/stderr"))
+            .unwrap()
+            .len(),
+        out.stderr_len
+    );
     assert!(!out.stderr_truncated);
 }
 
@@ -216,20 +309,33 @@ async fn stdin_is_delivered() {
 
 #[tokio::test]
 async fn missing_programs_are_reported_by_name() {
-    let res = process::run(ProcessSpec::new("argus-definitely-not-a-tool"), &CancellationToken::new()).await;
+    let res = process::run(
+        ProcessSpec::new("argus-definitely-not-a-tool"),
+        &CancellationToken::new(),
+    )
+    .await;
     match res {
         Err(e @ ProcessError::NotFound(_)) => {
-            assert_eq!(e.to_string(), "executable 'argus-definitely-not-a-tool' not found on PATH")
+            assert_eq!(
+                e.to_string(),
+                "executable 'argus-definitely-not-a-tool' not found on PATH"
+            )
         }
         other => panic!("{other:?}"),
     }
     assert!(process::which("sh").is_some());
     assert!(process::which("argus-definitely-not-a-tool").is_none());
-    assert_eq!(process::which(fixture("crash.sh")), Some(fixture("crash.sh")));
+    assert_eq!(
+        process::which(fixture("crash.sh")),
+        Some(fixture("crash.sh"))
+    );
     // Not executable: a plain file is not a program.
     assert!(process::which(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml")).is_none());
     // An already-cancelled token starts nothing.
     let c = CancellationToken::new();
     c.cancel();
-    assert!(matches!(process::run(ProcessSpec::new("sh"), &c).await, Err(ProcessError::Cancelled)));
+    assert!(matches!(
+        process::run(ProcessSpec::new("sh"), &c).await,
+        Err(ProcessError::Cancelled)
+    ));
 }

@@ -143,6 +143,9 @@ pub struct ScanSummary {
     pub elapsed_secs: f64,
     /// Scanned MiB per second of wall time.
     pub mib_per_sec: f64,
+    /// Wall time per phase in seconds (`walk`, `diff`, `scan`, `attribute`), for benchmarks.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub phase_secs: BTreeMap<String, f64>,
 }
 
 impl ScanSummary {
@@ -154,6 +157,11 @@ impl ScanSummary {
         if n > 0 {
             *self.suppressed.entry(how.to_string()).or_default() += n;
         }
+    }
+    pub(crate) fn phase(&mut self, name: &str, since: Instant) -> Instant {
+        let now = Instant::now();
+        self.phase_secs.insert(name.to_string(), (now - since).as_secs_f64());
+        now
     }
     pub(crate) fn finish_timing(&mut self, start: Instant) {
         self.elapsed_secs = start.elapsed().as_secs_f64();

@@ -91,6 +91,12 @@ fn open_repo(path: &Path) -> Result<gix::Repository> {
     gix::discover(path).map_err(|e| SecretsError::Git(format!("{}: {e}", path.display())))
 }
 
+/// True when `path` is the root of a git work tree or a bare repository (used by callers to pick
+/// [`Engine::scan_git`] over [`Engine::scan_path`]).
+pub fn is_git_repository(path: &Path) -> bool {
+    gix::open(path).is_ok()
+}
+
 /// Resolve a revision: a ref name (full or short), `HEAD`, or a full hex object id; peeled to a
 /// commit.
 fn resolve(repo: &gix::Repository, spec: &str) -> Result<ObjectId> {
@@ -433,6 +439,7 @@ impl Engine {
         } else {
             let (tips, excluded) = self.tips_and_exclusions(&repo, opts, ctl)?;
             let mut commits = walk(&repo, &tips, &excluded, ctl)?;
+            let t = summary.phase("walk", start);
             // Oldest first: the first location of a finding is the introducing commit, and the
             // blob order follows history (good pack-cache locality).
             commits.sort_by(|a, b| a.meta.time.cmp(&b.meta.time).then(a.meta.id.cmp(&b.meta.id)));
@@ -463,6 +470,7 @@ impl Engine {
                 }
                 metas.push(c.meta);
             }
+            summary.phase("diff", t);
             if opts.include_unreachable {
                 for id in repo.objects.iter().map_err(git)? {
                     let Ok(id) = id else { continue };
@@ -482,6 +490,7 @@ impl Engine {
         drop(path_index);
 
         // Scan every unique blob once.
+        let t = Instant::now();
         ctl.progress.blobs_total.store(blobs.len() as u64, Ordering::Relaxed);
         let counters = BlobCounters::default();
         let policy = &opts.policy;
@@ -522,6 +531,7 @@ impl Engine {
         });
         ctl.check()?;
         counters.into_summary(&mut summary);
+        let t = summary.phase("scan", t);
 
         // Attribute matches to (commit, path) occurrences.
         occurrences.sort_unstable();
@@ -543,6 +553,7 @@ impl Engine {
             }
         }
         collector.finish(&opts.policy.suppressions, &mut summary, sink);
+        summary.phase("attribute", t);
         summary.finish_timing(start);
         Ok(summary)
     }

@@ -42,6 +42,6 @@ pub use engine::{Engine, ScanControl, ScanPolicy, ScanProgress, ScanSummary, Ski
 pub use error::{Result, SecretsError};
 pub use finding::{Confidence, Finding, Location, SecretValue, Severity};
 pub use fs_scan::PathScanOptions;
-pub use git::{GitScanOptions, RefSelection};
+pub use git::{is_git_repository, GitScanOptions, RefSelection};
 pub use rules::{Allowlist, AllowlistTarget, Rule, RuleSet, Validator};
 pub use suppress::{load_baseline, load_ignore_file, Suppressions};

@@ -15,6 +15,12 @@ async fn perf() {
     let (scan, _) = started(&store, &o, config(), &refs).await;
     eprintln!("start_scan 100k: {:?}", t0.elapsed());
     store.mark_running(&[scan]).await.unwrap();
+    let a = Instant::now();
+    for _ in 0..100 { store.pending_tasks(256).await.unwrap(); }
+    eprintln!("100x pending_tasks(256) no writes: {:?}", a.elapsed());
+    let a = Instant::now();
+    for _ in 0..100 { store.finished_tasks(&[]).await.unwrap(); store.ping().await.unwrap(); }
+    eprintln!("100x ping: {:?}", a.elapsed());
     let (mut tp, mut tm, mut tr) = (0f64, 0f64, 0f64);
     let t1 = Instant::now();
     let mut n = 0;

@@ -28,7 +28,9 @@ pub(crate) async fn get_finding(
     caller: Caller,
     ApiPath(id): ApiPath<FindingId>,
 ) -> ApiResult<Json<Finding>> {
-    Ok(Json(state.engine.store().get_finding(&caller.org, id).await?))
+    Ok(Json(
+        state.engine.store().get_finding(&caller.org, id).await?,
+    ))
 }
 
 /// Sets a finding's triage state (`open`, `selected`, `false_positive`, `accepted`, `fixed`).
@@ -50,5 +52,11 @@ pub(crate) async fn triage_finding(
     ApiPath(id): ApiPath<FindingId>,
     ApiJson(req): ApiJson<TriageRequest>,
 ) -> ApiResult<Json<Finding>> {
-    Ok(Json(state.engine.store().set_triage(&caller.org, id, req.triage).await?))
+    Ok(Json(
+        state
+            .engine
+            .store()
+            .set_triage(&caller.org, id, req.triage)
+            .await?,
+    ))
 }

@@ -23,9 +23,16 @@ struct HandRouted;
 pub(crate) fn api() -> OpenApiRouter<AppState> {
     use utoipa::OpenApi as _;
     OpenApiRouter::with_openapi(HandRouted::openapi())
-        .route("/scans/{id}/artifacts/{*name}", axum::routing::get(scans::get_artifact))
+        .route(
+            "/scans/{id}/artifacts/{*name}",
+            axum::routing::get(scans::get_artifact),
+        )
         .routes(routes!(scans::list_scans, scans::create_scan))
-        .routes(routes!(scans::get_scan, scans::update_scan, scans::delete_scan))
+        .routes(routes!(
+            scans::get_scan,
+            scans::update_scan,
+            scans::delete_scan
+        ))
         .routes(routes!(scans::start_scan))
         .routes(routes!(scans::stop_scan))
         .routes(routes!(scans::pause_scan))
@@ -37,7 +44,10 @@ pub(crate) fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(live::org_events))
         .routes(routes!(live::websocket))
         .routes(routes!(findings::get_finding, findings::triage_finding))
-        .routes(routes!(templates::list_templates, templates::create_template))
+        .routes(routes!(
+            templates::list_templates,
+            templates::create_template
+        ))
         .routes(routes!(
             templates::get_template,
             templates::update_template,

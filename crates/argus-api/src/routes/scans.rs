@@ -51,7 +51,9 @@ pub(crate) async fn list_scans(
         cursor: q.cursor.filter(|c| !c.is_empty()),
         limit: parse_limit(q.limit.as_deref())?,
     };
-    Ok(Json(state.engine.store().list_scans(&caller.org, &query).await?))
+    Ok(Json(
+        state.engine.store().list_scans(&caller.org, &query).await?,
+    ))
 }
 
 /// Creates a scan (and starts it when `start` is true).
@@ -79,12 +81,17 @@ pub(crate) async fn create_scan(
 ) -> ApiResult<(StatusCode, Json<Scan>)> {
     if let Some(template_id) = req.template_id {
         // A body that names a template of another org (or none) is invalid input, not a 404.
-        state.engine.store().get_template(&caller.org, template_id).await.map_err(|e| match e {
-            CoreError::NotFound { .. } => {
-                Problem::invalid("/template_id", format!("template {template_id} not found"))
-            }
-            other => other.into(),
-        })?;
+        state
+            .engine
+            .store()
+            .get_template(&caller.org, template_id)
+            .await
+            .map_err(|e| match e {
+                CoreError::NotFound { .. } => {
+                    Problem::invalid("/template_id", format!("template {template_id} not found"))
+                }
+                other => other.into(),
+            })?;
     }
     let scan = state
         .engine
@@ -140,7 +147,12 @@ pub(crate) async fn update_scan(
     ApiPath(id): ApiPath<ScanId>,
     ApiJson(req): ApiJson<UpdateScanRequest>,
 ) -> ApiResult<Json<Scan>> {
-    Ok(Json(state.engine.update_scan(&caller, id, req.name, req.config).await?))
+    Ok(Json(
+        state
+            .engine
+            .update_scan(&caller, id, req.name, req.config)
+            .await?,
+    ))
 }
 
 /// Deletes a scan that never started or has finished, with its findings, events and artifacts.
@@ -164,7 +176,12 @@ pub(crate) async fn delete_scan(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn act(state: &AppState, caller: &Caller, id: ScanId, action: ScanAction) -> ApiResult<Json<Scan>> {
+async fn act(
+    state: &AppState,
+    caller: &Caller,
+    id: ScanId,
+    action: ScanAction,
+) -> ApiResult<Json<Scan>> {
     Ok(Json(state.engine.act(caller, id, action).await?))
 }
 
@@ -269,7 +286,12 @@ pub(crate) async fn scan_status(
 ) -> ApiResult<Json<ScanStatus>> {
     let scan = state.engine.store().get_scan(&caller.org, id).await?;
     let fraction = scan.progress.fraction();
-    Ok(Json(ScanStatus { state: scan.state, reason: scan.reason, progress: scan.progress, fraction }))
+    Ok(Json(ScanStatus {
+        state: scan.state,
+        reason: scan.reason,
+        progress: scan.progress,
+        fraction,
+    }))
 }
 
 /// Findings of a scan, filtered, sorted and paginated by cursor.
@@ -300,11 +322,21 @@ pub(crate) async fn list_findings(
     let query = FindingQuery {
         kind: q.kind.filter(|s| !s.is_empty()),
         severity: parse_opt(q.severity.as_deref(), "severity", severity, SEVERITIES)?,
-        min_severity: parse_opt(q.min_severity.as_deref(), "min_severity", severity, SEVERITIES)?,
+        min_severity: parse_opt(
+            q.min_severity.as_deref(),
+            "min_severity",
+            severity,
+            SEVERITIES,
+        )?,
         scanner: q.scanner.filter(|s| !s.is_empty()),
         triage: parse_opt(q.triage.as_deref(), "triage", Triage::parse, TRIAGES)?,
-        sort: parse_opt(q.sort.as_deref(), "sort", parse_sort, "created, created_desc, severity")?
-            .unwrap_or_default(),
+        sort: parse_opt(
+            q.sort.as_deref(),
+            "sort",
+            parse_sort,
+            "created, created_desc, severity",
+        )?
+        .unwrap_or_default(),
         cursor: q.cursor.filter(|c| !c.is_empty()),
         limit: parse_limit(q.limit.as_deref())?,
     };
@@ -333,7 +365,10 @@ pub(crate) async fn list_artifacts(
     let store = state.engine.store();
     store.get_scan(&caller.org, id).await?;
     let items = store.list_artifacts(&caller.org, id).await?;
-    Ok(Json(Page { items, next_cursor: None }))
+    Ok(Json(Page {
+        items,
+        next_cursor: None,
+    }))
 }
 
 /// Downloads one artifact (streamed). `name` may contain `/`; an invalid name answers 422.
@@ -358,14 +393,25 @@ pub(crate) async fn get_artifact(
 ) -> ApiResult<Response> {
     let name = ArtifactName::parse(&name)?;
     // Metadata first: it is org-scoped, so another org's artifact is a 404 before any bytes.
-    let meta = state.engine.store().get_artifact(&caller.org, id, name.as_str()).await?;
-    let stream = state.engine.artifacts().get(&ArtifactKey { scan_id: id, name }).await?;
+    let meta = state
+        .engine
+        .store()
+        .get_artifact(&caller.org, id, name.as_str())
+        .await?;
+    let stream = state
+        .engine
+        .artifacts()
+        .get(&ArtifactKey { scan_id: id, name })
+        .await?;
     let mut res = Body::from_stream(stream).into_response();
     let headers = res.headers_mut();
     let content_type = HeaderValue::from_str(&meta.content_type)
         .unwrap_or(HeaderValue::from_static("application/octet-stream"));
     headers.insert(header::CONTENT_TYPE, content_type);
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     let file_name = meta.name.as_str().rsplit('/').next().unwrap_or("artifact");
     if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{file_name}\"")) {
         headers.insert(header::CONTENT_DISPOSITION, v);

@@ -47,8 +47,18 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<R
         })
         .collect();
     let ok = dependencies.iter().all(|d| d.ok);
-    let status = if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    (status, Json(Readiness { status: if ok { "ok" } else { "unavailable" }, dependencies }))
+    let status = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        Json(Readiness {
+            status: if ok { "ok" } else { "unavailable" },
+            dependencies,
+        }),
+    )
 }
 
 /// Every scanner: name, description, accepted target kinds, params schema, availability.
@@ -59,7 +69,10 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<R
     responses((status = 200, description = "The scanner registry", body = Page<ScannerInfo>))
 )]
 pub(crate) async fn list_scanners(State(state): State<AppState>) -> Json<Page<ScannerInfo>> {
-    Json(Page { items: state.engine.registry().infos(), next_cursor: None })
+    Json(Page {
+        items: state.engine.registry().infos(),
+        next_cursor: None,
+    })
 }
 
 /// Version, build and the backends in use.
@@ -82,8 +95,10 @@ pub(crate) async fn meta(State(state): State<AppState>) -> Json<Meta> {
 )]
 pub(crate) async fn openapi_json(State(state): State<AppState>) -> Response {
     let mut res = state.openapi_json.clone().into_response();
-    res.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     res
 }
 

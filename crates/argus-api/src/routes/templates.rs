@@ -28,7 +28,10 @@ pub(crate) async fn list_templates(
     caller: Caller,
 ) -> ApiResult<Json<Page<Template>>> {
     let items = state.engine.store().list_templates(&caller.org).await?;
-    Ok(Json(Page { items, next_cursor: None }))
+    Ok(Json(Page {
+        items,
+        next_cursor: None,
+    }))
 }
 
 /// Creates a template; its config is validated like a scan's.
@@ -71,7 +74,9 @@ pub(crate) async fn get_template(
     caller: Caller,
     ApiPath(id): ApiPath<TemplateId>,
 ) -> ApiResult<Json<Template>> {
-    Ok(Json(state.engine.store().get_template(&caller.org, id).await?))
+    Ok(Json(
+        state.engine.store().get_template(&caller.org, id).await?,
+    ))
 }
 
 /// Replaces a template's name, description and config.
@@ -116,7 +121,11 @@ pub(crate) async fn delete_template(
     caller: Caller,
     ApiPath(id): ApiPath<TemplateId>,
 ) -> ApiResult<StatusCode> {
-    state.engine.store().delete_template(&caller.org, id).await?;
+    state
+        .engine
+        .store()
+        .delete_template(&caller.org, id)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -145,7 +154,11 @@ pub(crate) async fn scan_from_template(
         .scan_from_template(
             &caller,
             id,
-            FromTemplate { name: req.name, targets: req.targets, start: req.start },
+            FromTemplate {
+                name: req.name,
+                targets: req.targets,
+                start: req.start,
+            },
         )
         .await?;
     Ok((StatusCode::CREATED, Json(scan)))

@@ -33,7 +33,9 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Options {
-            auth: AuthConfig::Local { principal: Principal::local("acme", "alice").unwrap() },
+            auth: AuthConfig::Local {
+                principal: Principal::local("acme", "alice").unwrap(),
+            },
             body_limit: argus_api::DEFAULT_BODY_LIMIT,
             concurrency: 8,
             claim_batch: 8,
@@ -94,22 +96,38 @@ pub async fn start_with(opts: Options) -> Server {
     let meta = Meta {
         version: "0.0.0-test".into(),
         build: "test".into(),
-        backends: [("store", "sqlite"), ("queue", "embedded"), ("artifacts", "local")]
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect(),
+        backends: [
+            ("store", "sqlite"),
+            ("queue", "embedded"),
+            ("artifacts", "local"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect(),
     };
     let router = argus_api::router(
         engine.clone(),
-        ApiConfig { auth: opts.auth, body_limit: opts.body_limit, meta },
+        ApiConfig {
+            auth: opts.auth,
+            body_limit: opts.body_limit,
+            meta,
+        },
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let stop = shutdown.clone();
     tokio::spawn(async move {
-        argus_api::serve(listener, router, async move { stop.cancelled().await }).await.unwrap();
+        argus_api::serve(listener, router, async move { stop.cancelled().await })
+            .await
+            .unwrap();
     });
-    Server { addr, engine, http: reqwest::Client::new(), dir, shutdown }
+    Server {
+        addr,
+        engine,
+        http: reqwest::Client::new(),
+        dir,
+        shutdown,
+    }
 }
 
 impl Server {
@@ -123,17 +141,35 @@ impl Server {
     }
 
     pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        let res = self.http.post(self.url(path)).json(&body).send().await.unwrap();
+        let res = self
+            .http
+            .post(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         read(res).await
     }
 
     pub async fn put(&self, path: &str, body: Value) -> (u16, Value) {
-        let res = self.http.put(self.url(path)).json(&body).send().await.unwrap();
+        let res = self
+            .http
+            .put(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         read(res).await
     }
 
     pub async fn patch(&self, path: &str, body: Value) -> (u16, Value) {
-        let res = self.http.patch(self.url(path)).json(&body).send().await.unwrap();
+        let res = self
+            .http
+            .patch(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         read(res).await
     }
 
@@ -144,14 +180,20 @@ impl Server {
 
     /// Creates a scan through the API (201 expected) and returns its JSON.
     pub async fn create_scan(&self, config: Value, start: bool) -> Value {
-        let (status, body) =
-            self.post("/api/v1/scans", json!({ "config": config, "start": start })).await;
+        let (status, body) = self
+            .post("/api/v1/scans", json!({ "config": config, "start": start }))
+            .await;
         assert_eq!(status, 201, "create scan: {body}");
         body
     }
 
     /// Polls the scan until `pred` holds (deadline: `timeout`); returns the last scan JSON.
-    pub async fn wait_scan(&self, id: &str, timeout: Duration, pred: impl Fn(&Value) -> bool) -> Value {
+    pub async fn wait_scan(
+        &self,
+        id: &str,
+        timeout: Duration,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Value {
         let deadline = Instant::now() + timeout;
         loop {
             let (status, scan) = self.get(&format!("/api/v1/scans/{id}")).await;
@@ -159,7 +201,10 @@ impl Server {
             if pred(&scan) {
                 return scan;
             }
-            assert!(Instant::now() < deadline, "condition not reached in {timeout:?}: {scan}");
+            assert!(
+                Instant::now() < deadline,
+                "condition not reached in {timeout:?}: {scan}"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -170,18 +215,27 @@ impl Server {
 
     /// Opens an SSE stream at `path` (with an optional `Last-Event-ID`).
     pub async fn sse(&self, path: &str, last_event_id: Option<i64>) -> SseStream {
-        let mut req = self.http.get(self.url(path)).header("accept", "text/event-stream");
+        let mut req = self
+            .http
+            .get(self.url(path))
+            .header("accept", "text/event-stream");
         if let Some(id) = last_event_id {
             req = req.header("last-event-id", id.to_string());
         }
         let res = req.send().await.unwrap();
         assert_eq!(res.status(), 200);
         assert!(
-            res.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"),
+            res.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/event-stream"),
             "{:?}",
             res.headers()
         );
-        SseStream { body: Box::pin(res.bytes_stream()), buf: String::new() }
+        SseStream {
+            body: Box::pin(res.bytes_stream()),
+            buf: String::new(),
+        }
     }
 }
 
@@ -196,9 +250,16 @@ pub async fn read(res: reqwest::Response) -> (u16, Value) {
         .unwrap_or_default();
     let bytes = res.bytes().await.unwrap();
     if status >= 400 {
-        assert_eq!(ct, "application/problem+json", "status {status} without a problem body");
+        assert_eq!(
+            ct, "application/problem+json",
+            "status {status} without a problem body"
+        );
     }
-    let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap() };
+    let body = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes).unwrap()
+    };
     if status >= 400 {
         assert_eq!(body["status"], status, "{body}");
         assert!(body["code"].is_string() && body["type"].is_string() && body["title"].is_string());
@@ -236,12 +297,18 @@ impl SseStream {
                     }
                 }
                 if let Some(id) = id {
-                    return Some(Sse { id, event, data: serde_json::from_str(&data).unwrap() });
+                    return Some(Sse {
+                        id,
+                        event,
+                        data: serde_json::from_str(&data).unwrap(),
+                    });
                 }
                 continue;
             }
             match self.body.next().await {
-                Some(chunk) => self.buf.push_str(std::str::from_utf8(&chunk.unwrap()).unwrap()),
+                Some(chunk) => self
+                    .buf
+                    .push_str(std::str::from_utf8(&chunk.unwrap()).unwrap()),
                 None => return None,
             }
         }
@@ -254,7 +321,10 @@ impl SseStream {
         while let Ok(Some(e)) = tokio::time::timeout_at(deadline, self.next()).await {
             out.push(e);
         }
-        assert!(tokio::time::Instant::now() < deadline, "stream did not end in {timeout:?}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "stream did not end in {timeout:?}"
+        );
         out
     }
 }
@@ -274,5 +344,7 @@ pub fn noop_targets(n: usize) -> Vec<String> {
 
 /// The `to` state of a `state` event.
 pub fn state_to(e: &Sse) -> Option<&str> {
-    (e.event == "state").then(|| e.data["data"]["to"].as_str()).flatten()
+    (e.event == "state")
+        .then(|| e.data["data"]["to"].as_str())
+        .flatten()
 }

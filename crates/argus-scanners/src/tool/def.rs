@@ -47,13 +47,38 @@ pub struct ToolDef {
 }
 
 /// One `argv` entry.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum ArgEntry {
     /// One argument; dropped when it refers to a param that is absent.
     Arg(String),
     /// Arguments kept or dropped together.
     Group(ArgGroup),
+}
+
+// By hand rather than `#[serde(untagged)]`, whose only error is "data did not match any
+// variant": a typo inside a group must be reported as such (`unknown field `whn``).
+impl<'de> Deserialize<'de> for ArgEntry {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = ArgEntry;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string or a table { args = [...], when = \"params.NAME\" }")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<ArgEntry, E> {
+                Ok(ArgEntry::Arg(v.to_owned()))
+            }
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<ArgEntry, E> {
+                Ok(ArgEntry::Arg(v))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<ArgEntry, A::Error> {
+                ArgGroup::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(ArgEntry::Group)
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// Arguments kept or dropped together: with `when`, kept when that param is set and truthy;

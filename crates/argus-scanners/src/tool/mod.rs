@@ -17,7 +17,9 @@ mod def;
 mod output;
 pub mod template;
 
-pub use def::{ArgEntry, ArgGroup, FindingDef, LocationDef, OutputDef, OutputFormat, TargetDef, ToolDef};
+pub use def::{
+    ArgEntry, ArgGroup, FindingDef, LocationDef, OutputDef, OutputFormat, TargetDef, ToolDef,
+};
 
 use argus_core::artifact::ArtifactName;
 use argus_core::finding::{fingerprint, Location, NewFinding, SecretDigest, Severity};
@@ -30,8 +32,8 @@ use std::collections::HashSet;
 use std::ffi::OsString;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use crate::process::{self, ProcessError, ProcessSpec};
 use output::{RecordsPath, Source};
@@ -45,7 +47,9 @@ pub struct ToolScanner {
 
 impl std::fmt::Debug for ToolScanner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ToolScanner").field("name", &self.inner.def.name).finish()
+        f.debug_struct("ToolScanner")
+            .field("name", &self.inner.def.name)
+            .finish()
     }
 }
 
@@ -62,6 +66,7 @@ struct Compiled {
     finding: Option<FindingMap>,
     targets: Vec<TargetMap>,
     keep_files: Vec<String>,
+    which_cache: Mutex<Option<(Instant, Option<PathBuf>)>>,
 }
 
 /// One argument template plus, for groups, the group's condition.
@@ -124,8 +129,13 @@ fn placeholder(f: &FieldPath) -> Result<Placeholder<'_>, String> {
 fn is_valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 64
-        && name.bytes().next().is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        && name
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
 
 fn is_valid_env_name(name: &str) -> bool {
@@ -184,20 +194,23 @@ impl ToolScanner {
             }
         }
 
-        let schema = def
-            .params
-            .clone()
-            .unwrap_or_else(|| serde_json::json!({"type": "object", "additionalProperties": false}));
+        let schema = def.params.clone().unwrap_or_else(
+            || serde_json::json!({"type": "object", "additionalProperties": false}),
+        );
         let validator = crate::schema::compile(&schema).map_err(|e| format!("params: {e}"))?;
-        let declared: Option<HashSet<String>> =
-            schema.get("properties").and_then(Value::as_object).map(|p| p.keys().cloned().collect());
+        let declared: Option<HashSet<String>> = schema
+            .get("properties")
+            .and_then(Value::as_object)
+            .map(|p| p.keys().cloned().collect());
         let additional_allowed = schema.get("additionalProperties") != Some(&Value::Bool(false));
         let param_ok = |p: &str| -> Result<(), String> {
             let known = declared.as_ref().is_some_and(|d| d.contains(p));
             if known || (declared.is_none() && additional_allowed) {
                 Ok(())
             } else {
-                Err(format!("argv refers to params.{p}, which the params schema does not declare"))
+                Err(format!(
+                    "argv refers to params.{p}, which the params schema does not declare"
+                ))
             }
         };
 
@@ -212,8 +225,12 @@ impl ToolScanner {
                     let when = match &g.when {
                         None => None,
                         Some(w) => {
-                            let p = w.strip_prefix("params.").filter(|p| !p.is_empty() && !p.contains('.'));
-                            let p = p.ok_or_else(|| format!("argv[{i}]: when must be \"params.NAME\", got '{w}'"))?;
+                            let p = w
+                                .strip_prefix("params.")
+                                .filter(|p| !p.is_empty() && !p.contains('.'));
+                            let p = p.ok_or_else(|| {
+                                format!("argv[{i}]: when must be \"params.NAME\", got '{w}'")
+                            })?;
                             param_ok(p)?;
                             Some(p.to_owned())
                         }
@@ -225,11 +242,16 @@ impl ToolScanner {
             for a in args {
                 let t = tpl(a, &format!("argv[{i}]"))?;
                 for f in t.fields() {
-                    if let Placeholder::Param(p) = placeholder(f).map_err(|e| format!("argv[{i}]: {e}"))? {
+                    if let Placeholder::Param(p) =
+                        placeholder(f).map_err(|e| format!("argv[{i}]: {e}"))?
+                    {
                         param_ok(p)?;
                     }
                 }
-                compiled.push(ArgTemplate { tpl: t, group_when: group_when.clone() });
+                compiled.push(ArgTemplate {
+                    tpl: t,
+                    group_when: group_when.clone(),
+                });
             }
             argv.push(compiled);
         }
@@ -247,11 +269,17 @@ impl ToolScanner {
             targets.push(TargetMap {
                 kind: t.kind,
                 value: tpl(&t.value, "output.target.value")?,
-                when: t.when.as_deref().map(|w| field(w, "output.target.when")).transpose()?,
+                when: t
+                    .when
+                    .as_deref()
+                    .map(|w| field(w, "output.target.when"))
+                    .transpose()?,
             });
         }
         if finding.is_none() && targets.is_empty() {
-            return Err("output needs a [output.finding] mapping, a target mapping, or both".into());
+            return Err(
+                "output needs a [output.finding] mapping, a target mapping, or both".into(),
+            );
         }
         for k in &def.keep_files {
             ArtifactName::parse(k).map_err(|_| {
@@ -272,6 +300,7 @@ impl ToolScanner {
                 records,
                 finding,
                 targets,
+                which_cache: Mutex::new(None),
             }),
         })
     }
@@ -291,9 +320,33 @@ impl ToolScanner {
         process::which(&self.inner.executable)
     }
 
+    /// [`Self::resolve_executable`], remembered for a few seconds: `info()` is called on hot
+    /// paths (the engine asks every scanner's target kinds for each chained target), and a PATH
+    /// search is a dozen `stat` calls. Short enough that installing a tool shows up promptly.
+    fn cached_executable(&self) -> Option<PathBuf> {
+        const FRESH_FOR: Duration = Duration::from_secs(5);
+        let mut cache = match self.inner.which_cache.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some((at, found)) = cache.as_ref() {
+            if at.elapsed() < FRESH_FOR {
+                return found.clone();
+            }
+        }
+        let found = self.resolve_executable();
+        *cache = Some((Instant::now(), found.clone()));
+        found
+    }
+
     /// The arguments the tool would get for `target` with `params` (over the schema defaults)
     /// and `work_dir`. Exposed for tests and `argus scan --dry-run`-style tooling.
-    pub fn build_argv(&self, target: &Target, params: &Value, work_dir: &Path) -> Result<Vec<OsString>, String> {
+    pub fn build_argv(
+        &self,
+        target: &Target,
+        params: &Value,
+        work_dir: &Path,
+    ) -> Result<Vec<OsString>, String> {
         let params = crate::schema::with_defaults(&self.inner.defaults, params)?;
         let mut out = Vec::new();
         for entry in &self.inner.argv {
@@ -331,11 +384,23 @@ impl ToolScanner {
         Ok(out)
     }
 
-    async fn artifact(&self, ctx: &TaskContext, file: &str, path: PathBuf, content_type: &str) -> Result<(), ScanError> {
+    async fn artifact(
+        &self,
+        ctx: &TaskContext,
+        file: &str,
+        path: PathBuf,
+        content_type: &str,
+    ) -> Result<(), ScanError> {
         let name = format!("tools/{}/{}/{}", self.inner.def.name, ctx.task.id, file);
         match ArtifactName::parse(&name) {
             Ok(name) => {
-                ctx.emit.send(Emission::Artifact { name, path, content_type: content_type.to_owned() }).await
+                ctx.emit
+                    .send(Emission::Artifact {
+                        name,
+                        path,
+                        content_type: content_type.to_owned(),
+                    })
+                    .await
             }
             Err(e) => {
                 tracing::warn!(%name, error = %e, "skipping artifact with an invalid name");
@@ -344,9 +409,23 @@ impl ToolScanner {
         }
     }
 
+    /// Emits the `keep_files` that exist (also after a failed run: they help diagnose it).
+    async fn keep_files(&self, ctx: &TaskContext) -> Result<(), ScanError> {
+        for name in &self.inner.keep_files {
+            let p = ctx.work_dir.join(name);
+            if tokio::fs::metadata(&p).await.is_ok_and(|m| m.is_file()) {
+                self.artifact(ctx, name, p, content_type_for(name)).await?;
+            }
+        }
+        Ok(())
+    }
+
     fn map_record(&self, rec: &Record<'_>, target: &Target) -> (Option<NewFinding>, Vec<Target>) {
         let c = &self.inner;
-        let finding = c.finding.as_ref().and_then(|f| map_finding(&c.def.name, f, rec, target));
+        let finding = c
+            .finding
+            .as_ref()
+            .and_then(|f| map_finding(&c.def.name, f, rec, target));
         let mut targets = Vec::new();
         for t in &c.targets {
             if t.when.as_ref().is_some_and(|w| !truthy(w.resolve(rec))) {
@@ -358,7 +437,9 @@ impl ToolScanner {
             }
             match Target::parse(t.kind, &value) {
                 Ok(t) => targets.push(t),
-                Err(e) => tracing::debug!(tool = %c.def.name, %value, error = %e, "skipping unparseable target"),
+                Err(e) => {
+                    tracing::debug!(tool = %c.def.name, %value, error = %e, "skipping unparseable target")
+                }
             }
         }
         (finding, targets)
@@ -379,7 +460,10 @@ fn render_arg(
                 let (text, check_dash) = match placeholder(f)? {
                     Placeholder::Target => (target.value().to_owned(), true),
                     Placeholder::TargetKind => (target.kind().as_str().to_owned(), false),
-                    Placeholder::TargetHost => (target.host().unwrap_or_else(|| target.value().to_owned()), true),
+                    Placeholder::TargetHost => (
+                        target.host().unwrap_or_else(|| target.value().to_owned()),
+                        true,
+                    ),
                     Placeholder::WorkDir => {
                         out.push(work_dir.as_os_str());
                         continue;
@@ -414,14 +498,20 @@ fn compile_finding(f: &FindingDef) -> Result<FindingMap, String> {
     let own = |s: &str, what: &str| -> Result<FieldPath, String> {
         let p = field(s, what)?;
         if p.up() != 0 {
-            return Err(format!("{what}: '{s}' must name a field of the record itself (no '^')"));
+            return Err(format!(
+                "{what}: '{s}' must name a field of the record itself (no '^')"
+            ));
         }
         Ok(p)
     };
     Ok(FindingMap {
         kind: tpl(&f.kind, "output.finding.kind")?,
         severity,
-        severity_field: f.severity_field.as_deref().map(|s| field(s, "output.finding.severity_field")).transpose()?,
+        severity_field: f
+            .severity_field
+            .as_deref()
+            .map(|s| field(s, "output.finding.severity_field"))
+            .transpose()?,
         title: tpl(&f.title, "output.finding.title")?,
         description: opt_tpl(&f.description, "output.finding.description")?,
         path: opt_tpl(&f.location.path, "output.finding.location.path")?,
@@ -433,13 +523,21 @@ fn compile_finding(f: &FindingDef) -> Result<FindingMap, String> {
             .iter()
             .map(|s| field(s, "output.finding.fingerprint"))
             .collect::<Result<_, _>>()?,
-        secret_field: f.secret_field.as_deref().map(|s| own(s, "output.finding.secret_field")).transpose()?,
+        secret_field: f
+            .secret_field
+            .as_deref()
+            .map(|s| own(s, "output.finding.secret_field"))
+            .transpose()?,
         drop_fields: f
             .drop_fields
             .iter()
             .map(|s| own(s, "output.finding.drop_fields"))
             .collect::<Result<_, _>>()?,
-        when: f.when.as_deref().map(|s| field(s, "output.finding.when")).transpose()?,
+        when: f
+            .when
+            .as_deref()
+            .map(|s| field(s, "output.finding.when"))
+            .transpose()?,
     })
 }
 
@@ -455,18 +553,29 @@ fn truncate_chars(s: String, max: usize) -> String {
     }
 }
 
-fn map_finding(tool: &str, f: &FindingMap, rec: &Record<'_>, target: &Target) -> Option<NewFinding> {
+fn map_finding(
+    tool: &str,
+    f: &FindingMap,
+    rec: &Record<'_>,
+    target: &Target,
+) -> Option<NewFinding> {
     if f.when.as_ref().is_some_and(|w| !truthy(w.resolve(rec))) {
         return None;
     }
-    let kind = truncate_chars(non_empty(f.kind.render(rec)).unwrap_or_else(|| tool.to_owned()), 128);
+    let kind = truncate_chars(
+        non_empty(f.kind.render(rec)).unwrap_or_else(|| tool.to_owned()),
+        128,
+    );
     let severity = f
         .severity_field
         .as_ref()
         .and_then(|p| p.resolve(rec))
         .and_then(|v| Severity::parse_lenient(&value_text(v, " ")))
         .unwrap_or(f.severity);
-    let title = truncate_chars(non_empty(f.title.render(rec)).unwrap_or_else(|| kind.clone()), 1000);
+    let title = truncate_chars(
+        non_empty(f.title.render(rec)).unwrap_or_else(|| kind.clone()),
+        1000,
+    );
     let render = |t: &Option<Template>| t.as_ref().and_then(|t| non_empty(t.render(rec)));
     let location = Location {
         path: render(&f.path),
@@ -494,7 +603,11 @@ fn map_finding(tool: &str, f: &FindingMap, rec: &Record<'_>, target: &Target) ->
         }
     } else {
         for p in &f.fingerprint {
-            parts.push(p.resolve(rec).map(|v| value_text(v, ",")).unwrap_or_default());
+            parts.push(
+                p.resolve(rec)
+                    .map(|v| value_text(v, ","))
+                    .unwrap_or_default(),
+            );
         }
     }
     let parts_ref: Vec<&str> = parts.iter().map(String::as_str).collect();
@@ -512,7 +625,10 @@ fn map_finding(tool: &str, f: &FindingMap, rec: &Record<'_>, target: &Target) ->
 }
 
 fn content_type_for(name: &str) -> &'static str {
-    let ext = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
+    let ext = name
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
     match ext.as_str() {
         "json" => "application/json",
         "jsonl" | "ndjson" => "application/x-ndjson",
@@ -540,7 +656,7 @@ fn exit_message(out: &process::ProcessOutput) -> String {
 impl Scanner for ToolScanner {
     fn info(&self) -> ScannerInfo {
         let c = &self.inner;
-        let resolved = self.resolve_executable();
+        let resolved = self.cached_executable();
         ScannerInfo {
             name: self.registry_name(),
             description: c.def.description.clone(),
@@ -573,9 +689,14 @@ impl Scanner for ToolScanner {
             )));
         }
         let Some(program) = self.resolve_executable() else {
-            return Err(ScanError::Failed(format!("executable '{}' not found on PATH", c.executable.display())));
+            return Err(ScanError::Failed(format!(
+                "executable '{}' not found on PATH",
+                c.executable.display()
+            )));
         };
-        let args = self.build_argv(target, &ctx.params, &ctx.work_dir).map_err(ScanError::Failed)?;
+        let args = self
+            .build_argv(target, &ctx.params, &ctx.work_dir)
+            .map_err(ScanError::Failed)?;
 
         let out_dir = ctx.work_dir.join(".argus");
         let stdout_path = out_dir.join("stdout");
@@ -610,16 +731,26 @@ impl Scanner for ToolScanner {
             matches!(r, Ok(_) | Err(ProcessError::TimedOut { .. }))
         };
         if keep_std(&result) {
-            self.artifact(ctx, "stdout.log", stdout_path.clone(), stdout_type).await?;
-            self.artifact(ctx, "stderr.log", stderr_path, "text/plain").await?;
+            self.artifact(ctx, "stdout.log", stdout_path.clone(), stdout_type)
+                .await?;
+            self.artifact(ctx, "stderr.log", stderr_path, "text/plain")
+                .await?;
         }
         let out = match result {
             Ok(out) => out,
             Err(ProcessError::Cancelled) => return Err(ScanError::Cancelled),
+            Err(e @ ProcessError::TimedOut { .. }) => {
+                self.keep_files(ctx).await?;
+                return Err(ScanError::Failed(e.to_string()));
+            }
             Err(e) => return Err(ScanError::Failed(e.to_string())),
         };
-        let code_ok = out.status.code().is_some_and(|code| c.def.success_exit_codes.contains(&code));
+        let code_ok = out
+            .status
+            .code()
+            .is_some_and(|code| c.def.success_exit_codes.contains(&code));
         if !code_ok {
+            self.keep_files(ctx).await?;
             return Err(ScanError::Failed(exit_message(&out)));
         }
 
@@ -656,12 +787,7 @@ impl Scanner for ToolScanner {
         )
         .await;
         // Files the tool wrote are kept even when its output could not be read.
-        for name in &c.keep_files {
-            let p = ctx.work_dir.join(name);
-            if tokio::fs::metadata(&p).await.is_ok_and(|m| m.is_file()) {
-                self.artifact(ctx, name, p, content_type_for(name)).await?;
-            }
-        }
+        self.keep_files(ctx).await?;
         let records = parsed?;
         if truncated {
             return Err(ScanError::Failed(format!(

@@ -28,9 +28,9 @@ impl Source {
         if s == "stdout" {
             return Ok(Source::Stdout);
         }
-        let name = s
-            .strip_prefix("file:")
-            .ok_or_else(|| format!("output.source must be \"stdout\" or \"file:<name>\", got '{s}'"))?;
+        let name = s.strip_prefix("file:").ok_or_else(|| {
+            format!("output.source must be \"stdout\" or \"file:<name>\", got '{s}'")
+        })?;
         argus_core::artifact::ArtifactName::parse(name).map_err(|_| {
             format!("output.source: '{name}' must be a relative path of letters, digits, '.', '_' and '-'")
         })?;
@@ -53,7 +53,9 @@ pub struct RecordsPath {
 
 impl RecordsPath {
     pub fn parse(s: &str) -> Result<Self, String> {
-        let bad = || format!("output.records: malformed path '{s}' (expected e.g. \"Results[].Vulnerabilities[]\")");
+        let bad = || {
+            format!("output.records: malformed path '{s}' (expected e.g. \"Results[].Vulnerabilities[]\")")
+        };
         let mut steps = Vec::new();
         for seg in s.split('.') {
             let (key, iterate) = match seg.strip_suffix("[]") {
@@ -63,12 +65,18 @@ impl RecordsPath {
             if key.contains(['[', ']', '{', '}', '^']) || (key.is_empty() && !iterate) {
                 return Err(bad());
             }
-            steps.push(Step { key: (!key.is_empty()).then(|| key.to_owned()), iterate });
+            steps.push(Step {
+                key: (!key.is_empty()).then(|| key.to_owned()),
+                iterate,
+            });
         }
         if steps.is_empty() {
             return Err(bad());
         }
-        Ok(RecordsPath { steps, raw: s.to_owned() })
+        Ok(RecordsPath {
+            steps,
+            raw: s.to_owned(),
+        })
     }
 
     /// The records of `doc`, each with its enclosing elements (the document first).
@@ -78,7 +86,13 @@ impl RecordsPath {
         Ok(out)
     }
 
-    fn walk<'a>(&self, v: &'a Value, i: usize, parents: Vec<&'a Value>, out: &mut Vec<Record<'a>>) -> Result<(), String> {
+    fn walk<'a>(
+        &self,
+        v: &'a Value,
+        i: usize,
+        parents: Vec<&'a Value>,
+        out: &mut Vec<Record<'a>>,
+    ) -> Result<(), String> {
         let Some(step) = self.steps.get(i) else {
             if !v.is_null() {
                 out.push(Record { value: v, parents });
@@ -96,14 +110,24 @@ impl RecordsPath {
             return self.walk(next, i + 1, parents, out);
         }
         let arr = next.as_array().ok_or_else(|| {
-            let at: Vec<String> = self.steps[..=i].iter().map(|s| s.key.clone().unwrap_or_default()).collect();
-            format!("records path '{}': expected an array at '{}'", self.raw, at.join("."))
+            let at: Vec<String> = self.steps[..=i]
+                .iter()
+                .map(|s| s.key.clone().unwrap_or_default())
+                .collect();
+            format!(
+                "records path '{}': expected an array at '{}'",
+                self.raw,
+                at.join(".")
+            )
         })?;
         let last = i + 1 == self.steps.len();
         for e in arr {
             if last {
                 if !e.is_null() {
-                    out.push(Record { value: e, parents: parents.clone() });
+                    out.push(Record {
+                        value: e,
+                        parents: parents.clone(),
+                    });
                 }
             } else {
                 let mut p = parents.clone();
@@ -163,11 +187,18 @@ pub async fn parse(
             let doc: Value = serde_json::from_slice(&bytes)
                 .map_err(|e| ScanError::Failed(format!("malformed output: {e}")))?;
             let recs = match records {
-                Some(p) => p.select(&doc).map_err(|e| ScanError::Failed(format!("malformed output: {e}")))?,
+                Some(p) => p
+                    .select(&doc)
+                    .map_err(|e| ScanError::Failed(format!("malformed output: {e}")))?,
                 None => match &doc {
-                    Value::Array(a) => {
-                        a.iter().filter(|v| !v.is_null()).map(|v| Record { value: v, parents: vec![&doc] }).collect()
-                    }
+                    Value::Array(a) => a
+                        .iter()
+                        .filter(|v| !v.is_null())
+                        .map(|v| Record {
+                            value: v,
+                            parents: vec![&doc],
+                        })
+                        .collect(),
                     Value::Object(_) => vec![Record::top(&doc)],
                     _ => {
                         return Err(ScanError::Failed(
@@ -192,7 +223,10 @@ pub async fn parse(
             let mut count = 0usize;
             loop {
                 line.clear();
-                let n = reader.read_until(b'\n', &mut line).await.map_err(read_err)?;
+                let n = reader
+                    .read_until(b'\n', &mut line)
+                    .await
+                    .map_err(read_err)?;
                 if n == 0 {
                     break;
                 }
@@ -209,8 +243,9 @@ pub async fn parse(
                     continue;
                 }
                 let value = match format {
-                    OutputFormat::Jsonl => serde_json::from_slice::<Value>(text)
-                        .map_err(|e| ScanError::Failed(format!("malformed output at line {lineno}: {e}")))?,
+                    OutputFormat::Jsonl => serde_json::from_slice::<Value>(text).map_err(|e| {
+                        ScanError::Failed(format!("malformed output at line {lineno}: {e}"))
+                    })?,
                     _ => serde_json::json!({ "line": String::from_utf8_lossy(text) }),
                 };
                 let ems = sink(&Record::top(&value));
@@ -223,8 +258,14 @@ pub async fn parse(
 }
 
 fn trim_ascii(b: &[u8]) -> &[u8] {
-    let start = b.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(b.len());
-    let end = b.iter().rposition(|c| !c.is_ascii_whitespace()).map_or(start, |e| e + 1);
+    let start = b
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(b.len());
+    let end = b
+        .iter()
+        .rposition(|c| !c.is_ascii_whitespace())
+        .map_or(start, |e| e + 1);
     &b[start..end.max(start)]
 }
 
@@ -249,9 +290,15 @@ mod tests {
         assert_eq!(recs[1].value, &json!({"id": 2}));
         assert_eq!(recs[1].parents.last().unwrap()["Target"], "a.lock");
         assert_eq!(recs[1].parents[0]["ArtifactName"], "repo");
-        assert!(RecordsPath::parse("Results[]").unwrap().select(&json!({"Results": 3})).is_err());
+        assert!(RecordsPath::parse("Results[]")
+            .unwrap()
+            .select(&json!({"Results": 3}))
+            .is_err());
         assert!(RecordsPath::parse("a..b").is_err());
         assert!(Source::parse("file:../x").is_err());
-        assert_eq!(Source::parse("file:report.json").unwrap(), Source::File("report.json".into()));
+        assert_eq!(
+            Source::parse("file:report.json").unwrap(),
+            Source::File("report.json".into())
+        );
     }
 }

@@ -20,7 +20,10 @@ pub struct Record<'a> {
 impl<'a> Record<'a> {
     /// A record with no enclosing elements (one JSONL line, one text line).
     pub fn top(value: &'a Value) -> Self {
-        Record { value, parents: Vec::new() }
+        Record {
+            value,
+            parents: Vec::new(),
+        }
     }
 }
 
@@ -42,10 +45,17 @@ impl FieldPath {
             return Err(format!("empty field path '{s}'"));
         }
         let segments: Vec<String> = rest.split('.').map(str::to_owned).collect();
-        if segments.iter().any(|seg| seg.is_empty() || seg.contains(['{', '}', '^'])) {
+        if segments
+            .iter()
+            .any(|seg| seg.is_empty() || seg.contains(['{', '}', '^']))
+        {
             return Err(format!("malformed field path '{s}'"));
         }
-        Ok(FieldPath { up, segments, raw: raw.to_owned() })
+        Ok(FieldPath {
+            up,
+            segments,
+            raw: raw.to_owned(),
+        })
     }
 
     /// The path as written.
@@ -79,7 +89,9 @@ impl FieldPath {
         if self.up != 0 {
             return;
         }
-        let Some((last, init)) = self.segments.split_last() else { return };
+        let Some((last, init)) = self.segments.split_last() else {
+            return;
+        };
         let mut cur = v;
         for seg in init {
             cur = match cur {
@@ -202,7 +214,11 @@ impl Template {
                     }
                     parts.push(Part::Field(FieldPath::parse(&name)?));
                 }
-                '}' => return Err(format!("unmatched '}}' in template '{s}' (write '}}}}' for a brace)")),
+                '}' => {
+                    return Err(format!(
+                        "unmatched '}}' in template '{s}' (write '}}}}' for a brace)"
+                    ))
+                }
                 c => lit.push(c),
             }
         }
@@ -299,13 +315,25 @@ mod tests {
         let doc = json!({"A": "root", "R": [{"T": "file", "V": [{"id": "CVE-1", "info": {"sev": "HIGH"}, "tags": ["a", "b"]}]}]});
         let result = &doc["R"][0];
         let vuln = &result["V"][0];
-        let rec = Record { value: vuln, parents: vec![&doc, result] };
-        let t = Template::parse("{id} in {^T} of {^^A} [{info.sev}] {tags} {tags.1} {missing}{{x}}").unwrap();
+        let rec = Record {
+            value: vuln,
+            parents: vec![&doc, result],
+        };
+        let t =
+            Template::parse("{id} in {^T} of {^^A} [{info.sev}] {tags} {tags.1} {missing}{{x}}")
+                .unwrap();
         assert_eq!(t.render(&rec), "CVE-1 in file of root [HIGH] a, b b {x}");
         assert!(Template::parse("{open").is_err());
         assert!(Template::parse("close}").is_err());
         assert!(Template::parse("{}").is_err());
-        assert_eq!(Template::parse("{host}").unwrap().single_field().unwrap().as_str(), "host");
+        assert_eq!(
+            Template::parse("{host}")
+                .unwrap()
+                .single_field()
+                .unwrap()
+                .as_str(),
+            "host"
+        );
     }
 
     #[test]
@@ -314,7 +342,10 @@ mod tests {
         FieldPath::parse("a.b").unwrap().remove_from(&mut v);
         FieldPath::parse("s").unwrap().remove_from(&mut v);
         assert_eq!(v, json!({"a": {"c": 2}}));
-        assert_eq!(canonical_json(&json!({"b": 1, "a": [true, null]})), r#"{"a":[true,null],"b":1}"#);
+        assert_eq!(
+            canonical_json(&json!({"b": 1, "a": [true, null]})),
+            r#"{"a":[true,null],"b":1}"#
+        );
         assert!(truthy(Some(&json!(5))) && !truthy(Some(&json!(""))) && !truthy(None));
     }
 }

@@ -50,7 +50,9 @@ CREATE TABLE scan_tasks (
 -- Only pending rows are ever listed by priority; a partial index stays small. Rowid (implicit
 -- last index column) gives FIFO within a priority.
 CREATE INDEX scan_tasks_pending ON scan_tasks (priority DESC) WHERE status = 'pending';
-CREATE INDEX scan_tasks_scan_status ON scan_tasks (scan_id, status);
+-- No (scan_id, status) index on purpose: every status change would rewrite it on the hot path.
+-- Scan-wide moves (pause, resume, stop, finish, delete) are rare and use the UNIQUE index's
+-- scan_id prefix.
 
 CREATE TABLE findings (
     id          TEXT PRIMARY KEY NOT NULL,
