@@ -43,14 +43,21 @@ fn tasks(n: usize) -> Result<Vec<Task>, Box<dyn Error>> {
 }
 
 /// Claims and acks until `n` tasks were processed.
-async fn work(q: Arc<EmbeddedQueue>, n: Arc<std::sync::atomic::AtomicUsize>, total: usize) -> Result<(), Box<dyn Error + Send + Sync>> {
+async fn work(
+    q: Arc<EmbeddedQueue>,
+    n: Arc<std::sync::atomic::AtomicUsize>,
+    total: usize,
+) -> Result<(), Box<dyn Error + Send + Sync>> {
     use std::sync::atomic::Ordering;
     while n.load(Ordering::SeqCst) < total {
-        let got = q.claim(CLAIM_BATCH, LEASE, Duration::from_millis(200)).await?;
+        let got = q
+            .claim(CLAIM_BATCH, LEASE, Duration::from_millis(200))
+            .await?;
         if got.is_empty() {
             continue;
         }
-        q.ack(&got.iter().map(|d| d.lease).collect::<Vec<_>>()).await?;
+        q.ack(&got.iter().map(|d| d.lease).collect::<Vec<_>>())
+            .await?;
         n.fetch_add(got.len(), Ordering::SeqCst);
     }
     Ok(())
@@ -76,13 +83,19 @@ struct Phase {
 
 impl Phase {
     fn start() -> Self {
-        Phase { wall: Instant::now(), cpu: cpu_time() }
+        Phase {
+            wall: Instant::now(),
+            cpu: cpu_time(),
+        }
     }
 
     fn report(&self, what: &str, n: usize) {
         let secs = self.wall.elapsed().as_secs_f64();
         let cpu = match (self.cpu, cpu_time()) {
-            (Some(a), Some(b)) => format!(", CPU {:>6.2} µs/task", (b - a).as_secs_f64() * 1e6 / n as f64),
+            (Some(a), Some(b)) => format!(
+                ", CPU {:>6.2} µs/task",
+                (b - a).as_secs_f64() * 1e6 / n as f64
+            ),
             _ => String::new(),
         };
         println!(
@@ -106,7 +119,11 @@ fn report(what: &str, n: usize, elapsed: Duration) {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<(), Box<dyn Error + Send + Sync>> {
-    let total: usize = std::env::args().nth(1).map(|s| s.parse()).transpose()?.unwrap_or(100_000);
+    let total: usize = std::env::args()
+        .nth(1)
+        .map(|s| s.parse())
+        .transpose()?
+        .unwrap_or(100_000);
     let dir = tempfile::tempdir()?;
 
     // Phased.
@@ -125,7 +142,8 @@ async fn main() -> Result<(), Box<dyn Error + Send + Sync>> {
         let got = q.claim(CLAIM_BATCH, LEASE, Duration::ZERO).await?;
         let a = Instant::now();
         in_claim += a - c;
-        q.ack(&got.iter().map(|d| d.lease).collect::<Vec<_>>()).await?;
+        q.ack(&got.iter().map(|d| d.lease).collect::<Vec<_>>())
+            .await?;
         in_ack += a.elapsed();
         done += got.len();
     }

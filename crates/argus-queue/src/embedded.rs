@@ -13,8 +13,10 @@
 //!   reused (`AUTOINCREMENT`), so a token stops matching as soon as its task is re-delivered:
 //!   acks, renewals, retries and dead-letters with a stale token change nothing.
 //! - Expired leases and delayed retries are swept back to ready by `claim` itself (at most once
-//!   per `sweep_interval` per queue instance, plus as soon as a known delayed retry falls due);
-//!   re-delivery then increments `attempt`. Nobody needs them sooner: only claimers consume them.
+//!   per `sweep_interval` per queue instance, plus when the earliest delayed retry made through
+//!   this instance falls due); re-delivery then increments `attempt`. Nobody needs them sooner:
+//!   only claimers consume them. An idle claimer therefore sees an expired lease or a later
+//!   delayed retry within about `poll_interval` of its time.
 //! - `enqueue` and `retry` wake idle claimers of this instance through a [`Notify`]; an idle
 //!   claimer also re-checks at least every `poll_interval`, which covers other processes and
 //!   timers. A claimer registers for the wake-up *before* it looks for work, so an enqueue that
@@ -133,8 +135,11 @@ struct Inner {
     opts: EmbeddedQueueOptions,
     /// Signalled (to all waiters) when tasks become ready in this process.
     ready: Notify,
-    /// Earliest time (ms) the next sweep may run; lowered by `retry` to a delayed task's due time.
+    /// Earliest time (ms) the next periodic sweep may run.
     next_sweep: AtomicI64,
+    /// Due time (ms) of the earliest delayed retry made through this instance and not yet swept,
+    /// `i64::MAX` if none: a sweep runs then, and sleeping claimers wake for it.
+    due_hint: AtomicI64,
     /// Claimers currently asleep waiting for work.
     waiting: AtomicUsize,
 }
@@ -161,6 +166,7 @@ impl EmbeddedQueue {
                 opts,
                 ready: Notify::new(),
                 next_sweep: AtomicI64::new(0),
+                due_hint: AtomicI64::new(i64::MAX),
                 waiting: AtomicUsize::new(0),
             }),
         })
@@ -187,14 +193,17 @@ impl EmbeddedQueue {
         Ok(row.and_then(|(e,)| e))
     }
 
-    /// Re-queues expired leases and due retries, at most once per sweep interval.
+    /// Re-queues expired leases and due retries, at most once per sweep interval (and when the
+    /// earliest known delayed retry falls due).
     async fn sweep(&self, now: i64) -> Result<()> {
         let next = self.inner.next_sweep.load(Ordering::SeqCst);
-        if now < next {
+        let due = self.inner.due_hint.load(Ordering::SeqCst);
+        if now < next && now < due {
             return Ok(());
         }
-        let after = now + millis(self.inner.opts.sweep_interval);
-        // One claimer sweeps; the others go straight to claiming.
+        // One claimer sweeps (the one that moves `next_sweep` on); the others go straight to
+        // claiming.
+        let after = now.saturating_add(millis(self.inner.opts.sweep_interval));
         if self
             .inner
             .next_sweep
@@ -203,13 +212,25 @@ impl EmbeddedQueue {
         {
             return Ok(());
         }
+        if due <= now {
+            // Only clear the hint this sweep serves; a later retry may have lowered it since.
+            let _ = self.inner.due_hint.compare_exchange(
+                due,
+                i64::MAX,
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            );
+        }
         let done = sqlx::query(SWEEP_SQL)
             .bind(now)
             .execute(&self.inner.db.writer)
             .await
             .map_err(db_err)?;
         if done.rows_affected() > 0 {
-            tracing::debug!(requeued = done.rows_affected(), "queue: expired leases and due retries requeued");
+            tracing::debug!(
+                requeued = done.rows_affected(),
+                "queue: expired leases and due retries requeued"
+            );
             self.inner.ready.notify_waiters();
         }
         Ok(())
@@ -241,7 +262,8 @@ impl EmbeddedQueue {
                     // A payload this build cannot read would fail forever: park it with the reason
                     // instead of letting it cycle through leases.
                     tracing::warn!(row = id, error = %e, "queue: undecodable task dead-lettered");
-                    self.dead_letter(&lease, &format!("undecodable task payload: {e}")).await?;
+                    self.dead_letter(&lease, &format!("undecodable task payload: {e}"))
+                        .await?;
                 }
             }
         }
@@ -290,7 +312,10 @@ impl Queue for EmbeddedQueue {
         if max == 0 {
             return Ok(Vec::new());
         }
-        let deadline = Instant::now() + wait;
+        // A `wait` too large to add (Duration::MAX) means "a year": as good as forever.
+        let deadline = Instant::now()
+            .checked_add(wait)
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(365 * 24 * 3600));
         loop {
             // Register for the wake-up before looking, so an enqueue between the look and the
             // sleep is not missed.
@@ -303,10 +328,19 @@ impl Queue for EmbeddedQueue {
             if !got.is_empty() || now >= deadline {
                 return Ok(got);
             }
-            let until_sweep = self.inner.next_sweep.load(Ordering::SeqCst).saturating_sub(now_ms());
-            let nap = (deadline - now)
-                .min(self.inner.opts.poll_interval)
-                .min(Duration::from_millis(u64::try_from(until_sweep).unwrap_or(0).max(1)));
+            // Sleep until woken, the poll interval, the deadline, or a known delayed retry's due
+            // time, whichever comes first.
+            let until_due = self
+                .inner
+                .due_hint
+                .load(Ordering::SeqCst)
+                .saturating_sub(now_ms());
+            let nap =
+                (deadline - now)
+                    .min(self.inner.opts.poll_interval)
+                    .min(Duration::from_millis(
+                        u64::try_from(until_due).unwrap_or(0).max(1),
+                    ));
             let _waiting = Waiting::enter(&self.inner.waiting);
             tokio::select! {
                 () = &mut notified => {}
@@ -356,7 +390,7 @@ impl Queue for EmbeddedQueue {
                 self.inner.ready.notify_waiters();
             } else {
                 // Sweep (and wake sleeping claimers) as soon as it falls due.
-                self.inner.next_sweep.fetch_min(due, Ordering::SeqCst);
+                self.inner.due_hint.fetch_min(due, Ordering::SeqCst);
             }
         }
         Ok(())
@@ -457,9 +491,15 @@ fn db_err(e: sqlx::Error) -> CoreError {
         .is_some_and(|c| matches!(c & 0xff, 5 | 6));
     match e {
         sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
-            CoreError::Unavailable { what: "queue database", message: e.to_string() }
+            CoreError::Unavailable {
+                what: "queue database",
+                message: e.to_string(),
+            }
         }
-        _ if busy => CoreError::Unavailable { what: "queue database", message: e.to_string() },
+        _ if busy => CoreError::Unavailable {
+            what: "queue database",
+            message: e.to_string(),
+        },
         _ => CoreError::Backend(format!("queue: {e}")),
     }
 }

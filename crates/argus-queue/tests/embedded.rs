@@ -1,6 +1,9 @@
 //! Embedded-queue specifics beyond the shared suite: durability across reopen, wake-ups that do
 //! not rely on polling, coexistence with the store's migrations, id reuse, poison payloads.
 
+// Test helpers outside #[test] fns: a failed setup is a failed test.
+#![allow(clippy::unwrap_used)]
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,7 +18,9 @@ use tokio::time::Instant;
 const LONG: Duration = Duration::from_secs(120);
 
 async fn open(path: &std::path::Path) -> EmbeddedQueue {
-    EmbeddedQueue::new(SqliteDb::open(path).await.unwrap()).await.unwrap()
+    EmbeddedQueue::new(SqliteDb::open(path).await.unwrap())
+        .await
+        .unwrap()
 }
 
 /// Polls `cond` until it holds or 10 s pass.
@@ -44,13 +49,33 @@ async fn tasks_survive_reopen() {
     };
 
     let q = open(&path).await;
-    assert_eq!(q.depth().await.unwrap(), QueueDepth { ready: 8, leased: 2, dead: 0 });
+    assert_eq!(
+        q.depth().await.unwrap(),
+        QueueDepth {
+            ready: 8,
+            leased: 2,
+            dead: 0
+        }
+    );
     let rest = q.claim(100, LONG, Duration::ZERO).await.unwrap();
     let got: Vec<_> = rest.iter().map(|d| d.task.clone()).collect();
-    assert_eq!(got, tasks[2..].to_vec(), "the remaining tasks come back intact and in order");
+    assert_eq!(
+        got,
+        tasks[2..].to_vec(),
+        "the remaining tasks come back intact and in order"
+    );
     // Leases taken before the restart are still honoured.
-    q.ack(&leased.iter().map(|d| d.lease).collect::<Vec<_>>()).await.unwrap();
-    assert_eq!(q.depth().await.unwrap(), QueueDepth { ready: 0, leased: 8, dead: 0 });
+    q.ack(&leased.iter().map(|d| d.lease).collect::<Vec<_>>())
+        .await
+        .unwrap();
+    assert_eq!(
+        q.depth().await.unwrap(),
+        QueueDepth {
+            ready: 0,
+            leased: 8,
+            dead: 0
+        }
+    );
 }
 
 /// With polling effectively off, only the in-process wake-up can end the waits early.
@@ -149,7 +174,14 @@ async fn old_tokens_never_match_new_tasks() {
     assert_ne!(d1.lease, d2.lease);
     q.ack(&[d1.lease]).await.unwrap();
     q.dead_letter(&d1.lease, "stale").await.unwrap();
-    assert_eq!(q.depth().await.unwrap(), QueueDepth { ready: 0, leased: 1, dead: 0 });
+    assert_eq!(
+        q.depth().await.unwrap(),
+        QueueDepth {
+            ready: 0,
+            leased: 1,
+            dead: 0
+        }
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -160,7 +192,9 @@ async fn dead_letter_keeps_the_error() {
     q.enqueue(std::slice::from_ref(&t)).await.unwrap();
     let d = q.claim(1, LONG, Duration::ZERO).await.unwrap().remove(0);
     assert_eq!(q.dead_letter_error(t.id).await.unwrap(), None);
-    q.dead_letter(&d.lease, "nmap exited with status 1").await.unwrap();
+    q.dead_letter(&d.lease, "nmap exited with status 1")
+        .await
+        .unwrap();
     assert_eq!(
         q.dead_letter_error(t.id).await.unwrap().as_deref(),
         Some("nmap exited with status 1")
@@ -185,7 +219,14 @@ async fn undecodable_payload_is_dead_lettered() {
     let got = q.claim(10, LONG, Duration::ZERO).await.unwrap();
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].task.id, good.id);
-    assert_eq!(q.depth().await.unwrap(), QueueDepth { ready: 0, leased: 1, dead: 1 });
+    assert_eq!(
+        q.depth().await.unwrap(),
+        QueueDepth {
+            ready: 0,
+            leased: 1,
+            dead: 1
+        }
+    );
     let error = q.dead_letter_error(bad.id).await.unwrap().unwrap();
     assert!(error.contains("undecodable"), "{error}");
 }
@@ -202,7 +243,9 @@ async fn coexists_with_store_migrations() {
         "CREATE TABLE store_probe (id INTEGER PRIMARY KEY);",
     )
     .unwrap();
-    let mut store = sqlx::migrate::Migrator::new(store_migrations.as_path()).await.unwrap();
+    let mut store = sqlx::migrate::Migrator::new(store_migrations.as_path())
+        .await
+        .unwrap();
     store.set_ignore_missing(true);
 
     // Store first, then the queue, then both again (a restart).
@@ -212,7 +255,9 @@ async fn coexists_with_store_migrations() {
     let q = EmbeddedQueue::new(db.clone()).await.unwrap();
     store.run(&db.writer).await.unwrap();
     let q2 = EmbeddedQueue::new(db.clone()).await.unwrap();
-    q.enqueue(&[task(ScanId::new(), Priority::Low, 1)]).await.unwrap();
+    q.enqueue(&[task(ScanId::new(), Priority::Low, 1)])
+        .await
+        .unwrap();
     assert_eq!(q2.depth().await.unwrap().ready, 1);
 
     // Queue first, then the store.
@@ -244,7 +289,9 @@ async fn single_enqueues_reach_waiting_claimers() {
                     if got.is_empty() {
                         return seen;
                     }
-                    q.ack(&got.iter().map(|d| d.lease).collect::<Vec<_>>()).await.unwrap();
+                    q.ack(&got.iter().map(|d| d.lease).collect::<Vec<_>>())
+                        .await
+                        .unwrap();
                     seen.extend(got.into_iter().map(|d| d.task.id));
                 }
             })

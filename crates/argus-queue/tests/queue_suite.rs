@@ -1,6 +1,9 @@
 //! The shared `Queue` conformance suite against the embedded queue, each check on its own fresh
 //! SQLite file.
 
+// Test helpers outside #[test] fns: a failed setup is a failed test.
+#![allow(clippy::unwrap_used)]
+
 use std::sync::Arc;
 
 use argus_core::testkit::queue_suite::{Fixture, QueueHarness};

@@ -1,7 +1,9 @@
 //! `noop`: a scanner that does nothing, cheaply, on request.
 //!
 //! Used by the queue throughput benchmark (100,000 tasks through `fanout`) and by engine tests
-//! (failures, slow tasks that must stop promptly on cancel, findings with stable fingerprints).
+//! (failures, slow tasks that must stop promptly on cancel, findings with stable fingerprints,
+//! chaining through `discover`). Order of effects: `sleep_ms`, `fail`, `findings`, `discover`,
+//! `fanout` (sub-tasks on `noop://task/{i}` with the `child` params, `{}` by default).
 //! Its run path does no schema work and no I/O: params were validated at scan creation.
 
 use argus_core::finding::{NewFinding, Severity};
@@ -33,7 +35,11 @@ fn schema() -> &'static (Value, Option<jsonschema::Validator>) {
                 "sleep_ms": {"type": "integer", "minimum": 0, "default": 0,
                              "description": "sleep this long (stops promptly on cancel)"},
                 "findings": {"type": "integer", "minimum": 0, "default": 0,
-                             "description": "emit this many info findings"}
+                             "description": "emit this many info findings"},
+                "child": {"$ref": "#",
+                          "description": "params of the fan-out sub-tasks (default {})"},
+                "discover": {"type": "array", "items": {"type": "string", "minLength": 1},
+                             "description": "emit these as discovered targets (chaining): a URL when the entry contains '://', else a domain"}
             }
         });
         // A constant schema: the unit tests prove it compiles.
@@ -99,18 +105,37 @@ impl Scanner for NoopScanner {
             );
             ctx.emit.finding(f).await?;
         }
-        for i in 0..uint(p, "fanout") {
-            let target =
-                Target::parse(TargetKind::Url, &format!("noop://task/{i}")).map_err(|e| {
-                    ScanError::Failed(format!("noop: cannot build sub-task target: {e}"))
-                })?;
-            ctx.emit
-                .send(Emission::SubTask {
-                    scanner: NOOP.into(),
-                    target,
-                    params: Some(json!({})),
-                })
-                .await?;
+        if let Some(found) = p.get("discover").and_then(Value::as_array) {
+            for v in found.iter().filter_map(Value::as_str) {
+                let kind = if v.contains("://") {
+                    TargetKind::Url
+                } else {
+                    TargetKind::Domain
+                };
+                let t = Target::parse(kind, v)
+                    .map_err(|e| ScanError::Failed(format!("noop: cannot discover '{v}': {e}")))?;
+                ctx.emit.target(t).await?;
+            }
+        }
+        let fanout = uint(p, "fanout");
+        if fanout > 0 {
+            let child = match p.get("child") {
+                Some(c @ Value::Object(_)) => c.clone(),
+                _ => json!({}),
+            };
+            for i in 0..fanout {
+                let target =
+                    Target::parse(TargetKind::Url, &format!("noop://task/{i}")).map_err(|e| {
+                        ScanError::Failed(format!("noop: cannot build sub-task target: {e}"))
+                    })?;
+                ctx.emit
+                    .send(Emission::SubTask {
+                        scanner: NOOP.into(),
+                        target,
+                        params: Some(child.clone()),
+                    })
+                    .await?;
+            }
         }
         Ok(())
     }
@@ -132,6 +157,16 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(s.validate_params(&json!({"other": 1})).is_err());
+        assert!(s
+            .validate_params(&json!({"fanout": 2, "child": {"findings": 1, "sleep_ms": 3}}))
+            .is_ok());
+        match s.validate_params(&json!({"child": {"sleep_ms": "long"}})) {
+            Err(CoreError::Invalid { path, .. }) => assert_eq!(path, "/child/sleep_ms"),
+            other => panic!("{other:?}"),
+        }
+        assert!(s
+            .validate_params(&json!({"discover": ["a.example", 3]}))
+            .is_err());
         assert_eq!(
             Target::parse(TargetKind::Url, "noop://task/1")
                 .unwrap()

@@ -962,6 +962,26 @@ async fn noop_fans_out_emits_findings_and_fails_on_request() {
         .collect();
     assert_eq!(fps, fps2, "fingerprints are stable across runs");
 
+    // `child` params go to the sub-tasks; `discover` emits targets.
+    let r = run(
+        &noop,
+        target.clone(),
+        json!({"fanout": 2, "child": {"findings": 1}, "discover": ["A.example.com", "https://b.example/x"]}),
+    )
+    .await;
+    r.result.as_ref().unwrap();
+    let params: Vec<Value> = r
+        .emissions
+        .iter()
+        .filter_map(|e| match e {
+            Emission::SubTask { params, .. } => params.clone(),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(params, [json!({"findings": 1}), json!({"findings": 1})]);
+    let found: Vec<String> = r.targets().iter().map(|t| t.key()).collect();
+    assert_eq!(found, ["domain:a.example.com", "url:https://b.example/x"]);
+
     let r = run(&noop, target.clone(), json!({"fail": true, "findings": 1})).await;
     assert_eq!(r.error(), "noop failed as requested (fail = true)");
     assert!(r.findings().is_empty());

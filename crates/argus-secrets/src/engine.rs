@@ -227,6 +227,8 @@ impl CompiledAllowlist {
 
 struct CompiledRule {
     rule: Rule,
+    /// Runs on the whole blob; otherwise only on the lines where one of its keywords occurs.
+    multiline: bool,
     regex: Regex,
     group: usize,
     allow: CompiledAllowlist,
@@ -255,6 +257,10 @@ impl std::fmt::Debug for Engine {
 pub(crate) struct Scratch {
     triggered: Vec<bool>,
     list: Vec<u32>,
+    /// (rule, keyword offset) for single-line rules.
+    hits: Vec<(u32, usize)>,
+    /// Byte ranges to run one rule's regex on.
+    windows: Vec<(usize, usize)>,
 }
 
 /// One accepted match inside one blob (path-independent).
@@ -327,6 +333,7 @@ impl Engine {
                 }
             }
             rules.push(CompiledRule {
+                multiline: rule.multiline || rule.keywords.is_empty(),
                 allow: CompiledAllowlist::new(&rule.id, &rule.allowlist)?,
                 rule: rule.clone(),
                 regex,
@@ -398,69 +405,58 @@ impl Engine {
         scratch.triggered.clear();
         scratch.triggered.resize(self.rules.len(), false);
         scratch.list.clear();
+        scratch.hits.clear();
         if let Some(ac) = &self.keywords {
             for m in ac.find_overlapping_iter(data) {
                 for &r in &self.keyword_rules[m.pattern().as_usize()] {
-                    let t = &mut scratch.triggered[r as usize];
-                    if !*t {
-                        *t = true;
-                        scratch.list.push(r);
+                    if self.rules[r as usize].multiline {
+                        let t = &mut scratch.triggered[r as usize];
+                        if !*t {
+                            *t = true;
+                            scratch.list.push(r);
+                        }
+                    } else {
+                        scratch.hits.push((r, m.start()));
                     }
                 }
             }
         }
         scratch.list.extend_from_slice(&self.always);
-        if scratch.list.is_empty() {
+        if scratch.list.is_empty() && scratch.hits.is_empty() {
             return stats;
         }
         scratch.list.sort_unstable();
+        scratch.hits.sort_unstable();
         let first_new = out.len();
         // Spans of specific (non-generic) matches, to drop generic duplicates.
         let mut specific: Vec<(usize, usize)> = Vec::new();
         let mut candidates: Vec<(u32, usize, usize, bool)> = Vec::new();
+        // Multi-line rules: whole blob.
         for &ri in &scratch.list {
-            let cr = &self.rules[ri as usize];
-            for caps in cr.regex.captures_iter(data) {
-                let Some(whole) = caps.get(0) else { continue };
-                let m = caps.get(cr.group).unwrap_or(whole);
-                let secret = m.as_bytes();
-                if secret.is_empty() {
+            self.run_rule(ri, data, 0, data.len(), &mut stats, &mut specific, &mut candidates);
+        }
+        // Single-line rules: only the lines holding one of their keywords. A keyword is (part of)
+        // what the rule matches, so a match can only be on such a line; this turns common
+        // keywords (`token`, `https://`) from a full-blob regex pass into a few short ones.
+        let mut i = 0;
+        while i < scratch.hits.len() {
+            let ri = scratch.hits[i].0;
+            scratch.windows.clear();
+            while i < scratch.hits.len() && scratch.hits[i].0 == ri {
+                let pos = scratch.hits[i].1;
+                i += 1;
+                if scratch.windows.last().is_some_and(|w| pos < w.1) {
                     continue;
                 }
-                if let Some(min) = cr.rule.entropy {
-                    if util::shannon_entropy(secret) < min {
-                        continue;
-                    }
+                let ls = memchr::memrchr(b'\n', &data[..pos]).map_or(0, |p| p + 1);
+                let le = memchr::memchr(b'\n', &data[pos..]).map_or(data.len(), |p| pos + p);
+                match scratch.windows.last_mut() {
+                    Some(w) if ls <= w.1 => w.1 = le,
+                    _ => scratch.windows.push((ls, le)),
                 }
-                if cr.rule.placeholder_check && util::is_placeholder(secret) {
-                    continue;
-                }
-                let valid = match cr.rule.validate {
-                    None => true,
-                    Some(Validator::GithubCrc32) => util::github_crc32_ok(secret),
-                    Some(Validator::Jwt) => util::jwt_ok(secret),
-                };
-                if !valid {
-                    continue;
-                }
-                let (ls, le) = line_bounds(data, whole.start(), whole.end());
-                let line_text = &data[ls..le];
-                if cr.allow.allows(secret, whole.as_bytes(), line_text)
-                    || self.global.allows(secret, whole.as_bytes(), line_text)
-                {
-                    stats.allowlist += 1;
-                    continue;
-                }
-                if memchr::memmem::find(line_text, b"argus:allow").is_some()
-                    || memchr::memmem::find(line_text, b"gitleaks:allow").is_some()
-                {
-                    stats.inline += 1;
-                    continue;
-                }
-                if !cr.rule.generic {
-                    specific.push((m.start(), m.end()));
-                }
-                candidates.push((ri, m.start(), m.end(), cr.rule.generic));
+            }
+            for &(ws, we) in &scratch.windows {
+                self.run_rule(ri, data, ws, we, &mut stats, &mut specific, &mut candidates);
             }
         }
         candidates.sort_by_key(|c| (c.1, c.0));
@@ -487,6 +483,67 @@ impl Engine {
         }
         debug_assert!(out[first_new..].windows(2).all(|w| w[0].start <= w[1].start));
         stats
+    }
+
+    /// Run rule `ri` on `data[ws..we]`, filtering candidates; offsets are relative to `data`.
+    #[allow(clippy::too_many_arguments)]
+    fn run_rule(
+        &self,
+        ri: u32,
+        data: &[u8],
+        ws: usize,
+        we: usize,
+        stats: &mut MatchStats,
+        specific: &mut Vec<(usize, usize)>,
+        candidates: &mut Vec<(u32, usize, usize, bool)>,
+    ) {
+        let cr = &self.rules[ri as usize];
+        let hay = &data[..we];
+        let mut at = ws;
+        while at <= we {
+            let Some(caps) = cr.regex.captures_at(hay, at) else { break };
+            let Some(whole) = caps.get(0) else { break };
+            at = if whole.end() > whole.start() { whole.end() } else { whole.end() + 1 };
+            let m = caps.get(cr.group).unwrap_or(whole);
+            let secret = m.as_bytes();
+            if secret.is_empty() {
+                continue;
+            }
+            if let Some(min) = cr.rule.entropy {
+                if util::shannon_entropy(secret) < min {
+                    continue;
+                }
+            }
+            if cr.rule.placeholder_check && util::is_placeholder(secret) {
+                continue;
+            }
+            let valid = match cr.rule.validate {
+                None => true,
+                Some(Validator::GithubCrc32) => util::github_crc32_ok(secret),
+                Some(Validator::Jwt) => util::jwt_ok(secret),
+            };
+            if !valid {
+                continue;
+            }
+            let (ls, le) = line_bounds(data, whole.start(), whole.end());
+            let line_text = &data[ls..le];
+            if cr.allow.allows(secret, whole.as_bytes(), line_text)
+                || self.global.allows(secret, whole.as_bytes(), line_text)
+            {
+                stats.allowlist += 1;
+                continue;
+            }
+            if memchr::memmem::find(line_text, b"argus:allow").is_some()
+                || memchr::memmem::find(line_text, b"gitleaks:allow").is_some()
+            {
+                stats.inline += 1;
+                continue;
+            }
+            if !cr.rule.generic {
+                specific.push((m.start(), m.end()));
+            }
+            candidates.push((ri, m.start(), m.end(), cr.rule.generic));
+        }
     }
 
     /// Test helper for rule examples: ids of the rules that report something in `text`.

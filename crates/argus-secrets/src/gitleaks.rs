@@ -136,6 +136,8 @@ pub fn from_toml_str(text: &str, origin: &Path) -> Result<(RuleSet, Vec<String>)
             validate: None,
             placeholder_check: false,
             generic: false,
+            // gitleaks matches whole fragments; keep that semantics.
+            multiline: true,
             path: r.path,
             allowlist: allow,
             examples: Vec::new(),

@@ -107,6 +107,10 @@ pub struct Rule {
     /// Reject secrets that look like documentation placeholders (`changeme`, `<your-key>`, `xxxx`...).
     #[serde(default)]
     pub placeholder_check: bool,
+    /// The pattern can span lines (PEM blocks, JSON documents): run it on the whole blob instead
+    /// of only on the lines holding a keyword.
+    #[serde(default)]
+    pub multiline: bool,
     /// Generic rule: its match is dropped when a specific rule matched an overlapping secret.
     #[serde(default)]
     pub generic: bool,

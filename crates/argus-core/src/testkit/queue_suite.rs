@@ -43,7 +43,10 @@ pub struct Fixture {
 impl Fixture {
     /// Wraps a queue and the guard that keeps its backing resources alive.
     pub fn new(queue: Arc<dyn Queue>, guard: impl Any + Send) -> Self {
-        Fixture { queue, _guard: Box::new(guard) }
+        Fixture {
+            queue,
+            _guard: Box::new(guard),
+        }
     }
 }
 
@@ -156,8 +159,15 @@ async fn drain(q: &dyn Queue, n: usize, max: usize) -> Vec<Delivery> {
     let end = Instant::now() + DEADLINE;
     let mut out = Vec::new();
     while out.len() < n && Instant::now() < end {
-        let got = q.claim(max.min(n - out.len()), LONG, SOON).await.must("claim");
-        assert!(got.len() <= max, "claim({max}) returned {} tasks", got.len());
+        let got = q
+            .claim(max.min(n - out.len()), LONG, SOON)
+            .await
+            .must("claim");
+        assert!(
+            got.len() <= max,
+            "claim({max}) returned {} tasks",
+            got.len()
+        );
         out.extend(got);
     }
     assert_eq!(out.len(), n, "expected {n} deliveries before the deadline");
@@ -168,7 +178,10 @@ async fn drain(q: &dyn Queue, n: usize, max: usize) -> Vec<Delivery> {
 async fn poll_one(q: &dyn Queue, lease: Duration) -> Delivery {
     let end = Instant::now() + DEADLINE;
     while Instant::now() < end {
-        let mut got = q.claim(1, lease, Duration::from_millis(200)).await.must("claim");
+        let mut got = q
+            .claim(1, lease, Duration::from_millis(200))
+            .await
+            .must("claim");
         if let Some(d) = got.pop() {
             return d;
         }
@@ -181,7 +194,11 @@ async fn depth(q: &dyn Queue) -> QueueDepth {
 }
 
 fn depth_of(ready: u64, leased: u64, dead: u64) -> QueueDepth {
-    QueueDepth { ready, leased, dead }
+    QueueDepth {
+        ready,
+        leased,
+        dead,
+    }
 }
 
 /// Higher priority first, FIFO within a priority, across enqueue calls and within a batch claim.
@@ -195,20 +212,29 @@ pub async fn priority_then_fifo(h: &dyn QueueHarness) {
     let m2 = task(scan, Priority::Medium, 4);
     let h2 = task(scan, Priority::High, 5);
     let l2 = task(scan, Priority::Low, 6);
-    q.enqueue(&[l1.clone(), m1.clone(), h1.clone()]).await.must("enqueue");
-    q.enqueue(&[m2.clone(), h2.clone(), l2.clone()]).await.must("enqueue");
+    q.enqueue(&[l1.clone(), m1.clone(), h1.clone()])
+        .await
+        .must("enqueue");
+    q.enqueue(&[m2.clone(), h2.clone(), l2.clone()])
+        .await
+        .must("enqueue");
     assert_eq!(depth(q).await, depth_of(6, 0, 0));
 
     let mut got = drain(q, 1, 1).await;
     got.extend(drain(q, 5, 10).await);
     assert_eq!(ids(&got), vec![h1.id, h2.id, m1.id, m2.id, l1.id, l2.id]);
-    assert!(got.iter().all(|d| d.attempt == 1), "first deliveries have attempt 1");
+    assert!(
+        got.iter().all(|d| d.attempt == 1),
+        "first deliveries have attempt 1"
+    );
     let leases: HashSet<_> = got.iter().map(|d| d.lease).collect();
     assert_eq!(leases.len(), 6, "every delivery has its own lease");
     assert_eq!(got[0].task, h1, "the task travels intact");
     assert_eq!(depth(q).await, depth_of(0, 6, 0));
 
-    q.ack(&got.iter().map(|d| d.lease).collect::<Vec<_>>()).await.must("ack");
+    q.ack(&got.iter().map(|d| d.lease).collect::<Vec<_>>())
+        .await
+        .must("ack");
     assert_eq!(depth(q).await, depth_of(0, 0, 0));
 }
 
@@ -221,15 +247,26 @@ pub async fn batch_claim_respects_max(h: &dyn QueueHarness) {
     q.enqueue(&tasks).await.must("enqueue");
 
     let first = q.claim(3, LONG, SOON).await.must("claim");
-    assert!((1..=3).contains(&first.len()), "claim(3) returned {}", first.len());
+    assert!(
+        (1..=3).contains(&first.len()),
+        "claim(3) returned {}",
+        first.len()
+    );
     let rest = drain(q, 10 - first.len(), 4).await;
     let all: HashSet<TaskId> = first.iter().chain(&rest).map(|d| d.task.id).collect();
     assert_eq!(all, tasks.iter().map(|t| t.id).collect::<HashSet<_>>());
 
-    let none = q.claim(5, LONG, Duration::from_millis(300)).await.must("claim");
+    let none = q
+        .claim(5, LONG, Duration::from_millis(300))
+        .await
+        .must("claim");
     assert!(none.is_empty(), "nothing is left to claim");
     assert_eq!(depth(q).await, depth_of(0, 10, 0));
-    assert!(q.claim(0, LONG, Duration::ZERO).await.must("claim(0)").is_empty());
+    assert!(q
+        .claim(0, LONG, Duration::ZERO)
+        .await
+        .must("claim(0)")
+        .is_empty());
 }
 
 /// A lease that runs out is re-delivered with `attempt + 1` and a new token.
@@ -244,7 +281,10 @@ pub async fn lease_expiry_redelivers(h: &dyn QueueHarness) {
     let again = poll_one(q, LONG).await;
     assert_eq!(again.task.id, t.id);
     assert_eq!(again.attempt, first.attempt + 1);
-    assert_ne!(again.lease, first.lease, "a re-delivery has a new lease token");
+    assert_ne!(
+        again.lease, first.lease,
+        "a re-delivery has a new lease token"
+    );
     assert_eq!(depth(q).await, depth_of(0, 1, 0));
 }
 
@@ -260,14 +300,32 @@ pub async fn stale_tokens_are_noops(h: &dyn QueueHarness) {
 
     q.ack(&[stale.lease]).await.must("stale ack");
     q.renew(&[stale.lease], LONG).await.must("stale renew");
-    q.retry(&stale.lease, Duration::ZERO).await.must("stale retry");
-    q.dead_letter(&stale.lease, "stale").await.must("stale dead_letter");
-    assert_eq!(depth(q).await, depth_of(0, 1, 0), "the current lease is untouched");
-    let none = q.claim(1, LONG, Duration::from_millis(300)).await.must("claim");
-    assert!(none.is_empty(), "a stale retry must not release the current lease");
+    q.retry(&stale.lease, Duration::ZERO)
+        .await
+        .must("stale retry");
+    q.dead_letter(&stale.lease, "stale")
+        .await
+        .must("stale dead_letter");
+    assert_eq!(
+        depth(q).await,
+        depth_of(0, 1, 0),
+        "the current lease is untouched"
+    );
+    let none = q
+        .claim(1, LONG, Duration::from_millis(300))
+        .await
+        .must("claim");
+    assert!(
+        none.is_empty(),
+        "a stale retry must not release the current lease"
+    );
 
     q.ack(&[current.lease]).await.must("ack");
-    assert_eq!(depth(q).await, depth_of(0, 0, 0), "the current token still acks");
+    assert_eq!(
+        depth(q).await,
+        depth_of(0, 0, 0),
+        "the current token still acks"
+    );
 }
 
 /// A renewed lease outlives its original duration and its token stays valid.
@@ -281,12 +339,23 @@ pub async fn renew_keeps_lease(h: &dyn QueueHarness) {
     let d = poll_one(q, original).await;
     q.renew(&[d.lease], LONG).await.must("renew");
     // Another claimer waits past the original lease's end: the task must not come back.
-    let other = q.claim(1, LONG, original + Duration::from_secs(1)).await.must("claim");
-    assert!(other.is_empty(), "a renewed task was re-delivered: {:?}", ids(&other));
+    let other = q
+        .claim(1, LONG, original + Duration::from_secs(1))
+        .await
+        .must("claim");
+    assert!(
+        other.is_empty(),
+        "a renewed task was re-delivered: {:?}",
+        ids(&other)
+    );
     assert_eq!(depth(q).await, depth_of(0, 1, 0));
 
     q.ack(&[d.lease]).await.must("ack");
-    assert_eq!(depth(q).await, depth_of(0, 0, 0), "the renewed token still acks");
+    assert_eq!(
+        depth(q).await,
+        depth_of(0, 0, 0),
+        "the renewed token still acks"
+    );
 }
 
 /// `retry` hands the task back after its delay (never before) with `attempt + 1`; a zero delay
@@ -303,7 +372,10 @@ pub async fn retry_with_delay(h: &dyn QueueHarness) {
     q.retry(&d1.lease, delay).await.must("retry");
     let early = q.claim(1, LONG, Duration::ZERO).await.must("claim");
     if !early.is_empty() {
-        assert!(t0.elapsed() >= delay, "retried task delivered before its delay");
+        assert!(
+            t0.elapsed() >= delay,
+            "retried task delivered before its delay"
+        );
     }
     let d2 = match early.into_iter().next() {
         Some(d) => d,
@@ -333,17 +405,28 @@ pub async fn dead_letter_is_never_delivered(h: &dyn QueueHarness) {
     let scan = ScanId::new();
     let doomed = task(scan, Priority::High, 1);
     let fine = task(scan, Priority::Low, 2);
-    q.enqueue(&[doomed.clone(), fine.clone()]).await.must("enqueue");
+    q.enqueue(&[doomed.clone(), fine.clone()])
+        .await
+        .must("enqueue");
 
     let d = drain(q, 1, 1).await;
     assert_eq!(d[0].task.id, doomed.id);
-    q.dead_letter(&d[0].lease, "tool exited with status 3").await.must("dead_letter");
+    q.dead_letter(&d[0].lease, "tool exited with status 3")
+        .await
+        .must("dead_letter");
     assert_eq!(depth(q).await, depth_of(1, 0, 1));
 
     let next = drain(q, 1, 5).await;
     assert_eq!(ids(&next), vec![fine.id]);
-    let none = q.claim(5, LONG, Duration::from_millis(600)).await.must("claim");
-    assert!(none.is_empty(), "a dead task was delivered: {:?}", ids(&none));
+    let none = q
+        .claim(5, LONG, Duration::from_millis(600))
+        .await
+        .must("claim");
+    assert!(
+        none.is_empty(),
+        "a dead task was delivered: {:?}",
+        ids(&none)
+    );
     q.ack(&[next[0].lease]).await.must("ack");
     assert_eq!(depth(q).await, depth_of(0, 0, 1));
 }
@@ -358,13 +441,20 @@ pub async fn enqueue_is_idempotent_on_task_id(h: &dyn QueueHarness) {
     let q = f.queue.as_ref();
     let t = task(ScanId::new(), Priority::Medium, 1);
     q.enqueue(&[t.clone(), t.clone()]).await.must("enqueue");
-    q.enqueue(std::slice::from_ref(&t)).await.must("enqueue again");
+    q.enqueue(std::slice::from_ref(&t))
+        .await
+        .must("enqueue again");
     assert_eq!(depth(q).await, depth_of(1, 0, 0));
 
     let d = drain(q, 1, 5).await;
-    q.enqueue(std::slice::from_ref(&t)).await.must("enqueue while leased");
+    q.enqueue(std::slice::from_ref(&t))
+        .await
+        .must("enqueue while leased");
     assert_eq!(depth(q).await, depth_of(0, 1, 0));
-    let none = q.claim(5, LONG, Duration::from_millis(300)).await.must("claim");
+    let none = q
+        .claim(5, LONG, Duration::from_millis(300))
+        .await
+        .must("claim");
     assert!(none.is_empty(), "a duplicate was delivered");
     q.ack(&[d[0].lease]).await.must("ack");
 }
@@ -379,7 +469,9 @@ pub async fn purge_scan_removes_only_its_ready_tasks(h: &dyn QueueHarness) {
     let a3 = task(a, Priority::Medium, 3);
     let b1 = task(b, Priority::Medium, 4);
     let b2 = task(b, Priority::Medium, 5);
-    q.enqueue(&[a1.clone(), a2, b1.clone(), a3, b2.clone()]).await.must("enqueue");
+    q.enqueue(&[a1.clone(), a2, b1.clone(), a3, b2.clone()])
+        .await
+        .must("enqueue");
 
     let leased = drain(q, 1, 1).await;
     assert_eq!(leased[0].task.id, a1.id);
@@ -388,7 +480,11 @@ pub async fn purge_scan_removes_only_its_ready_tasks(h: &dyn QueueHarness) {
 
     let rest = drain(q, 2, 5).await;
     assert_eq!(ids(&rest), vec![b1.id, b2.id]);
-    assert_eq!(q.purge_scan(b).await.must("purge"), 0, "leased tasks are not purged");
+    assert_eq!(
+        q.purge_scan(b).await.must("purge"),
+        0,
+        "leased tasks are not purged"
+    );
     let mut leases: Vec<_> = rest.iter().map(|d| d.lease).collect();
     leases.push(leased[0].lease);
     q.ack(&leases).await.must("ack");
@@ -412,7 +508,10 @@ pub async fn waiting_claimer_is_woken_by_enqueue(h: &dyn QueueHarness) {
     // starts waiting the check still holds (it must then return at once).
     let _ = looked_rx.await;
     let t = task(ScanId::new(), Priority::Medium, 1);
-    f.queue.enqueue(std::slice::from_ref(&t)).await.must("enqueue");
+    f.queue
+        .enqueue(std::slice::from_ref(&t))
+        .await
+        .must("enqueue");
 
     let (empty, got, elapsed) = match claimer.await {
         Ok(v) => v,
@@ -420,8 +519,15 @@ pub async fn waiting_claimer_is_woken_by_enqueue(h: &dyn QueueHarness) {
     };
     assert!(empty.must("claim").is_empty());
     let got = got.must("claim");
-    assert_eq!(ids(&got), vec![t.id], "the woken claimer returns the new task");
-    assert!(elapsed < wait, "claimer slept through the enqueue ({elapsed:?})");
+    assert_eq!(
+        ids(&got),
+        vec![t.id],
+        "the woken claimer returns the new task"
+    );
+    assert!(
+        elapsed < wait,
+        "claimer slept through the enqueue ({elapsed:?})"
+    );
 }
 
 /// Four claimers over 2,000 tasks: every task delivered, none twice.
@@ -429,7 +535,17 @@ pub async fn concurrent_claimers_never_share_a_task(h: &dyn QueueHarness) {
     let f = h.fresh().await;
     let scan = ScanId::new();
     let tasks: Vec<Task> = (0..2000)
-        .map(|n| task(scan, if n % 3 == 0 { Priority::High } else { Priority::Medium }, n))
+        .map(|n| {
+            task(
+                scan,
+                if n % 3 == 0 {
+                    Priority::High
+                } else {
+                    Priority::Medium
+                },
+                n,
+            )
+        })
         .collect();
     for chunk in tasks.chunks(1000) {
         f.queue.enqueue(chunk).await.must("enqueue");
@@ -445,7 +561,8 @@ pub async fn concurrent_claimers_never_share_a_task(h: &dyn QueueHarness) {
                 if got.is_empty() {
                     return Ok::<_, crate::CoreError>(seen);
                 }
-                q.ack(&got.iter().map(|d| d.lease).collect::<Vec<_>>()).await?;
+                q.ack(&got.iter().map(|d| d.lease).collect::<Vec<_>>())
+                    .await?;
                 seen.extend(got.into_iter().map(|d| d.task.id));
             }
         }));
