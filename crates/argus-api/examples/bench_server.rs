@@ -27,7 +27,10 @@ async fn main() {
         artifacts: Arc::new(LocalArtifactStore::new(dir.path().join("artifacts")).unwrap()),
         bus: Arc::new(LocalEventBus::default()),
     };
-    let config = EngineConfig { work_root: dir.path().join("work"), ..EngineConfig::default() };
+    let config = EngineConfig {
+        work_root: dir.path().join("work"),
+        ..EngineConfig::default()
+    };
     let engine = Engine::new(backends, argus_scanners::registry(None).unwrap(), config);
     let who = Principal::local("acme", "alice").unwrap();
     let scan = engine
@@ -36,7 +39,10 @@ async fn main() {
             CreateScan {
                 name: Some("bench".into()),
                 config: ScanConfig {
-                    scanners: vec![ScannerSpec { name: "noop".into(), params: serde_json::json!({}) }],
+                    scanners: vec![ScannerSpec {
+                        name: "noop".into(),
+                        params: serde_json::json!({}),
+                    }],
                     targets: vec![Target::parse(TargetKind::Url, "noop://bench").unwrap()],
                     recursion_depth: 0,
                     max_duration: None,
@@ -57,6 +63,12 @@ async fn main() {
         ApiConfig::new(AuthConfig::Local { principal: who }, Meta::default()),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    println!("http://{}/api/v1/scans/{}", listener.local_addr().unwrap(), scan.id);
-    argus_api::serve(listener, router, std::future::pending()).await.unwrap();
+    println!(
+        "http://{}/api/v1/scans/{}",
+        listener.local_addr().unwrap(),
+        scan.id
+    );
+    argus_api::serve(listener, router, std::future::pending())
+        .await
+        .unwrap();
 }

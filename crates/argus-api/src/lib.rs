@@ -17,6 +17,7 @@
 //!   that do not parse are 422 (the request is invalid).
 
 pub mod auth;
+mod cache;
 pub mod dto;
 pub mod extract;
 mod live;
@@ -86,6 +87,8 @@ pub(crate) struct StateInner {
     pub(crate) engine: Arc<Engine>,
     pub(crate) auth: auth::Auth,
     pub(crate) meta: Meta,
+    /// Serialized scans for the polling hot path (see [`cache`]).
+    pub(crate) scans: Arc<cache::ScanCache>,
     /// The OpenAPI document, serialized once.
     pub(crate) openapi_json: Bytes,
 }
@@ -140,8 +143,10 @@ pub fn router(engine: Arc<Engine>, config: ApiConfig) -> Router {
             Bytes::from_static(b"{}")
         }
     };
+    let scans = cache::ScanCache::new(engine.bus().as_ref());
     let state = AppState(Arc::new(StateInner {
         engine,
+        scans,
         auth: config.auth.into(),
         meta: config.meta,
         openapi_json,

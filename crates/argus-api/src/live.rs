@@ -37,6 +37,7 @@ use argus_core::scan::ScanState;
 use argus_engine::Engine;
 
 use crate::auth::Caller;
+use crate::cache::ScanCache;
 use crate::dto::{parse_flag, EventParams};
 use crate::extract::{ApiPath, ApiQuery};
 use crate::problem::{ApiResult, Code, Problem};
@@ -84,6 +85,7 @@ enum Flow {
 /// stream is over. The task ends when the receiver is dropped or `cancel` fires.
 fn follow(
     engine: Arc<Engine>,
+    scans: Arc<ScanCache>,
     filter: Filter,
     after: i64,
     cancel: CancellationToken,
@@ -92,17 +94,23 @@ fn follow(
     tokio::spawn(async move {
         tokio::select! {
             _ = cancel.cancelled() => {}
-            _ = run_follower(&engine, &filter, after, &tx) => {}
+            _ = run_follower(&engine, &scans, &filter, after, &tx) => {}
         }
     });
     rx
 }
 
-async fn run_follower(engine: &Engine, filter: &Filter, after: i64, tx: &mpsc::Sender<Event>) {
+async fn run_follower(
+    engine: &Engine,
+    scans: &ScanCache,
+    filter: &Filter,
+    after: i64,
+    tx: &mpsc::Sender<Event>,
+) {
     // Subscribe first: anything committed from here on is either in the replay or signalled.
     let mut bus = engine.bus().subscribe();
     let mut last = after.max(0);
-    if let Flow::Stop = catch_up(engine, filter, &mut last, tx).await {
+    if let Flow::Stop = catch_up(engine, scans, filter, &mut last, tx).await {
         return;
     }
     if filter.until_terminal {
@@ -110,7 +118,7 @@ async fn run_follower(engine: &Engine, filter: &Filter, after: i64, tx: &mpsc::S
         if let Some(scan) = filter.scan {
             match engine.store().get_scan(&filter.org, scan).await {
                 Ok(s) if s.state.is_terminal() => {
-                    let _ = catch_up(engine, filter, &mut last, tx).await;
+                    let _ = catch_up(engine, scans, filter, &mut last, tx).await;
                     return;
                 }
                 Ok(_) => {}
@@ -138,7 +146,7 @@ async fn run_follower(engine: &Engine, filter: &Filter, after: i64, tx: &mpsc::S
         }
         // Coalesce a burst into one store read.
         while let Ok(_) | Err(broadcast::error::TryRecvError::Lagged(_)) = bus.try_recv() {}
-        if let Flow::Stop = catch_up(engine, filter, &mut last, tx).await {
+        if let Flow::Stop = catch_up(engine, scans, filter, &mut last, tx).await {
             return;
         }
     }
@@ -148,6 +156,7 @@ async fn run_follower(engine: &Engine, filter: &Filter, after: i64, tx: &mpsc::S
 /// event sent with `until_terminal`, or the store failed — the client resumes by id).
 async fn catch_up(
     engine: &Engine,
+    scans: &ScanCache,
     filter: &Filter,
     last: &mut i64,
     tx: &mpsc::Sender<Event>,
@@ -170,6 +179,10 @@ async fn catch_up(
                 continue;
             }
             *last = e.id;
+            if e.kind == EventKind::State {
+                // The client may read the scan as soon as it sees this: it must not be stale.
+                scans.invalidate(e.scan_id);
+            }
             let terminal = filter.until_terminal && is_terminal(&e);
             if tx.send(e).await.is_err() {
                 return Flow::Stop;
@@ -267,7 +280,13 @@ pub(crate) async fn scan_events(
         scan: Some(id),
         until_terminal,
     };
-    let rx = follow(state.engine.clone(), filter, after, cancel_token(shutdown));
+    let rx = follow(
+        state.engine.clone(),
+        state.scans.clone(),
+        filter,
+        after,
+        cancel_token(shutdown),
+    );
     Ok(no_buffering(sse_response(rx)))
 }
 
@@ -301,7 +320,13 @@ pub(crate) async fn org_events(
         scan: None,
         until_terminal: false,
     };
-    let rx = follow(state.engine.clone(), filter, after, cancel_token(shutdown));
+    let rx = follow(
+        state.engine.clone(),
+        state.scans.clone(),
+        filter,
+        after,
+        cancel_token(shutdown),
+    );
     Ok(no_buffering(sse_response(rx)))
 }
 
@@ -448,6 +473,7 @@ async fn subscribe(
     let token = parent.child_token();
     let rx = follow(
         state.engine.clone(),
+        state.scans.clone(),
         filter,
         msg.last_event_id.unwrap_or(0),
         token.clone(),

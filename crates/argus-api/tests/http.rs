@@ -142,6 +142,8 @@ async fn full_lifecycle_with_sse_events_in_order() {
         .any(|x| x["id"] == id.as_str()));
     let (_, list) = s.get("/api/v1/scans?state=running").await;
     assert!(list["items"].as_array().unwrap().is_empty());
+    let (_, got) = s.get(&format!("/api/v1/scans/{id}")).await;
+    assert_eq!(got["state"], "completed");
     let (status, _) = s.delete(&format!("/api/v1/scans/{id}")).await;
     assert_eq!(status, 204);
     let (status, body) = s.get(&format!("/api/v1/scans/{id}")).await;
@@ -601,6 +603,11 @@ async fn error_answers_are_problems_with_stable_codes() {
     let ok = noop_config(json!({}), &["noop://x"]);
     let scan = s.create_scan(ok.clone(), false).await;
     let id = scan["id"].as_str().unwrap().to_owned();
+    // Read it twice (the second read may come from the cache of `created` scans).
+    for _ in 0..2 {
+        let (_, got) = s.get(&format!("/api/v1/scans/{id}")).await;
+        assert_eq!(got["state"], "created");
+    }
 
     // 409: illegal transitions carry the current state.
     for action in ["pause", "resume", "stop"] {
@@ -617,6 +624,9 @@ async fn error_answers_are_problems_with_stable_codes() {
         .post(&format!("/api/v1/scans/{id}/start"), json!(null))
         .await;
     assert_eq!(status, 200);
+    // Read-your-writes, cache or not.
+    let (_, got) = s.get(&format!("/api/v1/scans/{id}")).await;
+    assert_eq!(got["state"], "queued");
     let (status, p) = s
         .post(&format!("/api/v1/scans/{id}/start"), json!(null))
         .await;
@@ -844,6 +854,20 @@ async fn trusted_headers_scope_every_record_by_org() {
         .unwrap();
     let (status, _) = common::read(res).await;
     assert_eq!(status, 401);
+    // …and are honoured from one that is.
+    let s3 = start_with(Options {
+        auth: AuthConfig::TrustedHeaders {
+            trusted_proxies: vec!["127.0.0.1".parse().unwrap()],
+        },
+        workers: false,
+        ..Options::default()
+    })
+    .await;
+    let res = as_org("org-a", s3.http.get(s3.url("/api/v1/scans")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
 }
 
 // ---------------------------------------------------------------- health, meta, OpenAPI, docs
@@ -893,6 +917,15 @@ async fn health_meta_scanners_and_docs() {
         .unwrap()
         .starts_with("text/html"));
     assert!(res.text().await.unwrap().contains("swagger"));
+    // The embedded page points at our document (assets are vendored, nothing is fetched).
+    let init = s
+        .http
+        .get(s.url("/docs/swagger-initializer.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(init.status(), 200);
+    assert!(init.text().await.unwrap().contains("/api/v1/openapi.json"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,10 +5,11 @@
 //! delay | 2 dead on dead-letter)`, and `3 delayed → 0 ready` once its time has come.
 //!
 //! Invariants:
-//! - Every operation is one SQL statement on the store's single writer connection, so claims are
-//!   serialised by SQLite: two claimers can never lease the same row, and bulk calls (ack, renew)
-//!   cost one statement and one commit however many tasks they carry. `enqueue` is one
-//!   transaction of a few multi-row inserts (256 rows each at most).
+//! - Writes go through the store's single writer connection and a claim is one `UPDATE ...
+//!   RETURNING`, so claims are serialised by SQLite: two claimers can never lease the same row.
+//!   Bulk calls cost one commit however many tasks they carry: ack and renew are one statement,
+//!   `enqueue` one transaction of a few multi-row inserts (256 rows each at most). A claim is
+//!   preceded by a sweep statement at most every `sweep_interval`.
 //! - A lease token is `(row id, attempt)`. `attempt` grows on every delivery and row ids are never
 //!   reused (`AUTOINCREMENT`), so a token stops matching as soon as its task is re-delivered:
 //!   acks, renewals, retries and dead-letters with a stale token change nothing.

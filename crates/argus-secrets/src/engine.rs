@@ -15,7 +15,7 @@ use crate::finding::{fingerprint, preview, Finding, Location, SecretValue};
 use crate::rules::{AllowlistTarget, Rule, RuleSet, Validator};
 use crate::suppress::Suppressions;
 use crate::util;
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -348,6 +348,9 @@ impl Engine {
                 AhoCorasickBuilder::new()
                     .ascii_case_insensitive(true)
                     .match_kind(MatchKind::Standard)
+                    // A full DFA: ~250 short keywords stay small (a few MB) and it is the
+                    // fastest Aho-Corasick variant, which matters as it runs over every byte.
+                    .kind(Some(AhoCorasickKind::DFA))
                     .build(&kw_patterns)
                     .map_err(|e| SecretsError::InvalidRule {
                         id: "<keywords>".into(),

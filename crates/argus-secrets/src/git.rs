@@ -381,6 +381,16 @@ impl BlobCounters {
     }
 }
 
+/// Per-thread repository handle with caches sized for history scans: a 64 MiB delta-base cache
+/// (packs store most objects as deltas against bases that are read again and again) and an object
+/// cache for tree diffs (a commit's new tree is the next commit's old tree).
+fn worker_repo(sync: &gix::ThreadSafeRepository, object_cache: usize) -> gix::Repository {
+    let mut r = sync.to_thread_local();
+    r.objects.set_pack_cache(|| Box::new(gix::odb::pack::cache::lru::MemoryCappedHashmap::new(64 << 20)));
+    r.object_cache_size(object_cache);
+    r
+}
+
 pub(crate) fn thread_pool(threads: usize) -> Result<rayon::ThreadPool> {
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
@@ -452,11 +462,7 @@ impl Engine {
                 commits
                     .par_iter()
                     .map_init(
-                        || {
-                            let mut r = sync.to_thread_local();
-                            r.object_cache_size(32 * 1024 * 1024);
-                            (r, Vec::new())
-                        },
+                        || (worker_repo(&sync, 32 << 20), Vec::new()),
                         |(r, buf), c| {
                             ctl.check()?;
                             introduced_by(r, c, &trees, buf)
@@ -500,7 +506,7 @@ impl Engine {
                 .enumerate()
                 .with_min_len(32)
                 .map_init(
-                    || (sync.to_thread_local(), Vec::new(), Scratch::default()),
+                    || (worker_repo(&sync, 0), Vec::new(), Scratch::default()),
                     |(r, buf, scratch), (i, id)| {
                         if ctl.cancel.load(Ordering::Relaxed) {
                             return None;

@@ -1,6 +1,8 @@
 //! Runs the shared conformance suites against the embedded backends: `SqliteStore` on a real
 //! SQLite file in a temporary folder, and `LocalArtifactStore` on a temporary folder.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use argus_store::{LocalArtifactStore, SqliteDb, SqliteStore};

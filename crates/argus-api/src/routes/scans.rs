@@ -8,6 +8,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use bytes::Bytes;
 
 use argus_core::artifact::{ArtifactKey, ArtifactMeta, ArtifactName};
 use argus_core::finding::{Finding, FindingQuery, FindingSort, Page, Severity, Triage};
@@ -123,8 +124,27 @@ pub(crate) async fn get_scan(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<ScanId>,
-) -> ApiResult<Json<Scan>> {
-    Ok(Json(state.engine.store().get_scan(&caller.org, id).await?))
+) -> ApiResult<Response> {
+    if let Some(body) = state.scans.get(&caller.org, id) {
+        return Ok(json_body(body));
+    }
+    let epoch = state.scans.epoch();
+    let scan = state.engine.store().get_scan(&caller.org, id).await?;
+    let body = match serde_json::to_vec(&scan) {
+        Ok(v) => Bytes::from(v),
+        Err(e) => return Err(CoreError::Backend(format!("cannot serialize scan: {e}")).into()),
+    };
+    state.scans.insert(epoch, &scan, &body);
+    Ok(json_body(body))
+}
+
+fn json_body(body: Bytes) -> Response {
+    let mut res = body.into_response();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    res
 }
 
 /// Replaces the name and config of a scan that has not started (409 otherwise).
@@ -172,7 +192,9 @@ pub(crate) async fn delete_scan(
     caller: Caller,
     ApiPath(id): ApiPath<ScanId>,
 ) -> ApiResult<StatusCode> {
-    state.engine.delete_scan(&caller, id).await?;
+    let r = state.engine.delete_scan(&caller, id).await;
+    state.scans.invalidate(id);
+    r?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -182,7 +204,10 @@ async fn act(
     id: ScanId,
     action: ScanAction,
 ) -> ApiResult<Json<Scan>> {
-    Ok(Json(state.engine.act(caller, id, action).await?))
+    let r = state.engine.act(caller, id, action).await;
+    // Even a failed action may have committed part of its work: forget the cached scan.
+    state.scans.invalidate(id);
+    Ok(Json(r?))
 }
 
 /// `created → queued`: plans the tasks and queues them.

@@ -48,6 +48,9 @@ impl SqliteDb {
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
+            // A local file connection does not go stale; the default ping before every acquire
+            // would add a round trip to each query on the hot paths.
+            .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(opts.clone())
             .await
@@ -55,6 +58,7 @@ impl SqliteDb {
         let reader = SqlitePoolOptions::new()
             .max_connections(8)
             .min_connections(1)
+            .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(opts.read_only(true))
             .await
