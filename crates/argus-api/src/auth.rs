@@ -31,6 +31,9 @@ pub enum AuthConfig {
     Local { principal: Principal },
     /// `X-User-ID` / `X-Org-ID` set by a trusted gateway; missing or invalid headers are 401.
     TrustedHeaders {
+        /// The configured local principal. Requests never fall back to it (a request without
+        /// valid headers is 401); it is kept so the config shape is the same in both modes.
+        default: Principal,
         /// Peers whose headers are honoured; empty trusts any peer.
         trusted_proxies: Vec<IpAddr>,
     },
@@ -59,7 +62,10 @@ impl From<AuthConfig> for Auth {
     fn from(c: AuthConfig) -> Self {
         match c {
             AuthConfig::Local { principal } => Auth::Local(Arc::new(principal)),
-            AuthConfig::TrustedHeaders { trusted_proxies } => Auth::Trusted {
+            AuthConfig::TrustedHeaders {
+                trusted_proxies,
+                default: _,
+            } => Auth::Trusted {
                 proxies: trusted_proxies
                     .into_iter()
                     .map(|ip| ip.to_canonical())

@@ -109,7 +109,7 @@ impl std::ops::Deref for AppState {
             are not UUIDs answer 404; malformed ids inside request bodies answer 422. In \
             trusted-headers mode every request needs `X-User-ID` and `X-Org-ID` (401 otherwise)."
     ),
-    components(schemas(Problem, Code)),
+    components(schemas(Problem, Code, live::WsSubscribe)),
     tags(
         (name = "scans", description = "Scans, their lifecycle, findings and artifacts"),
         (name = "findings", description = "Findings and triage"),

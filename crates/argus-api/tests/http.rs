@@ -11,6 +11,7 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use argus_api::AuthConfig;
+use argus_core::ids::Principal;
 use common::{noop_config, noop_targets, start, start_with, state_to, Options, Sse};
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
@@ -769,6 +770,7 @@ async fn error_answers_are_problems_with_stable_codes() {
 async fn trusted_headers_scope_every_record_by_org() {
     let s = start_with(Options {
         auth: AuthConfig::TrustedHeaders {
+            default: Principal::local("acme", "alice").unwrap(),
             trusted_proxies: vec![],
         },
         workers: false,
@@ -842,6 +844,7 @@ async fn trusted_headers_scope_every_record_by_org() {
     // Headers from a peer that is not a trusted proxy are not honoured.
     let s2 = start_with(Options {
         auth: AuthConfig::TrustedHeaders {
+            default: Principal::local("acme", "alice").unwrap(),
             trusted_proxies: vec!["10.9.9.9".parse().unwrap()],
         },
         workers: false,
@@ -857,6 +860,7 @@ async fn trusted_headers_scope_every_record_by_org() {
     // …and are honoured from one that is.
     let s3 = start_with(Options {
         auth: AuthConfig::TrustedHeaders {
+            default: Principal::local("acme", "alice").unwrap(),
             trusted_proxies: vec!["127.0.0.1".parse().unwrap()],
         },
         workers: false,
@@ -868,6 +872,31 @@ async fn trusted_headers_scope_every_record_by_org() {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_shutdown_is_not_held_open_by_live_streams() {
+    let mut s = start().await;
+    let mut sse = s.sse("/api/v1/events", None).await;
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/api/v1/ws", s.addr))
+        .await
+        .unwrap();
+    use tokio_tungstenite::tungstenite::Message;
+    ws.send(Message::Text(json!({"subscribe": "*"}).to_string().into()))
+        .await
+        .unwrap();
+    s.shut_down(LONG).await;
+    // Both streams end (rather than idling forever).
+    assert!(tokio::time::timeout(LONG, sse.next())
+        .await
+        .unwrap()
+        .is_none());
+    loop {
+        match tokio::time::timeout(LONG, ws.next()).await.unwrap() {
+            None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break,
+            Some(Ok(_)) => continue,
+        }
+    }
 }
 
 // ---------------------------------------------------------------- health, meta, OpenAPI, docs

@@ -10,7 +10,9 @@ use std::io::Write;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let path = args.first().ok_or("usage: scan <path> [--dir] [--threads N] [--format F]")?;
+    let path = args
+        .first()
+        .ok_or("usage: scan <path> [--dir] [--threads N] [--format F]")?;
     let dir = args.iter().any(|a| a == "--dir");
     let threads = args
         .iter()

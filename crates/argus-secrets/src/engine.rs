@@ -108,7 +108,10 @@ impl ScanControl {
     }
     /// Control sharing an existing cancellation flag.
     pub fn with_cancel(cancel: Arc<AtomicBool>) -> Self {
-        ScanControl { cancel, progress: Arc::default() }
+        ScanControl {
+            cancel,
+            progress: Arc::default(),
+        }
     }
     pub(crate) fn check(&self) -> Result<()> {
         if self.cancel.load(Ordering::Relaxed) {
@@ -150,7 +153,10 @@ pub struct ScanSummary {
 
 impl ScanSummary {
     pub(crate) fn skip(&mut self, reason: SkipReason, bytes: u64) {
-        *self.blobs_skipped.entry(reason.as_str().to_string()).or_default() += 1;
+        *self
+            .blobs_skipped
+            .entry(reason.as_str().to_string())
+            .or_default() += 1;
         self.bytes_skipped += bytes;
     }
     pub(crate) fn suppress(&mut self, how: &str, n: u64) {
@@ -160,7 +166,8 @@ impl ScanSummary {
     }
     pub(crate) fn phase(&mut self, name: &str, since: Instant) -> Instant {
         let now = Instant::now();
-        self.phase_secs.insert(name.to_string(), (now - since).as_secs_f64());
+        self.phase_secs
+            .insert(name.to_string(), (now - since).as_secs_f64());
         now
     }
     pub(crate) fn finish_timing(&mut self, start: Instant) {
@@ -190,12 +197,19 @@ impl CompiledAllowlist {
                 .size_limit(64 << 20)
                 .build()
                 .map(Some)
-                .map_err(|e| SecretsError::InvalidRule { id: id.to_string(), message: e.to_string() })
+                .map_err(|e| SecretsError::InvalidRule {
+                    id: id.to_string(),
+                    message: e.to_string(),
+                })
         };
         Ok(CompiledAllowlist {
             regexes: set(&a.regexes)?,
             target: a.regex_target,
-            stopwords: a.stopwords.iter().map(|s| s.to_ascii_lowercase().into_bytes()).collect(),
+            stopwords: a
+                .stopwords
+                .iter()
+                .map(|s| s.to_ascii_lowercase().into_bytes())
+                .collect(),
             paths: set(&a.paths)?,
         })
     }
@@ -213,7 +227,11 @@ impl CompiledAllowlist {
         }
         if !self.stopwords.is_empty() {
             let lower = secret.to_ascii_lowercase();
-            if self.stopwords.iter().any(|w| memchr::memmem::find(&lower, w).is_some()) {
+            if self
+                .stopwords
+                .iter()
+                .any(|w| memchr::memmem::find(&lower, w).is_some())
+            {
                 return true;
             }
         }
@@ -221,7 +239,9 @@ impl CompiledAllowlist {
     }
 
     fn allows_path(&self, path: &str) -> bool {
-        self.paths.as_ref().is_some_and(|p| p.is_match(path.as_bytes()))
+        self.paths
+            .as_ref()
+            .is_some_and(|p| p.is_match(path.as_bytes()))
     }
 }
 
@@ -248,7 +268,9 @@ pub struct Engine {
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Engine").field("rules", &self.rules.len()).finish()
+        f.debug_struct("Engine")
+            .field("rules", &self.rules.len())
+            .finish()
     }
 }
 
@@ -293,13 +315,19 @@ impl Engine {
         let mut keyword_rules: Vec<Vec<u32>> = Vec::new();
         let mut always = Vec::new();
         for (i, rule) in set.rules().iter().enumerate() {
-            let bad = |m: String| SecretsError::InvalidRule { id: rule.id.clone(), message: m };
+            let bad = |m: String| SecretsError::InvalidRule {
+                id: rule.id.clone(),
+                message: m,
+            };
             let regex = RegexBuilder::new(&rule.pattern)
                 .size_limit(64 << 20)
                 .dfa_size_limit(16 << 20)
                 .build()
                 .map_err(|e| bad(e.to_string()))?;
-            let group = match (rule.secret_group, regex.capture_names().position(|n| n == Some("secret"))) {
+            let group = match (
+                rule.secret_group,
+                regex.capture_names().position(|n| n == Some("secret")),
+            ) {
                 (Some(g), _) => {
                     if g >= regex.captures_len() {
                         return Err(bad(format!("secret_group {g} does not exist")));
@@ -358,7 +386,13 @@ impl Engine {
                     })?,
             )
         };
-        Ok(Engine { rules, keywords, keyword_rules, always, global })
+        Ok(Engine {
+            rules,
+            keywords,
+            keyword_rules,
+            always,
+            global,
+        })
     }
 
     /// Engine with the built-in rules.
@@ -436,7 +470,15 @@ impl Engine {
         let mut candidates: Vec<(u32, usize, usize, bool)> = Vec::new();
         // Multi-line rules: whole blob.
         for &ri in &scratch.list {
-            self.run_rule(ri, data, 0, data.len(), &mut stats, &mut specific, &mut candidates);
+            self.run_rule(
+                ri,
+                data,
+                0,
+                data.len(),
+                &mut stats,
+                &mut specific,
+                &mut candidates,
+            );
         }
         // Single-line rules: only the lines holding one of their keywords. A keyword is (part of)
         // what the rule matches, so a match can only be on such a line; this turns common
@@ -484,7 +526,9 @@ impl Engine {
                 secret: keep_secret.then(|| SecretValue::new(text.into_owned())),
             });
         }
-        debug_assert!(out[first_new..].windows(2).all(|w| w[0].start <= w[1].start));
+        debug_assert!(out[first_new..]
+            .windows(2)
+            .all(|w| w[0].start <= w[1].start));
         stats
     }
 
@@ -504,9 +548,15 @@ impl Engine {
         let hay = &data[..we];
         let mut at = ws;
         while at <= we {
-            let Some(caps) = cr.regex.captures_at(hay, at) else { break };
+            let Some(caps) = cr.regex.captures_at(hay, at) else {
+                break;
+            };
             let Some(whole) = caps.get(0) else { break };
-            at = if whole.end() > whole.start() { whole.end() } else { whole.end() + 1 };
+            at = if whole.end() > whole.start() {
+                whole.end()
+            } else {
+                whole.end() + 1
+            };
             let m = caps.get(cr.group).unwrap_or(whole);
             let secret = m.as_bytes();
             if secret.is_empty() {
@@ -566,7 +616,9 @@ impl Engine {
         if self.global.allows_path(path) || cr.allow.allows_path(path) {
             return true;
         }
-        cr.path_only.as_ref().is_some_and(|re| !re.is_match(path.as_bytes()))
+        cr.path_only
+            .as_ref()
+            .is_some_and(|re| !re.is_match(path.as_bytes()))
     }
 }
 
@@ -603,7 +655,13 @@ pub(crate) struct Collector<'e> {
 
 impl<'e> Collector<'e> {
     pub(crate) fn new(engine: &'e Engine) -> Self {
-        Collector { engine, index: HashMap::new(), pending: Vec::new(), seq: 0, suppressed_allowlist: 0 }
+        Collector {
+            engine,
+            index: HashMap::new(),
+            pending: Vec::new(),
+            seq: 0,
+            suppressed_allowlist: 0,
+        }
     }
 
     /// Record that match `m` occurs at `path` (in `commit`, inside `blob`).
@@ -677,7 +735,7 @@ impl<'e> Collector<'e> {
             .map(|mut p| {
                 let mut zipped: Vec<((i64, u64), Location)> =
                     p.keys.into_iter().zip(p.finding.locations).collect();
-                zipped.sort_by(|a, b| a.0.cmp(&b.0));
+                zipped.sort_by_key(|z| z.0);
                 let first = zipped.first().map_or(0, |z| z.0 .0);
                 p.finding.locations = zipped.into_iter().map(|z| z.1).collect();
                 (first, p.finding)
@@ -697,7 +755,10 @@ impl<'e> Collector<'e> {
                 continue;
             }
             summary.findings += 1;
-            *summary.findings_by_rule.entry(f.rule_id.clone()).or_default() += 1;
+            *summary
+                .findings_by_rule
+                .entry(f.rule_id.clone())
+                .or_default() += 1;
             sink(f);
         }
     }

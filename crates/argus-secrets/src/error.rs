@@ -43,6 +43,9 @@ impl SecretsError {
         SecretsError::Git(e.to_string())
     }
     pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
-        SecretsError::Io { context: context.into(), source }
+        SecretsError::Io {
+            context: context.into(),
+            source,
+        }
     }
 }

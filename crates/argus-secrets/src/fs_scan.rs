@@ -27,7 +27,11 @@ pub struct PathScanOptions {
 
 impl Default for PathScanOptions {
     fn default() -> Self {
-        PathScanOptions { policy: ScanPolicy::default(), respect_gitignore: true, include_hidden: true }
+        PathScanOptions {
+            policy: ScanPolicy::default(),
+            respect_gitignore: true,
+            include_hidden: true,
+        }
     }
 }
 
@@ -78,7 +82,9 @@ impl Engine {
             }
             files.sort_by(|a, b| a.1.cmp(&b.1));
         }
-        ctl.progress.blobs_total.store(files.len() as u64, Ordering::Relaxed);
+        ctl.progress
+            .blobs_total
+            .store(files.len() as u64, Ordering::Relaxed);
         let pool = crate::git::thread_pool(opts.policy.threads)?;
         let policy = &opts.policy;
         let results: Vec<(usize, FileOutcome)> = pool.install(|| {
@@ -95,9 +101,14 @@ impl Engine {
                         buf.clear();
                         let read = std::fs::File::open(path).and_then(|mut f| f.read_to_end(buf));
                         if read.is_err() {
-                            return Some((i, FileOutcome::Skipped(crate::SkipReason::Unreadable, 0)));
+                            return Some((
+                                i,
+                                FileOutcome::Skipped(crate::SkipReason::Unreadable, 0),
+                            ));
                         }
-                        ctl.progress.bytes_done.fetch_add(buf.len() as u64, Ordering::Relaxed);
+                        ctl.progress
+                            .bytes_done
+                            .fetch_add(buf.len() as u64, Ordering::Relaxed);
                         Some((i, self.scan_one(buf, policy, scratch)))
                     },
                 )

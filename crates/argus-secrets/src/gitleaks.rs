@@ -83,12 +83,19 @@ fn merge_allowlists(
 ) -> Allowlist {
     let mut out = Allowlist::default();
     for a in lists {
-        if a.condition.as_deref().is_some_and(|c| c.eq_ignore_ascii_case("and")) {
-            warnings.push(format!("{id}: allowlist with condition AND is not supported; ignored"));
+        if a.condition
+            .as_deref()
+            .is_some_and(|c| c.eq_ignore_ascii_case("and"))
+        {
+            warnings.push(format!(
+                "{id}: allowlist with condition AND is not supported; ignored"
+            ));
             continue;
         }
         if !a.commits.is_empty() {
-            warnings.push(format!("{id}: allowlist commits are not supported; ignored"));
+            warnings.push(format!(
+                "{id}: allowlist commits are not supported; ignored"
+            ));
         }
         match a.regex_target.as_deref() {
             Some("match") => out.regex_target = AllowlistTarget::Match,
@@ -115,10 +122,17 @@ pub fn from_toml_str(text: &str, origin: &Path) -> Result<(RuleSet, Vec<String>)
     let mut set = RuleSet::empty();
     for r in cfg.rules {
         let Some(pattern) = r.regex else {
-            warnings.push(format!("{}: path-only rules are not supported; skipped", r.id));
+            warnings.push(format!(
+                "{}: path-only rules are not supported; skipped",
+                r.id
+            ));
             continue;
         };
-        let allow = merge_allowlists(r.allowlist.into_iter().chain(r.allowlists), &r.id, &mut warnings);
+        let allow = merge_allowlists(
+            r.allowlist.into_iter().chain(r.allowlists),
+            &r.id,
+            &mut warnings,
+        );
         let mut tags = r.tags;
         tags.push("gitleaks".into());
         set.push(Rule {
@@ -144,7 +158,11 @@ pub fn from_toml_str(text: &str, origin: &Path) -> Result<(RuleSet, Vec<String>)
             negative_examples: Vec::new(),
         });
     }
-    let global = merge_allowlists(cfg.allowlist.into_iter().chain(cfg.allowlists), "global", &mut warnings);
+    let global = merge_allowlists(
+        cfg.allowlist.into_iter().chain(cfg.allowlists),
+        "global",
+        &mut warnings,
+    );
     *set.allowlist_mut() = global;
     Ok((set, warnings))
 }

@@ -42,7 +42,10 @@ pub fn write_json(
     summary: &ScanSummary,
     opts: &OutputOptions,
 ) -> io::Result<()> {
-    let items = findings.iter().map(|f| finding_value(f, opts)).collect::<io::Result<Vec<_>>>()?;
+    let items = findings
+        .iter()
+        .map(|f| finding_value(f, opts))
+        .collect::<io::Result<Vec<_>>>()?;
     let doc = json!({
         "tool": TOOL_NAME,
         "version": TOOL_VERSION,
@@ -118,7 +121,8 @@ pub fn write_sarif<'r>(
     let mut used: Vec<&str> = findings.iter().map(|f| f.rule_id.as_str()).collect();
     used.sort_unstable();
     used.dedup();
-    let rule_index: BTreeMap<&str, usize> = used.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+    let rule_index: BTreeMap<&str, usize> =
+        used.iter().enumerate().map(|(i, id)| (*id, i)).collect();
     let sarif_rules: Vec<Value> = used
         .iter()
         .map(|id| {
@@ -264,7 +268,13 @@ pub fn write_table(
                     } else {
                         format!("{}:{}", l.path, l.line)
                     };
-                    let mut c: String = l.commit.as_deref().unwrap_or("-").chars().take(10).collect();
+                    let mut c: String = l
+                        .commit
+                        .as_deref()
+                        .unwrap_or("-")
+                        .chars()
+                        .take(10)
+                        .collect();
                     if f.locations.len() > 1 {
                         c.push_str(&format!(" (+{})", f.locations.len() - 1));
                     }
@@ -276,10 +286,26 @@ pub fn write_table(
                 (Some(s), true) => s.expose().replace('\n', "\\n"),
                 _ => f.preview.clone(),
             };
-            [f.severity.to_string(), f.rule_id.clone(), loc, commit, shown]
+            [
+                f.severity.to_string(),
+                f.rule_id.clone(),
+                loc,
+                commit,
+                shown,
+            ]
         })
         .collect();
-    let headers = ["SEVERITY", "RULE", "LOCATION", "COMMIT", if opts.show_secrets { "SECRET" } else { "PREVIEW" }];
+    let headers = [
+        "SEVERITY",
+        "RULE",
+        "LOCATION",
+        "COMMIT",
+        if opts.show_secrets {
+            "SECRET"
+        } else {
+            "PREVIEW"
+        },
+    ];
     let mut widths = headers.map(|h| h.chars().count());
     for r in &rows {
         for (i, c) in r.iter().enumerate().take(4) {
@@ -290,7 +316,13 @@ pub fn write_table(
         let head: Vec<String> = headers
             .iter()
             .enumerate()
-            .map(|(i, h)| if i < 4 { format!("{h:<w$}", w = widths[i]) } else { h.to_string() })
+            .map(|(i, h)| {
+                if i < 4 {
+                    format!("{h:<w$}", w = widths[i])
+                } else {
+                    h.to_string()
+                }
+            })
             .collect();
         writeln!(w, "{}", paint(opts.color, "1", head.join("  ").trim_end()))?;
         for (f, r) in findings.iter().zip(&rows) {
@@ -314,29 +346,49 @@ pub fn write_table(
     for f in findings {
         *by_sev.entry(f.severity).or_default() += 1;
     }
-    let sev_text: Vec<String> = by_sev.iter().rev().map(|(s, n)| format!("{n} {s}")).collect();
+    let sev_text: Vec<String> = by_sev
+        .iter()
+        .rev()
+        .map(|(s, n)| format!("{n} {s}"))
+        .collect();
     writeln!(
         w,
         "{} finding{}{}",
         findings.len(),
         if findings.len() == 1 { "" } else { "s" },
-        if sev_text.is_empty() { String::new() } else { format!(" ({})", sev_text.join(", ")) }
+        if sev_text.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", sev_text.join(", "))
+        }
     )?;
     writeln!(
         w,
         "scanned {} blobs, {:.1} MiB{} in {:.2}s ({:.1} MiB/s)",
         summary.blobs_scanned,
         summary.bytes_scanned as f64 / (1024.0 * 1024.0),
-        if summary.commits_scanned > 0 { format!(" from {} commits", summary.commits_scanned) } else { String::new() },
+        if summary.commits_scanned > 0 {
+            format!(" from {} commits", summary.commits_scanned)
+        } else {
+            String::new()
+        },
         summary.elapsed_secs,
         summary.mib_per_sec
     )?;
     if !summary.blobs_skipped.is_empty() {
-        let s: Vec<String> = summary.blobs_skipped.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        let s: Vec<String> = summary
+            .blobs_skipped
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect();
         writeln!(w, "skipped: {}", s.join(", "))?;
     }
     if !summary.suppressed.is_empty() {
-        let s: Vec<String> = summary.suppressed.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        let s: Vec<String> = summary
+            .suppressed
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect();
         writeln!(w, "suppressed: {}", s.join(", "))?;
     }
     Ok(())

@@ -29,7 +29,9 @@ impl ClonedRepo {
 
 /// True when `target` looks like a remote URL rather than a local path.
 pub fn is_remote(target: &str) -> bool {
-    ["http://", "https://", "ssh://", "git://", "git@"].iter().any(|p| target.starts_with(p))
+    ["http://", "https://", "ssh://", "git://", "git@"]
+        .iter()
+        .any(|p| target.starts_with(p))
 }
 
 /// Clone `url` (all refs) into a temporary folder. `token`, when given, is sent as HTTP basic
@@ -45,17 +47,28 @@ pub fn clone_remote(url: &str, token: Option<&SecretValue>) -> Result<ClonedRepo
     // library has no access to it, so the spawn is allowed here, narrowly.
     #[allow(clippy::disallowed_methods)]
     let mut cmd = std::process::Command::new("git");
-    cmd.arg("clone").arg("--mirror").arg("--quiet").arg("--").arg(url).arg(&dest);
-    cmd.env("GIT_TERMINAL_PROMPT", "0").env("GIT_ASKPASS", "true");
+    cmd.arg("clone")
+        .arg("--mirror")
+        .arg("--quiet")
+        .arg("--")
+        .arg(url)
+        .arg(&dest);
+    cmd.env("GIT_TERMINAL_PROMPT", "0")
+        .env("GIT_ASKPASS", "true");
     if let Some(t) = token {
         let basic = base64::engine::general_purpose::STANDARD
             .encode(format!("x-access-token:{}", t.expose()));
         cmd.env("GIT_CONFIG_COUNT", "1")
             .env("GIT_CONFIG_KEY_0", "http.extraHeader")
-            .env("GIT_CONFIG_VALUE_0", format!("Authorization: Basic {basic}"));
+            .env(
+                "GIT_CONFIG_VALUE_0",
+                format!("Authorization: Basic {basic}"),
+            );
     }
     cmd.stdin(std::process::Stdio::null());
-    let out = cmd.output().map_err(|e| SecretsError::io("running git clone", e))?;
+    let out = cmd
+        .output()
+        .map_err(|e| SecretsError::io("running git clone", e))?;
     if !out.status.success() {
         let msg = String::from_utf8_lossy(&out.stderr);
         return Err(SecretsError::Clone(msg.trim().chars().take(500).collect()));

@@ -54,7 +54,10 @@ pub(crate) fn parse_ignore(text: &str) -> HashSet<String> {
 pub fn load_baseline(path: &Path) -> Result<HashSet<String>> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| SecretsError::io(format!("reading {}", path.display()), e))?;
-    let bad = |m: String| SecretsError::Suppression { path: path.to_path_buf(), message: m };
+    let bad = |m: String| SecretsError::Suppression {
+        path: path.to_path_buf(),
+        message: m,
+    };
     let mut out = HashSet::new();
     let mut collect = |v: &serde_json::Value| {
         if let Some(fp) = v.get("fingerprint").and_then(|f| f.as_str()) {
@@ -69,9 +72,13 @@ pub fn load_baseline(path: &Path) -> Result<HashSet<String>> {
         Ok(serde_json::Value::Array(items)) => items.iter().for_each(&mut collect),
         Ok(_) => return Err(bad("expected a JSON report, array or JSONL".into())),
         Err(_) => {
-            for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-                let v: serde_json::Value = serde_json::from_str(line)
-                    .map_err(|e| bad(format!("line {}: {e}", n + 1)))?;
+            for (n, line) in text
+                .lines()
+                .enumerate()
+                .filter(|(_, l)| !l.trim().is_empty())
+            {
+                let v: serde_json::Value =
+                    serde_json::from_str(line).map_err(|e| bad(format!("line {}: {e}", n + 1)))?;
                 collect(&v);
             }
         }

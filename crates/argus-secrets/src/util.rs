@@ -67,8 +67,26 @@ const PLACEHOLDER_WORDS: &[&str] = &[
 
 /// Exact values (lower-case) that are never secrets.
 const PLACEHOLDER_VALUES: &[&str] = &[
-    "password", "secret", "token", "null", "none", "nil", "undefined", "true", "false", "string",
-    "test", "testing", "admin", "root", "pass", "passwd", "default", "empty", "required", "optional",
+    "password",
+    "secret",
+    "token",
+    "null",
+    "none",
+    "nil",
+    "undefined",
+    "true",
+    "false",
+    "string",
+    "test",
+    "testing",
+    "admin",
+    "root",
+    "pass",
+    "passwd",
+    "default",
+    "empty",
+    "required",
+    "optional",
 ];
 
 /// True when `secret` looks like a placeholder: a known word, a single repeated character, or a

@@ -2,7 +2,7 @@
 //! exact findings, paths, lines and commit attribution for secrets added then deleted, only on a
 //! side branch, only in a tag, in a renamed file, inside a binary file, split across lines
 //! (a PEM key), merged from a branch, plus decoys that must not be reported.
-#![allow(clippy::disallowed_methods)]
+#![allow(clippy::disallowed_methods, clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
@@ -15,7 +15,9 @@ use sha2::{Digest, Sha256};
 fn scan(fx: &Fixture, opts: &GitScanOptions) -> (Vec<Finding>, ScanSummary) {
     let engine = Engine::builtin().unwrap();
     let mut out = Vec::new();
-    let summary = engine.scan_git(fx.path(), opts, &ScanControl::new(), &mut |f| out.push(f)).unwrap();
+    let summary = engine
+        .scan_git(fx.path(), opts, &ScanControl::new(), &mut |f| out.push(f))
+        .unwrap();
     (out, summary)
 }
 
@@ -29,7 +31,10 @@ fn shape(findings: &[Finding]) -> Vec<(String, String, u32, Vec<String>)> {
                 f.rule_id.clone(),
                 p.path.clone(),
                 p.line,
-                f.locations.iter().map(|l| l.commit.clone().unwrap_or_default()).collect(),
+                f.locations
+                    .iter()
+                    .map(|l| l.commit.clone().unwrap_or_default())
+                    .collect(),
             )
         })
         .collect()
@@ -45,13 +50,48 @@ fn full_history_exact_findings_and_attribution() {
     let (findings, summary) = scan(&fx, &GitScanOptions::default());
     let s = |x: &str| x.to_string();
     let expected = vec![
-        (s("aws-access-key-id"), s("config/app.env"), 2, vec![fx.id("c1")]),
-        (s("aws-secret-access-key"), s("config/app.env"), 3, vec![fx.id("c1")]),
-        (s("generic-env-secret"), s(".env"), 1, vec![fx.id("c3"), fx.id("c6")]),
-        (s("github-pat-classic"), s("settings.py"), 2, vec![fx.id("c3")]),
-        (s("github-pat-classic"), s("conf/settings.py"), 2, vec![fx.id("c4")]),
-        (s("datadog-api-key"), s("ops/datadog.yaml"), 1, vec![fx.id("h1")]),
-        (s("private-key-rsa"), s("deploy/key.pem"), 1, vec![fx.id("f1")]),
+        (
+            s("aws-access-key-id"),
+            s("config/app.env"),
+            2,
+            vec![fx.id("c1")],
+        ),
+        (
+            s("aws-secret-access-key"),
+            s("config/app.env"),
+            3,
+            vec![fx.id("c1")],
+        ),
+        (
+            s("generic-env-secret"),
+            s(".env"),
+            1,
+            vec![fx.id("c3"), fx.id("c6")],
+        ),
+        (
+            s("github-pat-classic"),
+            s("settings.py"),
+            2,
+            vec![fx.id("c3")],
+        ),
+        (
+            s("github-pat-classic"),
+            s("conf/settings.py"),
+            2,
+            vec![fx.id("c4")],
+        ),
+        (
+            s("datadog-api-key"),
+            s("ops/datadog.yaml"),
+            1,
+            vec![fx.id("h1")],
+        ),
+        (
+            s("private-key-rsa"),
+            s("deploy/key.pem"),
+            1,
+            vec![fx.id("f1")],
+        ),
         (s("npm-access-token"), s(".npmrc"), 1, vec![fx.id("t1")]),
     ];
     assert_eq!(shape(&findings), expected);
@@ -79,7 +119,10 @@ fn full_history_exact_findings_and_attribution() {
     assert_eq!(aws.author.as_deref(), Some("Alice"));
 
     // Renamed file: same secret, two paths, two fingerprints.
-    let gh: Vec<_> = findings.iter().filter(|f| f.rule_id == "github-pat-classic").collect();
+    let gh: Vec<_> = findings
+        .iter()
+        .filter(|f| f.rule_id == "github-pat-classic")
+        .collect();
     assert_eq!(gh[0].sha256, gh[1].sha256);
     assert_ne!(gh[0].fingerprint, gh[1].fingerprint);
 
@@ -99,22 +142,37 @@ fn binary_blobs_are_scanned_when_asked() {
     let mut opts = GitScanOptions::default();
     opts.policy.scan_binary = true;
     let (findings, summary) = scan(&fx, &opts);
-    let slack: Vec<_> = findings.iter().filter(|f| f.rule_id == "slack-bot-token").collect();
+    let slack: Vec<_> = findings
+        .iter()
+        .filter(|f| f.rule_id == "slack-bot-token")
+        .collect();
     assert_eq!(slack.len(), 1);
     let loc = slack[0].primary().unwrap();
-    assert_eq!((loc.path.as_str(), loc.commit.clone()), ("assets/blob.bin", Some(fx.id("c5"))));
+    assert_eq!(
+        (loc.path.as_str(), loc.commit.clone()),
+        ("assets/blob.bin", Some(fx.id("c5")))
+    );
     assert_eq!(summary.blobs_skipped.get("binary"), None);
 }
 
 #[test]
 fn branch_selection_limits_history() {
     let fx = build();
-    let opts = GitScanOptions { refs: RefSelection::Refs(vec!["main".into()]), ..Default::default() };
+    let opts = GitScanOptions {
+        refs: RefSelection::Refs(vec!["main".into()]),
+        ..Default::default()
+    };
     let (findings, summary) = scan(&fx, &opts);
     let rules: Vec<_> = findings.iter().map(|f| f.rule_id.as_str()).collect();
-    assert!(rules.contains(&"datadog-api-key"), "merged branch content is on main");
+    assert!(
+        rules.contains(&"datadog-api-key"),
+        "merged branch content is on main"
+    );
     assert!(!rules.contains(&"private-key-rsa"), "side branch excluded");
-    assert!(!rules.contains(&"npm-access-token"), "tag-only commit excluded");
+    assert!(
+        !rules.contains(&"npm-access-token"),
+        "tag-only commit excluded"
+    );
     assert_eq!(summary.commits_scanned, 8);
 }
 
@@ -132,7 +190,12 @@ fn since_commit_and_ranges_scan_only_new_commits() {
         shape(&findings),
         vec![
             (s("generic-env-secret"), s(".env"), 1, vec![fx.id("c6")]),
-            (s("datadog-api-key"), s("ops/datadog.yaml"), 1, vec![fx.id("h1")]),
+            (
+                s("datadog-api-key"),
+                s("ops/datadog.yaml"),
+                1,
+                vec![fx.id("h1")]
+            ),
         ]
     );
     assert_eq!(summary.commits_scanned, 4); // c5, c6, h1, m1
@@ -142,27 +205,56 @@ fn since_commit_and_ranges_scan_only_new_commits() {
         ..Default::default()
     };
     let (findings, summary) = scan(&fx, &range);
-    assert_eq!(shape(&findings), vec![(s("github-pat-classic"), s("conf/settings.py"), 2, vec![fx.id("c4")])]);
+    assert_eq!(
+        shape(&findings),
+        vec![(
+            s("github-pat-classic"),
+            s("conf/settings.py"),
+            2,
+            vec![fx.id("c4")]
+        )]
+    );
     assert_eq!(summary.commits_scanned, 1);
 
     // Ref names resolve too, and an unknown revision is an error.
-    let by_name = GitScanOptions { commit_range: Some("feature..v0.0.1-leak".into()), ..Default::default() };
+    let by_name = GitScanOptions {
+        commit_range: Some("feature..v0.0.1-leak".into()),
+        ..Default::default()
+    };
     let (findings, _) = scan(&fx, &by_name);
-    assert_eq!(shape(&findings), vec![(s("npm-access-token"), s(".npmrc"), 1, vec![fx.id("t1")])]);
-    let bad = GitScanOptions { since_commit: Some("no-such-ref".into()), ..Default::default() };
-    let err = Engine::builtin().unwrap().scan_git(fx.path(), &bad, &ScanControl::new(), &mut |_| {});
+    assert_eq!(
+        shape(&findings),
+        vec![(s("npm-access-token"), s(".npmrc"), 1, vec![fx.id("t1")])]
+    );
+    let bad = GitScanOptions {
+        since_commit: Some("no-such-ref".into()),
+        ..Default::default()
+    };
+    let err =
+        Engine::builtin()
+            .unwrap()
+            .scan_git(fx.path(), &bad, &ScanControl::new(), &mut |_| {});
     assert!(matches!(err, Err(SecretsError::Revision(_))));
 }
 
 #[test]
 fn staged_scan_reports_only_the_index() {
     let fx = build();
-    let (findings, summary) = scan(&fx, &GitScanOptions { staged: true, ..Default::default() });
+    let (findings, summary) = scan(
+        &fx,
+        &GitScanOptions {
+            staged: true,
+            ..Default::default()
+        },
+    );
     assert_eq!(findings.len(), 1);
     let f = &findings[0];
     assert_eq!(f.rule_id, "sendgrid-api-key");
     let loc = f.primary().unwrap();
-    assert_eq!((loc.path.as_str(), loc.line, loc.commit.as_deref()), ("staged.txt", 1, None));
+    assert_eq!(
+        (loc.path.as_str(), loc.line, loc.commit.as_deref()),
+        ("staged.txt", 1, None)
+    );
     assert_eq!(summary.blobs_scanned, 1);
 }
 
@@ -171,8 +263,17 @@ fn unreachable_blobs_only_on_request() {
     let fx = build();
     let (findings, _) = scan(&fx, &GitScanOptions::default());
     assert!(!findings.iter().any(|f| f.rule_id == "gitlab-pat"));
-    let (findings, _) = scan(&fx, &GitScanOptions { include_unreachable: true, ..Default::default() });
-    let gl: Vec<_> = findings.iter().filter(|f| f.rule_id == "gitlab-pat").collect();
+    let (findings, _) = scan(
+        &fx,
+        &GitScanOptions {
+            include_unreachable: true,
+            ..Default::default()
+        },
+    );
+    let gl: Vec<_> = findings
+        .iter()
+        .filter(|f| f.rule_id == "gitlab-pat")
+        .collect();
     assert_eq!(gl.len(), 1);
     let loc = gl[0].primary().unwrap();
     assert_eq!(loc.path, "");
@@ -205,7 +306,12 @@ fn cancellation_stops_the_scan() {
     let fx = build();
     let ctl = ScanControl::new();
     ctl.cancel.store(true, std::sync::atomic::Ordering::Relaxed);
-    let r = Engine::builtin().unwrap().scan_git(fx.path(), &GitScanOptions::default(), &ctl, &mut |_| {});
+    let r = Engine::builtin().unwrap().scan_git(
+        fx.path(),
+        &GitScanOptions::default(),
+        &ctl,
+        &mut |_| {},
+    );
     assert!(matches!(r, Err(SecretsError::Cancelled)));
 }
 
@@ -217,7 +323,10 @@ fn secrets_are_kept_only_on_request_and_never_printed_by_debug() {
     let mut opts = GitScanOptions::default();
     opts.policy.keep_secret_values = true;
     let (kept, _) = scan(&fx, &opts);
-    let aws = kept.iter().find(|f| f.rule_id == "aws-access-key-id").unwrap();
+    let aws = kept
+        .iter()
+        .find(|f| f.rule_id == "aws-access-key-id")
+        .unwrap();
     assert_eq!(aws.secret.as_ref().unwrap().expose(), AWS_ID);
     let debug = format!("{aws:?}");
     assert!(!debug.contains(AWS_ID) && debug.contains("[REDACTED]"));

@@ -1,4 +1,5 @@
 //! Every built-in rule is checked against its own positive and negative examples, with the full
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! engine (prefilter, validators, allowlists and generic-rule shadowing all active).
 
 use argus_secrets::{Engine, RuleSet};
@@ -11,11 +12,20 @@ fn builtin_rule_set_is_well_formed() {
     let mut ids = HashSet::new();
     for r in set.rules() {
         assert!(ids.insert(r.id.clone()), "duplicate id {}", r.id);
-        assert!(!r.keywords.is_empty(), "{} has no keywords (would run on every blob)", r.id);
-        assert!(!r.examples.is_empty(), "{} has no positive example", r.id);
-        assert!(!r.negative_examples.is_empty(), "{} has no negative example", r.id);
         assert!(
-            r.id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
+            !r.keywords.is_empty(),
+            "{} has no keywords (would run on every blob)",
+            r.id
+        );
+        assert!(!r.examples.is_empty(), "{} has no positive example", r.id);
+        assert!(
+            !r.negative_examples.is_empty(),
+            "{} has no negative example",
+            r.id
+        );
+        assert!(
+            r.id.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
             "bad id {}",
             r.id
         );
@@ -34,7 +44,10 @@ fn every_rule_matches_its_examples_and_rejects_its_negatives() {
             checked += 1;
             let ids = engine.matching_rule_ids(ex);
             if !ids.contains(&r.id) {
-                failures.push(format!("{}: missed positive {:?} (got {:?})", r.id, ex, ids));
+                failures.push(format!(
+                    "{}: missed positive {:?} (got {:?})",
+                    r.id, ex, ids
+                ));
             }
         }
         for ex in &r.negative_examples {
@@ -45,7 +58,12 @@ fn every_rule_matches_its_examples_and_rejects_its_negatives() {
             }
         }
     }
-    assert!(failures.is_empty(), "{} of {checked} example checks failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} example checks failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     assert!(checked >= 240);
 }
 
@@ -63,5 +81,8 @@ negative_examples = ["demo_wxyz"]
 "#;
     let set = RuleSet::from_toml_str(text, std::path::Path::new("demo.toml")).unwrap();
     let engine = Engine::new(set).unwrap();
-    assert_eq!(engine.matching_rule_ids("demo_wxyz"), vec!["demo".to_string()]);
+    assert_eq!(
+        engine.matching_rule_ids("demo_wxyz"),
+        vec!["demo".to_string()]
+    );
 }

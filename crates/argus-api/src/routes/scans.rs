@@ -406,7 +406,7 @@ pub(crate) async fn list_artifacts(
         ("name" = String, Path, description = "Artifact name: a relative path of letters, digits, '.', '_', '-' (may contain '/')"),
     ),
     responses(
-        (status = 200, description = "The artifact's bytes, with its content type", body = Vec<u8>, content_type = "application/octet-stream"),
+        (status = 200, description = "The artifact's bytes, with its content type", body = String, content_type = "application/octet-stream"),
         (status = 404, description = "No such scan or artifact", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid artifact name", body = Problem, content_type = "application/problem+json"),
     )

@@ -51,6 +51,7 @@ pub struct Server {
     pub http: reqwest::Client,
     pub dir: tempfile::TempDir,
     shutdown: CancellationToken,
+    served: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Drop for Server {
@@ -116,7 +117,7 @@ pub async fn start_with(opts: Options) -> Server {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let stop = shutdown.clone();
-    tokio::spawn(async move {
+    let served = tokio::spawn(async move {
         argus_api::serve(listener, router, async move { stop.cancelled().await })
             .await
             .unwrap();
@@ -127,10 +128,21 @@ pub async fn start_with(opts: Options) -> Server {
         http: reqwest::Client::new(),
         dir,
         shutdown,
+        served: Some(served),
     }
 }
 
 impl Server {
+    /// Starts a graceful shutdown and waits (up to `timeout`) for `serve` to return.
+    pub async fn shut_down(&mut self, timeout: Duration) {
+        self.shutdown.cancel();
+        let served = self.served.take().unwrap();
+        tokio::time::timeout(timeout, served)
+            .await
+            .expect("serve did not return after shutdown")
+            .unwrap();
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }
