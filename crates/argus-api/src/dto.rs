@@ -147,7 +147,8 @@ pub struct FindingListParams {
 #[into_params(parameter_in = Query)]
 pub struct EventParams {
     /// Resume after this event id (fallback for clients that cannot set `Last-Event-ID`; the
-    /// header wins when both are present).
+    /// header wins when both are present). Without either, a scan stream starts at the scan's
+    /// first event and the org stream at the next event committed.
     pub last_event_id: Option<String>,
     /// `true`: end the stream after the scan's terminal `state` event (scan streams only).
     pub until_terminal: Option<String>,

@@ -15,6 +15,9 @@
 //!   plain-text error, and only backend failures yield a 500.
 //! - Ids in the URL path that do not parse are 404 (they name nothing); ids inside request bodies
 //!   that do not parse are 422 (the request is invalid).
+//! - `GET /api/v1/scans/{id}` may answer from a small cache of `created` and finished scans; every
+//!   mutation through the API and every bus event invalidates it (see [`cache`]), so a client
+//!   never reads a scan older than its own last write or the last event it saw.
 
 pub mod auth;
 mod cache;

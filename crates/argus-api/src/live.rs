@@ -12,6 +12,13 @@
 //!    order, and "skip ids ≤ last sent" would then drop the lower one. The store is ordered.
 //! 4. A lagging bus receiver (`RecvError::Lagged`) simply triggers the same store read.
 //!
+//! Where a stream starts: after the client's resume point (`Last-Event-ID`, `?last_event_id=`,
+//! or `last_event_id` on the WebSocket) when it gives one. Without one, a scan stream replays the
+//! scan's events from the beginning (bounded, and what a progress view wants), while an org-wide
+//! stream starts *now* — at the first event committed after it connected — because replaying an
+//! organisation's whole retained history to every dashboard that connects would be a flood. A
+//! client that wants the org history asks for it with a resume point of 0.
+//!
 //! Streams end when the client goes away, when the server shuts down ([`Shutdown`]), or — with
 //! `until_terminal` — after the scan's terminal `state` event.
 
@@ -87,14 +94,17 @@ fn follow(
     engine: Arc<Engine>,
     scans: Arc<ScanCache>,
     filter: Filter,
-    after: i64,
+    after: Option<i64>,
     cancel: CancellationToken,
 ) -> mpsc::Receiver<Event> {
     let (tx, rx) = mpsc::channel(256);
+    // Subscribe before answering the request: anything committed once the client has its
+    // response is either in the replay or signalled (and "starts now" means now).
+    let bus = engine.bus().subscribe();
     tokio::spawn(async move {
         tokio::select! {
             _ = cancel.cancelled() => {}
-            _ = run_follower(&engine, &scans, &filter, after, &tx) => {}
+            _ = run_follower(&engine, &scans, &filter, after, bus, &tx) => {}
         }
     });
     rx
@@ -104,12 +114,18 @@ async fn run_follower(
     engine: &Engine,
     scans: &ScanCache,
     filter: &Filter,
-    after: i64,
+    after: Option<i64>,
+    mut bus: broadcast::Receiver<Arc<Event>>,
     tx: &mpsc::Sender<Event>,
 ) {
-    // Subscribe first: anything committed from here on is either in the replay or signalled.
-    let mut bus = engine.bus().subscribe();
-    let mut last = after.max(0);
+    let mut last = match after {
+        Some(n) => n.max(0),
+        None if filter.scan.is_some() => 0,
+        None => match first_live(&mut bus, filter, tx).await {
+            Some(floor) => floor,
+            None => return,
+        },
+    };
     if let Flow::Stop = catch_up(engine, scans, filter, &mut last, tx).await {
         return;
     }
@@ -148,6 +164,25 @@ async fn run_follower(
         while let Ok(_) | Err(broadcast::error::TryRecvError::Lagged(_)) = bus.try_recv() {}
         if let Flow::Stop = catch_up(engine, scans, filter, &mut last, tx).await {
             return;
+        }
+    }
+}
+
+/// For a stream that starts now: waits for the first event of the filter on the bus and returns
+/// the id just before it (the replay then starts with that event). `None` when the client left.
+async fn first_live(
+    bus: &mut broadcast::Receiver<Arc<Event>>,
+    filter: &Filter,
+    tx: &mpsc::Sender<Event>,
+) -> Option<i64> {
+    loop {
+        tokio::select! {
+            _ = tx.closed() => return None,
+            r = bus.recv() => match r {
+                Ok(e) if filter.matches(&e) => return Some(e.id - 1),
+                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Err(broadcast::error::RecvError::Closed) => return None,
+            },
         }
     }
 }
@@ -197,8 +232,8 @@ async fn catch_up(
     }
 }
 
-/// `Last-Event-ID` header, else the `last_event_id` query parameter, else 0.
-fn resume_point(headers: &HeaderMap, query: Option<&str>) -> Result<i64, Problem> {
+/// `Last-Event-ID` header, else the `last_event_id` query parameter, else none.
+fn resume_point(headers: &HeaderMap, query: Option<&str>) -> Result<Option<i64>, Problem> {
     let raw = headers
         .get("last-event-id")
         .map(|v| v.to_str().unwrap_or("?"))
@@ -206,8 +241,8 @@ fn resume_point(headers: &HeaderMap, query: Option<&str>) -> Result<i64, Problem
         .map(str::trim)
         .filter(|s| !s.is_empty());
     match raw {
-        None => Ok(0),
-        Some(s) => s.parse::<i64>().map(|n| n.max(0)).map_err(|_| {
+        None => Ok(None),
+        Some(s) => s.parse::<i64>().map(|n| Some(n.max(0))).map_err(|_| {
             Problem::invalid(
                 "/last_event_id",
                 "Last-Event-ID must be an event id (an integer)",
@@ -291,7 +326,8 @@ pub(crate) async fn scan_events(
 }
 
 /// Live events of every scan of the caller's org (Server-Sent Events); same format and resume
-/// rules as the per-scan stream.
+/// rules as the per-scan stream, except that without `Last-Event-ID` it starts with the next
+/// event committed (send `Last-Event-ID: 0` to replay the org's retained history first).
 #[utoipa::path(
     get,
     path = "/events",
@@ -336,7 +372,8 @@ pub(crate) async fn org_events(
 pub(crate) struct WsSubscribe {
     /// A scan id, or `*` for every scan of the org. Replaces any previous subscription.
     subscribe: String,
-    /// Resume after this event id.
+    /// Resume after this event id. Without it a scan subscription replays the scan from its
+    /// first event and `*` starts with the next event committed.
     #[serde(default)]
     last_event_id: Option<i64>,
     /// End the subscription after the scan's terminal `state` event (scan subscriptions only).
@@ -348,7 +385,7 @@ pub(crate) struct WsSubscribe {
 ///
 /// Send `{"subscribe": "<scan id>"}` or `{"subscribe": "*"}` (optionally with `last_event_id`
 /// and `until_terminal`); the server then sends each Event as a JSON text message, with the same
-/// replay and ordering guarantees as SSE. A new `subscribe` replaces the previous one. Errors
+/// replay and ordering guarantees as SSE (`*` without `last_event_id` starts with the next event). A new `subscribe` replaces the previous one. Errors
 /// arrive as `{"error": <problem>}`.
 #[utoipa::path(
     get,
@@ -475,7 +512,7 @@ async fn subscribe(
         state.engine.clone(),
         state.scans.clone(),
         filter,
-        msg.last_event_id.unwrap_or(0),
+        msg.last_event_id,
         token.clone(),
     );
     Ok((token, rx))
@@ -488,10 +525,10 @@ mod tests {
     #[test]
     fn resume_point_prefers_header() {
         let mut h = HeaderMap::new();
-        assert_eq!(resume_point(&h, None).unwrap(), 0);
-        assert_eq!(resume_point(&h, Some("7")).unwrap(), 7);
+        assert_eq!(resume_point(&h, None).unwrap(), None);
+        assert_eq!(resume_point(&h, Some("7")).unwrap(), Some(7));
         h.insert("last-event-id", "42".parse().unwrap());
-        assert_eq!(resume_point(&h, Some("7")).unwrap(), 42);
+        assert_eq!(resume_point(&h, Some("7")).unwrap(), Some(42));
         h.insert("last-event-id", "x".parse().unwrap());
         assert_eq!(resume_point(&h, None).unwrap_err().status, 422);
     }

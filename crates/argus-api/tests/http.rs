@@ -366,8 +366,9 @@ async fn last_event_id_resume_misses_nothing() {
         .await;
     assert!(after_end.is_empty());
 
-    // The org stream carries the same events (it never ends by itself: read what we expect).
-    let mut org = s.sse("/api/v1/events", None).await;
+    // The org stream from 0 replays the same events (it never ends by itself: read what we
+    // expect).
+    let mut org = s.sse("/api/v1/events", Some(0)).await;
     let mut org_ids = Vec::new();
     while org_ids.len() < all.len() {
         org_ids.push(
@@ -379,6 +380,23 @@ async fn last_event_id_resume_misses_nothing() {
         );
     }
     assert_eq!(org_ids, all);
+
+    // Without a resume point the org stream starts with the next event: nothing old.
+    let mut live = s.sse("/api/v1/events", None).await;
+    let next = s
+        .create_scan(noop_config(json!({}), &["noop://next"]), true)
+        .await;
+    let first = tokio::time::timeout(LONG, live.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        first.id > *all.last().unwrap(),
+        "old event replayed: {first:?}"
+    );
+    assert_eq!(first.data["scan_id"], next["id"]);
+    // The stream was subscribed before its response arrived: nothing of the new scan is missed.
+    assert_eq!(state_to(&first), Some("queued"), "{first:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -441,10 +459,14 @@ async fn websocket_subscription_gets_events() {
     let ids: Vec<i64> = events.iter().map(|e| e["id"].as_i64().unwrap()).collect();
     assert!(ids.windows(2).all(|w| w[0] < w[1]));
 
-    // Subscribing to everything replays the org's events from the start.
-    ws.send(Message::Text(json!({"subscribe": "*"}).to_string().into()))
-        .await
-        .unwrap();
+    // Subscribing to everything from 0 replays the org's events from the start.
+    ws.send(Message::Text(
+        json!({"subscribe": "*", "last_event_id": 0})
+            .to_string()
+            .into(),
+    ))
+    .await
+    .unwrap();
     let first: Value = loop {
         match tokio::time::timeout(LONG, ws.next())
             .await

@@ -69,19 +69,6 @@ struct CommitInfo {
 /// `(path, blob)` pairs introduced by one commit.
 type Introduced = Vec<(Vec<u8>, ObjectId)>;
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum EntryKind {
-    Blob,
-    Tree,
-    Other,
-}
-
-struct TreeEntry {
-    name: Vec<u8>,
-    kind: EntryKind,
-    oid: ObjectId,
-}
-
 fn git<E: std::fmt::Display>(e: E) -> SecretsError {
     SecretsError::git(e)
 }
@@ -238,81 +225,114 @@ fn ancestors(
     Ok(seen)
 }
 
-fn read_tree(repo: &gix::Repository, id: &ObjectId, buf: &mut Vec<u8>) -> Result<Vec<TreeEntry>> {
-    let Some(data) = repo.objects.try_find(id, buf).map_err(git)? else {
-        return Ok(Vec::new());
-    };
-    if data.kind != gix::objs::Kind::Tree {
-        return Ok(Vec::new());
+/// Per-depth pairs of (old, new) tree buffers, reused across commits so that diffing allocates
+/// nothing but the output paths.
+#[derive(Default)]
+struct DiffBuffers {
+    levels: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+/// Read tree `id` into `buf`; false when it is missing or not a tree (treated as empty).
+fn load_tree(repo: &gix::Repository, id: &ObjectId, buf: &mut Vec<u8>) -> Result<bool> {
+    match repo.objects.try_find(id, buf).map_err(git)? {
+        Some(d) if d.kind == gix::objs::Kind::Tree => Ok(true),
+        _ => {
+            buf.clear();
+            Ok(false)
+        }
     }
-    let mut out = Vec::new();
-    for e in gix::objs::TreeRefIter::from_bytes(data.data, repo.object_hash()) {
-        let e = e.map_err(git)?;
-        let kind = if e.mode.is_tree() {
-            EntryKind::Tree
-        } else if e.mode.is_blob() {
-            // Regular and executable files; symlinks and submodules are not content we scan.
-            EntryKind::Blob
-        } else {
-            EntryKind::Other
-        };
-        out.push(TreeEntry {
-            name: e.filename.to_vec(),
-            kind,
-            oid: e.oid.to_owned(),
-        });
+}
+
+fn entry_kind(mode: gix::objs::tree::EntryMode) -> u8 {
+    if mode.is_tree() {
+        b't'
+    } else if mode.is_blob() {
+        // Regular and executable files; symlinks and submodules are not content we scan.
+        b'b'
+    } else {
+        b'o'
     }
-    // Git orders trees as if their names ended in '/'; sort by plain name for binary search.
-    out.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(out)
 }
 
 /// Blobs in `new` that are not at the same path with the same id in `old`.
+///
+/// A merge-join over both trees in git's canonical entry order (`name_order`), straight on the raw
+/// tree bytes: no per-entry allocation, no sorting; subtrees with equal ids are skipped whole. An
+/// entry whose kind changed (file <-> folder) sorts differently and is simply seen as new.
 fn diff_trees(
     repo: &gix::Repository,
     old: Option<ObjectId>,
     new: ObjectId,
     prefix: &mut Vec<u8>,
-    buf: &mut Vec<u8>,
+    bufs: &mut DiffBuffers,
+    depth: usize,
     out: &mut Introduced,
 ) -> Result<()> {
     if old == Some(new) {
         return Ok(());
     }
-    let new_entries = read_tree(repo, &new, buf)?;
-    let old_entries = match old {
-        Some(o) => read_tree(repo, &o, buf)?,
-        None => Vec::new(),
-    };
-    for e in &new_entries {
-        let prev = old_entries
-            .binary_search_by(|x| x.name.as_slice().cmp(&e.name))
-            .ok()
-            .map(|i| &old_entries[i]);
-        let len = prefix.len();
-        match e.kind {
-            EntryKind::Blob => {
-                if prev.is_some_and(|p| p.kind == EntryKind::Blob && p.oid == e.oid) {
-                    continue;
-                }
-                prefix.extend_from_slice(&e.name);
-                out.push((prefix.clone(), e.oid));
-                prefix.truncate(len);
-            }
-            EntryKind::Tree => {
-                let prev_tree = prev.filter(|p| p.kind == EntryKind::Tree).map(|p| p.oid);
-                if prev_tree == Some(e.oid) {
-                    continue;
-                }
-                prefix.extend_from_slice(&e.name);
-                prefix.push(b'/');
-                diff_trees(repo, prev_tree, e.oid, prefix, buf, out)?;
-                prefix.truncate(len);
-            }
-            EntryKind::Other => {}
-        }
+    if bufs.levels.len() <= depth {
+        bufs.levels.resize_with(depth + 1, Default::default);
     }
-    Ok(())
+    let (mut ob, mut nb) = std::mem::take(&mut bufs.levels[depth]);
+    let result = (|| -> Result<()> {
+        load_tree(repo, &new, &mut nb)?;
+        match old {
+            Some(o) => {
+                load_tree(repo, &o, &mut ob)?;
+            }
+            None => ob.clear(),
+        }
+        let hash = repo.object_hash();
+        let mut olds = gix::objs::TreeRefIter::from_bytes(&ob, hash).peekable();
+        for e in gix::objs::TreeRefIter::from_bytes(&nb, hash) {
+            let e = e.map_err(git)?;
+            let kind = entry_kind(e.mode);
+            if kind == b'o' {
+                continue;
+            }
+            // Advance the old side to the first entry not ordered before `e`.
+            let mut prev = None;
+            while let Some(o) = olds.peek() {
+                let o = match o {
+                    Ok(o) => *o,
+                    Err(err) => return Err(git(err)),
+                };
+                match gix::objs::tree::name_order(o.filename, o.mode.is_tree(), e.filename, e.mode.is_tree()) {
+                    std::cmp::Ordering::Less => {
+                        olds.next();
+                    }
+                    std::cmp::Ordering::Equal => {
+                        prev = Some((entry_kind(o.mode), o.oid.to_owned()));
+                        olds.next();
+                        break;
+                    }
+                    std::cmp::Ordering::Greater => break,
+                }
+            }
+            let len = prefix.len();
+            if kind == b'b' {
+                if prev.is_some_and(|(k, id)| k == b'b' && id == e.oid) {
+                    continue;
+                }
+                prefix.extend_from_slice(e.filename);
+                out.push((prefix.clone(), e.oid.to_owned()));
+                prefix.truncate(len);
+            } else {
+                let prev_tree = prev.filter(|(k, _)| *k == b't').map(|(_, id)| id);
+                if prev_tree.as_deref() == Some(e.oid) {
+                    continue;
+                }
+                prefix.extend_from_slice(e.filename);
+                prefix.push(b'/');
+                diff_trees(repo, prev_tree, e.oid.to_owned(), prefix, bufs, depth + 1, out)?;
+                prefix.truncate(len);
+            }
+        }
+        Ok(())
+    })();
+    bufs.levels[depth] = (ob, nb);
+    result
 }
 
 fn tree_of(
@@ -332,6 +352,7 @@ fn introduced_by(
     c: &CommitInfo,
     trees: &HashMap<ObjectId, ObjectId>,
     buf: &mut Vec<u8>,
+    bufs: &mut DiffBuffers,
 ) -> Result<Introduced> {
     let mut prefix = Vec::new();
     let mut parent_trees = Vec::with_capacity(c.parents.len());
@@ -345,7 +366,8 @@ fn introduced_by(
         parent_trees.first().copied().flatten(),
         c.tree,
         &mut prefix,
-        buf,
+        bufs,
+        0,
         &mut first,
     )?;
     if parent_trees.len() <= 1 || first.is_empty() {
@@ -355,7 +377,7 @@ fn introduced_by(
     let mut keep: HashSet<(Vec<u8>, ObjectId)> = first.into_iter().collect();
     for pt in &parent_trees[1..] {
         let mut other = Vec::new();
-        diff_trees(repo, *pt, c.tree, &mut prefix, buf, &mut other)?;
+        diff_trees(repo, *pt, c.tree, &mut prefix, bufs, 0, &mut other)?;
         let other: HashSet<(Vec<u8>, ObjectId)> = other.into_iter().collect();
         keep.retain(|k| other.contains(k));
     }
@@ -506,10 +528,10 @@ impl Engine {
                 commits
                     .par_iter()
                     .map_init(
-                        || (worker_repo(&sync, 32 << 20), Vec::new()),
-                        |(r, buf), c| {
+                        || (worker_repo(&sync, 32 << 20), Vec::new(), DiffBuffers::default()),
+                        |(r, buf, bufs), c| {
                             ctl.check()?;
-                            introduced_by(r, c, &trees, buf)
+                            introduced_by(r, c, &trees, buf, bufs)
                         },
                     )
                     .collect()
@@ -656,7 +678,8 @@ fn staged_entries(repo: &gix::Repository) -> Result<Vec<(Vec<u8>, ObjectId)>> {
             let mut buf = Vec::new();
             if let Some(c) = read_commit(repo, &commit, &mut buf)? {
                 let mut all = Vec::new();
-                diff_trees(repo, None, c.tree, &mut Vec::new(), &mut buf, &mut all)?;
+                let mut bufs = DiffBuffers::default();
+                diff_trees(repo, None, c.tree, &mut Vec::new(), &mut bufs, 0, &mut all)?;
                 head.extend(all);
             }
         }

@@ -26,6 +26,10 @@ pub(crate) fn shannon_entropy(data: &[u8]) -> f64 {
 /// case-insensitively as substrings of the candidate secret.
 const PLACEHOLDER_WORDS: &[&str] = &[
     "example",
+    // A value containing the word itself is almost always a name (`caching_sha2_password`,
+    // `user:password@host` in docs), not a password.
+    "password",
+    "passwd",
     "placeholder",
     "changeme",
     "change_me",
@@ -214,6 +218,7 @@ mod tests {
         assert!(is_placeholder(b"<your-password>"));
         assert!(is_placeholder(b"config.db_password"));
         assert!(!is_placeholder(b"Tr0ub4dor&3x"));
+        assert!(is_placeholder(b"caching_sha2_password"));
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Every built-in rule is checked against its own positive and negative examples, with the full
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! engine (prefilter, validators, allowlists and generic-rule shadowing all active).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use argus_secrets::{Engine, RuleSet};
 use std::collections::HashSet;

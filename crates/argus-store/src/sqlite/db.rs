@@ -43,7 +43,9 @@ impl SqliteDb {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10))
-            .pragma("cache_size", "-16000")
+            .pragma("cache_size", "-65536")
+            // Fewer, larger checkpoints: the auto-checkpoint runs on the single writer connection.
+            .pragma("wal_autocheckpoint", "8192")
             .pragma("temp_store", "memory");
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
