@@ -164,7 +164,8 @@ impl Config {
         // Only variables naming a known section are config; others (ARGUS_CONFIG, test URLs)
         // are not mistaken for unknown keys.
         fig = fig.merge(Env::prefixed("ARGUS_").split("__").filter(|k| {
-            let first = k.as_str().split("__").next().unwrap_or("").to_ascii_lowercase();
+            // The key arrives already split (`store.url`); accept either spelling.
+            let first = k.as_str().split(['.', '_']).next().unwrap_or("").to_ascii_lowercase();
             SECTIONS.contains(&first.as_str())
         }));
         fig = fig.merge(Serialized::globals(overrides));
@@ -209,20 +210,36 @@ impl Config {
     }
 }
 
-/// Replaces the password (and any query string, which may carry keys) of a URL with `****`.
+/// Replaces the password in a URL's userinfo and any query string (which may carry keys) with
+/// `****`. Works on the text, so it also covers schemes the `url` crate will not give a password
+/// (`file://`, custom ones).
 pub fn mask_url(raw: &str) -> String {
-    match url::Url::parse(raw) {
-        Ok(mut u) => {
-            if u.password().is_some() {
-                let _ = u.set_password(Some("****"));
+    let Some(scheme_end) = raw.find("://") else { return raw.to_owned() };
+    let rest_start = scheme_end + 3;
+    let rest = &raw[rest_start..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    let mut out = raw[..rest_start].to_owned();
+    match authority.rfind('@') {
+        Some(at) => {
+            let userinfo = &authority[..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => out.push_str(&format!("{user}:****")),
+                None => out.push_str(userinfo),
             }
-            if u.query().is_some() {
-                u.set_query(Some("****"));
-            }
-            u.to_string()
+            out.push_str(&authority[at..]);
         }
-        Err(_) => raw.to_owned(),
+        None => out.push_str(authority),
     }
+    let tail = &rest[authority_end..];
+    match tail.split_once('?') {
+        Some((path, _)) => {
+            out.push_str(path);
+            out.push_str("?****");
+        }
+        None => out.push_str(tail),
+    }
+    out
 }
 
 #[cfg(test)]
@@ -234,6 +251,8 @@ mod tests {
         assert_eq!(mask_url("postgres://u:secret@h/db"), "postgres://u:****@h/db");
         assert_eq!(mask_url("s3://b/p?secret_key=x"), "s3://b/p?****");
         assert_eq!(mask_url("embedded"), "embedded");
+        assert_eq!(mask_url("file://u:pw@host/art"), "file://u:****@host/art");
+        assert_eq!(mask_url("amqp://guest@h:5672/%2f"), "amqp://guest@h:5672/%2f");
     }
 
     #[test]
