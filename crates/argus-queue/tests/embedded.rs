@@ -269,7 +269,7 @@ async fn coexists_with_store_migrations() {
             .fetch_all(&db.reader)
             .await
             .unwrap();
-    assert_eq!(versions, vec![(1,), (1001,)]);
+    assert_eq!(versions, vec![(1,), (1001,), (1002,)]);
 }
 
 /// Many waiting claimers and a stream of single enqueues: each task is picked up, none lost.

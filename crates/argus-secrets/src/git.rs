@@ -4,7 +4,8 @@
 //! 1. Resolve tips (all refs, or `--branch` refs, or the right side of a range) and the exclusion
 //!    set (ancestors of `--since-commit` or of the left side of a range).
 //! 2. Walk commits from the tips, decoding only commit objects.
-//! 3. In parallel per commit, diff its tree against each parent's tree, descending only into
+//! 3. In parallel per commit, diff its tree against each parent's tree (merge-join on raw tree
+//!    bytes, see [`diff_trees`]), descending only into
 //!    subtrees whose ids differ, to find the `(path, blob)` pairs the commit *introduces*. For a
 //!    merge, a pair counts only if it differs from every parent (so merges do not re-report blobs
 //!    that came from a branch). Result: a compact occurrence table `(blob, commit, path)`.
