@@ -8,6 +8,7 @@
 //! 3. the API under `wrk`: `GET /api/v1/scans/{id}` requests/s and p99 latency;
 //! 4. the same no-op tasks through Celery 5 on the local Redis (result backend off), one worker
 //!    `-P solo` and one `-P prefork -c 2`, installed in a virtualenv by `benches/run.sh`;
+//!
 //! and prints a Markdown table with the ratios. Nothing here is a test: no assertions on time.
 //!
 //! The harness starts processes directly; it is not product code, so the process door lint is
@@ -66,35 +67,64 @@ impl Drop for Server {
 fn start_server(args: &Args) -> anyhow::Result<Server> {
     let dir = tempfile::tempdir()?;
     let mut child = Command::new(&args.argus)
-        .args(["serve", "--bind", "127.0.0.1:0", "--workers", &args.workers.to_string(), "--data-dir"])
+        .args([
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--workers",
+            &args.workers.to_string(),
+            "--data-dir",
+        ])
         .arg(dir.path())
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
-        .with_context(|| format!("starting {} (build it with cargo build --release)", args.argus.display()))?;
+        .with_context(|| {
+            format!(
+                "starting {} (build it with cargo build --release)",
+                args.argus.display()
+            )
+        })?;
     let stderr = child.stderr.take().context("no stderr")?;
     let mut lines = BufReader::new(stderr).lines();
     let addr = loop {
-        let Some(line) = lines.next() else { bail!("server exited before listening") };
+        let Some(line) = lines.next() else {
+            bail!("server exited before listening")
+        };
         let line = line?;
         if let Some(rest) = line.strip_prefix("argus listening on http://") {
-            break rest.split_whitespace().next().unwrap_or_default().to_string();
+            break rest
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_string();
         }
     };
     // Keep draining stderr so the server never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
-    Ok(Server { child, addr, _dir: dir })
+    Ok(Server {
+        child,
+        addr,
+        _dir: dir,
+    })
 }
 
 fn proc_field(pid: u32, file: &str, key: &str) -> Option<u64> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/{file}")).ok()?;
-    s.lines().find(|l| l.starts_with(key))?.split_whitespace().nth(1)?.parse().ok()
+    s.lines()
+        .find(|l| l.starts_with(key))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
 }
 
 /// utime + stime of a process, in seconds.
 fn cpu_secs(pid: u32) -> f64 {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return 0.0 };
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
     let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
     let f: Vec<&str> = after.split_whitespace().collect();
     let ticks: f64 = f.get(11).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0)
@@ -123,14 +153,23 @@ async fn throughput(server: &Server, tasks: u64) -> anyhow::Result<Throughput> {
         },
         "start": true
     });
-    let resp = http.post(format!("{base}/scans")).json(&body).send().await?;
+    let resp = http
+        .post(format!("{base}/scans"))
+        .json(&body)
+        .send()
+        .await?;
     if !resp.status().is_success() {
         bail!("create scan: {} {}", resp.status(), resp.text().await?);
     }
     let scan: serde_json::Value = resp.json().await?;
     let id = scan["id"].as_str().context("scan id")?.to_string();
     loop {
-        let s: serde_json::Value = http.get(format!("{base}/scans/{id}/status")).send().await?.json().await?;
+        let s: serde_json::Value = http
+            .get(format!("{base}/scans/{id}/status"))
+            .send()
+            .await?
+            .json()
+            .await?;
         match s["state"].as_str() {
             Some("completed") => break,
             Some("failed" | "cancelled") => bail!("scan ended {s}"),
@@ -139,12 +178,22 @@ async fn throughput(server: &Server, tasks: u64) -> anyhow::Result<Throughput> {
     }
     let secs = t0.elapsed().as_secs_f64();
     let cpu = cpu_secs(pid) - cpu0;
-    let s: serde_json::Value = http.get(format!("{base}/scans/{id}/status")).send().await?.json().await?;
+    let s: serde_json::Value = http
+        .get(format!("{base}/scans/{id}/status"))
+        .send()
+        .await?
+        .json()
+        .await?;
     let done = s["progress"]["done"].as_u64().unwrap_or(0);
     if done != tasks + 1 {
         bail!("expected {} tasks done, status says {s}", tasks + 1);
     }
-    Ok(Throughput { tasks: done, secs, cpu_secs: cpu, scan_id: id })
+    Ok(Throughput {
+        tasks: done,
+        secs,
+        cpu_secs: cpu,
+        scan_id: id,
+    })
 }
 
 struct Wrk {
@@ -154,7 +203,13 @@ struct Wrk {
 
 fn wrk(url: &str, secs: u64, conns: u32) -> anyhow::Result<Wrk> {
     let out = Command::new("wrk")
-        .args(["-t2", &format!("-c{conns}"), &format!("-d{secs}s"), "--latency", url])
+        .args([
+            "-t2",
+            &format!("-c{conns}"),
+            &format!("-d{secs}s"),
+            "--latency",
+            url,
+        ])
         .output()
         .context("running wrk (apt-get install wrk)")?;
     let text = String::from_utf8_lossy(&out.stdout);
@@ -207,7 +262,15 @@ fn celery(args: &Args, pool: &[&str], label: &str) -> anyhow::Result<CeleryRun> 
         .status();
     let mut worker = Command::new(&celery_bin)
         .current_dir(&dir)
-        .args(["-A", "tasks", "worker", "--loglevel=warning", "--without-gossip", "--without-mingle", "--without-heartbeat"])
+        .args([
+            "-A",
+            "tasks",
+            "worker",
+            "--loglevel=warning",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ])
         .args(pool)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -220,8 +283,12 @@ fn celery(args: &Args, pool: &[&str], label: &str) -> anyhow::Result<CeleryRun> 
     let _ = worker.kill();
     let _ = worker.wait();
     let out = out?;
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .with_context(|| format!("celery driver output: {}", String::from_utf8_lossy(&out.stderr)))?;
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).with_context(|| {
+        format!(
+            "celery driver output: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })?;
     Ok(CeleryRun {
         label: label.into(),
         tasks: args.celery_tasks,
@@ -263,7 +330,10 @@ async fn main() -> anyhow::Result<()> {
     if args.celery_tasks > 0 {
         for (pool, label) in [
             (&["-P", "solo"][..], "Celery 5, Redis, -P solo"),
-            (&["-P", "prefork", "-c", "2"][..], "Celery 5, Redis, -P prefork -c 2"),
+            (
+                &["-P", "prefork", "-c", "2"][..],
+                "Celery 5, Redis, -P prefork -c 2",
+            ),
         ] {
             let r = celery(&args, pool, label)?;
             eprintln!("{}: {:.0} tasks/s", r.label, r.rate);
@@ -273,7 +343,10 @@ async fn main() -> anyhow::Result<()> {
 
     let mut md = String::new();
     md.push_str("| measure | result |\n|---|---|\n");
-    md.push_str(&format!("| idle RSS of `argus serve` | {:.1} MB |\n", idle_rss_kb as f64 / 1024.0));
+    md.push_str(&format!(
+        "| idle RSS of `argus serve` | {:.1} MB |\n",
+        idle_rss_kb as f64 / 1024.0
+    ));
     md.push_str(&format!(
         "| Argus end to end, {} no-op tasks (`--workers {}`) | {:.2} s, **{:.0} tasks/s**, {:.1} µs wall/task, {:.1} µs server CPU/task, peak RSS {:.0} MB |\n",
         tp.tasks,

@@ -61,7 +61,12 @@ pub struct WorkerConfig {
 
 impl Default for WorkerConfig {
     fn default() -> Self {
-        WorkerConfig { workers: 16, claim_batch: 256, lease_secs: 30, retry_backoff_ms: 500 }
+        WorkerConfig {
+            workers: 16,
+            claim_batch: 256,
+            lease_secs: 30,
+            retry_backoff_ms: 500,
+        }
     }
 }
 
@@ -81,7 +86,9 @@ pub struct QueueConfig {
 
 impl Default for QueueConfig {
     fn default() -> Self {
-        QueueConfig { url: "embedded".into() }
+        QueueConfig {
+            url: "embedded".into(),
+        }
     }
 }
 
@@ -143,13 +150,24 @@ pub struct LogConfig {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        LogConfig { level: "info".into(), format: "text".into() }
+        LogConfig {
+            level: "info".into(),
+            format: "text".into(),
+        }
     }
 }
 
 /// Top-level sections; `ARGUS_<SECTION>__<KEY>` variables are read for these only.
-pub const SECTIONS: [&str; 8] =
-    ["server", "worker", "store", "queue", "artifacts", "auth", "tools", "log"];
+pub const SECTIONS: [&str; 8] = [
+    "server",
+    "worker",
+    "store",
+    "queue",
+    "artifacts",
+    "auth",
+    "tools",
+    "log",
+];
 
 impl Config {
     /// Loads defaults ← file ← `ARGUS_*` env ← `overrides` (flags, as a partial TOML-like tree).
@@ -165,11 +183,17 @@ impl Config {
         // are not mistaken for unknown keys.
         fig = fig.merge(Env::prefixed("ARGUS_").split("__").filter(|k| {
             // The key arrives already split (`store.url`); accept either spelling.
-            let first = k.as_str().split(['.', '_']).next().unwrap_or("").to_ascii_lowercase();
+            let first = k
+                .as_str()
+                .split(['.', '_'])
+                .next()
+                .unwrap_or("")
+                .to_ascii_lowercase();
             SECTIONS.contains(&first.as_str())
         }));
         fig = fig.merge(Serialized::globals(overrides));
-        fig.extract::<Config>().map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))
+        fig.extract::<Config>()
+            .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))
     }
 
     /// The SQLite file the embedded store uses.
@@ -214,7 +238,9 @@ impl Config {
 /// `****`. Works on the text, so it also covers schemes the `url` crate will not give a password
 /// (`file://`, custom ones).
 pub fn mask_url(raw: &str) -> String {
-    let Some(scheme_end) = raw.find("://") else { return raw.to_owned() };
+    let Some(scheme_end) = raw.find("://") else {
+        return raw.to_owned();
+    };
     let rest_start = scheme_end + 3;
     let rest = &raw[rest_start..];
     let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
@@ -248,22 +274,36 @@ mod tests {
 
     #[test]
     fn masks_credentials() {
-        assert_eq!(mask_url("postgres://u:secret@h/db"), "postgres://u:****@h/db");
+        assert_eq!(
+            mask_url("postgres://u:secret@h/db"),
+            "postgres://u:****@h/db"
+        );
         assert_eq!(mask_url("s3://b/p?secret_key=x"), "s3://b/p?****");
         assert_eq!(mask_url("embedded"), "embedded");
         assert_eq!(mask_url("file://u:pw@host/art"), "file://u:****@host/art");
-        assert_eq!(mask_url("amqp://guest@h:5672/%2f"), "amqp://guest@h:5672/%2f");
+        assert_eq!(
+            mask_url("amqp://guest@h:5672/%2f"),
+            "amqp://guest@h:5672/%2f"
+        );
     }
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API returns its own error type
     fn precedence_file_env_flags() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("argus.toml");
-        std::fs::write(&file, "[server]\nbind = \"127.0.0.1:1111\"\n[worker]\nworkers = 3\nclaim_batch = 7\n").unwrap();
+        std::fs::write(
+            &file,
+            "[server]\nbind = \"127.0.0.1:1111\"\n[worker]\nworkers = 3\nclaim_batch = 7\n",
+        )
+        .unwrap();
         figment::Jail::expect_with(|jail| {
             jail.set_env("ARGUS_WORKER__WORKERS", "5");
-            let c = Config::load(Some(&file), serde_json::json!({"worker": {"claim_batch": 9}}))
-                .map_err(|e| e.to_string())?;
+            let c = Config::load(
+                Some(&file),
+                serde_json::json!({"worker": {"claim_batch": 9}}),
+            )
+            .map_err(|e| e.to_string())?;
             assert_eq!(c.server.bind.port(), 1111); // file
             assert_eq!(c.worker.workers, 5); // env over file
             assert_eq!(c.worker.claim_batch, 9); // flag over file
@@ -276,7 +316,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("argus.toml");
         std::fs::write(&file, "[server]\nbindd = \"x\"\n").unwrap();
-        let err = Config::load(Some(&file), serde_json::json!({})).unwrap_err().to_string();
+        let err = Config::load(Some(&file), serde_json::json!({}))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("bindd"), "{err}");
     }
 }

@@ -39,7 +39,10 @@ pub enum FailOn {
 
 /// Run a scanner directly: `argus scan tool:subfinder example.com --param rate=10`.
 #[derive(Parser, Debug)]
-#[command(name = "argus scan", about = "Run a scanner in-process and print its findings")]
+#[command(
+    name = "argus scan",
+    about = "Run a scanner in-process and print its findings"
+)]
 pub struct DirectArgs {
     /// Scanner name, as listed by `argus scanners` (e.g. `tool:nuclei`, `noop`).
     pub scanner: String,
@@ -64,18 +67,23 @@ pub struct DirectArgs {
 
 /// Parses `argv` (scanner first) and runs the scan; returns the exit code.
 pub async fn run(cfg: &Config, argv: Vec<String>) -> anyhow::Result<u8> {
-    let args = match DirectArgs::try_parse_from(std::iter::once("argus scan".to_string()).chain(argv)) {
-        Ok(a) => a,
-        Err(e) => {
-            let code = if e.use_stderr() { 2 } else { 0 };
-            let _ = e.print();
-            return Ok(code);
-        }
-    };
+    let args =
+        match DirectArgs::try_parse_from(std::iter::once("argus scan".to_string()).chain(argv)) {
+            Ok(a) => a,
+            Err(e) => {
+                let code = if e.use_stderr() { 2 } else { 0 };
+                let _ = e.print();
+                return Ok(code);
+            }
+        };
     let registry = crate::runtime::registry(cfg)?;
     let Some(scanner) = registry.get(&args.scanner).cloned() else {
         let names: Vec<&str> = registry.names().collect();
-        anyhow::bail!("unknown scanner '{}'; available: {}", args.scanner, names.join(", "));
+        anyhow::bail!(
+            "unknown scanner '{}'; available: {}",
+            args.scanner,
+            names.join(", ")
+        );
     };
     let info = scanner.info();
     if !info.available {
@@ -87,7 +95,9 @@ pub async fn run(cfg: &Config, argv: Vec<String>) -> anyhow::Result<u8> {
     }
     let target = parse_target(&args, &info.target_kinds)?;
     let params = parse_params(&args.params)?;
-    scanner.validate_params(&params).map_err(|e| anyhow::anyhow!("{e}"))?;
+    scanner
+        .validate_params(&params)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
 
     let work = tempfile_dir()?;
     let (emitter, mut rx) = Emitter::channel(256);
@@ -154,7 +164,11 @@ pub async fn run(cfg: &Config, argv: Vec<String>) -> anyhow::Result<u8> {
     eprintln!(
         "{} finding(s){}",
         findings.len(),
-        if discovered > 0 { format!(", {discovered} new target(s) discovered") } else { String::new() }
+        if discovered > 0 {
+            format!(", {discovered} new target(s) discovered")
+        } else {
+            String::new()
+        }
     );
     let threshold = match args.fail_on {
         FailOn::None => None,
@@ -164,7 +178,9 @@ pub async fn run(cfg: &Config, argv: Vec<String>) -> anyhow::Result<u8> {
         FailOn::High => Some(Severity::High),
         FailOn::Critical => Some(Severity::Critical),
     };
-    Ok(u8::from(threshold.is_some_and(|t| findings.iter().any(|f| f.severity >= t))))
+    Ok(u8::from(
+        threshold.is_some_and(|t| findings.iter().any(|f| f.severity >= t)),
+    ))
 }
 
 fn handle(
@@ -199,8 +215,12 @@ fn handle(
 
 fn print_table(out: &mut impl Write, findings: &[NewFinding]) -> anyhow::Result<()> {
     let mut rows: Vec<&NewFinding> = findings.iter().collect();
-    rows.sort_by(|a, b| b.severity.cmp(&a.severity));
-    writeln!(out, "{:<9} {:<24} {:<40} LOCATION", "SEVERITY", "KIND", "TITLE")?;
+    rows.sort_by_key(|f| std::cmp::Reverse(f.severity));
+    writeln!(
+        out,
+        "{:<9} {:<24} {:<40} LOCATION",
+        "SEVERITY", "KIND", "TITLE"
+    )?;
     for f in rows {
         let loc = f
             .location
@@ -213,7 +233,14 @@ fn print_table(out: &mut impl Write, findings: &[NewFinding]) -> anyhow::Result<
                 })
             })
             .unwrap_or_else(|| f.target.value().to_owned());
-        writeln!(out, "{:<9} {:<24} {:<40} {}", f.severity, truncate(&f.kind, 24), truncate(&f.title, 40), loc)?;
+        writeln!(
+            out,
+            "{:<9} {:<24} {:<40} {}",
+            f.severity,
+            truncate(&f.kind, 24),
+            truncate(&f.title, 40),
+            loc
+        )?;
     }
     Ok(())
 }
@@ -234,7 +261,8 @@ fn parse_params(raw: &[String]) -> anyhow::Result<serde_json::Value> {
         let (k, v) = p
             .split_once('=')
             .ok_or_else(|| anyhow::anyhow!("--param '{p}' must look like key=value"))?;
-        let value = serde_json::from_str(v).unwrap_or_else(|_| serde_json::Value::String(v.to_owned()));
+        let value =
+            serde_json::from_str(v).unwrap_or_else(|_| serde_json::Value::String(v.to_owned()));
         map.insert(k.to_owned(), value);
     }
     Ok(serde_json::Value::Object(map))
@@ -244,7 +272,8 @@ fn parse_params(raw: &[String]) -> anyhow::Result<serde_json::Value> {
 /// the value parses as, in order from most to least specific.
 fn parse_target(args: &DirectArgs, accepted: &[TargetKind]) -> anyhow::Result<Target> {
     if let Some(k) = &args.kind {
-        let kind = TargetKind::parse(k).ok_or_else(|| anyhow::anyhow!("unknown target kind '{k}'"))?;
+        let kind =
+            TargetKind::parse(k).ok_or_else(|| anyhow::anyhow!("unknown target kind '{k}'"))?;
         return Target::parse(kind, &args.target).map_err(|e| anyhow::anyhow!("{e}"));
     }
     const ORDER: [TargetKind; 9] = [

@@ -78,7 +78,7 @@ struct WorkerArgs {
 #[derive(Subcommand, Debug)]
 enum ScanCommand {
     /// Find leaked secrets in a git repository's full history, a folder, a file or stdin.
-    Secrets(secrets_cmd::SecretsArgs),
+    Secrets(Box<secrets_cmd::SecretsArgs>),
     /// Any other scanner: `argus scan tool:subfinder example.com --param rate=10`.
     #[command(external_subcommand)]
     Other(Vec<String>),
@@ -90,7 +90,11 @@ enum ConfigCommand {
     Show,
 }
 
-fn overrides(data_dir: Option<PathBuf>, bind: Option<std::net::SocketAddr>, workers: Option<usize>) -> serde_json::Value {
+fn overrides(
+    data_dir: Option<PathBuf>,
+    bind: Option<std::net::SocketAddr>,
+    workers: Option<usize>,
+) -> serde_json::Value {
     let mut v = serde_json::json!({});
     if let Some(d) = data_dir {
         v["server"]["data_dir"] = serde_json::json!(d);
@@ -106,7 +110,10 @@ fn overrides(data_dir: Option<PathBuf>, bind: Option<std::net::SocketAddr>, work
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -138,7 +145,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
             Ok(0)
         }
         Command::Scan(ScanCommand::Secrets(args)) => {
-            let code = secrets_cmd::run(args).await?;
+            let code = secrets_cmd::run(*args).await?;
             Ok(u8::try_from(code).unwrap_or(2))
         }
         Command::Scan(ScanCommand::Other(argv)) => {
@@ -157,10 +164,17 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
             if json {
                 println!("{}", serde_json::to_string_pretty(&infos)?);
             } else {
-                println!("{:<18} {:<10} {:<28} DESCRIPTION", "NAME", "AVAILABLE", "TARGETS");
+                println!(
+                    "{:<18} {:<10} {:<28} DESCRIPTION",
+                    "NAME", "AVAILABLE", "TARGETS"
+                );
                 for i in infos {
                     let kinds: Vec<&str> = i.target_kinds.iter().map(|k| k.as_str()).collect();
-                    let kinds = if kinds.len() == 9 { "any".to_string() } else { kinds.join(",") };
+                    let kinds = if kinds.len() == 9 {
+                        "any".to_string()
+                    } else {
+                        kinds.join(",")
+                    };
                     println!(
                         "{:<18} {:<10} {:<28} {}",
                         i.name,

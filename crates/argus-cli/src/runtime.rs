@@ -25,8 +25,14 @@ pub fn init_logging(cfg: &LogConfig) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(&cfg.level))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    let _ = if cfg.format == "json" { builder.json().try_init() } else { builder.try_init() };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if cfg.format == "json" {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
 }
 
 /// The scanner registry: built-ins plus the user tool folder.
@@ -46,8 +52,12 @@ pub async fn engine(cfg: &Config) -> anyhow::Result<Arc<Engine>> {
     let db = SqliteDb::open(&db_path)
         .await
         .with_context(|| format!("opening the database at {}", db_path.display()))?;
-    let store = SqliteStore::new(db.clone()).await.context("migrating the store")?;
-    let queue = EmbeddedQueue::new(db).await.context("migrating the queue")?;
+    let store = SqliteStore::new(db.clone())
+        .await
+        .context("migrating the store")?;
+    let queue = EmbeddedQueue::new(db)
+        .await
+        .context("migrating the queue")?;
     let artifacts_dir = cfg.artifacts_dir()?;
     let artifacts = LocalArtifactStore::new(&artifacts_dir)
         .with_context(|| format!("opening the artifact folder {}", artifacts_dir.display()))?;
@@ -70,7 +80,9 @@ pub async fn engine(cfg: &Config) -> anyhow::Result<Arc<Engine>> {
 }
 
 fn hostname() -> String {
-    std::fs::read_to_string("/etc/hostname").map(|s| s.trim().to_owned()).unwrap_or_else(|_| "argus".into())
+    std::fs::read_to_string("/etc/hostname")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_else(|_| "argus".into())
 }
 
 fn principal(cfg: &Config) -> anyhow::Result<Principal> {
@@ -109,10 +121,15 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
         argus_engine::monitor::spawn(engine.clone(), shutdown.clone()),
     ];
     if cfg.worker.workers > 0 {
-        handles.push(argus_engine::worker::spawn(engine.clone(), shutdown.clone()));
+        handles.push(argus_engine::worker::spawn(
+            engine.clone(),
+            shutdown.clone(),
+        ));
     }
     let auth = match cfg.auth.mode {
-        AuthMode::Local => argus_api::AuthConfig::Local { principal: principal(&cfg)? },
+        AuthMode::Local => argus_api::AuthConfig::Local {
+            principal: principal(&cfg)?,
+        },
         AuthMode::TrustedHeaders => argus_api::AuthConfig::TrustedHeaders {
             default: principal(&cfg)?,
             trusted_proxies: cfg.auth.trusted_proxies.clone(),
@@ -121,7 +138,10 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     let mut backends = BTreeMap::new();
     backends.insert("store".to_string(), engine.store().backend().to_string());
     backends.insert("queue".to_string(), engine.queue().backend().to_string());
-    backends.insert("artifacts".to_string(), engine.artifacts().backend().to_string());
+    backends.insert(
+        "artifacts".to_string(),
+        engine.artifacts().backend().to_string(),
+    );
     let api_cfg = argus_api::ApiConfig {
         auth,
         body_limit: cfg.server.body_limit,
@@ -134,7 +154,12 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     let router = argus_api::router(engine.clone(), api_cfg);
     let listener = tokio::net::TcpListener::bind(cfg.server.bind)
         .await
-        .with_context(|| format!("binding {} (is another server running? use --bind)", cfg.server.bind))?;
+        .with_context(|| {
+            format!(
+                "binding {} (is another server running? use --bind)",
+                cfg.server.bind
+            )
+        })?;
     let addr = listener.local_addr()?;
     // Machine-readable line for scripts and tests that bind port 0.
     eprintln!("argus listening on http://{addr} (docs at http://{addr}/docs)");

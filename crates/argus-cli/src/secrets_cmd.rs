@@ -13,8 +13,8 @@ use anyhow::{bail, Context};
 use argus_secrets::output::{self, OutputOptions};
 use argus_secrets::{
     gitleaks, is_git_repository, load_baseline, load_ignore_file, remote, Engine, Finding,
-    GitScanOptions, PathScanOptions, RefSelection, RuleSet, ScanControl, ScanPolicy,
-    ScanSummary, SecretValue, Severity, Suppressions,
+    GitScanOptions, PathScanOptions, RefSelection, RuleSet, ScanControl, ScanPolicy, ScanSummary,
+    SecretValue, Severity, Suppressions,
 };
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -119,7 +119,8 @@ fn parse_size(s: &str) -> Result<u64, String> {
         "g" | "gb" | "gib" => 1 << 30,
         other => return Err(format!("unknown size unit {other:?}")),
     };
-    n.checked_mul(mult).ok_or_else(|| format!("size {s:?} too large"))
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("size {s:?} too large"))
 }
 
 /// Run the command; returns the process exit code (see module docs).
@@ -134,7 +135,11 @@ pub async fn run(args: SecretsArgs) -> anyhow::Result<i32> {
 }
 
 fn build_rules(args: &SecretsArgs) -> anyhow::Result<RuleSet> {
-    let mut set = if args.no_builtin_rules { RuleSet::empty() } else { RuleSet::builtin()? };
+    let mut set = if args.no_builtin_rules {
+        RuleSet::empty()
+    } else {
+        RuleSet::builtin()?
+    };
     for dir in &args.rules_dir {
         set.extend(RuleSet::load_dir(dir).with_context(|| format!("rules dir {}", dir.display()))?);
     }
@@ -165,10 +170,14 @@ async fn run_inner(args: SecretsArgs) -> anyhow::Result<i32> {
     let input = if args.target == "-" {
         Input::Stdin
     } else if remote::is_remote(&args.target) {
-        let token = std::env::var(TOKEN_ENV).ok().filter(|t| !t.is_empty()).map(SecretValue::new);
+        let token = std::env::var(TOKEN_ENV)
+            .ok()
+            .filter(|t| !t.is_empty())
+            .map(SecretValue::new);
         let url = args.target.clone();
-        let cloned = tokio::task::spawn_blocking(move || remote::clone_remote(&url, token.as_ref()))
-            .await??;
+        let cloned =
+            tokio::task::spawn_blocking(move || remote::clone_remote(&url, token.as_ref()))
+                .await??;
         let p = cloned.path();
         _clone = Some(cloned);
         Input::Git(p)
@@ -210,7 +219,9 @@ async fn run_inner(args: SecretsArgs) -> anyhow::Result<i32> {
     let to_stdout = args.output.is_none();
     let out_opts = OutputOptions {
         show_secrets: args.show_secrets,
-        color: to_stdout && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+        color: to_stdout
+            && std::io::stdout().is_terminal()
+            && std::env::var_os("NO_COLOR").is_none(),
     };
     let mut writer: Box<dyn Write + Send> = match &args.output {
         Some(p) => Box::new(std::io::BufWriter::new(
@@ -236,8 +247,11 @@ async fn run_inner(args: SecretsArgs) -> anyhow::Result<i32> {
         staged: args.staged,
         include_unreachable: args.include_unreachable,
     };
-    let path_opts =
-        PathScanOptions { policy: policy.clone(), respect_gitignore: !args.no_ignore, include_hidden: true };
+    let path_opts = PathScanOptions {
+        policy: policy.clone(),
+        respect_gitignore: !args.no_ignore,
+        include_hidden: true,
+    };
     let label = args.target.clone();
     let handle = tokio::task::spawn_blocking(
         move || -> anyhow::Result<(Vec<Finding>, ScanSummary, Box<dyn Write + Send>)> {
@@ -287,7 +301,9 @@ async fn run_inner(args: SecretsArgs) -> anyhow::Result<i32> {
         SecretsFormat::Table => output::write_table(&mut writer, &findings, &summary, &out_opts)?,
         SecretsFormat::Json => output::write_json(&mut writer, &findings, &summary, &out_opts)?,
         SecretsFormat::Jsonl => output::write_jsonl_summary(&mut writer, &summary)?,
-        SecretsFormat::Sarif => output::write_sarif(&mut writer, &findings, engine.rules(), &out_opts)?,
+        SecretsFormat::Sarif => {
+            output::write_sarif(&mut writer, &findings, engine.rules(), &out_opts)?
+        }
     }
     writer.flush()?;
     if format != SecretsFormat::Table || !to_stdout {
@@ -328,7 +344,9 @@ fn update_progress(bar: &indicatif::ProgressBar, ctl: &ScanControl) {
     if total == 0 {
         bar.set_message(format!("walking history: {commits} commits"));
     } else {
-        bar.set_message(format!("{done}/{total} blobs, {mib:.0} MiB ({commits} commits)"));
+        bar.set_message(format!(
+            "{done}/{total} blobs, {mib:.0} MiB ({commits} commits)"
+        ));
     }
     bar.tick();
 }

@@ -23,11 +23,18 @@ fn config_show_matches_golden_and_masks_secrets() {
         .env("ARGUS_ARTIFACTS__URL", "file://u:hunter2@host/art")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(!text.contains("hunter2"), "password leaked: {text}");
     let golden = include_str!("golden/config_show.toml");
-    assert_eq!(text, golden, "update tests/golden/config_show.toml if the change is intended");
+    assert_eq!(
+        text, golden,
+        "update tests/golden/config_show.toml if the change is intended"
+    );
 }
 
 #[test]
@@ -44,8 +51,21 @@ fn scanners_lists_noop_and_builtin_tools() {
     let out = argus().args(["scanners", "--json"]).output().unwrap();
     assert!(out.status.success());
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let names: Vec<&str> = v.as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
-    for n in ["noop", "tool:subfinder", "tool:httpx", "tool:naabu", "tool:nuclei", "tool:trivy", "tool:gitleaks"] {
+    let names: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    for n in [
+        "noop",
+        "tool:subfinder",
+        "tool:httpx",
+        "tool:naabu",
+        "tool:nuclei",
+        "tool:trivy",
+        "tool:gitleaks",
+    ] {
         assert!(names.contains(&n), "{n} missing from {names:?}");
     }
     for s in v.as_array().unwrap() {
@@ -58,33 +78,74 @@ fn scanners_lists_noop_and_builtin_tools() {
 fn direct_scan_prints_json_and_sets_exit_code() {
     // noop with findings=2: two info findings → exit 1 with --fail-on info.
     let out = argus()
-        .args(["scan", "noop", "noop://x", "--kind", "url", "--param", "findings=2", "--format", "json", "--fail-on", "info"])
+        .args([
+            "scan",
+            "noop",
+            "noop://x",
+            "--kind",
+            "url",
+            "--param",
+            "findings=2",
+            "--format",
+            "json",
+            "--fail-on",
+            "info",
+        ])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v.as_array().unwrap().len(), 2);
 
     let out = argus()
-        .args(["scan", "noop", "noop://x", "--kind", "url", "--param", "findings=2", "--format", "jsonl"])
+        .args([
+            "scan",
+            "noop",
+            "noop://x",
+            "--kind",
+            "url",
+            "--param",
+            "findings=2",
+            "--format",
+            "jsonl",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(String::from_utf8(out.stdout).unwrap().lines().count(), 2);
 
-    let out = argus().args(["scan", "noop", "noop://x", "--kind", "url"]).output().unwrap();
+    let out = argus()
+        .args(["scan", "noop", "noop://x", "--kind", "url"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0));
 }
 
 #[test]
 fn direct_scan_errors_are_clear() {
-    let out = argus().args(["scan", "tool:nope", "example.com"]).output().unwrap();
+    let out = argus()
+        .args(["scan", "tool:nope", "example.com"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("unknown scanner 'tool:nope'"), "{err}");
 
     let out = argus()
-        .args(["scan", "noop", "noop://x", "--kind", "url", "--param", "fanout=-1"])
+        .args([
+            "scan",
+            "noop",
+            "noop://x",
+            "--kind",
+            "url",
+            "--param",
+            "fanout=-1",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
@@ -103,7 +164,10 @@ fn config_reference_documents_every_key() {
             section = s.to_string();
         } else if let Some((key, _)) = line.split_once(" = ") {
             let full = format!("`{section}.{}`", key.trim());
-            assert!(doc.contains(&full), "docs/config.md does not document {full}");
+            assert!(
+                doc.contains(&full),
+                "docs/config.md does not document {full}"
+            );
         }
     }
 }

@@ -30,7 +30,12 @@ async fn sigkill_mid_scan_loses_nothing_and_counts_once() {
         },
         "start": true
     });
-    let resp = http.post(format!("{}/scans", server.base)).json(&body).send().await.unwrap();
+    let resp = http
+        .post(format!("{}/scans", server.base))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
     let scan: serde_json::Value = resp.json().await.unwrap();
     let id = scan["id"].as_str().unwrap().to_string();
@@ -48,7 +53,10 @@ async fn sigkill_mid_scan_loses_nothing_and_counts_once() {
     .await;
     server.child.kill().unwrap(); // SIGKILL
     server.child.wait().unwrap();
-    assert!(done_at_kill < CHILDREN + 1, "scan finished before the kill; make it longer");
+    assert!(
+        done_at_kill < CHILDREN + 1,
+        "scan finished before the kill; make it longer"
+    );
 
     let server = serve(dir.path(), 8, &env);
     let final_status = wait_for(Duration::from_secs(120), "completion after restart", || {
@@ -69,13 +77,18 @@ async fn sigkill_mid_scan_loses_nothing_and_counts_once() {
     let mut seen = HashSet::new();
     let mut cursor: Option<String> = None;
     loop {
-        let mut req = http.get(format!("{}/scans/{id}/findings", server.base)).query(&[("limit", "1000")]);
+        let mut req = http
+            .get(format!("{}/scans/{id}/findings", server.base))
+            .query(&[("limit", "1000")]);
         if let Some(c) = &cursor {
             req = req.query(&[("cursor", c)]);
         }
         let page: serde_json::Value = req.send().await.unwrap().json().await.unwrap();
         for f in page["items"].as_array().unwrap() {
-            assert!(seen.insert(f["fingerprint"].as_str().unwrap().to_string()), "duplicate finding {f}");
+            assert!(
+                seen.insert(f["fingerprint"].as_str().unwrap().to_string()),
+                "duplicate finding {f}"
+            );
         }
         match page["next_cursor"].as_str() {
             Some(c) => cursor = Some(c.to_string()),

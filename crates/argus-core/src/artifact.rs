@@ -33,7 +33,9 @@ impl ArtifactName {
             && s.split('/').all(|seg| {
                 !seg.is_empty()
                     && !seg.starts_with('.')
-                    && seg.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+                    && seg
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
             });
         if ok {
             Ok(ArtifactName(s.to_owned()))
@@ -119,7 +121,17 @@ mod tests {
 
     #[test]
     fn names_cannot_escape() {
-        for bad in ["", "../x", "a/../b", "/etc/passwd", "a\\b", ".hidden", "a//b", "a/./b", "x y"] {
+        for bad in [
+            "",
+            "../x",
+            "a/../b",
+            "/etc/passwd",
+            "a\\b",
+            ".hidden",
+            "a//b",
+            "a/./b",
+            "x y",
+        ] {
             assert!(ArtifactName::parse(bad).is_err(), "{bad:?} accepted");
         }
         for good in ["stdout.txt", "tool/out.jsonl", "repo.bundle"] {

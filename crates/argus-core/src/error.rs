@@ -17,7 +17,10 @@ pub enum CoreError {
     NotFound { what: &'static str, id: String },
     /// A lifecycle rule refused the operation; `state` is the scan's current state when known.
     #[error("{message}")]
-    Conflict { message: String, state: Option<ScanState> },
+    Conflict {
+        message: String,
+        state: Option<ScanState>,
+    },
     /// Input failed validation; `path` is a JSON pointer to the failing field.
     #[error("invalid {path}: {message}")]
     Invalid { path: String, message: String },
@@ -32,12 +35,18 @@ pub enum CoreError {
 impl CoreError {
     /// An `Invalid` error at a JSON pointer.
     pub fn invalid(path: impl Into<String>, message: impl Into<String>) -> Self {
-        CoreError::Invalid { path: path.into(), message: message.into() }
+        CoreError::Invalid {
+            path: path.into(),
+            message: message.into(),
+        }
     }
 
     /// A `NotFound` error for a kind of record.
     pub fn not_found(what: &'static str, id: impl ToString) -> Self {
-        CoreError::NotFound { what, id: id.to_string() }
+        CoreError::NotFound {
+            what,
+            id: id.to_string(),
+        }
     }
 
     /// A `Conflict` naming the scan's current state.

@@ -37,9 +37,14 @@ impl EventKind {
 
     /// Parses a wire name.
     pub fn parse(s: &str) -> Option<Self> {
-        [EventKind::State, EventKind::Progress, EventKind::Finding, EventKind::TaskFailed]
-            .into_iter()
-            .find(|k| k.as_str() == s)
+        [
+            EventKind::State,
+            EventKind::Progress,
+            EventKind::Finding,
+            EventKind::TaskFailed,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
     }
 }
 

@@ -15,7 +15,17 @@ use crate::target::Target;
 
 /// How bad a finding is. Ordered: `Info < Low < Medium < High < Critical`.
 #[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
@@ -28,8 +38,13 @@ pub enum Severity {
 
 impl Severity {
     /// Every severity, lowest first.
-    pub const ALL: [Severity; 5] =
-        [Severity::Info, Severity::Low, Severity::Medium, Severity::High, Severity::Critical];
+    pub const ALL: [Severity; 5] = [
+        Severity::Info,
+        Severity::Low,
+        Severity::Medium,
+        Severity::High,
+        Severity::Critical,
+    ];
 
     /// The wire name.
     pub fn as_str(self) -> &'static str {
@@ -88,8 +103,13 @@ pub enum Triage {
 
 impl Triage {
     /// Every triage state.
-    pub const ALL: [Triage; 5] =
-        [Triage::Open, Triage::Selected, Triage::FalsePositive, Triage::Accepted, Triage::Fixed];
+    pub const ALL: [Triage; 5] = [
+        Triage::Open,
+        Triage::Selected,
+        Triage::FalsePositive,
+        Triage::Accepted,
+        Triage::Fixed,
+    ];
 
     /// The wire name.
     pub fn as_str(self) -> &'static str {
@@ -139,7 +159,10 @@ impl SecretDigest {
             let tail: String = chars[chars.len() - 3..].iter().collect();
             format!("{head}…{tail}")
         };
-        SecretDigest { preview, sha256: hex::encode(Sha256::digest(secret.as_bytes())) }
+        SecretDigest {
+            preview,
+            sha256: hex::encode(Sha256::digest(secret.as_bytes())),
+        }
     }
 }
 
@@ -188,7 +211,10 @@ impl NewFinding {
             return Err(CoreError::invalid("/title", "must not be empty"));
         }
         if self.fingerprint.is_empty() || self.fingerprint.len() > 256 {
-            return Err(CoreError::invalid("/fingerprint", "must be 1-256 characters"));
+            return Err(CoreError::invalid(
+                "/fingerprint",
+                "must be 1-256 characters",
+            ));
         }
         Ok(())
     }

@@ -139,7 +139,10 @@ pub struct Principal {
 impl Principal {
     /// The single local principal used when no identity layer is configured.
     pub fn local(org: &str, user: &str) -> Result<Self, CoreError> {
-        Ok(Self { org: OrgId::parse(org)?, user: UserId::parse(user)? })
+        Ok(Self {
+            org: OrgId::parse(org)?,
+            user: UserId::parse(user)?,
+        })
     }
 }
 

@@ -17,7 +17,17 @@ use crate::target::Target;
 
 /// Scan priority; tasks of higher-priority scans are claimed first.
 #[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
     utoipa::ToSchema,
 )]
 #[serde(rename_all = "snake_case")]
@@ -49,9 +59,7 @@ impl Priority {
 }
 
 /// Where a scan is in its lifecycle.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ScanState {
     Created,
@@ -117,7 +125,10 @@ impl ScanState {
 
     /// True once the scan can no longer change.
     pub fn is_terminal(self) -> bool {
-        matches!(self, ScanState::Completed | ScanState::Failed | ScanState::Cancelled)
+        matches!(
+            self,
+            ScanState::Completed | ScanState::Failed | ScanState::Cancelled
+        )
     }
 
     /// True while workers should run the scan's tasks.
@@ -140,7 +151,10 @@ impl ScanState {
 
     /// Whether the engine may end the scan (complete or fail it) from this state.
     pub fn can_finish(self) -> bool {
-        matches!(self, ScanState::Queued | ScanState::Running | ScanState::Paused)
+        matches!(
+            self,
+            ScanState::Queued | ScanState::Running | ScanState::Paused
+        )
     }
 
     /// Whether the scan may be deleted (never started, or finished).
@@ -240,22 +254,40 @@ impl ScanConfig {
     /// Structural checks that need no registry (the engine adds schema checks).
     pub fn validate_shape(&self) -> Result<(), CoreError> {
         if self.scanners.is_empty() {
-            return Err(CoreError::invalid("/config/scanners", "at least one scanner is required"));
+            return Err(CoreError::invalid(
+                "/config/scanners",
+                "at least one scanner is required",
+            ));
         }
         if self.targets.is_empty() {
-            return Err(CoreError::invalid("/config/targets", "at least one target is required"));
+            return Err(CoreError::invalid(
+                "/config/targets",
+                "at least one target is required",
+            ));
         }
         if self.targets.len() > 100_000 {
-            return Err(CoreError::invalid("/config/targets", "at most 100000 targets per scan"));
+            return Err(CoreError::invalid(
+                "/config/targets",
+                "at most 100000 targets per scan",
+            ));
         }
         if !(1..=20).contains(&self.max_attempts) {
-            return Err(CoreError::invalid("/config/max_attempts", "must be between 1 and 20"));
+            return Err(CoreError::invalid(
+                "/config/max_attempts",
+                "must be between 1 and 20",
+            ));
         }
         if self.recursion_depth > 16 {
-            return Err(CoreError::invalid("/config/recursion_depth", "must be at most 16"));
+            return Err(CoreError::invalid(
+                "/config/recursion_depth",
+                "must be at most 16",
+            ));
         }
         if self.max_duration == Some(0) {
-            return Err(CoreError::invalid("/config/max_duration", "must be at least 1 second"));
+            return Err(CoreError::invalid(
+                "/config/max_duration",
+                "must be at least 1 second",
+            ));
         }
         Ok(())
     }
@@ -350,7 +382,12 @@ mod tests {
 
     #[test]
     fn progress_rule() {
-        let mut p = Progress { enqueued: 3, done: 2, failed: 1, ..Default::default() };
+        let mut p = Progress {
+            enqueued: 3,
+            done: 2,
+            failed: 1,
+            ..Default::default()
+        };
         assert!(!p.is_complete());
         p.enqueue_done = true;
         assert!(p.is_complete());
@@ -360,7 +397,10 @@ mod tests {
 
     #[test]
     fn scope_rules() {
-        let s = Scope { allow: vec!["example.com".into()], deny: vec!["dev.example.com".into()] };
+        let s = Scope {
+            allow: vec!["example.com".into()],
+            deny: vec!["dev.example.com".into()],
+        };
         let t = |v: &str| Target::parse(TargetKind::Domain, v).unwrap();
         assert!(s.permits(&t("a.example.com")));
         assert!(s.permits(&t("example.com")));

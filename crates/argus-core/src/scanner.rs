@@ -67,9 +67,17 @@ pub enum Emission {
     /// at depth + 1, if in scope and within the recursion depth.
     Target(Target),
     /// An explicit sub-task at the same depth (fan-out), with optional parameter overrides.
-    SubTask { scanner: String, target: Target, params: Option<serde_json::Value> },
+    SubTask {
+        scanner: String,
+        target: Target,
+        params: Option<serde_json::Value>,
+    },
     /// A file in the work folder to keep as an artifact.
-    Artifact { name: ArtifactName, path: PathBuf, content_type: String },
+    Artifact {
+        name: ArtifactName,
+        path: PathBuf,
+        content_type: String,
+    },
 }
 
 /// The channel a scanner reports through. Sending waits when the engine is behind (bounded),

@@ -12,7 +12,17 @@ use crate::error::CoreError;
 
 /// The kinds of target Argus knows.
 #[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum TargetKind {
@@ -102,7 +112,10 @@ impl utoipa::PartialSchema for Target {
 
 impl utoipa::ToSchema for Target {
     fn schemas(
-        schemas: &mut Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>)>,
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
     ) {
         <RawTarget as utoipa::ToSchema>::schemas(schemas);
     }
@@ -117,7 +130,10 @@ impl TryFrom<RawTarget> for Target {
 
 impl From<Target> for RawTarget {
     fn from(t: Target) -> Self {
-        RawTarget { kind: t.kind, value: t.value }
+        RawTarget {
+            kind: t.kind,
+            value: t.value,
+        }
     }
 }
 
@@ -127,7 +143,8 @@ impl Target {
     /// Validates and canonicalises `value` as a target of `kind`.
     pub fn parse(kind: TargetKind, value: &str) -> Result<Self, CoreError> {
         let value = value.trim();
-        let bad = |msg: &str| CoreError::invalid("/value", format!("not a valid {kind} target: {msg}"));
+        let bad =
+            |msg: &str| CoreError::invalid("/value", format!("not a valid {kind} target: {msg}"));
         if value.is_empty() {
             return Err(bad("empty"));
         }
@@ -150,7 +167,9 @@ impl Target {
                 .map_err(|_| bad("expected an IPv4 or IPv6 address"))?
                 .to_string(),
             TargetKind::Cidr => {
-                let (ip, prefix) = value.split_once('/').ok_or_else(|| bad("expected address/prefix"))?;
+                let (ip, prefix) = value
+                    .split_once('/')
+                    .ok_or_else(|| bad("expected address/prefix"))?;
                 let ip: IpAddr = ip.parse().map_err(|_| bad("expected address/prefix"))?;
                 let prefix: u8 = prefix.parse().map_err(|_| bad("prefix is not a number"))?;
                 let max = if ip.is_ipv4() { 32 } else { 128 };
@@ -167,7 +186,9 @@ impl Target {
                 u.to_string()
             }
             TargetKind::Email => {
-                let (local, domain) = value.rsplit_once('@').ok_or_else(|| bad("expected name@domain"))?;
+                let (local, domain) = value
+                    .rsplit_once('@')
+                    .ok_or_else(|| bad("expected name@domain"))?;
                 let domain = domain.to_ascii_lowercase();
                 if local.is_empty() || local.len() > 64 || !is_domain(&domain) {
                     return Err(bad("expected name@domain"));
@@ -183,13 +204,19 @@ impl Target {
             }
             TargetKind::Repo => value.to_owned(),
             TargetKind::Upload => {
-                if !value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+                if !value
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                {
                     return Err(bad("expected an upload id"));
                 }
                 value.to_owned()
             }
         };
-        Ok(Target { kind, value: canonical })
+        Ok(Target {
+            kind,
+            value: canonical,
+        })
     }
 
     /// The target's kind.
@@ -211,7 +238,10 @@ impl Target {
     pub fn host(&self) -> Option<String> {
         match self.kind {
             TargetKind::Domain | TargetKind::Ip => Some(self.value.clone()),
-            TargetKind::Url => url::Url::parse(&self.value).ok()?.host_str().map(str::to_owned),
+            TargetKind::Url => url::Url::parse(&self.value)
+                .ok()?
+                .host_str()
+                .map(str::to_owned),
             TargetKind::Email => self.value.rsplit_once('@').map(|(_, d)| d.to_owned()),
             _ => None,
         }
@@ -232,7 +262,9 @@ fn is_domain(d: &str) -> bool {
                 && label.len() <= 63
                 && !label.starts_with('-')
                 && !label.ends_with('-')
-                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         })
 }
 
@@ -245,17 +277,26 @@ mod tests {
         let d = Target::parse(TargetKind::Domain, "WWW.Example.COM.").unwrap();
         assert_eq!(d.value(), "www.example.com");
         assert!(Target::parse(TargetKind::Domain, "bad_domain..com").is_err());
-        assert_eq!(Target::parse(TargetKind::Ip, "::0001").unwrap().value(), "::1");
+        assert_eq!(
+            Target::parse(TargetKind::Ip, "::0001").unwrap().value(),
+            "::1"
+        );
         assert!(Target::parse(TargetKind::Cidr, "10.0.0.0/33").is_err());
         assert!(Target::parse(TargetKind::Location, "http://x/y").is_err());
         assert!(Target::parse(TargetKind::Location, "s3://bucket/prefix").is_ok());
         assert!(Target::parse(TargetKind::Email, "a@B.org").unwrap().value() == "a@b.org");
         assert!(Target::parse(TargetKind::Url, "").is_err());
         let t: Target = serde_json::from_str(r#"{"kind":"domain","value":"a.b"}"#).unwrap();
-        assert_eq!(serde_json::to_string(&t).unwrap(), r#"{"kind":"domain","value":"a.b"}"#);
+        assert_eq!(
+            serde_json::to_string(&t).unwrap(),
+            r#"{"kind":"domain","value":"a.b"}"#
+        );
         assert!(serde_json::from_str::<Target>(r#"{"kind":"ip","value":"300.1.1.1"}"#).is_err());
         assert_eq!(
-            Target::parse(TargetKind::Url, "https://X.example/a").unwrap().host().as_deref(),
+            Target::parse(TargetKind::Url, "https://X.example/a")
+                .unwrap()
+                .host()
+                .as_deref(),
             Some("x.example")
         );
     }

@@ -20,7 +20,10 @@ use tokio_util::sync::CancellationToken;
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if std::env::var_os("RUST_LOG").is_some() {
-        tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).with_writer(std::io::stderr).init();
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .init();
     }
     let mut args = std::env::args().skip(1);
     let n: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(100_000);
@@ -33,7 +36,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         artifacts: Arc::new(LocalArtifactStore::new(dir.path().join("artifacts"))?),
         bus: Arc::new(LocalEventBus::default()),
     };
-    let config = EngineConfig { concurrency, work_root: dir.path().join("work"), ..EngineConfig::default() };
+    let config = EngineConfig {
+        concurrency,
+        work_root: dir.path().join("work"),
+        ..EngineConfig::default()
+    };
     let engine = Engine::new(backends, argus_scanners::registry(None)?, config);
     let shutdown = CancellationToken::new();
     argus_engine::relay::spawn(engine.clone(), shutdown.clone());
@@ -46,7 +53,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             CreateScan {
                 name: None,
                 config: ScanConfig {
-                    scanners: vec![ScannerSpec { name: "noop".into(), params: serde_json::json!({"fanout": n}) }],
+                    scanners: vec![ScannerSpec {
+                        name: "noop".into(),
+                        params: serde_json::json!({"fanout": n}),
+                    }],
                     targets: vec![Target::parse(TargetKind::Url, "noop://root")?],
                     recursion_depth: 0,
                     max_duration: None,

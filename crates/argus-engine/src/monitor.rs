@@ -39,7 +39,11 @@ pub async fn enforce_deadlines(engine: &Engine) -> argus_core::Result<usize> {
         if now - started < limit {
             continue;
         }
-        if let Some(t) = engine.store().finish_scan(scan.id, ScanState::Failed, "max_duration").await? {
+        if let Some(t) = engine
+            .store()
+            .finish_scan(scan.id, ScanState::Failed, "max_duration")
+            .await?
+        {
             engine.publish(&t.events);
             ended += 1;
             if let Err(e) = engine.queue().purge_scan(scan.id).await {

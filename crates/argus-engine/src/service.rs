@@ -307,7 +307,10 @@ impl Engine {
     async fn require_queue(&self) -> Result<()> {
         self.queue().ping().await.map_err(|e| match e {
             e @ CoreError::Unavailable { .. } => e,
-            other => CoreError::Unavailable { what: "queue", message: other.to_string() },
+            other => CoreError::Unavailable {
+                what: "queue",
+                message: other.to_string(),
+            },
         })
     }
 }
@@ -315,7 +318,11 @@ impl Engine {
 fn checked_name(name: Option<String>, config: &ScanConfig) -> Result<String> {
     let name = name.unwrap_or_else(|| {
         let scanners: Vec<&str> = config.scanners.iter().map(|s| s.name.as_str()).collect();
-        format!("{} on {}", scanners.join("+"), config.targets.first().map(|t| t.value()).unwrap_or(""))
+        format!(
+            "{} on {}",
+            scanners.join("+"),
+            config.targets.first().map(|t| t.value()).unwrap_or("")
+        )
     });
     let name: String = name.trim().chars().take(MAX_NAME).collect();
     if name.is_empty() {

@@ -106,7 +106,10 @@ async fn run(engine: Arc<Engine>, shutdown: CancellationToken) {
 
     // Graceful stop: wait for running tasks, then cancel what is left.
     let all = u32::try_from(concurrency).unwrap_or(u32::MAX);
-    if tokio::time::timeout(SHUTDOWN_GRACE, pool.slots.acquire_many(all)).await.is_err() {
+    if tokio::time::timeout(SHUTDOWN_GRACE, pool.slots.acquire_many(all))
+        .await
+        .is_err()
+    {
         tracing::warn!("shutdown grace elapsed; cancelling running tasks and releasing them");
         pool.hard_stop.cancel();
         let _ = tokio::time::timeout(Duration::from_secs(5), pool.slots.acquire_many(all)).await;
@@ -128,8 +131,14 @@ async fn claim_loop(pool: &Arc<Pool>, shutdown: &CancellationToken) {
             p = pool.slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
         };
         first.forget();
-        let extra = pool.slots.available_permits().min(cfg.claim_batch.saturating_sub(1));
-        let extra = match pool.slots.try_acquire_many(u32::try_from(extra).unwrap_or(0)) {
+        let extra = pool
+            .slots
+            .available_permits()
+            .min(cfg.claim_batch.saturating_sub(1));
+        let extra = match pool
+            .slots
+            .try_acquire_many(u32::try_from(extra).unwrap_or(0))
+        {
             Ok(p) => {
                 let n = p.num_permits();
                 p.forget();
@@ -182,8 +191,11 @@ async fn dispatch(pool: &Arc<Pool>, deliveries: Vec<Delivery>) -> Result<(), Cor
             return Err(e);
         }
     };
-    let redelivered: Vec<TaskId> =
-        deliveries.iter().filter(|d| d.attempt > 1).map(|d| d.task.id).collect();
+    let redelivered: Vec<TaskId> = deliveries
+        .iter()
+        .filter(|d| d.attempt > 1)
+        .map(|d| d.task.id)
+        .collect();
     let finished: HashSet<TaskId> = if redelivered.is_empty() {
         HashSet::new()
     } else {
@@ -195,8 +207,11 @@ async fn dispatch(pool: &Arc<Pool>, deliveries: Vec<Delivery>) -> Result<(), Cor
             }
         }
     };
-    let queued: Vec<ScanId> =
-        scans.values().filter(|s| s.state == ScanState::Queued).map(|s| s.id).collect();
+    let queued: Vec<ScanId> = scans
+        .values()
+        .filter(|s| s.state == ScanState::Queued)
+        .map(|s| s.id)
+        .collect();
     if !queued.is_empty() {
         let events = engine.store().mark_running(&queued).await?;
         engine.publish(&events);
@@ -218,16 +233,27 @@ async fn dispatch(pool: &Arc<Pool>, deliveries: Vec<Delivery>) -> Result<(), Cor
         let finished_msg = if finished.contains(&d.task.id) {
             Some(settle_now(None, Settle::Ack))
         } else if scan.state == ScanState::Paused {
-            Some(settle_now(Some(TaskReport::status(&d.task, TaskStatus::Parked)), Settle::Ack))
+            Some(settle_now(
+                Some(TaskReport::status(&d.task, TaskStatus::Parked)),
+                Settle::Ack,
+            ))
         } else if !crate::service::runnable(scan.state) {
-            Some(settle_now(Some(TaskReport::status(&d.task, TaskStatus::Dropped)), Settle::Ack))
+            Some(settle_now(
+                Some(TaskReport::status(&d.task, TaskStatus::Dropped)),
+                Settle::Ack,
+            ))
         } else if d.attempt > d.task.max_attempts {
             let error = format!(
                 "gave up after {} attempts: the worker running it stopped or lost its lease",
                 d.task.max_attempts
             );
             Some(settle_now(
-                Some(TaskReport::status(&d.task, TaskStatus::Failed { error: error.clone() })),
+                Some(TaskReport::status(
+                    &d.task,
+                    TaskStatus::Failed {
+                        error: error.clone(),
+                    },
+                )),
                 Settle::DeadLetter(error),
             ))
         } else {
@@ -241,7 +267,11 @@ async fn dispatch(pool: &Arc<Pool>, deliveries: Vec<Delivery>) -> Result<(), Cor
         if let Ok(mut map) = pool.inflight.lock() {
             map.insert(
                 d.task.id,
-                InFlight { lease: d.lease, scan_id: d.task.scan_id, cancel: cancel.clone() },
+                InFlight {
+                    lease: d.lease,
+                    scan_id: d.task.scan_id,
+                    cancel: cancel.clone(),
+                },
             );
         }
         let pool = pool.clone();
@@ -271,8 +301,15 @@ async fn run_task(
         holds_slot: true,
     };
     let Some(scanner) = engine.registry().get(&task.scanner).cloned() else {
-        let error = format!("scanner '{}' is not available on worker {}", task.scanner, engine.config().worker_id);
-        return finish(TaskReport::status(&task, TaskStatus::Failed { error }), Settle::Ack);
+        let error = format!(
+            "scanner '{}' is not available on worker {}",
+            task.scanner,
+            engine.config().worker_id
+        );
+        return finish(
+            TaskReport::status(&task, TaskStatus::Failed { error }),
+            Settle::Ack,
+        );
     };
     let params = task.params.clone().unwrap_or_else(|| {
         scan.config
@@ -341,9 +378,19 @@ async fn run_task(
         }
         Err(e) if e.is_retryable() => {
             let error = format!("{e}; gave up after {} attempts", d.attempt);
-            (TaskStatus::Failed { error: error.clone() }, Settle::DeadLetter(error))
+            (
+                TaskStatus::Failed {
+                    error: error.clone(),
+                },
+                Settle::DeadLetter(error),
+            )
         }
-        Err(e) => (TaskStatus::Failed { error: e.to_string() }, Settle::Ack),
+        Err(e) => (
+            TaskStatus::Failed {
+                error: e.to_string(),
+            },
+            Settle::Ack,
+        ),
     };
     finish(collector.into_report(status), settle)
 }
@@ -370,7 +417,10 @@ struct Collector<'a> {
 
 impl<'a> Collector<'a> {
     fn new(engine: &'a Arc<Engine>, scan: &'a Scan, task: &'a Task) -> Self {
-        let may_spawn = scan.config.max_results.is_none_or(|max| scan.progress.findings < max);
+        let may_spawn = scan
+            .config
+            .max_results
+            .is_none_or(|max| scan.progress.findings < max);
         Collector {
             engine,
             scan,
@@ -384,7 +434,13 @@ impl<'a> Collector<'a> {
         self.report.findings.len() + self.report.spawned.len()
     }
 
-    fn child(&self, scanner: &str, target: argus_core::target::Target, depth: u32, params: Option<serde_json::Value>) -> Task {
+    fn child(
+        &self,
+        scanner: &str,
+        target: argus_core::target::Target,
+        depth: u32,
+        params: Option<serde_json::Value>,
+    ) -> Task {
         Task {
             id: TaskId::new(),
             scan_id: self.task.scan_id,
@@ -421,7 +477,11 @@ impl<'a> Collector<'a> {
                     }
                 }
             }
-            Emission::SubTask { scanner, target, params } => {
+            Emission::SubTask {
+                scanner,
+                target,
+                params,
+            } => {
                 if !self.may_spawn {
                     return;
                 }
@@ -432,8 +492,15 @@ impl<'a> Collector<'a> {
                 let child = self.child(&scanner, target, self.task.depth, params);
                 self.report.spawned.push(child);
             }
-            Emission::Artifact { name, path, content_type } => {
-                let key = ArtifactKey { scan_id: self.task.scan_id, name: name.clone() };
+            Emission::Artifact {
+                name,
+                path,
+                content_type,
+            } => {
+                let key = ArtifactKey {
+                    scan_id: self.task.scan_id,
+                    name: name.clone(),
+                };
                 match self.engine.artifacts().put_file(&key, &path).await {
                     Ok(size) => self.report.artifacts.push(ArtifactMeta {
                         scan_id: self.task.scan_id,
@@ -443,7 +510,9 @@ impl<'a> Collector<'a> {
                         content_type,
                         created_at: chrono::Utc::now(),
                     }),
-                    Err(e) => tracing::warn!(artifact = name.as_str(), error = %e, "could not keep artifact"),
+                    Err(e) => {
+                        tracing::warn!(artifact = name.as_str(), error = %e, "could not keep artifact")
+                    }
                 }
             }
         }
@@ -538,8 +607,11 @@ async fn commit_loop(
 }
 
 async fn settle(engine: &Arc<Engine>, batch: &[Finished]) {
-    let acks: Vec<LeaseToken> =
-        batch.iter().filter(|f| matches!(f.settle, Settle::Ack)).map(|f| f.lease).collect();
+    let acks: Vec<LeaseToken> = batch
+        .iter()
+        .filter(|f| matches!(f.settle, Settle::Ack))
+        .map(|f| f.lease)
+        .collect();
     if !acks.is_empty() {
         if let Err(e) = engine.queue().ack(&acks).await {
             // Safe: the results are committed; a re-delivery is recognised and skipped.
@@ -614,8 +686,11 @@ async fn poll_states(pool: &Arc<Pool>) {
     ids.dedup();
     match pool.engine.store().scans_by_ids(&ids).await {
         Ok(scans) => {
-            let live: HashSet<ScanId> =
-                scans.iter().filter(|s| !s.state.is_terminal()).map(|s| s.id).collect();
+            let live: HashSet<ScanId> = scans
+                .iter()
+                .filter(|s| !s.state.is_terminal())
+                .map(|s| s.id)
+                .collect();
             cancel_where(pool, |s| !live.contains(&s));
         }
         Err(e) => tracing::debug!(error = %e, "state poll failed"),
@@ -629,4 +704,3 @@ fn cancel_where(pool: &Pool, pred: impl Fn(ScanId) -> bool) {
         }
     }
 }
-

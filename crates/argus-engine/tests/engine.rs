@@ -1,10 +1,11 @@
 //! Engine behaviour on the real embedded backends (SQLite store, embedded queue, local
 //! artifacts) with the `noop` scanner: lifecycle, limits, chaining, retries and dead letters.
+#![allow(clippy::unwrap_used)]
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use argus_core::bus::{EventBus, LocalEventBus};
+use argus_core::bus::LocalEventBus;
 use argus_core::event::EventKind;
 use argus_core::finding::FindingQuery;
 use argus_core::ids::Principal;
@@ -56,12 +57,20 @@ async fn harness(concurrency: usize, lease: Duration, workers: bool) -> Harness 
     if workers {
         argus_engine::worker::spawn(engine.clone(), shutdown.clone());
     }
-    Harness { engine, who: Principal::local("acme", "alice").unwrap(), shutdown, _dir: dir }
+    Harness {
+        engine,
+        who: Principal::local("acme", "alice").unwrap(),
+        shutdown,
+        _dir: dir,
+    }
 }
 
 fn noop(params: serde_json::Value) -> ScanConfig {
     ScanConfig {
-        scanners: vec![ScannerSpec { name: "noop".into(), params }],
+        scanners: vec![ScannerSpec {
+            name: "noop".into(),
+            params,
+        }],
         targets: vec![Target::parse(TargetKind::Url, "noop://root").unwrap()],
         recursion_depth: 0,
         max_duration: None,
@@ -75,7 +84,15 @@ fn noop(params: serde_json::Value) -> ScanConfig {
 
 async fn create(h: &Harness, config: ScanConfig, start: bool) -> Scan {
     h.engine
-        .create_scan(&h.who, CreateScan { name: None, config, template_id: None, start })
+        .create_scan(
+            &h.who,
+            CreateScan {
+                name: None,
+                config,
+                template_id: None,
+                start,
+            },
+        )
         .await
         .unwrap()
 }
@@ -83,11 +100,21 @@ async fn create(h: &Harness, config: ScanConfig, start: bool) -> Scan {
 async fn wait_state(h: &Harness, scan: &Scan, want: ScanState, timeout: Duration) -> Scan {
     let deadline = Instant::now() + timeout;
     loop {
-        let s = h.engine.store().get_scan(&h.who.org, scan.id).await.unwrap();
+        let s = h
+            .engine
+            .store()
+            .get_scan(&h.who.org, scan.id)
+            .await
+            .unwrap();
         if s.state == want {
             return s;
         }
-        assert!(Instant::now() < deadline, "scan stuck in {:?} (wanted {want:?}): {:?}", s.state, s.progress);
+        assert!(
+            Instant::now() < deadline,
+            "scan stuck in {:?} (wanted {want:?}): {:?}",
+            s.state,
+            s.progress
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
@@ -95,7 +122,12 @@ async fn wait_state(h: &Harness, scan: &Scan, want: ScanState, timeout: Duration
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fan_out_completes_with_exact_counters() {
     let h = harness(32, Duration::from_secs(30), true).await;
-    let scan = create(&h, noop(serde_json::json!({"fanout": 500, "child": {"findings": 1}})), true).await;
+    let scan = create(
+        &h,
+        noop(serde_json::json!({"fanout": 500, "child": {"findings": 1}})),
+        true,
+    )
+    .await;
     let done = wait_state(&h, &scan, ScanState::Completed, Duration::from_secs(60)).await;
     assert_eq!(done.progress.enqueued, 501);
     assert_eq!(done.progress.done, 501);
@@ -111,45 +143,90 @@ async fn validation_rejects_unknown_scanner_bad_params_and_unaccepted_targets() 
     let mut c = noop(serde_json::json!({}));
     c.scanners[0].name = "nope".into();
     let err = h.engine.validate_config(&c).unwrap_err();
-    assert!(matches!(err, CoreError::Invalid { ref path, .. } if path == "/config/scanners/0/name"), "{err:?}");
+    assert!(
+        matches!(err, CoreError::Invalid { ref path, .. } if path == "/config/scanners/0/name"),
+        "{err:?}"
+    );
 
     let c = noop(serde_json::json!({"fanout": "many"}));
     let err = h.engine.validate_config(&c).unwrap_err();
-    assert!(matches!(err, CoreError::Invalid { ref path, .. } if path.starts_with("/config/scanners/0/params")), "{err:?}");
+    assert!(
+        matches!(err, CoreError::Invalid { ref path, .. } if path.starts_with("/config/scanners/0/params")),
+        "{err:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pause_parks_and_resume_releases() {
     let h = harness(4, Duration::from_secs(30), true).await;
-    let scan = create(&h, noop(serde_json::json!({"fanout": 200, "child": {"sleep_ms": 20}})), true).await;
+    let scan = create(
+        &h,
+        noop(serde_json::json!({"fanout": 200, "child": {"sleep_ms": 20}})),
+        true,
+    )
+    .await;
     // Wait until some children ran, then pause.
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let s = h.engine.store().get_scan(&h.who.org, scan.id).await.unwrap();
+        let s = h
+            .engine
+            .store()
+            .get_scan(&h.who.org, scan.id)
+            .await
+            .unwrap();
         if s.progress.done > 5 {
             break;
         }
         assert!(Instant::now() < deadline);
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    h.engine.act(&h.who, scan.id, ScanAction::Pause).await.unwrap();
+    h.engine
+        .act(&h.who, scan.id, ScanAction::Pause)
+        .await
+        .unwrap();
     // In-flight tasks (at most `concurrency`) may still finish; after that nothing moves.
-    let mut last = h.engine.store().get_scan(&h.who.org, scan.id).await.unwrap().progress.done;
+    let mut last = h
+        .engine
+        .store()
+        .get_scan(&h.who.org, scan.id)
+        .await
+        .unwrap()
+        .progress
+        .done;
     let mut stable_since = Instant::now();
     while stable_since.elapsed() < Duration::from_millis(500) {
         tokio::time::sleep(Duration::from_millis(50)).await;
-        let now = h.engine.store().get_scan(&h.who.org, scan.id).await.unwrap().progress.done;
+        let now = h
+            .engine
+            .store()
+            .get_scan(&h.who.org, scan.id)
+            .await
+            .unwrap()
+            .progress
+            .done;
         if now != last {
             last = now;
             stable_since = Instant::now();
         }
     }
-    let paused = h.engine.store().get_scan(&h.who.org, scan.id).await.unwrap();
+    let paused = h
+        .engine
+        .store()
+        .get_scan(&h.who.org, scan.id)
+        .await
+        .unwrap();
     assert_eq!(paused.state, ScanState::Paused);
-    assert!(paused.progress.done < 201, "everything ran while paused: {:?}", paused.progress);
+    assert!(
+        paused.progress.done < 201,
+        "everything ran while paused: {:?}",
+        paused.progress
+    );
     assert_eq!(h.engine.queue().depth().await.unwrap().leased, 0);
 
-    h.engine.act(&h.who, scan.id, ScanAction::Resume).await.unwrap();
+    h.engine
+        .act(&h.who, scan.id, ScanAction::Resume)
+        .await
+        .unwrap();
     let done = wait_state(&h, &scan, ScanState::Completed, Duration::from_secs(60)).await;
     assert_eq!(done.progress.done, 201);
 }
@@ -166,7 +243,11 @@ async fn stop_cancels_running_tasks_quickly() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let t0 = Instant::now();
-    let s = h.engine.act(&h.who, scan.id, ScanAction::Stop).await.unwrap();
+    let s = h
+        .engine
+        .act(&h.who, scan.id, ScanAction::Stop)
+        .await
+        .unwrap();
     assert_eq!(s.state, ScanState::Cancelled);
     // The running task is cancelled and its delivery settled well within a second.
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -174,10 +255,27 @@ async fn stop_cancels_running_tasks_quickly() {
         assert!(Instant::now() < deadline, "task still leased after stop");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    assert!(t0.elapsed() < Duration::from_secs(1), "stop took {:?}", t0.elapsed());
+    assert!(
+        t0.elapsed() < Duration::from_secs(1),
+        "stop took {:?}",
+        t0.elapsed()
+    );
     // Illegal now: resume a cancelled scan.
-    let err = h.engine.act(&h.who, scan.id, ScanAction::Resume).await.unwrap_err();
-    assert!(matches!(err, CoreError::Conflict { state: Some(ScanState::Cancelled), .. }), "{err:?}");
+    let err = h
+        .engine
+        .act(&h.who, scan.id, ScanAction::Resume)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            CoreError::Conflict {
+                state: Some(ScanState::Cancelled),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -199,16 +297,25 @@ async fn max_results_stops_enqueuing_and_completes() {
     let done = wait_state(&h, &scan, ScanState::Completed, Duration::from_secs(30)).await;
     assert_eq!(done.reason.as_deref(), Some("max_results"));
     assert!(done.progress.findings >= 10);
-    assert!(done.progress.done < 2001, "all tasks ran despite max_results: {:?}", done.progress);
+    assert!(
+        done.progress.done < 2001,
+        "all tasks ran despite max_results: {:?}",
+        done.progress
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chaining_respects_depth_scope_and_dedup() {
     let h = harness(4, Duration::from_secs(30), true).await;
-    let mut c = noop(serde_json::json!({"discover": ["a.example.com", "b.example.com", "evil.org", "a.example.com"]}));
+    let mut c = noop(
+        serde_json::json!({"discover": ["a.example.com", "b.example.com", "evil.org", "a.example.com"]}),
+    );
     c.targets = vec![Target::parse(TargetKind::Domain, "example.com").unwrap()];
     c.recursion_depth = 1;
-    c.scope = Scope { allow: vec!["example.com".into()], deny: vec![] };
+    c.scope = Scope {
+        allow: vec!["example.com".into()],
+        deny: vec![],
+    };
     let scan = create(&h, c, true).await;
     let done = wait_state(&h, &scan, ScanState::Completed, Duration::from_secs(30)).await;
     // root + a + b (evil.org out of scope, the duplicate deduped, depth 2 not followed).
@@ -226,9 +333,16 @@ async fn failing_task_is_counted_failed_and_reported() {
     assert_eq!(done.progress.done, 0);
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        let e = tokio::time::timeout_at(deadline.into(), events.recv()).await.unwrap().unwrap();
+        let e = tokio::time::timeout_at(deadline.into(), events.recv())
+            .await
+            .unwrap()
+            .unwrap();
         if e.kind == EventKind::TaskFailed {
-            assert!(e.data["error"].as_str().unwrap().contains("fail"), "{:?}", e.data);
+            assert!(
+                e.data["error"].as_str().unwrap().contains("fail"),
+                "{:?}",
+                e.data
+            );
             break;
         }
     }
@@ -246,7 +360,11 @@ async fn lost_leases_are_redelivered_then_dead_lettered() {
     let deadline = Instant::now() + Duration::from_secs(10);
     while attempts.len() < 2 {
         assert!(Instant::now() < deadline, "task not re-delivered");
-        for d in q.claim(1, Duration::from_millis(100), Duration::from_millis(200)).await.unwrap() {
+        for d in q
+            .claim(1, Duration::from_millis(100), Duration::from_millis(200))
+            .await
+            .unwrap()
+        {
             attempts.push(d.attempt);
         }
     }
@@ -268,7 +386,12 @@ async fn high_priority_scans_run_first() {
     let low = create(&h, low, true).await;
     let high = create(&h, high, true).await;
     argus_engine::relay::drain(&h.engine).await.unwrap();
-    let d = h.engine.queue().claim(2, Duration::from_secs(5), Duration::from_secs(1)).await.unwrap();
+    let d = h
+        .engine
+        .queue()
+        .claim(2, Duration::from_secs(5), Duration::from_secs(1))
+        .await
+        .unwrap();
     assert_eq!(d.len(), 2);
     assert_eq!(d[0].task.scan_id, high.id);
     assert_eq!(d[1].task.scan_id, low.id);
@@ -279,10 +402,22 @@ async fn findings_are_scoped_by_org() {
     let h = harness(2, Duration::from_secs(30), true).await;
     let scan = create(&h, noop(serde_json::json!({"findings": 3})), true).await;
     wait_state(&h, &scan, ScanState::Completed, Duration::from_secs(30)).await;
-    let q = FindingQuery { limit: 100, ..Default::default() };
-    let mine = h.engine.store().list_findings(&h.who.org, scan.id, &q).await.unwrap();
+    let q = FindingQuery {
+        limit: 100,
+        ..Default::default()
+    };
+    let mine = h
+        .engine
+        .store()
+        .list_findings(&h.who.org, scan.id, &q)
+        .await
+        .unwrap();
     assert_eq!(mine.items.len(), 3);
     let other = Principal::local("other", "bob").unwrap();
-    let theirs = h.engine.store().list_findings(&other.org, scan.id, &q).await;
+    let theirs = h
+        .engine
+        .store()
+        .list_findings(&other.org, scan.id, &q)
+        .await;
     assert!(matches!(theirs, Err(CoreError::NotFound { .. })) || theirs.unwrap().items.is_empty());
 }

@@ -5,7 +5,7 @@
 //!    set (ancestors of `--since-commit` or of the left side of a range).
 //! 2. Walk commits from the tips, decoding only commit objects.
 //! 3. In parallel per commit, diff its tree against each parent's tree (merge-join on raw tree
-//!    bytes, see [`diff_trees`]), descending only into
+//!    bytes, see `diff_trees`), descending only into
 //!    subtrees whose ids differ, to find the `(path, blob)` pairs the commit *introduces*. For a
 //!    merge, a pair counts only if it differs from every parent (so merges do not re-report blobs
 //!    that came from a branch). Result: a compact occurrence table `(blob, commit, path)`.
@@ -299,7 +299,12 @@ fn diff_trees(
                     Ok(o) => *o,
                     Err(err) => return Err(git(err)),
                 };
-                match gix::objs::tree::name_order(o.filename, o.mode.is_tree(), e.filename, e.mode.is_tree()) {
+                match gix::objs::tree::name_order(
+                    o.filename,
+                    o.mode.is_tree(),
+                    e.filename,
+                    e.mode.is_tree(),
+                ) {
                     std::cmp::Ordering::Less => {
                         olds.next();
                     }
@@ -326,7 +331,15 @@ fn diff_trees(
                 }
                 prefix.extend_from_slice(e.filename);
                 prefix.push(b'/');
-                diff_trees(repo, prev_tree, e.oid.to_owned(), prefix, bufs, depth + 1, out)?;
+                diff_trees(
+                    repo,
+                    prev_tree,
+                    e.oid.to_owned(),
+                    prefix,
+                    bufs,
+                    depth + 1,
+                    out,
+                )?;
                 prefix.truncate(len);
             }
         }
@@ -529,7 +542,13 @@ impl Engine {
                 commits
                     .par_iter()
                     .map_init(
-                        || (worker_repo(&sync, 32 << 20), Vec::new(), DiffBuffers::default()),
+                        || {
+                            (
+                                worker_repo(&sync, 32 << 20),
+                                Vec::new(),
+                                DiffBuffers::default(),
+                            )
+                        },
                         |(r, buf, bufs), c| {
                             ctl.check()?;
                             introduced_by(r, c, &trees, buf, bufs)

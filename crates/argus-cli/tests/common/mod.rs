@@ -1,5 +1,10 @@
 //! Helpers for tests that run the real `argus` binary.
-#![allow(clippy::disallowed_methods, dead_code)]
+#![allow(
+    clippy::disallowed_methods,
+    clippy::expect_used,
+    clippy::unwrap_used,
+    dead_code
+)]
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -22,11 +27,18 @@ impl Drop for Server {
 /// "listening" line and returns the API base URL.
 pub fn serve(data_dir: &Path, workers: usize, env: &[(&str, &str)]) -> Server {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_argus"));
-    cmd.args(["serve", "--bind", "127.0.0.1:0", "--workers", &workers.to_string(), "--data-dir"])
-        .arg(data_dir)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
+    cmd.args([
+        "serve",
+        "--bind",
+        "127.0.0.1:0",
+        "--workers",
+        &workers.to_string(),
+        "--data-dir",
+    ])
+    .arg(data_dir)
+    .env("RUST_LOG", "warn")
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped());
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -34,7 +46,10 @@ pub fn serve(data_dir: &Path, workers: usize, env: &[(&str, &str)]) -> Server {
     let stderr = child.stderr.take().expect("stderr");
     let mut lines = BufReader::new(stderr).lines();
     let addr = loop {
-        let line = lines.next().expect("argus serve exited before listening").expect("read stderr");
+        let line = lines
+            .next()
+            .expect("argus serve exited before listening")
+            .expect("read stderr");
         if let Some(rest) = line.strip_prefix("argus listening on http://") {
             break rest.split_whitespace().next().expect("addr").to_string();
         }
@@ -44,7 +59,10 @@ pub fn serve(data_dir: &Path, workers: usize, env: &[(&str, &str)]) -> Server {
             eprintln!("[argus] {l}");
         }
     });
-    Server { child, base: format!("http://{addr}/api/v1") }
+    Server {
+        child,
+        base: format!("http://{addr}/api/v1"),
+    }
 }
 
 /// Polls `f` until it returns `Some`, failing the test after `timeout`.
@@ -64,6 +82,10 @@ where
 }
 
 pub async fn status(http: &reqwest::Client, base: &str, id: &str) -> Option<serde_json::Value> {
-    let r = http.get(format!("{base}/scans/{id}/status")).send().await.ok()?;
+    let r = http
+        .get(format!("{base}/scans/{id}/status"))
+        .send()
+        .await
+        .ok()?;
     r.json().await.ok()
 }

@@ -1,6 +1,11 @@
 //! Fixture generator: builds real git repositories with the `git` CLI, with secrets planted across
 //! history, fixed authors and dates (so commit ids are reproducible), and returns the commit ids.
-#![allow(clippy::disallowed_methods, clippy::unwrap_used, clippy::expect_used, dead_code)]
+#![allow(
+    clippy::disallowed_methods,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    dead_code
+)]
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
