@@ -253,7 +253,9 @@ struct CeleryRun {
 
 fn celery(args: &Args, pool: &[&str], label: &str) -> anyhow::Result<CeleryRun> {
     let dir = PathBuf::from("benches/celery");
-    let celery_bin = args.python.with_file_name("celery");
+    // Absolute: a relative program path would be resolved against the child's working folder.
+    let python = std::path::absolute(&args.python)?;
+    let celery_bin = python.with_file_name("celery");
     let _ = Command::new(&celery_bin)
         .current_dir(&dir)
         .args(["-A", "tasks", "purge", "-f"])
@@ -276,7 +278,7 @@ fn celery(args: &Args, pool: &[&str], label: &str) -> anyhow::Result<CeleryRun> 
         .stderr(Stdio::null())
         .spawn()
         .context("starting the celery worker (run benches/run.sh to set up the virtualenv)")?;
-    let out = Command::new(std::path::absolute(&args.python)?)
+    let out = Command::new(&python)
         .current_dir(&dir)
         .args(["drive.py", &args.celery_tasks.to_string()])
         .output();

@@ -444,16 +444,30 @@ impl Engine {
         scratch.list.clear();
         scratch.hits.clear();
         if let Some(ac) = &self.keywords {
-            for m in ac.find_overlapping_iter(data) {
-                for &r in &self.keyword_rules[m.pattern().as_usize()] {
-                    if self.rules[r as usize].multiline {
-                        let t = &mut scratch.triggered[r as usize];
-                        if !*t {
-                            *t = true;
-                            scratch.list.push(r);
+            // Two passes: a fast non-overlapping search finds the lines holding any keyword, then
+            // an overlapping search over just those lines finds every keyword on them. This is
+            // exact: keywords hold no newline, so a keyword hidden by an overlapping match lies on
+            // that match's line, which the second pass covers.
+            let mut line_end = 0usize;
+            for m in ac.find_iter(data) {
+                if m.start() < line_end {
+                    continue;
+                }
+                let ls = memchr::memrchr(b'\n', &data[..m.start()]).map_or(0, |p| p + 1);
+                let le =
+                    memchr::memchr(b'\n', &data[m.start()..]).map_or(data.len(), |p| m.start() + p);
+                line_end = le;
+                for om in ac.find_overlapping_iter(&data[ls..le]) {
+                    for &r in &self.keyword_rules[om.pattern().as_usize()] {
+                        if self.rules[r as usize].multiline {
+                            let t = &mut scratch.triggered[r as usize];
+                            if !*t {
+                                *t = true;
+                                scratch.list.push(r);
+                            }
+                        } else {
+                            scratch.hits.push((r, ls + om.start()));
                         }
-                    } else {
-                        scratch.hits.push((r, m.start()));
                     }
                 }
             }

@@ -86,3 +86,30 @@ negative_examples = ["demo_wxyz"]
         vec!["demo".to_string()]
     );
 }
+
+#[test]
+fn overlapping_keywords_on_one_line_all_trigger() {
+    // "abcd" holds both keywords, overlapping: the prefilter must still trigger both rules.
+    let text = r#"
+[[rule]]
+id = "first"
+name = "first"
+pattern = '''(abc)d'''
+keywords = ["abc"]
+examples = ["abcd"]
+negative_examples = ["abd"]
+
+[[rule]]
+id = "second"
+name = "second"
+pattern = '''a(bcd)'''
+keywords = ["bcd"]
+examples = ["abcd"]
+negative_examples = ["bcx"]
+"#;
+    let set = RuleSet::from_toml_str(text, std::path::Path::new("overlap.toml")).unwrap();
+    let engine = Engine::new(set).unwrap();
+    let mut ids = engine.matching_rule_ids("line one\nxx abcd yy\nline three");
+    ids.sort();
+    assert_eq!(ids, vec!["first".to_string(), "second".to_string()]);
+}
