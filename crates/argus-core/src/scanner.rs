@@ -140,6 +140,9 @@ pub trait Scanner: Send + Sync + 'static {
 #[derive(Clone, Default)]
 pub struct ScannerRegistry {
     scanners: BTreeMap<String, Arc<dyn Scanner>>,
+    /// Target kinds per scanner, read once at registration: `info()` builds a whole
+    /// description (schema, PATH lookup), too much for a question asked per chained target.
+    kinds: BTreeMap<String, Vec<crate::target::TargetKind>>,
 }
 
 impl std::fmt::Debug for ScannerRegistry {
@@ -156,7 +159,14 @@ impl ScannerRegistry {
 
     /// Adds (or replaces) a scanner under its own name.
     pub fn register(&mut self, scanner: Arc<dyn Scanner>) {
-        self.scanners.insert(scanner.info().name, scanner);
+        let info = scanner.info();
+        self.kinds.insert(info.name.clone(), info.target_kinds);
+        self.scanners.insert(info.name, scanner);
+    }
+
+    /// Whether the named scanner exists and accepts targets of `kind`.
+    pub fn accepts(&self, name: &str, kind: crate::target::TargetKind) -> bool {
+        self.kinds.get(name).is_some_and(|k| k.contains(&kind))
     }
 
     /// A scanner by name.

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use argus_core::error::{CoreError, Result};
 use argus_core::ids::{Principal, ScanId, TaskId, TemplateId};
-use argus_core::scan::{NewScan, Scan, ScanAction, ScanConfig, ScanState};
+use argus_core::scan::{NewScan, Scan, ScanAction, ScanConfig};
 use argus_core::target::Target;
 use argus_core::task::Task;
 use argus_core::template::{NewTemplate, Template};
@@ -82,11 +82,10 @@ impl Engine {
             }
         }
         for (i, target) in config.targets.iter().enumerate() {
-            let accepted = config.scanners.iter().any(|spec| {
-                self.registry()
-                    .get(&spec.name)
-                    .is_some_and(|s| s.info().target_kinds.contains(&target.kind()))
-            });
+            let accepted = config
+                .scanners
+                .iter()
+                .any(|spec| self.registry().accepts(&spec.name, target.kind()));
             if !accepted {
                 return Err(CoreError::invalid(
                     format!("/config/targets/{i}"),
@@ -139,11 +138,7 @@ impl Engine {
         let mut tasks = Vec::new();
         for target in &scan.config.targets {
             for spec in &scan.config.scanners {
-                let accepts = self
-                    .registry()
-                    .get(&spec.name)
-                    .is_some_and(|s| s.info().target_kinds.contains(&target.kind()));
-                if accepts {
+                if self.registry().accepts(&spec.name, target.kind()) {
                     tasks.push(Task {
                         id: TaskId::new(),
                         scan_id: scan.id,
@@ -337,9 +332,4 @@ fn checked_template_name(name: String) -> Result<String> {
         return Err(CoreError::invalid("/name", "must be 1-200 characters"));
     }
     Ok(name)
-}
-
-/// Whether a state may still produce work (used by the worker's claim classification).
-pub(crate) fn runnable(state: ScanState) -> bool {
-    state.is_active()
 }

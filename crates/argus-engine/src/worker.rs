@@ -237,7 +237,7 @@ async fn dispatch(pool: &Arc<Pool>, deliveries: Vec<Delivery>) -> Result<(), Cor
                 Some(TaskReport::status(&d.task, TaskStatus::Parked)),
                 Settle::Ack,
             ))
-        } else if !crate::service::runnable(scan.state) {
+        } else if !scan.state.is_active() {
             Some(settle_now(
                 Some(TaskReport::status(&d.task, TaskStatus::Dropped)),
                 Settle::Ack,
@@ -466,12 +466,7 @@ impl<'a> Collector<'a> {
                     return;
                 }
                 for spec in &self.scan.config.scanners {
-                    let accepts = self
-                        .engine
-                        .registry()
-                        .get(&spec.name)
-                        .is_some_and(|s| s.info().target_kinds.contains(&t.kind()));
-                    if accepts {
+                    if self.engine.registry().accepts(&spec.name, t.kind()) {
                         let child = self.child(&spec.name, t.clone(), depth, None);
                         self.report.spawned.push(child);
                     }
