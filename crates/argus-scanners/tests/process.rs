@@ -3,6 +3,9 @@
 // Helpers outside #[test] functions may unwrap too: a failure is a test failure.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+use common::{alive, all_gone, read_pids};
+
 use argus_scanners::process::{self, ProcessError, ProcessSpec};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -13,51 +16,6 @@ fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
         .join(name)
-}
-
-/// Whether a pid names a live process (zombies count as dead: they run nothing).
-fn alive(pid: i32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Err(_) => false,
-        Ok(stat) => {
-            let state = stat
-                .rsplit(')')
-                .next()
-                .unwrap_or("")
-                .trim_start()
-                .chars()
-                .next();
-            !matches!(state, Some('Z') | Some('X'))
-        }
-    }
-}
-
-/// Polls until every pid is dead; false if some is still alive at the deadline.
-async fn all_gone(pids: &[i32]) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < deadline {
-        if pids.iter().all(|p| !alive(*p)) {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    false
-}
-
-/// Waits for a fixture to write its pid file; returns the pids in it.
-async fn read_pids(path: &Path) -> Vec<i32> {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Ok(s) = std::fs::read_to_string(path) {
-            return s.split_whitespace().map(|p| p.parse().unwrap()).collect();
-        }
-        assert!(
-            Instant::now() < deadline,
-            "fixture never wrote {}",
-            path.display()
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
 }
 
 #[tokio::test]

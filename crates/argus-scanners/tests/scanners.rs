@@ -5,6 +5,9 @@
 // Helpers outside #[test] functions may unwrap too: a failure is a test failure.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+use common::{all_gone, read_pids};
+
 use argus_core::finding::{fingerprint, NewFinding, SecretDigest, Severity};
 use argus_core::ids::{OrgId, ScanId, TaskId};
 use argus_core::scanner::{Emission, Emitter, ScanError, Scanner, TaskContext};
@@ -164,48 +167,6 @@ async fn run(scanner: &dyn Scanner, target: Target, params: Value) -> Run {
 
 fn domain(d: &str) -> Target {
     Target::parse(TargetKind::Domain, d).unwrap()
-}
-
-fn alive(pid: i32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Err(_) => false,
-        Ok(stat) => {
-            let state = stat
-                .rsplit(')')
-                .next()
-                .unwrap_or("")
-                .trim_start()
-                .chars()
-                .next();
-            !matches!(state, Some('Z') | Some('X'))
-        }
-    }
-}
-
-async fn all_gone(pids: &[i32]) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < deadline {
-        if pids.iter().all(|p| !alive(*p)) {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    false
-}
-
-async fn read_pids(path: &Path) -> Vec<i32> {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Ok(s) = std::fs::read_to_string(path) {
-            return s.split_whitespace().map(|p| p.parse().unwrap()).collect();
-        }
-        assert!(
-            Instant::now() < deadline,
-            "fixture never wrote {}",
-            path.display()
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
 }
 
 fn invalid_path(r: Result<(), CoreError>) -> String {
