@@ -11,6 +11,8 @@
 //!    publish after their own commit, so two concurrent commits can reach the bus out of id
 //!    order, and "skip ids ≤ last sent" would then drop the lower one. The store is ordered.
 //! 4. A lagging bus receiver (`RecvError::Lagged`) simply triggers the same store read.
+//! 5. An idle stream re-reads the store every [`IDLE_RESYNC`] as well: a cross-process bus can
+//!    lose events while it reconnects to its broker, and this bounds how late they arrive.
 //!
 //! Where a stream starts: after the client's resume point (`Last-Event-ID`, `?last_event_id=`,
 //! or `last_event_id` on the WebSocket) when it gives one. Without one, a scan stream replays the
@@ -56,6 +58,8 @@ pub(crate) struct Shutdown(pub(crate) CancellationToken);
 
 /// Events per store read while catching up.
 const PAGE: u32 = 1000;
+/// Store re-read period of an idle follower (see module docs, point 5).
+const IDLE_RESYNC: Duration = Duration::from_secs(2);
 /// Comment lines sent on idle SSE streams so proxies keep them open.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
@@ -156,6 +160,7 @@ async fn run_follower(
                 }
                 Err(broadcast::error::RecvError::Closed) => return,
             },
+            _ = tokio::time::sleep(IDLE_RESYNC) => true,
         };
         if !signalled {
             continue;

@@ -70,24 +70,38 @@ impl Default for WorkerConfig {
     }
 }
 
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct StoreConfig {
-    /// `sqlite://PATH`; empty means `{data_dir}/argus.db`.
+    /// `sqlite://PATH` or `postgres://USER:PASSWORD@HOST/DB`; empty means `{data_dir}/argus.db`.
     pub url: String,
+    /// Connections in the PostgreSQL pool (per process).
+    pub max_connections: u32,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            url: String::new(),
+            max_connections: 16,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct QueueConfig {
-    /// `embedded` (durable, in the store's SQLite database).
+    /// `embedded` (durable, in the store's SQLite database) or `amqp://USER:PASSWORD@HOST:PORT/VHOST`.
     pub url: String,
+    /// RabbitMQ queue name for tasks (events use the `{name}.events` topic exchange).
+    pub name: String,
 }
 
 impl Default for QueueConfig {
     fn default() -> Self {
         QueueConfig {
             url: "embedded".into(),
+            name: "argus.tasks".into(),
         }
     }
 }
@@ -95,8 +109,16 @@ impl Default for QueueConfig {
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct ArtifactsConfig {
-    /// `file://PATH`; empty means `{data_dir}/artifacts`.
+    /// `file://PATH`, `s3://BUCKET/PREFIX`, `az://CONTAINER/PREFIX` or `gs://BUCKET/PREFIX`;
+    /// empty means `{data_dir}/artifacts`. Cloud credentials come from the standard environment
+    /// variables (`AWS_ACCESS_KEY_ID`, `AZURE_STORAGE_ACCOUNT_KEY`, …), never from this file.
     pub url: String,
+    /// S3-compatible endpoint (MinIO, moto…) instead of AWS.
+    pub endpoint: Option<String>,
+    /// Region for S3.
+    pub region: Option<String>,
+    /// Allow plain-HTTP endpoints (local emulators).
+    pub allow_http: bool,
 }
 
 #[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
@@ -157,6 +179,27 @@ impl Default for LogConfig {
     }
 }
 
+/// The store a config names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StoreBackend {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+/// The queue a config names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum QueueBackend {
+    Embedded,
+    Amqp(String),
+}
+
+/// The artifact store a config names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ArtifactsBackend {
+    Local(PathBuf),
+    Object(String),
+}
+
 /// Top-level sections; `ARGUS_<SECTION>__<KEY>` variables are read for these only.
 pub const SECTIONS: [&str; 8] = [
     "server",
@@ -196,32 +239,63 @@ impl Config {
             .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))
     }
 
-    /// The SQLite file the embedded store uses.
-    pub fn sqlite_path(&self) -> anyhow::Result<PathBuf> {
-        if self.store.url.is_empty() {
-            return Ok(self.server.data_dir.join("argus.db"));
+    /// Which store the config names.
+    pub fn store_backend(&self) -> anyhow::Result<StoreBackend> {
+        let url = self.store.url.trim();
+        if url.is_empty() {
+            return Ok(StoreBackend::Sqlite(self.server.data_dir.join("argus.db")));
         }
-        match self.store.url.strip_prefix("sqlite://") {
-            Some(p) if !p.is_empty() => Ok(PathBuf::from(p)),
-            _ => anyhow::bail!(
-                "store.url '{}' is not supported by this build: use sqlite://PATH (PostgreSQL arrives with the distributed mode)",
-                mask_url(&self.store.url)
-            ),
+        if let Some(p) = url.strip_prefix("sqlite://") {
+            if !p.is_empty() {
+                return Ok(StoreBackend::Sqlite(PathBuf::from(p)));
+            }
         }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(StoreBackend::Postgres(url.to_owned()));
+        }
+        anyhow::bail!(
+            "store.url '{}' is not understood: use sqlite://PATH or postgres://USER@HOST/DB",
+            mask_url(url)
+        )
     }
 
-    /// The folder the local artifact store uses.
-    pub fn artifacts_dir(&self) -> anyhow::Result<PathBuf> {
-        if self.artifacts.url.is_empty() {
-            return Ok(self.server.data_dir.join("artifacts"));
+    /// Which queue the config names.
+    pub fn queue_backend(&self) -> anyhow::Result<QueueBackend> {
+        let url = self.queue.url.trim();
+        if url.is_empty() || url == "embedded" {
+            return Ok(QueueBackend::Embedded);
         }
-        match self.artifacts.url.strip_prefix("file://") {
-            Some(p) if !p.is_empty() => Ok(PathBuf::from(p)),
-            _ => anyhow::bail!(
-                "artifacts.url '{}' is not supported by this build: use file://PATH",
-                mask_url(&self.artifacts.url)
-            ),
+        if url.starts_with("amqp://") || url.starts_with("amqps://") {
+            return Ok(QueueBackend::Amqp(url.to_owned()));
         }
+        anyhow::bail!(
+            "queue.url '{}' is not understood: use 'embedded' or amqp://USER:PASSWORD@HOST:5672/VHOST",
+            mask_url(url)
+        )
+    }
+
+    /// Which artifact store the config names.
+    pub fn artifacts_backend(&self) -> anyhow::Result<ArtifactsBackend> {
+        let url = self.artifacts.url.trim();
+        if url.is_empty() {
+            return Ok(ArtifactsBackend::Local(
+                self.server.data_dir.join("artifacts"),
+            ));
+        }
+        if let Some(p) = url.strip_prefix("file://") {
+            if !p.is_empty() {
+                return Ok(ArtifactsBackend::Local(PathBuf::from(p)));
+            }
+        }
+        for scheme in ["s3://", "az://", "azure://", "gs://"] {
+            if url.starts_with(scheme) && url.len() > scheme.len() {
+                return Ok(ArtifactsBackend::Object(url.to_owned()));
+            }
+        }
+        anyhow::bail!(
+            "artifacts.url '{}' is not understood: use file://PATH, s3://BUCKET/PREFIX, az://CONTAINER/PREFIX or gs://BUCKET/PREFIX",
+            mask_url(url)
+        )
     }
 
     /// The effective config as TOML with credentials in URLs masked.
@@ -230,6 +304,7 @@ impl Config {
         c.store.url = mask_url(&c.store.url);
         c.queue.url = mask_url(&c.queue.url);
         c.artifacts.url = mask_url(&c.artifacts.url);
+        c.artifacts.endpoint = c.artifacts.endpoint.as_deref().map(mask_url);
         Ok(toml::to_string_pretty(&c)?)
     }
 }

@@ -50,6 +50,16 @@ enum Command {
     },
     /// Print the OpenAPI document of the HTTP API.
     Openapi,
+    /// Apply the database migrations of the configured store and exit (`serve` and `worker`
+    /// also apply them at start; run this as a one-shot job before rolling out a new version).
+    Migrate(MigrateArgs),
+}
+
+#[derive(Args, Debug, Default)]
+struct MigrateArgs {
+    /// Folder for the embedded database (ignored with a PostgreSQL store.url).
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
 }
 
 #[derive(Args, Debug, Default)]
@@ -184,6 +194,13 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
                     );
                 }
             }
+            Ok(0)
+        }
+        Command::Migrate(a) => {
+            let cfg = Config::load(file, overrides(a.data_dir, None, None))?;
+            runtime::init_logging(&cfg.log);
+            let done = runtime::migrate(&cfg).await?;
+            eprintln!("{done}");
             Ok(0)
         }
         Command::Openapi => {

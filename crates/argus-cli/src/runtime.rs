@@ -9,16 +9,21 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
-use argus_core::bus::LocalEventBus;
+use argus_core::artifact::ArtifactStore;
+use argus_core::bus::{EventBus, LocalEventBus};
 use argus_core::ids::Principal;
+use argus_core::queue::Queue;
 use argus_core::scanner::ScannerRegistry;
+use argus_core::store::Store;
 use argus_engine::{Backends, Engine, EngineConfig};
 use argus_queue::embedded::EmbeddedQueue;
 use argus_store::local::LocalArtifactStore;
 use argus_store::sqlite::SqliteStore;
 use argus_store::SqliteDb;
 
-use crate::config::{AuthMode, Config, LogConfig};
+use crate::config::{
+    mask_url, ArtifactsBackend, AuthMode, Config, LogConfig, QueueBackend, StoreBackend,
+};
 
 /// Sets up tracing to stderr (`RUST_LOG` wins over `log.level`).
 pub fn init_logging(cfg: &LogConfig) {
@@ -35,38 +40,16 @@ pub fn init_logging(cfg: &LogConfig) {
     };
 }
 
-/// The scanner registry: built-ins plus the user tool folder.
+/// The scanner registry: built-ins (including `secrets`) plus the user tool folder.
 pub fn registry(cfg: &Config) -> anyhow::Result<ScannerRegistry> {
-    argus_scanners::registry(cfg.tools.dir.as_deref()).context("loading scanners")
+    let mut reg = argus_scanners::registry(cfg.tools.dir.as_deref()).context("loading scanners")?;
+    reg.register(Arc::new(argus_secrets::scanner::SecretsScanner::new()));
+    Ok(reg)
 }
 
 /// Opens the configured backends and builds the engine.
 pub async fn engine(cfg: &Config) -> anyhow::Result<Arc<Engine>> {
-    if cfg.queue.url != "embedded" {
-        anyhow::bail!(
-            "queue.url '{}' is not supported by this build: use 'embedded'",
-            crate::config::mask_url(&cfg.queue.url)
-        );
-    }
-    let db_path = cfg.sqlite_path()?;
-    let db = SqliteDb::open(&db_path)
-        .await
-        .with_context(|| format!("opening the database at {}", db_path.display()))?;
-    let store = SqliteStore::new(db.clone())
-        .await
-        .context("migrating the store")?;
-    let queue = EmbeddedQueue::new(db)
-        .await
-        .context("migrating the queue")?;
-    let artifacts_dir = cfg.artifacts_dir()?;
-    let artifacts = LocalArtifactStore::new(&artifacts_dir)
-        .with_context(|| format!("opening the artifact folder {}", artifacts_dir.display()))?;
-    let backends = Backends {
-        store: Arc::new(store),
-        queue: Arc::new(queue),
-        artifacts: Arc::new(artifacts),
-        bus: Arc::new(LocalEventBus::default()),
-    };
+    let backends = backends(cfg).await?;
     let engine_cfg = EngineConfig {
         worker_id: format!("{}-{}", hostname(), std::process::id()),
         concurrency: cfg.worker.workers.max(1),
@@ -77,6 +60,146 @@ pub async fn engine(cfg: &Config) -> anyhow::Result<Arc<Engine>> {
         ..EngineConfig::default()
     };
     Ok(Engine::new(backends, registry(cfg)?, engine_cfg))
+}
+
+/// Opens store, queue, artifact store and event bus as the config's URLs say.
+async fn backends(cfg: &Config) -> anyhow::Result<Backends> {
+    let store_backend = cfg.store_backend()?;
+    let queue_backend = cfg.queue_backend()?;
+    // The embedded queue lives in the SQLite database, so it needs that store.
+    let mut sqlite: Option<SqliteDb> = None;
+    let store: Arc<dyn Store> = match &store_backend {
+        StoreBackend::Sqlite(path) => {
+            let db = SqliteDb::open(path)
+                .await
+                .with_context(|| format!("opening the database at {}", path.display()))?;
+            let store = SqliteStore::new(db.clone())
+                .await
+                .context("migrating the store")?;
+            sqlite = Some(db);
+            Arc::new(store)
+        }
+        StoreBackend::Postgres(url) => open_postgres(cfg, url, true).await?,
+    };
+    let (queue, bus): (Arc<dyn Queue>, Arc<dyn EventBus>) = match &queue_backend {
+        QueueBackend::Embedded => {
+            let Some(db) = sqlite else {
+                anyhow::bail!(
+                    "queue.url 'embedded' keeps the queue inside the SQLite store; with a PostgreSQL store use queue.url = \"amqp://…\""
+                );
+            };
+            let queue = EmbeddedQueue::new(db)
+                .await
+                .context("migrating the queue")?;
+            (Arc::new(queue), Arc::new(LocalEventBus::default()))
+        }
+        QueueBackend::Amqp(url) => open_amqp(cfg, url).await?,
+    };
+    let artifacts: Arc<dyn ArtifactStore> = match cfg.artifacts_backend()? {
+        ArtifactsBackend::Local(dir) => Arc::new(
+            LocalArtifactStore::new(&dir)
+                .with_context(|| format!("opening the artifact folder {}", dir.display()))?,
+        ),
+        ArtifactsBackend::Object(url) => open_object_store(cfg, &url)?,
+    };
+    Ok(Backends {
+        store,
+        queue,
+        artifacts,
+        bus,
+    })
+}
+
+#[cfg(feature = "postgres")]
+async fn open_postgres(cfg: &Config, url: &str, migrate: bool) -> anyhow::Result<Arc<dyn Store>> {
+    let opts = argus_store::postgres::PgOptions {
+        max_connections: cfg.store.max_connections.max(1),
+        migrate,
+    };
+    let store = argus_store::postgres::PgStore::connect(url, opts)
+        .await
+        .with_context(|| format!("connecting to PostgreSQL at {}", mask_url(url)))?;
+    Ok(Arc::new(store))
+}
+
+#[cfg(not(feature = "postgres"))]
+async fn open_postgres(_cfg: &Config, url: &str, _migrate: bool) -> anyhow::Result<Arc<dyn Store>> {
+    anyhow::bail!(
+        "store.url '{}' needs PostgreSQL support, which this build leaves out: rebuild with `--features distributed` (or `postgres`)",
+        mask_url(url)
+    )
+}
+
+#[cfg(feature = "amqp")]
+async fn open_amqp(cfg: &Config, url: &str) -> anyhow::Result<(Arc<dyn Queue>, Arc<dyn EventBus>)> {
+    let opts = argus_queue::amqp::AmqpOptions {
+        queue: cfg.queue.name.clone(),
+        prefetch: u16::try_from(cfg.worker.workers.max(1)).unwrap_or(u16::MAX),
+        ..argus_queue::amqp::AmqpOptions::default()
+    };
+    let queue = argus_queue::amqp::AmqpQueue::connect(url, opts)
+        .await
+        .with_context(|| format!("connecting to RabbitMQ at {}", mask_url(url)))?;
+    let bus = argus_queue::amqp::AmqpEventBus::connect(url, &format!("{}.events", cfg.queue.name))
+        .await
+        .with_context(|| format!("connecting the event bus to {}", mask_url(url)))?;
+    Ok((Arc::new(queue), Arc::new(bus)))
+}
+
+#[cfg(not(feature = "amqp"))]
+async fn open_amqp(
+    _cfg: &Config,
+    url: &str,
+) -> anyhow::Result<(Arc<dyn Queue>, Arc<dyn EventBus>)> {
+    anyhow::bail!(
+        "queue.url '{}' needs RabbitMQ support, which this build leaves out: rebuild with `--features distributed` (or `amqp`)",
+        mask_url(url)
+    )
+}
+
+#[cfg(feature = "object-store")]
+fn open_object_store(cfg: &Config, url: &str) -> anyhow::Result<Arc<dyn ArtifactStore>> {
+    let opts = argus_store::object::ObjectOptions {
+        endpoint: cfg.artifacts.endpoint.clone(),
+        region: cfg.artifacts.region.clone(),
+        allow_http: cfg.artifacts.allow_http,
+    };
+    let store = argus_store::object::ObjectArtifactStore::from_url(url, opts)
+        .with_context(|| format!("opening the artifact store {}", mask_url(url)))?;
+    Ok(Arc::new(store))
+}
+
+#[cfg(not(feature = "object-store"))]
+fn open_object_store(_cfg: &Config, url: &str) -> anyhow::Result<Arc<dyn ArtifactStore>> {
+    anyhow::bail!(
+        "artifacts.url '{}' needs object-storage support, which this build leaves out: rebuild with `--features distributed` (or `object-store`)",
+        mask_url(url)
+    )
+}
+
+/// `argus migrate`: applies the store's (and the embedded queue's) migrations, then exits.
+pub async fn migrate(cfg: &Config) -> anyhow::Result<String> {
+    match cfg.store_backend()? {
+        StoreBackend::Sqlite(path) => {
+            let db = SqliteDb::open(&path)
+                .await
+                .with_context(|| format!("opening the database at {}", path.display()))?;
+            SqliteStore::new(db.clone())
+                .await
+                .context("migrating the store")?;
+            EmbeddedQueue::new(db)
+                .await
+                .context("migrating the queue")?;
+            Ok(format!("sqlite database {} is up to date", path.display()))
+        }
+        StoreBackend::Postgres(url) => {
+            open_postgres(cfg, &url, true).await?;
+            Ok(format!(
+                "postgres database {} is up to date",
+                mask_url(&url)
+            ))
+        }
+    }
 }
 
 fn hostname() -> String {

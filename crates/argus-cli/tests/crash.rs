@@ -4,10 +4,9 @@
 
 mod common;
 
-use std::collections::HashSet;
 use std::time::Duration;
 
-use common::{serve, status, wait_for};
+use common::{all_fingerprints, serve, status, wait_for};
 
 const CHILDREN: u64 = 3000;
 
@@ -73,27 +72,7 @@ async fn sigkill_mid_scan_loses_nothing_and_counts_once() {
     assert_eq!(p["failed"], 0, "{final_status}");
     assert_eq!(p["findings"], CHILDREN, "{final_status}");
 
-    // Walk every finding page: exactly one per child task, no duplicates.
-    let mut seen = HashSet::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let mut req = http
-            .get(format!("{}/scans/{id}/findings", server.base))
-            .query(&[("limit", "1000")]);
-        if let Some(c) = &cursor {
-            req = req.query(&[("cursor", c)]);
-        }
-        let page: serde_json::Value = req.send().await.unwrap().json().await.unwrap();
-        for f in page["items"].as_array().unwrap() {
-            assert!(
-                seen.insert(f["fingerprint"].as_str().unwrap().to_string()),
-                "duplicate finding {f}"
-            );
-        }
-        match page["next_cursor"].as_str() {
-            Some(c) => cursor = Some(c.to_string()),
-            None => break,
-        }
-    }
+    // Every finding page: exactly one per child task, no duplicates.
+    let seen = all_fingerprints(&http, &server.base, &id).await;
     assert_eq!(seen.len() as u64, CHILDREN);
 }

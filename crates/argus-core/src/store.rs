@@ -18,6 +18,7 @@
 //! - Events get ids from one strictly increasing store-wide sequence.
 
 use async_trait::async_trait;
+use std::time::Duration;
 
 use crate::artifact::ArtifactMeta;
 use crate::error::Result;
@@ -62,6 +63,16 @@ pub trait Store: Send + Sync + 'static {
 
     /// Cheap reachability check for `/readyz`.
     async fn ping(&self) -> Result<()>;
+
+    /// Leadership lease for a process role (the `scheduler`): `true` when `holder` holds `role`
+    /// after the call — newly acquired because nobody held it or the last lease expired, or
+    /// renewed for another `ttl` because `holder` already held it. At most one holder per role
+    /// at any time; a holder that stops renewing (crashed, partitioned) loses the role when its
+    /// lease runs out. Times come from one clock per store (the database's where it has one).
+    async fn try_lead(&self, role: &str, holder: &str, ttl: Duration) -> Result<bool>;
+
+    /// Gives up `role` if `holder` holds it (graceful shutdown hands over at once).
+    async fn resign(&self, role: &str, holder: &str) -> Result<()>;
 
     // ---- scans ----
 

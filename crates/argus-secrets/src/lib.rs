@@ -21,8 +21,9 @@
 //!   ([`ScanPolicy::keep_secret_values`]); even then they are wrapped in [`SecretValue`], whose
 //!   `Debug`/`Display` print `[REDACTED]`. Findings otherwise carry a preview (first/last 3
 //!   characters) and the SHA-256 of the value.
-//! - The library spawns no process, except [`remote::clone_remote`], which runs `git clone` for
-//!   remote URLs (see that module for why).
+//! - The library starts processes only in [`remote`] (`git clone`, `git bundle`), and only
+//!   through the platform's process door, `argus_scanners::process` (see that module for why).
+//! - [`scanner`] is the platform scanner `secrets` (`argus_core::scanner::Scanner`).
 //! - Scans are cancellable via [`ScanControl::cancel`]; workers check it between blobs, so a scan
 //!   stops within a blob's scan time (milliseconds) of the flag being set.
 
@@ -35,6 +36,7 @@ pub mod gitleaks;
 pub mod output;
 pub mod remote;
 mod rules;
+pub mod scanner;
 mod suppress;
 mod util;
 

@@ -6,6 +6,8 @@
     dead_code
 )]
 
+pub mod proxy;
+
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -63,6 +65,86 @@ pub fn serve(data_dir: &Path, workers: usize, env: &[(&str, &str)]) -> Server {
         child,
         base: format!("http://{addr}/api/v1"),
     }
+}
+
+/// A running `argus` process of any role (its stderr is echoed with a prefix).
+pub struct Proc {
+    pub child: Child,
+    /// `http://ADDR/api/v1` for processes that serve HTTP.
+    pub base: Option<String>,
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `argus <args…>` with `env`; when `listens`, waits for the "listening" line.
+pub fn spawn_argus(label: &str, args: &[&str], env: &[(String, String)], listens: bool) -> Proc {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_argus"));
+    cmd.args(args)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("spawn argus");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut lines = BufReader::new(stderr).lines();
+    let mut base = None;
+    if listens {
+        let addr = loop {
+            let line = lines
+                .next()
+                .unwrap_or_else(|| panic!("argus {label} exited before listening"))
+                .expect("read stderr");
+            eprintln!("[{label}] {line}");
+            if let Some(rest) = line.strip_prefix("argus listening on http://") {
+                break rest.split_whitespace().next().expect("addr").to_string();
+            }
+        };
+        base = Some(format!("http://{addr}/api/v1"));
+    }
+    let label = label.to_string();
+    std::thread::spawn(move || {
+        for l in lines.map_while(Result::ok) {
+            eprintln!("[{label}] {l}");
+        }
+    });
+    Proc { child, base }
+}
+
+/// Every finding fingerprint of a scan, walking all pages; panics on a duplicate.
+pub async fn all_fingerprints(
+    http: &reqwest::Client,
+    base: &str,
+    id: &str,
+) -> std::collections::HashSet<String> {
+    let mut seen = std::collections::HashSet::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut req = http
+            .get(format!("{base}/scans/{id}/findings"))
+            .query(&[("limit", "1000")]);
+        if let Some(c) = &cursor {
+            req = req.query(&[("cursor", c)]);
+        }
+        let page: serde_json::Value = req.send().await.unwrap().json().await.unwrap();
+        for f in page["items"].as_array().unwrap() {
+            assert!(
+                seen.insert(f["fingerprint"].as_str().unwrap().to_string()),
+                "duplicate finding {f}"
+            );
+        }
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+    }
+    seen
 }
 
 /// Polls `f` until it returns `Some`, failing the test after `timeout`.

@@ -200,6 +200,7 @@ where
         artifacts_metadata,
         delete_cascades,
         concurrent_records_exact,
+        leadership_lease,
     );
 }
 
@@ -1523,4 +1524,60 @@ pub async fn concurrent_records_exact<S: Store>(store: Arc<S>) {
         .filter(|e| e.kind == EventKind::Finding)
         .count();
     assert_eq!(finding_events, 50);
+}
+
+/// One holder per role: a second holder is refused while the lease lives, takes over after it
+/// expires or is resigned, and the old holder is then refused; roles are independent.
+pub async fn leadership_lease<S: Store>(store: Arc<S>) {
+    use std::time::Duration;
+    let long = Duration::from_secs(60);
+    assert!(
+        store.try_lead("scheduler", "a", long).await.unwrap(),
+        "first holder"
+    );
+    assert!(
+        store.try_lead("scheduler", "a", long).await.unwrap(),
+        "renewal"
+    );
+    assert!(
+        !store.try_lead("scheduler", "b", long).await.unwrap(),
+        "second holder refused"
+    );
+    assert!(
+        store.try_lead("other-role", "b", long).await.unwrap(),
+        "roles are independent"
+    );
+    store.resign("scheduler", "b").await.unwrap(); // not the holder: no effect
+    assert!(
+        !store.try_lead("scheduler", "b", long).await.unwrap(),
+        "resign by non-holder"
+    );
+    store.resign("scheduler", "a").await.unwrap();
+    assert!(
+        store
+            .try_lead("scheduler", "b", Duration::from_millis(200))
+            .await
+            .unwrap(),
+        "after resign"
+    );
+    assert!(
+        !store.try_lead("scheduler", "a", long).await.unwrap(),
+        "old holder refused"
+    );
+    // Expiry: poll with a deadline until `a` takes over from the short lease of `b`.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if store.try_lead("scheduler", "a", long).await.unwrap() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "expired lease never taken over"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        !store.try_lead("scheduler", "b", long).await.unwrap(),
+        "b lost the role"
+    );
 }

@@ -397,6 +397,38 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn try_lead(&self, role: &str, holder: &str, ttl: std::time::Duration) -> Result<bool> {
+        let now = now_ms();
+        let ttl = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX / 2);
+        // The upsert only overwrites a row held by the same holder or already expired; when the
+        // condition fails nothing is returned, which is the "refused" answer.
+        let row = sqlx::query(
+            "INSERT INTO leaders (role, holder, expires_ms) VALUES (?1, ?2, ?3) \
+             ON CONFLICT(role) DO UPDATE SET holder = excluded.holder, \
+             expires_ms = excluded.expires_ms \
+             WHERE leaders.holder = excluded.holder OR leaders.expires_ms <= ?4 \
+             RETURNING holder",
+        )
+        .bind(role)
+        .bind(holder)
+        .bind(now.saturating_add(ttl))
+        .bind(now)
+        .fetch_optional(&self.db.writer)
+        .await
+        .map_err(db_err)?;
+        Ok(row.is_some())
+    }
+
+    async fn resign(&self, role: &str, holder: &str) -> Result<()> {
+        sqlx::query("DELETE FROM leaders WHERE role = ?1 AND holder = ?2")
+            .bind(role)
+            .bind(holder)
+            .execute(&self.db.writer)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
     // ---- scans ----
 
     async fn create_scan(&self, scan: NewScan) -> Result<Scan> {

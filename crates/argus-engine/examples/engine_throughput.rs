@@ -1,6 +1,6 @@
 //! In-process throughput probe (no HTTP): one scan whose root `noop` task fans out into N
 //! no-op tasks on the embedded backends. `cargo run --release -p argus-engine --example
-//! throughput -- 100000 512`. The benchmark of record is `benches/run.sh` (through the server).
+//! engine_throughput -- 100000 512`. The benchmark of record is `benches/run.sh` (through the server).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -4,7 +4,7 @@
 //! Two runs: phased (enqueue everything, then drain with one worker) and concurrent (one
 //! producer and two workers at once). Figures only; nothing is asserted.
 //!
-//! `cargo run --release -p argus-queue --example throughput [tasks]`
+//! `cargo run --release -p argus-queue --example queue_throughput [tasks]`
 
 use std::error::Error;
 use std::sync::Arc;

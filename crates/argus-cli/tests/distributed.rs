@@ -1,0 +1,437 @@
+//! Distributed mode, end to end, against the real local PostgreSQL and RabbitMQ: separate
+//! `argus serve --workers 0` (API) and `argus worker` processes sharing one database and one
+//! broker, exactly as a deployment runs them.
+//!
+//! - many workers, one SIGKILLed mid-scan: the scan completes, every task counted once, no
+//!   duplicate findings;
+//! - broker outage and database outage (through a TCP proxy the test cuts and restores): the
+//!   API reports 503 where it must, nothing is lost, and the scan completes after recovery
+//!   without restarting anything;
+//! - two API processes: an SSE client on one sees the findings that workers attached to the
+//!   other produce (cross-process event bus).
+//!
+//! Each test gets its own database and its own queue names. Needs `ARGUS_TEST_POSTGRES_URL` and
+//! `ARGUS_TEST_AMQP_URL` (skips without them, fails without them under `CI=true`).
+#![cfg(all(feature = "postgres", feature = "amqp"))]
+#![allow(clippy::disallowed_methods, clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::net::SocketAddr;
+use std::process::Command;
+use std::time::Duration;
+
+use futures::StreamExt;
+use serde_json::{json, Value};
+
+use common::proxy::Proxy;
+use common::{all_fingerprints, spawn_argus, status, wait_for, Proc};
+
+/// A private database and queue namespace on the shared services.
+struct Stack {
+    admin_url: String,
+    db_name: String,
+    pg_url: String,
+    amqp_url: String,
+    queue: String,
+    dir: tempfile::TempDir,
+}
+
+impl Stack {
+    fn new() -> Option<Stack> {
+        let pg = argus_core::testkit::service_url("ARGUS_TEST_POSTGRES_URL")?;
+        let amqp = argus_core::testkit::service_url("ARGUS_TEST_AMQP_URL")?;
+        let suffix = uuid::Uuid::now_v7().simple().to_string();
+        let db_name = format!("argus_t_{}", &suffix[suffix.len() - 12..]);
+        psql(&pg, &format!("CREATE DATABASE {db_name}"));
+        let pg_url = with_database(&pg, &db_name);
+        Some(Stack {
+            admin_url: pg,
+            db_name,
+            pg_url,
+            amqp_url: amqp,
+            queue: format!("argus.t.{suffix}"),
+            dir: tempfile::tempdir().unwrap(),
+        })
+    }
+
+    /// Environment for a process, with the store and broker reached at the given URLs.
+    fn env(&self, pg_url: &str, amqp_url: &str) -> Vec<(String, String)> {
+        let artifacts = self.dir.path().join("artifacts");
+        vec![
+            ("ARGUS_STORE__URL".into(), pg_url.into()),
+            ("ARGUS_QUEUE__URL".into(), amqp_url.into()),
+            ("ARGUS_QUEUE__NAME".into(), self.queue.clone()),
+            (
+                "ARGUS_ARTIFACTS__URL".into(),
+                format!("file://{}", artifacts.display()),
+            ),
+            ("ARGUS_STORE__MAX_CONNECTIONS".into(), "8".into()),
+        ]
+    }
+
+    fn data_dir(&self, name: &str) -> String {
+        self.dir.path().join(name).display().to_string()
+    }
+
+    fn api(&self, name: &str, env: &[(String, String)], workers: usize) -> Proc {
+        let dir = self.data_dir(name);
+        let workers = workers.to_string();
+        spawn_argus(
+            name,
+            &[
+                "serve",
+                "--bind",
+                "127.0.0.1:0",
+                "--workers",
+                &workers,
+                "--data-dir",
+                &dir,
+            ],
+            env,
+            true,
+        )
+    }
+
+    fn worker(&self, name: &str, env: &[(String, String)], workers: usize) -> Proc {
+        let dir = self.data_dir(name);
+        let workers = workers.to_string();
+        spawn_argus(
+            name,
+            &["worker", "--workers", &workers, "--data-dir", &dir],
+            env,
+            false,
+        )
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        // Processes are dropped (killed) before the stack by the tests' declaration order.
+        let _ = Command::new("psql")
+            .arg(&self.admin_url)
+            .args([
+                "-q",
+                "-c",
+                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.db_name),
+            ])
+            .status();
+    }
+}
+
+fn psql(url: &str, sql: &str) {
+    let out = Command::new("psql")
+        .arg(url)
+        .args(["-v", "ON_ERROR_STOP=1", "-q", "-c", sql])
+        .output()
+        .expect("psql is needed to create the test database");
+    assert!(
+        out.status.success(),
+        "psql {sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The same URL pointing at another database.
+fn with_database(url: &str, db: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, format!("?{q}")),
+        None => (url, String::new()),
+    };
+    let authority_start = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let head = match base[authority_start..].find('/') {
+        Some(i) => &base[..authority_start + i],
+        None => base,
+    };
+    format!("{head}/{db}{query}")
+}
+
+/// `url` with its host:port replaced by `addr` (to route through a proxy).
+fn via(url: &str, addr: SocketAddr) -> String {
+    let start = url.find("://").unwrap() + 3;
+    let rest = &url[start..];
+    let end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let authority = &rest[..end];
+    let userinfo = authority.rfind('@').map(|i| &authority[..=i]).unwrap_or("");
+    format!("{}{userinfo}{addr}{}", &url[..start], &rest[end..])
+}
+
+/// The upstream address of a URL (host:port, default port by scheme).
+fn upstream(url: &str, default_port: u16) -> SocketAddr {
+    let start = url.find("://").unwrap() + 3;
+    let rest = &url[start..];
+    let end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let authority = &rest[..end];
+    let hostport = authority.rsplit('@').next().unwrap();
+    let hp = if hostport.contains(':') {
+        hostport.to_string()
+    } else {
+        format!("{hostport}:{default_port}")
+    };
+    let hp = hp.replace("localhost", "127.0.0.1");
+    hp.parse().expect("service URLs must name an IP address")
+}
+
+/// Creates and starts a fan-out scan of `children` noop tasks, one finding each.
+async fn start_fanout(http: &reqwest::Client, base: &str, children: u64, sleep_ms: u64) -> String {
+    let body = json!({
+        "name": "distributed",
+        "config": {
+            "scanners": [{"name": "noop", "params": {
+                "fanout": children,
+                "child": {"sleep_ms": sleep_ms, "findings": 1}
+            }}],
+            "targets": [{"kind": "url", "value": "noop://root"}]
+        },
+        "start": true
+    });
+    let resp = http
+        .post(format!("{base}/scans"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
+    let scan: Value = resp.json().await.unwrap();
+    scan["id"].as_str().unwrap().to_string()
+}
+
+async fn wait_done_over(http: &reqwest::Client, base: &str, id: &str, n: u64) -> u64 {
+    wait_for(Duration::from_secs(120), "scan progress", || {
+        let (http, base, id) = (http.clone(), base.to_string(), id.to_string());
+        async move {
+            let s = status(&http, &base, &id).await?;
+            let done = s["progress"]["done"].as_u64()?;
+            (done > n).then_some(done)
+        }
+    })
+    .await
+}
+
+async fn wait_completed(http: &reqwest::Client, base: &str, id: &str) -> Value {
+    wait_for(Duration::from_secs(180), "scan completion", || {
+        let (http, base, id) = (http.clone(), base.to_string(), id.to_string());
+        async move {
+            let s = status(&http, &base, &id).await?;
+            (s["state"] == "completed").then_some(s)
+        }
+    })
+    .await
+}
+
+fn assert_exact(final_status: &Value, children: u64) {
+    let p = &final_status["progress"];
+    assert_eq!(p["enqueued"], children + 1, "{final_status}");
+    assert_eq!(p["done"], children + 1, "{final_status}");
+    assert_eq!(p["failed"], 0, "{final_status}");
+    assert_eq!(p["findings"], children, "{final_status}");
+}
+
+async fn http_status(http: &reqwest::Client, url: &str) -> Option<u16> {
+    http.get(url)
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await
+        .ok()
+        .map(|r| r.status().as_u16())
+}
+
+fn root(base: &str) -> String {
+    base.trim_end_matches("/api/v1").to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_workers_one_sigkilled_counts_every_task_once() {
+    const CHILDREN: u64 = 10_000;
+    let Some(stack) = Stack::new() else { return };
+    let env = stack.env(&stack.pg_url, &stack.amqp_url);
+    let api = stack.api("api", &env, 0);
+    let base = api.base.clone().unwrap();
+    let mut workers: Vec<Proc> = (0..3)
+        .map(|i| stack.worker(&format!("worker{i}"), &env, 8))
+        .collect();
+    let http = reqwest::Client::new();
+
+    let id = start_fanout(&http, &base, CHILDREN, 3).await;
+    let done_at_kill = wait_done_over(&http, &base, &id, CHILDREN / 5).await;
+    workers[0].child.kill().unwrap(); // SIGKILL: its unacked deliveries go back to the broker
+    workers[0].child.wait().unwrap();
+    assert!(
+        done_at_kill <= CHILDREN,
+        "scan finished before the kill; make it longer"
+    );
+
+    let final_status = wait_completed(&http, &base, &id).await;
+    assert_exact(&final_status, CHILDREN);
+    assert_eq!(
+        all_fingerprints(&http, &base, &id).await.len() as u64,
+        CHILDREN
+    );
+    drop(workers);
+    drop(api);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broker_outage_turns_enqueue_503_and_loses_nothing() {
+    const CHILDREN: u64 = 2_000;
+    let Some(stack) = Stack::new() else { return };
+    let broker = Proxy::start(upstream(&stack.amqp_url, 5672)).await;
+    let env = stack.env(&stack.pg_url, &via(&stack.amqp_url, broker.addr));
+    let api = stack.api("api", &env, 0);
+    let worker = stack.worker("worker", &env, 8);
+    let base = api.base.clone().unwrap();
+    let http = reqwest::Client::new();
+
+    let id = start_fanout(&http, &base, CHILDREN, 5).await;
+    wait_done_over(&http, &base, &id, CHILDREN / 10).await;
+    broker.cut();
+
+    // Readiness reports the broker, and endpoints that enqueue refuse with a problem body.
+    let readyz = format!("{}/readyz", root(&base));
+    wait_for(Duration::from_secs(30), "/readyz 503", || {
+        let (http, url) = (http.clone(), readyz.clone());
+        async move { (http_status(&http, &url).await? == 503).then_some(()) }
+    })
+    .await;
+    let body = json!({
+        "name": "during outage",
+        "config": {"scanners": [{"name": "noop", "params": {}}],
+                   "targets": [{"kind": "url", "value": "noop://x"}]},
+        "start": true
+    });
+    let resp = http
+        .post(format!("{base}/scans"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 503);
+    let problem: Value = resp.json().await.unwrap();
+    assert!(problem["code"].is_string(), "{problem}");
+    // Reads keep working.
+    assert!(
+        status(&http, &base, &id).await.is_some(),
+        "reads work during a broker outage"
+    );
+
+    broker.restore();
+    wait_for(Duration::from_secs(60), "/readyz 200", || {
+        let (http, url) = (http.clone(), readyz.clone());
+        async move { (http_status(&http, &url).await? == 200).then_some(()) }
+    })
+    .await;
+    let final_status = wait_completed(&http, &base, &id).await;
+    assert_exact(&final_status, CHILDREN);
+    assert_eq!(
+        all_fingerprints(&http, &base, &id).await.len() as u64,
+        CHILDREN
+    );
+    drop(worker);
+    drop(api);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn database_outage_recovers_without_restart() {
+    const CHILDREN: u64 = 2_000;
+    let Some(stack) = Stack::new() else { return };
+    let db = Proxy::start(upstream(&stack.pg_url, 5432)).await;
+    let env = stack.env(&via(&stack.pg_url, db.addr), &stack.amqp_url);
+    let api = stack.api("api", &env, 0);
+    let worker = stack.worker("worker", &env, 8);
+    let base = api.base.clone().unwrap();
+    let http = reqwest::Client::new();
+
+    let id = start_fanout(&http, &base, CHILDREN, 5).await;
+    wait_done_over(&http, &base, &id, CHILDREN / 10).await;
+    db.cut();
+    let readyz = format!("{}/readyz", root(&base));
+    wait_for(Duration::from_secs(30), "/readyz 503", || {
+        let (http, url) = (http.clone(), readyz.clone());
+        async move { (http_status(&http, &url).await? == 503).then_some(()) }
+    })
+    .await;
+    db.restore();
+    wait_for(Duration::from_secs(60), "/readyz 200", || {
+        let (http, url) = (http.clone(), readyz.clone());
+        async move { (http_status(&http, &url).await? == 200).then_some(()) }
+    })
+    .await;
+    let final_status = wait_completed(&http, &base, &id).await;
+    assert_exact(&final_status, CHILDREN);
+    assert_eq!(
+        all_fingerprints(&http, &base, &id).await.len() as u64,
+        CHILDREN
+    );
+    drop(worker);
+    drop(api);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sse_on_one_api_sees_findings_from_workers_of_another() {
+    const CHILDREN: u64 = 50;
+    let Some(stack) = Stack::new() else { return };
+    let env = stack.env(&stack.pg_url, &stack.amqp_url);
+    // A: API only, no workers. B: API with workers.
+    let a = stack.api("api-a", &env, 0);
+    let b = stack.api("api-b", &env, 4);
+    let (base_a, base_b) = (a.base.clone().unwrap(), b.base.clone().unwrap());
+    let http = reqwest::Client::new();
+
+    // An org-wide stream without a resume point starts at the first event that reaches A's bus
+    // after it connected, so what arrives here came over the cross-process bus (a process-local
+    // bus on A would never see B's events, and this stream would stay silent).
+    let resp = http
+        .get(format!("{base_a}/events"))
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let mut stream = resp.bytes_stream();
+
+    let id = start_fanout(&http, &base_b, CHILDREN, 0).await;
+    let mut buf = String::new();
+    let mut findings = std::collections::HashSet::new();
+    let mut last_id = 0i64;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while findings.len() < CHILDREN as usize {
+        let chunk = tokio::time::timeout_at(deadline, stream.next())
+            .await
+            .expect("timed out waiting for findings on the other API")
+            .expect("stream ended")
+            .unwrap();
+        buf.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = buf.find("\n\n") {
+            let block: String = buf.drain(..end + 2).collect();
+            let mut kind = "";
+            let mut data = String::new();
+            let mut ev_id = None;
+            for line in block.lines() {
+                if let Some(v) = line.strip_prefix("event:") {
+                    kind = v.trim();
+                } else if let Some(v) = line.strip_prefix("data:") {
+                    data.push_str(v.trim_start());
+                } else if let Some(v) = line.strip_prefix("id:") {
+                    ev_id = v.trim().parse::<i64>().ok();
+                }
+            }
+            if let Some(n) = ev_id {
+                assert!(
+                    n > last_id,
+                    "events arrive in id order ({n} after {last_id})"
+                );
+                last_id = n;
+            }
+            if kind == "finding" {
+                let v: Value = serde_json::from_str(&data).unwrap();
+                if v["scan_id"] == id.as_str() {
+                    findings.insert(v["data"]["fingerprint"].to_string());
+                }
+            }
+        }
+    }
+    assert_eq!(findings.len() as u64, CHILDREN);
+    drop(stream);
+    drop(b);
+    drop(a);
+}

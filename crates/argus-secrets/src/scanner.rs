@@ -1,0 +1,823 @@
+//! `secrets`: the secret-scanning engine as a platform scanner.
+//!
+//! Targets:
+//! - `repo` with a URL (`https://`, `http://`, `ssh://`, `git://`, `git@host:path`, `file://`):
+//!   cloned (`--mirror`, all refs) into the task's work folder through the process door
+//!   ([`crate::remote`]), then its history is scanned;
+//! - `repo` with a local path: a repository on this machine (bare or work tree), scanned in
+//!   place, read-only;
+//! - `location` with a `file://` URL: a folder (or file) scanned as plain files, no history.
+//!   Other location schemes need connectors and are refused with a clear error.
+//!
+//! For repo targets the repository is also kept as an artifact, a git bundle of every ref
+//! (`git bundle create … --all`), named by [`bundle_artifact_name`], for history cleaning later.
+//! Local-path repos are bundled too (committed history only: a bundle never holds uncommitted
+//! work-tree changes). An empty repository has nothing to bundle and is kept without one.
+//!
+//! Invariants:
+//! - The secret value never leaves the engine: the scan runs with
+//!   `keep_secret_values = false`, and a finding carries only the preview and the SHA-256
+//!   ([`SecretDigest`]), in its `secret` field and in `data`.
+//! - A finding's fingerprint is stable across scans: SHA-256 of (`secrets`, the target's key,
+//!   the engine's fingerprint of rule + secret hash + path). The target is part of it so the same
+//!   secret at the same path in two repositories of one scan (forks, mirrors) stays two findings;
+//!   the engine's own fingerprint is kept in `data.engine_fingerprint` (direct-mode baselines).
+//! - The engine is CPU-bound and synchronous: it runs on `spawn_blocking`, and the task's
+//!   cancellation token sets [`ScanControl::cancel`], which the engine checks between blobs.
+//!   A running `git` is killed by the door on cancellation. Either way `run` returns
+//!   [`ScanError::Cancelled`] well within a second.
+//! - Params are validated against [`SecretsScanner::info`]'s schema at scan creation; a
+//!   `credential` must name a configured credential.
+//! - Credentials are configured on the scanner ([`SecretsScanner::with_credential`]), bound to a
+//!   host, and referenced by name from params; a token is never a param, never on `git`'s
+//!   command line, and only sent to its own host. URLs with an embedded password are refused.
+
+use crate::engine::{Engine, ScanControl, ScanPolicy, ScanSummary};
+use crate::finding::{Finding, SecretValue};
+use crate::fs_scan::PathScanOptions;
+use crate::git::{is_git_repository, GitScanOptions, RefSelection};
+use crate::remote::{self, BundleOutcome, GitError, GitOptions};
+use crate::SecretsError;
+use argus_core::artifact::ArtifactName;
+use argus_core::finding::{
+    fingerprint, Location as CoreLocation, NewFinding, SecretDigest, Severity as CoreSeverity,
+};
+use argus_core::redacted::Redacted;
+use argus_core::scanner::{Emission, ScanError, Scanner, ScannerInfo, TaskContext};
+use argus_core::target::{Target, TargetKind};
+use argus_core::CoreError;
+use async_trait::async_trait;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// Registry name.
+pub const SECRETS: &str = "secrets";
+
+/// Finding kind of every secret finding.
+pub const KIND: &str = "secret";
+
+/// File name of the bundle inside its artifact folder.
+pub const BUNDLE_FILE: &str = "repo.bundle";
+
+/// Content type of git bundles.
+const BUNDLE_CONTENT_TYPE: &str = "application/x-git-bundle";
+
+/// Other locations listed in a finding's data beyond the first (the rest are only counted).
+const MAX_OTHER_LOCATIONS: usize = 100;
+
+/// How long a cancelled scan may take to notice its flag before `run` returns anyway.
+const CANCEL_GRACE: Duration = Duration::from_millis(500);
+
+/// How often scan progress is logged.
+const PROGRESS_EVERY: Duration = Duration::from_secs(5);
+
+/// A git credential configured by the operator: a token for one host.
+#[derive(Clone, Debug)]
+pub struct GitCredential {
+    /// Host (as in the URL, e.g. `github.com`) the token may be sent to; case-insensitive.
+    pub host: String,
+    pub token: Redacted<String>,
+}
+
+/// The `secrets` scanner.
+pub struct SecretsScanner {
+    engine: tokio::sync::OnceCell<Arc<Engine>>,
+    git: PathBuf,
+    credentials: BTreeMap<String, GitCredential>,
+}
+
+impl std::fmt::Debug for SecretsScanner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretsScanner")
+            .field("git", &self.git)
+            .field("credentials", &self.credentials.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl Default for SecretsScanner {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl SecretsScanner {
+    /// The scanner with the built-in rules (compiled on first use, so listing scanners stays
+    /// cheap), `git` from `PATH` and no credentials.
+    pub fn new() -> Self {
+        SecretsScanner {
+            engine: tokio::sync::OnceCell::new(),
+            git: PathBuf::from("git"),
+            credentials: BTreeMap::new(),
+        }
+    }
+
+    /// Uses an already compiled engine (custom rules).
+    pub fn with_engine(self, engine: Arc<Engine>) -> Self {
+        SecretsScanner {
+            engine: tokio::sync::OnceCell::new_with(Some(engine)),
+            ..self
+        }
+    }
+
+    /// Uses this `git` executable (a path, or a name looked up on `PATH`).
+    pub fn with_git(mut self, git: impl Into<PathBuf>) -> Self {
+        self.git = git.into();
+        self
+    }
+
+    /// Adds a credential that params can reference by `name`.
+    pub fn with_credential(mut self, name: impl Into<String>, credential: GitCredential) -> Self {
+        self.credentials.insert(name.into(), credential);
+        self
+    }
+
+    async fn engine(&self) -> Result<Arc<Engine>, ScanError> {
+        self.engine
+            .get_or_try_init(|| async {
+                tokio::task::spawn_blocking(Engine::builtin)
+                    .await
+                    .map_err(|e| ScanError::Failed(format!("compiling secret rules: {e}")))?
+                    .map(Arc::new)
+                    .map_err(|e| ScanError::Failed(format!("compiling secret rules: {e}")))
+            })
+            .await
+            .cloned()
+    }
+
+    /// The token for cloning `url` with the named credential, checked against the URL's host.
+    fn token_for(&self, url: &str, name: Option<&str>) -> Result<Option<SecretValue>, ScanError> {
+        let Some(name) = name else { return Ok(None) };
+        let cred = self
+            .credentials
+            .get(name)
+            .ok_or_else(|| ScanError::Failed(format!("credential '{name}' is not configured")))?;
+        let host = url::Url::parse(url)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https"))
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .ok_or_else(|| {
+                ScanError::Failed(format!(
+                    "credential '{name}' is a token for http(s) URLs; this target is not one"
+                ))
+            })?;
+        if !host.eq_ignore_ascii_case(&cred.host) {
+            return Err(ScanError::Failed(format!(
+                "credential '{name}' is for host '{}', not '{host}'",
+                cred.host
+            )));
+        }
+        Ok(Some(SecretValue::new(cred.token.expose().clone())))
+    }
+}
+
+fn schema() -> &'static (Value, Option<jsonschema::Validator>) {
+    static SCHEMA: OnceLock<(Value, Option<jsonschema::Validator>)> = OnceLock::new();
+    SCHEMA.get_or_init(|| {
+        let s = json!({
+            "type": "object",
+            "additionalProperties": false,
+            "properties": {
+                "branch": {"type": "string", "minLength": 1, "maxLength": 255,
+                           "description": "repo: walk only this ref or commit (main, refs/heads/dev, v1.2, a full commit id); overrides all_refs"},
+                "since_commit": {"type": "string", "minLength": 1, "maxLength": 255,
+                                 "description": "repo: only commits not reachable from this one (incremental scans)"},
+                "all_refs": {"type": "boolean", "default": true,
+                             "description": "repo: walk every ref (branches, tags, remotes, notes, stash) plus HEAD; false: HEAD only"},
+                "include_unreachable": {"type": "boolean", "default": false,
+                                        "description": "repo: also scan packed blobs no commit reaches (reported without commit or path)"},
+                "max_blob_bytes": {"type": "integer", "minimum": 1, "default": ScanPolicy::default().max_blob_size,
+                                   "description": "skip blobs and files larger than this (counted as too_large)"},
+                "scan_binary": {"type": "boolean", "default": false,
+                                "description": "also scan content that looks binary"},
+                "skip_minified": {"type": "boolean", "default": true,
+                                  "description": "skip minified or generated text (very long lines)"},
+                "respect_gitignore": {"type": "boolean", "default": false,
+                                      "description": "location: skip files ignored by .gitignore/.ignore (default false: ignored files such as .env are where secrets live)"},
+                "bundle": {"type": "boolean", "default": true,
+                           "description": "repo: keep the repository as a git bundle artifact (secrets/<id>/repo.bundle) for history cleaning"},
+                "timeout_secs": {"type": "integer", "minimum": 1, "maximum": 86400, "default": 3600,
+                                 "description": "repo: limit on the clone and on the bundle, each"},
+                "credential": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,128}$",
+                               "description": "name of a configured git credential (a token bound to a host) for cloning a private http(s) repository; never the token itself"}
+            }
+        });
+        // A constant schema: the unit tests prove it compiles.
+        let v = argus_scanners::schema::compile(&s).ok();
+        (s, v)
+    })
+}
+
+/// Params after defaults (the schema's defaults are the only source of them).
+#[derive(Debug, Deserialize)]
+struct Params {
+    branch: Option<String>,
+    since_commit: Option<String>,
+    all_refs: bool,
+    include_unreachable: bool,
+    max_blob_bytes: u64,
+    scan_binary: bool,
+    skip_minified: bool,
+    respect_gitignore: bool,
+    bundle: bool,
+    timeout_secs: u64,
+    credential: Option<String>,
+}
+
+impl Params {
+    fn parse(params: &Value) -> Result<Self, ScanError> {
+        let defaults = argus_scanners::schema::defaults(&schema().0);
+        let merged = argus_scanners::schema::with_defaults(&defaults, params)
+            .map_err(|e| ScanError::Failed(format!("secrets params: {e}")))?;
+        serde_json::from_value(Value::Object(merged))
+            .map_err(|e| ScanError::Failed(format!("secrets params: {e}")))
+    }
+
+    fn policy(&self) -> ScanPolicy {
+        ScanPolicy {
+            max_blob_size: self.max_blob_bytes,
+            scan_binary: self.scan_binary,
+            skip_minified: self.skip_minified,
+            // The platform stores only preview + SHA-256: the value must never leave the engine.
+            keep_secret_values: false,
+            ..ScanPolicy::default()
+        }
+    }
+
+    fn refs(&self) -> RefSelection {
+        match &self.branch {
+            Some(b) => RefSelection::Refs(vec![b.clone()]),
+            None if self.all_refs => RefSelection::All,
+            None => RefSelection::Refs(vec!["HEAD".into()]),
+        }
+    }
+}
+
+/// What a target resolves to.
+enum Source {
+    /// A URL to clone first.
+    Clone(String),
+    /// A repository on this machine.
+    LocalRepo(PathBuf),
+    /// A folder or file scanned as plain files.
+    Files(PathBuf),
+}
+
+fn resolve(target: &Target) -> Result<Source, ScanError> {
+    let value = target.value();
+    match target.kind() {
+        TargetKind::Repo if remote::is_clone_url(value) => {
+            if url::Url::parse(value).is_ok_and(|u| u.password().is_some()) {
+                // Naming the URL would repeat the password into the task's error.
+                return Err(ScanError::Failed(
+                    "the repository URL holds a password: configure a credential and reference it with the 'credential' param instead".into(),
+                ));
+            }
+            Ok(Source::Clone(value.to_owned()))
+        }
+        TargetKind::Repo => {
+            let p = PathBuf::from(value);
+            if !p.exists() {
+                return Err(ScanError::Failed(format!("{value}: no such path")));
+            }
+            if !is_git_repository(&p) {
+                return Err(ScanError::Failed(format!(
+                    "{value} is not a git repository; scan a folder as a location target (file://…)"
+                )));
+            }
+            Ok(Source::LocalRepo(p))
+        }
+        TargetKind::Location => {
+            let u = url::Url::parse(value)
+                .map_err(|e| ScanError::Failed(format!("bad location {value}: {e}")))?;
+            if u.scheme() != "file" {
+                return Err(ScanError::Failed(format!(
+                    "secrets scans only file:// locations here; '{}' locations need a connector",
+                    u.scheme()
+                )));
+            }
+            let p = u
+                .to_file_path()
+                .map_err(|()| ScanError::Failed(format!("{value} is not a local path")))?;
+            if !p.exists() {
+                return Err(ScanError::Failed(format!("{}: no such path", p.display())));
+            }
+            Ok(Source::Files(p))
+        }
+        other => Err(ScanError::Failed(format!(
+            "secrets does not accept {other} targets"
+        ))),
+    }
+}
+
+/// The artifact name of a repo target's bundle: `secrets/<first 16 hex of SHA-256(target key)>/repo.bundle`.
+/// Stable per target, so each repository of a scan has its own and a re-delivered task replaces
+/// its own bundle.
+pub fn bundle_artifact_name(target: &Target) -> Result<ArtifactName, CoreError> {
+    let h = hex::encode(Sha256::digest(target.key().as_bytes()));
+    ArtifactName::parse(&format!("secrets/{}/{BUNDLE_FILE}", &h[..16]))
+}
+
+fn map_severity(s: crate::finding::Severity) -> CoreSeverity {
+    use crate::finding::Severity as S;
+    match s {
+        S::Info => CoreSeverity::Info,
+        S::Low => CoreSeverity::Low,
+        S::Medium => CoreSeverity::Medium,
+        S::High => CoreSeverity::High,
+        S::Critical => CoreSeverity::Critical,
+    }
+}
+
+/// Maps an engine finding onto a platform finding. Reads only the preview and the hash of the
+/// secret, never [`Finding::secret`].
+pub fn to_new_finding(f: &Finding, target: &Target, bundle: Option<&ArtifactName>) -> NewFinding {
+    let first = f.locations.first();
+    let path = first.map(|l| l.path.clone()).filter(|p| !p.is_empty());
+    let title = match &path {
+        Some(p) => format!("{} in {p}", f.rule_name),
+        None => f.rule_name.clone(),
+    };
+    let mut data = Map::new();
+    data.insert("rule_id".into(), json!(f.rule_id));
+    data.insert("rule_name".into(), json!(f.rule_name));
+    data.insert("confidence".into(), json!(f.confidence.as_str()));
+    data.insert("preview".into(), json!(f.preview));
+    data.insert("sha256".into(), json!(f.sha256));
+    data.insert("engine_fingerprint".into(), json!(f.fingerprint));
+    if !f.tags.is_empty() {
+        data.insert("tags".into(), json!(f.tags));
+    }
+    if let Some(l) = first {
+        for (k, v) in [
+            ("commit", &l.commit),
+            ("author", &l.author),
+            ("email", &l.email),
+            ("date", &l.date),
+            ("blob", &l.blob),
+        ] {
+            if let Some(v) = v {
+                data.insert(k.into(), json!(v));
+            }
+        }
+        data.insert("column".into(), json!(l.column));
+        data.insert("end_line".into(), json!(l.end_line));
+    }
+    let others: Vec<Value> = f
+        .locations
+        .iter()
+        .skip(1)
+        .take(MAX_OTHER_LOCATIONS)
+        .map(|l| serde_json::to_value(l).unwrap_or(Value::Null))
+        .collect();
+    data.insert("other_locations".into(), Value::Array(others));
+    data.insert("locations_total".into(), json!(f.locations.len()));
+    if let Some(b) = bundle {
+        data.insert("bundle".into(), json!(b.as_str()));
+    }
+    NewFinding {
+        kind: KIND.into(),
+        severity: map_severity(f.severity),
+        title: title.chars().take(1000).collect(),
+        description: None,
+        target: target.clone(),
+        location: CoreLocation {
+            path,
+            line: first.map(|l| u64::from(l.line)),
+            commit: first.and_then(|l| l.commit.clone()),
+            url: None,
+        },
+        fingerprint: fingerprint(&[SECRETS, &target.key(), &f.fingerprint]),
+        data: Value::Object(data),
+        secret: Some(SecretDigest {
+            preview: f.preview.clone(),
+            sha256: f.sha256.clone(),
+        }),
+    }
+}
+
+fn git_error(e: GitError) -> ScanError {
+    match e {
+        GitError::Cancelled => ScanError::Cancelled,
+        GitError::Failed {
+            transient: true, ..
+        } => ScanError::Retryable(e.to_string()),
+        other => ScanError::Failed(other.to_string()),
+    }
+}
+
+fn engine_error(e: SecretsError) -> ScanError {
+    match e {
+        SecretsError::Cancelled => ScanError::Cancelled,
+        other => ScanError::Failed(other.to_string()),
+    }
+}
+
+/// What the blocking scan works on.
+enum Job {
+    Git(PathBuf, GitScanOptions),
+    Files(PathBuf, PathScanOptions),
+}
+
+/// Sets the engine's cancellation flag when dropped, so an abandoned `run` future (the worker
+/// gave up on it) stops the blocking scan too.
+struct CancelOnDrop(ScanControl);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.cancel.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Runs the engine on the blocking pool; the token stops it.
+async fn scan_blocking(
+    engine: Arc<Engine>,
+    job: Job,
+    cancel: &CancellationToken,
+) -> Result<(ScanSummary, Vec<Finding>), ScanError> {
+    let ctl = ScanControl::new();
+    let guard = CancelOnDrop(ctl.clone());
+    let worker_ctl = ctl.clone();
+    let mut handle = tokio::task::spawn_blocking(move || {
+        let mut found = Vec::new();
+        let mut sink = |f: Finding| found.push(f);
+        let summary = match &job {
+            Job::Git(path, opts) => engine.scan_git(path, opts, &worker_ctl, &mut sink),
+            Job::Files(path, opts) => engine.scan_path(path, opts, &worker_ctl, &mut sink),
+        }?;
+        Ok::<_, SecretsError>((summary, found))
+    });
+    let mut ticker = tokio::time::interval(PROGRESS_EVERY);
+    ticker.tick().await;
+    let result = loop {
+        tokio::select! {
+            r = &mut handle => break r,
+            _ = cancel.cancelled() => {
+                ctl.cancel.store(true, Ordering::Relaxed);
+                // Give the engine a moment to notice (it checks between blobs) so the work
+                // folder is not removed under it; return regardless after the grace period.
+                let _ = tokio::time::timeout(CANCEL_GRACE, &mut handle).await;
+                return Err(ScanError::Cancelled);
+            }
+            _ = ticker.tick() => {
+                let p = &ctl.progress;
+                tracing::debug!(
+                    commits = p.commits.load(Ordering::Relaxed),
+                    blobs_done = p.blobs_done.load(Ordering::Relaxed),
+                    blobs_total = p.blobs_total.load(Ordering::Relaxed),
+                    bytes = p.bytes_done.load(Ordering::Relaxed),
+                    "secrets scan progress"
+                );
+            }
+        }
+    };
+    drop(guard);
+    result
+        .map_err(|e| ScanError::Failed(format!("secrets scan aborted: {e}")))?
+        .map_err(engine_error)
+}
+
+#[async_trait]
+impl Scanner for SecretsScanner {
+    fn info(&self) -> ScannerInfo {
+        let git = argus_scanners::process::which(&self.git);
+        ScannerInfo {
+            name: SECRETS.into(),
+            description: "Finds leaked credentials in the full history of git repositories (cloned, or local) and in local folders; keeps each repository as a git bundle artifact.".into(),
+            source: "builtin".into(),
+            target_kinds: vec![TargetKind::Repo, TargetKind::Location],
+            params_schema: schema().0.clone(),
+            // Local repos and folders need no git to scan; only clones and bundles do.
+            available: true,
+            detail: Some(match git {
+                Some(p) => format!("git: {}", p.display()),
+                None => format!(
+                    "'{}' not found on PATH: cloning and bundling repositories will fail",
+                    self.git.display()
+                ),
+            }),
+        }
+    }
+
+    fn validate_params(&self, params: &Value) -> Result<(), CoreError> {
+        let Some(v) = &schema().1 else {
+            return Err(CoreError::Backend(
+                "secrets params schema does not compile".into(),
+            ));
+        };
+        argus_scanners::schema::validate_with(v, params)?;
+        if let Some(name) = params.get("credential").and_then(Value::as_str) {
+            if !self.credentials.contains_key(name) {
+                return Err(CoreError::invalid(
+                    "/credential",
+                    format!("credential '{name}' is not configured"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    async fn run(&self, ctx: &TaskContext) -> Result<(), ScanError> {
+        if ctx.cancel.is_cancelled() {
+            return Err(ScanError::Cancelled);
+        }
+        let params = Params::parse(&ctx.params)?;
+        let target = &ctx.task.target;
+        let source = resolve(target)?;
+        let git = GitOptions {
+            git: self.git.clone(),
+            timeout: Duration::from_secs(params.timeout_secs),
+            token: None,
+        };
+        tokio::fs::create_dir_all(&ctx.work_dir)
+            .await
+            .map_err(|e| ScanError::Failed(format!("creating the work folder: {e}")))?;
+
+        let repo = match &source {
+            Source::Clone(url) => {
+                let git = GitOptions {
+                    token: self.token_for(url, params.credential.as_deref())?,
+                    ..git.clone()
+                };
+                let dest = ctx.work_dir.join("repo.git");
+                tracing::debug!(task = %ctx.task.id, "cloning repository");
+                remote::clone_into(url, &dest, &git, &ctx.cancel)
+                    .await
+                    .map_err(git_error)?;
+                Some(dest)
+            }
+            Source::LocalRepo(p) => Some(p.clone()),
+            Source::Files(_) => None,
+        };
+
+        let engine = self.engine().await?;
+        let job = match (&source, &repo) {
+            (Source::Files(p), _) => Job::Files(
+                p.clone(),
+                PathScanOptions {
+                    policy: params.policy(),
+                    respect_gitignore: params.respect_gitignore,
+                    include_hidden: true,
+                },
+            ),
+            (_, Some(repo)) => Job::Git(
+                repo.clone(),
+                GitScanOptions {
+                    policy: params.policy(),
+                    refs: params.refs(),
+                    since_commit: params.since_commit.clone(),
+                    include_unreachable: params.include_unreachable,
+                    ..GitScanOptions::default()
+                },
+            ),
+            (_, None) => return Err(ScanError::Failed("no repository to scan".into())),
+        };
+        let (summary, findings) = scan_blocking(engine, job, &ctx.cancel).await?;
+        tracing::debug!(
+            task = %ctx.task.id,
+            commits = summary.commits_scanned,
+            blobs = summary.blobs_scanned,
+            findings = findings.len(),
+            "secrets scan finished"
+        );
+
+        let bundle_name = match (&repo, params.bundle) {
+            (Some(_), true) => Some(
+                bundle_artifact_name(target)
+                    .map_err(|e| ScanError::Failed(format!("bundle artifact name: {e}")))?,
+            ),
+            _ => None,
+        };
+        for f in &findings {
+            ctx.emit
+                .finding(to_new_finding(f, target, bundle_name.as_ref()))
+                .await?;
+        }
+
+        if let (Some(repo), Some(name)) = (&repo, bundle_name) {
+            if ctx.cancel.is_cancelled() {
+                return Err(ScanError::Cancelled);
+            }
+            let path = ctx.work_dir.join(BUNDLE_FILE);
+            match remote::create_bundle(repo, &path, &git, &ctx.cancel)
+                .await
+                .map_err(git_error)?
+            {
+                BundleOutcome::Created => {
+                    ctx.emit
+                        .send(Emission::Artifact {
+                            name,
+                            path,
+                            content_type: BUNDLE_CONTENT_TYPE.into(),
+                        })
+                        .await?;
+                }
+                BundleOutcome::Empty => {
+                    tracing::info!(task = %ctx.task.id, "repository has no refs; no bundle kept");
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::finding::{Confidence, Location, Severity};
+
+    fn scanner() -> SecretsScanner {
+        SecretsScanner::new().with_credential(
+            "gh",
+            GitCredential {
+                host: "github.com".into(),
+                token: Redacted::new("tok".into()),
+            },
+        )
+    }
+
+    fn invalid_path(r: Result<(), CoreError>) -> String {
+        match r {
+            Err(CoreError::Invalid { path, .. }) => path,
+            other => panic!("expected Invalid, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn schema_compiles_checks_and_defaults() {
+        let s = scanner();
+        assert!(s.validate_params(&Value::Null).is_ok());
+        assert!(s
+            .validate_params(
+                &json!({"branch": "main", "since_commit": "abc", "all_refs": false,
+                "max_blob_bytes": 1024, "bundle": false, "credential": "gh"})
+            )
+            .is_ok());
+        assert_eq!(
+            invalid_path(s.validate_params(&json!({"max_blob_bytes": 0}))),
+            "/max_blob_bytes"
+        );
+        assert_eq!(
+            invalid_path(s.validate_params(&json!({"bogus": 1}))),
+            "/bogus"
+        );
+        assert_eq!(
+            invalid_path(s.validate_params(&json!({"credential": "nope"}))),
+            "/credential"
+        );
+        assert_eq!(
+            invalid_path(s.validate_params(&json!({"credential": "a b"}))),
+            "/credential"
+        );
+        let p = Params::parse(&Value::Null).unwrap();
+        assert!(p.all_refs && p.bundle && p.skip_minified && !p.scan_binary);
+        assert_eq!(p.max_blob_bytes, ScanPolicy::default().max_blob_size);
+        assert_eq!(p.refs(), RefSelection::All);
+        let p = Params::parse(&json!({"all_refs": false})).unwrap();
+        assert_eq!(p.refs(), RefSelection::Refs(vec!["HEAD".into()]));
+        let p = Params::parse(&json!({"branch": "dev", "all_refs": true})).unwrap();
+        assert_eq!(p.refs(), RefSelection::Refs(vec!["dev".into()]));
+        assert!(!p.policy().keep_secret_values);
+        let info = s.info();
+        assert_eq!(info.name, SECRETS);
+        assert_eq!(
+            info.target_kinds,
+            vec![TargetKind::Repo, TargetKind::Location]
+        );
+    }
+
+    #[test]
+    fn credentials_only_for_their_host() {
+        let s = scanner();
+        assert!(s
+            .token_for("https://github.com/o/r.git", Some("gh"))
+            .unwrap()
+            .is_some());
+        assert!(s
+            .token_for("https://github.com/o/r.git", None)
+            .unwrap()
+            .is_none());
+        for url in ["https://evil.example/o/r.git", "git@github.com:o/r.git"] {
+            assert!(s.token_for(url, Some("gh")).is_err(), "{url}");
+        }
+        assert!(s
+            .token_for("https://github.com/o/r", Some("other"))
+            .is_err());
+        assert!(!format!("{s:?}").contains("tok\""));
+    }
+
+    #[test]
+    fn resolves_targets() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = |v: &str| Target::parse(TargetKind::Repo, v).unwrap();
+        assert!(matches!(
+            resolve(&repo("https://github.com/o/r.git")),
+            Ok(Source::Clone(_))
+        ));
+        match resolve(&repo("https://u:pw-123@github.com/o/r.git")) {
+            Err(ScanError::Failed(m)) => assert!(!m.contains("pw-123"), "{m}"),
+            _ => panic!("password URL accepted"),
+        }
+        // A folder that is not a repository is not a repo target.
+        let p = dir.path().to_string_lossy().into_owned();
+        assert!(matches!(resolve(&repo(&p)), Err(ScanError::Failed(_))));
+        let loc = Target::parse(
+            TargetKind::Location,
+            url::Url::from_directory_path(dir.path()).unwrap().as_str(),
+        )
+        .unwrap();
+        assert!(matches!(resolve(&loc), Ok(Source::Files(_))));
+        let s3 = Target::parse(TargetKind::Location, "s3://bucket/prefix").unwrap();
+        assert!(matches!(resolve(&s3), Err(ScanError::Failed(_))));
+    }
+
+    #[test]
+    fn maps_findings_without_the_secret() {
+        let secret = "AKIAQYLPMN5HHHFPZAM2";
+        let loc = |commit: &str, line: u32| Location {
+            path: "config/app.env".into(),
+            line,
+            column: 5,
+            end_line: line,
+            commit: Some(commit.into()),
+            author: Some("Alice".into()),
+            email: Some("alice@example.com".into()),
+            date: Some("2024-01-01T00:00:00Z".into()),
+            blob: Some("b1".into()),
+        };
+        let f = Finding {
+            rule_id: "aws-access-key-id".into(),
+            rule_name: "AWS Access Key ID".into(),
+            severity: Severity::Critical,
+            confidence: Confidence::High,
+            fingerprint: "0123abcd".into(),
+            preview: "AKI…AM2".into(),
+            sha256: hex::encode(Sha256::digest(secret.as_bytes())),
+            locations: vec![loc("c1", 2), loc("c2", 3)],
+            tags: vec!["aws".into()],
+            secret: Some(SecretValue::new(secret.into())),
+        };
+        let t = Target::parse(TargetKind::Repo, "https://github.com/o/r.git").unwrap();
+        let name = bundle_artifact_name(&t).unwrap();
+        let nf = to_new_finding(&f, &t, Some(&name));
+        assert!(nf.validate().is_ok());
+        assert_eq!(nf.kind, "secret");
+        assert_eq!(nf.severity, CoreSeverity::Critical);
+        assert_eq!(nf.title, "AWS Access Key ID in config/app.env");
+        assert_eq!(nf.location.path.as_deref(), Some("config/app.env"));
+        assert_eq!(nf.location.line, Some(2));
+        assert_eq!(nf.location.commit.as_deref(), Some("c1"));
+        assert_eq!(nf.data["rule_id"], "aws-access-key-id");
+        assert_eq!(nf.data["engine_fingerprint"], "0123abcd");
+        assert_eq!(nf.data["other_locations"][0]["commit"], "c2");
+        assert_eq!(nf.data["locations_total"], 2);
+        assert_eq!(nf.data["bundle"], name.as_str());
+        assert_eq!(nf.secret.as_ref().unwrap().sha256, f.sha256);
+        let all = serde_json::to_string(&nf).unwrap();
+        assert!(!all.contains(secret), "secret value leaked: {all}");
+        // Stable, and distinct per target.
+        assert_eq!(nf.fingerprint, to_new_finding(&f, &t, None).fingerprint);
+        let t2 = Target::parse(TargetKind::Repo, "https://github.com/fork/r.git").unwrap();
+        assert_ne!(nf.fingerprint, to_new_finding(&f, &t2, None).fingerprint);
+        assert_ne!(name, bundle_artifact_name(&t2).unwrap());
+        assert!(name.as_str().starts_with("secrets/") && name.as_str().ends_with("/repo.bundle"));
+    }
+
+    #[tokio::test]
+    async fn cancelled_before_start_returns_promptly() {
+        let s = SecretsScanner::new();
+        let (emit, _rx) = argus_core::scanner::Emitter::channel(4);
+        let dir = tempfile::tempdir().unwrap();
+        let cancel = CancellationToken::new();
+        cancel.cancel();
+        let ctx = TaskContext {
+            task: argus_core::task::Task {
+                id: argus_core::ids::TaskId::new(),
+                scan_id: argus_core::ids::ScanId::new(),
+                org_id: argus_core::ids::OrgId::parse("o").unwrap(),
+                scanner: SECRETS.into(),
+                target: Target::parse(TargetKind::Repo, "https://github.com/o/r.git").unwrap(),
+                depth: 0,
+                priority: argus_core::scan::Priority::Medium,
+                max_attempts: 1,
+                params: None,
+            },
+            params: Value::Null,
+            cancel,
+            work_dir: dir.path().join("w"),
+            emit,
+        };
+        assert!(matches!(s.run(&ctx).await, Err(ScanError::Cancelled)));
+        assert!(
+            !dir.path().join("w").exists(),
+            "nothing should have started"
+        );
+    }
+}

@@ -1,0 +1,1693 @@
+//! [`PgStore`]'s [`Store`] implementation.
+//!
+//! Same semantics as the SQLite store, choices where the trait leaves room included (see
+//! `sqlite/store.rs`): `record` on an ended scan settles ledger rows and counters but adds no
+//! findings, spawned tasks or artifacts; reaching `max_results` inserts the whole batch's
+//! findings, completes the scan with reason `max_results`, adds none of the batch's spawned
+//! tasks and drops its pending and parked rows; a paused scan whose every task finished
+//! completes; `pause` parks pending rows, `resume` makes parked rows pending again, `stop` drops
+//! pending, parked and published rows with reason `stopped`; `start_scan` with no tasks left
+//! after dedup completes at once; `apply_action(Start)` is `Invalid` from `created` and
+//! `Conflict` otherwise.
+//!
+//! Differences from SQLite that callers cannot observe through the engine:
+//! - `record` settles only ledger rows of the scans it locked (the reports' `scan_id`s); a
+//!   report naming the wrong scan for its task leaves the row alone (SQLite would settle it
+//!   without counting it).
+//! - `pending_tasks` writes (the relay lease below); on SQLite it is a plain read.
+//!
+//! What several processes sharing one database add:
+//! - **Lock order.** Every transaction that changes a scan or its ledger rows first locks the
+//!   scan rows (`FOR NO KEY UPDATE`, in id order), then touches ledger rows, then inserts events.
+//!   Counters are read under that lock and advanced with the deltas of rows whose conditional
+//!   update (`status NOT IN (terminal)`) actually matched, so a terminal status counts once
+//!   however many processes report it, and exactly one batch sees a scan complete. A deadlock
+//!   the order cannot rule out (the relay's `mark_published` locks ledger rows only) or a
+//!   serialisation failure rolls the transaction back, and it is run again (a few times).
+//! - **Event ids commit in id order.** A plain sequence lets transaction A draw id 10, B draw
+//!   11 and commit first; a client resuming with `events_after(11)` would never see 10. Every
+//!   transaction that inserts events takes `pg_advisory_xact_lock(EVENTS_LOCK)` right before
+//!   drawing ids and holds it until commit, and takes no other lock after it (no deadlock), so
+//!   ids are drawn and become visible in the same order: readers always see a gap-free prefix.
+//! - **Relay lease.** `pending_tasks` leases the rows it returns to this store instance
+//!   (`relay_owner`, `relay_until = now() + 30 s` on the database clock) with
+//!   `FOR UPDATE SKIP LOCKED`: two processes never receive the same pending row while the lease
+//!   lives, and rows of a relay that crashed come back once it ran out. The same instance gets
+//!   its own leased rows again (a failed publish is retried on the next pass); its calls are
+//!   serialised so two of them never hold the same row at once.
+//! - **Leadership** (`try_lead`) is timed by the database clock (`now()`), not the callers'.
+//! - Record timestamps (`created_at`, event `at`…) come from the calling process's clock at
+//!   millisecond precision, as on SQLite, so returned records equal stored ones.
+//!
+//! Batches travel as arrays (`UNNEST($1::uuid[], …)`, `= ANY($1)`): a call costs a fixed
+//! handful of statements however many tasks, findings or events it carries, and every statement
+//! text is constant, so sqlx's per-connection prepared-statement cache serves it.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+use sqlx::postgres::PgRow;
+use sqlx::{PgConnection, Postgres, QueryBuilder};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::future::Future;
+use std::time::Duration;
+use uuid::Uuid;
+
+use argus_core::artifact::ArtifactMeta;
+use argus_core::event::{Event, EventKind};
+use argus_core::finding::{Finding, FindingQuery, FindingSort, Page, Triage};
+use argus_core::scan::{NewScan, Progress, Scan, ScanAction, ScanConfig, ScanState};
+use argus_core::store::{RecordOutcome, ScanQuery, Store, Transition};
+use argus_core::task::{Task, TaskReport, TaskStatus};
+use argus_core::template::{NewTemplate, Template};
+use argus_core::{CoreError, FindingId, OrgId, Result, ScanId, TaskId, TemplateId};
+
+use super::rows::*;
+use super::{PgError, PgStore, RELAY_LEASE};
+
+type PgResult<T> = std::result::Result<T, PgError>;
+
+/// Key of the advisory lock that orders event ids (ASCII "argusevt").
+const EVENTS_LOCK: i64 = 0x6172_6775_7365_7674;
+/// Attempts of a write transaction that hit a deadlock or serialisation failure.
+const TX_ATTEMPTS: u32 = 4;
+/// Ledger rows per insert statement (bounds the size of one bind message).
+const INSERT_CHUNK: usize = 5000;
+/// Statuses a ledger row never leaves.
+const TERMINAL: &str = "('done', 'failed', 'dropped')";
+
+/// Runs a write transaction, again when PostgreSQL rolled it back for a deadlock or a
+/// serialisation failure (the whole transaction is re-run, so nothing half-done is kept).
+async fn retrying<T, F, Fut>(mut run: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = PgResult<T>>,
+{
+    let mut attempt = 1;
+    loop {
+        match run().await {
+            Err(e) if e.is_retryable() && attempt < TX_ATTEMPTS => {
+                tracing::debug!(attempt, error = %e, "transaction rolled back; retrying");
+                attempt += 1;
+                // A short, growing pause lets the transaction we collided with finish.
+                tokio::time::sleep(Duration::from_millis(5 << attempt)).await;
+            }
+            other => return other.map_err(CoreError::from),
+        }
+    }
+}
+
+/// Runs a read-only body, flattening its error.
+async fn lift<T>(f: impl Future<Output = PgResult<T>>) -> Result<T> {
+    f.await.map_err(CoreError::from)
+}
+
+/// An event to append: ids and times are assigned on insert.
+struct NewEvent {
+    scan_id: ScanId,
+    org_id: OrgId,
+    kind: EventKind,
+    data: Value,
+}
+
+impl NewEvent {
+    fn state(
+        scan: ScanId,
+        org: &OrgId,
+        from: ScanState,
+        to: ScanState,
+        reason: Option<&str>,
+    ) -> Self {
+        NewEvent {
+            scan_id: scan,
+            org_id: org.clone(),
+            kind: EventKind::State,
+            data: json!({ "from": from, "to": to, "reason": reason }),
+        }
+    }
+}
+
+/// Per-scan bookkeeping inside one `record` call (read under the scan's row lock).
+struct Touched {
+    org: OrgId,
+    state: ScanState,
+    progress: Progress,
+    max_results: Option<u64>,
+    d_done: u64,
+    d_failed: u64,
+    d_enqueued: u64,
+    d_findings: u64,
+    hit_max_results: bool,
+}
+
+impl Touched {
+    fn live(&self) -> bool {
+        !self.state.is_terminal()
+    }
+
+    fn changed(&self) -> bool {
+        self.d_done + self.d_failed + self.d_enqueued + self.d_findings > 0
+    }
+}
+
+fn scan_not_found(id: ScanId) -> CoreError {
+    CoreError::not_found("scan", id)
+}
+
+fn uuids<T>(ids: &[T], f: impl Fn(&T) -> Uuid) -> Vec<Uuid> {
+    ids.iter().map(f).collect()
+}
+
+/// Appends events in order and returns them with their ids.
+///
+/// Takes the event lock (see module docs), draws one id per event from the sequence (sorted,
+/// so they follow the input order), and inserts the rows with those ids. Must be the last
+/// locking step of its transaction.
+async fn insert_events(
+    c: &mut PgConnection,
+    evs: Vec<NewEvent>,
+    now: DateTime<Utc>,
+) -> PgResult<Vec<Event>> {
+    if evs.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Encode before taking the lock: every event writer waits while it is held.
+    let mut scan_ids = Vec::with_capacity(evs.len());
+    let mut orgs = Vec::with_capacity(evs.len());
+    let mut kinds = Vec::with_capacity(evs.len());
+    let mut data = Vec::with_capacity(evs.len());
+    for e in &evs {
+        scan_ids.push(e.scan_id.0);
+        orgs.push(e.org_id.as_str());
+        kinds.push(e.kind.as_str());
+        data.push(to_json(&e.data)?);
+    }
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(EVENTS_LOCK)
+        .execute(&mut *c)
+        .await?;
+    let mut ids: Vec<i64> =
+        sqlx::query_scalar("SELECT nextval('event_ids') FROM generate_series(1, $1)")
+            .bind(i64::try_from(evs.len()).unwrap_or(i64::MAX))
+            .fetch_all(&mut *c)
+            .await?;
+    ids.sort_unstable();
+    if ids.len() != evs.len() {
+        return Err(CoreError::Backend("event id allocation returned a wrong count".into()).into());
+    }
+    sqlx::query(
+        "INSERT INTO events (id, scan_id, org_id, kind, data, at) \
+         SELECT u.id, u.scan_id, u.org_id, u.kind, u.data::json, $6 \
+         FROM UNNEST($1::int8[], $2::uuid[], $3::text[], $4::text[], $5::text[]) \
+             AS u(id, scan_id, org_id, kind, data)",
+    )
+    .bind(&ids)
+    .bind(&scan_ids)
+    .bind(&orgs)
+    .bind(&kinds)
+    .bind(&data)
+    .bind(now)
+    .execute(&mut *c)
+    .await?;
+    Ok(evs
+        .into_iter()
+        .zip(ids)
+        .map(|(e, id)| Event {
+            id,
+            scan_id: e.scan_id,
+            org_id: e.org_id,
+            kind: e.kind,
+            data: e.data,
+            at: now,
+        })
+        .collect())
+}
+
+async fn fetch_scan(c: &mut PgConnection, id: ScanId) -> PgResult<Scan> {
+    let row = sqlx::query(&format!("SELECT {SCAN_COLS} FROM scans WHERE id = $1"))
+        .bind(id.0)
+        .fetch_optional(&mut *c)
+        .await?
+        .ok_or_else(|| scan_not_found(id))?;
+    Ok(scan_from_row(&row)?)
+}
+
+/// The state of an org's scan, or `NotFound`; with `lock`, the row stays locked for the rest of
+/// the transaction (the first step of every scan-changing transaction).
+async fn scan_state_in(
+    c: &mut PgConnection,
+    org: &OrgId,
+    id: ScanId,
+    lock: bool,
+) -> PgResult<ScanState> {
+    let sql = if lock {
+        "SELECT state FROM scans WHERE id = $1 AND org_id = $2 FOR NO KEY UPDATE"
+    } else {
+        "SELECT state FROM scans WHERE id = $1 AND org_id = $2"
+    };
+    let state: String = sqlx::query_scalar(sql)
+        .bind(id.0)
+        .bind(org.as_str())
+        .fetch_optional(&mut *c)
+        .await?
+        .ok_or_else(|| scan_not_found(id))?;
+    Ok(scan_state(&state)?)
+}
+
+/// Moves a scan's ledger rows from any of `from` to `to`, releasing relay leases.
+async fn move_ledger(
+    c: &mut PgConnection,
+    scan: ScanId,
+    from: &[&str],
+    to: &str,
+    now: DateTime<Utc>,
+) -> PgResult<u64> {
+    let r = sqlx::query(
+        "UPDATE scan_tasks SET status = $1, updated_at = $2, relay_owner = NULL, \
+             relay_until = NULL \
+         WHERE scan_id = $3 AND status = ANY($4)",
+    )
+    .bind(to)
+    .bind(now)
+    .bind(scan.0)
+    .bind(from)
+    .execute(&mut *c)
+    .await?;
+    Ok(r.rows_affected())
+}
+
+/// Inserts tasks as pending, deduped on `(scan, dedup_key)` and on id; returns the scan id of
+/// every row actually inserted. Rows are inserted in input order, so `seq` (FIFO within a
+/// priority) follows it.
+async fn insert_tasks(
+    c: &mut PgConnection,
+    tasks: &[(&Task, &OrgId)],
+    now: DateTime<Utc>,
+) -> PgResult<Vec<Uuid>> {
+    let mut inserted = Vec::new();
+    for chunk in tasks.chunks(INSERT_CHUNK) {
+        let n = chunk.len();
+        let mut ids = Vec::with_capacity(n);
+        let mut scans = Vec::with_capacity(n);
+        let mut orgs = Vec::with_capacity(n);
+        let mut keys = Vec::with_capacity(n);
+        let mut scanners = Vec::with_capacity(n);
+        let mut targets = Vec::with_capacity(n);
+        let mut depths = Vec::with_capacity(n);
+        let mut prios = Vec::with_capacity(n);
+        let mut attempts = Vec::with_capacity(n);
+        let mut params = Vec::with_capacity(n);
+        for (t, org) in chunk {
+            ids.push(t.id.0);
+            scans.push(t.scan_id.0);
+            orgs.push(org.as_str());
+            keys.push(pg_owned(t.dedup_key()));
+            scanners.push(pg_text(&t.scanner).into_owned());
+            targets.push(to_json(&t.target)?);
+            depths.push(i32_of(t.depth));
+            prios.push(i16::from(t.priority.rank()));
+            attempts.push(i32_of(t.max_attempts));
+            params.push(t.params.as_ref().map(to_json).transpose()?);
+        }
+        let rows: Vec<Uuid> = sqlx::query_scalar(
+            "INSERT INTO scan_tasks (id, scan_id, org_id, dedup_key, scanner, target, depth, \
+                 priority, max_attempts, params, status, created_at, updated_at) \
+             SELECT u.id, u.scan_id, u.org_id, u.dedup_key, u.scanner, u.target::json, u.depth, \
+                 u.priority, u.max_attempts, u.params::json, 'pending', $1, $1 \
+             FROM UNNEST($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], \
+                     $7::text[], $8::int4[], $9::int2[], $10::int4[], $11::text[]) \
+                 WITH ORDINALITY AS u(id, scan_id, org_id, dedup_key, scanner, target, depth, \
+                     priority, max_attempts, params, ord) \
+             ORDER BY u.ord \
+             ON CONFLICT DO NOTHING RETURNING scan_id",
+        )
+        .bind(now)
+        .bind(&ids)
+        .bind(&scans)
+        .bind(&orgs)
+        .bind(&keys)
+        .bind(&scanners)
+        .bind(&targets)
+        .bind(&depths)
+        .bind(&prios)
+        .bind(&attempts)
+        .bind(&params)
+        .fetch_all(&mut *c)
+        .await?;
+        inserted.extend(rows);
+    }
+    Ok(inserted)
+}
+
+/// Ends a live scan as `to` with `reason`; returns the state event, or `None` if the scan had
+/// already ended (or does not exist). Locks the scan row if the caller has not.
+async fn end_scan(
+    c: &mut PgConnection,
+    id: ScanId,
+    to: ScanState,
+    reason: Option<&str>,
+    drop_published: bool,
+    now: DateTime<Utc>,
+) -> PgResult<Option<NewEvent>> {
+    let Some(row) = sqlx::query("SELECT org_id, state FROM scans WHERE id = $1 FOR NO KEY UPDATE")
+        .bind(id.0)
+        .fetch_optional(&mut *c)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let from = scan_state(&get::<String>(&row, "state")?)?;
+    if !from.can_finish() {
+        return Ok(None);
+    }
+    let org = org(&get::<String>(&row, "org_id")?)?;
+    let r = sqlx::query(
+        "UPDATE scans SET state = $1, reason = $2, finished_at = $3, updated_at = $3 \
+         WHERE id = $4 AND state = $5",
+    )
+    .bind(to.as_str())
+    .bind(reason)
+    .bind(now)
+    .bind(id.0)
+    .bind(from.as_str())
+    .execute(&mut *c)
+    .await?;
+    if r.rows_affected() == 0 {
+        return Ok(None);
+    }
+    let from_rows: &[&str] = if drop_published {
+        &["pending", "parked", "published"]
+    } else {
+        &["pending", "parked"]
+    };
+    move_ledger(c, id, from_rows, "dropped", now).await?;
+    Ok(Some(NewEvent::state(id, &org, from, to, reason)))
+}
+
+fn push_finding_filters(qb: &mut QueryBuilder<'_, Postgres>, q: &FindingQuery) {
+    if let Some(kind) = &q.kind {
+        qb.push(" AND kind = ").push_bind(kind.clone());
+    }
+    if let Some(s) = q.severity {
+        qb.push(" AND severity = ").push_bind(i16::from(s.rank()));
+    }
+    if let Some(s) = q.min_severity {
+        qb.push(" AND severity >= ").push_bind(i16::from(s.rank()));
+    }
+    if let Some(scanner) = &q.scanner {
+        qb.push(" AND scanner = ").push_bind(scanner.clone());
+    }
+    if let Some(t) = q.triage {
+        qb.push(" AND triage = ").push_bind(t.as_str());
+    }
+}
+
+fn sort_name(s: FindingSort) -> &'static str {
+    match s {
+        FindingSort::Created => "created",
+        FindingSort::CreatedDesc => "created_desc",
+        FindingSort::Severity => "severity",
+    }
+}
+
+/// A finding as it will be stored (and announced), text made storable.
+fn stored_finding(
+    r: &TaskReport,
+    f: &argus_core::finding::NewFinding,
+    org: &OrgId,
+    now: DateTime<Utc>,
+) -> Finding {
+    Finding {
+        id: FindingId::new(),
+        scan_id: r.scan_id,
+        org_id: org.clone(),
+        task_id: Some(r.task_id),
+        scanner: pg_text(&r.scanner).into_owned(),
+        kind: pg_text(&f.kind).into_owned(),
+        severity: f.severity,
+        title: pg_text(&f.title).into_owned(),
+        description: f.description.as_deref().map(|d| pg_text(d).into_owned()),
+        target: f.target.clone(),
+        location: f.location.clone(),
+        fingerprint: pg_text(&f.fingerprint).into_owned(),
+        data: f.data.clone(),
+        secret: f.secret.clone(),
+        triage: Triage::Open,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+impl PgStore {
+    async fn update_scan_tx(
+        &self,
+        org: &OrgId,
+        id: ScanId,
+        name: &str,
+        config: &ScanConfig,
+    ) -> PgResult<Scan> {
+        let now = now_ts();
+        let mut tx = self.pool.begin().await?;
+        let state = scan_state_in(&mut tx, org, id, true).await?;
+        if state != ScanState::Created {
+            return Err(CoreError::Conflict {
+                message: format!("cannot update a scan that is {state}"),
+                state: Some(state),
+            }
+            .into());
+        }
+        let row = sqlx::query(&format!(
+            "UPDATE scans SET name = $1, config = $2::json, updated_at = $3 \
+             WHERE id = $4 AND org_id = $5 AND state = 'created' RETURNING {SCAN_COLS}"
+        ))
+        .bind(name)
+        .bind(to_json(config)?)
+        .bind(now)
+        .bind(id.0)
+        .bind(org.as_str())
+        .fetch_one(&mut *tx)
+        .await?;
+        let scan = scan_from_row(&row)?;
+        tx.commit().await?;
+        Ok(scan)
+    }
+
+    async fn delete_scan_tx(&self, org: &OrgId, id: ScanId) -> PgResult<()> {
+        let mut tx = self.pool.begin().await?;
+        let state: String =
+            sqlx::query_scalar("SELECT state FROM scans WHERE id = $1 AND org_id = $2 FOR UPDATE")
+                .bind(id.0)
+                .bind(org.as_str())
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or_else(|| scan_not_found(id))?;
+        let state = scan_state(&state)?;
+        if !state.can_delete() {
+            return Err(CoreError::Conflict {
+                message: format!("cannot delete a scan that is {state}"),
+                state: Some(state),
+            }
+            .into());
+        }
+        for table in ["scan_tasks", "findings", "events", "artifacts"] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE scan_id = $1"))
+                .bind(id.0)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query("DELETE FROM scans WHERE id = $1 AND org_id = $2")
+            .bind(id.0)
+            .bind(org.as_str())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn start_scan_tx(&self, org: &OrgId, id: ScanId, tasks: &[Task]) -> PgResult<Transition> {
+        let now = now_ts();
+        let mut tx = self.pool.begin().await?;
+        let from = scan_state_in(&mut tx, org, id, true).await?;
+        let to = from.apply(ScanAction::Start)?;
+        // The ledger rows belong to this scan and org whatever the tasks claim.
+        let tasks: Vec<Task> = tasks
+            .iter()
+            .map(|t| Task {
+                scan_id: id,
+                org_id: org.clone(),
+                ..t.clone()
+            })
+            .collect();
+        let pairs: Vec<(&Task, &OrgId)> = tasks.iter().map(|t| (t, org)).collect();
+        let inserted = insert_tasks(&mut tx, &pairs, now).await?.len() as u64;
+        let r = sqlx::query(
+            "UPDATE scans SET state = $1, enqueued = $2, enqueue_done = true, started_at = $3, \
+                 updated_at = $3 \
+             WHERE id = $4 AND org_id = $5 AND state = $6",
+        )
+        .bind(to.as_str())
+        .bind(i64_of(inserted))
+        .bind(now)
+        .bind(id.0)
+        .bind(org.as_str())
+        .bind(from.as_str())
+        .execute(&mut *tx)
+        .await?;
+        if r.rows_affected() == 0 {
+            return Err(CoreError::illegal("start", from).into());
+        }
+        let mut evs = vec![NewEvent::state(id, org, from, to, None)];
+        if inserted == 0 {
+            // Nothing to run: the completion rule holds already.
+            if let Some(ev) = end_scan(&mut tx, id, ScanState::Completed, None, false, now).await? {
+                evs.push(ev);
+            }
+        }
+        let scan = fetch_scan(&mut tx, id).await?;
+        let events = insert_events(&mut tx, evs, now).await?;
+        tx.commit().await?;
+        Ok(Transition { scan, events })
+    }
+
+    async fn apply_action_tx(
+        &self,
+        org: &OrgId,
+        id: ScanId,
+        action: ScanAction,
+    ) -> PgResult<Transition> {
+        let now = now_ts();
+        let mut tx = self.pool.begin().await?;
+        // Locked: the state read here is the one the update below replaces.
+        let from = scan_state_in(&mut tx, org, id, true).await?;
+        let to = from.apply(action)?;
+        if action == ScanAction::Start {
+            return Err(CoreError::invalid(
+                "/action",
+                "a scan is started with its planned tasks (start_scan)",
+            )
+            .into());
+        }
+        let reason = (action == ScanAction::Stop).then_some("stopped");
+        let finished = (action == ScanAction::Stop).then_some(now);
+        let r = sqlx::query(
+            "UPDATE scans SET state = $1, reason = COALESCE($2, reason), \
+                 finished_at = COALESCE($3, finished_at), updated_at = $4 \
+             WHERE id = $5 AND org_id = $6 AND state = $7",
+        )
+        .bind(to.as_str())
+        .bind(reason)
+        .bind(finished)
+        .bind(now)
+        .bind(id.0)
+        .bind(org.as_str())
+        .bind(from.as_str())
+        .execute(&mut *tx)
+        .await?;
+        if r.rows_affected() == 0 {
+            let current = scan_state_in(&mut tx, org, id, false).await?;
+            return Err(CoreError::illegal(action.as_str(), current).into());
+        }
+        match action {
+            ScanAction::Pause => {
+                move_ledger(&mut tx, id, &["pending"], "parked", now).await?;
+            }
+            ScanAction::Resume => {
+                move_ledger(&mut tx, id, &["parked"], "pending", now).await?;
+            }
+            ScanAction::Stop => {
+                move_ledger(
+                    &mut tx,
+                    id,
+                    &["pending", "parked", "published"],
+                    "dropped",
+                    now,
+                )
+                .await?;
+            }
+            ScanAction::Start => {}
+        }
+        let scan = fetch_scan(&mut tx, id).await?;
+        let events = insert_events(
+            &mut tx,
+            vec![NewEvent::state(id, org, from, to, reason)],
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Transition { scan, events })
+    }
+
+    async fn mark_running_tx(&self, ids: &[ScanId]) -> PgResult<Vec<Event>> {
+        let now = now_ts();
+        let mut ids = uuids(ids, |s| s.0);
+        ids.sort_unstable();
+        let mut tx = self.pool.begin().await?;
+        let rows = sqlx::query(
+            "UPDATE scans SET state = 'running', updated_at = $1 \
+             WHERE state = 'queued' AND id = ANY($2) RETURNING id, org_id",
+        )
+        .bind(now)
+        .bind(&ids)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut evs = Vec::with_capacity(rows.len());
+        for r in &rows {
+            evs.push(NewEvent::state(
+                ScanId(get(r, "id")?),
+                &org(&get::<String>(r, "org_id")?)?,
+                ScanState::Queued,
+                ScanState::Running,
+                None,
+            ));
+        }
+        evs.sort_by_key(|e| e.scan_id);
+        let events = insert_events(&mut tx, evs, now).await?;
+        tx.commit().await?;
+        Ok(events)
+    }
+
+    async fn finish_scan_tx(
+        &self,
+        id: ScanId,
+        state: ScanState,
+        reason: &str,
+    ) -> PgResult<Option<Transition>> {
+        let now = now_ts();
+        let mut tx = self.pool.begin().await?;
+        // Distinguish "unknown scan" (NotFound) from "already ended" (None); lock it first.
+        let exists: Option<i32> =
+            sqlx::query_scalar("SELECT 1 FROM scans WHERE id = $1 FOR NO KEY UPDATE")
+                .bind(id.0)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if exists.is_none() {
+            return Err(scan_not_found(id).into());
+        }
+        let Some(ev) = end_scan(&mut tx, id, state, Some(reason), false, now).await? else {
+            return Ok(None);
+        };
+        let scan = fetch_scan(&mut tx, id).await?;
+        let events = insert_events(&mut tx, vec![ev], now).await?;
+        tx.commit().await?;
+        Ok(Some(Transition { scan, events }))
+    }
+
+    async fn mark_published_tx(&self, ids: &[Uuid]) -> PgResult<()> {
+        sqlx::query(
+            "UPDATE scan_tasks SET status = 'published', updated_at = $1, relay_owner = NULL, \
+                 relay_until = NULL \
+             WHERE id = ANY($2) AND status = 'pending'",
+        )
+        .bind(now_ts())
+        .bind(ids)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// One `record` transaction (see the trait and module docs for the rules).
+    async fn record_tx(&self, reports: &[TaskReport]) -> PgResult<RecordOutcome> {
+        let now = now_ts();
+        let mut tx = self.pool.begin().await?;
+
+        // 1. Lock the scans this batch touches, in id order, and read what the rules need.
+        let mut scan_ids: Vec<Uuid> = reports
+            .iter()
+            .map(|r| r.scan_id.0)
+            .chain(
+                reports
+                    .iter()
+                    .flat_map(|r| r.spawned.iter().map(|t| t.scan_id.0)),
+            )
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        scan_ids.sort_unstable();
+        let rows = sqlx::query(
+            "SELECT id, org_id, state, enqueued, done, failed, expected_total, enqueue_done, \
+                 findings, config->>'max_results' AS mr \
+             FROM scans WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE",
+        )
+        .bind(&scan_ids)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut scans: BTreeMap<ScanId, Touched> = BTreeMap::new();
+        for r in &rows {
+            scans.insert(
+                ScanId(get(r, "id")?),
+                Touched {
+                    org: org(&get::<String>(r, "org_id")?)?,
+                    state: scan_state(&get::<String>(r, "state")?)?,
+                    progress: progress_from_row(r)?,
+                    max_results: get::<Option<String>>(r, "mr")?.and_then(|v| v.parse().ok()),
+                    d_done: 0,
+                    d_failed: 0,
+                    d_enqueued: 0,
+                    d_findings: 0,
+                    hit_max_results: false,
+                },
+            );
+        }
+        // Ledger updates only touch rows of the scans locked above.
+        let locked: Vec<Uuid> = scans.keys().map(|s| s.0).collect();
+
+        // 2. Ledger: a terminal status counts only when the row was not terminal already.
+        let mut done = Vec::new();
+        let mut failed_ids = Vec::new();
+        let mut failed_errors = Vec::new();
+        let mut dropped = Vec::new();
+        let mut parked = Vec::new();
+        let mut failed_seen: HashMap<TaskId, usize> = HashMap::new();
+        for r in reports {
+            match &r.status {
+                TaskStatus::Running => {}
+                TaskStatus::Done => done.push(r.task_id.0),
+                TaskStatus::Failed { error } => {
+                    // One row per task: the first report's error is kept (as on SQLite).
+                    if let std::collections::hash_map::Entry::Vacant(slot) =
+                        failed_seen.entry(r.task_id)
+                    {
+                        slot.insert(failed_ids.len());
+                        failed_ids.push(r.task_id.0);
+                        failed_errors.push(pg_text(error).into_owned());
+                    }
+                }
+                TaskStatus::Parked => parked.push(r.task_id.0),
+                TaskStatus::Dropped => dropped.push(r.task_id.0),
+            }
+        }
+        if !done.is_empty() {
+            let rows: Vec<Uuid> = sqlx::query_scalar(&format!(
+                "UPDATE scan_tasks SET status = 'done', updated_at = $1, relay_owner = NULL, \
+                     relay_until = NULL \
+                 WHERE id = ANY($2) AND scan_id = ANY($3) AND status NOT IN {TERMINAL} \
+                 RETURNING scan_id"
+            ))
+            .bind(now)
+            .bind(&done)
+            .bind(&locked)
+            .fetch_all(&mut *tx)
+            .await?;
+            for sid in rows {
+                if let Some(t) = scans.get_mut(&ScanId(sid)) {
+                    t.d_done += 1;
+                }
+            }
+        }
+        let mut evs: Vec<NewEvent> = Vec::new();
+        let mut failed_evs: Vec<(usize, NewEvent)> = Vec::new();
+        if !failed_ids.is_empty() {
+            let rows = sqlx::query(&format!(
+                "UPDATE scan_tasks AS t SET status = 'failed', error = u.error, updated_at = $1, \
+                     relay_owner = NULL, relay_until = NULL \
+                 FROM UNNEST($2::uuid[], $3::text[]) AS u(id, error) \
+                 WHERE t.id = u.id AND t.scan_id = ANY($4) AND t.status NOT IN {TERMINAL} \
+                 RETURNING t.id, t.scan_id, t.scanner, t.target, t.error"
+            ))
+            .bind(now)
+            .bind(&failed_ids)
+            .bind(&failed_errors)
+            .bind(&locked)
+            .fetch_all(&mut *tx)
+            .await?;
+            for r in &rows {
+                let scan_id = ScanId(get(r, "scan_id")?);
+                let task_id = TaskId(get(r, "id")?);
+                if let Some(t) = scans.get_mut(&scan_id) {
+                    t.d_failed += 1;
+                    let target = get::<sqlx::types::Json<Value>>(r, "target")
+                        .map(|j| j.0)
+                        .unwrap_or(Value::Null);
+                    failed_evs.push((
+                        failed_seen.get(&task_id).copied().unwrap_or(usize::MAX),
+                        NewEvent {
+                            scan_id,
+                            org_id: t.org.clone(),
+                            kind: EventKind::TaskFailed,
+                            data: json!({
+                                "task_id": task_id.to_string(),
+                                "scanner": get::<String>(r, "scanner")?,
+                                "target": target,
+                                "error": get::<Option<String>>(r, "error")?,
+                            }),
+                        },
+                    ));
+                }
+            }
+            // Announce failures in report order (RETURNING has no defined order).
+            failed_evs.sort_by_key(|(i, _)| *i);
+        }
+        if !dropped.is_empty() {
+            sqlx::query(&format!(
+                "UPDATE scan_tasks SET status = 'dropped', updated_at = $1, relay_owner = NULL, \
+                     relay_until = NULL \
+                 WHERE id = ANY($2) AND scan_id = ANY($3) AND status NOT IN {TERMINAL}"
+            ))
+            .bind(now)
+            .bind(&dropped)
+            .bind(&locked)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if !parked.is_empty() {
+            sqlx::query(
+                "UPDATE scan_tasks SET status = 'parked', updated_at = $1, relay_owner = NULL, \
+                     relay_until = NULL \
+                 WHERE id = ANY($2) AND scan_id = ANY($3) AND status IN ('pending', 'published')",
+            )
+            .bind(now)
+            .bind(&parked)
+            .bind(&locked)
+            .execute(&mut *tx)
+            .await?;
+        }
+
+        // 3. Findings of live scans, idempotent on (scan, fingerprint).
+        let mut new_findings: Vec<Finding> = Vec::new();
+        for r in reports {
+            let Some(t) = scans.get(&r.scan_id).filter(|t| t.live()) else {
+                continue;
+            };
+            for f in &r.findings {
+                if let Err(e) = f.validate() {
+                    tracing::warn!(scan = %r.scan_id, task = %r.task_id, error = %e, "skipping invalid finding");
+                    continue;
+                }
+                new_findings.push(stored_finding(r, f, &t.org, now));
+            }
+        }
+        if !new_findings.is_empty() {
+            let n = new_findings.len();
+            let mut ids = Vec::with_capacity(n);
+            let mut f_scans = Vec::with_capacity(n);
+            let mut orgs = Vec::with_capacity(n);
+            let mut tasks = Vec::with_capacity(n);
+            let mut scanners = Vec::with_capacity(n);
+            let mut kinds = Vec::with_capacity(n);
+            let mut sevs = Vec::with_capacity(n);
+            let mut titles = Vec::with_capacity(n);
+            let mut descs = Vec::with_capacity(n);
+            let mut targets = Vec::with_capacity(n);
+            let mut locations = Vec::with_capacity(n);
+            let mut fps = Vec::with_capacity(n);
+            let mut data = Vec::with_capacity(n);
+            let mut secrets = Vec::with_capacity(n);
+            for f in &new_findings {
+                ids.push(f.id.0);
+                f_scans.push(f.scan_id.0);
+                orgs.push(f.org_id.as_str());
+                tasks.push(f.task_id.map(|t| t.0));
+                scanners.push(f.scanner.as_str());
+                kinds.push(f.kind.as_str());
+                sevs.push(i16::from(f.severity.rank()));
+                titles.push(f.title.as_str());
+                descs.push(f.description.as_deref());
+                targets.push(to_json(&f.target)?);
+                locations.push(to_json(&f.location)?);
+                fps.push(f.fingerprint.as_str());
+                data.push(to_json(&f.data)?);
+                secrets.push(f.secret.as_ref().map(to_json).transpose()?);
+            }
+            // Input order: of duplicates within the batch, the first one is kept.
+            let inserted: HashSet<Uuid> = sqlx::query_scalar(
+                "INSERT INTO findings (id, scan_id, org_id, task_id, scanner, kind, severity, \
+                     title, description, target, location, fingerprint, data, secret, triage, \
+                     created_at, updated_at) \
+                 SELECT u.id, u.scan_id, u.org_id, u.task_id, u.scanner, u.kind, u.severity, \
+                     u.title, u.description, u.target::json, u.location::json, u.fingerprint, \
+                     u.data::json, u.secret::json, 'open', $1, $1 \
+                 FROM UNNEST($2::uuid[], $3::uuid[], $4::text[], $5::uuid[], $6::text[], \
+                         $7::text[], $8::int2[], $9::text[], $10::text[], $11::text[], \
+                         $12::text[], $13::text[], $14::text[], $15::text[]) \
+                     WITH ORDINALITY AS u(id, scan_id, org_id, task_id, scanner, kind, severity, \
+                         title, description, target, location, fingerprint, data, secret, ord) \
+                 ORDER BY u.ord \
+                 ON CONFLICT DO NOTHING RETURNING id",
+            )
+            .bind(now)
+            .bind(&ids)
+            .bind(&f_scans)
+            .bind(&orgs)
+            .bind(&tasks)
+            .bind(&scanners)
+            .bind(&kinds)
+            .bind(&sevs)
+            .bind(&titles)
+            .bind(&descs)
+            .bind(&targets)
+            .bind(&locations)
+            .bind(&fps)
+            .bind(&data)
+            .bind(&secrets)
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .collect();
+            new_findings.retain(|f| inserted.contains(&f.id.0));
+            for f in &new_findings {
+                if let Some(t) = scans.get_mut(&f.scan_id) {
+                    t.d_findings += 1;
+                }
+                evs.push(NewEvent {
+                    scan_id: f.scan_id,
+                    org_id: f.org_id.clone(),
+                    kind: EventKind::Finding,
+                    data: serde_json::to_value(f).unwrap_or(Value::Null),
+                });
+            }
+        }
+        evs.extend(failed_evs.into_iter().map(|(_, e)| e));
+        for t in scans.values_mut() {
+            t.hit_max_results = t.live()
+                && t.max_results
+                    .is_some_and(|m| t.progress.findings + t.d_findings >= m);
+        }
+
+        // 4. Spawned tasks of live scans that did not just reach max_results, deduped.
+        let spawned: Vec<(&Task, &OrgId)> = reports
+            .iter()
+            .flat_map(|r| r.spawned.iter())
+            .filter_map(|task| {
+                let t = scans.get(&task.scan_id)?;
+                (t.live() && !t.hit_max_results).then_some((task, &t.org))
+            })
+            .collect();
+        let mut spawned_count = 0u64;
+        for sid in insert_tasks(&mut tx, &spawned, now).await? {
+            if let Some(t) = scans.get_mut(&ScanId(sid)) {
+                t.d_enqueued += 1;
+                spawned_count += 1;
+            }
+        }
+
+        // 5. Artifacts of live scans; of two records of one name in a batch, the later wins
+        //    (as with one upsert after the other).
+        let mut artifacts: BTreeMap<(Uuid, &str), (&ArtifactMeta, &OrgId)> = BTreeMap::new();
+        for r in reports {
+            let Some(t) = scans.get(&r.scan_id).filter(|t| t.live()) else {
+                continue;
+            };
+            for a in &r.artifacts {
+                artifacts.insert((r.scan_id.0, a.name.as_str()), (a, &t.org));
+            }
+        }
+        if !artifacts.is_empty() {
+            let mut a_scans = Vec::with_capacity(artifacts.len());
+            let mut names = Vec::with_capacity(artifacts.len());
+            let mut orgs = Vec::with_capacity(artifacts.len());
+            let mut sizes = Vec::with_capacity(artifacts.len());
+            let mut types = Vec::with_capacity(artifacts.len());
+            let mut times = Vec::with_capacity(artifacts.len());
+            for ((scan, name), (a, org)) in &artifacts {
+                a_scans.push(*scan);
+                names.push(*name);
+                orgs.push(org.as_str());
+                sizes.push(i64_of(a.size));
+                types.push(pg_text(&a.content_type).into_owned());
+                times.push(a.created_at);
+            }
+            sqlx::query(
+                "INSERT INTO artifacts (scan_id, name, org_id, size, content_type, created_at) \
+                 SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::int8[], \
+                     $5::text[], $6::timestamptz[]) \
+                 ON CONFLICT (scan_id, name) DO UPDATE SET size = excluded.size, \
+                     content_type = excluded.content_type, created_at = excluded.created_at",
+            )
+            .bind(&a_scans)
+            .bind(&names)
+            .bind(&orgs)
+            .bind(&sizes)
+            .bind(&types)
+            .bind(&times)
+            .execute(&mut *tx)
+            .await?;
+        }
+
+        // 6. Counters of every changed scan in one statement; the new values follow from the
+        //    values read under the lock plus the deltas.
+        let changed: Vec<(&ScanId, &Touched)> = scans.iter().filter(|(_, t)| t.changed()).collect();
+        if !changed.is_empty() {
+            sqlx::query(
+                "UPDATE scans AS s SET done = s.done + u.d_done, failed = s.failed + u.d_failed, \
+                     enqueued = s.enqueued + u.d_enqueued, findings = s.findings + u.d_findings, \
+                     updated_at = $1 \
+                 FROM UNNEST($2::uuid[], $3::int8[], $4::int8[], $5::int8[], $6::int8[]) \
+                     AS u(id, d_done, d_failed, d_enqueued, d_findings) \
+                 WHERE s.id = u.id",
+            )
+            .bind(now)
+            .bind(changed.iter().map(|(id, _)| id.0).collect::<Vec<_>>())
+            .bind(
+                changed
+                    .iter()
+                    .map(|(_, t)| i64_of(t.d_done))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                changed
+                    .iter()
+                    .map(|(_, t)| i64_of(t.d_failed))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                changed
+                    .iter()
+                    .map(|(_, t)| i64_of(t.d_enqueued))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                changed
+                    .iter()
+                    .map(|(_, t)| i64_of(t.d_findings))
+                    .collect::<Vec<_>>(),
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
+
+        // 7. Progress events and completion, per scan in id order.
+        let mut finished = Vec::new();
+        for (id, t) in &scans {
+            let mut progress = t.progress.clone();
+            if t.changed() {
+                progress.done += t.d_done;
+                progress.failed += t.d_failed;
+                progress.enqueued += t.d_enqueued;
+                progress.findings += t.d_findings;
+                evs.push(NewEvent {
+                    scan_id: *id,
+                    org_id: t.org.clone(),
+                    kind: EventKind::Progress,
+                    data: serde_json::to_value(&progress).unwrap_or(Value::Null),
+                });
+            }
+            if !t.live() {
+                continue;
+            }
+            let reason = if t.hit_max_results {
+                Some("max_results")
+            } else if progress.is_complete() {
+                None
+            } else {
+                continue;
+            };
+            if let Some(ev) =
+                end_scan(&mut tx, *id, ScanState::Completed, reason, false, now).await?
+            {
+                finished.push((*id, ScanState::Completed, reason.map(str::to_owned)));
+                evs.push(ev);
+            }
+        }
+
+        let events = insert_events(&mut tx, evs, now).await?;
+        tx.commit().await?;
+        Ok(RecordOutcome {
+            events,
+            spawned: spawned_count,
+            finished,
+        })
+    }
+
+    async fn pending_tasks_leased(&self, limit: u32) -> PgResult<Vec<Task>> {
+        let _one_at_a_time = self.relay.gate.lock().await;
+        let rows = sqlx::query(
+            "WITH picked AS ( \
+                 SELECT id FROM scan_tasks \
+                 WHERE status = 'pending' \
+                     AND (relay_until IS NULL OR relay_until < now() OR relay_owner = $2) \
+                 ORDER BY priority DESC, seq LIMIT $1 \
+                 FOR UPDATE SKIP LOCKED) \
+             UPDATE scan_tasks AS t \
+             SET relay_owner = $2, relay_until = now() + make_interval(secs => $3) \
+             FROM picked WHERE t.id = picked.id \
+             RETURNING t.id, t.scan_id, t.org_id, t.scanner, t.target, t.depth, t.priority, \
+                 t.max_attempts, t.params, t.seq",
+        )
+        .bind(i64::from(limit))
+        .bind(self.relay.owner)
+        .bind(RELAY_LEASE.as_secs_f64())
+        .fetch_all(&self.pool)
+        .await?;
+        // RETURNING has no defined order: restore priority, then FIFO.
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            out.push((get::<i64>(r, "seq")?, task_from_row(r)?));
+        }
+        out.sort_by(|(sa, a), (sb, b)| b.priority.rank().cmp(&a.priority.rank()).then(sa.cmp(sb)));
+        Ok(out.into_iter().map(|(_, t)| t).collect())
+    }
+
+    async fn list_findings_q(
+        &self,
+        org: &OrgId,
+        scan: ScanId,
+        query: &FindingQuery,
+    ) -> PgResult<Page<Finding>> {
+        let mut conn = self.pool.acquire().await?;
+        scan_state_in(&mut conn, org, scan, false).await?;
+        let limit = clamp_limit(query.limit);
+        let sort = sort_name(query.sort);
+        let mut qb = QueryBuilder::<Postgres>::new(format!(
+            "SELECT {FINDING_COLS} FROM findings WHERE scan_id = "
+        ));
+        qb.push_bind(scan.0)
+            .push(" AND org_id = ")
+            .push_bind(org.as_str().to_owned());
+        push_finding_filters(&mut qb, query);
+        if let Some(cur) = &query.cursor {
+            let c = Cursor::decode(cur, sort)?;
+            match query.sort {
+                FindingSort::Created => {
+                    qb.push(" AND (created_at, id) > (")
+                        .push_bind(c.at)
+                        .push(", ")
+                        .push_bind(c.id)
+                        .push(")");
+                }
+                FindingSort::CreatedDesc => {
+                    qb.push(" AND (created_at, id) < (")
+                        .push_bind(c.at)
+                        .push(", ")
+                        .push_bind(c.id)
+                        .push(")");
+                }
+                FindingSort::Severity => {
+                    qb.push(" AND (severity < ")
+                        .push_bind(c.rank)
+                        .push(" OR (severity = ")
+                        .push_bind(c.rank)
+                        .push(" AND (created_at, id) > (")
+                        .push_bind(c.at)
+                        .push(", ")
+                        .push_bind(c.id)
+                        .push(")))");
+                }
+            }
+        }
+        qb.push(match query.sort {
+            FindingSort::Created => " ORDER BY created_at, id",
+            FindingSort::CreatedDesc => " ORDER BY created_at DESC, id DESC",
+            FindingSort::Severity => " ORDER BY severity DESC, created_at, id",
+        });
+        qb.push(" LIMIT ").push_bind(i64::from(limit) + 1);
+        let rows = qb.build().fetch_all(&mut *conn).await?;
+        let mut items = rows
+            .iter()
+            .map(finding_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        let next_cursor = if items.len() > limit as usize {
+            items.truncate(limit as usize);
+            items.last().map(|f| {
+                Cursor {
+                    s: sort.into(),
+                    r: i64::from(f.severity.rank()),
+                    c: f.created_at.timestamp_millis(),
+                    i: f.id.to_string(),
+                }
+                .encode()
+            })
+        } else {
+            None
+        };
+        Ok(Page { items, next_cursor })
+    }
+
+    async fn events_after_q(
+        &self,
+        org: &OrgId,
+        scan: Option<ScanId>,
+        after: i64,
+        limit: u32,
+    ) -> PgResult<Vec<Event>> {
+        let limit = i64::from(clamp_limit(limit));
+        let mut conn = self.pool.acquire().await?;
+        let rows = match scan {
+            Some(scan) => {
+                scan_state_in(&mut conn, org, scan, false).await?;
+                sqlx::query(&format!(
+                    "SELECT {EVENT_COLS} FROM events WHERE scan_id = $1 AND org_id = $2 \
+                     AND id > $3 ORDER BY id LIMIT $4"
+                ))
+                .bind(scan.0)
+                .bind(org.as_str())
+                .bind(after)
+                .bind(limit)
+                .fetch_all(&mut *conn)
+                .await?
+            }
+            None => {
+                sqlx::query(&format!(
+                    "SELECT {EVENT_COLS} FROM events WHERE org_id = $1 AND id > $2 \
+                     ORDER BY id LIMIT $3"
+                ))
+                .bind(org.as_str())
+                .bind(after)
+                .bind(limit)
+                .fetch_all(&mut *conn)
+                .await?
+            }
+        };
+        Ok(rows.iter().map(event_from_row).collect::<Result<_>>()?)
+    }
+}
+
+fn decode_all<T>(rows: &[PgRow], f: impl Fn(&PgRow) -> Result<T>) -> Result<Vec<T>> {
+    rows.iter().map(f).collect()
+}
+
+#[async_trait]
+impl Store for PgStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn ping(&self) -> Result<()> {
+        lift(async {
+            sqlx::query("SELECT 1").execute(&self.pool).await?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn try_lead(&self, role: &str, holder: &str, ttl: Duration) -> Result<bool> {
+        // The upsert only overwrites a row held by the same holder or already expired, both
+        // judged by the database clock; when the condition fails nothing is returned, which is
+        // the "refused" answer. Racing first inserts are settled by the primary key.
+        lift(async {
+            let row: Option<String> = sqlx::query_scalar(
+                "INSERT INTO leaders (role, holder, expires_at) \
+                 VALUES ($1, $2, now() + make_interval(secs => $3)) \
+                 ON CONFLICT (role) DO UPDATE SET holder = excluded.holder, \
+                     expires_at = excluded.expires_at \
+                 WHERE leaders.holder = excluded.holder OR leaders.expires_at <= now() \
+                 RETURNING holder",
+            )
+            .bind(role)
+            .bind(holder)
+            .bind(ttl.as_secs_f64())
+            .fetch_optional(&self.pool)
+            .await?;
+            Ok(row.is_some())
+        })
+        .await
+    }
+
+    async fn resign(&self, role: &str, holder: &str) -> Result<()> {
+        lift(async {
+            sqlx::query("DELETE FROM leaders WHERE role = $1 AND holder = $2")
+                .bind(role)
+                .bind(holder)
+                .execute(&self.pool)
+                .await?;
+            Ok(())
+        })
+        .await
+    }
+
+    // ---- scans ----
+
+    async fn create_scan(&self, scan: NewScan) -> Result<Scan> {
+        lift(async {
+            let row = sqlx::query(&format!(
+                "INSERT INTO scans (id, org_id, user_id, name, config, template_id, state, \
+                     created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5::json, $6, 'created', $7, $7) RETURNING {SCAN_COLS}"
+            ))
+            .bind(scan.id.0)
+            .bind(scan.org.as_str())
+            .bind(scan.user.as_str())
+            .bind(&scan.name)
+            .bind(to_json(&scan.config)?)
+            .bind(scan.template_id.map(|t| t.0))
+            .bind(now_ts())
+            .fetch_one(&self.pool)
+            .await?;
+            Ok(scan_from_row(&row)?)
+        })
+        .await
+    }
+
+    async fn get_scan(&self, org: &OrgId, id: ScanId) -> Result<Scan> {
+        lift(async {
+            let row = sqlx::query(&format!(
+                "SELECT {SCAN_COLS} FROM scans WHERE id = $1 AND org_id = $2"
+            ))
+            .bind(id.0)
+            .bind(org.as_str())
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| scan_not_found(id))?;
+            Ok(scan_from_row(&row)?)
+        })
+        .await
+    }
+
+    async fn list_scans(&self, org: &OrgId, query: &ScanQuery) -> Result<Page<Scan>> {
+        lift(async {
+            let limit = clamp_limit(query.limit);
+            let mut qb = QueryBuilder::<Postgres>::new(format!(
+                "SELECT {SCAN_COLS} FROM scans WHERE org_id = "
+            ));
+            qb.push_bind(org.as_str().to_owned());
+            if let Some(state) = query.state {
+                qb.push(" AND state = ").push_bind(state.as_str());
+            }
+            if let Some(cur) = &query.cursor {
+                let c = Cursor::decode(cur, "scans")?;
+                qb.push(" AND (created_at, id) < (")
+                    .push_bind(c.at)
+                    .push(", ")
+                    .push_bind(c.id)
+                    .push(")");
+            }
+            qb.push(" ORDER BY created_at DESC, id DESC LIMIT ")
+                .push_bind(i64::from(limit) + 1);
+            let rows = qb.build().fetch_all(&self.pool).await?;
+            let mut items = decode_all(&rows, scan_from_row)?;
+            let next_cursor = if items.len() > limit as usize {
+                items.truncate(limit as usize);
+                items.last().map(|s| {
+                    Cursor {
+                        s: "scans".into(),
+                        r: 0,
+                        c: s.created_at.timestamp_millis(),
+                        i: s.id.to_string(),
+                    }
+                    .encode()
+                })
+            } else {
+                None
+            };
+            Ok(Page { items, next_cursor })
+        })
+        .await
+    }
+
+    async fn update_scan(
+        &self,
+        org: &OrgId,
+        id: ScanId,
+        name: String,
+        config: ScanConfig,
+    ) -> Result<Scan> {
+        retrying(|| self.update_scan_tx(org, id, &name, &config)).await
+    }
+
+    async fn delete_scan(&self, org: &OrgId, id: ScanId) -> Result<()> {
+        retrying(|| self.delete_scan_tx(org, id)).await
+    }
+
+    async fn start_scan(&self, org: &OrgId, id: ScanId, tasks: Vec<Task>) -> Result<Transition> {
+        retrying(|| self.start_scan_tx(org, id, &tasks)).await
+    }
+
+    async fn apply_action(
+        &self,
+        org: &OrgId,
+        id: ScanId,
+        action: ScanAction,
+    ) -> Result<Transition> {
+        retrying(|| self.apply_action_tx(org, id, action)).await
+    }
+
+    async fn mark_running(&self, ids: &[ScanId]) -> Result<Vec<Event>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        retrying(|| self.mark_running_tx(ids)).await
+    }
+
+    async fn finish_scan(
+        &self,
+        id: ScanId,
+        state: ScanState,
+        reason: &str,
+    ) -> Result<Option<Transition>> {
+        if !matches!(state, ScanState::Completed | ScanState::Failed) {
+            return Err(CoreError::invalid(
+                "/state",
+                "a scan is finished as completed or failed",
+            ));
+        }
+        retrying(|| self.finish_scan_tx(id, state, reason)).await
+    }
+
+    async fn scans_by_ids(&self, ids: &[ScanId]) -> Result<Vec<Scan>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        lift(async {
+            let rows = sqlx::query(&format!("SELECT {SCAN_COLS} FROM scans WHERE id = ANY($1)"))
+                .bind(uuids(ids, |s| s.0))
+                .fetch_all(&self.pool)
+                .await?;
+            Ok(decode_all(&rows, scan_from_row)?)
+        })
+        .await
+    }
+
+    async fn active_scans(&self) -> Result<Vec<Scan>> {
+        lift(async {
+            let rows = sqlx::query(&format!(
+                "SELECT {SCAN_COLS} FROM scans WHERE state IN ('queued', 'running', 'paused') \
+                 ORDER BY created_at, id"
+            ))
+            .fetch_all(&self.pool)
+            .await?;
+            Ok(decode_all(&rows, scan_from_row)?)
+        })
+        .await
+    }
+
+    // ---- task ledger ----
+
+    async fn pending_tasks(&self, limit: u32) -> Result<Vec<Task>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        lift(self.pending_tasks_leased(limit)).await
+    }
+
+    async fn mark_published(&self, ids: &[TaskId]) -> Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        // Sorted ids: concurrent callers lock overlapping rows in the same order.
+        let mut ids = uuids(ids, |t| t.0);
+        ids.sort_unstable();
+        retrying(|| self.mark_published_tx(&ids)).await
+    }
+
+    async fn finished_tasks(&self, ids: &[TaskId]) -> Result<Vec<TaskId>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        lift(async {
+            let rows: Vec<Uuid> = sqlx::query_scalar(&format!(
+                "SELECT id FROM scan_tasks WHERE id = ANY($1) AND status IN {TERMINAL}"
+            ))
+            .bind(uuids(ids, |t| t.0))
+            .fetch_all(&self.pool)
+            .await?;
+            Ok(rows.into_iter().map(TaskId).collect())
+        })
+        .await
+    }
+
+    /// Commits a batch of reports in one transaction with a fixed number of statements: scan
+    /// lock, ledger updates (done, failed, dropped, parked), finding insert, spawned-task
+    /// insert, artifact upsert, one counter update, completion checks, and the event insert.
+    async fn record(&self, reports: Vec<TaskReport>) -> Result<RecordOutcome> {
+        if reports.is_empty() {
+            return Ok(RecordOutcome::default());
+        }
+        retrying(|| self.record_tx(&reports)).await
+    }
+
+    // ---- findings ----
+
+    async fn list_findings(
+        &self,
+        org: &OrgId,
+        scan: ScanId,
+        query: &FindingQuery,
+    ) -> Result<Page<Finding>> {
+        lift(self.list_findings_q(org, scan, query)).await
+    }
+
+    async fn get_finding(&self, org: &OrgId, id: FindingId) -> Result<Finding> {
+        lift(async {
+            let row = sqlx::query(&format!(
+                "SELECT {FINDING_COLS} FROM findings WHERE id = $1 AND org_id = $2"
+            ))
+            .bind(id.0)
+            .bind(org.as_str())
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| CoreError::not_found("finding", id))?;
+            Ok(finding_from_row(&row)?)
+        })
+        .await
+    }
+
+    async fn set_triage(&self, org: &OrgId, id: FindingId, triage: Triage) -> Result<Finding> {
+        lift(async {
+            let row = sqlx::query(&format!(
+                "UPDATE findings SET triage = $1, updated_at = $2 WHERE id = $3 AND org_id = $4 \
+                 RETURNING {FINDING_COLS}"
+            ))
+            .bind(triage.as_str())
+            .bind(now_ts())
+            .bind(id.0)
+            .bind(org.as_str())
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| CoreError::not_found("finding", id))?;
+            Ok(finding_from_row(&row)?)
+        })
+        .await
+    }
+
+    // ---- events ----
+
+    async fn events_after(
+        &self,
+        org: &OrgId,
+        scan: Option<ScanId>,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<Event>> {
+        lift(self.events_after_q(org, scan, after, limit)).await
+    }
+
+    // ---- templates ----
+
+    async fn create_template(&self, t: NewTemplate) -> Result<Template> {
+        lift(async {
+            let row = sqlx::query(&format!(
+                "INSERT INTO templates (id, org_id, user_id, name, description, config, \
+                     created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6::json, $7, $7) RETURNING {TEMPLATE_COLS}"
+            ))
+            .bind(t.id.0)
+            .bind(t.org.as_str())
+            .bind(t.user.as_str())
+            .bind(&t.name)
+            .bind(&t.description)
+            .bind(to_json(&t.config)?)
+            .bind(now_ts())
+            .fetch_one(&self.pool)
+            .await?;
+            Ok(template_from_row(&row)?)
+        })
+        .await
+    }
+
+    async fn get_template(&self, org: &OrgId, id: TemplateId) -> Result<Template> {
+        lift(async {
+            let row = sqlx::query(&format!(
+                "SELECT {TEMPLATE_COLS} FROM templates WHERE id = $1 AND org_id = $2"
+            ))
+            .bind(id.0)
+            .bind(org.as_str())
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| CoreError::not_found("template", id))?;
+            Ok(template_from_row(&row)?)
+        })
+        .await
+    }
+
+    async fn list_templates(&self, org: &OrgId) -> Result<Vec<Template>> {
+        lift(async {
+            let rows = sqlx::query(&format!(
+                "SELECT {TEMPLATE_COLS} FROM templates WHERE org_id = $1 ORDER BY name, id"
+            ))
+            .bind(org.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+            Ok(decode_all(&rows, template_from_row)?)
+        })
+        .await
+    }
+
+    async fn update_template(&self, t: NewTemplate) -> Result<Template> {
+        lift(async {
+            let row = sqlx::query(&format!(
+                "UPDATE templates SET name = $1, description = $2, config = $3::json, \
+                     updated_at = $4 \
+                 WHERE id = $5 AND org_id = $6 RETURNING {TEMPLATE_COLS}"
+            ))
+            .bind(&t.name)
+            .bind(&t.description)
+            .bind(to_json(&t.config)?)
+            .bind(now_ts())
+            .bind(t.id.0)
+            .bind(t.org.as_str())
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| CoreError::not_found("template", t.id))?;
+            Ok(template_from_row(&row)?)
+        })
+        .await
+    }
+
+    async fn delete_template(&self, org: &OrgId, id: TemplateId) -> Result<()> {
+        lift(async {
+            let r = sqlx::query("DELETE FROM templates WHERE id = $1 AND org_id = $2")
+                .bind(id.0)
+                .bind(org.as_str())
+                .execute(&self.pool)
+                .await?;
+            if r.rows_affected() == 0 {
+                return Err(CoreError::not_found("template", id).into());
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    // ---- artifacts ----
+
+    async fn put_artifact(&self, meta: ArtifactMeta) -> Result<()> {
+        // One statement: the scan must exist in the org (a key-share lock keeps it from being
+        // deleted meanwhile without blocking `record`), then the upsert.
+        lift(async {
+            let written: Option<i32> = sqlx::query_scalar(
+                "WITH s AS (SELECT id FROM scans WHERE id = $1 AND org_id = $2 FOR KEY SHARE) \
+                 INSERT INTO artifacts (scan_id, name, org_id, size, content_type, created_at) \
+                 SELECT s.id, $3, $2, $4, $5, $6 FROM s \
+                 ON CONFLICT (scan_id, name) DO UPDATE SET size = excluded.size, \
+                     content_type = excluded.content_type, created_at = excluded.created_at \
+                 RETURNING 1",
+            )
+            .bind(meta.scan_id.0)
+            .bind(meta.org_id.as_str())
+            .bind(meta.name.as_str())
+            .bind(i64_of(meta.size))
+            .bind(pg_text(&meta.content_type).as_ref())
+            .bind(meta.created_at)
+            .fetch_optional(&self.pool)
+            .await?;
+            if written.is_none() {
+                return Err(scan_not_found(meta.scan_id).into());
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn list_artifacts(&self, org: &OrgId, scan: ScanId) -> Result<Vec<ArtifactMeta>> {
+        lift(async {
+            let mut conn = self.pool.acquire().await?;
+            scan_state_in(&mut conn, org, scan, false).await?;
+            let rows = sqlx::query(&format!(
+                "SELECT {ARTIFACT_COLS} FROM artifacts WHERE scan_id = $1 AND org_id = $2 \
+                 ORDER BY name"
+            ))
+            .bind(scan.0)
+            .bind(org.as_str())
+            .fetch_all(&mut *conn)
+            .await?;
+            Ok(decode_all(&rows, artifact_from_row)?)
+        })
+        .await
+    }
+
+    async fn get_artifact(&self, org: &OrgId, scan: ScanId, name: &str) -> Result<ArtifactMeta> {
+        lift(async {
+            let row = sqlx::query(&format!(
+                "SELECT {ARTIFACT_COLS} FROM artifacts WHERE scan_id = $1 AND org_id = $2 \
+                 AND name = $3"
+            ))
+            .bind(scan.0)
+            .bind(org.as_str())
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| CoreError::not_found("artifact", format!("{scan}/{name}")))?;
+            Ok(artifact_from_row(&row)?)
+        })
+        .await
+    }
+}
