@@ -57,6 +57,8 @@ pub struct WorkerConfig {
     pub lease_secs: u64,
     /// Base retry delay in milliseconds for retryable failures (doubles per attempt).
     pub retry_backoff_ms: u64,
+    /// Seconds running tasks may finish after SIGTERM before they are cancelled and released.
+    pub shutdown_grace_secs: u64,
 }
 
 impl Default for WorkerConfig {
@@ -66,6 +68,7 @@ impl Default for WorkerConfig {
             claim_batch: 256,
             lease_secs: 30,
             retry_backoff_ms: 500,
+            shutdown_grace_secs: 10,
         }
     }
 }

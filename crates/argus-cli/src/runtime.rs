@@ -57,6 +57,7 @@ pub async fn engine(cfg: &Config) -> anyhow::Result<Arc<Engine>> {
         lease: Duration::from_secs(cfg.worker.lease_secs.max(1)),
         work_root: cfg.server.data_dir.join("work"),
         retry_backoff: Duration::from_millis(cfg.worker.retry_backoff_ms),
+        shutdown_grace: Duration::from_secs(cfg.worker.shutdown_grace_secs),
         ..EngineConfig::default()
     };
     Ok(Engine::new(backends, registry(cfg)?, engine_cfg))
@@ -297,6 +298,7 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     for h in handles {
         let _ = h.await;
     }
+    engine.queue().shutdown().await;
     served.context("serving HTTP")
 }
 
@@ -315,5 +317,6 @@ pub async fn worker(cfg: Config) -> anyhow::Result<()> {
     for h in handles {
         let _ = h.await;
     }
+    engine.queue().shutdown().await;
     Ok(())
 }

@@ -8,7 +8,9 @@
 //!   API reports 503 where it must, nothing is lost, and the scan completes after recovery
 //!   without restarting anything;
 //! - two API processes: an SSE client on one sees the findings that workers attached to the
-//!   other produce (cross-process event bus).
+//!   other produce (cross-process event bus);
+//! - SIGTERM on a worker with tasks running past its shutdown grace: it stops claiming, exits
+//!   cleanly, and hands the unfinished tasks back unacknowledged; another worker runs them.
 //!
 //! Each test gets its own database and its own queue names. Needs `ARGUS_TEST_POSTGRES_URL` and
 //! `ARGUS_TEST_AMQP_URL` (skips without them, fails without them under `CI=true`).
@@ -434,4 +436,111 @@ async fn sse_on_one_api_sees_findings_from_workers_of_another() {
     drop(stream);
     drop(b);
     drop(a);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_releases_unfinished_tasks_to_other_workers() {
+    const CHILDREN: u64 = 6;
+    let Some(stack) = Stack::new() else { return };
+    let env = stack.env(&stack.pg_url, &stack.amqp_url);
+    let api = stack.api("api", &env, 0);
+    let base = api.base.clone().unwrap();
+    // Worker A: 4 slots, 1 s of grace, debug logs from the engine to see its claims.
+    let mut env_a = env.clone();
+    env_a.push(("ARGUS_WORKER__SHUTDOWN_GRACE_SECS".into(), "1".into()));
+    env_a.push(("RUST_LOG".into(), "warn,argus_engine::worker=debug".into()));
+    let mut a = stack.worker("worker-a", &env_a, 4);
+    let http = reqwest::Client::new();
+
+    // Children sleep 4 s each: far longer than A's grace, so what A runs at SIGTERM cannot
+    // finish in time.
+    let id = start_fanout(&http, &base, CHILDREN, 4_000).await;
+    // The root task (one claim), then the children (a later claim).
+    wait_for(Duration::from_secs(60), "worker A running children", || {
+        let claims = a
+            .log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.contains("claimed tasks"))
+            .count();
+        let root_done = {
+            let (http, base, id) = (http.clone(), base.clone(), id.clone());
+            async move { status(&http, &base, &id).await }
+        };
+        async move {
+            let s = root_done.await?;
+            (claims >= 2 && s["progress"]["done"].as_u64()? >= 1).then_some(())
+        }
+    })
+    .await;
+
+    let pid = a.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let exited = wait_for(Duration::from_secs(30), "worker A to exit", || {
+        let r = a.child.try_wait().unwrap();
+        async move { r }
+    })
+    .await;
+    assert!(exited.success(), "SIGTERM is a clean exit: {exited:?}");
+    assert!(
+        a.logged("shutdown grace elapsed"),
+        "worker A had running tasks past its grace and released them"
+    );
+    let status_after_a = status(&http, &base, &id).await.unwrap();
+    assert_ne!(status_after_a["state"], "completed", "{status_after_a}");
+
+    // Nothing A left unfinished was acked: a fresh worker runs it and the scan completes exactly.
+    let mut env_b = env.clone();
+    env_b.push(("RUST_LOG".into(), "warn,argus_engine::worker=debug".into()));
+    let b = stack.worker("worker-b", &env_b, 8);
+    let final_status = wait_completed(&http, &base, &id).await;
+    assert_exact(&final_status, CHILDREN);
+    // A finished no child (each outlasts its grace) and settled every one it held before it
+    // exited, so B receives each child exactly once: a release whose ack never reached the
+    // broker would come back a second time.
+    assert_eq!(claimed(&b), CHILDREN, "deliveries claimed by worker B");
+    assert_eq!(
+        all_fingerprints(&http, &base, &id).await.len() as u64,
+        CHILDREN
+    );
+    drop(b);
+    drop(a);
+    drop(api);
+}
+
+/// Tasks a worker logged as claimed (`claimed tasks tasks=N` at debug level), summed.
+fn claimed(p: &Proc) -> u64 {
+    let log = p.log.lock().unwrap();
+    log.iter()
+        .map(|l| strip_ansi(l))
+        .filter(|l| l.contains("claimed tasks"))
+        .filter_map(|l| {
+            l.split_whitespace()
+                .find_map(|w| w.strip_prefix("tasks="))
+                .and_then(|n| n.parse::<u64>().ok())
+        })
+        .sum()
+}
+
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // CSI sequence: ESC '[' … final byte in '@'..='~'.
+            for c in chars.by_ref() {
+                if ('@'..='~').contains(&c) && c != '[' {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }

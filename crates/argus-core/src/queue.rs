@@ -57,4 +57,10 @@ pub trait Queue: Send + Sync + 'static {
 
     /// Cheap reachability check for `/readyz`.
     async fn ping(&self) -> Result<()>;
+
+    /// Called once when the process shuts down, after the workers settled their last
+    /// deliveries: flushes what is still in flight to the backend (a broker connection must be
+    /// closed cleanly, or acks written just before exit may never reach it and their tasks are
+    /// delivered again). Later calls may fail with `Unavailable`. The default does nothing.
+    async fn shutdown(&self) {}
 }

@@ -47,6 +47,9 @@ pub struct EngineConfig {
     pub retry_backoff: Duration,
     /// How often running scans are checked for `max_duration` and stray state changes.
     pub monitor_interval: Duration,
+    /// On shutdown, how long running tasks may finish before they are cancelled and handed
+    /// back to the queue unacknowledged (another worker then runs them).
+    pub shutdown_grace: Duration,
 }
 
 impl Default for EngineConfig {
@@ -59,6 +62,7 @@ impl Default for EngineConfig {
             work_root: std::env::temp_dir().join("argus-work"),
             retry_backoff: Duration::from_millis(500),
             monitor_interval: Duration::from_millis(500),
+            shutdown_grace: Duration::from_secs(10),
         }
     }
 }

@@ -38,8 +38,6 @@ use crate::Engine;
 const FLUSH_AT: usize = 1000;
 /// Most finished tasks committed in one store transaction.
 const COMMIT_BATCH: usize = 1024;
-/// How long in-flight tasks may finish after shutdown before they are cancelled and released.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// What the committer does with a delivery once its report (if any) is committed.
 #[derive(Debug)]
@@ -106,7 +104,7 @@ async fn run(engine: Arc<Engine>, shutdown: CancellationToken) {
 
     // Graceful stop: wait for running tasks, then cancel what is left.
     let all = u32::try_from(concurrency).unwrap_or(u32::MAX);
-    if tokio::time::timeout(SHUTDOWN_GRACE, pool.slots.acquire_many(all))
+    if tokio::time::timeout(engine.config().shutdown_grace, pool.slots.acquire_many(all))
         .await
         .is_err()
     {
@@ -171,6 +169,7 @@ async fn claim_loop(pool: &Arc<Pool>, shutdown: &CancellationToken) {
         if deliveries.is_empty() {
             continue;
         }
+        tracing::debug!(tasks = deliveries.len(), "claimed tasks");
         if let Err(e) = dispatch(pool, deliveries).await {
             tracing::warn!(error = %e, "could not dispatch claimed tasks; their leases will expire and they will be re-delivered");
         }

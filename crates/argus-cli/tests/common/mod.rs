@@ -72,6 +72,15 @@ pub struct Proc {
     pub child: Child,
     /// `http://ADDR/api/v1` for processes that serve HTTP.
     pub base: Option<String>,
+    /// Every stderr line the process printed so far (also echoed with a prefix).
+    pub log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Proc {
+    /// Whether some stderr line so far contains `needle`.
+    pub fn logged(&self, needle: &str) -> bool {
+        self.log.lock().unwrap().iter().any(|l| l.contains(needle))
+    }
 }
 
 impl Drop for Proc {
@@ -86,6 +95,7 @@ pub fn spawn_argus(label: &str, args: &[&str], env: &[(String, String)], listens
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_argus"));
     cmd.args(args)
         .env("RUST_LOG", "warn")
+        .env("ARGUS_LOG__FORMAT", "text")
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
     for (k, v) in env {
@@ -109,12 +119,15 @@ pub fn spawn_argus(label: &str, args: &[&str], env: &[(String, String)], listens
         base = Some(format!("http://{addr}/api/v1"));
     }
     let label = label.to_string();
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = log.clone();
     std::thread::spawn(move || {
         for l in lines.map_while(Result::ok) {
             eprintln!("[{label}] {l}");
+            sink.lock().unwrap().push(l);
         }
     });
-    Proc { child, base }
+    Proc { child, base, log }
 }
 
 /// Every finding fingerprint of a scan, walking all pages; panics on a duplicate.
