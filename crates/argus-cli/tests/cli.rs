@@ -171,3 +171,28 @@ fn config_reference_documents_every_key() {
         }
     }
 }
+
+#[test]
+fn migrate_creates_the_embedded_database() {
+    let dir = tempfile::tempdir().unwrap();
+    for round in 0..2 {
+        let out = argus()
+            .args(["migrate", "--data-dir"])
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "round {round}: {stderr}");
+        assert!(stderr.contains("is up to date"), "round {round}: {stderr}");
+    }
+    let files: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        files
+            .iter()
+            .any(|f| f.ends_with(".db") || f.ends_with(".sqlite")),
+        "no database file in {files:?}"
+    );
+}

@@ -544,3 +544,38 @@ fn strip_ansi(s: &str) -> String {
     }
     out
 }
+
+#[test]
+fn migrate_prepares_a_fresh_postgres_database_and_is_idempotent() {
+    let Some(stack) = Stack::new() else { return };
+    let env = stack.env(&stack.pg_url, &stack.amqp_url);
+    let run = || {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_argus"));
+        cmd.arg("migrate").envs(env.iter().map(|(k, v)| (k, v)));
+        cmd.output().unwrap()
+    };
+    let tables = || {
+        let out = Command::new("psql")
+            .arg(&stack.pg_url)
+            .args([
+                "-XtAc",
+                "SELECT count(*) FROM information_schema.tables \
+                 WHERE table_schema = 'public' AND table_name IN ('scans', 'scan_tasks', 'findings', 'events')",
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    assert_eq!(tables(), "0", "a fresh database has no Argus tables");
+    for round in 0..2 {
+        let out = run();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "round {round}: {stderr}");
+        assert!(stderr.contains("is up to date"), "round {round}: {stderr}");
+        assert!(
+            !stderr.contains("guest:guest"),
+            "credentials leaked: {stderr}"
+        );
+    }
+    assert_eq!(tables(), "4");
+}
