@@ -1,6 +1,7 @@
 //! `argus scan secrets <path-or-url>`: the direct-mode secret scan (no server, no database).
 //!
-//! Picks the input from the target: `-` is stdin, a URL is cloned into a temporary folder (token
+//! Picks the input from the target: `-` is stdin, a URL (`https://`, `ssh://`, `git@`, `file://`) is
+//! cloned into a temporary folder (Ctrl-C kills the clone and removes the folder; token
 //! from `ARGUS_GIT_TOKEN`, never from the command line), a git repository is scanned through its
 //! whole history (unless `--no-git`), anything else as a directory or file. Findings go to stdout
 //! (or `--output`) as table, JSON, JSONL or SARIF; progress goes to stderr and is hidden when stderr
@@ -169,18 +170,40 @@ async fn run_inner(args: SecretsArgs) -> anyhow::Result<i32> {
     let mut _clone = None;
     let input = if args.target == "-" {
         Input::Stdin
-    } else if remote::is_remote(&args.target) {
+    } else if remote::is_clone_url(&args.target) {
         let token = std::env::var(TOKEN_ENV)
             .ok()
             .filter(|t| !t.is_empty())
             .map(SecretValue::new);
-        let url = args.target.clone();
-        let cloned =
-            tokio::task::spawn_blocking(move || remote::clone_remote(&url, token.as_ref()))
-                .await??;
-        let p = cloned.path();
-        _clone = Some(cloned);
-        Input::Git(p)
+        let dir = tempfile::Builder::new()
+            .prefix("argus-secrets-clone-")
+            .tempdir()
+            .context("creating a temporary folder for the clone")?;
+        let dest = dir.path().join("repo.git");
+        let opts = remote::GitOptions {
+            token,
+            ..remote::GitOptions::default()
+        };
+        // Ctrl-C reaches git: the clone's process group is killed and the folder removed.
+        let cancel = tokio_util::sync::CancellationToken::new();
+        let bar = progress_bar(&crate::config::mask_url(&args.target));
+        bar.set_prefix(format!("cloning {}", crate::config::mask_url(&args.target)));
+        bar.enable_steady_tick(Duration::from_millis(120));
+        let on_ctrl_c = cancel.clone();
+        let watcher = tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                on_ctrl_c.cancel();
+            }
+        });
+        let cloned = remote::clone_into(&args.target, &dest, &opts, &cancel).await;
+        watcher.abort();
+        bar.finish_and_clear();
+        if cancel.is_cancelled() {
+            bail!("interrupted while cloning");
+        }
+        cloned.with_context(|| format!("cloning {}", crate::config::mask_url(&args.target)))?;
+        _clone = Some(dir);
+        Input::Git(dest)
     } else {
         let p = PathBuf::from(&args.target);
         if !p.exists() {

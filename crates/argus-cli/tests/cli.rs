@@ -196,3 +196,54 @@ fn migrate_creates_the_embedded_database() {
         "no database file in {files:?}"
     );
 }
+
+/// `argus scan secrets <url>` clones the repository into a temporary folder (here a `file://`
+/// URL, so no network is needed), scans its whole history, prints findings and removes the
+/// clone afterwards.
+#[test]
+fn scan_secrets_clones_a_repository_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("origin");
+    std::fs::create_dir(&repo).unwrap();
+    let git = |args: &[&str]| {
+        let st = Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+            .args(args)
+            .current_dir(&repo)
+            .status()
+            .unwrap();
+        assert!(st.success(), "git {args:?}");
+    };
+    git(&["init", "-q", "-b", "main"]);
+    // Assembled at run time so this source file does not itself contain the token.
+    let token = format!("{}{}", "ghp_", "R7nQ2xK9vL4mT8pW3sY6dF1gH5jZ0c1Iw7xx");
+    std::fs::write(repo.join("deploy.sh"), format!("export GH={token}\n")).unwrap();
+    git(&["add", "."]);
+    git(&["commit", "-q", "-m", "add deploy script"]);
+    // The secret is gone from HEAD but stays in history.
+    std::fs::remove_file(repo.join("deploy.sh")).unwrap();
+    git(&["commit", "-q", "-am", "remove it"]);
+
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let out = argus()
+        .args(["scan", "secrets", "--format", "json"])
+        .arg(format!("file://{}", repo.display()))
+        .env("TMPDIR", &tmp)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a finding fails the run; stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("deploy.sh"), "{stdout}");
+    assert!(
+        !stdout.contains(&token),
+        "secret shown without --show-secrets"
+    );
+    let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().collect();
+    assert!(left.is_empty(), "the clone was not removed: {left:?}");
+}
