@@ -22,6 +22,7 @@ pub struct Config {
     pub artifacts: ArtifactsConfig,
     pub auth: AuthSection,
     pub tools: ToolsConfig,
+    pub secrets: SecretsConfig,
     pub log: LogConfig,
 }
 
@@ -157,6 +158,29 @@ impl Default for AuthSection {
     }
 }
 
+/// The `secrets` scanner (platform) and `argus scan secrets` (direct mode).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct SecretsConfig {
+    /// Folder of extra rule files (`*.toml`, the built-in rule format), added to the built-in
+    /// rules in both modes.
+    pub rules_dir: Option<PathBuf>,
+    /// Git credentials for cloning private repositories, by the name scan params use
+    /// (`"credential": "<name>"`). The token itself is read from an environment variable at
+    /// start-up, so it is never in the config file, a scan's params, the database or the logs.
+    pub credentials: std::collections::BTreeMap<String, GitCredentialConfig>,
+}
+
+/// One git credential: a token sent only to `host`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct GitCredentialConfig {
+    /// Host the token is for, as it appears in repository URLs (`github.com`).
+    pub host: String,
+    /// Environment variable holding the token (`GITHUB_TOKEN`).
+    pub token_env: String,
+}
+
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct ToolsConfig {
@@ -204,7 +228,7 @@ pub enum ArtifactsBackend {
 }
 
 /// Top-level sections; `ARGUS_<SECTION>__<KEY>` variables are read for these only.
-pub const SECTIONS: [&str; 8] = [
+pub const SECTIONS: [&str; 9] = [
     "server",
     "worker",
     "store",
@@ -212,6 +236,7 @@ pub const SECTIONS: [&str; 8] = [
     "artifacts",
     "auth",
     "tools",
+    "secrets",
     "log",
 ];
 

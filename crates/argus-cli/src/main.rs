@@ -154,7 +154,12 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
             runtime::worker(cfg).await?;
             Ok(0)
         }
-        Command::Scan(ScanCommand::Secrets(args)) => {
+        Command::Scan(ScanCommand::Secrets(mut args)) => {
+            // `secrets.rules_dir` from the config comes first; `--rules-dir` folders add to it.
+            let cfg = Config::load(file, serde_json::json!({}))?;
+            if let Some(dir) = cfg.secrets.rules_dir {
+                args.rules_dir.insert(0, dir);
+            }
             let code = secrets_cmd::run(*args).await?;
             Ok(u8::try_from(code).unwrap_or(2))
         }

@@ -43,8 +43,43 @@ pub fn init_logging(cfg: &LogConfig) {
 /// The scanner registry: built-ins (including `secrets`) plus the user tool folder.
 pub fn registry(cfg: &Config) -> anyhow::Result<ScannerRegistry> {
     let mut reg = argus_scanners::registry(cfg.tools.dir.as_deref()).context("loading scanners")?;
-    reg.register(Arc::new(argus_secrets::scanner::SecretsScanner::new()));
+    reg.register(Arc::new(secrets_scanner(&cfg.secrets)?));
     Ok(reg)
+}
+
+/// The platform `secrets` scanner with the configured extra rules and git credentials.
+fn secrets_scanner(
+    cfg: &crate::config::SecretsConfig,
+) -> anyhow::Result<argus_secrets::scanner::SecretsScanner> {
+    use argus_secrets::scanner::{GitCredential, SecretsScanner};
+    let mut scanner = SecretsScanner::new();
+    if let Some(dir) = &cfg.rules_dir {
+        let mut rules = argus_secrets::RuleSet::builtin().context("built-in secret rules")?;
+        rules.extend(
+            argus_secrets::RuleSet::load_dir(dir)
+                .with_context(|| format!("secrets.rules_dir {}", dir.display()))?,
+        );
+        let engine = argus_secrets::Engine::new(rules).context("compiling secret rules")?;
+        scanner = scanner.with_engine(Arc::new(engine));
+    }
+    for (name, c) in &cfg.credentials {
+        let token = std::env::var(&c.token_env).ok().filter(|t| !t.is_empty());
+        let Some(token) = token else {
+            anyhow::bail!(
+                "secrets.credentials.{name}: environment variable {} is not set (it must hold the token for {})",
+                c.token_env,
+                c.host
+            );
+        };
+        scanner = scanner.with_credential(
+            name.clone(),
+            GitCredential {
+                host: c.host.clone(),
+                token: argus_core::redacted::Redacted::new(token),
+            },
+        );
+    }
+    Ok(scanner)
 }
 
 /// Opens the configured backends and builds the engine.

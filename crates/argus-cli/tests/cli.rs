@@ -247,3 +247,55 @@ fn scan_secrets_clones_a_repository_url() {
     let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().collect();
     assert!(left.is_empty(), "the clone was not removed: {left:?}");
 }
+
+/// A configured git credential names the environment variable holding its token: start-up
+/// fails with a clear message while it is unset, and the token never shows in `config show`.
+#[test]
+fn secrets_credentials_come_from_the_environment() {
+    let with_cred = |cmd: &mut Command| {
+        cmd.env("ARGUS_SECRETS__CREDENTIALS__GH__HOST", "github.com")
+            .env(
+                "ARGUS_SECRETS__CREDENTIALS__GH__TOKEN_ENV",
+                "ARGUS_TEST_GH_TOKEN",
+            )
+            .env_remove("ARGUS_TEST_GH_TOKEN");
+    };
+    let mut cmd = argus();
+    cmd.arg("scanners");
+    with_cred(&mut cmd);
+    let out = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "missing token accepted");
+    assert!(
+        stderr.contains("ARGUS_TEST_GH_TOKEN") && stderr.contains("secrets.credentials.gh"),
+        "{stderr}"
+    );
+
+    let mut cmd = argus();
+    cmd.arg("scanners");
+    with_cred(&mut cmd);
+    let out = cmd
+        .env("ARGUS_TEST_GH_TOKEN", "tok-hunter2")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("secrets"));
+
+    let mut cmd = argus();
+    cmd.args(["config", "show"]);
+    with_cred(&mut cmd);
+    let out = cmd
+        .env("ARGUS_TEST_GH_TOKEN", "tok-hunter2")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("token_env = \"ARGUS_TEST_GH_TOKEN\""),
+        "{text}"
+    );
+    assert!(!text.contains("hunter2"), "{text}");
+}
