@@ -7,14 +7,26 @@
 //!
 //! Durability: WAL with `synchronous = NORMAL` survives a process crash (SIGKILL) without losing
 //! a committed transaction; only an OS crash or power loss can drop the last transactions.
+//!
+//! Checkpoints (copying the WAL back into the database file, with an `fsync`) run on a
+//! connection of their own, every [`CHECKPOINT_EVERY`], in `PASSIVE` mode: they never block the
+//! writer or readers. The writer's automatic checkpoint is off, because it runs inside whichever
+//! commit crosses the threshold and stalls the single writer — every write of the process —
+//! for the copy and the `fsync`. When the last handle of a [`SqliteDb`] is dropped the
+//! checkpointer stops; SQLite checkpoints the rest when the last connection closes.
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::SqlitePool;
+use sqlx::{ConnectOptions, Connection, SqlitePool};
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 
 use argus_core::CoreError;
+
+/// How often the background checkpointer copies the WAL into the database file.
+pub const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 
 /// A SQLite database opened for the embedded backends.
 #[derive(Clone, Debug)]
@@ -23,6 +35,17 @@ pub struct SqliteDb {
     pub writer: SqlitePool,
     /// Several connections for reads.
     pub reader: SqlitePool,
+    /// Stops the background checkpointer when the last handle goes.
+    _checkpointer: Arc<StopOnDrop>,
+}
+
+#[derive(Debug)]
+struct StopOnDrop(CancellationToken);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.cancel();
+    }
 }
 
 impl SqliteDb {
@@ -44,8 +67,8 @@ impl SqliteDb {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10))
             .pragma("cache_size", "-65536")
-            // Fewer, larger checkpoints: the auto-checkpoint runs on the single writer connection.
-            .pragma("wal_autocheckpoint", "8192")
+            // Checkpoints run on their own connection (module docs), never inside a commit.
+            .pragma("wal_autocheckpoint", "0")
             .pragma("temp_store", "memory");
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
@@ -62,10 +85,17 @@ impl SqliteDb {
             .min_connections(1)
             .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(30))
-            .connect_with(opts.read_only(true))
+            .connect_with(opts.clone().read_only(true))
             .await
             .map_err(unavailable)?;
-        Ok(SqliteDb { writer, reader })
+        let stop = CancellationToken::new();
+        let checkpointer = opts.connect().await.map_err(unavailable)?;
+        tokio::spawn(checkpoint_loop(checkpointer, stop.clone()));
+        Ok(SqliteDb {
+            writer,
+            reader,
+            _checkpointer: Arc::new(StopOnDrop(stop)),
+        })
     }
 
     /// Closes both pools (waits for connections to be returned).
@@ -73,6 +103,27 @@ impl SqliteDb {
         self.writer.close().await;
         self.reader.close().await;
     }
+}
+
+/// Copies committed WAL frames into the database file every [`CHECKPOINT_EVERY`] until `stop`.
+async fn checkpoint_loop(mut conn: sqlx::SqliteConnection, stop: CancellationToken) {
+    let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            _ = tick.tick() => {}
+        }
+        // PASSIVE: copies what no reader still needs, waits for nobody. A failure (disk full,
+        // say) is retried on the next tick; the WAL keeps every frame meanwhile.
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&mut conn)
+            .await
+        {
+            tracing::warn!(error = %e, "sqlite checkpoint failed; will retry");
+        }
+    }
+    let _ = conn.close().await;
 }
 
 fn backend(e: sqlx::Error) -> CoreError {
