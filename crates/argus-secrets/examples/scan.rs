@@ -2,7 +2,7 @@
 //! the `argus scan secrets` command is wired: scans a git repository (full history, all refs) or a
 //! directory and writes a JSON report to stdout, the summary to stderr.
 //!
-//! Usage: `scan <path> [--dir] [--threads N] [--format json|jsonl|sarif|table]`
+//! Usage: `scan <path> [--dir] [--threads N] [--format json|jsonl|sarif|table] [--no-base64]`
 
 use argus_secrets::output::{self, OutputOptions};
 use argus_secrets::{Engine, GitScanOptions, PathScanOptions, ScanControl};
@@ -27,7 +27,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .and_then(|i| args.get(i + 1))
         .cloned()
         .unwrap_or_else(|| "json".into());
-    let engine = Engine::builtin()?;
+    let mut engine = Engine::builtin()?;
+    engine.set_decode_base64(!args.iter().any(|a| a == "--no-base64"));
     let ctl = ScanControl::new();
     let mut findings = Vec::new();
     let summary = if dir {

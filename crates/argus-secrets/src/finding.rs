@@ -135,6 +135,10 @@ pub struct Location {
     /// Blob id (hex) for git findings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blob: Option<String>,
+    /// How the secret was encoded at this location (`base64`: found by decoding the block that
+    /// starts at `line`/`column`); absent for plain text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoding: Option<String>,
 }
 
 /// A leaked secret: one rule, one secret value, one path, with every location where it appears.

@@ -1,21 +1,27 @@
 //! Git input: full history, commit ranges, the index, and unreachable packed objects.
 //!
-//! Algorithm (designed so every blob is read and scanned once):
+//! Algorithm (designed so every blob is read and scanned once, and every pack entry inflated
+//! about once):
 //! 1. Resolve tips (all refs, or `--branch` refs, or the right side of a range) and the exclusion
 //!    set (ancestors of `--since-commit` or of the left side of a range).
 //! 2. Walk commits from the tips, decoding only commit objects.
-//! 3. In parallel per commit, diff its tree against each parent's tree (merge-join on raw tree
-//!    bytes, see `diff_trees`), descending only into
+//! 3. In parallel over chunks of consecutive commits, diff each commit's tree against each
+//!    parent's tree (merge-join on raw tree bytes, see `diff_trees`), descending only into
 //!    subtrees whose ids differ, to find the `(path, blob)` pairs the commit *introduces*. For a
 //!    merge, a pair counts only if it differs from every parent (so merges do not re-report blobs
-//!    that came from a branch). Result: a compact occurrence table `(blob, commit, path)`.
-//! 4. In parallel, scan each unique blob once (ordered by first appearance, which keeps delta
-//!    chains warm in the pack cache).
+//!    that came from a branch). Result: a compact occurrence table `(blob, commit, path)`. Packed
+//!    trees are read through [`ObjectReader`] (delta chains resolved once, intermediate versions
+//!    cached), the rest through the object database.
+//! 4. Scan each unique blob once: packed blobs in pack order through [`PackSet::for_each_blob`]
+//!    (each delta inflated once and applied to its base, in parallel over delta trees), then the
+//!    blobs no pack yielded (loose objects) through the object database, in parallel.
 //! 5. Only for blobs with matches, join with the occurrence table to produce locations.
 //!
 //! Invariants: the walk never follows a parent in the exclusion set; a missing object (shallow or
-//! partial clone) is counted as `unreadable` rather than failing the scan; the cancellation flag is
-//! checked between commits and between blobs.
+//! partial clone) is counted as `unreadable` rather than failing the scan; the set of scanned blobs
+//! and the report do not depend on how the repository is packed (loose and packed give the same
+//! findings and counts); the cancellation flag is checked between commits and between blobs.
+//! While the packs are walked the object database is dropped, so each pack is mapped once.
 
 use crate::engine::{
     Collector, CommitMeta, Engine, MatchStats, RawMatch, ScanControl, ScanPolicy, ScanSummary,
@@ -23,6 +29,7 @@ use crate::engine::{
 };
 use crate::error::{Result, SecretsError};
 use crate::finding::Finding;
+use crate::packs::{ObjectReader, PackSet};
 use gix::objs::Find;
 use gix::prelude::Header as _;
 use gix::ObjectId;
@@ -30,6 +37,7 @@ use rayon::prelude::*;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::Instant;
 
 /// Which refs to start the history walk from.
@@ -233,13 +241,33 @@ struct DiffBuffers {
     levels: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
-/// Read tree `id` into `buf`; false when it is missing or not a tree (treated as empty).
-fn load_tree(repo: &gix::Repository, id: &ObjectId, buf: &mut Vec<u8>) -> Result<bool> {
-    match repo.objects.try_find(id, buf).map_err(git)? {
-        Some(d) if d.kind == gix::objs::Kind::Tree => Ok(true),
-        _ => {
-            buf.clear();
-            Ok(false)
+/// Where the diff reads objects: packed trees through an [`ObjectReader`] (every delta applied
+/// once, intermediate chain objects cached), everything else (loose objects, commits outside the
+/// walk) through the object database.
+struct Trees<'p> {
+    repo: gix::Repository,
+    packed: Option<ObjectReader<'p>>,
+}
+
+impl Trees<'_> {
+    /// Read tree `id` into `buf`; false when it is missing or not a tree (treated as empty).
+    fn load(&mut self, id: &ObjectId, buf: &mut Vec<u8>) -> Result<bool> {
+        if let Some(r) = &mut self.packed {
+            match r.read(id, buf) {
+                Some(gix::objs::Kind::Tree) => return Ok(true),
+                Some(_) => {
+                    buf.clear();
+                    return Ok(false);
+                }
+                None => {}
+            }
+        }
+        match self.repo.objects.try_find(id, buf).map_err(git)? {
+            Some(d) if d.kind == gix::objs::Kind::Tree => Ok(true),
+            _ => {
+                buf.clear();
+                Ok(false)
+            }
         }
     }
 }
@@ -261,7 +289,7 @@ fn entry_kind(mode: gix::objs::tree::EntryMode) -> u8 {
 /// tree bytes: no per-entry allocation, no sorting; subtrees with equal ids are skipped whole. An
 /// entry whose kind changed (file <-> folder) sorts differently and is simply seen as new.
 fn diff_trees(
-    repo: &gix::Repository,
+    trees: &mut Trees<'_>,
     old: Option<ObjectId>,
     new: ObjectId,
     prefix: &mut Vec<u8>,
@@ -277,14 +305,14 @@ fn diff_trees(
     }
     let (mut ob, mut nb) = std::mem::take(&mut bufs.levels[depth]);
     let result = (|| -> Result<()> {
-        load_tree(repo, &new, &mut nb)?;
+        trees.load(&new, &mut nb)?;
         match old {
             Some(o) => {
-                load_tree(repo, &o, &mut ob)?;
+                trees.load(&o, &mut ob)?;
             }
             None => ob.clear(),
         }
-        let hash = repo.object_hash();
+        let hash = trees.repo.object_hash();
         let mut olds = gix::objs::TreeRefIter::from_bytes(&ob, hash).peekable();
         for e in gix::objs::TreeRefIter::from_bytes(&nb, hash) {
             let e = e.map_err(git)?;
@@ -332,7 +360,7 @@ fn diff_trees(
                 prefix.extend_from_slice(e.filename);
                 prefix.push(b'/');
                 diff_trees(
-                    repo,
+                    trees,
                     prev_tree,
                     e.oid.to_owned(),
                     prefix,
@@ -362,7 +390,7 @@ fn tree_of(
 }
 
 fn introduced_by(
-    repo: &gix::Repository,
+    src: &mut Trees<'_>,
     c: &CommitInfo,
     trees: &HashMap<ObjectId, ObjectId>,
     buf: &mut Vec<u8>,
@@ -372,11 +400,11 @@ fn introduced_by(
     let mut parent_trees = Vec::with_capacity(c.parents.len());
     for p in &c.parents {
         // A parent that is missing (shallow boundary) is treated as an empty tree.
-        parent_trees.push(tree_of(repo, p, trees, buf)?);
+        parent_trees.push(tree_of(&src.repo, p, trees, buf)?);
     }
     let mut first = Vec::new();
     diff_trees(
-        repo,
+        src,
         parent_trees.first().copied().flatten(),
         c.tree,
         &mut prefix,
@@ -391,7 +419,7 @@ fn introduced_by(
     let mut keep: HashSet<(Vec<u8>, ObjectId)> = first.into_iter().collect();
     for pt in &parent_trees[1..] {
         let mut other = Vec::new();
-        diff_trees(repo, *pt, c.tree, &mut prefix, bufs, 0, &mut other)?;
+        diff_trees(src, *pt, c.tree, &mut prefix, bufs, 0, &mut other)?;
         let other: HashSet<(Vec<u8>, ObjectId)> = other.into_iter().collect();
         keep.retain(|k| other.contains(k));
     }
@@ -450,13 +478,19 @@ impl BlobCounters {
     }
 }
 
-/// Per-thread repository handle. gix's default delta-base cache (a 64-entry LRU) is kept: a
-/// 64 MiB memory-capped hash map measured slower and bigger on the benchmark repository. The
-/// object cache serves tree diffs (a commit's new tree is the next commit's old tree); blobs are
-/// read once, so they get none.
-fn worker_repo(sync: &gix::ThreadSafeRepository, object_cache: usize) -> gix::Repository {
+/// Commits per diff task (consecutive in history, so the tree cache stays warm).
+const DIFF_CHUNK: usize = 256;
+
+/// Cache bytes per generation of each diff task's [`ObjectReader`] (two generations per reader,
+/// one reader per thread in practice).
+const TREE_CACHE_BYTES: usize = 16 << 20;
+
+/// Per-thread repository handle for what the packs reader does not serve (loose objects, commits
+/// outside the walk). gix's default delta-base cache (a 64-entry LRU) is kept; no object cache:
+/// nothing read through it is read twice.
+fn worker_repo(sync: &gix::ThreadSafeRepository) -> gix::Repository {
     let mut r = sync.to_thread_local();
-    r.object_cache_size(object_cache);
+    r.object_cache_size(0);
     r
 }
 
@@ -480,10 +514,12 @@ impl Engine {
         sink: &mut dyn FnMut(Finding),
     ) -> Result<ScanSummary> {
         let start = Instant::now();
-        let mut repo = open_repo(repo_path)?;
-        repo.object_cache_size(32 * 1024 * 1024);
+        // No object cache: commits are read once by the walk, trees go through the packs'
+        // reader with its own cache, blobs are read once.
+        let repo = open_repo(repo_path)?;
         let sync = repo.clone().into_sync();
         let pool = thread_pool(opts.policy.threads)?;
+        let packs = PackSet::open(&repo)?;
         let mut summary = ScanSummary::default();
 
         // (blob, commit index or u32::MAX, path index) and per-commit metadata.
@@ -491,7 +527,8 @@ impl Engine {
         let mut paths: Vec<String> = Vec::new();
         let mut occurrences: Vec<(u32, u32, u32)> = Vec::new();
         let mut blobs: Vec<ObjectId> = Vec::new();
-        let mut blob_index: HashMap<ObjectId, u32> = HashMap::new();
+        let mut blob_index: gix::hashtable::HashMap<ObjectId, u32> =
+            gix::hashtable::HashMap::default();
         let mut path_index: HashMap<Vec<u8>, u32> = HashMap::new();
         let mut intern = |blob: ObjectId,
                           commit: u32,
@@ -538,24 +575,39 @@ impl Engine {
                         .map(|id| (id, c.tree))
                 })
                 .collect();
+            // Chunks of consecutive commits; each chunk borrows a tree reader from a small pool,
+            // so reader caches live across chunks (rayon's per-split state would start cold).
+            let readers: Mutex<Vec<Trees<'_>>> = Mutex::new(Vec::new());
             let introduced: Vec<Result<Introduced>> = pool.install(|| {
                 commits
-                    .par_iter()
-                    .map_init(
-                        || {
-                            (
-                                worker_repo(&sync, 32 << 20),
-                                Vec::new(),
-                                DiffBuffers::default(),
-                            )
-                        },
-                        |(r, buf, bufs), c| {
-                            ctl.check()?;
-                            introduced_by(r, c, &trees, buf, bufs)
-                        },
-                    )
+                    .par_chunks(DIFF_CHUNK)
+                    .map(|chunk| {
+                        let pooled = readers
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .pop();
+                        let mut src = pooled.unwrap_or_else(|| Trees {
+                            repo: worker_repo(&sync),
+                            packed: Some(ObjectReader::new(&packs, TREE_CACHE_BYTES)),
+                        });
+                        let (mut buf, mut bufs) = (Vec::new(), DiffBuffers::default());
+                        let out: Vec<Result<Introduced>> = chunk
+                            .iter()
+                            .map(|c| {
+                                ctl.check()?;
+                                introduced_by(&mut src, c, &trees, &mut buf, &mut bufs)
+                            })
+                            .collect();
+                        readers
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .push(src);
+                        out
+                    })
+                    .flatten_iter()
                     .collect()
             });
+            drop(readers);
             for (ci, (c, intro)) in commits.into_iter().zip(introduced).enumerate() {
                 for (path, blob) in intro? {
                     intern(blob, ci as u32, path, &mut blobs, &mut occurrences);
@@ -588,46 +640,86 @@ impl Engine {
             .store(blobs.len() as u64, Ordering::Relaxed);
         let counters = BlobCounters::default();
         let policy = &opts.policy;
-        let matched: Vec<(u32, Vec<RawMatch>)> = pool.install(|| {
-            blobs
-                .par_iter()
-                .enumerate()
+        let scan_one = |scratch: &mut Scratch, data: &[u8]| -> Option<Vec<RawMatch>> {
+            ctl.progress.blobs_done.fetch_add(1, Ordering::Relaxed);
+            if let Some(reason) = self.classify(data, policy) {
+                counters.skip(reason, data.len() as u64);
+                return None;
+            }
+            counters.scanned.fetch_add(1, Ordering::Relaxed);
+            counters
+                .bytes
+                .fetch_add(data.len() as u64, Ordering::Relaxed);
+            ctl.progress
+                .bytes_done
+                .fetch_add(data.len() as u64, Ordering::Relaxed);
+            let mut out = Vec::new();
+            let stats = self.scan_bytes(data, policy.keep_secret_values, scratch, &mut out);
+            counters.add_stats(stats);
+            (!out.is_empty()).then_some(out)
+        };
+        // Packed blobs in pack order (each delta inflated once), then whatever no pack yielded
+        // (loose objects, damaged entries) through the object database.
+        let found: Mutex<Vec<(u32, Vec<RawMatch>)>> = Mutex::new(Vec::new());
+        // Release the object database (and its own mapping of the packs, with its caches) while
+        // the packs are walked: peak memory then holds one mapping of each pack, not two.
+        drop(repo);
+        drop(sync);
+        let visited = pool.install(|| {
+            packs.for_each_blob(&blobs, &ctl.cancel, Scratch::default, |scratch, i, data| {
+                if let Some(m) = scan_one(scratch, data) {
+                    found
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .push((i, m));
+                }
+            })
+        });
+        drop(packs);
+        let rest: Vec<u32> = (0..blobs.len() as u32)
+            .filter(|&i| !visited[i as usize])
+            .collect();
+        let sync = if rest.is_empty() {
+            None
+        } else {
+            Some(open_repo(repo_path)?.into_sync())
+        };
+        let more: Vec<(u32, Vec<RawMatch>)> = pool.install(|| {
+            rest.par_iter()
                 .with_min_len(32)
                 .map_init(
-                    || (worker_repo(&sync, 0), Vec::new(), Scratch::default()),
-                    |(r, buf, scratch), (i, id)| {
+                    || {
+                        (
+                            sync.as_ref().map(worker_repo),
+                            Vec::new(),
+                            Scratch::default(),
+                        )
+                    },
+                    |(r, buf, scratch), &i| {
                         if ctl.cancel.load(Ordering::Relaxed) {
                             return None;
                         }
-                        ctl.progress.blobs_done.fetch_add(1, Ordering::Relaxed);
-                        let data = match r.objects.try_find(id, buf) {
-                            Ok(Some(d)) if d.kind == gix::objs::Kind::Blob => d.data,
-                            _ => {
-                                counters.skip(SkipReason::Unreadable, 0);
-                                return None;
+                        let r = r.as_ref()?;
+                        match r.objects.try_find(&blobs[i as usize], buf) {
+                            Ok(Some(d)) if d.kind == gix::objs::Kind::Blob => {
+                                scan_one(scratch, d.data).map(|m| (i, m))
                             }
-                        };
-                        if let Some(reason) = self.classify(data, policy) {
-                            counters.skip(reason, data.len() as u64);
-                            return None;
+                            _ => {
+                                ctl.progress.blobs_done.fetch_add(1, Ordering::Relaxed);
+                                counters.skip(SkipReason::Unreadable, 0);
+                                None
+                            }
                         }
-                        counters.scanned.fetch_add(1, Ordering::Relaxed);
-                        counters
-                            .bytes
-                            .fetch_add(data.len() as u64, Ordering::Relaxed);
-                        ctl.progress
-                            .bytes_done
-                            .fetch_add(data.len() as u64, Ordering::Relaxed);
-                        let mut out = Vec::new();
-                        let stats =
-                            self.scan_bytes(data, policy.keep_secret_values, scratch, &mut out);
-                        counters.add_stats(stats);
-                        (!out.is_empty()).then_some((i as u32, out))
                     },
                 )
                 .flatten()
                 .collect()
         });
+        let mut matched = found
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        matched.extend(more);
+        matched.sort_unstable_by_key(|m| m.0);
         ctl.check()?;
         counters.into_summary(&mut summary);
         let t = summary.phase("scan", t);
@@ -699,7 +791,19 @@ fn staged_entries(repo: &gix::Repository) -> Result<Vec<(Vec<u8>, ObjectId)>> {
             if let Some(c) = read_commit(repo, &commit, &mut buf)? {
                 let mut all = Vec::new();
                 let mut bufs = DiffBuffers::default();
-                diff_trees(repo, None, c.tree, &mut Vec::new(), &mut bufs, 0, &mut all)?;
+                let mut trees = Trees {
+                    repo: repo.clone(),
+                    packed: None,
+                };
+                diff_trees(
+                    &mut trees,
+                    None,
+                    c.tree,
+                    &mut Vec::new(),
+                    &mut bufs,
+                    0,
+                    &mut all,
+                )?;
                 head.extend(all);
             }
         }

@@ -153,6 +153,7 @@ pub fn from_toml_str(text: &str, origin: &Path) -> Result<(RuleSet, Vec<String>)
             // gitleaks matches whole fragments; keep that semantics.
             multiline: true,
             path: r.path,
+            requires: None,
             allowlist: allow,
             examples: Vec::new(),
             negative_examples: Vec::new(),

@@ -8,11 +8,14 @@
 //! 1. [`RuleSet`] — rules are data (TOML files under `rules/`, compiled into the binary; more can be
 //!    loaded from a folder or from a gitleaks config). [`Engine::new`] compiles them once: one
 //!    Aho-Corasick automaton over every rule keyword is the prefilter, and only rules whose keyword
-//!    occurs in a blob run their regex on it.
+//!    occurs in a blob run their regex on it. Pair rules ([`Requires`]) run only near a match of
+//!    another rule; base64 blocks are decoded and scanned one level deep
+//!    ([`Engine::set_decode_base64`]).
 //! 2. Git history ([`Engine::scan_git`]): commits are walked from the selected refs, each commit's
 //!    tree is diffed against its parents to learn which `(path, blob)` pairs it *introduces*, then
-//!    every unique blob is scanned exactly once, in parallel. Only blobs with matches are attributed
-//!    afterwards to the commits, paths and line numbers where they appear.
+//!    every unique blob is scanned exactly once, in parallel, read in pack order so that each
+//!    delta is inflated once (`packs`). Only blobs with matches are attributed afterwards to the
+//!    commits, paths and line numbers where they appear.
 //! 3. Findings ([`Finding`]) group matches by `(rule, secret hash, path)`; the fingerprint is derived
 //!    from exactly those three, so it is stable across runs and independent of commit ids.
 //!
@@ -34,6 +37,7 @@ mod fs_scan;
 mod git;
 pub mod gitleaks;
 pub mod output;
+mod packs;
 pub mod remote;
 mod rules;
 pub mod scanner;
@@ -45,5 +49,5 @@ pub use error::{Result, SecretsError};
 pub use finding::{Confidence, Finding, Location, SecretValue, Severity};
 pub use fs_scan::PathScanOptions;
 pub use git::{is_git_repository, GitScanOptions, RefSelection};
-pub use rules::{Allowlist, AllowlistTarget, Rule, RuleSet, Validator};
+pub use rules::{Allowlist, AllowlistTarget, Requires, Rule, RuleSet, Validator};
 pub use suppress::{load_baseline, load_ignore_file, Suppressions};

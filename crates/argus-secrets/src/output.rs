@@ -188,7 +188,7 @@ pub fn write_sarif<'r>(
             props.insert("sha256".into(), json!(f.sha256));
             props.insert("preview".into(), json!(f.preview));
             if let Some(p) = f.primary() {
-                for (k, v) in [("commit", &p.commit), ("author", &p.author), ("date", &p.date), ("blob", &p.blob)] {
+                for (k, v) in [("commit", &p.commit), ("author", &p.author), ("date", &p.date), ("blob", &p.blob), ("encoding", &p.encoding)] {
                     if let Some(v) = v {
                         props.insert(k.into(), json!(v));
                     }
@@ -267,6 +267,10 @@ pub fn write_table(
                         format!("blob {}", l.blob.as_deref().unwrap_or("?"))
                     } else {
                         format!("{}:{}", l.path, l.line)
+                    };
+                    let place = match &l.encoding {
+                        Some(enc) => format!("{place} ({enc})"),
+                        None => place,
                     };
                     let mut c: String = l
                         .commit

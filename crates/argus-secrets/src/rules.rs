@@ -36,6 +36,26 @@ pub enum Validator {
     Jwt,
 }
 
+/// Pairing condition of a rule (`requires = { rule = "aws-access-key-id", within_bytes = 1024 }`).
+///
+/// A rule with `requires` is a *pair rule*: it has no keyword prefilter of its own and never runs
+/// over a whole blob. For every accepted match of the anchor rule `rule` in a blob, its pattern
+/// runs over the lines within `within_bytes` before and after that match; the candidate nearest
+/// to the anchor (after entropy, placeholder, allowlist and inline-allow checks) makes one finding.
+/// The finding's secret (hash, preview, fingerprint) is this rule's match — the *partner*, e.g. the
+/// secret access key — and its location is the anchor's (e.g. the access key id), so the finding
+/// points at the identifying half and is stable as long as the partner value and the path are.
+/// The anchor rule's own findings are unaffected: pairing only adds findings.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Requires {
+    /// Id of the anchor rule (must exist in the same rule set and not be a pair rule itself).
+    pub rule: String,
+    /// How far from the anchor match the partner may start or end, in bytes (the window is widened
+    /// to whole lines).
+    pub within_bytes: usize,
+}
+
 /// What an allowlist regex is matched against.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
 #[serde(rename_all = "lowercase")]
@@ -117,6 +137,10 @@ pub struct Rule {
     /// Only report in files whose path matches this regex.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
+    /// Pair rule: only match near a match of another rule (see [`Requires`]). `keywords` and
+    /// `multiline` are ignored for pair rules.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requires: Option<Requires>,
     #[serde(default)]
     pub allowlist: Allowlist,
     /// Texts the rule must match (checked by the test suite).

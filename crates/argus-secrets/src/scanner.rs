@@ -362,6 +362,7 @@ pub fn to_new_finding(f: &Finding, target: &Target, bundle: Option<&ArtifactName
             ("email", &l.email),
             ("date", &l.date),
             ("blob", &l.blob),
+            ("encoding", &l.encoding),
         ] {
             if let Some(v) = v {
                 data.insert(k.into(), json!(v));
@@ -751,6 +752,7 @@ mod tests {
             email: Some("alice@example.com".into()),
             date: Some("2024-01-01T00:00:00Z".into()),
             blob: Some("b1".into()),
+            encoding: None,
         };
         let f = Finding {
             rule_id: "aws-access-key-id".into(),

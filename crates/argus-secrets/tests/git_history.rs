@@ -57,6 +57,12 @@ fn full_history_exact_findings_and_attribution() {
             vec![fx.id("c1")],
         ),
         (
+            s("aws-access-key-pair"),
+            s("config/app.env"),
+            2,
+            vec![fx.id("c1")],
+        ),
+        (
             s("aws-secret-access-key"),
             s("config/app.env"),
             3,
@@ -107,6 +113,31 @@ fn full_history_exact_findings_and_attribution() {
     assert_eq!(by_rule("datadog-api-key").sha256, sha(DATADOG));
     assert_eq!(by_rule("generic-env-secret").sha256, sha(SESSION_SECRET));
 
+    // The key pair: one finding at the key id's location whose secret is the secret access key,
+    // fingerprinted like every other finding (rule id, secret hash, path).
+    let pair = by_rule("aws-access-key-pair");
+    assert_eq!(pair.sha256, sha(AWS_SECRET));
+    assert_eq!(pair.preview, "t8L…Q4o");
+    assert_eq!(
+        (pair.severity, pair.confidence),
+        (
+            argus_secrets::Severity::Critical,
+            argus_secrets::Confidence::High
+        )
+    );
+    let at = pair.primary().unwrap();
+    assert_eq!(
+        (at.line, at.column, at.end_line),
+        (2, "AWS_ACCESS_KEY_ID=".len() as u32 + 1, 2)
+    );
+    assert_eq!(at.commit.as_deref(), Some(fx.id("c1").as_str()));
+    assert_eq!(at.encoding, None);
+    let mut h = Sha256::new();
+    h.update(b"aws-access-key-pair\0");
+    h.update(sha(AWS_SECRET).as_bytes());
+    h.update(b"\0config/app.env");
+    assert_eq!(pair.fingerprint, hex::encode(&h.finalize()[..16]));
+
     // The multi-line key spans lines 1..6; columns and author metadata are attributed.
     let key = by_rule("private-key-rsa").primary().unwrap().clone();
     assert_eq!((key.line, key.column, key.end_line), (1, 1, 6));
@@ -131,7 +162,7 @@ fn full_history_exact_findings_and_attribution() {
     assert_eq!(summary.commits_scanned, 10);
     assert_eq!(summary.blobs_skipped.get("binary"), Some(&1));
     assert_eq!(summary.suppressed.get("inline"), Some(&1));
-    assert_eq!(summary.findings, 8);
+    assert_eq!(summary.findings, 9);
     assert_eq!(summary.findings_by_rule.get("github-pat-classic"), Some(&2));
     assert!(summary.bytes_scanned > 0 && summary.blobs_scanned >= 10);
 }
@@ -332,4 +363,45 @@ fn secrets_are_kept_only_on_request_and_never_printed_by_debug() {
     assert!(!debug.contains(AWS_ID) && debug.contains("[REDACTED]"));
     let json = serde_json::to_string(&kept).unwrap();
     assert!(!json.contains(AWS_ID) && !json.contains(AWS_SECRET));
+}
+
+#[test]
+fn packed_and_loose_repositories_give_identical_reports() {
+    // The fixture is written loose by `git`; packing it moves every reachable object into a pack
+    // (with deltas), which switches trees and blobs to the pack-order readers.
+    let fx = build();
+    let with_unreachable = GitScanOptions {
+        include_unreachable: true,
+        ..Default::default()
+    };
+    let (loose, loose_summary) = scan(&fx, &GitScanOptions::default());
+    let (loose_all, _) = scan(&fx, &with_unreachable);
+    git(
+        fx.path(),
+        &["repack", "-adf", "--depth=50", "--window=10", "-q"],
+        ALICE,
+        T0,
+    );
+    let packs: Vec<_> = std::fs::read_dir(fx.path().join(".git/objects/pack"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().extension().is_some_and(|x| x == "pack"))
+        .collect();
+    assert_eq!(packs.len(), 1, "the fixture is packed");
+    let (packed, packed_summary) = scan(&fx, &GitScanOptions::default());
+    let (packed_all, _) = scan(&fx, &with_unreachable);
+    let view = |f: &[Finding]| {
+        f.iter()
+            .map(|f| (f.fingerprint.clone(), f.locations.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(view(&packed), view(&loose));
+    assert_eq!(view(&packed_all), view(&loose_all));
+    assert_eq!(packed_summary.blobs_scanned, loose_summary.blobs_scanned);
+    assert_eq!(packed_summary.bytes_scanned, loose_summary.bytes_scanned);
+    assert_eq!(packed_summary.blobs_skipped, loose_summary.blobs_skipped);
+    assert_eq!(
+        packed_summary.findings_by_rule,
+        loose_summary.findings_by_rule
+    );
 }

@@ -144,7 +144,7 @@ fn ignore_file_and_baseline_suppress_by_fingerprint() {
             &mut |f| all.push(f),
         )
         .unwrap();
-    assert_eq!(all.len(), 8);
+    assert_eq!(all.len(), 9);
 
     // Ignore file with one fingerprint (and comments).
     let tmp = tempfile::tempdir().unwrap();
@@ -160,7 +160,7 @@ fn ignore_file_and_baseline_suppress_by_fingerprint() {
     let s = engine
         .scan_git(fx.path(), &opts, &ScanControl::new(), &mut |f| left.push(f))
         .unwrap();
-    assert_eq!(left.len(), 7);
+    assert_eq!(left.len(), 8);
     assert!(left.iter().all(|f| f.fingerprint != all[0].fingerprint));
     assert_eq!(s.suppressed.get("ignore_file"), Some(&1));
 
@@ -176,7 +176,7 @@ fn ignore_file_and_baseline_suppress_by_fingerprint() {
         .scan_git(fx.path(), &opts, &ScanControl::new(), &mut |f| new.push(f))
         .unwrap();
     assert!(new.is_empty());
-    assert_eq!(s.suppressed.get("baseline"), Some(&8));
+    assert_eq!(s.suppressed.get("baseline"), Some(&9));
     // JSONL baselines work too.
     let jsonl = tmp.path().join("previous.jsonl");
     let mut buf = Vec::new();

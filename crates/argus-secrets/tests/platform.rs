@@ -315,6 +315,11 @@ async fn scans_clone_local_repo_and_folder_end_to_end() {
             Some(repo.c1.clone()),
         ),
         (
+            s("aws-access-key-pair"),
+            s("config/app.env"),
+            Some(repo.c1.clone()),
+        ),
+        (
             s("aws-secret-access-key"),
             s("config/app.env"),
             Some(repo.c1.clone()),
@@ -331,8 +336,8 @@ async fn scans_clone_local_repo_and_folder_end_to_end() {
         shape(&all, &location),
         vec![(s("github-pat-classic"), s("deploy/settings.py"), None)]
     );
-    assert_eq!(all.len(), 7);
-    assert_eq!(done.progress.findings, 7);
+    assert_eq!(all.len(), 9);
+    assert_eq!(done.progress.findings, 9);
     for f in &all {
         assert_eq!(f.kind, "secret");
         assert_eq!(f.scanner, SECRETS);
@@ -460,20 +465,20 @@ async fn redelivered_task_does_not_duplicate_findings() {
             report.findings.push(f);
         }
     }
-    assert_eq!(report.findings.len(), 3);
+    assert_eq!(report.findings.len(), 4);
     h.engine.store().record(vec![report]).await.unwrap();
 
     // The lease runs out; a real worker gets the task again and runs it to the end.
     argus_engine::worker::spawn(h.engine.clone(), h.shutdown.clone());
     let done = wait_state(&h, &scan, ScanState::Completed, Duration::from_secs(120)).await;
     assert_eq!(done.progress.done, 1, "{:?}", done.progress);
-    assert_eq!(done.progress.findings, 3, "{:?}", done.progress);
+    assert_eq!(done.progress.findings, 4, "{:?}", done.progress);
     let all = findings(&h, &scan).await;
-    assert_eq!(shape(&all, &target).len(), 3, "{all:#?}");
+    assert_eq!(shape(&all, &target).len(), 4, "{all:#?}");
     let mut fps: Vec<&str> = all.iter().map(|f| f.fingerprint.as_str()).collect();
     fps.sort_unstable();
     fps.dedup();
-    assert_eq!(fps.len(), 3);
+    assert_eq!(fps.len(), 4);
 }
 
 /// Whether a process is gone (or a zombie nobody reaped yet: it no longer runs).
