@@ -66,6 +66,10 @@ pub struct SecretsArgs {
     /// Treat a git work tree as a plain folder (current files only, no history).
     #[arg(long)]
     pub no_git: bool,
+    /// Do not decode base64 blocks (by default a block of 32+ base64 characters that decodes to
+    /// text is scanned again, one level deep; such findings are marked `base64`).
+    #[arg(long)]
+    pub no_base64: bool,
     /// Do not honour .gitignore/.ignore files when scanning folders.
     #[arg(long)]
     pub no_ignore: bool,
@@ -164,7 +168,9 @@ enum Input {
 }
 
 async fn run_inner(args: SecretsArgs) -> anyhow::Result<i32> {
-    let engine = Arc::new(Engine::new(build_rules(&args)?)?);
+    let mut engine = Engine::new(build_rules(&args)?)?;
+    engine.set_decode_base64(!args.no_base64);
+    let engine = Arc::new(engine);
 
     // Resolve the input; a clone lives until the scan is over and is deleted on drop.
     let mut _clone = None;
