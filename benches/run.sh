@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Platform benchmark: Argus end to end vs Celery 5 (Redis broker), plus API load and idle RSS.
+# (PostgreSQL + RabbitMQ vs Celery on RabbitMQ: benches/distributed.sh.)
 # Usage: benches/run.sh [extra argus-bench flags, e.g. --celery-tasks 20000]
 # Needs: the local Redis on 127.0.0.1:6379, wrk (apt), python3 (venv with celery+redis from PyPI).
 set -euo pipefail

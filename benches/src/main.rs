@@ -1,6 +1,6 @@
 //! Benchmark harness for the platform (issue: foundation, "Performance").
 //!
-//! `argus-bench platform` runs, in one go and on the same machine:
+//! `argus-bench` (no subcommand) runs, in one go and on the same machine:
 //! 1. idle RSS of a fresh `argus serve` (embedded SQLite, embedded queue);
 //! 2. queue throughput end to end: one scan whose `noop` root task fans out into N no-op tasks,
 //!    timed from `POST /api/v1/scans` to the scan's `completed` state, with the server's CPU
@@ -10,6 +10,10 @@
 //!    `-P solo` and one `-P prefork -c 2`, installed in a virtualenv by `benches/run.sh`;
 //!
 //! and prints a Markdown table with the ratios. Nothing here is a test: no assertions on time.
+//!
+//! `argus-bench distributed` (module `distributed`, run by `benches/distributed.sh`) is the same
+//! no-op scan on PostgreSQL + RabbitMQ with 1, 2 and 4 `argus worker` processes, side by side
+//! with Celery on the same RabbitMQ. Each writes its own section of `benches/RESULTS.md`.
 //!
 //! The harness starts processes directly; it is not product code, so the process door lint is
 //! allowed here.
@@ -22,8 +26,28 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod distributed;
+
 #[derive(Parser, Debug)]
-#[command(about = "Argus platform benchmarks, side by side with Celery")]
+#[command(
+    about = "Argus platform benchmarks, side by side with Celery",
+    args_conflicts_with_subcommands = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Sub>,
+    #[command(flatten)]
+    platform: Args,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum Sub {
+    /// PostgreSQL + RabbitMQ with 1, 2, 4 worker processes vs Celery on the same RabbitMQ.
+    Distributed(distributed::DistArgs),
+}
+
+/// The embedded (SQLite) platform benchmark: the default without a subcommand.
+#[derive(clap::Args, Debug)]
 struct Args {
     /// The argus binary to benchmark.
     #[arg(long, default_value = "target/release/argus")]
@@ -298,9 +322,45 @@ fn celery(args: &Args, pool: &[&str], label: &str) -> anyhow::Result<CeleryRun> 
     })
 }
 
+/// Replaces the section `key` of the Markdown file `path` (between `<!-- key:begin -->` and
+/// `<!-- key:end -->`), or appends it; other sections are kept. A file without any markers is
+/// taken as the old single-table output of the platform benchmark.
+fn update_section(path: &std::path::Path, key: &str, md: &str) -> anyhow::Result<()> {
+    let old = std::fs::read_to_string(path).unwrap_or_default();
+    let (begin, end) = (
+        format!("<!-- {key}:begin -->"),
+        format!("<!-- {key}:end -->"),
+    );
+    let block = format!("{begin}\n{}\n{end}\n", md.trim_end());
+    let new = match (old.find(&begin), old.find(&end)) {
+        (Some(b), Some(e)) if b < e => {
+            let rest = old[e + end.len()..].trim_start_matches('\n');
+            if rest.is_empty() {
+                format!("{}{block}", &old[..b])
+            } else {
+                format!("{}{block}\n{rest}", &old[..b])
+            }
+        }
+        _ if !old.contains("<!-- ") && key == "platform" => block,
+        _ if old.trim().is_empty() => block,
+        _ if !old.contains("<!-- ") => {
+            format!(
+                "<!-- platform:begin -->\n{}\n<!-- platform:end -->\n\n{block}",
+                old.trim_end()
+            )
+        }
+        _ => format!("{}\n\n{block}", old.trim_end()),
+    };
+    std::fs::write(path, new).with_context(|| format!("writing {}", path.display()))
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
+    let cli = Cli::parse();
+    let args = match cli.command {
+        Some(Sub::Distributed(d)) => return distributed::run(d).await,
+        None => cli.platform,
+    };
     let server = start_server(&args)?;
     // Let start-up work settle, then read the idle footprint.
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -375,6 +435,6 @@ async fn main() -> anyhow::Result<()> {
         ));
     }
     println!("{md}");
-    std::fs::write(&args.out, &md).with_context(|| format!("writing {}", args.out.display()))?;
+    update_section(&args.out, "platform", &md)?;
     Ok(())
 }

@@ -1,10 +1,13 @@
 //! [`AmqpQueue`]: the task queue on RabbitMQ (design in the parent module's docs).
 //!
 //! Local state, all under one mutex and keyed by connection generation:
-//! - `buffer`: deliveries received and not yet claimed, of the current generation only;
-//! - `leased`: deliveries handed out by `claim`, with their lease deadline. An entry is removed by
-//!   whoever settles it first (ack, retry, dead-letter, lease expiry, connection loss), so each
-//!   delivery tag is acked at most once: acking an unknown tag would close the channel.
+//! - `buffer`: tasks of deliveries received and not yet claimed, of the current generation only;
+//! - `leased`: tasks handed out by `claim`, keyed by a lease number of their own (a delivery may
+//!   carry a bundle of tasks), with their lease deadline. An entry is removed by whoever settles
+//!   it first (ack, retry, dead-letter, lease expiry, connection loss);
+//! - `bundles`: per delivery, how many of its tasks are not settled yet. The delivery is acked
+//!   when that reaches zero, and its entry removed then, so each delivery tag is acked at most
+//!   once: acking an unknown tag would close the channel.
 //!
 //! Nothing is awaited while the mutex is held. Deliveries are taken from the consumer under the
 //! mutex (never awaited there: only what is already received), so buffer insertion follows
@@ -58,14 +61,19 @@ const WAIT_REDECLARE: Duration = Duration::from_secs(10 * 60);
 const MAX_ERROR_BYTES: usize = 8 * 1024;
 /// A lease that failed to expire (broker hiccup) is tried again after this.
 const EXPIRE_RETRY: Duration = Duration::from_secs(1);
+/// Most tasks `enqueue` packs into one message (a bundle; see the module docs).
+pub(crate) const BUNDLE_MAX: usize = 16;
+/// Header carrying the number of tasks of a bundle (for operators browsing the queue).
+const TASKS_HEADER: &str = "x-argus-tasks";
 
 /// How an [`AmqpQueue`] names and consumes its queue.
 #[derive(Clone, Debug)]
 pub struct AmqpOptions {
     /// Main queue name; `<queue>.dead` and `<queue>.wait.<ms>` are derived from it.
     pub queue: String,
-    /// Deliveries this process may hold unacked at once: the worker's concurrency (0 counts as 1;
-    /// AMQP would read 0 as "unlimited").
+    /// Tasks this process may hold unacked at once: the worker's concurrency (0 counts as 1;
+    /// AMQP would read 0 as "unlimited"). The broker's prefetch counts messages, so it is set to
+    /// `ceil(prefetch / 16)`: a message carries a bundle of up to 16 tasks (module docs).
     pub prefetch: u16,
     /// Longest wait for a connection (TCP, TLS, AMQP handshake and topology) before failing.
     pub connect_timeout: Duration,
@@ -150,26 +158,86 @@ impl From<&LeaseToken> for Key {
     }
 }
 
-/// A message as it goes (back) to the broker.
+/// A message as it goes (back) to the broker: one task (a JSON object) or a bundle of tasks of
+/// one scan and one priority (a JSON array).
 struct Message {
     body: Arc<[u8]>,
     priority: u8,
     /// `None` for a payload that could not be read.
     scan: Option<ScanId>,
+    /// The task id of a single-task message, empty for a bundle.
     task_id: String,
+    /// Tasks in the message.
+    tasks: usize,
 }
 
+impl Message {
+    /// One task as its own message.
+    fn single(task: &Task) -> Result<Message> {
+        Ok(Message {
+            body: encode(task)?.into(),
+            priority: task.priority.rank(),
+            scan: Some(task.scan_id),
+            task_id: task.id.to_string(),
+            tasks: 1,
+        })
+    }
+
+    /// Tasks of one scan and one priority as one message (a single task as an object).
+    fn bundle(tasks: &[&Task]) -> Result<Message> {
+        match tasks {
+            [one] => Message::single(one),
+            _ => {
+                let body = serde_json::to_vec(tasks)
+                    .map_err(|e| CoreError::Backend(format!("queue: cannot encode tasks: {e}")))?;
+                Ok(Message {
+                    body: body.into(),
+                    priority: tasks.first().map_or(0, |t| t.priority.rank()),
+                    scan: tasks.first().map(|t| t.scan_id),
+                    task_id: String::new(),
+                    tasks: tasks.len(),
+                })
+            }
+        }
+    }
+}
+
+fn encode(task: &Task) -> Result<Vec<u8>> {
+    serde_json::to_vec(task)
+        .map_err(|e| CoreError::Backend(format!("queue: cannot encode task: {e}")))
+}
+
+/// A message body: one task or a bundle.
+fn decode(body: &[u8]) -> std::result::Result<Vec<Task>, serde_json::Error> {
+    let bundle = body
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|b| *b == b'[');
+    if bundle {
+        serde_json::from_slice(body)
+    } else {
+        serde_json::from_slice(body).map(|t| vec![t])
+    }
+}
+
+/// A task of a received delivery, not claimed yet.
 struct Buffered {
-    key: Key,
+    /// The delivery it came in.
+    delivery: Key,
+    /// Its place in the delivery's bundle.
+    index: usize,
     attempt: u32,
+    priority: u8,
     task: Task,
-    msg: Message,
 }
 
+/// A claimed task.
 struct Leased {
     deadline: Instant,
+    /// The delivery it came in, settled (acked once all its tasks are) when this lease is.
+    delivery: Key,
     attempt: u32,
-    msg: Message,
+    task: Task,
 }
 
 #[derive(Default)]
@@ -177,7 +245,12 @@ struct State {
     /// Generation of the current session, 0 while there is none.
     generation: u64,
     buffer: Vec<Buffered>,
+    /// Keyed by `(generation, lease number)`.
     leased: HashMap<Key, Leased>,
+    /// Unsettled tasks per delivery `(generation, delivery tag)`.
+    bundles: HashMap<Key, usize>,
+    /// Last lease number handed out.
+    last_lease: u64,
     purged: HashMap<ScanId, Instant>,
     /// Wait queues declared by this process: delay (ms) → last declaration.
     wait_queues: HashMap<u64, Instant>,
@@ -187,8 +260,9 @@ struct State {
 enum Chore {
     /// Ack and forget (a purged scan's delivery).
     Drop(u64),
-    /// Re-publish with the given attempt, then ack the original (a `redelivered` delivery).
-    Restamp(u64, Message, u32),
+    /// Re-publish each task as its own message with the given attempt, then ack the original
+    /// (a `redelivered` delivery).
+    Restamp(u64, Vec<Message>, u32),
     /// Publish to the dead-letter queue, then ack (a payload this build cannot read).
     Undecodable(u64, Vec<u8>, u8, String),
 }
@@ -325,8 +399,13 @@ impl Setup for Shared {
             .confirm_select(ConfirmSelectOptions::default())
             .await?;
         let consume = conn.create_channel().await?;
+        // Prefetch counts messages; one carries up to BUNDLE_MAX tasks.
+        let messages = usize::from(self.prefetch).div_ceil(BUNDLE_MAX).max(1);
         consume
-            .basic_qos(self.prefetch, BasicQosOptions::default())
+            .basic_qos(
+                u16::try_from(messages).unwrap_or(u16::MAX),
+                BasicQosOptions::default(),
+            )
             .await?;
         let session = Session {
             publish,
@@ -358,8 +437,9 @@ impl Setup for Shared {
                 st.generation = 0;
             }
             // The broker re-delivers all of these: their tokens are stale from now on.
-            st.buffer.retain(|b| b.key.generation != generation);
+            st.buffer.retain(|b| b.delivery.generation != generation);
             st.leased.retain(|k, _| k.generation != generation);
+            st.bundles.retain(|k, _| k.generation != generation);
         }
         self.ready.notify_waiters();
         self.leases_changed.notify_one();
@@ -411,6 +491,7 @@ impl Shared {
             st.generation = 0;
             st.buffer.clear();
             st.leased.clear();
+            st.bundles.clear();
         }
         self.ready.notify_waiters();
     }
@@ -454,8 +535,12 @@ impl Shared {
         }
         let header = attempt_header(&d.properties).unwrap_or(1);
         let priority = d.properties.priority().unwrap_or(0);
-        let task: Task = match serde_json::from_slice(&d.data) {
-            Ok(t) => t,
+        let mut tasks = match decode(&d.data) {
+            Ok(t) if !t.is_empty() => t,
+            Ok(_) => {
+                chores.push(Chore::Drop(d.delivery_tag)); // an empty bundle carries nothing
+                return;
+            }
             Err(e) => {
                 chores.push(Chore::Undecodable(
                     d.delivery_tag,
@@ -466,70 +551,185 @@ impl Shared {
                 return;
             }
         };
-        if st.purged.contains_key(&task.scan_id) {
+        let before = tasks.len();
+        tasks.retain(|t| !st.purged.contains_key(&t.scan_id));
+        let purged = before - tasks.len();
+        if purged > 0 {
+            self.purged_dropped
+                .fetch_add(purged as u64, Ordering::Relaxed);
+        }
+        if tasks.is_empty() {
             chores.push(Chore::Drop(d.delivery_tag));
-            self.purged_dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        let msg = Message {
-            body: d.data.into(),
-            priority,
-            scan: Some(task.scan_id),
-            task_id: task.id.to_string(),
-        };
         if d.redelivered {
             // Its previous consumer died holding it: count that attempt durably before anyone
-            // runs it again.
+            // runs it again. A bundle is split, so that a task that kills its worker again and
+            // again takes no other task's attempts with it after the first crash.
+            let msgs = if before == 1 {
+                // Kept byte for byte (fields this build does not know survive).
+                vec![Message {
+                    body: d.data.into(),
+                    priority,
+                    scan: tasks.first().map(|t| t.scan_id),
+                    task_id: tasks.first().map(|t| t.id.to_string()).unwrap_or_default(),
+                    tasks: 1,
+                }]
+            } else {
+                let mut msgs = Vec::with_capacity(tasks.len());
+                for t in &tasks {
+                    match Message::single(t) {
+                        Ok(mut m) => {
+                            m.priority = priority;
+                            msgs.push(m);
+                        }
+                        Err(e) => {
+                            chores.push(Chore::Undecodable(
+                                d.delivery_tag,
+                                d.data,
+                                priority,
+                                format!("task payload cannot be re-encoded: {e}"),
+                            ));
+                            return;
+                        }
+                    }
+                }
+                msgs
+            };
             chores.push(Chore::Restamp(
                 d.delivery_tag,
-                msg,
+                msgs,
                 header.saturating_add(1),
             ));
             return;
         }
-        st.buffer.push(Buffered {
-            key: Key {
-                generation: live.generation,
-                tag: d.delivery_tag,
-            },
-            attempt: header,
-            task,
-            msg,
-        });
+        let delivery = Key {
+            generation: live.generation,
+            tag: d.delivery_tag,
+        };
+        st.bundles.insert(delivery, tasks.len());
+        for (index, task) in tasks.into_iter().enumerate() {
+            st.buffer.push(Buffered {
+                delivery,
+                index,
+                attempt: header,
+                priority,
+                task,
+            });
+        }
     }
 
-    /// Leases up to `max` buffered deliveries, highest priority first, then in delivery order.
+    /// Leases up to `max` buffered tasks, highest priority first, then in delivery order.
     fn take(st: &mut State, max: usize, lease: Duration) -> Vec<Delivery> {
         let generation = st.generation;
-        st.buffer.retain(|b| b.key.generation == generation);
+        st.buffer.retain(|b| b.delivery.generation == generation);
         if st.buffer.is_empty() {
             return Vec::new();
         }
         st.buffer
-            .sort_by_key(|b| (Reverse(b.msg.priority), b.key.tag));
+            .sort_by_key(|b| (Reverse(b.priority), b.delivery.tag, b.index));
         let n = max.min(st.buffer.len());
         let deadline = far(Instant::now(), lease);
         let taken: Vec<Buffered> = st.buffer.drain(..n).collect();
         let mut out = Vec::with_capacity(n);
         for b in taken {
+            st.last_lease += 1;
+            let key = Key {
+                generation,
+                tag: st.last_lease,
+            };
             st.leased.insert(
-                b.key,
+                key,
                 Leased {
                     deadline,
+                    delivery: b.delivery,
                     attempt: b.attempt,
-                    msg: b.msg,
+                    task: b.task.clone(),
                 },
             );
             out.push(Delivery {
                 lease: LeaseToken {
-                    tag: b.key.tag,
-                    generation: b.key.generation,
+                    tag: key.tag,
+                    generation,
                 },
                 task: b.task,
                 attempt: b.attempt,
             });
         }
         out
+    }
+
+    /// Counts tasks of their deliveries as settled; returns the tags of the deliveries whose
+    /// every task is settled now (to be acked, exactly once).
+    fn settle(st: &mut State, deliveries: impl IntoIterator<Item = Key>) -> Vec<u64> {
+        let mut complete = Vec::new();
+        for key in deliveries {
+            if let Some(left) = st.bundles.get_mut(&key) {
+                *left = left.saturating_sub(1);
+                if *left == 0 {
+                    st.bundles.remove(&key);
+                    if key.generation == st.generation {
+                        complete.push(key.tag);
+                    }
+                }
+            }
+        }
+        complete
+    }
+
+    /// Settles tasks that left their deliveries by being re-published (retry, dead letter,
+    /// lease expiry) and acks the deliveries that are complete then. The unclaimed siblings of
+    /// those deliveries are re-published as their own messages first and settled too: otherwise
+    /// a delivery whose other tasks this worker never claims (it is shutting down) would stay
+    /// unacked and come back whole, bringing the re-published task a second time.
+    async fn settle_out(&self, live: &Live<Session>, deliveries: &[Key]) -> Result<()> {
+        let siblings: Vec<Buffered> = {
+            let mut st = self.lock();
+            let (out, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut st.buffer)
+                .into_iter()
+                .partition(|b| deliveries.contains(&b.delivery));
+            st.buffer = keep;
+            out
+        };
+        let mut settled = deliveries.to_vec();
+        if !siblings.is_empty() {
+            let published = match siblings
+                .iter()
+                .map(|b| {
+                    Message::single(&b.task).map(|mut m| {
+                        m.priority = b.priority;
+                        m
+                    })
+                })
+                .collect::<Result<Vec<_>>>()
+            {
+                Ok(msgs) => {
+                    let refs: Vec<(&Message, u32, Option<&str>)> = msgs
+                        .iter()
+                        .zip(&siblings)
+                        .map(|(m, b)| (m, b.attempt, None))
+                        .collect();
+                    self.publish(live, self.names.main.clone(), &refs).await
+                }
+                Err(e) => Err(e),
+            };
+            match published {
+                Ok(()) => settled.extend(siblings.iter().map(|b| b.delivery)),
+                Err(e) => {
+                    // Kept for claims; the delivery stays unacked until they are settled.
+                    tracing::warn!(error = %e, "rabbitmq: could not split a bundle; keeping it");
+                    let mut st = self.lock();
+                    let current = st.generation;
+                    st.buffer.extend(
+                        siblings
+                            .into_iter()
+                            .filter(|b| b.delivery.generation == current),
+                    );
+                }
+            }
+        }
+        let tags = Shared::settle(&mut self.lock(), settled);
+        ack_tags(live, &tags).await
     }
 
     /// Runs drain chores in the background: none of them may delay the claim that found them.
@@ -551,10 +751,10 @@ impl Shared {
     async fn chore(&self, live: &Live<Session>, chore: Chore) -> Result<()> {
         match chore {
             Chore::Drop(tag) => ack_tags(live, &[tag]).await,
-            Chore::Restamp(tag, msg, attempt) => {
-                let published = self
-                    .publish(live, self.names.main.clone(), &[(&msg, attempt, None)])
-                    .await;
+            Chore::Restamp(tag, msgs, attempt) => {
+                let refs: Vec<(&Message, u32, Option<&str>)> =
+                    msgs.iter().map(|m| (m, attempt, None)).collect();
+                let published = self.publish(live, self.names.main.clone(), &refs).await;
                 match published {
                     Ok(()) => ack_tags(live, &[tag]).await,
                     Err(e) => {
@@ -581,6 +781,7 @@ impl Shared {
                     priority,
                     scan: None,
                     task_id: String::new(),
+                    tasks: 0,
                 };
                 self.publish(
                     live,
@@ -748,16 +949,25 @@ impl Shared {
             count = mine.len(),
             "rabbitmq: leases expired; re-queueing the tasks"
         );
-        let msgs: Vec<(&Message, u32, Option<&str>)> = mine
+        let published = match mine
             .iter()
-            .map(|(_, l)| (&l.msg, l.attempt.saturating_add(1), None))
-            .collect();
-        let published = self.publish(&live, self.names.main.clone(), &msgs).await;
-        drop(msgs);
+            .map(|(_, l)| Message::single(&l.task))
+            .collect::<Result<Vec<_>>>()
+        {
+            Ok(msgs) => {
+                let refs: Vec<(&Message, u32, Option<&str>)> = msgs
+                    .iter()
+                    .zip(&mine)
+                    .map(|(m, (_, l))| (m, l.attempt.saturating_add(1), None))
+                    .collect();
+                self.publish(&live, self.names.main.clone(), &refs).await
+            }
+            Err(e) => Err(e),
+        };
         match published {
             Ok(()) => {
-                let tags: Vec<u64> = mine.iter().map(|(k, _)| k.tag).collect();
-                if let Err(e) = ack_tags(&live, &tags).await {
+                let deliveries: Vec<Key> = mine.iter().map(|(_, l)| l.delivery).collect();
+                if let Err(e) = self.settle_out(&live, &deliveries).await {
                     // The copies are queued; the originals come back after the reconnect and are
                     // duplicates the engine recognises.
                     tracing::warn!(error = %e, "rabbitmq: could not ack expired deliveries");
@@ -796,22 +1006,18 @@ impl Queue for AmqpQueue {
         "rabbitmq"
     }
 
+    /// Closes the connection cleanly: frames already written (the last acks and re-publishes)
+    /// reach the broker before its `connection.close`, so nothing settled is delivered again.
+    async fn shutdown(&self) {
+        AmqpQueue::close(self).await;
+    }
+
     async fn enqueue(&self, tasks: &[Task]) -> Result<()> {
         if tasks.is_empty() {
             return Ok(());
         }
         let live = self.shared.conn.require()?;
-        let mut msgs = Vec::with_capacity(tasks.len());
-        for t in tasks {
-            let body = serde_json::to_vec(t)
-                .map_err(|e| CoreError::Backend(format!("queue: cannot encode task: {e}")))?;
-            msgs.push(Message {
-                body: body.into(),
-                priority: t.priority.rank(),
-                scan: Some(t.scan_id),
-                task_id: t.id.to_string(),
-            });
-        }
+        let msgs = bundles(tasks)?;
         let refs: Vec<(&Message, u32, Option<&str>)> = msgs.iter().map(|m| (m, 1, None)).collect();
         self.shared
             .publish(&live, self.shared.names.main.clone(), &refs)
@@ -909,12 +1115,13 @@ impl Queue for AmqpQueue {
         };
         let tags: Vec<u64> = {
             let mut st = self.shared.lock();
-            leases
+            let settled: Vec<Key> = leases
                 .iter()
                 .filter(|l| l.generation == live.generation)
-                .filter(|l| st.leased.remove(&Key::from(*l)).is_some())
-                .map(|l| l.tag)
-                .collect()
+                .filter_map(|l| st.leased.remove(&Key::from(l)))
+                .map(|l| l.delivery)
+                .collect();
+            Shared::settle(&mut st, settled)
         };
         ack_tags(&live, &tags).await
     }
@@ -928,13 +1135,37 @@ impl Queue for AmqpQueue {
         } else {
             self.shared.wait_queue(&live, delay).await
         };
-        let published = match target {
-            Ok(queue) => {
+        let published = match (target, Message::single(&entry.task)) {
+            (Ok(queue), Ok(msg)) => {
                 self.shared
                     .publish(
                         &live,
                         queue,
-                        &[(&entry.msg, entry.attempt.saturating_add(1), None)],
+                        &[(&msg, entry.attempt.saturating_add(1), None)],
+                    )
+                    .await
+            }
+            (Err(e), _) | (_, Err(e)) => Err(e),
+        };
+        if let Err(e) = published {
+            self.shared.restore_lease(Key::from(lease), entry, None);
+            return Err(e);
+        }
+        self.shared.settle_out(&live, &[entry.delivery]).await
+    }
+
+    async fn dead_letter(&self, lease: &LeaseToken, error: &str) -> Result<()> {
+        let Some((live, entry)) = self.shared.take_lease(lease) else {
+            return Ok(());
+        };
+        let error = truncate(error, MAX_ERROR_BYTES);
+        let published = match Message::single(&entry.task) {
+            Ok(msg) => {
+                self.shared
+                    .publish(
+                        &live,
+                        self.shared.names.dead.clone(),
+                        &[(&msg, entry.attempt, Some(error))],
                     )
                     .await
             }
@@ -944,27 +1175,7 @@ impl Queue for AmqpQueue {
             self.shared.restore_lease(Key::from(lease), entry, None);
             return Err(e);
         }
-        ack_tags(&live, &[lease.tag]).await
-    }
-
-    async fn dead_letter(&self, lease: &LeaseToken, error: &str) -> Result<()> {
-        let Some((live, entry)) = self.shared.take_lease(lease) else {
-            return Ok(());
-        };
-        let error = truncate(error, MAX_ERROR_BYTES);
-        let published = self
-            .shared
-            .publish(
-                &live,
-                self.shared.names.dead.clone(),
-                &[(&entry.msg, entry.attempt, Some(error))],
-            )
-            .await;
-        if let Err(e) = published {
-            self.shared.restore_lease(Key::from(lease), entry, None);
-            return Err(e);
-        }
-        ack_tags(&live, &[lease.tag]).await
+        self.shared.settle_out(&live, &[entry.delivery]).await
     }
 
     async fn purge_scan(&self, scan: ScanId) -> Result<u64> {
@@ -974,7 +1185,7 @@ impl Queue for AmqpQueue {
             Some(l) => l.session.consumer.get().cloned(),
             None => None,
         };
-        let (tags, chores) = {
+        let (tags, count, chores) = {
             let mut st = shared.lock();
             Shared::remember_purged(&mut st, scan);
             let chores = match (&live, consumer.as_mut()) {
@@ -983,17 +1194,18 @@ impl Queue for AmqpQueue {
             };
             let (gone, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut st.buffer)
                 .into_iter()
-                .partition(|b| b.msg.scan == Some(scan));
+                .partition(|b| b.task.scan_id == scan);
             st.buffer = keep;
-            let tags: Vec<u64> = gone.iter().map(|b| b.key.tag).collect();
-            (tags, chores)
+            let count = gone.len() as u64;
+            let tags = Shared::settle(&mut st, gone.into_iter().map(|b| b.delivery));
+            (tags, count, chores)
         };
         let Some(live) = live else {
             return Ok(0); // nothing is buffered without a session; later deliveries are dropped
         };
         shared.spawn_chores(&live, chores);
         ack_tags(&live, &tags).await?;
-        Ok(tags.len() as u64)
+        Ok(count)
     }
 
     async fn depth(&self) -> Result<QueueDepth> {
@@ -1041,7 +1253,7 @@ impl Queue for AmqpQueue {
         let buffered = st
             .buffer
             .iter()
-            .filter(|b| b.key.generation == live.generation)
+            .filter(|b| b.delivery.generation == live.generation)
             .count() as u64;
         let leased = st
             .leased
@@ -1133,6 +1345,32 @@ async fn declare_wait(
     }
 }
 
+/// Packs tasks into messages of at most [`BUNDLE_MAX`] tasks of one scan and one priority.
+/// Bundles of one priority keep the input order among them and inside each, so FIFO within a
+/// priority holds across bundles.
+fn bundles(tasks: &[Task]) -> Result<Vec<Message>> {
+    // Open bundle per priority rank: (scan, tasks).
+    let mut open: Vec<(u8, ScanId, Vec<&Task>)> = Vec::new();
+    let mut msgs = Vec::new();
+    for t in tasks {
+        let rank = t.priority.rank();
+        match open.iter_mut().find(|(r, _, _)| *r == rank) {
+            Some((_, scan, group)) if *scan == t.scan_id && group.len() < BUNDLE_MAX => {
+                group.push(t);
+            }
+            Some(slot) => {
+                let full = std::mem::replace(slot, (rank, t.scan_id, vec![t]));
+                msgs.push(Message::bundle(&full.2)?);
+            }
+            None => open.push((rank, t.scan_id, vec![t])),
+        }
+    }
+    for (_, _, group) in &open {
+        msgs.push(Message::bundle(group)?);
+    }
+    Ok(msgs)
+}
+
 /// Message properties: persistent, prioritised, attempt (and error) in headers.
 fn properties(msg: &Message, attempt: u32, error: Option<&str>) -> BasicProperties {
     let mut headers = FieldTable::default();
@@ -1141,6 +1379,12 @@ fn properties(msg: &Message, attempt: u32, error: Option<&str>) -> BasicProperti
         headers.insert(
             SCAN_HEADER.into(),
             AMQPValue::LongString(LongString::from(scan.to_string())),
+        );
+    }
+    if msg.tasks > 1 {
+        headers.insert(
+            TASKS_HEADER.into(),
+            AMQPValue::LongUInt(u32::try_from(msg.tasks).unwrap_or(u32::MAX)),
         );
     }
     if let Some(error) = error {
@@ -1238,6 +1482,47 @@ mod tests {
             attempt_header(&BasicProperties::default().with_headers(h)),
             None
         );
+    }
+
+    fn task(scan: ScanId, priority: argus_core::scan::Priority, n: usize) -> Task {
+        argus_core::testkit::queue_suite::task(scan, priority, n)
+    }
+
+    #[test]
+    fn bundles_group_by_scan_and_priority_in_order() {
+        use argus_core::scan::Priority::{High, Low, Medium};
+        let (a, b) = (ScanId::new(), ScanId::new());
+        let mut tasks = vec![
+            task(a, Medium, 0),
+            task(a, High, 1),
+            task(a, Medium, 2),
+            task(b, Medium, 3),
+            task(b, Medium, 4),
+            task(a, Low, 5),
+        ];
+        tasks.extend((6..6 + BUNDLE_MAX + 1).map(|n| task(b, Medium, n)));
+        let msgs = bundles(&tasks).unwrap();
+        let decoded: Vec<Vec<Task>> = msgs.iter().map(|m| decode(&m.body).unwrap()).collect();
+        // Every task exactly once, and per priority the concatenation is the input order.
+        for p in [High, Medium, Low] {
+            let want: Vec<&Task> = tasks.iter().filter(|t| t.priority == p).collect();
+            let got: Vec<&Task> = decoded
+                .iter()
+                .flatten()
+                .filter(|t| t.priority == p)
+                .collect();
+            assert_eq!(got, want, "{p:?}");
+        }
+        for (m, ts) in msgs.iter().zip(&decoded) {
+            assert!(ts.len() <= BUNDLE_MAX);
+            assert_eq!(m.tasks, ts.len());
+            assert!(ts.iter().all(|t| Some(t.scan_id) == m.scan));
+            assert!(ts.iter().all(|t| t.priority.rank() == m.priority));
+            // A single task travels as an object, as retries and older builds send it.
+            assert_eq!(m.body.first() == Some(&b'['), ts.len() > 1);
+        }
+        // Medium: a+a, then 16 b, then 3 b; High: a; Low: a.
+        assert_eq!(msgs.len(), 5);
     }
 
     #[test]

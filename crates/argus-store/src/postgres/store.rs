@@ -17,13 +17,20 @@
 //! - `pending_tasks` writes (the relay lease below); on SQLite it is a plain read.
 //!
 //! What several processes sharing one database add:
-//! - **Lock order.** Every transaction that changes a scan or its ledger rows first locks the
-//!   scan rows (`FOR NO KEY UPDATE`, in id order), then touches ledger rows, then inserts events.
-//!   Counters are read under that lock and advanced with the deltas of rows whose conditional
-//!   update (`status NOT IN (terminal)`) actually matched, so a terminal status counts once
-//!   however many processes report it, and exactly one batch sees a scan complete. A deadlock
-//!   the order cannot rule out (the relay's `mark_published` locks ledger rows only) or a
-//!   serialisation failure rolls the transaction back, and it is run again (a few times).
+//! - **Lock order.** Every transaction that changes a scan locks its scan row (`FOR NO KEY
+//!   UPDATE`, several in id order) before it inserts events, and the events lock is always last.
+//!   `record`, the hot path, first updates the ledger rows of the reported tasks (row locks on
+//!   those tasks only), *then* locks the scans, so the scan row — which every worker's batch
+//!   must update — stays locked only for the short tail of the transaction (counters, events,
+//!   commit), not while the ledger is written; the other scan-changing transactions (start,
+//!   pause, resume, stop, finish, delete) lock the scan first and then its ledger rows.
+//!   Counters are advanced with the deltas of rows whose conditional update
+//!   (`status NOT IN (terminal)`) actually matched, and read back under the scan lock, so a
+//!   terminal status counts once however many processes report it, and exactly one batch sees
+//!   a scan complete. The two orders can deadlock (a pause or stop that moves a pending row a
+//!   concurrent `record` is settling, or `mark_published`, which locks ledger rows only);
+//!   PostgreSQL then rolls one transaction back and it is run again (a few times), as for a
+//!   serialisation failure.
 //! - **Event ids commit in id order.** A plain sequence lets transaction A draw id 10, B draw
 //!   11 and commit first; a client resuming with `events_after(11)` would never see 10. Every
 //!   transaction that inserts events takes `pg_advisory_xact_lock(EVENTS_LOCK)` right before
@@ -73,6 +80,16 @@ const EVENTS_LOCK: i64 = 0x6172_6775_7365_7674;
 const TX_ATTEMPTS: u32 = 4;
 /// Ledger rows per insert statement (bounds the size of one bind message).
 const INSERT_CHUNK: usize = 5000;
+/// Planner settings for the relay's two statements (`SET LOCAL`: this transaction only). A
+/// fan-out inserts tens of thousands of ledger rows within seconds, long before autovacuum
+/// analyses them; without statistics the planner takes the pending rows for a handful and reads
+/// *all* of them (bitmap scan, then sort or filter) on every call, which made each relay batch
+/// cost in proportion to the backlog. Without bitmap scans, sorts, hash or merge joins and
+/// sequential scans, `pending_tasks` walks the pending index in `(priority, seq)` order and
+/// stops at its limit, and `mark_published` probes the primary key once per id.
+const RELAY_PLAN: &str = "SELECT set_config('enable_bitmapscan', 'off', true), \
+     set_config('enable_sort', 'off', true), set_config('enable_seqscan', 'off', true), \
+     set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)";
 /// Statuses a ledger row never leaves.
 const TERMINAL: &str = "('done', 'failed', 'dropped')";
 
@@ -131,8 +148,10 @@ impl NewEvent {
 struct Touched {
     org: OrgId,
     state: ScanState,
+    /// As locked and updated in step 2: `done` and `failed` include this batch already.
     progress: Progress,
     max_results: Option<u64>,
+    /// Applied in step 2 (kept to tell whether the scan changed).
     d_done: u64,
     d_failed: u64,
     d_enqueued: u64,
@@ -182,15 +201,16 @@ async fn insert_events(
         kinds.push(e.kind.as_str());
         data.push(to_json(&e.data)?);
     }
-    sqlx::query("SELECT pg_advisory_xact_lock($1)")
-        .bind(EVENTS_LOCK)
-        .execute(&mut *c)
-        .await?;
-    let mut ids: Vec<i64> =
-        sqlx::query_scalar("SELECT nextval('event_ids') FROM generate_series(1, $1)")
-            .bind(i64::try_from(evs.len()).unwrap_or(i64::MAX))
-            .fetch_all(&mut *c)
-            .await?;
+    // One round trip: every output row joins the lock's row, so the lock is held before the
+    // first id is drawn.
+    let mut ids: Vec<i64> = sqlx::query_scalar(
+        "WITH l AS MATERIALIZED (SELECT pg_advisory_xact_lock($2)) \
+         SELECT nextval('event_ids') FROM l, generate_series(1, $1)",
+    )
+    .bind(i64::try_from(evs.len()).unwrap_or(i64::MAX))
+    .bind(EVENTS_LOCK)
+    .fetch_all(&mut *c)
+    .await?;
     ids.sort_unstable();
     if ids.len() != evs.len() {
         return Err(CoreError::Backend("event id allocation returned a wrong count".into()).into());
@@ -276,14 +296,14 @@ async fn move_ledger(
     Ok(r.rows_affected())
 }
 
-/// Inserts tasks as pending, deduped on `(scan, dedup_key)` and on id; returns the scan id of
-/// every row actually inserted. Rows are inserted in input order, so `seq` (FIFO within a
+/// Inserts tasks as pending, deduped on `(scan, dedup_key)` and on id; returns `(id, scan id)`
+/// of every row actually inserted. Rows are inserted in input order, so `seq` (FIFO within a
 /// priority) follows it.
 async fn insert_tasks(
     c: &mut PgConnection,
     tasks: &[(&Task, &OrgId)],
     now: DateTime<Utc>,
-) -> PgResult<Vec<Uuid>> {
+) -> PgResult<Vec<(Uuid, Uuid)>> {
     let mut inserted = Vec::new();
     for chunk in tasks.chunks(INSERT_CHUNK) {
         let n = chunk.len();
@@ -309,7 +329,7 @@ async fn insert_tasks(
             attempts.push(i32_of(t.max_attempts));
             params.push(t.params.as_ref().map(to_json).transpose()?);
         }
-        let rows: Vec<Uuid> = sqlx::query_scalar(
+        let rows: Vec<(Uuid, Uuid)> = sqlx::query_as(
             "INSERT INTO scan_tasks (id, scan_id, org_id, dedup_key, scanner, target, depth, \
                  priority, max_attempts, params, status, created_at, updated_at) \
              SELECT u.id, u.scan_id, u.org_id, u.dedup_key, u.scanner, u.target::json, u.depth, \
@@ -319,7 +339,7 @@ async fn insert_tasks(
                  WITH ORDINALITY AS u(id, scan_id, org_id, dedup_key, scanner, target, depth, \
                      priority, max_attempts, params, ord) \
              ORDER BY u.ord \
-             ON CONFLICT DO NOTHING RETURNING scan_id",
+             ON CONFLICT DO NOTHING RETURNING id, scan_id",
         )
         .bind(now)
         .bind(&ids)
@@ -673,24 +693,27 @@ impl PgStore {
     }
 
     async fn mark_published_tx(&self, ids: &[Uuid]) -> PgResult<()> {
+        let mut tx = self.pool.begin().await?;
+        // One primary-key probe per id, whatever the statistics say (see RELAY_PLAN).
+        sqlx::query(RELAY_PLAN).execute(&mut *tx).await?;
         sqlx::query(
-            "UPDATE scan_tasks SET status = 'published', updated_at = $1, relay_owner = NULL, \
-                 relay_until = NULL \
-             WHERE id = ANY($2) AND status = 'pending'",
+            "UPDATE scan_tasks AS t SET status = 'published', updated_at = $1, \
+                 relay_owner = NULL, relay_until = NULL \
+             FROM UNNEST($2::uuid[]) AS u(id) \
+             WHERE t.id = u.id AND t.status = 'pending'",
         )
         .bind(now_ts())
         .bind(ids)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(())
     }
 
     /// One `record` transaction (see the trait and module docs for the rules).
     async fn record_tx(&self, reports: &[TaskReport]) -> PgResult<RecordOutcome> {
         let now = now_ts();
-        let mut tx = self.pool.begin().await?;
-
-        // 1. Lock the scans this batch touches, in id order, and read what the rules need.
+        // The scans this batch touches, in id order.
         let mut scan_ids: Vec<Uuid> = reports
             .iter()
             .map(|r| r.scan_id.0)
@@ -703,35 +726,7 @@ impl PgStore {
             .into_iter()
             .collect();
         scan_ids.sort_unstable();
-        let rows = sqlx::query(
-            "SELECT id, org_id, state, enqueued, done, failed, expected_total, enqueue_done, \
-                 findings, config->>'max_results' AS mr \
-             FROM scans WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE",
-        )
-        .bind(&scan_ids)
-        .fetch_all(&mut *tx)
-        .await?;
-        let mut scans: BTreeMap<ScanId, Touched> = BTreeMap::new();
-        for r in &rows {
-            scans.insert(
-                ScanId(get(r, "id")?),
-                Touched {
-                    org: org(&get::<String>(r, "org_id")?)?,
-                    state: scan_state(&get::<String>(r, "state")?)?,
-                    progress: progress_from_row(r)?,
-                    max_results: get::<Option<String>>(r, "mr")?.and_then(|v| v.parse().ok()),
-                    d_done: 0,
-                    d_failed: 0,
-                    d_enqueued: 0,
-                    d_findings: 0,
-                    hit_max_results: false,
-                },
-            );
-        }
-        // Ledger updates only touch rows of the scans locked above.
-        let locked: Vec<Uuid> = scans.keys().map(|s| s.0).collect();
 
-        // 2. Ledger: a terminal status counts only when the row was not terminal already.
         let mut done = Vec::new();
         let mut failed_ids = Vec::new();
         let mut failed_errors = Vec::new();
@@ -756,6 +751,14 @@ impl PgStore {
                 TaskStatus::Dropped => dropped.push(r.task_id.0),
             }
         }
+
+        let mut tx = self.pool.begin().await?;
+
+        // 1. Ledger, before the scan lock (see "Lock order" in the module docs): a terminal
+        //    status counts only when the row was not terminal already; the row locks taken here
+        //    make concurrent reports of one task count it once.
+        let mut d_done: HashMap<Uuid, u64> = HashMap::new();
+        let mut d_failed: HashMap<Uuid, u64> = HashMap::new();
         if !done.is_empty() {
             let rows: Vec<Uuid> = sqlx::query_scalar(&format!(
                 "UPDATE scan_tasks SET status = 'done', updated_at = $1, relay_owner = NULL, \
@@ -765,17 +768,16 @@ impl PgStore {
             ))
             .bind(now)
             .bind(&done)
-            .bind(&locked)
+            .bind(&scan_ids)
             .fetch_all(&mut *tx)
             .await?;
             for sid in rows {
-                if let Some(t) = scans.get_mut(&ScanId(sid)) {
-                    t.d_done += 1;
-                }
+                *d_done.entry(sid).or_default() += 1;
             }
         }
-        let mut evs: Vec<NewEvent> = Vec::new();
-        let mut failed_evs: Vec<(usize, NewEvent)> = Vec::new();
+        // (report order, scan, task, scanner, target, error) of newly failed rows.
+        let mut failed_rows: Vec<(usize, ScanId, TaskId, String, Value, Option<String>)> =
+            Vec::new();
         if !failed_ids.is_empty() {
             let rows = sqlx::query(&format!(
                 "UPDATE scan_tasks AS t SET status = 'failed', error = u.error, updated_at = $1, \
@@ -787,35 +789,27 @@ impl PgStore {
             .bind(now)
             .bind(&failed_ids)
             .bind(&failed_errors)
-            .bind(&locked)
+            .bind(&scan_ids)
             .fetch_all(&mut *tx)
             .await?;
             for r in &rows {
-                let scan_id = ScanId(get(r, "scan_id")?);
+                let scan_id: Uuid = get(r, "scan_id")?;
                 let task_id = TaskId(get(r, "id")?);
-                if let Some(t) = scans.get_mut(&scan_id) {
-                    t.d_failed += 1;
-                    let target = get::<sqlx::types::Json<Value>>(r, "target")
-                        .map(|j| j.0)
-                        .unwrap_or(Value::Null);
-                    failed_evs.push((
-                        failed_seen.get(&task_id).copied().unwrap_or(usize::MAX),
-                        NewEvent {
-                            scan_id,
-                            org_id: t.org.clone(),
-                            kind: EventKind::TaskFailed,
-                            data: json!({
-                                "task_id": task_id.to_string(),
-                                "scanner": get::<String>(r, "scanner")?,
-                                "target": target,
-                                "error": get::<Option<String>>(r, "error")?,
-                            }),
-                        },
-                    ));
-                }
+                *d_failed.entry(scan_id).or_default() += 1;
+                let target = get::<sqlx::types::Json<Value>>(r, "target")
+                    .map(|j| j.0)
+                    .unwrap_or(Value::Null);
+                failed_rows.push((
+                    failed_seen.get(&task_id).copied().unwrap_or(usize::MAX),
+                    ScanId(scan_id),
+                    task_id,
+                    get::<String>(r, "scanner")?,
+                    target,
+                    get::<Option<String>>(r, "error")?,
+                ));
             }
             // Announce failures in report order (RETURNING has no defined order).
-            failed_evs.sort_by_key(|(i, _)| *i);
+            failed_rows.sort_by_key(|f| f.0);
         }
         if !dropped.is_empty() {
             sqlx::query(&format!(
@@ -825,7 +819,7 @@ impl PgStore {
             ))
             .bind(now)
             .bind(&dropped)
-            .bind(&locked)
+            .bind(&scan_ids)
             .execute(&mut *tx)
             .await?;
         }
@@ -837,9 +831,86 @@ impl PgStore {
             )
             .bind(now)
             .bind(&parked)
-            .bind(&locked)
+            .bind(&scan_ids)
             .execute(&mut *tx)
             .await?;
+        }
+
+        // 1b. Spawned tasks, deduped, also before the scan lock: for a batch that spawns (a
+        //     fan-out flush brings a thousand tasks) this insert is the longest step. Rows of a
+        //     scan that turns out not to take them (ended, reached max_results, unknown) are
+        //     deleted again under the lock (step 4), in this transaction: nobody else sees them.
+        let spawned: Vec<(&Task, &OrgId)> = reports
+            .iter()
+            .flat_map(|r| r.spawned.iter())
+            .map(|t| (t, &t.org_id))
+            .collect();
+        let inserted = if spawned.is_empty() {
+            Vec::new()
+        } else {
+            insert_tasks(&mut tx, &spawned, now).await?
+        };
+
+        // 2. Lock the scans in id order, advance done/failed by the ledger's deltas and read what
+        //    the rules need, in one statement. From here to the commit the scans stay locked.
+        let dd: Vec<i64> = scan_ids
+            .iter()
+            .map(|s| i64_of(d_done.get(s).copied().unwrap_or(0)))
+            .collect();
+        let df: Vec<i64> = scan_ids
+            .iter()
+            .map(|s| i64_of(d_failed.get(s).copied().unwrap_or(0)))
+            .collect();
+        let rows = sqlx::query(
+            "WITH locked AS ( \
+                 SELECT id FROM scans WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE) \
+             UPDATE scans AS s SET done = s.done + u.d_done, failed = s.failed + u.d_failed, \
+                 updated_at = CASE WHEN u.d_done + u.d_failed > 0 THEN $4 ELSE s.updated_at END \
+             FROM locked, UNNEST($1::uuid[], $2::int8[], $3::int8[]) AS u(id, d_done, d_failed) \
+             WHERE s.id = locked.id AND u.id = s.id \
+             RETURNING s.id, s.org_id, s.state, s.enqueued, s.done, s.failed, s.expected_total, \
+                 s.enqueue_done, s.findings, s.config->>'max_results' AS mr",
+        )
+        .bind(&scan_ids)
+        .bind(&dd)
+        .bind(&df)
+        .bind(now)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut scans: BTreeMap<ScanId, Touched> = BTreeMap::new();
+        for r in &rows {
+            let id: Uuid = get(r, "id")?;
+            scans.insert(
+                ScanId(id),
+                Touched {
+                    org: org(&get::<String>(r, "org_id")?)?,
+                    state: scan_state(&get::<String>(r, "state")?)?,
+                    progress: progress_from_row(r)?,
+                    max_results: get::<Option<String>>(r, "mr")?.and_then(|v| v.parse().ok()),
+                    d_done: d_done.get(&id).copied().unwrap_or(0),
+                    d_failed: d_failed.get(&id).copied().unwrap_or(0),
+                    d_enqueued: 0,
+                    d_findings: 0,
+                    hit_max_results: false,
+                },
+            );
+        }
+        let mut evs: Vec<NewEvent> = Vec::new();
+        let mut failed_evs: Vec<NewEvent> = Vec::new();
+        for (_, scan_id, task_id, scanner, target, error) in failed_rows {
+            if let Some(t) = scans.get(&scan_id) {
+                failed_evs.push(NewEvent {
+                    scan_id,
+                    org_id: t.org.clone(),
+                    kind: EventKind::TaskFailed,
+                    data: json!({
+                        "task_id": task_id.to_string(),
+                        "scanner": scanner,
+                        "target": target,
+                        "error": error,
+                    }),
+                });
+            }
         }
 
         // 3. Findings of live scans, idempotent on (scan, fingerprint).
@@ -936,27 +1007,37 @@ impl PgStore {
                 });
             }
         }
-        evs.extend(failed_evs.into_iter().map(|(_, e)| e));
+        evs.extend(failed_evs);
         for t in scans.values_mut() {
             t.hit_max_results = t.live()
                 && t.max_results
                     .is_some_and(|m| t.progress.findings + t.d_findings >= m);
         }
 
-        // 4. Spawned tasks of live scans that did not just reach max_results, deduped.
-        let spawned: Vec<(&Task, &OrgId)> = reports
-            .iter()
-            .flat_map(|r| r.spawned.iter())
-            .filter_map(|task| {
-                let t = scans.get(&task.scan_id)?;
-                (t.live() && !t.hit_max_results).then_some((task, &t.org))
-            })
-            .collect();
+        // 4. Spawned tasks (inserted in step 1b) count for live scans that did not just reach
+        //    max_results; the others are deleted.
         let mut spawned_count = 0u64;
-        for sid in insert_tasks(&mut tx, &spawned, now).await? {
-            if let Some(t) = scans.get_mut(&ScanId(sid)) {
-                t.d_enqueued += 1;
-                spawned_count += 1;
+        if !inserted.is_empty() {
+            let orgs: HashMap<Uuid, &OrgId> = spawned.iter().map(|(t, o)| (t.id.0, *o)).collect();
+            let mut unwanted = Vec::new();
+            for (id, sid) in inserted {
+                match scans.get_mut(&ScanId(sid)) {
+                    Some(t)
+                        if t.live()
+                            && !t.hit_max_results
+                            && orgs.get(&id).is_some_and(|o| **o == t.org) =>
+                    {
+                        t.d_enqueued += 1;
+                        spawned_count += 1;
+                    }
+                    _ => unwanted.push(id),
+                }
+            }
+            if !unwanted.is_empty() {
+                sqlx::query("DELETE FROM scan_tasks WHERE id = ANY($1)")
+                    .bind(&unwanted)
+                    .execute(&mut *tx)
+                    .await?;
             }
         }
 
@@ -1003,40 +1084,29 @@ impl PgStore {
             .await?;
         }
 
-        // 6. Counters of every changed scan in one statement; the new values follow from the
-        //    values read under the lock plus the deltas.
-        let changed: Vec<(&ScanId, &Touched)> = scans.iter().filter(|(_, t)| t.changed()).collect();
-        if !changed.is_empty() {
+        // 6. The other counters (done and failed moved in step 2) of every scan that gained
+        //    tasks or findings, in one statement.
+        let grown: Vec<(&ScanId, &Touched)> = scans
+            .iter()
+            .filter(|(_, t)| t.d_enqueued + t.d_findings > 0)
+            .collect();
+        if !grown.is_empty() {
             sqlx::query(
-                "UPDATE scans AS s SET done = s.done + u.d_done, failed = s.failed + u.d_failed, \
-                     enqueued = s.enqueued + u.d_enqueued, findings = s.findings + u.d_findings, \
-                     updated_at = $1 \
-                 FROM UNNEST($2::uuid[], $3::int8[], $4::int8[], $5::int8[], $6::int8[]) \
-                     AS u(id, d_done, d_failed, d_enqueued, d_findings) \
+                "UPDATE scans AS s SET enqueued = s.enqueued + u.d_enqueued, \
+                     findings = s.findings + u.d_findings, updated_at = $1 \
+                 FROM UNNEST($2::uuid[], $3::int8[], $4::int8[]) AS u(id, d_enqueued, d_findings) \
                  WHERE s.id = u.id",
             )
             .bind(now)
-            .bind(changed.iter().map(|(id, _)| id.0).collect::<Vec<_>>())
+            .bind(grown.iter().map(|(id, _)| id.0).collect::<Vec<_>>())
             .bind(
-                changed
-                    .iter()
-                    .map(|(_, t)| i64_of(t.d_done))
-                    .collect::<Vec<_>>(),
-            )
-            .bind(
-                changed
-                    .iter()
-                    .map(|(_, t)| i64_of(t.d_failed))
-                    .collect::<Vec<_>>(),
-            )
-            .bind(
-                changed
+                grown
                     .iter()
                     .map(|(_, t)| i64_of(t.d_enqueued))
                     .collect::<Vec<_>>(),
             )
             .bind(
-                changed
+                grown
                     .iter()
                     .map(|(_, t)| i64_of(t.d_findings))
                     .collect::<Vec<_>>(),
@@ -1050,8 +1120,7 @@ impl PgStore {
         for (id, t) in &scans {
             let mut progress = t.progress.clone();
             if t.changed() {
-                progress.done += t.d_done;
-                progress.failed += t.d_failed;
+                // done and failed already include this batch (step 2).
                 progress.enqueued += t.d_enqueued;
                 progress.findings += t.d_findings;
                 evs.push(NewEvent {
@@ -1090,6 +1159,9 @@ impl PgStore {
 
     async fn pending_tasks_leased(&self, limit: u32) -> PgResult<Vec<Task>> {
         let _one_at_a_time = self.relay.gate.lock().await;
+        let mut tx = self.pool.begin().await?;
+        // Walk the pending index in order and stop at `limit` (see RELAY_PLAN).
+        sqlx::query(RELAY_PLAN).execute(&mut *tx).await?;
         let rows = sqlx::query(
             "WITH picked AS ( \
                  SELECT id FROM scan_tasks \
@@ -1106,8 +1178,9 @@ impl PgStore {
         .bind(i64::from(limit))
         .bind(self.relay.owner)
         .bind(RELAY_LEASE.as_secs_f64())
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *tx)
         .await?;
+        tx.commit().await?;
         // RETURNING has no defined order: restore priority, then FIFO.
         let mut out = Vec::with_capacity(rows.len());
         for r in &rows {
@@ -1474,9 +1547,10 @@ impl Store for PgStore {
         .await
     }
 
-    /// Commits a batch of reports in one transaction with a fixed number of statements: scan
-    /// lock, ledger updates (done, failed, dropped, parked), finding insert, spawned-task
-    /// insert, artifact upsert, one counter update, completion checks, and the event insert.
+    /// Commits a batch of reports in one transaction with a fixed number of statements: ledger
+    /// updates (done, failed, dropped, parked) and the spawned-task insert, then the scan lock
+    /// with the done/failed counters, finding insert, artifact upsert, the other counters,
+    /// completion checks, and the event insert.
     async fn record(&self, reports: Vec<TaskReport>) -> Result<RecordOutcome> {
         if reports.is_empty() {
             return Ok(RecordOutcome::default());
