@@ -24,7 +24,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::{cpu_secs, update_section};
+use crate::{cpu_secs, listening_addr, update_section};
 
 #[derive(Args, Debug)]
 pub struct DistArgs {
@@ -176,20 +176,7 @@ impl<'a> Stack<'a> {
         let stderr = child.stderr.take().context("no stderr")?;
         let proc = Proc { child };
         let mut lines = BufReader::new(stderr).lines();
-        let addr = loop {
-            let Some(line) = lines.next() else {
-                bail!("argus serve exited before listening")
-            };
-            let line = line?;
-            if let Some(rest) = line.strip_prefix("argus listening on http://") {
-                break rest
-                    .split_whitespace()
-                    .next()
-                    .unwrap_or_default()
-                    .to_string();
-            }
-            eprintln!("[api] {line}");
-        };
+        let addr = listening_addr(&mut lines, Some("api"))?;
         echo("api", lines);
         Ok((proc, format!("http://{addr}/api/v1")))
     }

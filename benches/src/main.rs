@@ -112,19 +112,7 @@ fn start_server(args: &Args) -> anyhow::Result<Server> {
         })?;
     let stderr = child.stderr.take().context("no stderr")?;
     let mut lines = BufReader::new(stderr).lines();
-    let addr = loop {
-        let Some(line) = lines.next() else {
-            bail!("server exited before listening")
-        };
-        let line = line?;
-        if let Some(rest) = line.strip_prefix("argus listening on http://") {
-            break rest
-                .split_whitespace()
-                .next()
-                .unwrap_or_default()
-                .to_string();
-        }
-    };
+    let addr = listening_addr(&mut lines, None)?;
     // Keep draining stderr so the server never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
     Ok(Server {
@@ -132,6 +120,30 @@ fn start_server(args: &Args) -> anyhow::Result<Server> {
         addr,
         _dir: dir,
     })
+}
+
+/// Reads a server's stderr up to its "argus listening on http://ADDR" line and returns ADDR;
+/// earlier lines are echoed with `label` when one is given.
+fn listening_addr(
+    lines: &mut impl Iterator<Item = std::io::Result<String>>,
+    label: Option<&str>,
+) -> anyhow::Result<String> {
+    loop {
+        let Some(line) = lines.next() else {
+            bail!("argus serve exited before listening")
+        };
+        let line = line?;
+        if let Some(rest) = line.strip_prefix("argus listening on http://") {
+            return Ok(rest
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_string());
+        }
+        if let Some(label) = label {
+            eprintln!("[{label}] {line}");
+        }
+    }
 }
 
 fn proc_field(pid: u32, file: &str, key: &str) -> Option<u64> {

@@ -192,8 +192,9 @@ async fn run_inner(args: SecretsArgs) -> anyhow::Result<i32> {
         };
         // Ctrl-C reaches git: the clone's process group is killed and the folder removed.
         let cancel = tokio_util::sync::CancellationToken::new();
-        let bar = progress_bar(&crate::config::mask_url(&args.target));
-        bar.set_prefix(format!("cloning {}", crate::config::mask_url(&args.target)));
+        let shown = crate::config::mask_url(&args.target);
+        let bar = progress_bar(&shown);
+        bar.set_prefix(format!("cloning {shown}"));
         bar.enable_steady_tick(Duration::from_millis(120));
         let on_ctrl_c = cancel.clone();
         let watcher = tokio::spawn(async move {
@@ -207,7 +208,7 @@ async fn run_inner(args: SecretsArgs) -> anyhow::Result<i32> {
         if cancel.is_cancelled() {
             bail!("interrupted while cloning");
         }
-        cloned.with_context(|| format!("cloning {}", crate::config::mask_url(&args.target)))?;
+        cloned.with_context(|| format!("cloning {shown}"))?;
         _clone = Some(dir);
         Input::Git(dest)
     } else {

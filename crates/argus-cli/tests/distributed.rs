@@ -238,6 +238,16 @@ async fn http_status(http: &reqwest::Client, url: &str) -> Option<u16> {
         .map(|r| r.status().as_u16())
 }
 
+/// Waits until the API's `/readyz` answers `code`.
+async fn wait_readyz(http: &reqwest::Client, base: &str, code: u16, timeout: Duration) {
+    let url = format!("{}/readyz", root(base));
+    wait_for(timeout, &format!("/readyz {code}"), || {
+        let (http, url) = (http.clone(), url.clone());
+        async move { (http_status(&http, &url).await? == code).then_some(()) }
+    })
+    .await;
+}
+
 fn root(base: &str) -> String {
     base.trim_end_matches("/api/v1").to_string()
 }
@@ -289,12 +299,7 @@ async fn broker_outage_turns_enqueue_503_and_loses_nothing() {
     broker.cut();
 
     // Readiness reports the broker, and endpoints that enqueue refuse with a problem body.
-    let readyz = format!("{}/readyz", root(&base));
-    wait_for(Duration::from_secs(30), "/readyz 503", || {
-        let (http, url) = (http.clone(), readyz.clone());
-        async move { (http_status(&http, &url).await? == 503).then_some(()) }
-    })
-    .await;
+    wait_readyz(&http, &base, 503, Duration::from_secs(30)).await;
     let body = json!({
         "name": "during outage",
         "config": {"scanners": [{"name": "noop", "params": {}}],
@@ -317,11 +322,7 @@ async fn broker_outage_turns_enqueue_503_and_loses_nothing() {
     );
 
     broker.restore();
-    wait_for(Duration::from_secs(60), "/readyz 200", || {
-        let (http, url) = (http.clone(), readyz.clone());
-        async move { (http_status(&http, &url).await? == 200).then_some(()) }
-    })
-    .await;
+    wait_readyz(&http, &base, 200, Duration::from_secs(60)).await;
     let final_status = wait_completed(&http, &base, &id).await;
     assert_exact(&final_status, CHILDREN);
     assert_eq!(
@@ -346,18 +347,9 @@ async fn database_outage_recovers_without_restart() {
     let id = start_fanout(&http, &base, CHILDREN, 5).await;
     wait_done_over(&http, &base, &id, CHILDREN / 10).await;
     db.cut();
-    let readyz = format!("{}/readyz", root(&base));
-    wait_for(Duration::from_secs(30), "/readyz 503", || {
-        let (http, url) = (http.clone(), readyz.clone());
-        async move { (http_status(&http, &url).await? == 503).then_some(()) }
-    })
-    .await;
+    wait_readyz(&http, &base, 503, Duration::from_secs(30)).await;
     db.restore();
-    wait_for(Duration::from_secs(60), "/readyz 200", || {
-        let (http, url) = (http.clone(), readyz.clone());
-        async move { (http_status(&http, &url).await? == 200).then_some(()) }
-    })
-    .await;
+    wait_readyz(&http, &base, 200, Duration::from_secs(60)).await;
     let final_status = wait_completed(&http, &base, &id).await;
     assert_exact(&final_status, CHILDREN);
     assert_eq!(
