@@ -49,8 +49,11 @@ pub struct Transition {
 pub struct RecordOutcome {
     /// Events appended, in id order (publish them on the bus).
     pub events: Vec<Event>,
-    /// Tasks newly added to the ledger as `pending` (hand them to the relay).
+    /// Tasks newly added to the ledger.
     pub spawned: u64,
+    /// How many of those the store already put on the queue in the same transaction (a queue
+    /// sharing the store's database); the rest are `pending` and need the relay.
+    pub published: u64,
     /// Scans that this batch ended (completed), with the reason.
     pub finished: Vec<(ScanId, ScanState, Option<String>)>,
 }

@@ -30,9 +30,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let concurrency: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(512);
     let dir = tempfile::tempdir()?;
     let db = SqliteDb::open(&dir.path().join("argus.db")).await?;
+    let store = SqliteStore::new(db.clone()).await?;
+    let queue = EmbeddedQueue::new(db).await?;
     let backends = Backends {
-        store: Arc::new(SqliteStore::new(db.clone()).await?),
-        queue: Arc::new(EmbeddedQueue::new(db).await?),
+        store: Arc::new(store.with_inline_queue(Arc::new(queue.clone()))),
+        queue: Arc::new(queue),
         artifacts: Arc::new(LocalArtifactStore::new(dir.path().join("artifacts"))?),
         bus: Arc::new(LocalEventBus::default()),
     };

@@ -5,6 +5,11 @@
 //! leaves them pending, and the relay publishes them on the next pass, so no accepted task is
 //! lost. Publishing twice is harmless: the embedded queue dedups on task id, and workers skip
 //! deliveries whose task is already recorded as finished.
+//!
+//! A store whose queue lives in its own database publishes new tasks in the ledger's transaction
+//! (`argus_store::sqlite::InlineQueue`); for it the relay only handles rows that still go through
+//! `pending` (a paused scan's spawned tasks, a resume's parked rows), and the worker wakes it only
+//! when a commit left such rows (`RecordOutcome::published < spawned`).
 
 use std::sync::Arc;
 use std::time::Duration;

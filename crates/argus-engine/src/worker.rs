@@ -526,7 +526,7 @@ impl<'a> Collector<'a> {
             match self.engine.store().record(vec![partial.clone()]).await {
                 Ok(out) => {
                     self.engine.publish(&out.events);
-                    if out.spawned > 0 {
+                    if out.spawned > out.published {
                         self.engine.wake_relay();
                     }
                     return;
@@ -569,7 +569,7 @@ async fn commit_loop(
                 match engine.store().record(reports.clone()).await {
                     Ok(out) => {
                         engine.publish(&out.events);
-                        if out.spawned > 0 {
+                        if out.spawned > out.published {
                             engine.wake_relay();
                         }
                         for (scan, _, _) in &out.finished {
@@ -588,14 +588,17 @@ async fn commit_loop(
                 }
             }
         }
+        // The results are durable now: hand the slots back before settling, so the claimer's
+        // next claim overlaps this batch's ack instead of waiting behind it. The deliveries stay
+        // in `inflight` (their leases renewed) until they are settled.
+        let slots_back = batch.iter().filter(|f| f.holds_slot).count();
+        slots.add_permits(slots_back);
         settle(&engine, &batch).await;
         if let Ok(mut map) = inflight.lock() {
             for f in &batch {
                 map.remove(&f.task_id);
             }
         }
-        let slots_back = batch.iter().filter(|f| f.holds_slot).count();
-        slots.add_permits(slots_back);
         batch.clear();
     }
 }

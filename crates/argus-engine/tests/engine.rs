@@ -33,12 +33,30 @@ impl Drop for Harness {
     }
 }
 
+/// The production wiring: the store puts new tasks on the queue in the ledger's transaction.
 async fn harness(concurrency: usize, lease: Duration, workers: bool) -> Harness {
+    harness_with(concurrency, lease, workers, true).await
+}
+
+/// Every task goes through the ledger's `pending` state and the relay (the path a broker queue
+/// takes).
+async fn relay_harness(concurrency: usize, lease: Duration, workers: bool) -> Harness {
+    harness_with(concurrency, lease, workers, false).await
+}
+
+async fn harness_with(concurrency: usize, lease: Duration, workers: bool, inline: bool) -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let db = SqliteDb::open(&dir.path().join("argus.db")).await.unwrap();
+    let store = SqliteStore::new(db.clone()).await.unwrap();
+    let queue = EmbeddedQueue::new(db).await.unwrap();
+    let store = if inline {
+        store.with_inline_queue(Arc::new(queue.clone()))
+    } else {
+        store
+    };
     let backends = Backends {
-        store: Arc::new(SqliteStore::new(db.clone()).await.unwrap()),
-        queue: Arc::new(EmbeddedQueue::new(db).await.unwrap()),
+        store: Arc::new(store),
+        queue: Arc::new(queue),
         artifacts: Arc::new(LocalArtifactStore::new(dir.path().join("artifacts")).unwrap()),
         bus: Arc::new(LocalEventBus::default()),
     };
@@ -121,7 +139,15 @@ async fn wait_state(h: &Harness, scan: &Scan, want: ScanState, timeout: Duration
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fan_out_completes_with_exact_counters() {
-    let h = harness(32, Duration::from_secs(30), true).await;
+    fan_out_case(harness(32, Duration::from_secs(30), true).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fan_out_completes_with_exact_counters_through_the_relay() {
+    fan_out_case(relay_harness(32, Duration::from_secs(30), true).await).await;
+}
+
+async fn fan_out_case(h: Harness) {
     let scan = create(
         &h,
         noop(serde_json::json!({"fanout": 500, "child": {"findings": 1}})),
@@ -158,7 +184,15 @@ async fn validation_rejects_unknown_scanner_bad_params_and_unaccepted_targets() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pause_parks_and_resume_releases() {
-    let h = harness(4, Duration::from_secs(30), true).await;
+    pause_case(harness(4, Duration::from_secs(30), true).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pause_parks_and_resume_releases_through_the_relay() {
+    pause_case(relay_harness(4, Duration::from_secs(30), true).await).await;
+}
+
+async fn pause_case(h: Harness) {
     let scan = create(
         &h,
         noop(serde_json::json!({"fanout": 200, "child": {"sleep_ms": 20}})),
@@ -306,7 +340,15 @@ async fn max_results_stops_enqueuing_and_completes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chaining_respects_depth_scope_and_dedup() {
-    let h = harness(4, Duration::from_secs(30), true).await;
+    chaining_case(harness(4, Duration::from_secs(30), true).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chaining_respects_depth_scope_and_dedup_through_the_relay() {
+    chaining_case(relay_harness(4, Duration::from_secs(30), true).await).await;
+}
+
+async fn chaining_case(h: Harness) {
     let mut c = noop(
         serde_json::json!({"discover": ["a.example.com", "b.example.com", "evil.org", "a.example.com"]}),
     );

@@ -35,8 +35,10 @@ use std::time::Duration;
 use argus_core::queue::{Queue, QueueDepth};
 use argus_core::task::{Delivery, LeaseToken, Task};
 use argus_core::{now_ms, CoreError, Result, ScanId};
+use argus_store::sqlite::InlineQueue;
 use argus_store::SqliteDb;
 use async_trait::async_trait;
+use sqlx::SqliteConnection;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
@@ -44,10 +46,13 @@ const READY: i64 = 0;
 const DELAYED: i64 = 3;
 
 /// Rows per enqueue statement at most (4 parameters each, well under SQLite's 32,766).
-const ENQUEUE_CHUNK: usize = 256;
+const ENQUEUE_CHUNK: usize = 1024;
 
-/// `INSERT` of `rows` rows; one prepared statement per power of two up to [`ENQUEUE_CHUNK`], so a
-/// batch of any size is a handful of cached statements (1,000 tasks: 256×3 + 128 + 64 + 32 + 8).
+/// `INSERT` of `rows` rows, `rows` a power of two up to [`ENQUEUE_CHUNK`]: one prepared statement
+/// per power of two, so a batch of any size is one or a few cached statements. A batch is padded
+/// up to the next power of two by repeating its last task, which `ON CONFLICT (task_id) DO
+/// NOTHING` drops (1,000 tasks: one statement of 1,024 rows rather than six of 512 down to 8;
+/// each statement is a round trip to the connection's thread).
 /// Bound parameters rather than a JSON array: SQLite's JSON functions cost more than the insert.
 fn enqueue_sql(rows: usize) -> &'static str {
     static SQL: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
@@ -272,6 +277,54 @@ impl EmbeddedQueue {
     }
 }
 
+/// Inserts `tasks` as ready rows through `conn` (the caller owns the transaction); a task
+/// already on the queue is skipped. Returns how many rows were added.
+async fn insert_rows(conn: &mut SqliteConnection, tasks: &[&Task]) -> Result<u64> {
+    let mut added = 0;
+    for chunk in tasks.chunks(ENQUEUE_CHUNK) {
+        let n = chunk.len().next_power_of_two();
+        let mut q = sqlx::query(enqueue_sql(n));
+        for t in chunk {
+            q = bind_row(q, t)?;
+        }
+        // Padding: rows with the last task's id, dropped by the conflict clause (that id is in
+        // the table by then, inserted by this statement or before it).
+        if let Some(t) = chunk.last() {
+            let id = t.id.to_string();
+            for _ in chunk.len()..n {
+                q = q.bind(id.clone()).bind("").bind(0i64).bind("");
+            }
+        }
+        added += q.execute(&mut *conn).await.map_err(db_err)?.rows_affected();
+    }
+    Ok(added)
+}
+
+type Insert<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
+
+/// Binds one task's row of [`enqueue_sql`].
+fn bind_row<'q>(q: Insert<'q>, t: &Task) -> Result<Insert<'q>> {
+    let payload = serde_json::to_string(t)
+        .map_err(|e| CoreError::Backend(format!("queue: cannot encode task: {e}")))?;
+    Ok(q.bind(t.id.to_string())
+        .bind(t.scan_id.to_string())
+        .bind(i64::from(t.priority.rank()))
+        .bind(payload))
+}
+
+/// The store side of the same database: new tasks go onto the queue in the ledger's own
+/// transaction (see [`argus_store::sqlite::InlineQueue`]).
+#[async_trait]
+impl InlineQueue for EmbeddedQueue {
+    async fn enqueue_in(&self, conn: &mut SqliteConnection, tasks: &[&Task]) -> Result<u64> {
+        insert_rows(conn, tasks).await
+    }
+
+    fn committed(&self) {
+        self.inner.ready.notify_waiters();
+    }
+}
+
 #[async_trait]
 impl Queue for EmbeddedQueue {
     fn backend(&self) -> &'static str {
@@ -283,25 +336,8 @@ impl Queue for EmbeddedQueue {
             return Ok(());
         }
         let mut tx = self.inner.db.writer.begin().await.map_err(db_err)?;
-        let mut added = 0;
-        let mut rest = tasks;
-        while !rest.is_empty() {
-            // The largest power of two that fits, capped at ENQUEUE_CHUNK.
-            let n = (1usize << rest.len().ilog2()).min(ENQUEUE_CHUNK);
-            let (chunk, tail) = rest.split_at(n);
-            rest = tail;
-            let mut q = sqlx::query(enqueue_sql(n));
-            for t in chunk {
-                let payload = serde_json::to_string(t)
-                    .map_err(|e| CoreError::Backend(format!("queue: cannot encode task: {e}")))?;
-                q = q
-                    .bind(t.id.to_string())
-                    .bind(t.scan_id.to_string())
-                    .bind(i64::from(t.priority.rank()))
-                    .bind(payload);
-            }
-            added += q.execute(&mut *tx).await.map_err(db_err)?.rows_affected();
-        }
+        let refs: Vec<&Task> = tasks.iter().collect();
+        let added = insert_rows(&mut tx, &refs).await?;
         tx.commit().await.map_err(db_err)?;
         if added > 0 {
             self.inner.ready.notify_waiters();

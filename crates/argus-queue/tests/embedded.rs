@@ -332,3 +332,60 @@ async fn odd_sized_batches_keep_order_and_dedup() {
     let want: Vec<_> = tasks[..777].iter().map(|t| t.id).collect();
     assert_eq!(ids, want);
 }
+
+/// With the store publishing inline (`SqliteStore::with_inline_queue`), a started scan's tasks
+/// and its spawned tasks reach the queue in the ledger's own transaction: nothing is left
+/// `pending` for the relay, and a spawn deduped by the ledger is not queued either. A paused
+/// scan's spawned tasks are the exception: they wait in the ledger until the resume.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_store_publishes_inline_in_the_ledger_transaction() {
+    use argus_core::scan::ScanAction;
+    use argus_core::store::Store;
+    use argus_core::task::{TaskReport, TaskStatus};
+    use argus_core::testkit::store_suite::{config, domain, new_scan, org, task as ledger_task};
+    use argus_store::SqliteStore;
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = SqliteDb::open(&dir.path().join("argus.db")).await.unwrap();
+    let store = SqliteStore::new(db.clone()).await.unwrap();
+    let queue = EmbeddedQueue::new(db).await.unwrap();
+    let store = store.with_inline_queue(Arc::new(queue.clone()));
+    let o = org("org-inline");
+    let scan = store.create_scan(new_scan(&o, config())).await.unwrap();
+    let root = ledger_task(scan.id, &o, "root");
+    store
+        .start_scan(&o, scan.id, vec![root.clone()])
+        .await
+        .unwrap();
+    assert!(store.pending_tasks(10).await.unwrap().is_empty());
+    let got = queue.claim(10, LONG, Duration::ZERO).await.unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].task.id, root.id);
+    store.mark_running(&[scan.id]).await.unwrap();
+
+    // Two spawns share a target (the ledger dedups the second, which comes last), one is new.
+    let mut report = TaskReport::status(&got[0].task, TaskStatus::Running);
+    report.spawned = vec![
+        ledger_task(scan.id, &o, "child"),
+        ledger_task(scan.id, &o, "other"),
+        ledger_task(scan.id, &o, "child"),
+    ];
+    let out = store.record(vec![report]).await.unwrap();
+    assert_eq!((out.spawned, out.published), (2, 2));
+    assert!(store.pending_tasks(10).await.unwrap().is_empty());
+    assert_eq!(queue.depth().await.unwrap().ready, 2);
+
+    // Paused: a new spawn stays pending (the relay publishes it after the resume).
+    store
+        .apply_action(&o, scan.id, ScanAction::Pause)
+        .await
+        .unwrap();
+    let mut late = TaskReport::status(&got[0].task, TaskStatus::Running);
+    late.spawned = vec![ledger_task(scan.id, &o, "late")];
+    let out = store.record(vec![late]).await.unwrap();
+    assert_eq!((out.spawned, out.published), (1, 0));
+    let pending = store.pending_tasks(10).await.unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].target, domain("late"));
+    assert_eq!(queue.depth().await.unwrap().ready, 2);
+}

@@ -585,9 +585,14 @@ pub async fn record_idempotent<S: Store>(store: Arc<S>) {
         finding("same", Severity::High),
         finding("same", Severity::High),
     ];
-    r1.spawned = vec![task(scan, &o, "child"), task(scan, &o, "child")];
+    // The duplicate comes last: a batch's last row is what fills out a padded statement.
+    r1.spawned = vec![
+        task(scan, &o, "child"),
+        task(scan, &o, "other"),
+        task(scan, &o, "child"),
+    ];
     let out = store.record(vec![r1.clone(), r1.clone()]).await.unwrap();
-    assert_eq!(out.spawned, 1);
+    assert_eq!(out.spawned, 2);
     assert!(out.finished.is_empty());
     let finding_events = out
         .events
@@ -646,7 +651,7 @@ pub async fn record_idempotent<S: Store>(store: Arc<S>) {
             s.progress.failed,
             s.progress.findings
         ),
-        (4, 1, 1, 1)
+        (5, 1, 1, 1)
     );
     assert_eq!(s.state, ScanState::Running);
     let page = store

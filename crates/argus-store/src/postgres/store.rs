@@ -1153,6 +1153,7 @@ impl PgStore {
         Ok(RecordOutcome {
             events,
             spawned: spawned_count,
+            published: 0,
             finished,
         })
     }

@@ -28,6 +28,9 @@ use argus_core::CoreError;
 /// How often the background checkpointer copies the WAL into the database file.
 pub const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 
+/// Rows buffered between a connection's worker thread and its caller (see `open`).
+const ROW_BUFFER: usize = 2048;
+
 /// A SQLite database opened for the embedded backends.
 #[derive(Clone, Debug)]
 pub struct SqliteDb {
@@ -69,7 +72,12 @@ impl SqliteDb {
             .pragma("cache_size", "-65536")
             // Checkpoints run on their own connection (module docs), never inside a commit.
             .pragma("wal_autocheckpoint", "0")
-            .pragma("temp_store", "memory");
+            .pragma("temp_store", "memory")
+            // Rows a statement's worker thread may hand over before it waits for the caller to
+            // read them. At sqlx's default (50) a claim returning 256 rows makes the worker thread
+            // and the caller take turns sleeping and waking several times per statement; the
+            // largest batches we fetch (claims, ledger inserts, relay reads) fit in this.
+            .row_buffer_size(ROW_BUFFER);
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)

@@ -17,6 +17,9 @@
 //!   the relay does not publish work a worker would only park; `resume` moves parked rows back to
 //!   pending. `stop` drops pending, parked and published rows (a worker holding a published one
 //!   reports `Dropped` anyway) and sets reason `stopped`.
+//! - With an inline queue ([`SqliteStore::with_inline_queue`]) new ledger rows are inserted as
+//!   `published` and put on that queue in the same transaction, except a paused scan's spawned
+//!   tasks, which stay `pending` for the relay; `RecordOutcome::published` counts the former.
 //! - `start_scan` with no tasks left after dedup completes the scan in the same transaction
 //!   (events `created→queued`, then `queued→completed`).
 //! - `apply_action(Start)` is `Invalid` when the scan is in `created` (starting needs the planned
@@ -27,6 +30,7 @@ use serde_json::{json, Value};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, Transaction};
 use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 
 use argus_core::artifact::ArtifactMeta;
 use argus_core::event::{Event, EventKind};
@@ -38,12 +42,15 @@ use argus_core::template::{NewTemplate, Template};
 use argus_core::{now_ms, CoreError, FindingId, OrgId, Result, ScanId, TaskId, TemplateId};
 
 use super::db::SqliteDb;
+use super::inline::InlineQueue;
 use super::rows::*;
 
 /// The SQLite [`Store`]. Cheap to clone (pools are shared).
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
     db: SqliteDb,
+    /// The queue sharing this database, if new tasks go onto it in the ledger's transaction.
+    inline: Option<Arc<dyn InlineQueue>>,
 }
 
 /// An event to append: ids and times are assigned on insert.
@@ -116,7 +123,24 @@ impl SqliteStore {
             .run(&db.writer)
             .await
             .map_err(|e| CoreError::Backend(format!("store migrations failed: {e}")))?;
-        Ok(SqliteStore { db })
+        Ok(SqliteStore { db, inline: None })
+    }
+
+    /// Puts new tasks on `queue` (a queue in this same database) inside the transaction that
+    /// adds them to the ledger, instead of leaving them `pending` for the relay. See
+    /// [`InlineQueue`].
+    pub fn with_inline_queue(mut self, queue: Arc<dyn InlineQueue>) -> Self {
+        self.inline = Some(queue);
+        self
+    }
+
+    /// Tells the inline queue (if any) that a transaction which published `n` tasks committed.
+    fn published(&self, n: u64) {
+        if n > 0 {
+            if let Some(q) = &self.inline {
+                q.committed();
+            }
+        }
     }
 
     /// The underlying database (shared with the embedded queue).
@@ -237,22 +261,35 @@ async fn move_ledger(
     Ok(r.rows_affected())
 }
 
-/// Inserts tasks as pending, deduped on `(scan, dedup_key)` and on id; returns the scan ids of
-/// the rows actually inserted (one entry per row).
+/// What [`insert_tasks`] added.
+struct Inserted {
+    /// The scan id of every row actually inserted (dedup skips the rest), one entry per row.
+    scans: Vec<String>,
+    /// How many of them went onto the inline queue in the same transaction.
+    published: u64,
+}
+
+/// Inserts tasks into the ledger, deduped on `(scan, dedup_key)` and on id. Without `inline`
+/// the rows are `pending` (the relay publishes them); with it they are `published`, and the
+/// inserted ones are put on that queue through the same transaction.
 async fn insert_tasks(
     c: &mut SqliteConnection,
     tasks: &[(&Task, &OrgId)],
     now: i64,
-) -> Result<Vec<String>> {
+    inline: Option<&dyn InlineQueue>,
+) -> Result<Inserted> {
+    let mut out = Inserted {
+        scans: Vec::new(),
+        published: 0,
+    };
     if tasks.is_empty() {
-        return Ok(Vec::new());
+        return Ok(out);
     }
     // Multi-row VALUES with binds: on the hot path (100,000-task fan-outs) this costs a third
     // of the same insert expanded from a JSON array with json_each.
-    let mut inserted = Vec::new();
     for chunk in tasks.chunks(INSERT_CHUNK) {
-        let sql = insert_tasks_sql(chunk.len());
-        let mut q = sqlx::query(&sql);
+        let n = chunk.len().next_power_of_two();
+        let mut q = sqlx::query(insert_tasks_sql(n, inline.is_some()));
         for (t, org) in chunk {
             q = q
                 .bind(t.id.to_string())
@@ -268,30 +305,81 @@ async fn insert_tasks(
                 .bind(now)
                 .bind(now);
         }
+        // Padding up to the statement's size: rows with the last task's id, scan and dedup key,
+        // which the conflict clause drops and RETURNING leaves out (whichever way that task went,
+        // inserted or deduped on either key, a row with both keys is in the table by then).
+        if let Some((t, _)) = chunk.last() {
+            let (id, scan, key) = (t.id.to_string(), t.scan_id.to_string(), t.dedup_key());
+            for _ in chunk.len()..n {
+                q = q
+                    .bind(id.clone())
+                    .bind(scan.clone())
+                    .bind("")
+                    .bind(key.clone())
+                    .bind("")
+                    .bind("")
+                    .bind(0i64)
+                    .bind(0i64)
+                    .bind(0i64)
+                    .bind(None::<String>)
+                    .bind(0i64)
+                    .bind(0i64);
+            }
+        }
         let rows = q.fetch_all(&mut *c).await.map_err(db_err)?;
+        let mut ids = HashSet::with_capacity(rows.len());
         for r in &rows {
-            inserted.push(r.try_get::<String, _>(0).map_err(db_err)?);
+            out.scans.push(r.try_get::<String, _>(1).map_err(db_err)?);
+            if inline.is_some() {
+                ids.insert(r.try_get::<String, _>(0).map_err(db_err)?);
+            }
+        }
+        if let Some(queue) = inline {
+            let added: Vec<&Task> = if rows.len() == chunk.len() {
+                chunk.iter().map(|(t, _)| *t).collect()
+            } else {
+                chunk
+                    .iter()
+                    .map(|(t, _)| *t)
+                    .filter(|t| ids.contains(&t.id.to_string()))
+                    .collect()
+            };
+            out.published += queue.enqueue_in(&mut *c, &added).await?;
         }
     }
-    Ok(inserted)
+    Ok(out)
 }
 
-/// Rows per multi-row insert (12 binds each, far below SQLite's variable limit).
-const INSERT_CHUNK: usize = 128;
+/// Rows per multi-row insert (12 binds each: 12,288 at most, below SQLite's 32,766).
+const INSERT_CHUNK: usize = 1024;
 
-fn insert_tasks_sql(rows: usize) -> String {
-    let mut sql = String::from(
-        "INSERT INTO scan_tasks (id, scan_id, org_id, dedup_key, scanner, target, depth, priority, \
-         max_attempts, params, status, created_at, updated_at) VALUES ",
-    );
-    for i in 0..rows {
-        if i > 0 {
-            sql.push(',');
-        }
-        sql.push_str("(?,?,?,?,?,?,?,?,?,?,'pending',?,?)");
-    }
-    sql.push_str(" ON CONFLICT DO NOTHING RETURNING scan_id");
-    sql
+/// The ledger insert of `rows` rows (a power of two up to [`INSERT_CHUNK`]), as `published` or
+/// `pending`. One cached statement per size: a batch is padded up to the next power of two, so a
+/// 1,000-task flush is one statement (one round trip to the connection's thread), and the
+/// prepared-statement cache holds a dozen shapes, not one per batch size.
+fn insert_tasks_sql(rows: usize, published: bool) -> &'static str {
+    static SQL: std::sync::OnceLock<[Vec<String>; 2]> = std::sync::OnceLock::new();
+    let all = SQL.get_or_init(|| {
+        [false, true].map(|published| {
+            let status = if published { "published" } else { "pending" };
+            let mut all = Vec::new();
+            let mut n = 1;
+            while n <= INSERT_CHUNK {
+                let values = vec![format!("(?,?,?,?,?,?,?,?,?,?,'{status}',?,?)"); n].join(",");
+                all.push(format!(
+                    "INSERT INTO scan_tasks (id, scan_id, org_id, dedup_key, scanner, target, \
+                     depth, priority, max_attempts, params, status, created_at, updated_at) \
+                     VALUES {values} ON CONFLICT DO NOTHING RETURNING id, scan_id"
+                ));
+                n *= 2;
+            }
+            all
+        })
+    });
+    let i = rows.max(1).ilog2() as usize;
+    all[usize::from(published)]
+        .get(i)
+        .map_or("", String::as_str)
 }
 
 /// `?,?,…` for an `IN (…)` list of `n` values.
@@ -579,7 +667,8 @@ impl Store for SqliteStore {
             })
             .collect();
         let pairs: Vec<(&Task, &OrgId)> = tasks.iter().map(|t| (t, org)).collect();
-        let inserted = insert_tasks(&mut tx, &pairs, now).await?.len() as u64;
+        let added = insert_tasks(&mut tx, &pairs, now, self.inline.as_deref()).await?;
+        let inserted = added.scans.len() as u64;
         let r = sqlx::query(
             "UPDATE scans SET state = ?1, enqueued = ?2, enqueue_done = 1, started_at = ?3, \
                  updated_at = ?3 \
@@ -607,6 +696,7 @@ impl Store for SqliteStore {
         let events = insert_events(&mut tx, evs, now).await?;
         let scan = fetch_scan(&mut tx, id).await?;
         tx.commit().await.map_err(db_err)?;
+        self.published(added.published);
         Ok(Transition { scan, events })
     }
 
@@ -882,7 +972,7 @@ impl Store for SqliteStore {
         }
 
         // 2. Ledger: terminal statuses count only when the row was not terminal already.
-        let mut done = Vec::new();
+        let mut done: BTreeMap<ScanId, Vec<String>> = BTreeMap::new();
         let mut failed: Vec<Value> = Vec::new();
         let mut dropped = Vec::new();
         let mut parked = Vec::new();
@@ -890,7 +980,10 @@ impl Store for SqliteStore {
         for r in &reports {
             match &r.status {
                 TaskStatus::Running => {}
-                TaskStatus::Done => done.push(r.task_id.to_string()),
+                TaskStatus::Done => done
+                    .entry(r.scan_id)
+                    .or_default()
+                    .push(r.task_id.to_string()),
                 TaskStatus::Failed { error } => {
                     // One row per task: a duplicate in the batch must not match the ledger twice.
                     if failed_seen.insert(r.task_id) {
@@ -907,21 +1000,26 @@ impl Store for SqliteStore {
                 .parse()
                 .map_err(|_| CoreError::Backend("corrupt scan id in database".into()))
         };
-        // The hot path: IN lists of binds rather than a json_each expansion.
-        for chunk in done.chunks(IN_CHUNK) {
-            let sql = format!(
-                "UPDATE scan_tasks SET status = 'done', updated_at = ? \
-                 WHERE id IN ({}) AND status NOT IN ('done', 'failed', 'dropped') RETURNING scan_id",
-                in_list(chunk.len())
-            );
-            let mut q = sqlx::query(&sql).bind(now);
-            for id in chunk {
-                q = q.bind(id.as_str());
-            }
-            let rows = q.fetch_all(&mut *tx).await.map_err(db_err)?;
-            for r in &rows {
-                if let Some(t) = scans.get_mut(&scan_of(r, "scan_id")?) {
-                    t.d_done += 1;
+        // The hot path: IN lists of binds rather than a json_each expansion, one statement per
+        // scan and chunk, counted from `rows_affected` (no row per task handed back). The unary
+        // `+` keeps the planner on the primary key: with `scan_id` usable it may walk the
+        // scan's whole `(scan_id, dedup_key)` index instead.
+        for (scan, ids) in &done {
+            let sid = scan.to_string();
+            for chunk in ids.chunks(IN_CHUNK) {
+                let sql = format!(
+                    "UPDATE scan_tasks SET status = 'done', updated_at = ? \
+                     WHERE id IN ({}) AND +scan_id = ? \
+                     AND status NOT IN ('done', 'failed', 'dropped')",
+                    in_list(chunk.len())
+                );
+                let mut q = sqlx::query(&sql).bind(now);
+                for id in chunk {
+                    q = q.bind(id.as_str());
+                }
+                let n = q.bind(&sid).execute(&mut *tx).await.map_err(db_err)?;
+                if let Some(t) = scans.get_mut(scan) {
+                    t.d_done += n.rows_affected();
                 }
             }
         }
@@ -1082,16 +1180,32 @@ impl Store for SqliteStore {
         }
 
         // 4. Spawned tasks of live scans that did not just reach max_results, deduped.
-        let spawned: Vec<(&Task, &OrgId)> = reports
-            .iter()
-            .flat_map(|r| r.spawned.iter())
-            .filter_map(|task| {
-                let t = scans.get(&task.scan_id)?;
-                (t.live() && !t.hit_max_results).then_some((task, &t.org))
-            })
-            .collect();
+        // A paused scan's tasks wait in the ledger as `pending` (the relay publishes them after
+        // the resume); the others go straight onto an inline queue if there is one.
+        let mut spawned: Vec<(&Task, &OrgId)> = Vec::new();
+        let mut spawned_paused: Vec<(&Task, &OrgId)> = Vec::new();
+        for task in reports.iter().flat_map(|r| r.spawned.iter()) {
+            let Some(t) = scans.get(&task.scan_id) else {
+                continue;
+            };
+            if !t.live() || t.hit_max_results {
+                continue;
+            }
+            if t.state == ScanState::Paused {
+                spawned_paused.push((task, &t.org));
+            } else {
+                spawned.push((task, &t.org));
+            }
+        }
+        let mut published = 0u64;
+        let mut inserted_for = Vec::new();
+        for (batch, inline) in [(&spawned, self.inline.as_deref()), (&spawned_paused, None)] {
+            let added = insert_tasks(&mut tx, batch, now, inline).await?;
+            published += added.published;
+            inserted_for.extend(added.scans);
+        }
         let mut spawned_count = 0u64;
-        for sid in insert_tasks(&mut tx, &spawned, now).await? {
+        for sid in inserted_for {
             let sid: ScanId = sid
                 .parse()
                 .map_err(|_| CoreError::Backend("corrupt scan id in database".into()))?;
@@ -1185,9 +1299,11 @@ impl Store for SqliteStore {
 
         let events = insert_events(&mut tx, evs, now).await?;
         tx.commit().await.map_err(db_err)?;
+        self.published(published);
         Ok(RecordOutcome {
             events,
             spawned: spawned_count,
+            published,
             finished,
         })
     }
