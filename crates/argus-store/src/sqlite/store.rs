@@ -1007,15 +1007,23 @@ impl Store for SqliteStore {
         for (scan, ids) in &done {
             let sid = scan.to_string();
             for chunk in ids.chunks(IN_CHUNK) {
+                // The list is padded to a power of two with repeats of its last id, so a dozen
+                // statement shapes serve every batch size from the prepared-statement cache.
+                let n = chunk.len().next_power_of_two();
                 let sql = format!(
                     "UPDATE scan_tasks SET status = 'done', updated_at = ? \
                      WHERE id IN ({}) AND +scan_id = ? \
                      AND status NOT IN ('done', 'failed', 'dropped')",
-                    in_list(chunk.len())
+                    in_list(n)
                 );
                 let mut q = sqlx::query(&sql).bind(now);
                 for id in chunk {
                     q = q.bind(id.as_str());
+                }
+                if let Some(last) = chunk.last() {
+                    for _ in chunk.len()..n {
+                        q = q.bind(last.as_str());
+                    }
                 }
                 let n = q.bind(&sid).execute(&mut *tx).await.map_err(db_err)?;
                 if let Some(t) = scans.get_mut(scan) {
