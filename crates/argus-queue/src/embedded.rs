@@ -8,8 +8,10 @@
 //! - Writes go through the store's single writer connection and a claim is one `UPDATE ...
 //!   RETURNING`, so claims are serialised by SQLite: two claimers can never lease the same row.
 //!   Bulk calls cost one commit however many tasks they carry: ack and renew are one statement,
-//!   `enqueue` one transaction of a few multi-row inserts (256 rows each at most). A claim is
-//!   preceded by a sweep statement at most every `sweep_interval`.
+//!   `enqueue` one transaction of one multi-row insert per 1,024 tasks. A claim is preceded by a
+//!   sweep statement at most every `sweep_interval`.
+//! - The store can also enqueue inside its own ledger transaction (`InlineQueue`, implemented
+//!   here): a task and its ledger row then commit together.
 //! - A lease token is `(row id, attempt)`. `attempt` grows on every delivery and row ids are never
 //!   reused (`AUTOINCREMENT`), so a token stops matching as soon as its task is re-delivered:
 //!   acks, renewals, retries and dead-letters with a stale token change nothing.
@@ -50,9 +52,9 @@ const ENQUEUE_CHUNK: usize = 1024;
 
 /// `INSERT` of `rows` rows, `rows` a power of two up to [`ENQUEUE_CHUNK`]: one prepared statement
 /// per power of two, so a batch of any size is one or a few cached statements. A batch is padded
-/// up to the next power of two by repeating its last task, which `ON CONFLICT (task_id) DO
-/// NOTHING` drops (1,000 tasks: one statement of 1,024 rows rather than six of 512 down to 8;
-/// each statement is a round trip to the connection's thread).
+/// up to the next power of two with rows carrying its last task's id, which `ON CONFLICT
+/// (task_id) DO NOTHING` drops (1,000 tasks: one statement of 1,024 rows rather than six of 512
+/// down to 8; each statement is a round trip to the connection's thread).
 /// Bound parameters rather than a JSON array: SQLite's JSON functions cost more than the insert.
 fn enqueue_sql(rows: usize) -> &'static str {
     static SQL: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
