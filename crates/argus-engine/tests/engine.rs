@@ -1,5 +1,7 @@
 //! Engine behaviour on the real embedded backends (SQLite store, embedded queue, local
 //! artifacts) with the `noop` scanner: lifecycle, limits, chaining, retries and dead letters.
+//! The store publishes new tasks inline, as `argus serve` wires it; the fan-out, pause and
+//! chaining cases run once more with every task going through the relay.
 #![allow(clippy::unwrap_used)]
 
 use std::sync::Arc;
