@@ -302,6 +302,47 @@ async fn stop_reaches_a_hanging_tool_within_one_second() {
     assert_eq!((status, p["state"].as_str()), (409, Some("cancelled")));
 }
 
+/// A follower that falls behind the bus (`RecvError::Lagged`: here a bus of 16 events, bursts of
+/// up to 64 findings per commit, and a client that reads nothing until the scan has finished)
+/// replays from the store: its stream is exactly the stored sequence, nothing lost or repeated.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lagging_live_stream_replays_from_the_store() {
+    let s = start_with(Options {
+        concurrency: 64,
+        claim_batch: 64,
+        bus_capacity: 16,
+        ..Options::default()
+    })
+    .await;
+    let scan = s
+        .create_scan(
+            noop_config(
+                json!({"fanout": 3000, "child": {"findings": 1}}),
+                &["noop://root"],
+            ),
+            false,
+        )
+        .await;
+    let id = scan["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/scans/{id}/events?until_terminal=true");
+    let mut slow = s.sse(&path, None).await;
+    s.post(&format!("/api/v1/scans/{id}/start"), json!(null))
+        .await;
+    s.wait_state(&id, "completed", LONG).await;
+
+    let lagged = slow.collect(LONG).await;
+    let stored = s.sse(&path, Some(0)).await.collect(LONG).await;
+    let ids = |v: &[Sse]| v.iter().map(|e| e.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(&lagged),
+        ids(&stored),
+        "the lagging stream lost or repeated events"
+    );
+    ids_strictly_increasing(&lagged);
+    assert_eq!(lagged.iter().filter(|e| e.event == "finding").count(), 3000);
+    assert_eq!(lagged.last().and_then(state_to), Some("completed"));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn last_event_id_resume_misses_nothing() {
     let s = start_with(Options {

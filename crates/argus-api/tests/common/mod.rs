@@ -28,6 +28,8 @@ pub struct Options {
     pub concurrency: usize,
     pub claim_batch: usize,
     pub workers: bool,
+    /// Events a live-stream follower may fall behind on the in-process bus before it lags.
+    pub bus_capacity: usize,
 }
 
 impl Default for Options {
@@ -40,6 +42,7 @@ impl Default for Options {
             concurrency: 8,
             claim_batch: 8,
             workers: true,
+            bus_capacity: 4096,
         }
     }
 }
@@ -71,11 +74,14 @@ pub async fn start() -> Server {
 pub async fn start_with(opts: Options) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let db = SqliteDb::open(&dir.path().join("argus.db")).await.unwrap();
+    // Wired as `argus serve` wires it: the store publishes new tasks inline.
+    let store = SqliteStore::new(db.clone()).await.unwrap();
+    let queue = EmbeddedQueue::new(db).await.unwrap();
     let backends = Backends {
-        store: Arc::new(SqliteStore::new(db.clone()).await.unwrap()),
-        queue: Arc::new(EmbeddedQueue::new(db).await.unwrap()),
+        store: Arc::new(store.with_inline_queue(Arc::new(queue.clone()))),
+        queue: Arc::new(queue),
         artifacts: Arc::new(LocalArtifactStore::new(dir.path().join("artifacts")).unwrap()),
-        bus: Arc::new(LocalEventBus::default()),
+        bus: Arc::new(LocalEventBus::new(opts.bus_capacity)),
     };
     let config = EngineConfig {
         concurrency: opts.concurrency,
