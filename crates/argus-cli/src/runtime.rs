@@ -104,43 +104,42 @@ async fn backends(cfg: &Config) -> anyhow::Result<Backends> {
     let queue_backend = cfg.queue_backend()?;
     // The embedded queue lives in the SQLite database, so it needs that store; the store then
     // puts new tasks on it in the ledger's own transaction (`InlineQueue`).
-    let mut sqlite: Option<(SqliteDb, SqliteStore)> = None;
-    let mut store: Option<Arc<dyn Store>> = match &store_backend {
-        StoreBackend::Sqlite(path) => {
-            let db = SqliteDb::open(path)
-                .await
-                .with_context(|| format!("opening the database at {}", path.display()))?;
-            let store = SqliteStore::new(db.clone())
-                .await
-                .context("migrating the store")?;
-            sqlite = Some((db, store));
-            None
-        }
-        StoreBackend::Postgres(url) => Some(open_postgres(cfg, url, true).await?),
-    };
-    let (queue, bus): (Arc<dyn Queue>, Arc<dyn EventBus>) = match &queue_backend {
-        QueueBackend::Embedded => {
-            let Some((db, sqlite_store)) = sqlite.take() else {
-                anyhow::bail!(
-                    "queue.url 'embedded' keeps the queue inside the SQLite store; with a PostgreSQL store use queue.url = \"amqp://…\""
-                );
-            };
-            let queue = EmbeddedQueue::new(db)
-                .await
-                .context("migrating the queue")?;
-            store = Some(Arc::new(
-                sqlite_store.with_inline_queue(Arc::new(queue.clone())),
-            ));
-            (Arc::new(queue), Arc::new(LocalEventBus::default()))
-        }
-        QueueBackend::Amqp(url) => open_amqp(cfg, url).await?,
-    };
-    // A SQLite store with a broker queue: the relay publishes its tasks.
-    let store = match (store, sqlite) {
-        (Some(store), _) => store,
-        (None, Some((_, sqlite_store))) => Arc::new(sqlite_store),
-        (None, None) => anyhow::bail!("no store was opened"),
-    };
+    let (store, queue, bus): (Arc<dyn Store>, Arc<dyn Queue>, Arc<dyn EventBus>) =
+        match (&store_backend, &queue_backend) {
+            (StoreBackend::Sqlite(path), queue_backend) => {
+                let db = SqliteDb::open(path)
+                    .await
+                    .with_context(|| format!("opening the database at {}", path.display()))?;
+                let store = SqliteStore::new(db.clone())
+                    .await
+                    .context("migrating the store")?;
+                match queue_backend {
+                    QueueBackend::Embedded => {
+                        let queue = EmbeddedQueue::new(db)
+                            .await
+                            .context("migrating the queue")?;
+                        (
+                            Arc::new(store.with_inline_queue(Arc::new(queue.clone()))),
+                            Arc::new(queue),
+                            Arc::new(LocalEventBus::default()),
+                        )
+                    }
+                    // A broker queue: the relay publishes the store's tasks.
+                    QueueBackend::Amqp(url) => {
+                        let (queue, bus) = open_amqp(cfg, url).await?;
+                        (Arc::new(store), queue, bus)
+                    }
+                }
+            }
+            (StoreBackend::Postgres(_), QueueBackend::Embedded) => anyhow::bail!(
+                "queue.url 'embedded' keeps the queue inside the SQLite store; with a PostgreSQL store use queue.url = \"amqp://…\""
+            ),
+            (StoreBackend::Postgres(url), QueueBackend::Amqp(queue_url)) => {
+                let store = open_postgres(cfg, url, true).await?;
+                let (queue, bus) = open_amqp(cfg, queue_url).await?;
+                (store, queue, bus)
+            }
+        };
     let artifacts: Arc<dyn ArtifactStore> = match cfg.artifacts_backend()? {
         ArtifactsBackend::Local(dir) => Arc::new(
             LocalArtifactStore::new(&dir)

@@ -37,7 +37,7 @@ use std::time::Duration;
 use argus_core::queue::{Queue, QueueDepth};
 use argus_core::task::{Delivery, LeaseToken, Task};
 use argus_core::{now_ms, CoreError, Result, ScanId};
-use argus_store::sqlite::InlineQueue;
+use argus_store::sqlite::{InlineQueue, Pow2Sql};
 use argus_store::SqliteDb;
 use async_trait::async_trait;
 use sqlx::SqliteConnection;
@@ -47,33 +47,17 @@ use tokio::time::Instant;
 const READY: i64 = 0;
 const DELAYED: i64 = 3;
 
-/// Rows per enqueue statement at most (4 parameters each, well under SQLite's 32,766).
-const ENQUEUE_CHUNK: usize = 1024;
-
-/// `INSERT` of `rows` rows, `rows` a power of two up to [`ENQUEUE_CHUNK`]: one prepared statement
-/// per power of two, so a batch of any size is one or a few cached statements. A batch is padded
-/// up to the next power of two with rows carrying its last task's id, which `ON CONFLICT
-/// (task_id) DO NOTHING` drops (1,000 tasks: one statement of 1,024 rows rather than six of 512
-/// down to 8; each statement is a round trip to the connection's thread).
-/// Bound parameters rather than a JSON array: SQLite's JSON functions cost more than the insert.
-fn enqueue_sql(rows: usize) -> &'static str {
-    static SQL: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
-    let all = SQL.get_or_init(|| {
-        let mut all = Vec::new();
-        let mut n = 1;
-        while n <= ENQUEUE_CHUNK {
-            let values = vec!["(?, ?, ?, ?)"; n].join(", ");
-            all.push(format!(
-                "INSERT INTO queue_tasks (task_id, scan_id, priority, payload) VALUES {values} \
-                 ON CONFLICT (task_id) DO NOTHING"
-            ));
-            n *= 2;
-        }
-        all
-    });
-    let i = rows.max(1).ilog2() as usize;
-    all.get(i).map_or("", String::as_str)
-}
+/// `INSERT` of up to 1,024 tasks (4 parameters each, well under SQLite's 32,766), in
+/// power-of-two sizes: a batch is padded with rows carrying its last task's id, which `ON CONFLICT
+/// (task_id) DO NOTHING` drops (1,000 tasks: one statement of 1,024 rows). Bound parameters
+/// rather than a JSON array: SQLite's JSON functions cost more than the insert.
+static ENQUEUE: Pow2Sql = Pow2Sql::new(1024, |n| {
+    let values = vec!["(?, ?, ?, ?)"; n].join(", ");
+    format!(
+        "INSERT INTO queue_tasks (task_id, scan_id, priority, payload) VALUES {values} \
+         ON CONFLICT (task_id) DO NOTHING"
+    )
+});
 
 const SWEEP_SQL: &str = "UPDATE queue_tasks SET state = 0 WHERE state IN (1, 3) AND due_at <= ?1";
 
@@ -283,9 +267,9 @@ impl EmbeddedQueue {
 /// already on the queue is skipped. Returns how many rows were added.
 async fn insert_rows(conn: &mut SqliteConnection, tasks: &[&Task]) -> Result<u64> {
     let mut added = 0;
-    for chunk in tasks.chunks(ENQUEUE_CHUNK) {
-        let n = chunk.len().next_power_of_two();
-        let mut q = sqlx::query(enqueue_sql(n));
+    for chunk in tasks.chunks(ENQUEUE.max()) {
+        let (sql, n) = ENQUEUE.get(chunk.len());
+        let mut q = sqlx::query(sql);
         for t in chunk {
             q = bind_row(q, t)?;
         }
@@ -304,7 +288,7 @@ async fn insert_rows(conn: &mut SqliteConnection, tasks: &[&Task]) -> Result<u64
 
 type Insert<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
 
-/// Binds one task's row of [`enqueue_sql`].
+/// Binds one task's row of [`ENQUEUE`].
 fn bind_row<'q>(q: Insert<'q>, t: &Task) -> Result<Insert<'q>> {
     let payload = serde_json::to_string(t)
         .map_err(|e| CoreError::Backend(format!("queue: cannot encode task: {e}")))?;
@@ -557,7 +541,7 @@ mod tests {
         let db = SqliteDb::open(&dir.path().join("q.db")).await.unwrap();
         let q = EmbeddedQueue::new(db).await.unwrap();
         let all = [
-            enqueue_sql(ENQUEUE_CHUNK),
+            ENQUEUE.get(ENQUEUE.max()).0,
             SWEEP_SQL,
             CLAIM_SQL,
             ACK_SQL,

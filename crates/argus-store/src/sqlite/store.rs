@@ -41,6 +41,7 @@ use argus_core::task::{Task, TaskReport, TaskStatus};
 use argus_core::template::{NewTemplate, Template};
 use argus_core::{now_ms, CoreError, FindingId, OrgId, Result, ScanId, TaskId, TemplateId};
 
+use super::batch::Pow2Sql;
 use super::db::SqliteDb;
 use super::inline::InlineQueue;
 use super::rows::*;
@@ -287,9 +288,14 @@ async fn insert_tasks(
     }
     // Multi-row VALUES with binds: on the hot path (100,000-task fan-outs) this costs a third
     // of the same insert expanded from a JSON array with json_each.
-    for chunk in tasks.chunks(INSERT_CHUNK) {
-        let n = chunk.len().next_power_of_two();
-        let mut q = sqlx::query(insert_tasks_sql(n, inline.is_some()));
+    let sql = if inline.is_some() {
+        &INSERT_PUBLISHED
+    } else {
+        &INSERT_PENDING
+    };
+    for chunk in tasks.chunks(sql.max()) {
+        let (text, n) = sql.get(chunk.len());
+        let mut q = sqlx::query(text);
         for (t, org) in chunk {
             q = q
                 .bind(t.id.to_string())
@@ -327,60 +333,48 @@ async fn insert_tasks(
             }
         }
         let rows = q.fetch_all(&mut *c).await.map_err(db_err)?;
-        let mut ids = HashSet::with_capacity(rows.len());
         for r in &rows {
             out.scans.push(r.try_get::<String, _>(1).map_err(db_err)?);
-            if inline.is_some() {
-                ids.insert(r.try_get::<String, _>(0).map_err(db_err)?);
-            }
         }
         if let Some(queue) = inline {
-            let added: Vec<&Task> = if rows.len() == chunk.len() {
-                chunk.iter().map(|(t, _)| *t).collect()
-            } else {
-                chunk
+            let mut added: Vec<&Task> = chunk.iter().map(|(t, _)| *t).collect();
+            if rows.len() < chunk.len() {
+                // Some were deduped: queue only the rows the ledger took.
+                let ids = rows
                     .iter()
-                    .map(|(t, _)| *t)
-                    .filter(|t| ids.contains(&t.id.to_string()))
-                    .collect()
-            };
+                    .map(|r| r.try_get::<String, _>(0))
+                    .collect::<Result<HashSet<String>, _>>()
+                    .map_err(db_err)?;
+                added.retain(|t| ids.contains(&t.id.to_string()));
+            }
             out.published += queue.enqueue_in(&mut *c, &added).await?;
         }
     }
     Ok(out)
 }
 
-/// Rows per multi-row insert (12 binds each: 12,288 at most, below SQLite's 32,766).
-const INSERT_CHUNK: usize = 1024;
+/// The ledger insert, up to 1,024 rows (12 binds each: 12,288 at most, below SQLite's 32,766),
+/// as `pending` rows for the relay or as `published` rows for an inline queue.
+static INSERT_PENDING: Pow2Sql = Pow2Sql::new(1024, |n| insert_tasks_sql(n, "pending"));
+static INSERT_PUBLISHED: Pow2Sql = Pow2Sql::new(1024, |n| insert_tasks_sql(n, "published"));
 
-/// The ledger insert of `rows` rows (a power of two up to [`INSERT_CHUNK`]), as `published` or
-/// `pending`. One cached statement per size: a batch is padded up to the next power of two, so a
-/// 1,000-task flush is one statement (one round trip to the connection's thread), and the
-/// prepared-statement cache holds a dozen shapes, not one per batch size.
-fn insert_tasks_sql(rows: usize, published: bool) -> &'static str {
-    static SQL: std::sync::OnceLock<[Vec<String>; 2]> = std::sync::OnceLock::new();
-    let all = SQL.get_or_init(|| {
-        [false, true].map(|published| {
-            let status = if published { "published" } else { "pending" };
-            let mut all = Vec::new();
-            let mut n = 1;
-            while n <= INSERT_CHUNK {
-                let values = vec![format!("(?,?,?,?,?,?,?,?,?,?,'{status}',?,?)"); n].join(",");
-                all.push(format!(
-                    "INSERT INTO scan_tasks (id, scan_id, org_id, dedup_key, scanner, target, \
-                     depth, priority, max_attempts, params, status, created_at, updated_at) \
-                     VALUES {values} ON CONFLICT DO NOTHING RETURNING id, scan_id"
-                ));
-                n *= 2;
-            }
-            all
-        })
-    });
-    let i = rows.max(1).ilog2() as usize;
-    all[usize::from(published)]
-        .get(i)
-        .map_or("", String::as_str)
+fn insert_tasks_sql(rows: usize, status: &str) -> String {
+    let values = vec![format!("(?,?,?,?,?,?,?,?,?,?,'{status}',?,?)"); rows].join(",");
+    format!(
+        "INSERT INTO scan_tasks (id, scan_id, org_id, dedup_key, scanner, target, depth, \
+         priority, max_attempts, params, status, created_at, updated_at) \
+         VALUES {values} ON CONFLICT DO NOTHING RETURNING id, scan_id"
+    )
 }
+
+/// Marks up to 512 ledger rows of one scan `done` (see `record`).
+static MARK_DONE: Pow2Sql = Pow2Sql::new(512, |n| {
+    format!(
+        "UPDATE scan_tasks SET status = 'done', updated_at = ? \
+         WHERE id IN ({}) AND +scan_id = ? AND status NOT IN ('done', 'failed', 'dropped')",
+        in_list(n)
+    )
+});
 
 /// `?,?,…` for an `IN (…)` list of `n` values.
 fn in_list(n: usize) -> String {
@@ -1006,17 +1000,10 @@ impl Store for SqliteStore {
         // scan's whole `(scan_id, dedup_key)` index instead.
         for (scan, ids) in &done {
             let sid = scan.to_string();
-            for chunk in ids.chunks(IN_CHUNK) {
-                // The list is padded to a power of two with repeats of its last id, so a dozen
-                // statement shapes serve every batch size from the prepared-statement cache.
-                let n = chunk.len().next_power_of_two();
-                let sql = format!(
-                    "UPDATE scan_tasks SET status = 'done', updated_at = ? \
-                     WHERE id IN ({}) AND +scan_id = ? \
-                     AND status NOT IN ('done', 'failed', 'dropped')",
-                    in_list(n)
-                );
-                let mut q = sqlx::query(&sql).bind(now);
+            for chunk in ids.chunks(MARK_DONE.max()) {
+                // Padded to the statement's size with repeats of the last id.
+                let (sql, n) = MARK_DONE.get(chunk.len());
+                let mut q = sqlx::query(sql).bind(now);
                 for id in chunk {
                     q = q.bind(id.as_str());
                 }
