@@ -138,6 +138,8 @@ impl<'a> Stack<'a> {
                 self.args.pg_connections.to_string(),
             ),
             ("RUST_LOG".into(), "warn".into()),
+            // The benchmark's scanner is `noop`, registered only when asked.
+            ("ARGUS_SCANNERS__NOOP__ENABLED".into(), "true".into()),
         ]
     }
 

@@ -106,6 +106,8 @@ fn start_server(args: &Args) -> anyhow::Result<Server> {
         ])
         .arg(dir.path())
         .env("RUST_LOG", "warn")
+        // The benchmark's scanner is `noop`, registered only when asked.
+        .env("ARGUS_SCANNERS__NOOP__ENABLED", "true")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

@@ -31,7 +31,7 @@ async fn main() {
         work_root: dir.path().join("work"),
         ..EngineConfig::default()
     };
-    let engine = Engine::new(backends, argus_scanners::registry(None).unwrap(), config);
+    let engine = Engine::new(backends, argus_scanners::registry_with(&argus_scanners::RegistryOptions { noop: true, ..Default::default() }).unwrap(), config);
     let who = Principal::local("acme", "alice").unwrap();
     let scan = engine
         .create_scan(
@@ -51,6 +51,7 @@ async fn main() {
                     max_attempts: 3,
                     scope: Scope::default(),
                     labels: Default::default(),
+                    max_tasks: None,
                 },
                 template_id: None,
                 start: false,

@@ -21,9 +21,49 @@ pub struct Config {
     pub queue: QueueConfig,
     pub artifacts: ArtifactsConfig,
     pub auth: AuthSection,
+    pub scan: ScanSection,
+    pub scanners: ScannersConfig,
     pub tools: ToolsConfig,
     pub secrets: SecretsConfig,
     pub log: LogConfig,
+}
+
+/// What a tenant's scan may touch on this server, and how big a scan may grow.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ScanSection {
+    /// Server folders that `repo` targets with a local path and `file://` locations may name
+    /// (`argus serve` / `argus worker` only; direct mode scans what the person names). Empty:
+    /// none, so a scan cannot make the server read its own files.
+    pub local_roots: Vec<PathBuf>,
+    /// Most tasks one scan may create (initial plus fan-out and chained); a scan that reaches it
+    /// fails with reason `max_tasks`. A scan's own `max_tasks` may only lower it.
+    pub max_tasks: u64,
+}
+
+impl Default for ScanSection {
+    fn default() -> Self {
+        ScanSection {
+            local_roots: Vec::new(),
+            max_tasks: argus_engine::DEFAULT_MAX_TASKS,
+        }
+    }
+}
+
+/// Per-scanner settings.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ScannersConfig {
+    pub noop: NoopConfig,
+}
+
+/// The `noop` scanner (tests and benchmarks only).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct NoopConfig {
+    /// Register `noop`, which accepts every target kind and does nothing; off in production so
+    /// it cannot make unsupported targets look scannable.
+    pub enabled: bool,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -227,22 +267,39 @@ pub enum ArtifactsBackend {
     Object(String),
 }
 
-/// Top-level sections; `ARGUS_<SECTION>__<KEY>` variables are read for these only.
-pub const SECTIONS: [&str; 9] = [
+/// Top-level sections; an `ARGUS_<SECTION>__<KEY>` variable must name one of them.
+pub const SECTIONS: [&str; 11] = [
     "server",
     "worker",
     "store",
     "queue",
     "artifacts",
     "auth",
+    "scan",
+    "scanners",
     "tools",
     "secrets",
     "log",
 ];
 
 impl Config {
-    /// Loads defaults ← file ← `ARGUS_*` env ← `overrides` (flags, as a partial TOML-like tree).
+    /// Loads defaults ← file ← `ARGUS_*` env ← `overrides` (flags, as a partial TOML-like tree),
+    /// then makes every path absolute against the current directory ([`Config::absolutize`]).
     pub fn load(file: Option<&Path>, overrides: serde_json::Value) -> anyhow::Result<Config> {
+        // A variable shaped like config (`ARGUS_<SECTION>__<KEY>`) must name a known section, as
+        // an unknown key in a known section is an error: a typo never silently does nothing.
+        // Variables without `__` (ARGUS_CONFIG, ARGUS_BUILD, test URLs) are not config.
+        for (k, _) in std::env::vars_os() {
+            let Some(k) = k.to_str() else { continue };
+            if let Some(section) = env_section(k) {
+                if !SECTIONS.contains(&section.as_str()) {
+                    anyhow::bail!(
+                        "invalid configuration: environment variable {k} names the unknown section '{section}' (known sections: {})",
+                        SECTIONS.join(", ")
+                    );
+                }
+            }
+        }
         let mut fig = Figment::from(Serialized::defaults(Config::default()));
         if let Some(path) = file {
             if !path.exists() {
@@ -250,21 +307,50 @@ impl Config {
             }
             fig = fig.merge(Toml::file(path));
         }
-        // Only variables naming a known section are config; others (ARGUS_CONFIG, test URLs)
-        // are not mistaken for unknown keys.
-        fig = fig.merge(Env::prefixed("ARGUS_").split("__").filter(|k| {
-            // The key arrives already split (`store.url`); accept either spelling.
-            let first = k
-                .as_str()
-                .split(['.', '_'])
-                .next()
-                .unwrap_or("")
-                .to_ascii_lowercase();
-            SECTIONS.contains(&first.as_str())
-        }));
+        fig = fig.merge(
+            Env::prefixed("ARGUS_")
+                .split("__")
+                // Keys arrive stripped and split (`store.url`); ARGUS_CONFIG and friends have
+                // no section and are not config.
+                .filter(|k| k.as_str().contains('.')),
+        );
         fig = fig.merge(Serialized::globals(overrides));
-        fig.extract::<Config>()
-            .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))
+        let mut cfg = fig
+            .extract::<Config>()
+            .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+        let cwd = std::env::current_dir()
+            .map_err(|e| anyhow::anyhow!("cannot read the current directory: {e}"))?;
+        cfg.absolutize(&cwd);
+        Ok(cfg)
+    }
+
+    /// Makes every configured path absolute against `cwd`, once, at start-up. A relative path
+    /// would otherwise be resolved against whatever directory a child process runs in (a `git`
+    /// run inside a repository put `argus-data/work/…` inside that repository).
+    pub fn absolutize(&mut self, cwd: &Path) {
+        let abs = |p: &Path| -> PathBuf {
+            if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                cwd.join(p)
+            }
+        };
+        self.server.data_dir = abs(&self.server.data_dir);
+        self.tools.dir = self.tools.dir.as_deref().map(abs);
+        self.secrets.rules_dir = self.secrets.rules_dir.as_deref().map(abs);
+        self.scan.local_roots = self.scan.local_roots.iter().map(|p| abs(p)).collect();
+        for (url, scheme) in [
+            (&mut self.store.url, "sqlite://"),
+            (&mut self.artifacts.url, "file://"),
+        ] {
+            let trimmed = url.trim();
+            if let Some(p) = trimmed.strip_prefix(scheme) {
+                // `file://host/path` (an authority) is left alone; only bare relative paths move.
+                if !p.is_empty() && !p.starts_with('/') && !p.contains('@') {
+                    *url = format!("{scheme}{}", abs(Path::new(p)).display());
+                }
+            }
+        }
     }
 
     /// Which store the config names.
@@ -335,6 +421,13 @@ impl Config {
         c.artifacts.endpoint = c.artifacts.endpoint.as_deref().map(mask_url);
         Ok(toml::to_string_pretty(&c)?)
     }
+}
+
+/// The section an `ARGUS_<SECTION>__<KEY>` variable names (lower case), if it has that shape.
+fn env_section(var: &str) -> Option<String> {
+    let rest = var.strip_prefix("ARGUS_")?;
+    let (section, _) = rest.split_once("__")?;
+    Some(section.to_ascii_lowercase())
 }
 
 /// Replaces the password in a URL's userinfo and any query string (which may carry keys) with
@@ -412,6 +505,46 @@ mod tests {
             assert_eq!(c.worker.claim_batch, 9); // flag over file
             Ok(())
         });
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)]
+    fn unknown_env_sections_are_errors() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("ARGUS_BOGUS__X", "1");
+            let err = Config::load(None, serde_json::json!({})).unwrap_err().to_string();
+            assert!(err.contains("ARGUS_BOGUS__X") && err.contains("bogus"), "{err}");
+            Ok(())
+        });
+        figment::Jail::expect_with(|jail| {
+            // Not config-shaped: ignored, as before.
+            jail.set_env("ARGUS_BUILD", "abc");
+            jail.set_env("ARGUS_SCANNERS__NOOP__ENABLED", "true");
+            let c = Config::load(None, serde_json::json!({})).map_err(|e| e.to_string())?;
+            assert!(c.scanners.noop.enabled);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn paths_become_absolute() {
+        let mut c = Config::default();
+        c.store.url = "sqlite://rel/argus.db".into();
+        c.artifacts.url = "file://arts".into();
+        c.tools.dir = Some("tools".into());
+        c.secrets.rules_dir = Some("/abs/rules".into());
+        c.scan.local_roots = vec!["repos".into()];
+        c.absolutize(Path::new("/srv/argus"));
+        assert_eq!(c.server.data_dir, Path::new("/srv/argus/argus-data"));
+        assert_eq!(c.store.url, "sqlite:///srv/argus/rel/argus.db");
+        assert_eq!(c.artifacts.url, "file:///srv/argus/arts");
+        assert_eq!(c.tools.dir.as_deref(), Some(Path::new("/srv/argus/tools")));
+        assert_eq!(c.secrets.rules_dir.as_deref(), Some(Path::new("/abs/rules")));
+        assert_eq!(c.scan.local_roots, vec![PathBuf::from("/srv/argus/repos")]);
+        assert_eq!(
+            c.store_backend().unwrap(),
+            StoreBackend::Sqlite("/srv/argus/rel/argus.db".into())
+        );
     }
 
     #[test]

@@ -113,6 +113,7 @@ pub async fn run(cfg: &Config, argv: Vec<String>) -> anyhow::Result<u8> {
             priority: Priority::Medium,
             max_attempts: 1,
             params: None,
+            enumerates: false,
         },
         params,
         cancel: cancel.clone(),
@@ -200,6 +201,11 @@ fn handle(
             bar.set_message(format!("{} finding(s)", findings.len()));
         }
         Emission::Target(_) | Emission::SubTask { .. } => *discovered += 1,
+        Emission::Enumeration { expected_total, .. } => {
+            if let Some(total) = expected_total {
+                bar.set_length(total);
+            }
+        }
         Emission::Artifact { name, path, .. } => {
             if let Some(dir) = &args.artifacts_dir {
                 let dest = dir.join(name.as_str());

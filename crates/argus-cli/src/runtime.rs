@@ -15,7 +15,7 @@ use argus_core::ids::Principal;
 use argus_core::queue::Queue;
 use argus_core::scanner::ScannerRegistry;
 use argus_core::store::Store;
-use argus_engine::{Backends, Engine, EngineConfig};
+use argus_engine::{Backends, Engine, EngineConfig, ScannerSource};
 use argus_queue::embedded::EmbeddedQueue;
 use argus_store::local::LocalArtifactStore;
 use argus_store::sqlite::SqliteStore;
@@ -40,9 +40,15 @@ pub fn init_logging(cfg: &LogConfig) {
     };
 }
 
-/// The scanner registry: built-ins (including `secrets`) plus the user tool folder.
+/// The scanner registry: built-ins (including `secrets`), the user tool folder, and `noop` when
+/// `scanners.noop.enabled`.
 pub fn registry(cfg: &Config) -> anyhow::Result<ScannerRegistry> {
-    let mut reg = argus_scanners::registry(cfg.tools.dir.as_deref()).context("loading scanners")?;
+    let mut reg = argus_scanners::registry_with(&argus_scanners::RegistryOptions {
+        user_tool_dir: cfg.tools.dir.as_deref(),
+        noop: cfg.scanners.noop.enabled,
+        ..argus_scanners::RegistryOptions::default()
+    })
+    .context("loading scanners")?;
     reg.register(Arc::new(secrets_scanner(&cfg.secrets)?));
     Ok(reg)
 }
@@ -93,6 +99,14 @@ pub async fn engine(cfg: &Config) -> anyhow::Result<Arc<Engine>> {
         work_root: cfg.server.data_dir.join("work"),
         retry_backoff: Duration::from_millis(cfg.worker.retry_backoff_ms),
         shutdown_grace: Duration::from_secs(cfg.worker.shutdown_grace_secs),
+        local_roots: cfg.scan.local_roots.clone(),
+        max_tasks: cfg.scan.max_tasks.max(1),
+        // Embedded: this process (or another on the same data dir, with the same registry)
+        // runs every task. A broker queue: workers elsewhere say what they can run.
+        scanners: match cfg.queue_backend()? {
+            QueueBackend::Embedded => ScannerSource::Local,
+            QueueBackend::Amqp(_) => ScannerSource::Advertised,
+        },
         ..EngineConfig::default()
     };
     Ok(Engine::new(backends, registry(cfg)?, engine_cfg))

@@ -15,9 +15,21 @@ fn argus() -> Command {
     c
 }
 
+/// `argus` with the `noop` scanner registered (it is opt-in, for tests and benchmarks).
+fn argus_noop() -> Command {
+    let mut c = argus();
+    c.env("ARGUS_SCANNERS__NOOP__ENABLED", "true");
+    c
+}
+
 #[test]
 fn config_show_matches_golden_and_masks_secrets() {
+    // Paths are made absolute against the working directory at start-up; the golden file
+    // writes that directory as `<cwd>`.
+    let cwd = tempfile::tempdir().unwrap();
+    let cwd_path = cwd.path().canonicalize().unwrap();
     let out = argus()
+        .current_dir(&cwd_path)
         .args(["config", "show"])
         .env("ARGUS_STORE__URL", "sqlite://db.sqlite")
         .env("ARGUS_ARTIFACTS__URL", "file://u:hunter2@host/art")
@@ -28,7 +40,9 @@ fn config_show_matches_golden_and_masks_secrets() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = String::from_utf8(out.stdout)
+        .unwrap()
+        .replace(cwd_path.to_str().unwrap(), "<cwd>");
     assert!(!text.contains("hunter2"), "password leaked: {text}");
     let golden = include_str!("golden/config_show.toml");
     assert_eq!(
@@ -48,7 +62,15 @@ fn help_teaches_the_commands() {
 
 #[test]
 fn scanners_lists_noop_and_builtin_tools() {
+    // Off by default: noop accepts every target kind and must not make them look supported.
     let out = argus().args(["scanners", "--json"]).output().unwrap();
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        v.as_array().unwrap().iter().all(|s| s["name"] != "noop"),
+        "noop registered without scanners.noop.enabled: {v}"
+    );
+    let out = argus_noop().args(["scanners", "--json"]).output().unwrap();
     assert!(out.status.success());
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let names: Vec<&str> = v
@@ -77,7 +99,7 @@ fn scanners_lists_noop_and_builtin_tools() {
 #[test]
 fn direct_scan_prints_json_and_sets_exit_code() {
     // noop with findings=2: two info findings → exit 1 with --fail-on info.
-    let out = argus()
+    let out = argus_noop()
         .args([
             "scan",
             "noop",
@@ -102,7 +124,7 @@ fn direct_scan_prints_json_and_sets_exit_code() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v.as_array().unwrap().len(), 2);
 
-    let out = argus()
+    let out = argus_noop()
         .args([
             "scan",
             "noop",
@@ -119,7 +141,7 @@ fn direct_scan_prints_json_and_sets_exit_code() {
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(String::from_utf8(out.stdout).unwrap().lines().count(), 2);
 
-    let out = argus()
+    let out = argus_noop()
         .args(["scan", "noop", "noop://x", "--kind", "url"])
         .output()
         .unwrap();
@@ -136,7 +158,7 @@ fn direct_scan_errors_are_clear() {
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("unknown scanner 'tool:nope'"), "{err}");
 
-    let out = argus()
+    let out = argus_noop()
         .args([
             "scan",
             "noop",

@@ -21,7 +21,7 @@ mod common;
 
 use std::net::SocketAddr;
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use serde_json::{json, Value};
@@ -187,15 +187,26 @@ async fn start_fanout(http: &reqwest::Client, base: &str, children: u64, sleep_m
         },
         "start": true
     });
-    let resp = http
-        .post(format!("{base}/scans"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
-    let scan: Value = resp.json().await.unwrap();
-    scan["id"].as_str().unwrap().to_string()
+    // Workers advertise their scanners in the store once they run; until one has, the API
+    // refuses the scan (422, "no live worker"), as it would in production.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let resp = http
+            .post(format!("{base}/scans"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        if status == 422 && text.contains("no live worker") && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        }
+        assert_eq!(status, 201, "{text}");
+        let scan: Value = serde_json::from_str(&text).unwrap();
+        return scan["id"].as_str().unwrap().to_string();
+    }
 }
 
 async fn wait_done_over(http: &reqwest::Client, base: &str, id: &str, n: u64) -> u64 {
@@ -543,6 +554,7 @@ fn migrate_prepares_a_fresh_postgres_database_and_is_idempotent() {
     let env = stack.env(&stack.pg_url, &stack.amqp_url);
     let run = || {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_argus"));
+        cmd.env("ARGUS_SCANNERS__NOOP__ENABLED", "true");
         cmd.arg("migrate").envs(env.iter().map(|(k, v)| (k, v)));
         cmd.output().unwrap()
     };

@@ -49,8 +49,10 @@ pub trait Queue: Send + Sync + 'static {
     /// Moves a task to the dead-letter area with its last error.
     async fn dead_letter(&self, lease: &LeaseToken, error: &str) -> Result<()>;
 
-    /// Best-effort removal of a scan's queued (not leased) tasks; returns how many were removed.
-    async fn purge_scan(&self, scan: ScanId) -> Result<u64>;
+    /// Best-effort removal of up to `limit` of a scan's queued (not leased) tasks; returns how
+    /// many were removed (call again until it returns 0). The janitor calls it in bounded
+    /// batches after a scan ends; workers drop any delivery of an ended scan anyway.
+    async fn purge_scan(&self, scan: ScanId, limit: u32) -> Result<u64>;
 
     /// Counts of ready, leased and dead tasks.
     async fn depth(&self) -> Result<QueueDepth>;

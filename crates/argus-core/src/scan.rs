@@ -235,6 +235,12 @@ pub struct ScanConfig {
     /// Stop enqueuing once this many findings exist; the scan completes with reason `max_results`.
     #[serde(default)]
     pub max_results: Option<u64>,
+    /// Most tasks the scan may create (initial, fan-out and chained); a scan that asks for more
+    /// fails with reason `max_tasks`. The server's `scan.max_tasks` caps it and fills it in when
+    /// absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1)]
+    pub max_tasks: Option<u64>,
     #[serde(default)]
     pub priority: Priority,
     /// Attempts per task before it is dead-lettered and counted failed.
@@ -283,6 +289,12 @@ impl ScanConfig {
                 "must be at most 16",
             ));
         }
+        if self.max_tasks == Some(0) {
+            return Err(CoreError::invalid(
+                "/config/max_tasks",
+                "must be at least 1",
+            ));
+        }
         if self.max_duration == Some(0) {
             return Err(CoreError::invalid(
                 "/config/max_duration",
@@ -318,6 +330,45 @@ impl Progress {
         }
         ((self.done + self.failed) as f64 / denom as f64).min(1.0)
     }
+}
+
+/// How a live scan ends after a batch of task results is recorded, if it does; the stores apply
+/// this in the same transaction as the batch (one rule for every backend):
+/// - its tasks asked for more tasks than `max_tasks` leaves room for → `failed`, reason
+///   `max_tasks: …` naming the limit;
+/// - its findings reached `max_results` → `completed`, reason `max_results`;
+/// - every task finished and nothing more will be enqueued ([`Progress::is_complete`]) →
+///   `failed` when every one of its tasks failed (reason `every task failed …`), else
+///   `completed`.
+pub fn ending(
+    progress: &Progress,
+    hit_max_results: bool,
+    hit_max_tasks: Option<u64>,
+) -> Option<(ScanState, Option<String>)> {
+    if let Some(limit) = hit_max_tasks {
+        return Some((ScanState::Failed, Some(max_tasks_reason(limit))));
+    }
+    if hit_max_results {
+        return Some((ScanState::Completed, Some("max_results".to_owned())));
+    }
+    if !progress.is_complete() {
+        return None;
+    }
+    if progress.done == 0 && progress.failed > 0 {
+        return Some((
+            ScanState::Failed,
+            Some(format!(
+                "every task failed ({}); the task_failed events say why",
+                progress.failed
+            )),
+        ));
+    }
+    Some((ScanState::Completed, None))
+}
+
+/// The reason of a scan failed by its task limit.
+pub fn max_tasks_reason(limit: u64) -> String {
+    format!("max_tasks: the scan asked for more than its limit of {limit} tasks (scan.max_tasks)")
 }
 
 /// A request to create a scan.
@@ -393,6 +444,32 @@ mod tests {
         assert!(p.is_complete());
         p.expected_total = Some(6);
         assert!((p.fraction() - 0.5).abs() < 1e-9);
+    }
+
+    #[test]
+    fn ending_rules() {
+        let mut p = Progress {
+            enqueued: 2,
+            done: 1,
+            failed: 0,
+            enqueue_done: true,
+            ..Default::default()
+        };
+        assert_eq!(ending(&p, false, None), None);
+        assert_eq!(
+            ending(&p, true, None),
+            Some((ScanState::Completed, Some("max_results".into())))
+        );
+        let (state, reason) = ending(&p, true, Some(7)).unwrap();
+        assert_eq!(state, ScanState::Failed);
+        assert!(reason.unwrap().starts_with("max_tasks: "));
+        p.failed = 1;
+        assert_eq!(ending(&p, false, None), Some((ScanState::Completed, None)));
+        p.done = 0;
+        p.failed = 2;
+        assert_eq!(ending(&p, false, None).unwrap().0, ScanState::Failed);
+        p.enqueue_done = false;
+        assert_eq!(ending(&p, false, None), None);
     }
 
     #[test]

@@ -78,6 +78,15 @@ pub enum Emission {
         path: PathBuf,
         content_type: String,
     },
+    /// Progress of an enumeration (only from a scanner whose [`Scanner::enumerates`] is true
+    /// for the task's params): `expected_total` is how many sub-tasks the task will add in all,
+    /// as soon as it knows (a listing count or an estimate); `complete` says it has added every
+    /// one, which lets the scan's `enqueue_done` become true. A task that ends closes its
+    /// enumeration anyway.
+    Enumeration {
+        expected_total: Option<u64>,
+        complete: bool,
+    },
 }
 
 /// The channel a scanner reports through. Sending waits when the engine is behind (bounded),
@@ -131,6 +140,26 @@ pub trait Scanner: Send + Sync + 'static {
     /// Checks params against the scanner's schema at scan creation (not at run time).
     /// `Invalid.path` is a JSON pointer inside the params object (e.g. `/rate`).
     fn validate_params(&self, params: &serde_json::Value) -> Result<(), crate::error::CoreError>;
+
+    /// Refuses at scan creation a target this scanner accepts by kind but cannot run (a storage
+    /// scheme it has no connector for, a URL where it needs a local path, a missing credential):
+    /// 422 naming why. The default accepts every target of an accepted kind.
+    fn check_target(
+        &self,
+        target: &Target,
+        params: &serde_json::Value,
+    ) -> Result<(), crate::error::CoreError> {
+        let _ = (target, params);
+        Ok(())
+    }
+
+    /// Whether a task with these params enumerates (fans a listing out into sub-tasks and
+    /// reports [`Emission::Enumeration`]): a scan is not complete while such a task is still
+    /// enumerating. Most scanners never do.
+    fn enumerates(&self, params: &serde_json::Value) -> bool {
+        let _ = params;
+        false
+    }
 
     /// Runs on one task. Return promptly with `Cancelled` when `ctx.cancel` fires.
     async fn run(&self, ctx: &TaskContext) -> Result<(), ScanError>;

@@ -58,6 +58,14 @@ pub struct RecordOutcome {
     pub finished: Vec<(ScanId, ScanState, Option<String>)>,
 }
 
+/// A scan whose leftovers the janitor still clears (see [`Store::pending_cleanups`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cleanup {
+    pub scan_id: ScanId,
+    /// The scan was deleted: every child row goes. Otherwise it only ended: its queued work goes.
+    pub deleted: bool,
+}
+
 /// Durable records. See the module docs for the semantics every backend keeps.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -76,6 +84,19 @@ pub trait Store: Send + Sync + 'static {
 
     /// Gives up `role` if `holder` holds it (graceful shutdown hands over at once).
     async fn resign(&self, role: &str, holder: &str) -> Result<()>;
+
+    // ---- workers ----
+
+    /// Records that worker pool `worker` can run `scanners` for the next `ttl` (its heartbeat
+    /// renews it). API processes of a distributed deployment accept scans only for scanners
+    /// some live worker advertises.
+    async fn advertise(&self, worker: &str, scanners: &[String], ttl: Duration) -> Result<()>;
+
+    /// Removes `worker`'s advertisement (graceful shutdown).
+    async fn withdraw(&self, worker: &str) -> Result<()>;
+
+    /// Every scanner name that some worker advertises and whose advertisement has not expired.
+    async fn advertised_scanners(&self) -> Result<Vec<String>>;
 
     // ---- scans ----
 
@@ -97,16 +118,18 @@ pub trait Store: Send + Sync + 'static {
         config: ScanConfig,
     ) -> Result<Scan>;
 
-    /// Deletes a scan that never started or has finished, with its tasks, findings, events and
-    /// artifact records; otherwise `Conflict`.
+    /// Deletes a scan that never started or has finished; otherwise `Conflict`. Its tasks,
+    /// findings, events and artifact records are invisible at once and removed by the clean-up.
     async fn delete_scan(&self, org: &OrgId, id: ScanId) -> Result<()>;
 
     /// `created → queued`: adds the initial tasks to the ledger as pending (deduped), sets
-    /// `enqueued` to their count and `enqueue_done`, and stamps `started_at`.
+    /// `enqueued` to their count, `enqueue_done` unless one of them enumerates, and stamps
+    /// `started_at`.
     async fn start_scan(&self, org: &OrgId, id: ScanId, tasks: Vec<Task>) -> Result<Transition>;
 
     /// Pause, resume or stop (start goes through `start_scan`). Resume moves parked tasks back
-    /// to pending; stop marks pending and parked tasks dropped and stamps `finished_at`.
+    /// to pending; stop stamps `finished_at` and marks the scan for clean-up (its queued tasks
+    /// are dropped when claimed or cleared by the janitor).
     async fn apply_action(&self, org: &OrgId, id: ScanId, action: ScanAction)
         -> Result<Transition>;
 
@@ -128,15 +151,33 @@ pub trait Store: Send + Sync + 'static {
     /// Engine-internal: scans that are queued, running or paused (deadline monitor).
     async fn active_scans(&self) -> Result<Vec<Scan>>;
 
+    // ---- clean-up of ended and deleted scans ----
+
+    /// Scans whose leftovers still need clearing, oldest first. Ending a scan (stop, finish,
+    /// completion) and deleting one only mark it here, in their own transaction, so both cost
+    /// the same for any scan size; the engine's janitor then clears the rest in bounded batches.
+    async fn pending_cleanups(&self, limit: u32) -> Result<Vec<Cleanup>>;
+
+    /// Clears up to `limit` leftovers of one scan in one short transaction — an ended scan's
+    /// ledger rows still `pending`; a deleted scan's tasks, findings, events and artifact
+    /// records — and returns how many it cleared (0: nothing is left in the store).
+    async fn cleanup_step(&self, cleanup: &Cleanup, limit: u32) -> Result<u64>;
+
+    /// Forgets a clean-up once nothing is left (a no-op if the scan was deleted since
+    /// `cleanup` was read: that clean-up is not finished).
+    async fn cleanup_done(&self, cleanup: &Cleanup) -> Result<()>;
+
     // ---- task ledger ----
 
-    /// Up to `limit` pending tasks (not yet handed to the queue), higher priority first.
+    /// Up to `limit` pending tasks (not yet handed to the queue) of scans that have not ended,
+    /// higher priority first.
     async fn pending_tasks(&self, limit: u32) -> Result<Vec<Task>>;
 
     /// Marks tasks as handed to the queue.
     async fn mark_published(&self, ids: &[TaskId]) -> Result<()>;
 
-    /// Of these tasks, the ones already in a terminal status (done, failed, dropped).
+    /// Of these tasks, the ones already in a terminal status (done, failed, dropped) or whose
+    /// scan has ended (tasks of a deleted scan are not there at all).
     async fn finished_tasks(&self, ids: &[TaskId]) -> Result<Vec<TaskId>>;
 
     /// Commits a batch of task reports in one transaction (see module docs).

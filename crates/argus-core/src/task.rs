@@ -28,6 +28,11 @@ pub struct Task {
     /// Parameters overriding the scan's parameters for this scanner (fan-out sub-tasks).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub params: Option<serde_json::Value>,
+    /// The task enumerates (lists a location and fans out one sub-task per object): while it
+    /// has not finished enumerating, its scan's `enqueue_done` is false. Set by the engine from
+    /// [`Scanner::enumerates`](crate::scanner::Scanner::enumerates).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub enumerates: bool,
 }
 
 impl Task {
@@ -78,12 +83,25 @@ impl TaskStatus {
     }
 }
 
+/// What an enumerating task reported about its enumeration.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EnumerationUpdate {
+    /// Sub-tasks it still expects to add (an estimate), when it knows.
+    pub remaining: Option<u64>,
+    /// It has added every sub-task it will add.
+    pub complete: bool,
+}
+
 /// Everything one task produced, committed by the store in one transaction with the status.
 #[derive(Clone, Debug)]
 pub struct TaskReport {
     pub task_id: TaskId,
     pub scan_id: ScanId,
     pub scanner: String,
+    /// Copied from [`Task::enumerates`]: the store closes the task's enumeration when it ends.
+    pub enumerates: bool,
+    /// The latest enumeration report of an enumerating task, if it made one.
+    pub enumeration: Option<EnumerationUpdate>,
     pub status: TaskStatus,
     pub findings: Vec<NewFinding>,
     /// Tasks to add to the scan (already filtered by scope and depth); deduped by the store.
@@ -98,6 +116,8 @@ impl TaskReport {
             task_id: task.id,
             scan_id: task.scan_id,
             scanner: task.scanner.clone(),
+            enumerates: task.enumerates,
+            enumeration: None,
             status,
             findings: Vec::new(),
             spawned: Vec::new(),

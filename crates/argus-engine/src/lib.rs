@@ -3,17 +3,21 @@
 //! It knows only the `argus-core` traits — never a backend — so the same code runs the embedded
 //! server and the distributed deployment. Pieces:
 //! - [`service`]: the operations the API and CLI call (create, start, pause, resume, stop,
-//!   delete, templates → scans), with validation against scanner schemas.
+//!   delete, templates → scans), with validation against scanner schemas, the scanners that
+//!   can run here, and what a scan may touch ([`policy`]).
 //! - [`worker`]: the worker pool — claims leased tasks, runs scanners with cancellation tokens,
-//!   commits results in batches, acks only after the commit.
-//! - [`relay`]: moves pending tasks from the store's ledger (the outbox) onto the queue.
-//! - [`monitor`]: enforces `max_duration` and re-wakes the relay (the scheduler role).
+//!   commits results in batches, acks only after the commit; advertises its scanners.
+//! - [`relay`]: moves pending tasks from the store's ledger (the outbox) onto the queue; it
+//!   wakes when told and also polls every second.
+//! - [`monitor`]: the scheduler role — enforces `max_duration` and runs the janitor that clears
+//!   ended and deleted scans' leftovers in bounded batches.
 //!
 //! Invariants: a task's results are committed before its delivery is acked (so a crash re-runs
 //! it, and the store's idempotent `record` keeps counters and findings exact); every committed
 //! event is published on the bus after its commit.
 
 pub mod monitor;
+pub mod policy;
 pub mod relay;
 pub mod service;
 pub mod worker;
@@ -50,6 +54,23 @@ pub struct EngineConfig {
     /// On shutdown, how long running tasks may finish before they are cancelled and handed
     /// back to the queue unacknowledged (another worker then runs them).
     pub shutdown_grace: Duration,
+    /// Server folders scans may read (local repos, `file://` locations); empty: none.
+    pub local_roots: Vec<PathBuf>,
+    /// Most tasks one scan may create; a scan's own `max_tasks` may only lower it.
+    pub max_tasks: u64,
+    /// Where scan creation learns which scanners can run.
+    pub scanners: ScannerSource,
+}
+
+/// Which scanners can run, for refusing at creation a scan no worker could run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ScannerSource {
+    /// This process's registry (the embedded server: its own workers run every scan).
+    #[default]
+    Local,
+    /// The scanners live worker pools advertise in the store (a distributed deployment, where
+    /// API processes and workers may differ).
+    Advertised,
 }
 
 impl Default for EngineConfig {
@@ -63,9 +84,15 @@ impl Default for EngineConfig {
             retry_backoff: Duration::from_millis(500),
             monitor_interval: Duration::from_millis(500),
             shutdown_grace: Duration::from_secs(10),
+            local_roots: Vec::new(),
+            max_tasks: DEFAULT_MAX_TASKS,
+            scanners: ScannerSource::Local,
         }
     }
 }
+
+/// The default per-scan task limit (`scan.max_tasks`).
+pub const DEFAULT_MAX_TASKS: u64 = 1_000_000;
 
 /// The backends the engine runs on, chosen by the CLI.
 #[derive(Clone)]
@@ -81,6 +108,8 @@ pub struct Engine {
     backends: Backends,
     registry: Arc<ScannerRegistry>,
     config: EngineConfig,
+    /// What scans may touch on this machine's file system.
+    local: policy::LocalAccess,
     /// Wakes the relay when the ledger gained pending tasks.
     relay_wake: Notify,
 }
@@ -99,6 +128,7 @@ impl Engine {
         Arc::new(Engine {
             backends,
             registry: Arc::new(registry),
+            local: policy::LocalAccess::new(&config.local_roots),
             config,
             relay_wake: Notify::new(),
         })
@@ -127,6 +157,11 @@ impl Engine {
     /// The scanner registry.
     pub fn registry(&self) -> &ScannerRegistry {
         &self.registry
+    }
+
+    /// What scans may touch on this machine's file system.
+    pub fn local_access(&self) -> &policy::LocalAccess {
+        &self.local
     }
 
     /// The engine's tunables.

@@ -1,7 +1,16 @@
-//! The monitor (scheduler role): ends scans that ran past `max_duration`.
+//! The monitor (scheduler role): ends scans that ran past `max_duration`, and runs the janitor.
 //!
-//! A scan whose deadline passes is failed with reason `max_duration`; its queued tasks are
-//! purged and running ones are cancelled by the workers when they see the state change.
+//! A scan whose deadline passes is failed with reason `max_duration`; running tasks are
+//! cancelled by the workers when they see the state change, queued ones are dropped when
+//! claimed.
+//!
+//! The janitor clears what ended and deleted scans leave behind ([`Store::pending_cleanups`]):
+//! queued deliveries (`Queue::purge_scan`), ledger rows still pending, and a deleted scan's
+//! tasks, findings, events and artifact records — in batches of [`CLEANUP_BATCH`] rows, each its
+//! own short transaction with a pause after it, so other writers never wait long behind it and
+//! stopping or deleting a scan of three million tasks costs its caller no more than one of ten.
+//!
+//! [`Store::pending_cleanups`]: argus_core::store::Store::pending_cleanups
 //!
 //! Every process (API replicas, workers) starts a monitor, but only the one holding the
 //! `scheduler` leadership lease in the store does the periodic work, so N replicas never
@@ -14,6 +23,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use argus_core::scan::ScanState;
+use argus_core::store::Cleanup;
 
 use crate::Engine;
 
@@ -53,6 +63,11 @@ pub fn spawn(engine: Arc<Engine>, shutdown: CancellationToken) -> JoinHandle<()>
             if let Err(e) = enforce_deadlines(&engine).await {
                 tracing::warn!(error = %e, "deadline check failed");
             }
+            // Bounded per tick, so the lease is renewed on time however much is left.
+            let budget = tokio::time::Instant::now() + interval.max(Duration::from_millis(200));
+            if let Err(e) = clean_up(&engine, Some(budget), &shutdown).await {
+                tracing::warn!(error = %e, "clean-up pass failed; will retry");
+            }
         }
         if leading {
             if let Err(e) = engine.store().resign(SCHEDULER_ROLE, &holder).await {
@@ -81,10 +96,60 @@ pub async fn enforce_deadlines(engine: &Engine) -> argus_core::Result<usize> {
         {
             engine.publish(&t.events);
             ended += 1;
-            if let Err(e) = engine.queue().purge_scan(scan.id).await {
-                tracing::warn!(scan = %scan.id, error = %e, "purge after max_duration failed");
-            }
         }
     }
     Ok(ended)
+}
+
+/// Rows cleared per clean-up transaction.
+pub const CLEANUP_BATCH: u32 = 5000;
+/// Pause between two clean-up batches: other writers go first.
+const CLEANUP_PAUSE: Duration = Duration::from_millis(10);
+
+/// Clears ended and deleted scans' leftovers in batches until nothing is left, `deadline`
+/// passes, or `stop` fires; returns the rows and deliveries cleared.
+pub async fn clean_up(
+    engine: &Engine,
+    deadline: Option<tokio::time::Instant>,
+    stop: &CancellationToken,
+) -> argus_core::Result<u64> {
+    let mut cleared = 0u64;
+    loop {
+        let cleanups = engine.store().pending_cleanups(16).await?;
+        if cleanups.is_empty() {
+            return Ok(cleared);
+        }
+        for c in cleanups {
+            loop {
+                if stop.is_cancelled() || deadline.is_some_and(|d| tokio::time::Instant::now() >= d)
+                {
+                    return Ok(cleared);
+                }
+                let n = step(engine, &c).await?;
+                cleared += n;
+                if n == 0 {
+                    engine.store().cleanup_done(&c).await?;
+                    break;
+                }
+                tokio::time::sleep(CLEANUP_PAUSE).await;
+            }
+        }
+    }
+}
+
+/// One batch of one scan's clean-up: queued deliveries first (so workers stop claiming them),
+/// then store rows.
+async fn step(engine: &Engine, c: &Cleanup) -> argus_core::Result<u64> {
+    let purged = match engine.queue().purge_scan(c.scan_id, CLEANUP_BATCH).await {
+        Ok(n) => n,
+        Err(e) => {
+            // Workers drop these deliveries when they claim them anyway.
+            tracing::debug!(scan = %c.scan_id, error = %e, "could not purge queued tasks");
+            0
+        }
+    };
+    if purged > 0 {
+        return Ok(purged);
+    }
+    engine.store().cleanup_step(c, CLEANUP_BATCH).await
 }

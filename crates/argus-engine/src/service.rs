@@ -1,7 +1,9 @@
 //! Operations the API and the CLI call: validation, scan lifecycle, templates, readiness.
 //!
 //! Validation happens here, at creation, not at run time: unknown scanners, params that fail a
-//! scanner's JSON schema, targets no scanner accepts, and structural limits all answer
+//! scanner's JSON schema, targets no scanner accepts, targets a scanner accepts by kind but
+//! cannot run (`Scanner::check_target`), local paths the server does not allow
+//! ([`crate::policy`]), scanners no worker can run, and structural limits all answer
 //! `CoreError::Invalid` with a JSON pointer to the failing field.
 
 use serde::Serialize;
@@ -48,9 +50,19 @@ const MAX_NAME: usize = 200;
 
 impl Engine {
     /// Checks a scan config against the registry: scanners exist, params match their schemas,
-    /// and every target is accepted by at least one scanner.
+    /// every target is accepted by at least one scanner, every scanner that accepts a target's
+    /// kind can run it, local paths are allowed here, and the initial tasks fit the task limit.
     pub fn validate_config(&self, config: &ScanConfig) -> Result<()> {
         config.validate_shape()?;
+        if config.max_tasks.is_some_and(|m| m > self.config().max_tasks) {
+            return Err(CoreError::invalid(
+                "/config/max_tasks",
+                format!(
+                    "must be at most {} (this server's scan.max_tasks)",
+                    self.config().max_tasks
+                ),
+            ));
+        }
         for (i, spec) in config.scanners.iter().enumerate() {
             let scanner = self.registry().get(&spec.name).ok_or_else(|| {
                 CoreError::invalid(
@@ -81,24 +93,97 @@ impl Engine {
                 ));
             }
         }
+        let mut initial: u64 = 0;
         for (i, target) in config.targets.iter().enumerate() {
-            let accepted = config
-                .scanners
-                .iter()
-                .any(|spec| self.registry().accepts(&spec.name, target.kind()));
+            let mut accepted = false;
+            for spec in &config.scanners {
+                if !self.registry().accepts(&spec.name, target.kind()) {
+                    continue;
+                }
+                accepted = true;
+                initial += 1;
+                if let Some(scanner) = self.registry().get(&spec.name) {
+                    scanner
+                        .check_target(target, &spec.params)
+                        .map_err(|e| match e {
+                            CoreError::Invalid { message, .. } => CoreError::invalid(
+                                format!("/config/targets/{i}"),
+                                format!("scanner '{}' cannot scan this target: {message}", spec.name),
+                            ),
+                            other => other,
+                        })?;
+                }
+            }
             if !accepted {
                 return Err(CoreError::invalid(
                     format!("/config/targets/{i}"),
                     format!("no scanner of this scan accepts {} targets", target.kind()),
                 ));
             }
+            self.local_access()
+                .check(target)
+                .map_err(|m| CoreError::invalid(format!("/config/targets/{i}/value"), m))?;
+        }
+        let limit = config.max_tasks.unwrap_or(self.config().max_tasks);
+        if initial > limit {
+            return Err(CoreError::invalid(
+                "/config/targets",
+                format!("the scan would start {initial} tasks, more than its limit of {limit} (max_tasks)"),
+            ));
         }
         Ok(())
+    }
+
+    /// Refuses a scan naming a scanner that no worker can run: in embedded mode one the local
+    /// registry marks unavailable (a tool whose executable is missing), in a distributed
+    /// deployment one that no live worker advertises.
+    pub async fn check_runnable(&self, config: &ScanConfig) -> Result<()> {
+        let advertised = match self.config().scanners {
+            crate::ScannerSource::Local => None,
+            crate::ScannerSource::Advertised => Some(self.store().advertised_scanners().await?),
+        };
+        for (i, spec) in config.scanners.iter().enumerate() {
+            let why = match &advertised {
+                None => match self.registry().get(&spec.name) {
+                    Some(s) => {
+                        let info = s.info();
+                        (!info.available).then(|| {
+                            format!(
+                                "scanner '{}' cannot run on this server: {}",
+                                spec.name,
+                                info.detail.unwrap_or_else(|| "unavailable".into())
+                            )
+                        })
+                    }
+                    None => Some(format!("unknown scanner '{}'", spec.name)),
+                },
+                Some(names) => (!names.iter().any(|n| n == &spec.name)).then(|| {
+                    format!(
+                        "no live worker runs scanner '{}' (start `argus worker` processes that can run it)",
+                        spec.name
+                    )
+                }),
+            };
+            if let Some(message) = why {
+                return Err(CoreError::invalid(
+                    format!("/config/scanners/{i}/name"),
+                    message,
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The config as it is stored: the server's task limit filled in when the scan set none.
+    fn effective(&self, mut config: ScanConfig) -> ScanConfig {
+        config.max_tasks = Some(config.max_tasks.unwrap_or(self.config().max_tasks));
+        config
     }
 
     /// Creates a scan (and starts it when asked).
     pub async fn create_scan(&self, who: &Principal, req: CreateScan) -> Result<Scan> {
         self.validate_config(&req.config)?;
+        self.check_runnable(&req.config).await?;
         let name = checked_name(req.name, &req.config)?;
         if req.start {
             self.require_queue().await?;
@@ -110,7 +195,7 @@ impl Engine {
                 org: who.org.clone(),
                 user: who.user.clone(),
                 name,
-                config: req.config,
+                config: self.effective(req.config),
                 template_id: req.template_id,
             })
             .await?;
@@ -129,8 +214,11 @@ impl Engine {
         config: ScanConfig,
     ) -> Result<Scan> {
         self.validate_config(&config)?;
+        self.check_runnable(&config).await?;
         let name = checked_name(name, &config)?;
-        self.store().update_scan(&who.org, id, name, config).await
+        self.store()
+            .update_scan(&who.org, id, name, self.effective(config))
+            .await
     }
 
     /// The tasks a scan starts with: every (scanner, target) pair the scanner accepts.
@@ -138,7 +226,11 @@ impl Engine {
         let mut tasks = Vec::new();
         for target in &scan.config.targets {
             for spec in &scan.config.scanners {
-                if self.registry().accepts(&spec.name, target.kind()) {
+                if let Some(scanner) = self
+                    .registry()
+                    .get(&spec.name)
+                    .filter(|_| self.registry().accepts(&spec.name, target.kind()))
+                {
                     tasks.push(Task {
                         id: TaskId::new(),
                         scan_id: scan.id,
@@ -149,6 +241,7 @@ impl Engine {
                         priority: scan.config.priority,
                         max_attempts: scan.config.max_attempts,
                         params: None,
+                        enumerates: scanner.enumerates(&spec.params),
                     });
                 }
             }
@@ -182,15 +275,10 @@ impl Engine {
         }
         let t = self.store().apply_action(&who.org, id, action).await?;
         self.publish(&t.events);
-        match action {
-            ScanAction::Resume => self.wake_relay(),
-            ScanAction::Stop => {
-                // Queued tasks are dropped; running ones see their token via the bus event.
-                if let Err(e) = self.queue().purge_scan(id).await {
-                    tracing::warn!(scan = %id, error = %e, "could not purge queued tasks; workers will drop them");
-                }
-            }
-            _ => {}
+        // Stop: running tasks see the state event and are cancelled; queued ones are dropped
+        // when claimed, and the janitor clears the rest in bounded batches (see `monitor`).
+        if action == ScanAction::Resume {
+            self.wake_relay();
         }
         Ok(t.scan)
     }

@@ -99,6 +99,7 @@ async fn run(engine: Arc<Engine>, shutdown: CancellationToken) {
     ));
     let keeper_stop = CancellationToken::new();
     let keeper = tokio::spawn(keep_loop(pool.clone(), keeper_stop.clone()));
+    let advertiser = tokio::spawn(advertise_loop(engine.clone(), shutdown.clone()));
 
     claim_loop(&pool, &shutdown).await;
 
@@ -114,6 +115,7 @@ async fn run(engine: Arc<Engine>, shutdown: CancellationToken) {
     }
     keeper_stop.cancel();
     let _ = keeper.await;
+    let _ = advertiser.await;
     drop(pool); // closes the committer's channel once every task has reported
     let _ = committer.await;
 }
@@ -236,6 +238,10 @@ async fn dispatch(pool: &Arc<Pool>, deliveries: Vec<Delivery>) -> Result<(), Cor
                 Some(TaskReport::status(&d.task, TaskStatus::Parked)),
                 Settle::Ack,
             ))
+        } else if scan.state.is_terminal() {
+            // The scan ended (stopped, failed, completed): drop the delivery without touching
+            // the ledger, so a stopped scan's million queued tasks cost a claim and an ack each.
+            Some(settle_now(None, Settle::Ack))
         } else if !scan.state.is_active() {
             Some(settle_now(
                 Some(TaskReport::status(&d.task, TaskStatus::Dropped)),
@@ -310,6 +316,13 @@ async fn run_task(
             Settle::Ack,
         );
     };
+    if let Err(why) = engine.local_access().check(&task.target) {
+        // Checked at creation too; the server's configuration may have changed since.
+        return finish(
+            TaskReport::status(&task, TaskStatus::Failed { error: why }),
+            Settle::Ack,
+        );
+    }
     let params = task.params.clone().unwrap_or_else(|| {
         scan.config
             .scanners
@@ -412,6 +425,8 @@ struct Collector<'a> {
     report: TaskReport,
     /// Whether chaining is still allowed (`max_results` not yet reached when claimed).
     may_spawn: bool,
+    /// Sub-tasks this task has emitted so far (an enumeration's progress).
+    subtasks: u64,
 }
 
 impl<'a> Collector<'a> {
@@ -426,11 +441,17 @@ impl<'a> Collector<'a> {
             task,
             report: TaskReport::status(task, TaskStatus::Running),
             may_spawn,
+            subtasks: 0,
         }
     }
 
     fn len(&self) -> usize {
         self.report.findings.len() + self.report.spawned.len()
+    }
+
+    /// Whether there is anything to flush early.
+    fn is_empty(&self) -> bool {
+        self.len() == 0 && self.report.artifacts.is_empty() && self.report.enumeration.is_none()
     }
 
     fn child(
@@ -440,6 +461,21 @@ impl<'a> Collector<'a> {
         depth: u32,
         params: Option<serde_json::Value>,
     ) -> Task {
+        // Whether the child enumerates depends on the params it will run with: its own, or the
+        // scan's for its scanner.
+        let enumerates = self.engine.registry().get(scanner).is_some_and(|s| {
+            let scan_params = self
+                .scan
+                .config
+                .scanners
+                .iter()
+                .find(|spec| spec.name == scanner)
+                .map(|spec| &spec.params);
+            match params.as_ref().or(scan_params) {
+                Some(p) => s.enumerates(p),
+                None => s.enumerates(&serde_json::Value::Object(Default::default())),
+            }
+        });
         Task {
             id: TaskId::new(),
             scan_id: self.task.scan_id,
@@ -450,6 +486,7 @@ impl<'a> Collector<'a> {
             priority: self.task.priority,
             max_attempts: self.task.max_attempts,
             params,
+            enumerates,
         }
     }
 
@@ -462,6 +499,10 @@ impl<'a> Collector<'a> {
                     || depth > self.scan.config.recursion_depth
                     || !self.scan.config.scope.permits(&t)
                 {
+                    return;
+                }
+                if let Err(why) = self.engine.local_access().check(&t) {
+                    tracing::warn!(scan = %self.task.scan_id, target = %t, reason = %why, "discovered target skipped");
                     return;
                 }
                 for spec in &self.scan.config.scanners {
@@ -483,8 +524,30 @@ impl<'a> Collector<'a> {
                     tracing::warn!(scanner, "sub-task for an unknown scanner ignored");
                     return;
                 }
+                if let Err(why) = self.engine.local_access().check(&target) {
+                    tracing::warn!(scan = %self.task.scan_id, target = %target, reason = %why, "sub-task skipped");
+                    return;
+                }
+                self.subtasks += 1;
                 let child = self.child(&scanner, target, self.task.depth, params);
                 self.report.spawned.push(child);
+            }
+            Emission::Enumeration {
+                expected_total,
+                complete,
+            } => {
+                if !self.task.enumerates {
+                    tracing::debug!(task = %self.task.id, "enumeration report from a task that does not enumerate ignored");
+                    return;
+                }
+                let prev = self.report.enumeration.unwrap_or_default();
+                self.report.enumeration = Some(argus_core::task::EnumerationUpdate {
+                    // What it still expects to add: its total minus what it added so far.
+                    remaining: expected_total
+                        .map(|t| t.saturating_sub(self.subtasks))
+                        .or(prev.remaining),
+                    complete: complete || prev.complete,
+                });
             }
             Emission::Artifact {
                 name,
@@ -514,13 +577,15 @@ impl<'a> Collector<'a> {
 
     /// Commits what was collected so far (status `Running`), retrying while the store is down.
     async fn flush(&mut self) {
-        if self.len() == 0 && self.report.artifacts.is_empty() {
+        if self.is_empty() {
             return;
         }
         let partial = std::mem::replace(
             &mut self.report,
             TaskReport::status(self.task, TaskStatus::Running),
         );
+        // An enumeration's state carries on: the next report repeats it unless updated.
+        self.report.enumeration = partial.enumeration;
         let mut delay = Duration::from_millis(100);
         loop {
             match self.engine.store().record(vec![partial.clone()]).await {
@@ -572,11 +637,7 @@ async fn commit_loop(
                         if out.spawned > out.published {
                             engine.wake_relay();
                         }
-                        for (scan, _, _) in &out.finished {
-                            if let Err(e) = engine.queue().purge_scan(*scan).await {
-                                tracing::warn!(scan = %scan, error = %e, "purge after finish failed");
-                            }
-                        }
+                        // A finished scan's leftovers are the janitor's (see `monitor`).
                         break;
                     }
                     Err(e) => {
@@ -625,6 +686,40 @@ async fn settle(engine: &Arc<Engine>, batch: &[Finished]) {
         if let Err(e) = r {
             tracing::warn!(task = %f.task_id, error = %e, "could not settle delivery; its lease will expire");
         }
+    }
+}
+
+/// How often a worker pool renews its advertisement; it lasts three times as long.
+const ADVERTISE_EVERY: Duration = Duration::from_secs(10);
+
+/// Tells the store which scanners this pool can run (those available here), until `stop`; then
+/// withdraws, so API processes of a distributed deployment stop accepting scans only this pool
+/// could run. A pool that dies stops renewing and its advertisement expires.
+async fn advertise_loop(engine: Arc<Engine>, stop: CancellationToken) {
+    let worker = engine.config().worker_id.clone();
+    let scanners: Vec<String> = engine
+        .registry()
+        .infos()
+        .into_iter()
+        .filter(|i| i.available)
+        .map(|i| i.name)
+        .collect();
+    let mut tick = tokio::time::interval(ADVERTISE_EVERY);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            _ = tick.tick() => {}
+        }
+        if let Err(e) = engine
+            .store()
+            .advertise(&worker, &scanners, ADVERTISE_EVERY * 3)
+            .await
+        {
+            tracing::warn!(error = %e, "could not advertise this worker's scanners; will retry");
+        }
+    }
+    if let Err(e) = engine.store().withdraw(&worker).await {
+        tracing::debug!(error = %e, "could not withdraw this worker's advertisement; it expires");
     }
 }
 

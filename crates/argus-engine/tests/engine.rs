@@ -70,7 +70,7 @@ async fn harness_with(concurrency: usize, lease: Duration, workers: bool, inline
         monitor_interval: Duration::from_millis(100),
         ..EngineConfig::default()
     };
-    let engine = Engine::new(backends, argus_scanners::registry(None).unwrap(), config);
+    let engine = Engine::new(backends, argus_scanners::registry_with(&argus_scanners::RegistryOptions { noop: true, ..Default::default() }).unwrap(), config);
     let shutdown = CancellationToken::new();
     argus_engine::relay::spawn(engine.clone(), shutdown.clone());
     argus_engine::monitor::spawn(engine.clone(), shutdown.clone());
@@ -99,6 +99,7 @@ fn noop(params: serde_json::Value) -> ScanConfig {
         max_attempts: 3,
         scope: Scope::default(),
         labels: Default::default(),
+        max_tasks: None,
     }
 }
 
@@ -372,7 +373,8 @@ async fn failing_task_is_counted_failed_and_reported() {
     let h = harness(2, Duration::from_secs(30), true).await;
     let mut events = h.engine.bus().subscribe();
     let scan = create(&h, noop(serde_json::json!({"fail": true})), true).await;
-    let done = wait_state(&h, &scan, ScanState::Completed, Duration::from_secs(30)).await;
+    // Every task failed, so the scan did not complete: it failed.
+    let done = wait_state(&h, &scan, ScanState::Failed, Duration::from_secs(30)).await;
     assert_eq!(done.progress.failed, 1);
     assert_eq!(done.progress.done, 0);
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -415,8 +417,10 @@ async fn lost_leases_are_redelivered_then_dead_lettered() {
     assert_eq!(attempts, vec![1, 2]);
     // Now let real workers see the third delivery: attempt 3 > max_attempts → failed.
     argus_engine::worker::spawn(h.engine.clone(), h.shutdown.clone());
-    let done = wait_state(&h, &scan, ScanState::Completed, Duration::from_secs(10)).await;
+    // Its only task failed: the scan fails too, saying why.
+    let done = wait_state(&h, &scan, ScanState::Failed, Duration::from_secs(10)).await;
     assert_eq!(done.progress.failed, 1);
+    assert!(done.reason.unwrap().starts_with("every task failed"));
     assert_eq!(q.depth().await.unwrap().dead, 1);
 }
 

@@ -49,6 +49,7 @@ fn tasks(n: usize) -> Result<Vec<Task>, BoxError> {
                 },
                 max_attempts: 3,
                 params: None,
+                enumerates: false,
             })
         })
         .collect()

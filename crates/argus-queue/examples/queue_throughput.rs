@@ -37,6 +37,7 @@ fn tasks(n: usize) -> Result<Vec<Task>, Box<dyn Error>> {
                 priority: Priority::Medium,
                 max_attempts: 3,
                 params: None,
+                enumerates: false,
             })
         })
         .collect()

@@ -85,7 +85,10 @@ UPDATE queue_tasks SET state = ?3, due_at = ?4 WHERE id = ?1 AND attempt = ?2 AN
 const DEAD_SQL: &str = "\
 UPDATE queue_tasks SET state = 2, due_at = 0, error = ?3 WHERE id = ?1 AND attempt = ?2 AND state = 1";
 
-const PURGE_SQL: &str = "DELETE FROM queue_tasks WHERE scan_id = ?1 AND state IN (0, 3)";
+// Bounded: a batch is one short write however many tasks the scan has queued. Deleted rows
+// leave the table, so each batch's scan finds the next ones from the start.
+const PURGE_SQL: &str = "DELETE FROM queue_tasks WHERE id IN \
+(SELECT id FROM queue_tasks WHERE scan_id = ?1 AND state IN (0, 3) LIMIT ?2)";
 
 // Counts from the partial indexes alone. An expired lease counts as ready (it is claimable as
 // soon as a claimer sweeps it), and so does a delayed retry.
@@ -430,9 +433,10 @@ impl Queue for EmbeddedQueue {
         Ok(())
     }
 
-    async fn purge_scan(&self, scan: ScanId) -> Result<u64> {
+    async fn purge_scan(&self, scan: ScanId, limit: u32) -> Result<u64> {
         let done = sqlx::query(PURGE_SQL)
             .bind(scan.to_string())
+            .bind(i64::from(limit.max(1)))
             .execute(&self.inner.db.writer)
             .await
             .map_err(db_err)?;

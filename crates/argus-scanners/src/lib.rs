@@ -2,8 +2,9 @@
 //!
 //! - [`process`] is the one place that starts processes (enforced by `clippy.toml`).
 //! - [`tool`] turns a TOML tool definition into a `tool:<name>` scanner.
-//! - [`noop`] is the cheap scanner behind the throughput benchmark and the engine tests.
-//! - [`registry`] assembles them: `noop`, every built-in tool (embedded in the binary from the
+//! - [`noop`] is the cheap scanner behind the throughput benchmark and the engine tests,
+//!   registered only when asked ([`RegistryOptions::noop`]).
+//! - [`registry_with`] assembles them: `noop` if enabled, every built-in tool (embedded in the binary from the
 //!   repository's `tools/` folder), then the user's tool folder, whose files override built-ins
 //!   of the same name.
 //!
@@ -126,28 +127,42 @@ pub fn load_tool_dir(dir: &Path) -> Result<Vec<ToolScanner>, ToolError> {
     Ok(tools)
 }
 
-/// The scanner registry: `noop`, the built-in tools (embedded), then the tools in
-/// `user_tool_dir`, which replace built-ins of the same name.
-pub fn registry(user_tool_dir: Option<&Path>) -> Result<ScannerRegistry, ToolError> {
-    registry_from_dirs(None, user_tool_dir)
+/// What goes into a registry besides the built-in tools.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RegistryOptions<'a> {
+    /// Read the built-in tools from this folder instead of the embedded copies (a deployment
+    /// that ships its own `tools/` folder).
+    pub builtin_tool_dir: Option<&'a Path>,
+    /// The user's tool folder; its files replace built-ins of the same name.
+    pub user_tool_dir: Option<&'a Path>,
+    /// Register `noop` (tests and benchmarks; config `scanners.noop.enabled`). It accepts every
+    /// target kind, so in production it would make unsupported targets look scannable.
+    pub noop: bool,
 }
 
-/// Like [`registry`], reading the built-in tools from `builtin_dir` instead of the embedded
-/// copies when given (a deployment that ships its own `tools/` folder).
-pub fn registry_from_dirs(
-    builtin_dir: Option<&Path>,
-    user_tool_dir: Option<&Path>,
-) -> Result<ScannerRegistry, ToolError> {
+/// The scanner registry: the built-in tools (embedded), then the tools in `user_tool_dir`,
+/// which replace built-ins of the same name. No `noop` (see [`registry_with`]).
+pub fn registry(user_tool_dir: Option<&Path>) -> Result<ScannerRegistry, ToolError> {
+    registry_with(&RegistryOptions {
+        user_tool_dir,
+        ..RegistryOptions::default()
+    })
+}
+
+/// The registry as `opts` says: `noop` when asked, the built-in tools, then the user's tools.
+pub fn registry_with(opts: &RegistryOptions<'_>) -> Result<ScannerRegistry, ToolError> {
     let mut reg = ScannerRegistry::new();
-    reg.register(Arc::new(NoopScanner));
-    let builtins = match builtin_dir {
+    if opts.noop {
+        reg.register(Arc::new(NoopScanner));
+    }
+    let builtins = match opts.builtin_tool_dir {
         Some(d) => load_tool_dir(d)?,
         None => builtin_tools()?,
     };
     for t in builtins {
         reg.register(Arc::new(t));
     }
-    if let Some(dir) = user_tool_dir {
+    if let Some(dir) = opts.user_tool_dir {
         for t in load_tool_dir(dir)? {
             // `register` replaces by name: user files override built-ins.
             reg.register(Arc::new(t));

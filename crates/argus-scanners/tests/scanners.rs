@@ -15,7 +15,7 @@ use argus_core::target::{Target, TargetKind};
 use argus_core::task::Task;
 use argus_core::CoreError;
 use argus_scanners::{
-    builtin_tool_files, builtin_tools, load_tool_dir, parse_tool, registry, NoopScanner, ToolDef,
+    builtin_tool_files, builtin_tools, load_tool_dir, parse_tool, registry, registry_with, NoopScanner, RegistryOptions, ToolDef,
     ToolScanner,
 };
 use serde_json::{json, Value};
@@ -128,6 +128,7 @@ fn context(
         priority: Default::default(),
         max_attempts: 1,
         params: None,
+        enumerates: false,
     };
     let ctx = TaskContext {
         task,
@@ -225,7 +226,15 @@ fn shipped_tool_files_parse_validate_and_are_all_embedded() {
         );
     }
 
+    // `noop` is opt-in: a production registry does not have it.
     let reg = registry(None).unwrap();
+    let names: Vec<&str> = reg.names().collect();
+    assert!(!names.contains(&"noop"), "{names:?}");
+    let reg = registry_with(&RegistryOptions {
+        noop: true,
+        ..RegistryOptions::default()
+    })
+    .unwrap();
     let names: Vec<&str> = reg.names().collect();
     assert_eq!(
         names,
@@ -306,12 +315,8 @@ fn user_tools_override_builtins_and_report_availability() {
     assert_eq!(sub.description, "fake subfinder (test)");
     assert!(sub.available);
     assert!(sub.detail.unwrap().ends_with("fake_subfinder.sh"));
-    // Built-ins not overridden are still there.
-    assert!(
-        reg.get("tool:nuclei").is_some()
-            && reg.get("noop").is_some()
-            && reg.get("tool:hang").is_some()
-    );
+    // Built-ins not overridden are still there (`noop` is opt-in, so not here).
+    assert!(reg.get("tool:nuclei").is_some() && reg.get("tool:hang").is_some());
 }
 
 #[tokio::test]

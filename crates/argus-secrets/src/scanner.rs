@@ -810,6 +810,7 @@ mod tests {
                 priority: argus_core::scan::Priority::Medium,
                 max_attempts: 1,
                 params: None,
+                enumerates: false,
             },
             params: Value::Null,
             cancel,

@@ -66,6 +66,8 @@ async fn harness(scanner: SecretsScanner, lease: Duration, workers: bool) -> Har
         work_root: dir.path().join("work"),
         retry_backoff: Duration::from_millis(20),
         monitor_interval: Duration::from_millis(100),
+        // The repositories and folders these tests scan live in temporary folders.
+        local_roots: vec![std::env::temp_dir()],
         ..EngineConfig::default()
     };
     let mut registry = ScannerRegistry::new();
@@ -99,6 +101,7 @@ fn config(targets: Vec<Target>) -> ScanConfig {
         max_attempts: 3,
         scope: Scope::default(),
         labels: Default::default(),
+        max_tasks: None,
     }
 }
 

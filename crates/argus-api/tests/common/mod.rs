@@ -30,6 +30,8 @@ pub struct Options {
     pub workers: bool,
     /// Events a live-stream follower may fall behind on the in-process bus before it lags.
     pub bus_capacity: usize,
+    /// Server folders scans may read (`scan.local_roots`); the fixtures live in temp folders.
+    pub local_roots: Vec<PathBuf>,
 }
 
 impl Default for Options {
@@ -43,6 +45,7 @@ impl Default for Options {
             claim_batch: 8,
             workers: true,
             bus_capacity: 4096,
+            local_roots: vec![std::env::temp_dir()],
         }
     }
 }
@@ -90,9 +93,15 @@ pub async fn start_with(opts: Options) -> Server {
         work_root: dir.path().join("work"),
         retry_backoff: Duration::from_millis(20),
         monitor_interval: Duration::from_millis(100),
+        local_roots: opts.local_roots.clone(),
         ..EngineConfig::default()
     };
-    let registry = argus_scanners::registry(Some(&fixture_tools())).unwrap();
+    let registry = argus_scanners::registry_with(&argus_scanners::RegistryOptions {
+        user_tool_dir: Some(&fixture_tools()),
+        noop: true,
+        ..Default::default()
+    })
+    .unwrap();
     let engine = Engine::new(backends, registry, config);
     let shutdown = CancellationToken::new();
     argus_engine::relay::spawn(engine.clone(), shutdown.clone());

@@ -29,6 +29,7 @@ impl Drop for Server {
 /// "listening" line and returns the API base URL.
 pub fn serve(data_dir: &Path, workers: usize, env: &[(&str, &str)]) -> Server {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_argus"));
+    cmd.env("ARGUS_SCANNERS__NOOP__ENABLED", "true");
     cmd.args([
         "serve",
         "--bind",
@@ -93,6 +94,7 @@ impl Drop for Proc {
 /// Starts `argus <args…>` with `env`; when `listens`, waits for the "listening" line.
 pub fn spawn_argus(label: &str, args: &[&str], env: &[(String, String)], listens: bool) -> Proc {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_argus"));
+    cmd.env("ARGUS_SCANNERS__NOOP__ENABLED", "true");
     cmd.args(args)
         .env("RUST_LOG", "warn")
         .env("ARGUS_LOG__FORMAT", "text")

@@ -147,6 +147,7 @@ pub fn task(scan: ScanId, priority: Priority, n: usize) -> Task {
         priority,
         max_attempts: 3,
         params: None,
+        enumerates: false,
     }
 }
 
@@ -475,13 +476,13 @@ pub async fn purge_scan_removes_only_its_ready_tasks(h: &dyn QueueHarness) {
 
     let leased = drain(q, 1, 1).await;
     assert_eq!(leased[0].task.id, a1.id);
-    assert_eq!(q.purge_scan(a).await.must("purge"), 2);
+    assert_eq!(q.purge_scan(a, 1000).await.must("purge"), 2);
     assert_eq!(depth(q).await, depth_of(2, 1, 0));
 
     let rest = drain(q, 2, 5).await;
     assert_eq!(ids(&rest), vec![b1.id, b2.id]);
     assert_eq!(
-        q.purge_scan(b).await.must("purge"),
+        q.purge_scan(b, 1000).await.must("purge"),
         0,
         "leased tasks are not purged"
     );

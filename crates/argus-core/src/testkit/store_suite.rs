@@ -67,6 +67,7 @@ pub fn config() -> ScanConfig {
         max_attempts: 3,
         scope: Scope::default(),
         labels: Default::default(),
+        max_tasks: None,
     }
 }
 
@@ -94,6 +95,7 @@ pub fn task(scan: ScanId, org_id: &OrgId, name: &str) -> Task {
         priority: Priority::Medium,
         max_attempts: 3,
         params: None,
+        enumerates: false,
     }
 }
 

@@ -1178,7 +1178,9 @@ impl Queue for AmqpQueue {
         self.shared.settle_out(&live, &[entry.delivery]).await
     }
 
-    async fn purge_scan(&self, scan: ScanId) -> Result<u64> {
+    /// `limit` does not apply: what is purged here is this process's prefetch buffer (bounded by
+    /// the prefetch count), and deliveries of the scan that arrive later are dropped on receipt.
+    async fn purge_scan(&self, scan: ScanId, _limit: u32) -> Result<u64> {
         let shared = &self.shared;
         let live = shared.conn.current();
         let mut consumer = match &live {

@@ -177,6 +177,7 @@ pub(crate) fn task_from_row(r: &PgRow) -> Result<Task> {
         priority: Priority::from_rank(u8::try_from(get::<i16>(r, "priority")?).unwrap_or(5)),
         max_attempts: u32::try_from(get::<i32>(r, "max_attempts")?).unwrap_or(1),
         params: opt_json(r, "params")?,
+        enumerates: get::<Option<i16>>(r, "enum_state")?.is_some(),
     })
 }
 

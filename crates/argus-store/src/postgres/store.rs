@@ -63,8 +63,8 @@ use uuid::Uuid;
 use argus_core::artifact::ArtifactMeta;
 use argus_core::event::{Event, EventKind};
 use argus_core::finding::{Finding, FindingQuery, FindingSort, Page, Triage};
-use argus_core::scan::{NewScan, Progress, Scan, ScanAction, ScanConfig, ScanState};
-use argus_core::store::{RecordOutcome, ScanQuery, Store, Transition};
+use argus_core::scan::{ending, NewScan, Progress, Scan, ScanAction, ScanConfig, ScanState};
+use argus_core::store::{Cleanup, RecordOutcome, ScanQuery, Store, Transition};
 use argus_core::task::{Task, TaskReport, TaskStatus};
 use argus_core::template::{NewTemplate, Template};
 use argus_core::{CoreError, FindingId, OrgId, Result, ScanId, TaskId, TemplateId};
@@ -90,6 +90,9 @@ const INSERT_CHUNK: usize = 5000;
 const RELAY_PLAN: &str = "SELECT set_config('enable_bitmapscan', 'off', true), \
      set_config('enable_sort', 'off', true), set_config('enable_seqscan', 'off', true), \
      set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)";
+/// Rows with a `scan_id` column whose scan still exists (a deleted scan's rows linger until the
+/// janitor removes them, and must not be visible meanwhile).
+const LIVE_SCAN: &str = "AND EXISTS (SELECT 1 FROM scans s WHERE s.id = scan_id)";
 /// Statuses a ledger row never leaves.
 const TERMINAL: &str = "('done', 'failed', 'dropped')";
 
@@ -151,12 +154,22 @@ struct Touched {
     /// As locked and updated in step 2: `done` and `failed` include this batch already.
     progress: Progress,
     max_results: Option<u64>,
+    max_tasks: Option<u64>,
+    /// `open_enums` and `expect_extra` as locked in step 2.
+    open_enums: i64,
+    expect_extra: i64,
     /// Applied in step 2 (kept to tell whether the scan changed).
     d_done: u64,
     d_failed: u64,
     d_enqueued: u64,
     d_findings: u64,
+    /// Enumeration changes (see the SQLite store): opened by spawned rows, closed by reports.
+    d_open_enums: i64,
+    d_expect_extra: i64,
+    enum_touched: bool,
     hit_max_results: bool,
+    /// Its tasks asked to add more tasks than `max_tasks` leaves room for.
+    hit_max_tasks: bool,
 }
 
 impl Touched {
@@ -166,6 +179,8 @@ impl Touched {
 
     fn changed(&self) -> bool {
         self.d_done + self.d_failed + self.d_enqueued + self.d_findings > 0
+            || self.d_open_enums != 0
+            || self.enum_touched
     }
 }
 
@@ -296,14 +311,14 @@ async fn move_ledger(
     Ok(r.rows_affected())
 }
 
-/// Inserts tasks as pending, deduped on `(scan, dedup_key)` and on id; returns `(id, scan id)`
-/// of every row actually inserted. Rows are inserted in input order, so `seq` (FIFO within a
-/// priority) follows it.
+/// Inserts tasks as pending, deduped on `(scan, dedup_key)` and on id; returns
+/// `(id, scan id, opens an enumeration)` of every row actually inserted. Rows are inserted in
+/// input order, so `seq` (FIFO within a priority) follows it.
 async fn insert_tasks(
     c: &mut PgConnection,
     tasks: &[(&Task, &OrgId)],
     now: DateTime<Utc>,
-) -> PgResult<Vec<(Uuid, Uuid)>> {
+) -> PgResult<Vec<(Uuid, Uuid, bool)>> {
     let mut inserted = Vec::new();
     for chunk in tasks.chunks(INSERT_CHUNK) {
         let n = chunk.len();
@@ -317,6 +332,7 @@ async fn insert_tasks(
         let mut prios = Vec::with_capacity(n);
         let mut attempts = Vec::with_capacity(n);
         let mut params = Vec::with_capacity(n);
+        let mut enums = Vec::with_capacity(n);
         for (t, org) in chunk {
             ids.push(t.id.0);
             scans.push(t.scan_id.0);
@@ -328,18 +344,19 @@ async fn insert_tasks(
             prios.push(i16::from(t.priority.rank()));
             attempts.push(i32_of(t.max_attempts));
             params.push(t.params.as_ref().map(to_json).transpose()?);
+            enums.push(t.enumerates.then_some(1i16));
         }
-        let rows: Vec<(Uuid, Uuid)> = sqlx::query_as(
+        let rows: Vec<(Uuid, Uuid, Option<i16>)> = sqlx::query_as(
             "INSERT INTO scan_tasks (id, scan_id, org_id, dedup_key, scanner, target, depth, \
-                 priority, max_attempts, params, status, created_at, updated_at) \
+                 priority, max_attempts, params, enum_state, status, created_at, updated_at) \
              SELECT u.id, u.scan_id, u.org_id, u.dedup_key, u.scanner, u.target::json, u.depth, \
-                 u.priority, u.max_attempts, u.params::json, 'pending', $1, $1 \
+                 u.priority, u.max_attempts, u.params::json, u.enum_state, 'pending', $1, $1 \
              FROM UNNEST($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], \
-                     $7::text[], $8::int4[], $9::int2[], $10::int4[], $11::text[]) \
+                     $7::text[], $8::int4[], $9::int2[], $10::int4[], $11::text[], $12::int2[]) \
                  WITH ORDINALITY AS u(id, scan_id, org_id, dedup_key, scanner, target, depth, \
-                     priority, max_attempts, params, ord) \
+                     priority, max_attempts, params, enum_state, ord) \
              ORDER BY u.ord \
-             ON CONFLICT DO NOTHING RETURNING id, scan_id",
+             ON CONFLICT DO NOTHING RETURNING id, scan_id, enum_state",
         )
         .bind(now)
         .bind(&ids)
@@ -352,21 +369,22 @@ async fn insert_tasks(
         .bind(&prios)
         .bind(&attempts)
         .bind(&params)
+        .bind(&enums)
         .fetch_all(&mut *c)
         .await?;
-        inserted.extend(rows);
+        inserted.extend(rows.into_iter().map(|(id, scan, e)| (id, scan, e.is_some())));
     }
     Ok(inserted)
 }
 
 /// Ends a live scan as `to` with `reason`; returns the state event, or `None` if the scan had
-/// already ended (or does not exist). Locks the scan row if the caller has not.
+/// already ended (or does not exist). Locks the scan row if the caller has not. Leftover work is
+/// not touched: the scan goes on the clean-up list (see the SQLite store).
 async fn end_scan(
     c: &mut PgConnection,
     id: ScanId,
     to: ScanState,
     reason: Option<&str>,
-    drop_published: bool,
     now: DateTime<Utc>,
 ) -> PgResult<Option<NewEvent>> {
     let Some(row) = sqlx::query("SELECT org_id, state FROM scans WHERE id = $1 FOR NO KEY UPDATE")
@@ -395,13 +413,28 @@ async fn end_scan(
     if r.rows_affected() == 0 {
         return Ok(None);
     }
-    let from_rows: &[&str] = if drop_published {
-        &["pending", "parked", "published"]
-    } else {
-        &["pending", "parked"]
-    };
-    move_ledger(c, id, from_rows, "dropped", now).await?;
+    add_cleanup(c, id, false, now).await?;
     Ok(Some(NewEvent::state(id, &org, from, to, reason)))
+}
+
+/// Puts a scan on the clean-up list; `deleted` never goes back to false.
+async fn add_cleanup(
+    c: &mut PgConnection,
+    scan: ScanId,
+    deleted: bool,
+    now: DateTime<Utc>,
+) -> PgResult<()> {
+    sqlx::query(
+        "INSERT INTO scan_cleanups (scan_id, deleted, created_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (scan_id) DO UPDATE SET \
+             deleted = scan_cleanups.deleted OR excluded.deleted",
+    )
+    .bind(scan.0)
+    .bind(deleted)
+    .bind(now)
+    .execute(&mut *c)
+    .await?;
+    Ok(())
 }
 
 fn push_finding_filters(qb: &mut QueryBuilder<'_, Postgres>, q: &FindingQuery) {
@@ -509,12 +542,8 @@ impl PgStore {
             }
             .into());
         }
-        for table in ["scan_tasks", "findings", "events", "artifacts"] {
-            sqlx::query(&format!("DELETE FROM {table} WHERE scan_id = $1"))
-                .bind(id.0)
-                .execute(&mut *tx)
-                .await?;
-        }
+        // Children go in bounded batches later (see the SQLite store).
+        add_cleanup(&mut tx, id, true, now_ts()).await?;
         sqlx::query("DELETE FROM scans WHERE id = $1 AND org_id = $2")
             .bind(id.0)
             .bind(org.as_str())
@@ -539,10 +568,13 @@ impl PgStore {
             })
             .collect();
         let pairs: Vec<(&Task, &OrgId)> = tasks.iter().map(|t| (t, org)).collect();
-        let inserted = insert_tasks(&mut tx, &pairs, now).await?.len() as u64;
+        let rows = insert_tasks(&mut tx, &pairs, now).await?;
+        let inserted = rows.len() as u64;
+        // Enqueuing is done at once unless an initial task enumerates.
+        let open = rows.iter().filter(|(_, _, e)| *e).count() as u64;
         let r = sqlx::query(
-            "UPDATE scans SET state = $1, enqueued = $2, enqueue_done = true, started_at = $3, \
-                 updated_at = $3 \
+            "UPDATE scans SET state = $1, enqueued = $2, open_enums = $7, \
+                 enqueue_done = ($7 = 0), started_at = $3, updated_at = $3 \
              WHERE id = $4 AND org_id = $5 AND state = $6",
         )
         .bind(to.as_str())
@@ -551,6 +583,7 @@ impl PgStore {
         .bind(id.0)
         .bind(org.as_str())
         .bind(from.as_str())
+        .bind(i64_of(open))
         .execute(&mut *tx)
         .await?;
         if r.rows_affected() == 0 {
@@ -559,7 +592,7 @@ impl PgStore {
         let mut evs = vec![NewEvent::state(id, org, from, to, None)];
         if inserted == 0 {
             // Nothing to run: the completion rule holds already.
-            if let Some(ev) = end_scan(&mut tx, id, ScanState::Completed, None, false, now).await? {
+            if let Some(ev) = end_scan(&mut tx, id, ScanState::Completed, None, now).await? {
                 evs.push(ev);
             }
         }
@@ -615,14 +648,8 @@ impl PgStore {
                 move_ledger(&mut tx, id, &["parked"], "pending", now).await?;
             }
             ScanAction::Stop => {
-                move_ledger(
-                    &mut tx,
-                    id,
-                    &["pending", "parked", "published"],
-                    "dropped",
-                    now,
-                )
-                .await?;
+                // Lazily (see the SQLite store): a stop costs the same for any scan size.
+                add_cleanup(&mut tx, id, false, now).await?;
             }
             ScanAction::Start => {}
         }
@@ -683,7 +710,7 @@ impl PgStore {
         if exists.is_none() {
             return Err(scan_not_found(id).into());
         }
-        let Some(ev) = end_scan(&mut tx, id, state, Some(reason), false, now).await? else {
+        let Some(ev) = end_scan(&mut tx, id, state, Some(reason), now).await? else {
             return Ok(None);
         };
         let scan = fetch_scan(&mut tx, id).await?;
@@ -836,6 +863,50 @@ impl PgStore {
             .await?;
         }
 
+        // 1a. Enumerations of enumerating tasks (rare): the latest estimate of an open one, and
+        //     closing it once when its task says it is complete or ends. Row locks only, like
+        //     the ledger updates above; the scan counters move in step 6.
+        let mut d_open: HashMap<Uuid, i64> = HashMap::new();
+        let mut d_expect: HashMap<Uuid, i64> = HashMap::new();
+        for r in reports.iter().filter(|r| r.enumerates) {
+            let closes = r.enumeration.is_some_and(|u| u.complete)
+                || matches!(
+                    r.status,
+                    TaskStatus::Done | TaskStatus::Failed { .. } | TaskStatus::Dropped
+                );
+            let remaining = r.enumeration.and_then(|u| u.remaining);
+            if !closes && remaining.is_none() {
+                continue;
+            }
+            let Some(old): Option<i64> = sqlx::query_scalar(
+                "SELECT expect_remaining FROM scan_tasks \
+                 WHERE id = $1 AND scan_id = ANY($2) AND enum_state = 1 FOR UPDATE",
+            )
+            .bind(r.task_id.0)
+            .bind(&scan_ids)
+            .fetch_optional(&mut *tx)
+            .await?
+            else {
+                continue;
+            };
+            let (state, new) = if closes {
+                (0i16, 0i64)
+            } else {
+                (1, i64_of(remaining.unwrap_or(0)))
+            };
+            sqlx::query("UPDATE scan_tasks SET enum_state = $1, expect_remaining = $2 WHERE id = $3")
+                .bind(state)
+                .bind(new)
+                .bind(r.task_id.0)
+                .execute(&mut *tx)
+                .await?;
+            *d_expect.entry(r.scan_id.0).or_default() += new - old;
+            let open = d_open.entry(r.scan_id.0).or_default();
+            if closes {
+                *open -= 1;
+            }
+        }
+
         // 1b. Spawned tasks, deduped, also before the scan lock: for a batch that spawns (a
         //     fan-out flush brings a thousand tasks) this insert is the longest step. Rows of a
         //     scan that turns out not to take them (ended, reached max_results, unknown) are
@@ -864,12 +935,15 @@ impl PgStore {
         let rows = sqlx::query(
             "WITH locked AS ( \
                  SELECT id FROM scans WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE) \
-             UPDATE scans AS s SET done = s.done + u.d_done, failed = s.failed + u.d_failed, \
-                 updated_at = CASE WHEN u.d_done + u.d_failed > 0 THEN $4 ELSE s.updated_at END \
+             UPDATE scans AS s SET done = s.done + (CASE WHEN s.state IN ('queued', 'running', 'paused') THEN u.d_done ELSE 0 END), \
+                 failed = s.failed + (CASE WHEN s.state IN ('queued', 'running', 'paused') THEN u.d_failed ELSE 0 END), \
+                 updated_at = CASE WHEN u.d_done + u.d_failed > 0 AND s.state IN ('queued', 'running', 'paused') \
+                     THEN $4 ELSE s.updated_at END \
              FROM locked, UNNEST($1::uuid[], $2::int8[], $3::int8[]) AS u(id, d_done, d_failed) \
              WHERE s.id = locked.id AND u.id = s.id \
              RETURNING s.id, s.org_id, s.state, s.enqueued, s.done, s.failed, s.expected_total, \
-                 s.enqueue_done, s.findings, s.config->>'max_results' AS mr",
+                 s.enqueue_done, s.findings, s.open_enums, s.expect_extra, \
+                 s.config->>'max_results' AS mr, s.config->>'max_tasks' AS mt",
         )
         .bind(&scan_ids)
         .bind(&dd)
@@ -880,25 +954,35 @@ impl PgStore {
         let mut scans: BTreeMap<ScanId, Touched> = BTreeMap::new();
         for r in &rows {
             let id: Uuid = get(r, "id")?;
+            let state = scan_state(&get::<String>(r, "state")?)?;
+            // An ended scan's counters are frozen at the moment it ended (step 2 added nothing).
+            let live = !state.is_terminal();
             scans.insert(
                 ScanId(id),
                 Touched {
                     org: org(&get::<String>(r, "org_id")?)?,
-                    state: scan_state(&get::<String>(r, "state")?)?,
+                    state,
                     progress: progress_from_row(r)?,
                     max_results: get::<Option<String>>(r, "mr")?.and_then(|v| v.parse().ok()),
-                    d_done: d_done.get(&id).copied().unwrap_or(0),
-                    d_failed: d_failed.get(&id).copied().unwrap_or(0),
+                    max_tasks: get::<Option<String>>(r, "mt")?.and_then(|v| v.parse().ok()),
+                    open_enums: get(r, "open_enums")?,
+                    expect_extra: get(r, "expect_extra")?,
+                    d_done: d_done.get(&id).copied().filter(|_| live).unwrap_or(0),
+                    d_failed: d_failed.get(&id).copied().filter(|_| live).unwrap_or(0),
                     d_enqueued: 0,
                     d_findings: 0,
+                    d_open_enums: d_open.get(&id).copied().unwrap_or(0),
+                    d_expect_extra: d_expect.get(&id).copied().unwrap_or(0),
+                    enum_touched: d_open.contains_key(&id),
                     hit_max_results: false,
+                    hit_max_tasks: false,
                 },
             );
         }
         let mut evs: Vec<NewEvent> = Vec::new();
         let mut failed_evs: Vec<NewEvent> = Vec::new();
         for (_, scan_id, task_id, scanner, target, error) in failed_rows {
-            if let Some(t) = scans.get(&scan_id) {
+            if let Some(t) = scans.get(&scan_id).filter(|t| t.live()) {
                 failed_evs.push(NewEvent {
                     scan_id,
                     org_id: t.org.clone(),
@@ -1015,20 +1099,33 @@ impl PgStore {
         }
 
         // 4. Spawned tasks (inserted in step 1b) count for live scans that did not just reach
-        //    max_results; the others are deleted.
+        //    max_results, up to the room `max_tasks` leaves (a scan asking for more fails with
+        //    `max_tasks`); the others are deleted.
         let mut spawned_count = 0u64;
         if !inserted.is_empty() {
             let orgs: HashMap<Uuid, &OrgId> = spawned.iter().map(|(t, o)| (t.id.0, *o)).collect();
             let mut unwanted = Vec::new();
-            for (id, sid) in inserted {
+            for (id, sid, enumerates) in inserted {
                 match scans.get_mut(&ScanId(sid)) {
                     Some(t)
                         if t.live()
                             && !t.hit_max_results
                             && orgs.get(&id).is_some_and(|o| **o == t.org) =>
                     {
+                        let room = t
+                            .max_tasks
+                            .map_or(u64::MAX, |m| m.saturating_sub(t.progress.enqueued));
+                        if t.d_enqueued >= room {
+                            t.hit_max_tasks = true;
+                            unwanted.push(id);
+                            continue;
+                        }
                         t.d_enqueued += 1;
                         spawned_count += 1;
+                        if enumerates {
+                            t.d_open_enums += 1;
+                            t.enum_touched = true;
+                        }
                     }
                     _ => unwanted.push(id),
                 }
@@ -1088,13 +1185,21 @@ impl PgStore {
         //    tasks or findings, in one statement.
         let grown: Vec<(&ScanId, &Touched)> = scans
             .iter()
-            .filter(|(_, t)| t.d_enqueued + t.d_findings > 0)
+            .filter(|(_, t)| t.d_enqueued + t.d_findings > 0 || t.enum_touched)
             .collect();
         if !grown.is_empty() {
+            // Right-hand sides read the old row: `s.enqueued + u.d_enqueued + s.expect_extra +
+            // u.d_expect` is the new expected total (set once an enumeration was seen).
             sqlx::query(
                 "UPDATE scans AS s SET enqueued = s.enqueued + u.d_enqueued, \
-                     findings = s.findings + u.d_findings, updated_at = $1 \
-                 FROM UNNEST($2::uuid[], $3::int8[], $4::int8[]) AS u(id, d_enqueued, d_findings) \
+                     findings = s.findings + u.d_findings, updated_at = $1, \
+                     open_enums = s.open_enums + u.d_open, \
+                     enqueue_done = (s.open_enums + u.d_open = 0), \
+                     expect_extra = s.expect_extra + u.d_expect, \
+                     expected_total = CASE WHEN u.touched OR s.expected_total IS NOT NULL \
+                         THEN s.enqueued + u.d_enqueued + s.expect_extra + u.d_expect END \
+                 FROM UNNEST($2::uuid[], $3::int8[], $4::int8[], $5::int8[], $6::int8[], \
+                         $7::bool[]) AS u(id, d_enqueued, d_findings, d_open, d_expect, touched) \
                  WHERE s.id = u.id",
             )
             .bind(now)
@@ -1111,6 +1216,9 @@ impl PgStore {
                     .map(|(_, t)| i64_of(t.d_findings))
                     .collect::<Vec<_>>(),
             )
+            .bind(grown.iter().map(|(_, t)| t.d_open_enums).collect::<Vec<_>>())
+            .bind(grown.iter().map(|(_, t)| t.d_expect_extra).collect::<Vec<_>>())
+            .bind(grown.iter().map(|(_, t)| t.enum_touched).collect::<Vec<_>>())
             .execute(&mut *tx)
             .await?;
         }
@@ -1123,6 +1231,15 @@ impl PgStore {
                 // done and failed already include this batch (step 2).
                 progress.enqueued += t.d_enqueued;
                 progress.findings += t.d_findings;
+                if t.enum_touched {
+                    let open = t.open_enums + t.d_open_enums;
+                    progress.enqueue_done = open == 0;
+                    let extra = u64::try_from(t.expect_extra + t.d_expect_extra).unwrap_or(0);
+                    progress.expected_total = Some(progress.enqueued + extra);
+                } else if progress.expected_total.is_some() {
+                    let extra = u64::try_from(t.expect_extra).unwrap_or(0);
+                    progress.expected_total = Some(progress.enqueued + extra);
+                }
                 evs.push(NewEvent {
                     scan_id: *id,
                     org_id: t.org.clone(),
@@ -1133,17 +1250,12 @@ impl PgStore {
             if !t.live() {
                 continue;
             }
-            let reason = if t.hit_max_results {
-                Some("max_results")
-            } else if progress.is_complete() {
-                None
-            } else {
+            let limit = t.hit_max_tasks.then(|| t.max_tasks.unwrap_or(0));
+            let Some((to, reason)) = ending(&progress, t.hit_max_results, limit) else {
                 continue;
             };
-            if let Some(ev) =
-                end_scan(&mut tx, *id, ScanState::Completed, reason, false, now).await?
-            {
-                finished.push((*id, ScanState::Completed, reason.map(str::to_owned)));
+            if let Some(ev) = end_scan(&mut tx, *id, to, reason.as_deref(), now).await? {
+                finished.push((*id, to, reason));
                 evs.push(ev);
             }
         }
@@ -1168,13 +1280,15 @@ impl PgStore {
                  SELECT id FROM scan_tasks \
                  WHERE status = 'pending' \
                      AND (relay_until IS NULL OR relay_until < now() OR relay_owner = $2) \
+                     AND EXISTS (SELECT 1 FROM scans s WHERE s.id = scan_tasks.scan_id \
+                         AND s.state IN ('queued', 'running', 'paused')) \
                  ORDER BY priority DESC, seq LIMIT $1 \
                  FOR UPDATE SKIP LOCKED) \
              UPDATE scan_tasks AS t \
              SET relay_owner = $2, relay_until = now() + make_interval(secs => $3) \
              FROM picked WHERE t.id = picked.id \
              RETURNING t.id, t.scan_id, t.org_id, t.scanner, t.target, t.depth, t.priority, \
-                 t.max_attempts, t.params, t.seq",
+                 t.max_attempts, t.params, t.enum_state, t.seq",
         )
         .bind(i64::from(limit))
         .bind(self.relay.owner)
@@ -1292,6 +1406,8 @@ impl PgStore {
             None => {
                 sqlx::query(&format!(
                     "SELECT {EVENT_COLS} FROM events WHERE org_id = $1 AND id > $2 \
+                     AND NOT EXISTS (SELECT 1 FROM scan_cleanups c \
+                         WHERE c.scan_id = events.scan_id AND c.deleted) \
                      ORDER BY id LIMIT $3"
                 ))
                 .bind(org.as_str())
@@ -1351,6 +1467,126 @@ impl Store for PgStore {
             sqlx::query("DELETE FROM leaders WHERE role = $1 AND holder = $2")
                 .bind(role)
                 .bind(holder)
+                .execute(&self.pool)
+                .await?;
+            Ok(())
+        })
+        .await
+    }
+
+    // ---- workers ----
+
+    async fn advertise(&self, worker: &str, scanners: &[String], ttl: Duration) -> Result<()> {
+        lift(async {
+            sqlx::query(
+                "INSERT INTO workers (id, scanners, expires_at) \
+                 VALUES ($1, $2::json, now() + make_interval(secs => $3)) \
+                 ON CONFLICT (id) DO UPDATE SET scanners = excluded.scanners, \
+                     expires_at = excluded.expires_at",
+            )
+            .bind(worker)
+            .bind(to_json(&scanners)?)
+            .bind(ttl.as_secs_f64())
+            .execute(&self.pool)
+            .await?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn withdraw(&self, worker: &str) -> Result<()> {
+        lift(async {
+            sqlx::query("DELETE FROM workers WHERE id = $1")
+                .bind(worker)
+                .execute(&self.pool)
+                .await?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn advertised_scanners(&self) -> Result<Vec<String>> {
+        lift(async {
+            let rows: Vec<String> = sqlx::query_scalar(
+                "SELECT DISTINCT j.value FROM workers w, json_array_elements_text(w.scanners) \
+                     AS j(value) \
+                 WHERE w.expires_at > now() ORDER BY 1",
+            )
+            .fetch_all(&self.pool)
+            .await?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    // ---- clean-up ----
+
+    async fn pending_cleanups(&self, limit: u32) -> Result<Vec<Cleanup>> {
+        lift(async {
+            let rows: Vec<(Uuid, bool)> = sqlx::query_as(
+                "SELECT scan_id, deleted FROM scan_cleanups ORDER BY created_at, scan_id LIMIT $1",
+            )
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+            Ok(rows
+                .into_iter()
+                .map(|(id, deleted)| Cleanup {
+                    scan_id: ScanId(id),
+                    deleted,
+                })
+                .collect())
+        })
+        .await
+    }
+
+    async fn cleanup_step(&self, cleanup: &Cleanup, limit: u32) -> Result<u64> {
+        let limit = i64::from(limit.max(1));
+        lift(async {
+            let mut tx = self.pool.begin().await?;
+            let mut cleared = 0u64;
+            if cleanup.deleted {
+                for table in ["scan_tasks", "findings", "events", "artifacts"] {
+                    let left = limit - i64_of(cleared);
+                    if left <= 0 {
+                        break;
+                    }
+                    let r = sqlx::query(&format!(
+                        "DELETE FROM {table} WHERE ctid = ANY(ARRAY( \
+                             SELECT ctid FROM {table} WHERE scan_id = $1 LIMIT $2))"
+                    ))
+                    .bind(cleanup.scan_id.0)
+                    .bind(left)
+                    .execute(&mut *tx)
+                    .await?;
+                    cleared += r.rows_affected();
+                }
+            } else {
+                let r = sqlx::query(
+                    "UPDATE scan_tasks SET status = 'dropped', updated_at = $1, \
+                         relay_owner = NULL, relay_until = NULL \
+                     WHERE id IN (SELECT id FROM scan_tasks \
+                         WHERE status = 'pending' AND scan_id = $2 LIMIT $3 \
+                         FOR UPDATE SKIP LOCKED)",
+                )
+                .bind(now_ts())
+                .bind(cleanup.scan_id.0)
+                .bind(limit)
+                .execute(&mut *tx)
+                .await?;
+                cleared += r.rows_affected();
+            }
+            tx.commit().await?;
+            Ok(cleared)
+        })
+        .await
+    }
+
+    async fn cleanup_done(&self, cleanup: &Cleanup) -> Result<()> {
+        lift(async {
+            sqlx::query("DELETE FROM scan_cleanups WHERE scan_id = $1 AND deleted = $2")
+                .bind(cleanup.scan_id.0)
+                .bind(cleanup.deleted)
                 .execute(&self.pool)
                 .await?;
             Ok(())
@@ -1537,8 +1773,11 @@ impl Store for PgStore {
             return Ok(Vec::new());
         }
         lift(async {
+            // A task of an ended scan is finished too; one of a deleted scan is not there.
             let rows: Vec<Uuid> = sqlx::query_scalar(&format!(
-                "SELECT id FROM scan_tasks WHERE id = ANY($1) AND status IN {TERMINAL}"
+                "SELECT t.id FROM scan_tasks t JOIN scans s ON s.id = t.scan_id \
+                 WHERE t.id = ANY($1) AND (t.status IN {TERMINAL} \
+                     OR s.state IN ('completed', 'failed', 'cancelled'))"
             ))
             .bind(uuids(ids, |t| t.0))
             .fetch_all(&self.pool)
@@ -1573,7 +1812,7 @@ impl Store for PgStore {
     async fn get_finding(&self, org: &OrgId, id: FindingId) -> Result<Finding> {
         lift(async {
             let row = sqlx::query(&format!(
-                "SELECT {FINDING_COLS} FROM findings WHERE id = $1 AND org_id = $2"
+                "SELECT {FINDING_COLS} FROM findings WHERE id = $1 AND org_id = $2 {LIVE_SCAN}"
             ))
             .bind(id.0)
             .bind(org.as_str())
@@ -1589,7 +1828,7 @@ impl Store for PgStore {
         lift(async {
             let row = sqlx::query(&format!(
                 "UPDATE findings SET triage = $1, updated_at = $2 WHERE id = $3 AND org_id = $4 \
-                 RETURNING {FINDING_COLS}"
+                 {LIVE_SCAN} RETURNING {FINDING_COLS}"
             ))
             .bind(triage.as_str())
             .bind(now_ts())
@@ -1753,7 +1992,7 @@ impl Store for PgStore {
         lift(async {
             let row = sqlx::query(&format!(
                 "SELECT {ARTIFACT_COLS} FROM artifacts WHERE scan_id = $1 AND org_id = $2 \
-                 AND name = $3"
+                 AND name = $3 {LIVE_SCAN}"
             ))
             .bind(scan.0)
             .bind(org.as_str())

@@ -29,7 +29,7 @@ pub(crate) const FINDING_COLS: &str = "id, scan_id, org_id, task_id, scanner, ki
      title, description, target, location, fingerprint, data, secret, triage, created_at, updated_at";
 
 pub(crate) const TASK_COLS: &str =
-    "id, scan_id, org_id, scanner, target, depth, priority, max_attempts, params";
+    "id, scan_id, org_id, scanner, target, depth, priority, max_attempts, params, enum_state";
 
 pub(crate) const EVENT_COLS: &str = "id, scan_id, org_id, kind, data, at";
 
@@ -185,6 +185,7 @@ pub(crate) fn task_from_row(r: &SqliteRow) -> Result<Task> {
         priority: Priority::from_rank(u8::try_from(get::<i64>(r, "priority")?).unwrap_or(5)),
         max_attempts: u32::try_from(get::<i64>(r, "max_attempts")?).unwrap_or(1),
         params: opt_json(get(r, "params")?, "task params")?,
+        enumerates: get::<Option<i64>>(r, "enum_state")?.is_some(),
     })
 }
 

@@ -35,8 +35,8 @@ use std::sync::Arc;
 use argus_core::artifact::ArtifactMeta;
 use argus_core::event::{Event, EventKind};
 use argus_core::finding::{Finding, FindingQuery, FindingSort, Page, Triage};
-use argus_core::scan::{NewScan, Progress, Scan, ScanAction, ScanConfig, ScanState};
-use argus_core::store::{RecordOutcome, ScanQuery, Store, Transition};
+use argus_core::scan::{ending, NewScan, Progress, Scan, ScanAction, ScanConfig, ScanState};
+use argus_core::store::{Cleanup, RecordOutcome, ScanQuery, Store, Transition};
 use argus_core::task::{Task, TaskReport, TaskStatus};
 use argus_core::template::{NewTemplate, Template};
 use argus_core::{now_ms, CoreError, FindingId, OrgId, Result, ScanId, TaskId, TemplateId};
@@ -84,12 +84,22 @@ struct Touched {
     org: OrgId,
     state: ScanState,
     findings: u64,
+    enqueued: u64,
     max_results: Option<u64>,
+    max_tasks: Option<u64>,
     d_done: u64,
     d_failed: u64,
     d_enqueued: u64,
     d_findings: u64,
+    /// Change of `open_enums` (enumerations opened by spawned rows, closed by reports).
+    d_open_enums: i64,
+    /// Change of `expect_extra` (enumerations' estimates of sub-tasks still to come).
+    d_expect_extra: i64,
+    /// An enumeration of this scan reported or changed: recompute `expected_total`.
+    enum_touched: bool,
     hit_max_results: bool,
+    /// Its tasks asked to add more tasks than `max_tasks` leaves room for.
+    hit_max_tasks: bool,
 }
 
 impl Touched {
@@ -266,6 +276,8 @@ async fn move_ledger(
 struct Inserted {
     /// The scan id of every row actually inserted (dedup skips the rest), one entry per row.
     scans: Vec<String>,
+    /// The scan id of every inserted row that opens an enumeration, one entry per row.
+    enumerating: Vec<String>,
     /// How many of them went onto the inline queue in the same transaction.
     published: u64,
 }
@@ -281,6 +293,7 @@ async fn insert_tasks(
 ) -> Result<Inserted> {
     let mut out = Inserted {
         scans: Vec::new(),
+        enumerating: Vec::new(),
         published: 0,
     };
     if tasks.is_empty() {
@@ -308,6 +321,7 @@ async fn insert_tasks(
                 .bind(i64::from(t.priority.rank()))
                 .bind(i64::from(t.max_attempts))
                 .bind(t.params.as_ref().map(to_json).transpose()?)
+                .bind(t.enumerates.then_some(1i64))
                 .bind(now)
                 .bind(now);
         }
@@ -328,13 +342,18 @@ async fn insert_tasks(
                     .bind(0i64)
                     .bind(0i64)
                     .bind(None::<String>)
+                    .bind(None::<i64>)
                     .bind(0i64)
                     .bind(0i64);
             }
         }
         let rows = q.fetch_all(&mut *c).await.map_err(db_err)?;
         for r in &rows {
-            out.scans.push(r.try_get::<String, _>(1).map_err(db_err)?);
+            let scan = r.try_get::<String, _>(1).map_err(db_err)?;
+            if r.try_get::<Option<i64>, _>(2).map_err(db_err)?.is_some() {
+                out.enumerating.push(scan.clone());
+            }
+            out.scans.push(scan);
         }
         if let Some(queue) = inline {
             let mut added: Vec<&Task> = chunk.iter().map(|(t, _)| *t).collect();
@@ -353,17 +372,17 @@ async fn insert_tasks(
     Ok(out)
 }
 
-/// The ledger insert, up to 1,024 rows (12 binds each: 12,288 at most, below SQLite's 32,766),
+/// The ledger insert, up to 1,024 rows (13 binds each: 13,312 at most, below SQLite's 32,766),
 /// as `pending` rows for the relay or as `published` rows for an inline queue.
 static INSERT_PENDING: Pow2Sql = Pow2Sql::new(1024, |n| insert_tasks_sql(n, "pending"));
 static INSERT_PUBLISHED: Pow2Sql = Pow2Sql::new(1024, |n| insert_tasks_sql(n, "published"));
 
 fn insert_tasks_sql(rows: usize, status: &str) -> String {
-    let values = vec![format!("(?,?,?,?,?,?,?,?,?,?,'{status}',?,?)"); rows].join(",");
+    let values = vec![format!("(?,?,?,?,?,?,?,?,?,?,?,'{status}',?,?)"); rows].join(",");
     format!(
         "INSERT INTO scan_tasks (id, scan_id, org_id, dedup_key, scanner, target, depth, \
-         priority, max_attempts, params, status, created_at, updated_at) \
-         VALUES {values} ON CONFLICT DO NOTHING RETURNING id, scan_id"
+         priority, max_attempts, params, enum_state, status, created_at, updated_at) \
+         VALUES {values} ON CONFLICT DO NOTHING RETURNING id, scan_id, enum_state"
     )
 }
 
@@ -392,13 +411,14 @@ fn in_list(n: usize) -> String {
 const IN_CHUNK: usize = 500;
 
 /// Ends a live scan as `to` with `reason`; returns the state event, or `None` if the scan had
-/// already ended (or does not exist).
+/// already ended (or does not exist). Its leftover work (ledger rows still pending, queued
+/// deliveries) is not touched here: the scan is put on the clean-up list, which the engine's
+/// janitor clears in bounded batches, so ending a scan costs the same whatever its size.
 async fn end_scan(
     c: &mut SqliteConnection,
     id: ScanId,
     to: ScanState,
     reason: Option<&str>,
-    drop_published: bool,
     now: i64,
 ) -> Result<Option<NewEvent>> {
     let Some(row) = sqlx::query("SELECT org_id, state FROM scans WHERE id = ?1")
@@ -430,14 +450,29 @@ async fn end_scan(
     if r.rows_affected() == 0 {
         return Ok(None);
     }
-    let from_rows: &[&str] = if drop_published {
-        &["pending", "parked", "published"]
-    } else {
-        &["pending", "parked"]
-    };
-    move_ledger(c, id, from_rows, "dropped", now).await?;
+    add_cleanup(c, id, false, now).await?;
     Ok(Some(NewEvent::state(id, &org, from, to, reason)))
 }
+
+/// Puts a scan on the clean-up list (see `end_scan`); `deleted` marks a deleted scan, whose
+/// every child row goes (and never goes back to a mere ended scan).
+async fn add_cleanup(c: &mut SqliteConnection, scan: ScanId, deleted: bool, now: i64) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO scan_cleanups (scan_id, deleted, created_at) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (scan_id) DO UPDATE SET deleted = max(deleted, excluded.deleted)",
+    )
+    .bind(scan.to_string())
+    .bind(i64::from(deleted))
+    .bind(now)
+    .execute(&mut *c)
+    .await
+    .map_err(db_err)?;
+    Ok(())
+}
+
+/// A condition on rows with a `scan_id` column: their scan still exists (a deleted scan's rows
+/// linger until the janitor removes them, and must not be visible meanwhile).
+const LIVE_SCAN: &str = "AND EXISTS (SELECT 1 FROM scans s WHERE s.id = scan_id)";
 
 fn push_finding_filters(qb: &mut QueryBuilder<'_, Sqlite>, q: &FindingQuery) {
     if let Some(kind) = &q.kind {
@@ -505,6 +540,134 @@ impl Store for SqliteStore {
         sqlx::query("DELETE FROM leaders WHERE role = ?1 AND holder = ?2")
             .bind(role)
             .bind(holder)
+            .execute(&self.db.writer)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    // ---- workers ----
+
+    async fn advertise(
+        &self,
+        worker: &str,
+        scanners: &[String],
+        ttl: std::time::Duration,
+    ) -> Result<()> {
+        let expires = now_ms().saturating_add(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX / 2));
+        sqlx::query(
+            "INSERT INTO workers (id, scanners, expires_ms) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (id) DO UPDATE SET scanners = excluded.scanners, \
+                 expires_ms = excluded.expires_ms",
+        )
+        .bind(worker)
+        .bind(to_json(&scanners)?)
+        .bind(expires)
+        .execute(&self.db.writer)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn withdraw(&self, worker: &str) -> Result<()> {
+        sqlx::query("DELETE FROM workers WHERE id = ?1")
+            .bind(worker)
+            .execute(&self.db.writer)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn advertised_scanners(&self) -> Result<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT j.value FROM workers w, json_each(w.scanners) AS j \
+             WHERE w.expires_ms > ?1 ORDER BY 1",
+        )
+        .bind(now_ms())
+        .fetch_all(&self.db.reader)
+        .await
+        .map_err(db_err)?;
+        rows.iter()
+            .map(|r| r.try_get::<String, _>(0).map_err(db_err))
+            .collect()
+    }
+
+    // ---- clean-up ----
+
+    async fn pending_cleanups(&self, limit: u32) -> Result<Vec<Cleanup>> {
+        let rows = sqlx::query(
+            "SELECT scan_id, deleted FROM scan_cleanups ORDER BY created_at, scan_id LIMIT ?1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.db.reader)
+        .await
+        .map_err(db_err)?;
+        rows.iter()
+            .map(|r| {
+                Ok(Cleanup {
+                    scan_id: r
+                        .try_get::<String, _>(0)
+                        .map_err(db_err)?
+                        .parse()
+                        .map_err(|_| CoreError::Backend("corrupt scan id in database".into()))?,
+                    deleted: r.try_get::<i64, _>(1).map_err(db_err)? != 0,
+                })
+            })
+            .collect()
+    }
+
+    async fn cleanup_step(&self, cleanup: &Cleanup, limit: u32) -> Result<u64> {
+        let scan = cleanup.scan_id.to_string();
+        let limit = i64::from(limit.max(1));
+        let mut tx = self.begin().await?;
+        let mut cleared = 0u64;
+        if cleanup.deleted {
+            // Each statement walks its table's scan_id index from the start; the rows it deletes
+            // leave the index, so every batch finds the next ones at once.
+            for (table, key) in [
+                ("scan_tasks", "rowid"),
+                ("findings", "rowid"),
+                ("events", "id"),
+                ("artifacts", "rowid"),
+            ] {
+                let left = limit - i64_of(cleared);
+                if left <= 0 {
+                    break;
+                }
+                let r = sqlx::query(&format!(
+                    "DELETE FROM {table} WHERE {key} IN \
+                     (SELECT {key} FROM {table} WHERE scan_id = ?1 LIMIT ?2)"
+                ))
+                .bind(&scan)
+                .bind(left)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                cleared += r.rows_affected();
+            }
+        } else {
+            // Only pending rows matter (the relay walks their index); parked and published rows
+            // of an ended scan are never read again and go when the scan is deleted.
+            let r = sqlx::query(
+                "UPDATE scan_tasks SET status = 'dropped', updated_at = ?1 WHERE rowid IN \
+                 (SELECT rowid FROM scan_tasks WHERE status = 'pending' AND scan_id = ?2 LIMIT ?3)",
+            )
+            .bind(now_ms())
+            .bind(&scan)
+            .bind(limit)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+            cleared += r.rows_affected();
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(cleared)
+    }
+
+    async fn cleanup_done(&self, cleanup: &Cleanup) -> Result<()> {
+        sqlx::query("DELETE FROM scan_cleanups WHERE scan_id = ?1 AND deleted = ?2")
+            .bind(cleanup.scan_id.to_string())
+            .bind(i64::from(cleanup.deleted))
             .execute(&self.db.writer)
             .await
             .map_err(db_err)?;
@@ -629,13 +792,10 @@ impl Store for SqliteStore {
                 state: Some(state),
             });
         }
-        for table in ["scan_tasks", "findings", "events", "artifacts"] {
-            sqlx::query(&format!("DELETE FROM {table} WHERE scan_id = ?1"))
-                .bind(id.to_string())
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
-        }
+        // The scan row goes now; its tasks, findings, events and artifact records go in bounded
+        // batches (the janitor), so a delete costs the same for a scan of any size. Until then
+        // reads find them through their scan (gone) or the clean-up row (deleted), never alone.
+        add_cleanup(&mut tx, id, true, now_ms()).await?;
         sqlx::query("DELETE FROM scans WHERE id = ?1 AND org_id = ?2")
             .bind(id.to_string())
             .bind(org.as_str())
@@ -663,9 +823,11 @@ impl Store for SqliteStore {
         let pairs: Vec<(&Task, &OrgId)> = tasks.iter().map(|t| (t, org)).collect();
         let added = insert_tasks(&mut tx, &pairs, now, self.inline.as_deref()).await?;
         let inserted = added.scans.len() as u64;
+        // Enqueuing is done at once unless an initial task enumerates.
+        let open = added.enumerating.len() as u64;
         let r = sqlx::query(
-            "UPDATE scans SET state = ?1, enqueued = ?2, enqueue_done = 1, started_at = ?3, \
-                 updated_at = ?3 \
+            "UPDATE scans SET state = ?1, enqueued = ?2, open_enums = ?7, \
+                 enqueue_done = (?7 = 0), started_at = ?3, updated_at = ?3 \
              WHERE id = ?4 AND org_id = ?5 AND state = ?6",
         )
         .bind(to.as_str())
@@ -674,6 +836,7 @@ impl Store for SqliteStore {
         .bind(id.to_string())
         .bind(org.as_str())
         .bind(from.as_str())
+        .bind(i64_of(open))
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
@@ -683,7 +846,7 @@ impl Store for SqliteStore {
         let mut evs = vec![NewEvent::state(id, org, from, to, None)];
         if inserted == 0 {
             // Nothing to run: the completion rule holds already.
-            if let Some(ev) = end_scan(&mut tx, id, ScanState::Completed, None, false, now).await? {
+            if let Some(ev) = end_scan(&mut tx, id, ScanState::Completed, None, now).await? {
                 evs.push(ev);
             }
         }
@@ -739,14 +902,9 @@ impl Store for SqliteStore {
                 move_ledger(&mut tx, id, &["parked"], "pending", now).await?;
             }
             ScanAction::Stop => {
-                move_ledger(
-                    &mut tx,
-                    id,
-                    &["pending", "parked", "published"],
-                    "dropped",
-                    now,
-                )
-                .await?;
+                // Lazily: queued deliveries are dropped when claimed and the rest is cleared in
+                // bounded batches by the janitor, so a stop costs the same for any scan size.
+                add_cleanup(&mut tx, id, false, now).await?;
             }
             ScanAction::Start => {}
         }
@@ -816,7 +974,7 @@ impl Store for SqliteStore {
         let mut tx = self.begin().await?;
         // Distinguish "unknown scan" (NotFound) from "already ended" (None).
         fetch_scan(&mut tx, id).await?;
-        let Some(ev) = end_scan(&mut tx, id, state, Some(reason), false, now).await? else {
+        let Some(ev) = end_scan(&mut tx, id, state, Some(reason), now).await? else {
             return Ok(None);
         };
         let events = insert_events(&mut tx, vec![ev], now).await?;
@@ -858,6 +1016,8 @@ impl Store for SqliteStore {
         }
         let rows = sqlx::query(&format!(
             "SELECT {TASK_COLS} FROM scan_tasks WHERE status = 'pending' \
+             AND EXISTS (SELECT 1 FROM scans s WHERE s.id = scan_tasks.scan_id \
+                 AND s.state IN ('queued', 'running', 'paused')) \
              ORDER BY priority DESC, rowid LIMIT ?1"
         ))
         .bind(i64::from(limit))
@@ -893,9 +1053,13 @@ impl Store for SqliteStore {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
+        // A task of an ended scan is finished too (its scan will never run it); a task of a
+        // deleted scan is not there at all.
         let rows = sqlx::query(
-            "SELECT id FROM scan_tasks WHERE status IN ('done', 'failed', 'dropped') \
-             AND id IN (SELECT value FROM json_each(?1))",
+            "SELECT t.id FROM scan_tasks t JOIN scans s ON s.id = t.scan_id \
+             WHERE t.id IN (SELECT value FROM json_each(?1)) \
+             AND (t.status IN ('done', 'failed', 'dropped') \
+                 OR s.state IN ('completed', 'failed', 'cancelled'))",
         )
         .bind(ids_json(ids)?)
         .fetch_all(&self.db.reader)
@@ -929,7 +1093,9 @@ impl Store for SqliteStore {
                 .flat_map(|r| r.spawned.iter().map(|t| t.scan_id)),
         );
         let rows = sqlx::query(
-            "SELECT id, org_id, state, findings, json_extract(config, '$.max_results') AS mr \
+            "SELECT id, org_id, state, findings, enqueued, \
+                 json_extract(config, '$.max_results') AS mr, \
+                 json_extract(config, '$.max_tasks') AS mt \
              FROM scans WHERE id IN (SELECT value FROM json_each(?1))",
         )
         .bind(ids_json(&scan_ids)?)
@@ -952,15 +1118,25 @@ impl Store for SqliteStore {
                     state: scan_state(&r.try_get::<String, _>("state").map_err(db_err)?)?,
                     findings: u64::try_from(r.try_get::<i64, _>("findings").map_err(db_err)?)
                         .unwrap_or(0),
+                    enqueued: u64::try_from(r.try_get::<i64, _>("enqueued").map_err(db_err)?)
+                        .unwrap_or(0),
                     max_results: r
                         .try_get::<Option<i64>, _>("mr")
+                        .map_err(db_err)?
+                        .and_then(|v| u64::try_from(v).ok()),
+                    max_tasks: r
+                        .try_get::<Option<i64>, _>("mt")
                         .map_err(db_err)?
                         .and_then(|v| u64::try_from(v).ok()),
                     d_done: 0,
                     d_failed: 0,
                     d_enqueued: 0,
                     d_findings: 0,
+                    d_open_enums: 0,
+                    d_expect_extra: 0,
+                    enum_touched: false,
                     hit_max_results: false,
+                    hit_max_tasks: false,
                 },
             );
         }
@@ -1013,7 +1189,8 @@ impl Store for SqliteStore {
                     }
                 }
                 let n = q.bind(&sid).execute(&mut *tx).await.map_err(db_err)?;
-                if let Some(t) = scans.get_mut(scan) {
+                // An ended scan's counters are frozen at the moment it ended.
+                if let Some(t) = scans.get_mut(scan).filter(|t| t.live()) {
                     t.d_done += n.rows_affected();
                 }
             }
@@ -1036,7 +1213,7 @@ impl Store for SqliteStore {
             .map_err(db_err)?;
             for r in &rows {
                 let scan_id = scan_of(r, "scan_id")?;
-                if let Some(t) = scans.get_mut(&scan_id) {
+                if let Some(t) = scans.get_mut(&scan_id).filter(|t| t.live()) {
                     t.d_failed += 1;
                     let target: Value =
                         serde_json::from_str(&r.try_get::<String, _>("target").map_err(db_err)?)
@@ -1078,6 +1255,53 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
+        }
+
+        // 2b. Enumerations: the latest estimate of an open one, and closing it (once) when its
+        // task says it is complete or ends. Only enumerating tasks get here (rare, never the
+        // no-op hot path), one lookup each.
+        for r in reports.iter().filter(|r| r.enumerates) {
+            let closes = r.enumeration.is_some_and(|u| u.complete)
+                || matches!(
+                    r.status,
+                    TaskStatus::Done | TaskStatus::Failed { .. } | TaskStatus::Dropped
+                );
+            let remaining = r.enumeration.and_then(|u| u.remaining);
+            if !closes && remaining.is_none() {
+                continue;
+            }
+            let Some(row) = sqlx::query(
+                "SELECT expect_remaining FROM scan_tasks WHERE id = ?1 AND enum_state = 1",
+            )
+            .bind(r.task_id.to_string())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err)?
+            else {
+                continue; // not open (closed before, or not in the ledger)
+            };
+            let old: i64 = row.try_get(0).map_err(db_err)?;
+            let (state, new) = if closes {
+                (0i64, 0i64)
+            } else {
+                (1, i64_of(remaining.unwrap_or(0)))
+            };
+            sqlx::query(
+                "UPDATE scan_tasks SET enum_state = ?1, expect_remaining = ?2 WHERE id = ?3",
+            )
+            .bind(state)
+            .bind(new)
+            .bind(r.task_id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+            if let Some(t) = scans.get_mut(&r.scan_id) {
+                t.d_expect_extra += new - old;
+                if closes {
+                    t.d_open_enums -= 1;
+                }
+                t.enum_touched = true;
+            }
         }
 
         // 3. Findings of live scans, idempotent on (scan, fingerprint).
@@ -1177,15 +1401,36 @@ impl Store for SqliteStore {
         // 4. Spawned tasks of live scans that did not just reach max_results, deduped.
         // A paused scan's tasks wait in the ledger as `pending` (the relay publishes them after
         // the resume); the others go straight onto an inline queue if there is one.
+        // A scan's tasks may add at most `max_tasks - enqueued` more; asking for more than that
+        // fails the scan (`max_tasks`), keeping what fits.
+        let mut room: BTreeMap<ScanId, u64> = scans
+            .iter()
+            .map(|(id, t)| (*id, t.max_tasks.map_or(u64::MAX, |m| m.saturating_sub(t.enqueued))))
+            .collect();
+        let mut admitted: Vec<&Task> = Vec::new();
+        for task in reports.iter().flat_map(|r| r.spawned.iter()) {
+            let Some(t) = scans.get_mut(&task.scan_id) else {
+                continue;
+            };
+            if !t.live() || t.hit_max_results || t.hit_max_tasks {
+                continue;
+            }
+            let Some(left) = room.get_mut(&task.scan_id) else {
+                continue;
+            };
+            if *left == 0 {
+                t.hit_max_tasks = true;
+                continue;
+            }
+            *left -= 1;
+            admitted.push(task);
+        }
         let mut spawned: Vec<(&Task, &OrgId)> = Vec::new();
         let mut spawned_paused: Vec<(&Task, &OrgId)> = Vec::new();
-        for task in reports.iter().flat_map(|r| r.spawned.iter()) {
+        for task in admitted {
             let Some(t) = scans.get(&task.scan_id) else {
                 continue;
             };
-            if !t.live() || t.hit_max_results {
-                continue;
-            }
             if t.state == ScanState::Paused {
                 spawned_paused.push((task, &t.org));
             } else {
@@ -1194,10 +1439,21 @@ impl Store for SqliteStore {
         }
         let mut published = 0u64;
         let mut inserted_for = Vec::new();
+        let mut enumerating_for = Vec::new();
         for (batch, inline) in [(&spawned, self.inline.as_deref()), (&spawned_paused, None)] {
             let added = insert_tasks(&mut tx, batch, now, inline).await?;
             published += added.published;
             inserted_for.extend(added.scans);
+            enumerating_for.extend(added.enumerating);
+        }
+        for sid in enumerating_for {
+            let sid: ScanId = sid
+                .parse()
+                .map_err(|_| CoreError::Backend("corrupt scan id in database".into()))?;
+            if let Some(t) = scans.get_mut(&sid) {
+                t.d_open_enums += 1;
+                t.enum_touched = true;
+            }
         }
         let mut spawned_count = 0u64;
         for sid in inserted_for {
@@ -1237,11 +1493,20 @@ impl Store for SqliteStore {
         // 6. Counters once per scan, progress events, completion.
         let mut finished = Vec::new();
         for (id, t) in &scans {
-            let changed = t.d_done + t.d_failed + t.d_enqueued + t.d_findings > 0;
+            let changed = t.d_done + t.d_failed + t.d_enqueued + t.d_findings > 0
+                || t.d_open_enums != 0
+                || t.enum_touched;
             let progress: Progress = if changed {
+                // Right-hand sides read the old row, so `enqueued + ?3 + expect_extra + ?8` is
+                // the new total; `expected_total` exists once an enumeration was seen.
                 let row = sqlx::query(
                     "UPDATE scans SET done = done + ?1, failed = failed + ?2, enqueued = enqueued + ?3, \
-                         findings = findings + ?4, updated_at = ?5 WHERE id = ?6 \
+                         findings = findings + ?4, updated_at = ?5, \
+                         open_enums = open_enums + ?7, enqueue_done = (open_enums + ?7 = 0), \
+                         expect_extra = expect_extra + ?8, \
+                         expected_total = CASE WHEN ?9 OR expected_total IS NOT NULL \
+                             THEN enqueued + ?3 + expect_extra + ?8 ELSE NULL END \
+                     WHERE id = ?6 \
                      RETURNING enqueued, done, failed, expected_total, enqueue_done, findings",
                 )
                 .bind(i64_of(t.d_done))
@@ -1250,6 +1515,9 @@ impl Store for SqliteStore {
                 .bind(i64_of(t.d_findings))
                 .bind(now)
                 .bind(id.to_string())
+                .bind(t.d_open_enums)
+                .bind(t.d_expect_extra)
+                .bind(t.enum_touched)
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(db_err)?;
@@ -1277,17 +1545,12 @@ impl Store for SqliteStore {
             if !t.live() {
                 continue;
             }
-            let reason = if t.hit_max_results {
-                Some("max_results")
-            } else if progress.is_complete() {
-                None
-            } else {
+            let limit = t.hit_max_tasks.then(|| t.max_tasks.unwrap_or(0));
+            let Some((to, reason)) = ending(&progress, t.hit_max_results, limit) else {
                 continue;
             };
-            if let Some(ev) =
-                end_scan(&mut tx, *id, ScanState::Completed, reason, false, now).await?
-            {
-                finished.push((*id, ScanState::Completed, reason.map(str::to_owned)));
+            if let Some(ev) = end_scan(&mut tx, *id, to, reason.as_deref(), now).await? {
+                finished.push((*id, to, reason));
                 evs.push(ev);
             }
         }
@@ -1382,7 +1645,7 @@ impl Store for SqliteStore {
 
     async fn get_finding(&self, org: &OrgId, id: FindingId) -> Result<Finding> {
         let row = sqlx::query(&format!(
-            "SELECT {FINDING_COLS} FROM findings WHERE id = ?1 AND org_id = ?2"
+            "SELECT {FINDING_COLS} FROM findings WHERE id = ?1 AND org_id = ?2 {LIVE_SCAN}"
         ))
         .bind(id.to_string())
         .bind(org.as_str())
@@ -1396,7 +1659,7 @@ impl Store for SqliteStore {
     async fn set_triage(&self, org: &OrgId, id: FindingId, triage: Triage) -> Result<Finding> {
         let row = sqlx::query(&format!(
             "UPDATE findings SET triage = ?1, updated_at = ?2 WHERE id = ?3 AND org_id = ?4 \
-             RETURNING {FINDING_COLS}"
+             {LIVE_SCAN} RETURNING {FINDING_COLS}"
         ))
         .bind(triage.as_str())
         .bind(now_ms())
@@ -1436,7 +1699,10 @@ impl Store for SqliteStore {
             }
             None => {
                 sqlx::query(&format!(
-                    "SELECT {EVENT_COLS} FROM events WHERE org_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3"
+                    "SELECT {EVENT_COLS} FROM events WHERE org_id = ?1 AND id > ?2 \
+                     AND NOT EXISTS (SELECT 1 FROM scan_cleanups c \
+                         WHERE c.scan_id = events.scan_id AND c.deleted = 1) \
+                     ORDER BY id LIMIT ?3"
                 ))
                 .bind(org.as_str())
                 .bind(after)
@@ -1564,7 +1830,8 @@ impl Store for SqliteStore {
 
     async fn get_artifact(&self, org: &OrgId, scan: ScanId, name: &str) -> Result<ArtifactMeta> {
         let row = sqlx::query(&format!(
-            "SELECT {ARTIFACT_COLS} FROM artifacts WHERE scan_id = ?1 AND org_id = ?2 AND name = ?3"
+            "SELECT {ARTIFACT_COLS} FROM artifacts WHERE scan_id = ?1 AND org_id = ?2 AND name = ?3 \
+             {LIVE_SCAN}"
         ))
         .bind(scan.to_string())
         .bind(org.as_str())
