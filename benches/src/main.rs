@@ -13,7 +13,9 @@
 //!
 //! `argus-bench distributed` (module `distributed`, run by `benches/distributed.sh`) is the same
 //! no-op scan on PostgreSQL + RabbitMQ with 1, 2 and 4 `argus worker` processes, side by side
-//! with Celery on the same RabbitMQ. Each writes its own section of `benches/RESULTS.md`.
+//! with Celery on the same RabbitMQ. `argus-bench stop` (module `stop`) measures stopping and
+//! deleting a scan of 10 vs 3,000,000 queued tasks. Each writes its own section of
+//! `benches/RESULTS.md`.
 //!
 //! The harness starts processes directly; it is not product code, so the process door lint is
 //! allowed here.
@@ -27,6 +29,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod distributed;
+mod stop;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -44,6 +47,8 @@ struct Cli {
 enum Sub {
     /// PostgreSQL + RabbitMQ with 1, 2, 4 worker processes vs Celery on the same RabbitMQ.
     Distributed(distributed::DistArgs),
+    /// What stopping and deleting a scan of 10 vs 3,000,000 queued tasks costs.
+    Stop(stop::StopArgs),
 }
 
 /// The embedded (SQLite) platform benchmark: the default without a subcommand.
@@ -94,27 +99,37 @@ impl Drop for Server {
 }
 
 fn start_server(args: &Args) -> anyhow::Result<Server> {
+    start_server_with(&args.argus, args.workers, &[])
+}
+
+/// `argus serve` on a fresh data dir with `workers` task slots and extra environment.
+fn start_server_with(
+    argus: &std::path::Path,
+    workers: usize,
+    env: &[(&str, &str)],
+) -> anyhow::Result<Server> {
     let dir = tempfile::tempdir()?;
-    let mut child = Command::new(&args.argus)
+    let mut child = Command::new(argus)
         .args([
             "serve",
             "--bind",
             "127.0.0.1:0",
             "--workers",
-            &args.workers.to_string(),
+            &workers.to_string(),
             "--data-dir",
         ])
         .arg(dir.path())
         .env("RUST_LOG", "warn")
         // The benchmark's scanner is `noop`, registered only when asked.
         .env("ARGUS_SCANNERS__NOOP__ENABLED", "true")
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .with_context(|| {
             format!(
                 "starting {} (build it with cargo build --release)",
-                args.argus.display()
+                argus.display()
             )
         })?;
     let stderr = child.stderr.take().context("no stderr")?;
@@ -127,6 +142,13 @@ fn start_server(args: &Args) -> anyhow::Result<Server> {
         addr,
         _dir: dir,
     })
+}
+
+impl Server {
+    /// The server's data dir.
+    fn dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
 }
 
 /// Reads a server's stderr up to its "argus listening on http://ADDR" line and returns ADDR;
@@ -378,6 +400,7 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let args = match cli.command {
         Some(Sub::Distributed(d)) => return distributed::run(d).await,
+        Some(Sub::Stop(s)) => return stop::run(s).await,
         None => cli.platform,
     };
     let mut server = start_server(&args)?;

@@ -31,7 +31,15 @@ async fn main() {
         work_root: dir.path().join("work"),
         ..EngineConfig::default()
     };
-    let engine = Engine::new(backends, argus_scanners::registry_with(&argus_scanners::RegistryOptions { noop: true, ..Default::default() }).unwrap(), config);
+    let engine = Engine::new(
+        backends,
+        argus_scanners::registry_with(&argus_scanners::RegistryOptions {
+            noop: true,
+            ..Default::default()
+        })
+        .unwrap(),
+        config,
+    );
     let who = Principal::local("acme", "alice").unwrap();
     let scan = engine
         .create_scan(

@@ -512,8 +512,13 @@ mod tests {
     fn unknown_env_sections_are_errors() {
         figment::Jail::expect_with(|jail| {
             jail.set_env("ARGUS_BOGUS__X", "1");
-            let err = Config::load(None, serde_json::json!({})).unwrap_err().to_string();
-            assert!(err.contains("ARGUS_BOGUS__X") && err.contains("bogus"), "{err}");
+            let err = Config::load(None, serde_json::json!({}))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("ARGUS_BOGUS__X") && err.contains("bogus"),
+                "{err}"
+            );
             Ok(())
         });
         figment::Jail::expect_with(|jail| {
@@ -539,7 +544,10 @@ mod tests {
         assert_eq!(c.store.url, "sqlite:///srv/argus/rel/argus.db");
         assert_eq!(c.artifacts.url, "file:///srv/argus/arts");
         assert_eq!(c.tools.dir.as_deref(), Some(Path::new("/srv/argus/tools")));
-        assert_eq!(c.secrets.rules_dir.as_deref(), Some(Path::new("/abs/rules")));
+        assert_eq!(
+            c.secrets.rules_dir.as_deref(),
+            Some(Path::new("/abs/rules"))
+        );
         assert_eq!(c.scan.local_roots, vec![PathBuf::from("/srv/argus/repos")]);
         assert_eq!(
             c.store_backend().unwrap(),

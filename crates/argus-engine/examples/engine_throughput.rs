@@ -43,7 +43,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         work_root: dir.path().join("work"),
         ..EngineConfig::default()
     };
-    let engine = Engine::new(backends, argus_scanners::registry_with(&argus_scanners::RegistryOptions { noop: true, ..Default::default() })?, config);
+    let engine = Engine::new(
+        backends,
+        argus_scanners::registry_with(&argus_scanners::RegistryOptions {
+            noop: true,
+            ..Default::default()
+        })?,
+        config,
+    );
     let shutdown = CancellationToken::new();
     argus_engine::relay::spawn(engine.clone(), shutdown.clone());
     argus_engine::worker::spawn(engine.clone(), shutdown.clone());

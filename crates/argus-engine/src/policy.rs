@@ -81,7 +81,10 @@ pub fn local_path(target: &Target) -> Option<PathBuf> {
         TargetKind::Repo => {
             if let Ok(u) = url::Url::parse(v) {
                 return match u.scheme() {
-                    "file" => u.to_file_path().ok().or_else(|| Some(PathBuf::from(u.path()))),
+                    "file" => u
+                        .to_file_path()
+                        .ok()
+                        .or_else(|| Some(PathBuf::from(u.path()))),
                     // A one-letter "scheme" is a Windows drive, not a URL; anything else is
                     // a network transport (or one the scanner refuses).
                     s if s.len() > 1 => None,
@@ -95,8 +98,11 @@ pub fn local_path(target: &Target) -> Option<PathBuf> {
         }
         TargetKind::Location | TargetKind::Object => {
             let u = url::Url::parse(v).ok()?;
-            (u.scheme() == "file")
-                .then(|| u.to_file_path().ok().unwrap_or_else(|| PathBuf::from(u.path())))
+            (u.scheme() == "file").then(|| {
+                u.to_file_path()
+                    .ok()
+                    .unwrap_or_else(|| PathBuf::from(u.path()))
+            })
         }
         _ => None,
     }

@@ -54,7 +54,10 @@ impl Engine {
     /// kind can run it, local paths are allowed here, and the initial tasks fit the task limit.
     pub fn validate_config(&self, config: &ScanConfig) -> Result<()> {
         config.validate_shape()?;
-        if config.max_tasks.is_some_and(|m| m > self.config().max_tasks) {
+        if config
+            .max_tasks
+            .is_some_and(|m| m > self.config().max_tasks)
+        {
             return Err(CoreError::invalid(
                 "/config/max_tasks",
                 format!(
@@ -108,7 +111,10 @@ impl Engine {
                         .map_err(|e| match e {
                             CoreError::Invalid { message, .. } => CoreError::invalid(
                                 format!("/config/targets/{i}"),
-                                format!("scanner '{}' cannot scan this target: {message}", spec.name),
+                                format!(
+                                    "scanner '{}' cannot scan this target: {message}",
+                                    spec.name
+                                ),
                             ),
                             other => other,
                         })?;

@@ -348,7 +348,7 @@ async fn run_task(
                 biased;
                 Some(e) = rx.recv() => {
                     collector.push(e).await;
-                    if collector.len() >= FLUSH_AT {
+                    if collector.len() >= FLUSH_AT || collector.urgent {
                         collector.flush().await;
                     }
                 }
@@ -427,6 +427,8 @@ struct Collector<'a> {
     may_spawn: bool,
     /// Sub-tasks this task has emitted so far (an enumeration's progress).
     subtasks: u64,
+    /// Flush at once: an enumeration reported (progress and `enqueue_done` are live state).
+    urgent: bool,
 }
 
 impl<'a> Collector<'a> {
@@ -442,6 +444,7 @@ impl<'a> Collector<'a> {
             report: TaskReport::status(task, TaskStatus::Running),
             may_spawn,
             subtasks: 0,
+            urgent: false,
         }
     }
 
@@ -548,6 +551,7 @@ impl<'a> Collector<'a> {
                         .or(prev.remaining),
                     complete: complete || prev.complete,
                 });
+                self.urgent = true;
             }
             Emission::Artifact {
                 name,
@@ -586,6 +590,7 @@ impl<'a> Collector<'a> {
         );
         // An enumeration's state carries on: the next report repeats it unless updated.
         self.report.enumeration = partial.enumeration;
+        self.urgent = false;
         let mut delay = Duration::from_millis(100);
         loop {
             match self.engine.store().record(vec![partial.clone()]).await {

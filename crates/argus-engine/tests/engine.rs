@@ -47,11 +47,49 @@ async fn relay_harness(concurrency: usize, lease: Duration, workers: bool) -> Ha
 }
 
 async fn harness_with(concurrency: usize, lease: Duration, workers: bool, inline: bool) -> Harness {
+    harness_setup(Setup {
+        concurrency,
+        lease,
+        workers,
+        inline,
+        ..Setup::default()
+    })
+    .await
+}
+
+/// Everything a harness can vary.
+struct Setup {
+    concurrency: usize,
+    lease: Duration,
+    workers: bool,
+    inline: bool,
+    /// Run the monitor (deadlines, janitor).
+    monitor: bool,
+    /// Extra tool definitions.
+    tools: Option<std::path::PathBuf>,
+    tweak: fn(&mut EngineConfig),
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Setup {
+            concurrency: 4,
+            lease: Duration::from_secs(30),
+            workers: true,
+            inline: true,
+            monitor: true,
+            tools: None,
+            tweak: |_| {},
+        }
+    }
+}
+
+async fn harness_setup(setup: Setup) -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let db = SqliteDb::open(&dir.path().join("argus.db")).await.unwrap();
     let store = SqliteStore::new(db.clone()).await.unwrap();
     let queue = EmbeddedQueue::new(db).await.unwrap();
-    let store = if inline {
+    let store = if setup.inline {
         store.with_inline_queue(Arc::new(queue.clone()))
     } else {
         store
@@ -62,19 +100,28 @@ async fn harness_with(concurrency: usize, lease: Duration, workers: bool, inline
         artifacts: Arc::new(LocalArtifactStore::new(dir.path().join("artifacts")).unwrap()),
         bus: Arc::new(LocalEventBus::default()),
     };
-    let config = EngineConfig {
-        concurrency,
-        lease,
+    let mut config = EngineConfig {
+        concurrency: setup.concurrency,
+        lease: setup.lease,
         work_root: dir.path().join("work"),
         retry_backoff: Duration::from_millis(20),
         monitor_interval: Duration::from_millis(100),
         ..EngineConfig::default()
     };
-    let engine = Engine::new(backends, argus_scanners::registry_with(&argus_scanners::RegistryOptions { noop: true, ..Default::default() }).unwrap(), config);
+    (setup.tweak)(&mut config);
+    let registry = argus_scanners::registry_with(&argus_scanners::RegistryOptions {
+        noop: true,
+        user_tool_dir: setup.tools.as_deref(),
+        ..Default::default()
+    })
+    .unwrap();
+    let engine = Engine::new(backends, registry, config);
     let shutdown = CancellationToken::new();
     argus_engine::relay::spawn(engine.clone(), shutdown.clone());
-    argus_engine::monitor::spawn(engine.clone(), shutdown.clone());
-    if workers {
+    if setup.monitor {
+        argus_engine::monitor::spawn(engine.clone(), shutdown.clone());
+    }
+    if setup.workers {
         argus_engine::worker::spawn(engine.clone(), shutdown.clone());
     }
     Harness {
@@ -468,4 +515,319 @@ async fn findings_are_scoped_by_org() {
         .list_findings(&other.org, scan.id, &q)
         .await;
     assert!(matches!(theirs, Err(CoreError::NotFound { .. })) || theirs.unwrap().items.is_empty());
+}
+
+fn invalid_path(err: CoreError) -> (String, String) {
+    match err {
+        CoreError::Invalid { path, message } => (path, message),
+        other => panic!("expected Invalid, got {other:?}"),
+    }
+}
+
+async fn try_create(h: &Harness, config: ScanConfig) -> Result<Scan, CoreError> {
+    h.engine
+        .create_scan(
+            &h.who,
+            CreateScan {
+                name: None,
+                config,
+                template_id: None,
+                start: true,
+            },
+        )
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_tasks_stops_a_runaway_fan_out() {
+    let h = harness_setup(Setup {
+        tweak: |c| c.max_tasks = 1000,
+        ..Setup::default()
+    })
+    .await;
+    // The server's limit is filled in and reported.
+    let scan = create(&h, noop(serde_json::json!({"fanout": 5})), true).await;
+    assert_eq!(scan.config.max_tasks, Some(1000));
+    // A scan may lower it, not raise it.
+    let mut c = noop(serde_json::json!({}));
+    c.max_tasks = Some(5000);
+    let (path, _) = invalid_path(try_create(&h, c).await.unwrap_err());
+    assert_eq!(path, "/config/max_tasks");
+    // More initial tasks than the limit: refused at creation.
+    let mut c = noop(serde_json::json!({}));
+    c.max_tasks = Some(2);
+    c.targets = (0..3)
+        .map(|i| Target::parse(TargetKind::Url, &format!("noop://t{i}")).unwrap())
+        .collect();
+    let (path, message) = invalid_path(try_create(&h, c).await.unwrap_err());
+    assert_eq!(path, "/config/targets", "{message}");
+    // A fan-out past the limit fails the scan with a clear reason and stops growing.
+    let mut c = noop(serde_json::json!({"fanout": 3000}));
+    c.max_tasks = Some(100);
+    let scan = create(&h, c, true).await;
+    let done = wait_state(&h, &scan, ScanState::Failed, Duration::from_secs(60)).await;
+    let reason = done.reason.unwrap();
+    assert!(
+        reason.starts_with("max_tasks") && reason.contains("100"),
+        "{reason}"
+    );
+    assert_eq!(done.progress.enqueued, 100);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enumeration_reports_expected_total_and_enqueue_done() {
+    let h = harness(4, Duration::from_secs(30), true).await;
+    let scan = create(
+        &h,
+        noop(serde_json::json!({"enumerate": true, "fanout": 20, "sleep_ms": 50})),
+        true,
+    )
+    .await;
+    assert!(!scan.progress.enqueue_done, "the root task enumerates");
+    let done = wait_state(&h, &scan, ScanState::Completed, Duration::from_secs(30)).await;
+    assert!(done.progress.enqueue_done);
+    assert_eq!(done.progress.enqueued, 21);
+    assert_eq!(done.progress.expected_total, Some(21));
+    // The committed events show the estimate before the fan-out, while still enumerating.
+    let events = h
+        .engine
+        .store()
+        .events_after(&h.who.org, Some(scan.id), 0, 1000)
+        .await
+        .unwrap();
+    let progress: Vec<argus_core::scan::Progress> = events
+        .iter()
+        .filter(|e| e.kind == EventKind::Progress)
+        .map(|e| serde_json::from_value(e.data.clone()).unwrap())
+        .collect();
+    assert!(
+        progress
+            .iter()
+            .any(|p| p.expected_total == Some(21) && !p.enqueue_done && p.enqueued == 1),
+        "{progress:?}"
+    );
+    assert!(progress.last().unwrap().enqueue_done);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_is_lazy_and_the_janitor_clears_in_batches() {
+    // No workers and no monitor yet: 20,000 queued tasks, then stop.
+    let h = harness_setup(Setup {
+        workers: false,
+        monitor: false,
+        ..Setup::default()
+    })
+    .await;
+    let mut c = noop(serde_json::json!({}));
+    c.targets = (0..20_000)
+        .map(|i| Target::parse(TargetKind::Url, &format!("noop://t{i}")).unwrap())
+        .collect();
+    let scan = create(&h, c, true).await;
+    assert_eq!(h.engine.queue().depth().await.unwrap().ready, 20_000);
+    let stopped = h
+        .engine
+        .act(&h.who, scan.id, ScanAction::Stop)
+        .await
+        .unwrap();
+    assert_eq!(stopped.state, ScanState::Cancelled);
+    // Lazy: the stop touched none of the queued tasks.
+    assert_eq!(h.engine.queue().depth().await.unwrap().ready, 20_000);
+    // Workers started now drop what they claim without running it.
+    argus_engine::worker::spawn(h.engine.clone(), h.shutdown.clone());
+    // The janitor clears the rest in bounded batches.
+    let cleared = argus_engine::monitor::clean_up(&h.engine, None, &h.shutdown)
+        .await
+        .unwrap();
+    assert!(cleared > 0);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while h.engine.queue().depth().await.unwrap().ready > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "queued tasks of a stopped scan remain"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(h
+        .engine
+        .store()
+        .pending_cleanups(10)
+        .await
+        .unwrap()
+        .is_empty());
+    let s = h
+        .engine
+        .store()
+        .get_scan(&h.who.org, scan.id)
+        .await
+        .unwrap();
+    assert_eq!(
+        (s.state, s.progress.done, s.progress.failed),
+        (ScanState::Cancelled, 0, 0)
+    );
+
+    // Delete is lazy too: the scan is gone at once, its rows go through the janitor.
+    h.engine.delete_scan(&h.who, scan.id).await.unwrap();
+    assert!(matches!(
+        h.engine.store().get_scan(&h.who.org, scan.id).await,
+        Err(CoreError::NotFound { .. })
+    ));
+    let cleared = argus_engine::monitor::clean_up(&h.engine, None, &h.shutdown)
+        .await
+        .unwrap();
+    assert!(cleared >= 20_000, "{cleared}");
+    assert!(h
+        .engine
+        .store()
+        .pending_cleanups(10)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_paths_need_an_allowed_root() {
+    let roots = tempfile::tempdir().unwrap();
+    let allowed = roots.path().join("allowed");
+    std::fs::create_dir_all(&allowed).unwrap();
+    let h = harness(2, Duration::from_secs(30), true).await;
+    let loc = |p: &std::path::Path| {
+        Target::parse(TargetKind::Location, &format!("file://{}", p.display())).unwrap()
+    };
+    // No roots configured (the default): refused, for repos and locations alike.
+    let mut c = noop(serde_json::json!({}));
+    c.targets = vec![Target::parse(TargetKind::Repo, &allowed.display().to_string()).unwrap()];
+    let (path, message) = invalid_path(try_create(&h, c).await.unwrap_err());
+    assert_eq!(path, "/config/targets/0/value", "{message}");
+    assert!(message.contains("scan.local_roots"), "{message}");
+    let mut c = noop(serde_json::json!({}));
+    c.targets = vec![loc(&allowed)];
+    assert!(try_create(&h, c).await.is_err());
+
+    // With a root: inside passes, outside and `..` escapes do not, and a discovered local
+    // target outside the root is not followed.
+    let h = harness_setup(Setup {
+        tweak: |c| c.local_roots = vec![std::env::temp_dir()],
+        ..Setup::default()
+    })
+    .await;
+    let mut c = noop(serde_json::json!({}));
+    c.targets = vec![loc(&allowed)];
+    create(&h, c, true).await;
+    let mut c = noop(serde_json::json!({}));
+    c.targets = vec![Target::parse(TargetKind::Location, "file:///etc/").unwrap()];
+    assert!(try_create(&h, c).await.is_err());
+    let mut c = noop(serde_json::json!({}));
+    c.targets = vec![loc(&allowed.join("../../../etc"))];
+    assert!(try_create(&h, c).await.is_err());
+    let mut c = noop(serde_json::json!({"discover": [
+        "location:file:///etc/",
+        format!("location:file://{}", allowed.display()),
+    ]}));
+    c.recursion_depth = 1;
+    let scan = create(&h, c, true).await;
+    let done = wait_state(&h, &scan, ScanState::Completed, Duration::from_secs(30)).await;
+    assert_eq!(
+        done.progress.enqueued, 2,
+        "only the allowed discovery is followed"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scanners_no_worker_can_run_are_refused_at_creation() {
+    let tools = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tools.path().join("ghost.toml"),
+        r#"
+name = "ghost"
+executable = "/nonexistent/argus-ghost-tool"
+target_kinds = ["domain"]
+argv = ["{target}"]
+[output]
+format = "lines"
+[output.finding]
+kind = "line"
+title = "{line}"
+fingerprint = ["line"]
+"#,
+    )
+    .unwrap();
+    let domain = Target::parse(TargetKind::Domain, "example.com").unwrap();
+    let ghost = |targets: Vec<Target>| {
+        let mut c = noop(serde_json::json!({}));
+        c.scanners[0].name = "tool:ghost".into();
+        c.targets = targets;
+        c
+    };
+    // Embedded: the local registry says the tool cannot run here.
+    let h = harness_setup(Setup {
+        tools: Some(tools.path().to_path_buf()),
+        ..Setup::default()
+    })
+    .await;
+    let (path, message) = invalid_path(
+        try_create(&h, ghost(vec![domain.clone()]))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(path, "/config/scanners/0/name");
+    assert!(message.contains("tool:ghost"), "{message}");
+    // A tool that needs a local path refuses a URL at creation.
+    let mut c = noop(serde_json::json!({}));
+    c.scanners[0].name = "tool:gitleaks".into();
+    c.targets = vec![Target::parse(TargetKind::Repo, "https://github.com/o/r.git").unwrap()];
+    let (path, message) = invalid_path(h.engine.validate_config(&c).unwrap_err());
+    assert_eq!(path, "/config/targets/0", "{message}");
+    assert!(message.contains("tool:gitleaks"), "{message}");
+
+    // Distributed: only what live workers advertise.
+    let h = harness_setup(Setup {
+        workers: false,
+        tweak: |c| c.scanners = argus_engine::ScannerSource::Advertised,
+        ..Setup::default()
+    })
+    .await;
+    let (path, message) = invalid_path(
+        try_create(&h, noop(serde_json::json!({})))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(path, "/config/scanners/0/name");
+    assert!(message.contains("no live worker"), "{message}");
+    h.engine
+        .store()
+        .advertise("w1", &["noop".into()], Duration::from_secs(60))
+        .await
+        .unwrap();
+    create(&h, noop(serde_json::json!({})), false).await;
+    // A worker pool advertises itself when it starts, and withdraws when it stops.
+    h.engine.store().withdraw("w1").await.unwrap();
+    assert!(h
+        .engine
+        .store()
+        .advertised_scanners()
+        .await
+        .unwrap()
+        .is_empty());
+    let pool_stop = CancellationToken::new();
+    let pool = argus_engine::worker::spawn(h.engine.clone(), pool_stop.clone());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let names = h.engine.store().advertised_scanners().await.unwrap();
+        if names.iter().any(|n| n == "noop") {
+            // Only what can run here: the ghost tool is not advertised.
+            assert!(!names.iter().any(|n| n == "tool:ghost"), "{names:?}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the pool never advertised");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    pool_stop.cancel();
+    pool.await.unwrap();
+    assert!(h
+        .engine
+        .store()
+        .advertised_scanners()
+        .await
+        .unwrap()
+        .is_empty());
 }

@@ -2,8 +2,11 @@
 //!
 //! Used by the queue throughput benchmark (100,000 tasks through `fanout`) and by engine tests
 //! (failures, slow tasks that must stop promptly on cancel, findings with stable fingerprints,
-//! chaining through `discover`). Order of effects: `sleep_ms`, `fail`, `findings`, `discover`,
-//! `fanout` (sub-tasks on `noop://task/{i}` with the `child` params, `{}` by default).
+//! chaining through `discover`, enumerations through `enumerate`). Order of effects: with
+//! `enumerate`, an enumeration report expecting `fanout` sub-tasks; then `sleep_ms`, `fail`,
+//! `findings`, `discover`, `fanout` (sub-tasks on `noop://task/{i}` with the `child` params, `{}`
+//! by default), and with `enumerate` the report that the enumeration is complete.
+//! Registered only when `scanners.noop.enabled` is set (tests and benchmarks).
 //! Its run path does no schema work and no I/O: params were validated at scan creation.
 
 use argus_core::finding::{NewFinding, Severity};
@@ -39,7 +42,9 @@ fn schema() -> &'static (Value, Option<jsonschema::Validator>) {
                 "child": {"$ref": "#",
                           "description": "params of the fan-out sub-tasks (default {})"},
                 "discover": {"type": "array", "items": {"type": "string", "minLength": 1},
-                             "description": "emit these as discovered targets (chaining): a URL when the entry contains '://', else a domain"}
+                             "description": "emit these as discovered targets (chaining): KIND:VALUE (e.g. location:file:///srv/x), else a URL when the entry contains '://', else a domain"},
+                "enumerate": {"type": "boolean", "default": false,
+                              "description": "act as an enumeration: report fanout as the expected sub-task count first, and completion after the fan-out (the scan's enqueue_done waits for it)"}
             }
         });
         // A constant schema: the unit tests prove it compiles.
@@ -67,6 +72,13 @@ impl Scanner for NoopScanner {
         }
     }
 
+    fn enumerates(&self, params: &Value) -> bool {
+        params
+            .get("enumerate")
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+    }
+
     fn validate_params(&self, params: &Value) -> Result<(), CoreError> {
         match &schema().1 {
             Some(v) => crate::schema::validate_with(v, params),
@@ -81,6 +93,15 @@ impl Scanner for NoopScanner {
             return Err(ScanError::Cancelled);
         }
         let p = &ctx.params;
+        let enumerate = self.enumerates(p);
+        if enumerate {
+            ctx.emit
+                .send(Emission::Enumeration {
+                    expected_total: Some(uint(p, "fanout")),
+                    complete: false,
+                })
+                .await?;
+        }
         let sleep_ms = uint(p, "sleep_ms");
         if sleep_ms > 0 {
             tokio::select! {
@@ -107,10 +128,15 @@ impl Scanner for NoopScanner {
         }
         if let Some(found) = p.get("discover").and_then(Value::as_array) {
             for v in found.iter().filter_map(Value::as_str) {
-                let kind = if v.contains("://") {
-                    TargetKind::Url
-                } else {
-                    TargetKind::Domain
+                // `KIND:VALUE` names the kind (`location:file:///x`); otherwise a URL when the
+                // entry contains '://', else a domain.
+                let (kind, v) = match v
+                    .split_once(':')
+                    .and_then(|(k, rest)| TargetKind::parse(k).map(|k| (k, rest)))
+                {
+                    Some(named) => named,
+                    None if v.contains("://") => (TargetKind::Url, v),
+                    None => (TargetKind::Domain, v),
                 };
                 let t = Target::parse(kind, v)
                     .map_err(|e| ScanError::Failed(format!("noop: cannot discover '{v}': {e}")))?;
@@ -136,6 +162,14 @@ impl Scanner for NoopScanner {
                     })
                     .await?;
             }
+        }
+        if enumerate {
+            ctx.emit
+                .send(Emission::Enumeration {
+                    expected_total: None,
+                    complete: true,
+                })
+                .await?;
         }
         Ok(())
     }

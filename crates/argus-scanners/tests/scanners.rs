@@ -15,8 +15,8 @@ use argus_core::target::{Target, TargetKind};
 use argus_core::task::Task;
 use argus_core::CoreError;
 use argus_scanners::{
-    builtin_tool_files, builtin_tools, load_tool_dir, parse_tool, registry, registry_with, NoopScanner, RegistryOptions, ToolDef,
-    ToolScanner,
+    builtin_tool_files, builtin_tools, load_tool_dir, parse_tool, registry, registry_with,
+    NoopScanner, RegistryOptions, ToolDef, ToolScanner,
 };
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};

@@ -31,9 +31,9 @@ use crate::event::{Event, EventKind};
 use crate::finding::{FindingQuery, FindingSort, NewFinding, Severity, Triage};
 use crate::ids::{OrgId, ScanId, TaskId, TemplateId, UserId};
 use crate::scan::{NewScan, Priority, ScanAction, ScanConfig, ScanState, ScannerSpec, Scope};
-use crate::store::{ScanQuery, Store};
+use crate::store::{Cleanup, ScanQuery, Store};
 use crate::target::{Target, TargetKind};
-use crate::task::{Task, TaskReport, TaskStatus};
+use crate::task::{EnumerationUpdate, Task, TaskReport, TaskStatus};
 use crate::template::NewTemplate;
 
 // ---------------------------------------------------------------- helpers
@@ -203,6 +203,10 @@ where
         delete_cascades,
         concurrent_records_exact,
         leadership_lease,
+        max_tasks_fails_the_scan,
+        enumerations_hold_enqueue_done,
+        stop_and_delete_are_lazy,
+        worker_advertisements,
     );
 }
 
@@ -1587,4 +1591,311 @@ pub async fn leadership_lease<S: Store>(store: Arc<S>) {
         !store.try_lead("scheduler", "b", long).await.unwrap(),
         "b lost the role"
     );
+}
+
+/// A scan whose tasks ask for more tasks than `max_tasks` leaves room for fails with reason
+/// `max_tasks`, keeping what fits; a later report adds nothing.
+pub async fn max_tasks_fails_the_scan<S: Store>(store: Arc<S>) {
+    let o = org("org-a");
+    let mut cfg = config();
+    cfg.max_tasks = Some(4);
+    let (scan, tasks) = started(&*store, &o, cfg, &["root", "other"]).await;
+    store.mark_running(&[scan]).await.unwrap();
+    // Two more fit (2 + 2 = 4).
+    let mut r = report(&tasks[0], TaskStatus::Running);
+    r.spawned = vec![task(scan, &o, "c1"), task(scan, &o, "c2")];
+    let out = store.record(vec![r]).await.unwrap();
+    assert_eq!(out.spawned, 2);
+    assert!(out.finished.is_empty());
+    // One more does not.
+    let mut r = report(&tasks[0], TaskStatus::Running);
+    r.spawned = vec![task(scan, &o, "c3")];
+    let out = store.record(vec![r]).await.unwrap();
+    assert_eq!(out.spawned, 0);
+    assert_eq!(out.finished.len(), 1, "{:?}", out.finished);
+    let (id, state, reason) = &out.finished[0];
+    assert_eq!((*id, *state), (scan, ScanState::Failed));
+    assert!(
+        reason.as_deref().unwrap().starts_with("max_tasks"),
+        "{reason:?}"
+    );
+    let s = store.get_scan(&o, scan).await.unwrap();
+    assert_eq!((s.state, s.progress.enqueued), (ScanState::Failed, 4));
+    assert!(
+        s.reason.unwrap().contains('4'),
+        "the reason names the limit"
+    );
+    // Frozen afterwards.
+    let mut late = report(&tasks[1], TaskStatus::Done);
+    late.spawned = vec![task(scan, &o, "c4")];
+    let out = store.record(vec![late]).await.unwrap();
+    assert_eq!(out.spawned, 0);
+    assert_eq!(store.get_scan(&o, scan).await.unwrap().progress.done, 0);
+
+    // Without a limit nothing changes.
+    let (free, tasks) = started(&*store, &o, config(), &["root"]).await;
+    let mut r = report(&tasks[0], TaskStatus::Running);
+    r.spawned = (0..50).map(|i| task(free, &o, &format!("c{i}"))).collect();
+    assert_eq!(store.record(vec![r]).await.unwrap().spawned, 50);
+}
+
+/// `enqueue_done` is false while an enumerating task enumerates, `expected_total` follows its
+/// estimate, and the scan completes only once the enumeration is over — even when every task
+/// enqueued so far has finished.
+pub async fn enumerations_hold_enqueue_done<S: Store>(store: Arc<S>) {
+    let o = org("org-a");
+    let scan = store.create_scan(new_scan(&o, config())).await.unwrap().id;
+    let mut lister = task(scan, &o, "lister");
+    lister.enumerates = true;
+    let t = store
+        .start_scan(&o, scan, vec![lister.clone()])
+        .await
+        .unwrap();
+    assert!(
+        !t.scan.progress.enqueue_done,
+        "an initial enumeration is open"
+    );
+    assert_eq!(t.scan.progress.expected_total, None);
+    // Published tasks come back with the flag (the relay hands them on).
+    let pending = store.pending_tasks(10).await.unwrap();
+    if let Some(p) = pending.iter().find(|p| p.id == lister.id) {
+        assert!(p.enumerates);
+    }
+
+    // It expects 3 objects and fans out 1 so far: expected = 2 enqueued + 2 more.
+    let mut r = report(&lister, TaskStatus::Running);
+    r.spawned = vec![task(scan, &o, "obj0")];
+    r.enumeration = Some(EnumerationUpdate {
+        remaining: Some(2),
+        complete: false,
+    });
+    let out = store.record(vec![r]).await.unwrap();
+    let progress: crate::scan::Progress = out
+        .events
+        .iter()
+        .rev()
+        .find(|e| e.kind == EventKind::Progress)
+        .map(|e| serde_json::from_value(e.data.clone()).unwrap())
+        .expect("a progress event");
+    assert_eq!(progress.expected_total, Some(4));
+    assert!(!progress.enqueue_done);
+    let s = store.get_scan(&o, scan).await.unwrap();
+    assert_eq!(
+        (s.progress.enqueued, s.progress.expected_total),
+        (2, Some(4))
+    );
+
+    // It fans out the last two and says it is complete (it is still running).
+    let mut r = report(&lister, TaskStatus::Running);
+    r.spawned = vec![task(scan, &o, "obj1"), task(scan, &o, "obj2")];
+    r.enumeration = Some(EnumerationUpdate {
+        remaining: Some(0),
+        complete: true,
+    });
+    let out = store.record(vec![r]).await.unwrap();
+    assert!(out.finished.is_empty());
+    let s = store.get_scan(&o, scan).await.unwrap();
+    assert!(
+        s.progress.enqueue_done,
+        "the enumeration reported completion"
+    );
+    assert_eq!(
+        (s.progress.enqueued, s.progress.expected_total),
+        (4, Some(4))
+    );
+    // A second completion report (a re-delivery) changes nothing.
+    let mut again = report(&lister, TaskStatus::Running);
+    again.enumeration = Some(EnumerationUpdate {
+        remaining: None,
+        complete: true,
+    });
+    store.record(vec![again]).await.unwrap();
+    let s = store.get_scan(&o, scan).await.unwrap();
+    assert!(s.progress.enqueue_done);
+    assert_eq!(s.progress.expected_total, Some(4));
+
+    // A lister that ends without saying "complete" closes its enumeration too, and the scan
+    // completes when everything is done.
+    let scan2 = store.create_scan(new_scan(&o, config())).await.unwrap().id;
+    let mut lister2 = task(scan2, &o, "lister");
+    lister2.enumerates = true;
+    store
+        .start_scan(&o, scan2, vec![lister2.clone()])
+        .await
+        .unwrap();
+    let mut r = report(&lister2, TaskStatus::Done);
+    r.enumeration = Some(EnumerationUpdate {
+        remaining: Some(5),
+        complete: false,
+    });
+    let out = store.record(vec![r]).await.unwrap();
+    assert_eq!(out.finished, vec![(scan2, ScanState::Completed, None)]);
+    let s = store.get_scan(&o, scan2).await.unwrap();
+    assert!(s.progress.enqueue_done);
+    assert_eq!(
+        s.progress.expected_total,
+        Some(1),
+        "a closed enumeration expects nothing"
+    );
+
+    // A scan without enumerations is enqueue_done from the start, with no expected_total.
+    let (plain, _) = started(&*store, &o, config(), &["a"]).await;
+    let s = store.get_scan(&o, plain).await.unwrap();
+    assert!(s.progress.enqueue_done);
+    assert_eq!(s.progress.expected_total, None);
+}
+
+/// Stopping and deleting touch only the scan row (and a clean-up mark); the clean-up then
+/// clears leftovers in bounded steps, and a deleted scan's rows are invisible meanwhile.
+pub async fn stop_and_delete_are_lazy<S: Store>(store: Arc<S>) {
+    let o = org("org-a");
+    let names: Vec<String> = (0..25).map(|i| format!("t{i}")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let (scan, tasks) = started(&*store, &o, config(), &refs).await;
+    let (keep, _) = started(&*store, &o, config(), &["k"]).await;
+    let mut r = report(&tasks[0], TaskStatus::Running);
+    r.findings = vec![finding("f1", Severity::High), finding("f2", Severity::Low)];
+    store.record(vec![r]).await.unwrap();
+    let f = store
+        .list_findings(&o, scan, &FindingQuery::default())
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(f.len(), 2);
+
+    store
+        .apply_action(&o, scan, ScanAction::Stop)
+        .await
+        .unwrap();
+    let c = store.pending_cleanups(10).await.unwrap();
+    assert_eq!(
+        c,
+        vec![Cleanup {
+            scan_id: scan,
+            deleted: false
+        }]
+    );
+    // Pending rows of the stopped scan are no longer handed to the relay, before any clean-up.
+    assert!(store
+        .pending_tasks(1000)
+        .await
+        .unwrap()
+        .iter()
+        .all(|t| t.scan_id != scan));
+    // Clean-up of an ended scan: bounded steps until nothing is left.
+    let mut steps = Vec::new();
+    loop {
+        let n = store.cleanup_step(&c[0], 10).await.unwrap();
+        assert!(n <= 10, "a step clears at most its limit");
+        if n == 0 {
+            break;
+        }
+        steps.push(n);
+    }
+    assert_eq!(steps.iter().sum::<u64>(), 25, "{steps:?}");
+    assert!(steps.len() >= 3, "{steps:?}");
+    store.cleanup_done(&c[0]).await.unwrap();
+    assert!(store.pending_cleanups(10).await.unwrap().is_empty());
+
+    // Delete: invisible at once, cleared in steps, the other scan untouched.
+    store.delete_scan(&o, scan).await.unwrap();
+    assert_not_found(
+        store.get_finding(&o, f[0].id).await,
+        "finding of a deleted scan",
+    );
+    assert_not_found(
+        store.set_triage(&o, f[0].id, Triage::Accepted).await,
+        "triage of a deleted scan",
+    );
+    assert!(all_events(&*store, &o, None)
+        .await
+        .iter()
+        .all(|e| e.scan_id != scan));
+    let c = store.pending_cleanups(10).await.unwrap();
+    assert_eq!(
+        c,
+        vec![Cleanup {
+            scan_id: scan,
+            deleted: true
+        }]
+    );
+    // A clean-up read before the delete (not deleted) cannot finish the deleted one.
+    store
+        .cleanup_done(&Cleanup {
+            scan_id: scan,
+            deleted: false,
+        })
+        .await
+        .unwrap();
+    assert_eq!(store.pending_cleanups(10).await.unwrap().len(), 1);
+    let mut total = 0;
+    loop {
+        let n = store.cleanup_step(&c[0], 7).await.unwrap();
+        assert!(n <= 7);
+        if n == 0 {
+            break;
+        }
+        total += n;
+    }
+    // 25 ledger rows, 2 findings and the scan's events (created→queued, progress, stop).
+    assert!(total >= 27, "cleared {total}");
+    store.cleanup_done(&c[0]).await.unwrap();
+    assert!(store.pending_cleanups(10).await.unwrap().is_empty());
+    assert_eq!(store.get_scan(&o, keep).await.unwrap().progress.enqueued, 1);
+    assert!(!all_events(&*store, &o, Some(keep)).await.is_empty());
+}
+
+/// Workers' advertisements: union of live ones, expired ones ignored, withdrawn ones gone.
+pub async fn worker_advertisements<S: Store>(store: Arc<S>) {
+    use std::time::Duration;
+    assert!(store.advertised_scanners().await.unwrap().is_empty());
+    store
+        .advertise(
+            "w1",
+            &["noop".into(), "secrets".into()],
+            Duration::from_secs(60),
+        )
+        .await
+        .unwrap();
+    store
+        .advertise(
+            "w2",
+            &["tool:x".into(), "noop".into()],
+            Duration::from_secs(60),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.advertised_scanners().await.unwrap(),
+        vec!["noop", "secrets", "tool:x"]
+    );
+    // Renewing replaces the list.
+    store
+        .advertise("w2", &["noop".into()], Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.advertised_scanners().await.unwrap(),
+        vec!["noop", "secrets"]
+    );
+    store.withdraw("w1").await.unwrap();
+    assert_eq!(store.advertised_scanners().await.unwrap(), vec!["noop"]);
+    // An expired advertisement (a worker that died) no longer counts.
+    store
+        .advertise("w3", &["gone".into()], Duration::from_millis(1))
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while store
+        .advertised_scanners()
+        .await
+        .unwrap()
+        .contains(&"gone".to_owned())
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "advertisement never expired"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }

@@ -20,6 +20,11 @@ pub struct ToolDef {
     pub executable: String,
     /// Target kinds the tool accepts.
     pub target_kinds: Vec<TargetKind>,
+    /// The tool reads its target from the worker's disk (e.g. gitleaks on a repository): a
+    /// `repo` or `location` target must be a local path or `file://` URL; network URLs are
+    /// refused at scan creation instead of failing at run time.
+    #[serde(default)]
+    pub local_paths_only: bool,
     /// JSON schema of the params (a TOML table); no params accepted when absent.
     #[serde(default)]
     pub params: Option<serde_json::Value>,

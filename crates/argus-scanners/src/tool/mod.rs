@@ -39,6 +39,25 @@ use crate::process::{self, ProcessError, ProcessSpec};
 use output::{RecordsPath, Source};
 use template::{canonical_json, truthy, value_text, FieldPath, Part, Record, Template};
 
+/// Whether a `repo`/`location`/`object` target names something on the network (a URL other
+/// than `file://`, or git's `user@host:path`) rather than a local path.
+fn names_network_location(target: &Target) -> bool {
+    if !matches!(
+        target.kind(),
+        TargetKind::Repo | TargetKind::Location | TargetKind::Object
+    ) {
+        return false;
+    }
+    let v = target.value();
+    match url::Url::parse(v) {
+        // A one-letter scheme is a Windows drive letter.
+        Ok(u) => u.scheme() != "file" && u.scheme().len() > 1,
+        Err(_) => v
+            .split_once(':')
+            .is_some_and(|(head, _)| head.contains('@') && !head.contains('/')),
+    }
+}
+
 /// A scanner backed by an external tool.
 #[derive(Clone)]
 pub struct ToolScanner {
@@ -673,6 +692,20 @@ impl Scanner for ToolScanner {
 
     fn validate_params(&self, params: &Value) -> Result<(), CoreError> {
         crate::schema::validate_with(&self.inner.validator, params)
+    }
+
+    fn check_target(&self, target: &Target, _params: &Value) -> Result<(), CoreError> {
+        if self.inner.def.local_paths_only && names_network_location(target) {
+            return Err(CoreError::invalid(
+                "/value",
+                format!(
+                    "tool:{} reads {} targets from the worker's disk: give a local path, not a URL",
+                    self.inner.def.name,
+                    target.kind()
+                ),
+            ));
+        }
+        Ok(())
     }
 
     async fn run(&self, ctx: &TaskContext) -> Result<(), ScanError> {

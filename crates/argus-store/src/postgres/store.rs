@@ -1,12 +1,13 @@
 //! [`PgStore`]'s [`Store`] implementation.
 //!
 //! Same semantics as the SQLite store, choices where the trait leaves room included (see
-//! `sqlite/store.rs`): `record` on an ended scan settles ledger rows and counters but adds no
-//! findings, spawned tasks or artifacts; reaching `max_results` inserts the whole batch's
-//! findings, completes the scan with reason `max_results`, adds none of the batch's spawned
-//! tasks and drops its pending and parked rows; a paused scan whose every task finished
-//! completes; `pause` parks pending rows, `resume` makes parked rows pending again, `stop` drops
-//! pending, parked and published rows with reason `stopped`; `start_scan` with no tasks left
+//! `sqlite/store.rs`): `record` on an ended scan settles ledger rows but changes no counters and
+//! adds no findings, spawned tasks or artifacts; reaching `max_results` inserts the whole batch's
+//! findings, completes the scan with reason `max_results` and adds none of the batch's spawned
+//! tasks; spawned tasks beyond `max_tasks` fail the scan (`max_tasks`); a paused scan whose
+//! every task finished completes; `pause` parks pending rows, `resume` makes parked rows pending
+//! again, `stop` changes only the scan row (reason `stopped`); ending or deleting a scan marks it
+//! for the batched clean-up instead of touching its rows; `start_scan` with no tasks left
 //! after dedup completes at once; `apply_action(Start)` is `Invalid` from `created` and
 //! `Conflict` otherwise.
 //!
@@ -372,7 +373,10 @@ async fn insert_tasks(
         .bind(&enums)
         .fetch_all(&mut *c)
         .await?;
-        inserted.extend(rows.into_iter().map(|(id, scan, e)| (id, scan, e.is_some())));
+        inserted.extend(
+            rows.into_iter()
+                .map(|(id, scan, e)| (id, scan, e.is_some())),
+        );
     }
     Ok(inserted)
 }
@@ -894,12 +898,14 @@ impl PgStore {
             } else {
                 (1, i64_of(remaining.unwrap_or(0)))
             };
-            sqlx::query("UPDATE scan_tasks SET enum_state = $1, expect_remaining = $2 WHERE id = $3")
-                .bind(state)
-                .bind(new)
-                .bind(r.task_id.0)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "UPDATE scan_tasks SET enum_state = $1, expect_remaining = $2 WHERE id = $3",
+            )
+            .bind(state)
+            .bind(new)
+            .bind(r.task_id.0)
+            .execute(&mut *tx)
+            .await?;
             *d_expect.entry(r.scan_id.0).or_default() += new - old;
             let open = d_open.entry(r.scan_id.0).or_default();
             if closes {
@@ -1216,9 +1222,24 @@ impl PgStore {
                     .map(|(_, t)| i64_of(t.d_findings))
                     .collect::<Vec<_>>(),
             )
-            .bind(grown.iter().map(|(_, t)| t.d_open_enums).collect::<Vec<_>>())
-            .bind(grown.iter().map(|(_, t)| t.d_expect_extra).collect::<Vec<_>>())
-            .bind(grown.iter().map(|(_, t)| t.enum_touched).collect::<Vec<_>>())
+            .bind(
+                grown
+                    .iter()
+                    .map(|(_, t)| t.d_open_enums)
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                grown
+                    .iter()
+                    .map(|(_, t)| t.d_expect_extra)
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                grown
+                    .iter()
+                    .map(|(_, t)| t.enum_touched)
+                    .collect::<Vec<_>>(),
+            )
             .execute(&mut *tx)
             .await?;
         }

@@ -10,13 +10,17 @@
 //!   rows and counters, but inserts no findings, spawned tasks or artifacts: a finished scan's
 //!   results are frozen at the moment it ended.
 //! - `max_results`: a batch's findings are all inserted, then the scan completes with reason
-//!   `max_results` if its count reached the limit; that batch's spawned tasks are not added and the
-//!   scan's pending and parked ledger rows are dropped.
+//!   `max_results` if its count reached the limit; that batch's spawned tasks are not added.
+//! - `max_tasks` (from the scan's config): a batch's spawned tasks are admitted in order while
+//!   they fit; if any does not, the scan fails with reason `max_tasks: …` (`scan::ending`).
 //! - A paused scan whose every task finished completes like a running one.
 //! - `pause` parks the scan's pending ledger rows at once (they have not reached the queue yet), so
 //!   the relay does not publish work a worker would only park; `resume` moves parked rows back to
-//!   pending. `stop` drops pending, parked and published rows (a worker holding a published one
-//!   reports `Dropped` anyway) and sets reason `stopped`.
+//!   pending. `stop` only changes the scan row (reason `stopped`) and marks it for clean-up.
+//! - Ending a scan (stop, completion, failure) never touches its other rows: its counters freeze
+//!   (later reports settle ledger rows without counting), its tasks count as finished, the relay
+//!   skips its pending rows, and `cleanup_step` drops those in bounded batches. Deleting removes
+//!   the scan row; its children stay invisible until `cleanup_step` deletes them in batches.
 //! - With an inline queue ([`SqliteStore::with_inline_queue`]) new ledger rows are inserted as
 //!   `published` and put on that queue in the same transaction, except a paused scan's spawned
 //!   tasks, which stay `pending` for the relay; `RecordOutcome::published` counts the former.
@@ -456,7 +460,12 @@ async fn end_scan(
 
 /// Puts a scan on the clean-up list (see `end_scan`); `deleted` marks a deleted scan, whose
 /// every child row goes (and never goes back to a mere ended scan).
-async fn add_cleanup(c: &mut SqliteConnection, scan: ScanId, deleted: bool, now: i64) -> Result<()> {
+async fn add_cleanup(
+    c: &mut SqliteConnection,
+    scan: ScanId,
+    deleted: bool,
+    now: i64,
+) -> Result<()> {
     sqlx::query(
         "INSERT INTO scan_cleanups (scan_id, deleted, created_at) VALUES (?1, ?2, ?3) \
          ON CONFLICT (scan_id) DO UPDATE SET deleted = max(deleted, excluded.deleted)",
@@ -554,7 +563,8 @@ impl Store for SqliteStore {
         scanners: &[String],
         ttl: std::time::Duration,
     ) -> Result<()> {
-        let expires = now_ms().saturating_add(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX / 2));
+        let expires =
+            now_ms().saturating_add(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX / 2));
         sqlx::query(
             "INSERT INTO workers (id, scanners, expires_ms) VALUES (?1, ?2, ?3) \
              ON CONFLICT (id) DO UPDATE SET scanners = excluded.scanners, \
@@ -1405,7 +1415,13 @@ impl Store for SqliteStore {
         // fails the scan (`max_tasks`), keeping what fits.
         let mut room: BTreeMap<ScanId, u64> = scans
             .iter()
-            .map(|(id, t)| (*id, t.max_tasks.map_or(u64::MAX, |m| m.saturating_sub(t.enqueued))))
+            .map(|(id, t)| {
+                (
+                    *id,
+                    t.max_tasks
+                        .map_or(u64::MAX, |m| m.saturating_sub(t.enqueued)),
+                )
+            })
             .collect();
         let mut admitted: Vec<&Task> = Vec::new();
         for task in reports.iter().flat_map(|r| r.spawned.iter()) {
