@@ -205,20 +205,40 @@ pub struct SecretsConfig {
     /// Folder of extra rule files (`*.toml`, the built-in rule format), added to the built-in
     /// rules in both modes.
     pub rules_dir: Option<PathBuf>,
+    /// Environment variable holding the key (32 bytes: 64 hex digits or base64) that sealed
+    /// repository copies are encrypted with. Unset: no copy of a scanned repository is kept.
+    pub repo_copy_key_env: Option<String>,
+    /// Let ssh clone URLs without a named credential use this process's own ssh identity (its
+    /// agent and `~/.ssh`). Off: every tenant would otherwise clone with the server's keys.
+    /// `argus scan` (direct mode) always uses the user's own identity.
+    pub allow_ambient_ssh: bool,
     /// Git credentials for cloning private repositories, by the name scan params use
-    /// (`"credential": "<name>"`). The token itself is read from an environment variable at
-    /// start-up, so it is never in the config file, a scan's params, the database or the logs.
+    /// (`"credential": "<name>"`). The secret itself is read from an environment variable (or,
+    /// for ssh keys, a file) at start-up, so it is never in the config file, a scan's params, the
+    /// database or the logs.
     pub credentials: std::collections::BTreeMap<String, GitCredentialConfig>,
 }
 
-/// One git credential: a token sent only to `host`.
+/// One git credential for `host`: a token (http(s) URLs) or an ssh key (ssh URLs); exactly one
+/// of `token_env`, `ssh_key_env` and `ssh_key_file`.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct GitCredentialConfig {
-    /// Host the token is for, as it appears in repository URLs (`github.com`).
+    /// Host the secret is for, as it appears in repository URLs (`github.com`).
     pub host: String,
-    /// Environment variable holding the token (`GITHUB_TOKEN`).
-    pub token_env: String,
+    /// Environment variable holding a token (`GITHUB_TOKEN`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_env: Option<String>,
+    /// Environment variable holding an ssh private key (OpenSSH text).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ssh_key_env: Option<String>,
+    /// File holding an ssh private key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ssh_key_file: Option<PathBuf>,
+    /// known_hosts file the host's key is checked against (ssh only). Without one, the host key
+    /// seen at each clone's first connection is accepted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub known_hosts_file: Option<PathBuf>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -338,6 +358,10 @@ impl Config {
         self.server.data_dir = abs(&self.server.data_dir);
         self.tools.dir = self.tools.dir.as_deref().map(abs);
         self.secrets.rules_dir = self.secrets.rules_dir.as_deref().map(abs);
+        for c in self.secrets.credentials.values_mut() {
+            c.ssh_key_file = c.ssh_key_file.as_deref().map(abs);
+            c.known_hosts_file = c.known_hosts_file.as_deref().map(abs);
+        }
         self.scan.local_roots = self.scan.local_roots.iter().map(|p| abs(p)).collect();
         for (url, scheme) in [
             (&mut self.store.url, "sqlite://"),

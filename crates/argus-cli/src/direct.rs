@@ -76,7 +76,12 @@ pub async fn run(cfg: &Config, argv: Vec<String>) -> anyhow::Result<u8> {
                 return Ok(code);
             }
         };
-    let registry = crate::runtime::registry(cfg)?;
+    // Direct mode runs as the person at the keyboard: their own ssh identity is theirs to use.
+    let mut cfg = cfg.clone();
+    cfg.secrets.allow_ambient_ssh = true;
+    // Repository copies are kept for a server's later cleaning; direct mode has no later.
+    cfg.secrets.repo_copy_key_env = None;
+    let registry = crate::runtime::registry(&cfg)?;
     let Some(scanner) = registry.get(&args.scanner).cloned() else {
         let names: Vec<&str> = registry.names().collect();
         anyhow::bail!(
@@ -206,6 +211,8 @@ fn handle(
                 bar.set_length(total);
             }
         }
+        // Private files are for a server's later use; direct mode has no later.
+        Emission::PrivateFile { .. } => {}
         Emission::Artifact { name, path, .. } => {
             if let Some(dir) = &args.artifacts_dir {
                 let dest = dir.join(name.as_str());

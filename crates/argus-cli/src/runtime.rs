@@ -53,12 +53,14 @@ pub fn registry(cfg: &Config) -> anyhow::Result<ScannerRegistry> {
     Ok(reg)
 }
 
-/// The platform `secrets` scanner with the configured extra rules and git credentials.
+/// The platform `secrets` scanner with the configured extra rules, git credentials, repository
+/// copy key and ssh policy.
 fn secrets_scanner(
     cfg: &crate::config::SecretsConfig,
 ) -> anyhow::Result<argus_secrets::scanner::SecretsScanner> {
-    use argus_secrets::scanner::{GitCredential, SecretsScanner};
-    let mut scanner = SecretsScanner::new();
+    use argus_core::redacted::Redacted;
+    use argus_secrets::scanner::{GitCredential, GitSecret, SecretsScanner};
+    let mut scanner = SecretsScanner::new().allow_ambient_ssh(cfg.allow_ambient_ssh);
     if let Some(dir) = &cfg.rules_dir {
         let mut rules = argus_secrets::RuleSet::builtin().context("built-in secret rules")?;
         rules.extend(
@@ -68,20 +70,59 @@ fn secrets_scanner(
         let engine = argus_secrets::Engine::new(rules).context("compiling secret rules")?;
         scanner = scanner.with_engine(Arc::new(engine));
     }
-    for (name, c) in &cfg.credentials {
-        let token = std::env::var(&c.token_env).ok().filter(|t| !t.is_empty());
-        let Some(token) = token else {
+    if let Some(var) = &cfg.repo_copy_key_env {
+        let text = std::env::var(var).ok().filter(|t| !t.trim().is_empty());
+        let Some(text) = text else {
             anyhow::bail!(
-                "secrets.credentials.{name}: environment variable {} is not set (it must hold the token for {})",
-                c.token_env,
-                c.host
+                "secrets.repo_copy_key_env: environment variable {var} is not set (it must hold 32 random bytes as 64 hex digits, e.g. from `openssl rand -hex 32`; or remove the setting to keep no repository copies)"
             );
         };
+        let key = argus_secrets::sealed::RepoCopyKey::parse(&text)
+            .with_context(|| format!("secrets.repo_copy_key_env: {var}"))?;
+        scanner = scanner.with_repo_copy_key(key);
+    }
+    for (name, c) in &cfg.credentials {
+        let env_secret = |var: &str, what: &str| -> anyhow::Result<Redacted<String>> {
+            match std::env::var(var).ok().filter(|t| !t.is_empty()) {
+                Some(v) => Ok(Redacted::new(v)),
+                None => anyhow::bail!(
+                    "secrets.credentials.{name}: environment variable {var} is not set (it must hold the {what} for {})",
+                    c.host
+                ),
+            }
+        };
+        let secret = match (&c.token_env, &c.ssh_key_env, &c.ssh_key_file) {
+            (Some(var), None, None) => GitSecret::Token(env_secret(var, "token")?),
+            (None, Some(var), None) => GitSecret::SshKey {
+                key: env_secret(var, "ssh private key")?,
+                known_hosts: c.known_hosts_file.clone(),
+            },
+            (None, None, Some(file)) => GitSecret::SshKey {
+                key: Redacted::new(std::fs::read_to_string(file).with_context(|| {
+                    format!("secrets.credentials.{name}.ssh_key_file {}", file.display())
+                })?),
+                known_hosts: c.known_hosts_file.clone(),
+            },
+            _ => anyhow::bail!(
+                "secrets.credentials.{name}: set exactly one of token_env (a token for https URLs), ssh_key_env or ssh_key_file (an ssh key for ssh URLs)"
+            ),
+        };
+        if let Some(kh) = &c.known_hosts_file {
+            if c.token_env.is_some() {
+                anyhow::bail!("secrets.credentials.{name}.known_hosts_file is for ssh keys only");
+            }
+            if !kh.is_file() {
+                anyhow::bail!(
+                    "secrets.credentials.{name}.known_hosts_file {} is not a file",
+                    kh.display()
+                );
+            }
+        }
         scanner = scanner.with_credential(
             name.clone(),
             GitCredential {
                 host: c.host.clone(),
-                token: argus_core::redacted::Redacted::new(token),
+                secret,
             },
         );
     }

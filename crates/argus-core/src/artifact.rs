@@ -1,9 +1,14 @@
 //! Artifacts: blobs a scan produces (tool output, cloned repositories, reports), kept under
 //! `scans/{scan_id}/{name}` in an [`ArtifactStore`].
 //!
-//! Invariant: an [`ArtifactName`] is a relative path of safe segments (no `..`, no absolute
-//! paths, no backslashes, no empty or hidden segments), so no key can escape its scan's folder
-//! whatever the backend.
+//! Invariants:
+//! - An [`ArtifactName`] is a relative path of safe segments (no `..`, no absolute paths, no
+//!   backslashes, no empty or hidden segments), so no key can escape its scan's folder whatever
+//!   the backend.
+//! - Names under [`PRIVATE_DIR`] (`private/…`) are the platform's own files (a scan's sealed
+//!   repository copy): they live in the scan's folder, so they go when the scan's artifacts go,
+//!   but they have no metadata in the store, are never listed and never served. Only
+//!   [`Emission::PrivateFile`](crate::scanner::Emission::PrivateFile) may write them.
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -47,11 +52,26 @@ impl ArtifactName {
         }
     }
 
+    /// A private name: `private/{name}` (see [`PRIVATE_DIR`]).
+    pub fn private(name: &str) -> Result<Self> {
+        Self::parse(&format!("{PRIVATE_DIR}/{name}"))
+    }
+
+    /// True for names under [`PRIVATE_DIR`]: never listed, never served.
+    pub fn is_private(&self) -> bool {
+        self.0
+            .strip_prefix(PRIVATE_DIR)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    }
+
     /// The name as a string.
     pub fn as_str(&self) -> &str {
         &self.0
     }
 }
+
+/// First segment of private artifact names (see the module invariants).
+pub const PRIVATE_DIR: &str = "private";
 
 impl TryFrom<String> for ArtifactName {
     type Error = CoreError;
@@ -136,6 +156,17 @@ mod tests {
         }
         for good in ["stdout.txt", "tool/out.jsonl", "repo.bundle"] {
             assert!(ArtifactName::parse(good).is_ok(), "{good:?} refused");
+            assert!(!ArtifactName::parse(good).unwrap().is_private());
         }
+    }
+
+    #[test]
+    fn private_names_are_recognised() {
+        let p = ArtifactName::private("secrets/ab/repo.bundle.sealed").unwrap();
+        assert_eq!(p.as_str(), "private/secrets/ab/repo.bundle.sealed");
+        assert!(p.is_private());
+        assert!(ArtifactName::parse("private").unwrap().is_private());
+        assert!(!ArtifactName::parse("privateer/x").unwrap().is_private());
+        assert!(ArtifactName::private("../x").is_err());
     }
 }

@@ -72,11 +72,19 @@ pub enum Emission {
         target: Target,
         params: Option<serde_json::Value>,
     },
-    /// A file in the work folder to keep as an artifact.
+    /// A file in the work folder to keep as an artifact (listed and downloadable by the scan's
+    /// org). A name under `private/` is refused: that is what [`Emission::PrivateFile`] is for.
     Artifact {
         name: ArtifactName,
         path: PathBuf,
         content_type: String,
+    },
+    /// A file in the work folder to keep for the platform's own later use (a sealed repository
+    /// copy), under a `private/` name ([`ArtifactName::private`]): stored with the scan's
+    /// artifacts and deleted with them, but never recorded, listed or served.
+    PrivateFile {
+        name: ArtifactName,
+        path: PathBuf,
     },
     /// Progress of an enumeration (only from a scanner whose [`Scanner::enumerates`] is true
     /// for the task's params): `expected_total` is how many sub-tasks the task will add in all,

@@ -553,6 +553,31 @@ impl<'a> Collector<'a> {
                 });
                 self.urgent = true;
             }
+            Emission::Artifact { name, .. } if name.is_private() => {
+                tracing::warn!(
+                    task = %self.task.id,
+                    artifact = name.as_str(),
+                    "artifact under private/ refused: such names are kept only as private files"
+                );
+            }
+            Emission::PrivateFile { name, .. } if !name.is_private() => {
+                tracing::warn!(
+                    task = %self.task.id,
+                    artifact = name.as_str(),
+                    "private file refused: its name must start with private/"
+                );
+            }
+            Emission::PrivateFile { name, path } => {
+                // Stored beside the scan's artifacts (deleted with them) but never recorded,
+                // so it is never listed or served.
+                let key = ArtifactKey {
+                    scan_id: self.task.scan_id,
+                    name: name.clone(),
+                };
+                if let Err(e) = self.engine.artifacts().put_file(&key, &path).await {
+                    tracing::warn!(artifact = name.as_str(), error = %e, "could not keep private file");
+                }
+            }
             Emission::Artifact {
                 name,
                 path,

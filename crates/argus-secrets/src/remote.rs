@@ -18,7 +18,11 @@
 //! - Only the transports `http`, `https`, `ssh`, `git` and `file` are allowed (`GIT_ALLOW_PROTOCOL`),
 //!   so a crafted URL cannot reach `ext::` or other command-running transports.
 //! - Of our own environment, the child sees what the door passes (`PATH`, `HOME`, `LANG`,
-//!   `TMPDIR`) plus, for ssh URLs only, `SSH_AUTH_SOCK` (agent-held keys); nothing else.
+//!   `TMPDIR`); nothing else. For ssh URLs with a named key ([`GitOptions::ssh`]) ssh is told to
+//!   use that key and nothing of the process's own identity: no agent, no `~/.ssh/config`, no
+//!   default key files, and known hosts only from the given file. Only without one (direct mode,
+//!   or a server whose operator allowed ambient ssh) does the child get `SSH_AUTH_SOCK` and the
+//!   user's own ssh setup.
 //! - Clones are `--mirror` (all refs, bare).
 
 use crate::error::{Result, SecretsError};
@@ -75,6 +79,9 @@ pub struct GitOptions {
     /// Token sent as HTTP basic credentials (`x-access-token:<token>`, accepted by GitHub,
     /// GitLab and Bitbucket) to the host of an `http(s)` URL.
     pub token: Option<SecretValue>,
+    /// The only identity ssh may use for an ssh URL; `None` uses the process's own (agent,
+    /// `~/.ssh`).
+    pub ssh: Option<SshAuth>,
 }
 
 impl Default for GitOptions {
@@ -83,8 +90,65 @@ impl Default for GitOptions {
             git: PathBuf::from("git"),
             timeout: DEFAULT_GIT_TIMEOUT,
             token: None,
+            ssh: None,
         }
     }
+}
+
+/// A named ssh identity, as files ssh reads.
+#[derive(Clone, Debug)]
+pub struct SshAuth {
+    /// Private key file (mode 0600).
+    pub key_file: PathBuf,
+    /// Known-hosts file to check the server's host key against.
+    pub known_hosts: PathBuf,
+    /// `true`: the host key must already be in `known_hosts`; `false`: a host seen for the first
+    /// time is added (`accept-new`), which is only as good as the first connection.
+    pub strict_host_key: bool,
+}
+
+/// Quotes `s` for the POSIX shell git runs `GIT_SSH_COMMAND` through.
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+impl SshAuth {
+    /// The `GIT_SSH_COMMAND` that uses this identity and nothing else.
+    pub fn command(&self) -> String {
+        format!(
+            "ssh -F /dev/null -o BatchMode=yes -o IdentitiesOnly=yes -o IdentityAgent=none \
+             -o IdentityFile={} -o UserKnownHostsFile={} -o GlobalKnownHostsFile=/dev/null \
+             -o StrictHostKeyChecking={}",
+            shell_quote(&self.key_file.to_string_lossy()),
+            shell_quote(&self.known_hosts.to_string_lossy()),
+            if self.strict_host_key {
+                "yes"
+            } else {
+                "accept-new"
+            }
+        )
+    }
+}
+
+/// The host of an ssh clone URL (`ssh://[user@]host[:port]/…` or scp-like `user@host:path`).
+pub fn ssh_host(url: &str) -> Option<String> {
+    if url.starts_with("ssh://") {
+        return url::Url::parse(url)
+            .ok()?
+            .host_str()
+            .map(|h| h.trim_matches(['[', ']']).to_owned());
+    }
+    let rest = url.split_once('@')?.1;
+    let host = rest.split_once(':')?.0;
+    (!host.is_empty() && !host.contains('/')).then(|| host.to_owned())
+}
+
+/// The host of an `http(s)` URL.
+pub fn http_host(url: &str) -> Option<String> {
+    url::Url::parse(url)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https"))
+        .and_then(|u| u.host_str().map(str::to_owned))
 }
 
 /// Why a `git` run did not succeed.
@@ -144,7 +208,8 @@ fn http_scope(url: &str) -> Option<String> {
     })
 }
 
-fn is_ssh_url(url: &str) -> bool {
+/// True for ssh clone URLs (`ssh://…`, `git@host:path`).
+pub fn is_ssh_url(url: &str) -> bool {
     url.starts_with("ssh://") || url.starts_with("git@")
 }
 
@@ -167,9 +232,16 @@ pub fn clone_spec(url: &str, dest: &Path, opts: &GitOptions) -> ProcessSpec {
         );
     }
     if is_ssh_url(url) {
-        env.insert("GIT_SSH_COMMAND".into(), "ssh -o BatchMode=yes".into());
-        if let Some(sock) = std::env::var_os("SSH_AUTH_SOCK") {
-            env.insert("SSH_AUTH_SOCK".into(), sock.to_string_lossy().into_owned());
+        match &opts.ssh {
+            Some(auth) => {
+                env.insert("GIT_SSH_COMMAND".into(), auth.command());
+            }
+            None => {
+                env.insert("GIT_SSH_COMMAND".into(), "ssh -o BatchMode=yes".into());
+                if let Some(sock) = std::env::var_os("SSH_AUTH_SOCK") {
+                    env.insert("SSH_AUTH_SOCK".into(), sock.to_string_lossy().into_owned());
+                }
+            }
         }
     }
     let args: Vec<OsString> = vec![
@@ -354,6 +426,61 @@ mod tests {
 
     fn env_of(spec: &ProcessSpec, key: &str) -> Option<String> {
         spec.env.get(key).cloned()
+    }
+
+    #[test]
+    fn a_named_ssh_key_is_the_only_identity_ssh_may_use() {
+        let opts = GitOptions {
+            ssh: Some(SshAuth {
+                key_file: PathBuf::from("/w/ssh/it's key"),
+                known_hosts: PathBuf::from("/w/ssh/known_hosts"),
+                strict_host_key: true,
+            }),
+            ..GitOptions::default()
+        };
+        let spec = clone_spec("ssh://git@h.example:2222/r.git", Path::new("/w/r"), &opts);
+        let cmd = env_of(&spec, "GIT_SSH_COMMAND").unwrap();
+        for part in [
+            "-F /dev/null",
+            "-o BatchMode=yes",
+            "-o IdentitiesOnly=yes",
+            "-o IdentityAgent=none",
+            "-o IdentityFile='/w/ssh/it'\\''s key'",
+            "-o UserKnownHostsFile='/w/ssh/known_hosts'",
+            "-o StrictHostKeyChecking=yes",
+        ] {
+            assert!(cmd.contains(part), "{part} missing from {cmd}");
+        }
+        assert_eq!(env_of(&spec, "SSH_AUTH_SOCK"), None);
+        // Without a named key: the process's own ssh setup (direct mode, or allowed ambient).
+        let ambient = clone_spec(
+            "git@h.example:r.git",
+            Path::new("/w/r"),
+            &GitOptions::default(),
+        );
+        assert_eq!(
+            env_of(&ambient, "GIT_SSH_COMMAND").as_deref(),
+            Some("ssh -o BatchMode=yes")
+        );
+    }
+
+    #[test]
+    fn ssh_and_http_hosts_are_read_from_urls() {
+        assert_eq!(
+            ssh_host("ssh://git@h.example:2222/r.git").as_deref(),
+            Some("h.example")
+        );
+        assert_eq!(ssh_host("ssh://[::1]:22/r.git").as_deref(), Some("::1"));
+        assert_eq!(
+            ssh_host("git@github.com:org/r.git").as_deref(),
+            Some("github.com")
+        );
+        assert_eq!(ssh_host("https://github.com/org/r.git"), None);
+        assert_eq!(
+            http_host("https://GitHub.com/o/r").as_deref(),
+            Some("github.com")
+        );
+        assert_eq!(http_host("ssh://github.com/o/r"), None);
     }
 
     #[test]

@@ -9,10 +9,12 @@
 //! - `location` with a `file://` URL: a folder (or file) scanned as plain files, no history.
 //!   Other location schemes need connectors and are refused with a clear error.
 //!
-//! For repo targets the repository is also kept as an artifact, a git bundle of every ref
-//! (`git bundle create … --all`), named by [`bundle_artifact_name`], for history cleaning later.
-//! Local-path repos are bundled too (committed history only: a bundle never holds uncommitted
-//! work-tree changes). An empty repository has nothing to bundle and is kept without one.
+//! For repo targets a copy of the repository is kept for history cleaning later, but only
+//! sealed: a git bundle of every ref (`git bundle create … --all`; committed history only),
+//! encrypted with the operator's repository copy key ([`crate::sealed`], AES-256-GCM) and stored
+//! as a private file ([`repo_copy_name`], under `private/`) that is never listed or served and
+//! goes with the scan's artifacts. With no key configured no copy is kept at all (a later clean
+//! clones the source again). An empty repository has nothing to bundle and is kept without one.
 //!
 //! Invariants:
 //! - The secret value never leaves the engine: the scan runs with
@@ -29,14 +31,19 @@
 //! - Params are validated against [`SecretsScanner::info`]'s schema at scan creation; a
 //!   `credential` must name a configured credential.
 //! - Credentials are configured on the scanner ([`SecretsScanner::with_credential`]), bound to a
-//!   host, and referenced by name from params; a token is never a param, never on `git`'s
-//!   command line, and only sent to its own host. URLs with an embedded password are refused.
+//!   host, and referenced by name from params; a token or key is never a param, never on `git`'s
+//!   command line, and only used for its own host. URLs with an embedded password are refused.
+//! - ssh URLs run with a named ssh key credential and nothing of the server's own identity
+//!   (agent, `~/.ssh`); without one they are refused at scan creation, unless the scanner allows
+//!   ambient ssh ([`SecretsScanner::allow_ambient_ssh`]: direct mode, or an operator's choice).
+//! - The plaintext bundle exists only inside the task's work folder, only until it is sealed.
 
 use crate::engine::{Engine, ScanControl, ScanPolicy, ScanSummary};
 use crate::finding::{Finding, SecretValue};
 use crate::fs_scan::PathScanOptions;
 use crate::git::{is_git_repository, GitScanOptions, RefSelection};
-use crate::remote::{self, BundleOutcome, GitError, GitOptions};
+use crate::remote::{self, BundleOutcome, GitError, GitOptions, SshAuth};
+use crate::sealed::RepoCopyKey;
 use crate::SecretsError;
 use argus_core::artifact::ArtifactName;
 use argus_core::finding::{
@@ -63,11 +70,11 @@ pub const SECRETS: &str = "secrets";
 /// Finding kind of every secret finding.
 pub const KIND: &str = "secret";
 
-/// File name of the bundle inside its artifact folder.
+/// File name of the plaintext bundle in the task's work folder (deleted once sealed).
 pub const BUNDLE_FILE: &str = "repo.bundle";
 
-/// Content type of git bundles.
-const BUNDLE_CONTENT_TYPE: &str = "application/x-git-bundle";
+/// File name of the sealed bundle, in the work folder and in its private artifact name.
+pub const SEALED_FILE: &str = "repo.bundle.sealed";
 
 /// Other locations listed in a finding's data beyond the first (the rest are only counted).
 const MAX_OTHER_LOCATIONS: usize = 100;
@@ -78,12 +85,37 @@ const CANCEL_GRACE: Duration = Duration::from_millis(500);
 /// How often scan progress is logged.
 const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 
-/// A git credential configured by the operator: a token for one host.
+/// A git credential configured by the operator, for one host.
 #[derive(Clone, Debug)]
 pub struct GitCredential {
-    /// Host (as in the URL, e.g. `github.com`) the token may be sent to; case-insensitive.
+    /// Host (as in the URL, e.g. `github.com`) the secret may be used for; case-insensitive.
     pub host: String,
-    pub token: Redacted<String>,
+    pub secret: GitSecret,
+}
+
+/// What a [`GitCredential`] holds.
+#[derive(Clone, Debug)]
+pub enum GitSecret {
+    /// A token, sent as HTTP basic credentials to the host's `http(s)` URLs.
+    Token(Redacted<String>),
+    /// An ssh private key (OpenSSH or PEM text) for the host's ssh URLs. The server's host key is
+    /// checked against `known_hosts` when given; without it, the key seen at the first connection
+    /// of each clone is accepted.
+    SshKey {
+        key: Redacted<String>,
+        known_hosts: Option<PathBuf>,
+    },
+}
+
+/// How one clone authenticates.
+enum Auth {
+    /// The process's own setup (no credential: public repositories, or allowed ambient ssh).
+    Ambient,
+    Token(SecretValue),
+    Ssh {
+        key: Redacted<String>,
+        known_hosts: Option<PathBuf>,
+    },
 }
 
 /// The `secrets` scanner.
@@ -91,6 +123,8 @@ pub struct SecretsScanner {
     engine: tokio::sync::OnceCell<Arc<Engine>>,
     git: PathBuf,
     credentials: BTreeMap<String, GitCredential>,
+    repo_copy_key: Option<Arc<RepoCopyKey>>,
+    allow_ambient_ssh: bool,
 }
 
 impl std::fmt::Debug for SecretsScanner {
@@ -98,6 +132,8 @@ impl std::fmt::Debug for SecretsScanner {
         f.debug_struct("SecretsScanner")
             .field("git", &self.git)
             .field("credentials", &self.credentials.keys().collect::<Vec<_>>())
+            .field("repo_copy_key", &self.repo_copy_key.is_some())
+            .field("allow_ambient_ssh", &self.allow_ambient_ssh)
             .finish()
     }
 }
@@ -110,13 +146,29 @@ impl Default for SecretsScanner {
 
 impl SecretsScanner {
     /// The scanner with the built-in rules (compiled on first use, so listing scanners stays
-    /// cheap), `git` from `PATH` and no credentials.
+    /// cheap), `git` from `PATH`, no credentials, no repository copies and no ambient ssh.
     pub fn new() -> Self {
         SecretsScanner {
             engine: tokio::sync::OnceCell::new(),
             git: PathBuf::from("git"),
             credentials: BTreeMap::new(),
+            repo_copy_key: None,
+            allow_ambient_ssh: false,
         }
+    }
+
+    /// Keeps a sealed copy of each scanned repository, encrypted with `key`.
+    pub fn with_repo_copy_key(mut self, key: RepoCopyKey) -> Self {
+        self.repo_copy_key = Some(Arc::new(key));
+        self
+    }
+
+    /// Lets ssh URLs without a named credential use this process's own ssh identity (agent,
+    /// `~/.ssh`): right for direct mode, where the process is the user; on a server only when the
+    /// operator says so, as every tenant would clone with the server's keys.
+    pub fn allow_ambient_ssh(mut self, allow: bool) -> Self {
+        self.allow_ambient_ssh = allow;
+        self
     }
 
     /// Uses an already compiled engine (custom rules).
@@ -152,30 +204,116 @@ impl SecretsScanner {
             .cloned()
     }
 
-    /// The token for cloning `url` with the named credential, checked against the URL's host.
-    fn token_for(&self, url: &str, name: Option<&str>) -> Result<Option<SecretValue>, ScanError> {
-        let Some(name) = name else { return Ok(None) };
+    /// How cloning `url` authenticates with the named credential (checked against the URL's
+    /// scheme and host), or why it may not run.
+    fn auth_for(&self, url: &str, name: Option<&str>) -> Result<Auth, String> {
+        let ssh = remote::is_ssh_url(url);
+        let Some(name) = name else {
+            if ssh && !self.allow_ambient_ssh {
+                return Err("ssh URLs need a named ssh key credential (secrets.credentials.<name> with ssh_key_env, referenced by the 'credential' param): this server does not clone with its own ssh identity".into());
+            }
+            return Ok(Auth::Ambient);
+        };
         let cred = self
             .credentials
             .get(name)
-            .ok_or_else(|| ScanError::Failed(format!("credential '{name}' is not configured")))?;
-        let host = url::Url::parse(url)
-            .ok()
-            .filter(|u| matches!(u.scheme(), "http" | "https"))
-            .and_then(|u| u.host_str().map(str::to_owned))
-            .ok_or_else(|| {
-                ScanError::Failed(format!(
-                    "credential '{name}' is a token for http(s) URLs; this target is not one"
+            .ok_or_else(|| format!("credential '{name}' is not configured"))?;
+        let host = match (&cred.secret, ssh) {
+            (GitSecret::Token(_), false) => remote::http_host(url).ok_or_else(|| {
+                format!("credential '{name}' is a token for http(s) URLs; this target is not one")
+            })?,
+            (GitSecret::SshKey { .. }, true) => remote::ssh_host(url)
+                .ok_or_else(|| format!("cannot read the host of the ssh URL {url}"))?,
+            (GitSecret::Token(_), true) => {
+                return Err(format!(
+                    "credential '{name}' is a token for http(s) URLs; ssh URLs need an ssh key credential"
                 ))
-            })?;
+            }
+            (GitSecret::SshKey { .. }, false) => {
+                return Err(format!(
+                    "credential '{name}' is an ssh key; this target is not an ssh URL"
+                ))
+            }
+        };
         if !host.eq_ignore_ascii_case(&cred.host) {
-            return Err(ScanError::Failed(format!(
+            return Err(format!(
                 "credential '{name}' is for host '{}', not '{host}'",
                 cred.host
-            )));
+            ));
         }
-        Ok(Some(SecretValue::new(cred.token.expose().clone())))
+        Ok(match &cred.secret {
+            GitSecret::Token(t) => Auth::Token(SecretValue::new(t.expose().clone())),
+            GitSecret::SshKey { key, known_hosts } => Auth::Ssh {
+                key: key.clone(),
+                known_hosts: known_hosts.clone(),
+            },
+        })
     }
+
+    /// Git options for cloning with `auth`; an ssh key is written (mode 0600) into `ssh_dir`.
+    async fn clone_options(
+        &self,
+        base: &GitOptions,
+        auth: Auth,
+        ssh_dir: &std::path::Path,
+    ) -> Result<GitOptions, ScanError> {
+        Ok(match auth {
+            Auth::Ambient => base.clone(),
+            Auth::Token(t) => GitOptions {
+                token: Some(t),
+                ..base.clone()
+            },
+            Auth::Ssh { key, known_hosts } => {
+                let dir = ssh_dir.to_path_buf();
+                let auth =
+                    tokio::task::spawn_blocking(move || write_ssh_files(&dir, &key, known_hosts))
+                        .await
+                        .map_err(|e| ScanError::Failed(format!("preparing the ssh key: {e}")))?
+                        .map_err(|e| ScanError::Failed(format!("preparing the ssh key: {e}")))?;
+                GitOptions {
+                    ssh: Some(auth),
+                    ..base.clone()
+                }
+            }
+        })
+    }
+}
+
+/// Writes the key (0600, in a 0700 folder) and, without a configured known-hosts file, an empty
+/// one for this clone alone.
+fn write_ssh_files(
+    dir: &std::path::Path,
+    key: &Redacted<String>,
+    known_hosts: Option<PathBuf>,
+) -> std::io::Result<SshAuth> {
+    use std::io::Write;
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .recursive(true)
+        .create(dir)?;
+    let key_file = dir.join("key");
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&key_file)?;
+    f.write_all(key.expose().trim_end().as_bytes())?;
+    // ssh refuses a key file without its final newline.
+    f.write_all(b"\n")?;
+    let (known_hosts, strict_host_key) = match known_hosts {
+        Some(p) => (p, true),
+        None => {
+            let p = dir.join("known_hosts");
+            std::fs::File::create(&p)?;
+            (p, false)
+        }
+    };
+    Ok(SshAuth {
+        key_file,
+        known_hosts,
+        strict_host_key,
+    })
 }
 
 fn schema() -> &'static (Value, Option<jsonschema::Validator>) {
@@ -202,11 +340,11 @@ fn schema() -> &'static (Value, Option<jsonschema::Validator>) {
                 "respect_gitignore": {"type": "boolean", "default": false,
                                       "description": "location: skip files ignored by .gitignore/.ignore (default false: ignored files such as .env are where secrets live)"},
                 "bundle": {"type": "boolean", "default": true,
-                           "description": "repo: keep the repository as a git bundle artifact (secrets/<id>/repo.bundle) for history cleaning"},
+                           "description": "repo: keep a copy of the repository for history cleaning, encrypted with the server's repository copy key (never listed or downloadable; not kept when no key is configured)"},
                 "timeout_secs": {"type": "integer", "minimum": 1, "maximum": 86400, "default": 3600,
                                  "description": "repo: limit on the clone and on the bundle, each"},
                 "credential": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,128}$",
-                               "description": "name of a configured git credential (a token bound to a host) for cloning a private http(s) repository; never the token itself"}
+                               "description": "name of a configured git credential (a token for http(s) URLs or an ssh key for ssh URLs, bound to a host) for cloning a private repository; never the secret itself"}
             }
         });
         // A constant schema: the unit tests prove it compiles.
@@ -270,6 +408,35 @@ enum Source {
     Files(PathBuf),
 }
 
+/// What [`resolve`] will do with a target, read from the target alone (no filesystem access),
+/// for refusing at scan creation what cannot run.
+enum SourceKind {
+    Clone,
+    Local,
+}
+
+fn resolve_kind(target: &Target) -> Result<SourceKind, String> {
+    let value = target.value();
+    match target.kind() {
+        TargetKind::Repo if remote::is_clone_url(value) => {
+            if url::Url::parse(value).is_ok_and(|u| u.password().is_some()) {
+                return Err("the repository URL holds a password: configure a credential and reference it with the 'credential' param instead".into());
+            }
+            Ok(SourceKind::Clone)
+        }
+        TargetKind::Repo => Ok(SourceKind::Local),
+        TargetKind::Location => match url::Url::parse(value) {
+            Ok(u) if u.scheme() == "file" => Ok(SourceKind::Local),
+            Ok(u) => Err(format!(
+                "secrets scans only file:// locations here; '{}' locations need a connector",
+                u.scheme()
+            )),
+            Err(e) => Err(format!("bad location {value}: {e}")),
+        },
+        other => Err(format!("secrets does not accept {other} targets")),
+    }
+}
+
 fn resolve(target: &Target) -> Result<Source, ScanError> {
     let value = target.value();
     match target.kind() {
@@ -317,12 +484,12 @@ fn resolve(target: &Target) -> Result<Source, ScanError> {
     }
 }
 
-/// The artifact name of a repo target's bundle: `secrets/<first 16 hex of SHA-256(target key)>/repo.bundle`.
-/// Stable per target, so each repository of a scan has its own and a re-delivered task replaces
-/// its own bundle.
-pub fn bundle_artifact_name(target: &Target) -> Result<ArtifactName, CoreError> {
+/// The private name of a repo target's sealed copy:
+/// `private/secrets/<first 16 hex of SHA-256(target key)>/repo.bundle.sealed`. Stable per
+/// target, so each repository of a scan has its own and a re-delivered task replaces its own.
+pub fn repo_copy_name(target: &Target) -> Result<ArtifactName, CoreError> {
     let h = hex::encode(Sha256::digest(target.key().as_bytes()));
-    ArtifactName::parse(&format!("secrets/{}/{BUNDLE_FILE}", &h[..16]))
+    ArtifactName::private(&format!("secrets/{}/{SEALED_FILE}", &h[..16]))
 }
 
 fn map_severity(s: crate::finding::Severity) -> CoreSeverity {
@@ -338,7 +505,7 @@ fn map_severity(s: crate::finding::Severity) -> CoreSeverity {
 
 /// Maps an engine finding onto a platform finding. Reads only the preview and the hash of the
 /// secret, never [`Finding::secret`].
-pub fn to_new_finding(f: &Finding, target: &Target, bundle: Option<&ArtifactName>) -> NewFinding {
+pub fn to_new_finding(f: &Finding, target: &Target) -> NewFinding {
     let first = f.locations.first();
     let path = first.map(|l| l.path.clone()).filter(|p| !p.is_empty());
     let title = match &path {
@@ -380,9 +547,6 @@ pub fn to_new_finding(f: &Finding, target: &Target, bundle: Option<&ArtifactName
         .collect();
     data.insert("other_locations".into(), Value::Array(others));
     data.insert("locations_total".into(), json!(f.locations.len()));
-    if let Some(b) = bundle {
-        data.insert("bundle".into(), json!(b.as_str()));
-    }
     NewFinding {
         kind: KIND.into(),
         severity: map_severity(f.severity),
@@ -485,13 +649,52 @@ async fn scan_blocking(
         .map_err(engine_error)
 }
 
+impl SecretsScanner {
+    /// Bundles `repo`, seals the bundle, deletes the plaintext and hands the sealed file over
+    /// as a private file.
+    async fn keep_sealed_copy(
+        &self,
+        ctx: &TaskContext,
+        repo: &std::path::Path,
+        git: &GitOptions,
+        key: Arc<RepoCopyKey>,
+    ) -> Result<(), ScanError> {
+        if ctx.cancel.is_cancelled() {
+            return Err(ScanError::Cancelled);
+        }
+        let name = repo_copy_name(&ctx.task.target)
+            .map_err(|e| ScanError::Failed(format!("repository copy name: {e}")))?;
+        let plain = ctx.work_dir.join(BUNDLE_FILE);
+        let sealed = ctx.work_dir.join(SEALED_FILE);
+        let outcome = remote::create_bundle(repo, &plain, git, &ctx.cancel).await;
+        if let Ok(BundleOutcome::Empty) | Err(_) = &outcome {
+            let _ = tokio::fs::remove_file(&plain).await;
+        }
+        if outcome.map_err(git_error)? == BundleOutcome::Empty {
+            tracing::info!(task = %ctx.task.id, "repository has no refs; no copy kept");
+            return Ok(());
+        }
+        let (p, s) = (plain.clone(), sealed.clone());
+        let result =
+            tokio::task::spawn_blocking(move || crate::sealed::seal_file(&key, &p, &s)).await;
+        // The plaintext goes whatever happened: only the sealed file may outlive this call.
+        let _ = tokio::fs::remove_file(&plain).await;
+        result
+            .map_err(|e| ScanError::Failed(format!("sealing the repository copy: {e}")))?
+            .map_err(|e| ScanError::Failed(format!("sealing the repository copy: {e}")))?;
+        ctx.emit
+            .send(Emission::PrivateFile { name, path: sealed })
+            .await
+    }
+}
+
 #[async_trait]
 impl Scanner for SecretsScanner {
     fn info(&self) -> ScannerInfo {
         let git = argus_scanners::process::which(&self.git);
         ScannerInfo {
             name: SECRETS.into(),
-            description: "Finds leaked credentials in the full history of git repositories (cloned, or local) and in local folders; keeps each repository as a git bundle artifact.".into(),
+            description: "Finds leaked credentials in the full history of git repositories (cloned, or local) and in local folders; keeps a sealed (encrypted) copy of each repository for history cleaning when the server has a repository copy key.".into(),
             source: "builtin".into(),
             target_kinds: vec![TargetKind::Repo, TargetKind::Location],
             params_schema: schema().0.clone(),
@@ -525,6 +728,16 @@ impl Scanner for SecretsScanner {
         Ok(())
     }
 
+    fn check_target(&self, target: &Target, params: &Value) -> Result<(), CoreError> {
+        let source = resolve_kind(target).map_err(|m| CoreError::invalid("/value", m))?;
+        if let SourceKind::Clone = source {
+            let name = params.get("credential").and_then(Value::as_str);
+            self.auth_for(target.value(), name)
+                .map_err(|m| CoreError::invalid("/value", m))?;
+        }
+        Ok(())
+    }
+
     async fn run(&self, ctx: &TaskContext) -> Result<(), ScanError> {
         if ctx.cancel.is_cancelled() {
             return Err(ScanError::Cancelled);
@@ -535,7 +748,7 @@ impl Scanner for SecretsScanner {
         let git = GitOptions {
             git: self.git.clone(),
             timeout: Duration::from_secs(params.timeout_secs),
-            token: None,
+            ..GitOptions::default()
         };
         tokio::fs::create_dir_all(&ctx.work_dir)
             .await
@@ -543,15 +756,19 @@ impl Scanner for SecretsScanner {
 
         let repo = match &source {
             Source::Clone(url) => {
-                let git = GitOptions {
-                    token: self.token_for(url, params.credential.as_deref())?,
-                    ..git.clone()
-                };
+                let auth = self
+                    .auth_for(url, params.credential.as_deref())
+                    .map_err(ScanError::Failed)?;
+                let ssh_dir = ctx.work_dir.join("ssh");
+                let clone_git = self.clone_options(&git, auth, &ssh_dir).await?;
                 let dest = ctx.work_dir.join("repo.git");
                 tracing::debug!(task = %ctx.task.id, "cloning repository");
-                remote::clone_into(url, &dest, &git, &ctx.cancel)
-                    .await
-                    .map_err(git_error)?;
+                let cloned = remote::clone_into(url, &dest, &clone_git, &ctx.cancel).await;
+                // The key file is needed only by the clone.
+                if clone_git.ssh.is_some() {
+                    let _ = tokio::fs::remove_dir_all(&ssh_dir).await;
+                }
+                cloned.map_err(git_error)?;
                 Some(dest)
             }
             Source::LocalRepo(p) => Some(p.clone()),
@@ -589,41 +806,18 @@ impl Scanner for SecretsScanner {
             "secrets scan finished"
         );
 
-        let bundle_name = match (&repo, params.bundle) {
-            (Some(_), true) => Some(
-                bundle_artifact_name(target)
-                    .map_err(|e| ScanError::Failed(format!("bundle artifact name: {e}")))?,
-            ),
-            _ => None,
-        };
         for f in &findings {
-            ctx.emit
-                .finding(to_new_finding(f, target, bundle_name.as_ref()))
-                .await?;
+            ctx.emit.finding(to_new_finding(f, target)).await?;
         }
 
-        if let (Some(repo), Some(name)) = (&repo, bundle_name) {
-            if ctx.cancel.is_cancelled() {
-                return Err(ScanError::Cancelled);
+        match (&repo, params.bundle, &self.repo_copy_key) {
+            (Some(repo), true, Some(key)) => {
+                self.keep_sealed_copy(ctx, repo, &git, key.clone()).await?
             }
-            let path = ctx.work_dir.join(BUNDLE_FILE);
-            match remote::create_bundle(repo, &path, &git, &ctx.cancel)
-                .await
-                .map_err(git_error)?
-            {
-                BundleOutcome::Created => {
-                    ctx.emit
-                        .send(Emission::Artifact {
-                            name,
-                            path,
-                            content_type: BUNDLE_CONTENT_TYPE.into(),
-                        })
-                        .await?;
-                }
-                BundleOutcome::Empty => {
-                    tracing::info!(task = %ctx.task.id, "repository has no refs; no bundle kept");
-                }
+            (Some(_), true, None) => {
+                tracing::debug!(task = %ctx.task.id, "no repository copy key configured; no copy kept");
             }
+            _ => {}
         }
         Ok(())
     }
@@ -635,13 +829,24 @@ mod tests {
     use crate::finding::{Confidence, Location, Severity};
 
     fn scanner() -> SecretsScanner {
-        SecretsScanner::new().with_credential(
-            "gh",
-            GitCredential {
-                host: "github.com".into(),
-                token: Redacted::new("tok".into()),
-            },
-        )
+        SecretsScanner::new()
+            .with_credential(
+                "gh",
+                GitCredential {
+                    host: "github.com".into(),
+                    secret: GitSecret::Token(Redacted::new("tok".into())),
+                },
+            )
+            .with_credential(
+                "gh-ssh",
+                GitCredential {
+                    host: "github.com".into(),
+                    secret: GitSecret::SshKey {
+                        key: Redacted::new("KEY-MATERIAL".into()),
+                        known_hosts: None,
+                    },
+                },
+            )
     }
 
     fn invalid_path(r: Result<(), CoreError>) -> String {
@@ -695,23 +900,102 @@ mod tests {
     }
 
     #[test]
-    fn credentials_only_for_their_host() {
+    fn credentials_only_for_their_host_and_scheme() {
         let s = scanner();
-        assert!(s
-            .token_for("https://github.com/o/r.git", Some("gh"))
-            .unwrap()
-            .is_some());
-        assert!(s
-            .token_for("https://github.com/o/r.git", None)
-            .unwrap()
-            .is_none());
+        assert!(matches!(
+            s.auth_for("https://github.com/o/r.git", Some("gh")),
+            Ok(Auth::Token(_))
+        ));
+        assert!(matches!(
+            s.auth_for("https://github.com/o/r.git", None),
+            Ok(Auth::Ambient)
+        ));
         for url in ["https://evil.example/o/r.git", "git@github.com:o/r.git"] {
-            assert!(s.token_for(url, Some("gh")).is_err(), "{url}");
+            assert!(s.auth_for(url, Some("gh")).is_err(), "{url}");
+        }
+        assert!(s.auth_for("https://github.com/o/r", Some("other")).is_err());
+        // ssh: only with an ssh key credential for the URL's host.
+        for url in ["git@github.com:o/r.git", "ssh://git@github.com/o/r.git"] {
+            assert!(
+                matches!(s.auth_for(url, Some("gh-ssh")), Ok(Auth::Ssh { .. })),
+                "{url}"
+            );
         }
         assert!(s
-            .token_for("https://github.com/o/r", Some("other"))
+            .auth_for("git@evil.example:o/r.git", Some("gh-ssh"))
             .is_err());
-        assert!(!format!("{s:?}").contains("tok\""));
+        assert!(s
+            .auth_for("https://github.com/o/r.git", Some("gh-ssh"))
+            .is_err());
+        let why = s.auth_for("git@github.com:o/r.git", None).err().unwrap();
+        assert!(why.contains("ssh key credential"), "{why}");
+        assert!(matches!(
+            s.allow_ambient_ssh(true)
+                .auth_for("git@github.com:o/r.git", None),
+            Ok(Auth::Ambient)
+        ));
+        let shown = format!("{:?}", scanner());
+        assert!(
+            !shown.contains("tok\"") && !shown.contains("KEY-MATERIAL"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn refuses_at_creation_what_cannot_run() {
+        let s = scanner();
+        let repo = |v: &str| Target::parse(TargetKind::Repo, v).unwrap();
+        let none = json!({});
+        assert!(s
+            .check_target(&repo("https://github.com/o/r.git"), &none)
+            .is_ok());
+        assert!(s
+            .check_target(&repo("git@github.com:o/r.git"), &none)
+            .is_err());
+        assert!(s
+            .check_target(
+                &repo("git@github.com:o/r.git"),
+                &json!({"credential": "gh-ssh"})
+            )
+            .is_ok());
+        assert!(s
+            .check_target(
+                &repo("https://github.com/o/r.git"),
+                &json!({"credential": "gh-ssh"})
+            )
+            .is_err());
+        for loc in [
+            "s3://b/p",
+            "az://c/p",
+            "gs://b/p",
+            "sharepoint://site/drive/p",
+        ] {
+            let t = Target::parse(TargetKind::Location, loc).unwrap();
+            assert!(s.check_target(&t, &none).is_err(), "{loc}");
+        }
+        let f = Target::parse(TargetKind::Location, "file:///tmp/x").unwrap();
+        assert!(s.check_target(&f, &none).is_ok());
+    }
+
+    #[test]
+    fn ssh_files_are_private_and_end_with_a_newline() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().join("ssh");
+        let a = write_ssh_files(&d, &Redacted::new("-----KEY-----".into()), None).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&a.key_file).unwrap(),
+            "-----KEY-----\n"
+        );
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&a.key_file), 0o600);
+        assert_eq!(mode(&d), 0o700);
+        assert!(!a.strict_host_key && a.known_hosts.starts_with(&d));
+        let kh = dir.path().join("kh");
+        let d2 = dir.path().join("ssh2");
+        let b = write_ssh_files(&d2, &Redacted::new("k".into()), Some(kh.clone())).unwrap();
+        assert!(b.strict_host_key);
+        assert_eq!(b.known_hosts, kh);
     }
 
     #[test]
@@ -767,8 +1051,8 @@ mod tests {
             secret: Some(SecretValue::new(secret.into())),
         };
         let t = Target::parse(TargetKind::Repo, "https://github.com/o/r.git").unwrap();
-        let name = bundle_artifact_name(&t).unwrap();
-        let nf = to_new_finding(&f, &t, Some(&name));
+        let name = repo_copy_name(&t).unwrap();
+        let nf = to_new_finding(&f, &t);
         assert!(nf.validate().is_ok());
         assert_eq!(nf.kind, "secret");
         assert_eq!(nf.severity, CoreSeverity::Critical);
@@ -780,16 +1064,18 @@ mod tests {
         assert_eq!(nf.data["engine_fingerprint"], "0123abcd");
         assert_eq!(nf.data["other_locations"][0]["commit"], "c2");
         assert_eq!(nf.data["locations_total"], 2);
-        assert_eq!(nf.data["bundle"], name.as_str());
+        assert!(nf.data.get("bundle").is_none());
         assert_eq!(nf.secret.as_ref().unwrap().sha256, f.sha256);
         let all = serde_json::to_string(&nf).unwrap();
         assert!(!all.contains(secret), "secret value leaked: {all}");
         // Stable, and distinct per target.
-        assert_eq!(nf.fingerprint, to_new_finding(&f, &t, None).fingerprint);
+        assert_eq!(nf.fingerprint, to_new_finding(&f, &t).fingerprint);
         let t2 = Target::parse(TargetKind::Repo, "https://github.com/fork/r.git").unwrap();
-        assert_ne!(nf.fingerprint, to_new_finding(&f, &t2, None).fingerprint);
-        assert_ne!(name, bundle_artifact_name(&t2).unwrap());
-        assert!(name.as_str().starts_with("secrets/") && name.as_str().ends_with("/repo.bundle"));
+        assert_ne!(nf.fingerprint, to_new_finding(&f, &t2).fingerprint);
+        assert_ne!(name, repo_copy_name(&t2).unwrap());
+        assert!(name.is_private());
+        assert!(name.as_str().starts_with("private/secrets/"));
+        assert!(name.as_str().ends_with("/repo.bundle.sealed"));
     }
 
     #[tokio::test]

@@ -4,8 +4,11 @@
 //! path, and a plain folder as a `file://` location.
 //!
 //! Checked: exact findings (rule, path, introducing commit), no secret value in any stored
-//! finding, event or byte of the database, a verifiable `repo.bundle` artifact per repository,
-//! no duplicate findings when a task is delivered twice, and a prompt stop during a hanging clone.
+//! finding, event or byte of the database, no listed or downloadable copy of a repository, a
+//! sealed (AES-256-GCM) private copy per repository only when a key is configured, which opens to
+//! a verifiable bundle and goes with the scan, private files never listed and the private prefix
+//! refused for artifacts, no duplicate findings when a task is delivered twice, and a prompt stop
+//! during a hanging clone.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
@@ -24,7 +27,8 @@ use argus_engine::service::CreateScan;
 use argus_engine::{Backends, Engine, EngineConfig};
 use argus_queue::embedded::EmbeddedQueue;
 use argus_scanners::process::{self, ProcessSpec};
-use argus_secrets::scanner::{bundle_artifact_name, SecretsScanner, SECRETS};
+use argus_secrets::scanner::{repo_copy_name, SecretsScanner, SECRETS};
+use argus_secrets::sealed::RepoCopyKey;
 use argus_store::local::LocalArtifactStore;
 use argus_store::sqlite::SqliteStore;
 use argus_store::SqliteDb;
@@ -52,6 +56,14 @@ impl Drop for Harness {
 }
 
 async fn harness(scanner: SecretsScanner, lease: Duration, workers: bool) -> Harness {
+    harness_with(Arc::new(scanner), lease, workers).await
+}
+
+async fn harness_with(
+    scanner: Arc<dyn argus_core::scanner::Scanner>,
+    lease: Duration,
+    workers: bool,
+) -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let db = SqliteDb::open(&dir.path().join("argus.db")).await.unwrap();
     let backends = Backends {
@@ -71,7 +83,7 @@ async fn harness(scanner: SecretsScanner, lease: Duration, workers: bool) -> Har
         ..EngineConfig::default()
     };
     let mut registry = ScannerRegistry::new();
-    registry.register(Arc::new(scanner));
+    registry.register(scanner);
     let engine = Engine::new(backends, registry, config);
     let shutdown = CancellationToken::new();
     argus_engine::relay::spawn(engine.clone(), shutdown.clone());
@@ -356,10 +368,6 @@ async fn scans_clone_local_repo_and_folder_end_to_end() {
         if f.target.kind() == TargetKind::Repo {
             assert_eq!(f.data["author"], "Alice");
             assert!(f.data["date"].is_string());
-            assert_eq!(
-                f.data["bundle"],
-                bundle_artifact_name(&f.target).unwrap().as_str()
-            );
         }
     }
 
@@ -391,27 +399,92 @@ async fn scans_clone_local_repo_and_folder_end_to_end() {
         "database files do not hold the findings"
     );
 
-    // One bundle per repository target (none for the location), each a valid, complete bundle.
+    // No repository copy key configured: no copy of either repository, listed or private.
     let arts = h
         .engine
         .store()
         .list_artifacts(&h.who.org, scan.id)
         .await
         .unwrap();
-    let mut names: Vec<String> = arts.iter().map(|a| a.name.as_str().to_owned()).collect();
-    names.sort();
-    let mut want = vec![
-        bundle_artifact_name(&cloned).unwrap().as_str().to_owned(),
-        bundle_artifact_name(&local).unwrap().as_str().to_owned(),
-    ];
-    want.sort();
-    assert_eq!(names, want);
+    assert!(arts.is_empty(), "{arts:?}");
+    for t in [&cloned, &local] {
+        let key = ArtifactKey {
+            scan_id: scan.id,
+            name: repo_copy_name(t).unwrap(),
+        };
+        assert!(
+            h.engine.artifacts().get(&key).await.is_err(),
+            "copy kept without a key"
+        );
+    }
+}
+
+fn test_key() -> (String, RepoCopyKey) {
+    let text = hex::encode([0x5a_u8; 32]);
+    let key = RepoCopyKey::parse(&text).unwrap();
+    (text, key)
+}
+
+/// All regular files under `dir`, recursively.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repository_copy_is_sealed_private_and_deleted_with_the_scan() {
+    let repo = make_repo().await;
+    let (_, key) = test_key();
+    let h = harness(
+        SecretsScanner::new().with_repo_copy_key(key.clone()),
+        Duration::from_secs(30),
+        true,
+    )
+    .await;
+    let cloned = Target::parse(TargetKind::Repo, &file_url(repo.dir.path())).unwrap();
+    let local = Target::parse(TargetKind::Repo, &repo.dir.path().to_string_lossy()).unwrap();
+    let scan = create(&h, config(vec![cloned.clone(), local.clone()])).await;
+    let done = wait_state(&h, &scan, ScanState::Completed, Duration::from_secs(180)).await;
+    assert_eq!((done.progress.done, done.progress.failed), (2, 0));
+
+    // Never listed (so never served: the API serves only listed artifacts, and refuses the
+    // private prefix outright).
+    let arts = h
+        .engine
+        .store()
+        .list_artifacts(&h.who.org, scan.id)
+        .await
+        .unwrap();
+    assert!(arts.is_empty(), "{arts:?}");
+
+    // Kept sealed: no secret in the stored bytes, and it opens to a complete bundle.
     let scratch = tempfile::tempdir().unwrap();
-    for (i, name) in want.iter().enumerate() {
-        assert!(name.ends_with("/repo.bundle"));
-        let path: PathBuf = scratch.path().join(format!("b{i}.bundle"));
-        fetch_artifact(&h, &scan, name, &path).await;
-        let p = path.to_string_lossy().into_owned();
+    for (i, t) in [&cloned, &local].into_iter().enumerate() {
+        let sealed = scratch.path().join(format!("c{i}.sealed"));
+        fetch_artifact(&h, &scan, repo_copy_name(t).unwrap().as_str(), &sealed).await;
+        let bytes = std::fs::read(&sealed).unwrap();
+        assert!(bytes.starts_with(argus_secrets::sealed::MAGIC));
+        assert_no_secret("sealed copy", &bytes);
+        let plain = scratch.path().join(format!("c{i}.bundle"));
+        argus_secrets::sealed::open_file(&key, &sealed, &plain).unwrap();
+        // Positive control: the opened bundle does hold the history, secrets included.
+        let opened = std::fs::read(&plain).unwrap();
+        assert!(opened.starts_with(b"# v2 git bundle") || opened.starts_with(b"# v3 git bundle"));
+        let p = plain.to_string_lossy().into_owned();
         git(repo.dir.path(), &["bundle", "verify", "-q", &p]).await;
         let heads = git(repo.dir.path(), &["bundle", "list-heads", &p]).await;
         assert!(
@@ -422,7 +495,130 @@ async fn scans_clone_local_repo_and_folder_end_to_end() {
             heads.contains(&format!("{} refs/heads/feature", repo.f1)),
             "{heads}"
         );
+        let wrong = RepoCopyKey::parse(&hex::encode([1u8; 32])).unwrap();
+        assert!(argus_secrets::sealed::open_file(&wrong, &sealed, &plain).is_err());
     }
+    // No plaintext bundle (or key) left behind anywhere on the server's disk.
+    for f in files_under(h.dir.path()) {
+        let name = f.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(
+            name != "repo.bundle",
+            "plaintext bundle left at {}",
+            f.display()
+        );
+        if !name.starts_with("argus.db") {
+            assert_no_secret(&f.display().to_string(), &std::fs::read(&f).unwrap());
+        }
+    }
+
+    // Deleted with the scan.
+    h.engine.delete_scan(&h.who, scan.id).await.unwrap();
+    for t in [&cloned, &local] {
+        let key = ArtifactKey {
+            scan_id: scan.id,
+            name: repo_copy_name(t).unwrap(),
+        };
+        assert!(
+            h.engine.artifacts().get(&key).await.is_err(),
+            "copy outlived its scan"
+        );
+    }
+}
+
+/// A scanner that reports a private file and tries to publish an artifact under `private/`.
+#[derive(Debug)]
+struct PrivateWriter;
+
+#[async_trait::async_trait]
+impl argus_core::scanner::Scanner for PrivateWriter {
+    fn info(&self) -> argus_core::scanner::ScannerInfo {
+        argus_core::scanner::ScannerInfo {
+            name: "private-writer".into(),
+            description: "test".into(),
+            source: "builtin".into(),
+            target_kinds: vec![TargetKind::Location],
+            params_schema: serde_json::json!({"type": "object"}),
+            available: true,
+            detail: None,
+        }
+    }
+    fn validate_params(&self, _: &serde_json::Value) -> Result<(), argus_core::CoreError> {
+        Ok(())
+    }
+    async fn run(&self, ctx: &TaskContext) -> Result<(), argus_core::scanner::ScanError> {
+        use argus_core::artifact::ArtifactName;
+        std::fs::create_dir_all(&ctx.work_dir).unwrap();
+        let a = ctx.work_dir.join("a");
+        let b = ctx.work_dir.join("b");
+        let c = ctx.work_dir.join("c");
+        for (p, text) in [(&a, "private"), (&b, "smuggled"), (&c, "public")] {
+            std::fs::write(p, text).unwrap();
+        }
+        ctx.emit
+            .send(Emission::PrivateFile {
+                name: ArtifactName::private("x/copy").unwrap(),
+                path: a,
+            })
+            .await?;
+        ctx.emit
+            .send(Emission::Artifact {
+                name: ArtifactName::private("x/smuggled").unwrap(),
+                path: b.clone(),
+                content_type: "text/plain".into(),
+            })
+            .await?;
+        // A private file must carry a private name.
+        ctx.emit
+            .send(Emission::PrivateFile {
+                name: ArtifactName::parse("x/public-name").unwrap(),
+                path: b,
+            })
+            .await?;
+        ctx.emit
+            .send(Emission::Artifact {
+                name: ArtifactName::parse("report.txt").unwrap(),
+                path: c,
+                content_type: "text/plain".into(),
+            })
+            .await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_keeps_private_files_unlisted_and_refuses_the_prefix_for_artifacts() {
+    let h = harness_with(Arc::new(PrivateWriter), Duration::from_secs(30), true).await;
+    let folder = tempfile::tempdir().unwrap();
+    let target = Target::parse(TargetKind::Location, &file_url(folder.path())).unwrap();
+    let mut cfg = config(vec![target]);
+    cfg.scanners[0].name = "private-writer".into();
+    let scan = create(&h, cfg).await;
+    wait_state(&h, &scan, ScanState::Completed, Duration::from_secs(60)).await;
+    let arts = h
+        .engine
+        .store()
+        .list_artifacts(&h.who.org, scan.id)
+        .await
+        .unwrap();
+    let names: Vec<&str> = arts.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(names, ["report.txt"], "only the public artifact is listed");
+    let get = |name: &str| {
+        let key = ArtifactKey {
+            scan_id: scan.id,
+            name: argus_core::artifact::ArtifactName::parse(name).unwrap(),
+        };
+        let store = h.engine.artifacts().clone();
+        async move { store.get(&key).await.is_ok() }
+    };
+    assert!(get("private/x/copy").await, "the private file is kept");
+    assert!(
+        !get("private/x/smuggled").await,
+        "an artifact under private/ was kept"
+    );
+    assert!(
+        !get("x/public-name").await,
+        "a private file under a public name was kept"
+    );
+    assert!(get("report.txt").await);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -417,6 +417,11 @@ pub(crate) async fn get_artifact(
     ApiPath((id, name)): ApiPath<(ScanId, String)>,
 ) -> ApiResult<Response> {
     let name = ArtifactName::parse(&name)?;
+    // Private files (a sealed repository copy) are the platform's own: never served, whatever
+    // the store says, and indistinguishable from a missing artifact.
+    if name.is_private() {
+        return Err(CoreError::not_found("artifact", name.as_str()).into());
+    }
     // Metadata first: it is org-scoped, so another org's artifact is a 404 before any bytes.
     let meta = state
         .engine
