@@ -270,6 +270,73 @@ fn scan_secrets_clones_a_repository_url() {
     assert!(left.is_empty(), "the clone was not removed: {left:?}");
 }
 
+/// The repository copy key and ssh credentials are checked at start-up with messages that say
+/// what to set; a valid key and an ssh key credential start, and neither value is shown.
+#[test]
+fn repo_copy_key_and_ssh_credentials_are_checked_at_start_up() {
+    let stderr_of = |cmd: &mut Command| {
+        let out = cmd.output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let mut cmd = argus();
+    cmd.arg("scanners")
+        .env("ARGUS_SECRETS__REPO_COPY_KEY_ENV", "ARGUS_TEST_COPY_KEY")
+        .env_remove("ARGUS_TEST_COPY_KEY");
+    let (ok, err, _) = stderr_of(&mut cmd);
+    assert!(
+        !ok && err.contains("ARGUS_TEST_COPY_KEY") && err.contains("openssl rand -hex 32"),
+        "{err}"
+    );
+
+    let mut cmd = argus();
+    cmd.arg("scanners")
+        .env("ARGUS_SECRETS__REPO_COPY_KEY_ENV", "ARGUS_TEST_COPY_KEY")
+        .env("ARGUS_TEST_COPY_KEY", "too-short");
+    let (ok, err, _) = stderr_of(&mut cmd);
+    assert!(!ok && err.contains("32 bytes"), "{err}");
+
+    let key = "ab".repeat(32);
+    let mut cmd = argus();
+    cmd.args(["config", "show"])
+        .env("ARGUS_SECRETS__REPO_COPY_KEY_ENV", "ARGUS_TEST_COPY_KEY")
+        .env("ARGUS_TEST_COPY_KEY", &key)
+        .env("ARGUS_SECRETS__CREDENTIALS__GL__HOST", "gitlab.example")
+        .env(
+            "ARGUS_SECRETS__CREDENTIALS__GL__SSH_KEY_ENV",
+            "ARGUS_TEST_SSH_KEY",
+        )
+        .env(
+            "ARGUS_TEST_SSH_KEY",
+            "-----BEGIN OPENSSH PRIVATE KEY-----hunter2",
+        );
+    let (ok, err, out) = stderr_of(&mut cmd);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("ssh_key_env = \"ARGUS_TEST_SSH_KEY\""),
+        "{out}"
+    );
+    assert!(!out.contains(&key) && !out.contains("hunter2"), "{out}");
+
+    let mut cmd = argus();
+    cmd.arg("scanners")
+        .env("ARGUS_SECRETS__CREDENTIALS__GL__HOST", "gitlab.example")
+        .env(
+            "ARGUS_SECRETS__CREDENTIALS__GL__SSH_KEY_ENV",
+            "ARGUS_TEST_SSH_KEY",
+        )
+        .env(
+            "ARGUS_SECRETS__CREDENTIALS__GL__TOKEN_ENV",
+            "ARGUS_TEST_SSH_KEY",
+        )
+        .env("ARGUS_TEST_SSH_KEY", "x");
+    let (ok, err, _) = stderr_of(&mut cmd);
+    assert!(!ok && err.contains("exactly one of token_env"), "{err}");
+}
+
 /// A configured git credential names the environment variable holding its token: start-up
 /// fails with a clear message while it is unset, and the token never shows in `config show`.
 #[test]

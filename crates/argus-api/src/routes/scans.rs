@@ -389,7 +389,9 @@ pub(crate) async fn list_artifacts(
 ) -> ApiResult<Json<Page<ArtifactMeta>>> {
     let store = state.engine.store();
     store.get_scan(&caller.org, id).await?;
-    let items = store.list_artifacts(&caller.org, id).await?;
+    let mut items = store.list_artifacts(&caller.org, id).await?;
+    // Private files are never recorded; should a record exist anyway, it is still not listed.
+    items.retain(|a| !a.name.is_private());
     Ok(Json(Page {
         items,
         next_cursor: None,
