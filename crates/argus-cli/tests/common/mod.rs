@@ -186,3 +186,30 @@ pub async fn status(http: &reqwest::Client, base: &str, id: &str) -> Option<serd
         .ok()?;
     r.json().await.ok()
 }
+
+/// Spawns a prepared `argus serve` command (stderr piped), waits for its "listening" line and
+/// returns the server; the rest of its stderr is echoed.
+pub fn listen(mut cmd: Command) -> Server {
+    let mut child = cmd.spawn().expect("spawn argus");
+    let stderr = child.stderr.take().expect("stderr must be piped");
+    let mut lines = BufReader::new(stderr).lines();
+    let addr = loop {
+        let line = lines
+            .next()
+            .expect("argus exited before listening")
+            .expect("read stderr");
+        eprintln!("[argus] {line}");
+        if let Some(rest) = line.strip_prefix("argus listening on http://") {
+            break rest.split_whitespace().next().expect("addr").to_string();
+        }
+    };
+    std::thread::spawn(move || {
+        for l in lines.map_while(Result::ok) {
+            eprintln!("[argus] {l}");
+        }
+    });
+    Server {
+        child,
+        base: format!("http://{addr}/api/v1"),
+    }
+}
