@@ -81,6 +81,8 @@ async fn sigkill_mid_scan_loses_nothing_and_counts_once() {
 
 /// Rows of the embedded queue leased right now, read beside the server with a plain read-only
 /// connection (it takes no part in the server's owner lock).
+// A test helper: a failed read is a failed test.
+#[allow(clippy::unwrap_used)]
 async fn leased_rows(db: &Path) -> i64 {
     use sqlx::{ConnectOptions, Connection};
     let mut conn = sqlx::sqlite::SqliteConnectOptions::new()

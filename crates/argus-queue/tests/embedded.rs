@@ -66,7 +66,10 @@ async fn tasks_survive_reopen_and_a_sole_restart_releases_old_leases_at_once() {
     let got: Vec<_> = all.iter().map(|d| d.task.clone()).collect();
     assert_eq!(got, tasks, "every task comes back intact and in order");
     for d in &all[..2] {
-        assert_eq!(d.attempt, 2, "a released task's next delivery is a new attempt");
+        assert_eq!(
+            d.attempt, 2,
+            "a released task's next delivery is a new attempt"
+        );
     }
     // The dead holder's tokens match nothing any more.
     q.ack(&leased.iter().map(|d| d.lease).collect::<Vec<_>>())
