@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # WAL footprint of the embedded server (issue #10, item 3): runs one no-op fan-out scan through
 # `argus serve` on a fresh data dir and prints the sizes of argus.db and argus.db-wal when the
-# scan completes, after 5 s idle, and after SIGTERM.
+# scan completes (and the largest WAL seen while it ran, sampled every 50 ms), after 5 s idle,
+# and after SIGTERM.
 # Usage: benches/wal.sh [ARGUS_BINARY] [TASKS]   (defaults: target/release/argus, 50000)
 set -euo pipefail
 argus=${1:-target/release/argus}
@@ -27,10 +28,15 @@ t0=$(date +%s.%N)
 id=$(curl -fsS "$base/scans" -H 'content-type: application/json' -d "{\"name\":\"wal\",\"start\":true,
   \"config\":{\"scanners\":[{\"name\":\"noop\",\"params\":{\"fanout\":$tasks}}],
   \"targets\":[{\"kind\":\"url\",\"value\":\"noop://root\"}]}}" | jq -r .id)
-until [ "$(curl -fsS "$base/scans/$id/status" | jq -r .state)" = completed ]; do sleep 0.05; done
+peak=0
+until [ "$(curl -fsS "$base/scans/$id/status" | jq -r .state)" = completed ]; do
+  w=$(size "$dir/data/argus.db-wal"); [ "$w" -gt "$peak" ] && peak=$w
+  sleep 0.05
+done
 t1=$(date +%s.%N)
 printf '%s tasks in %.2f s\n' "$((tasks + 1))" "$(echo "$t1 - $t0" | bc -l)"
 sizes "at completion:"
+printf '%-22s wal %7.1f MB\n' "peak while running:" "$(echo "$peak / 1048576" | bc -l)"
 sleep 5
 sizes "after 5 s idle:"
 kill -TERM "$pid"
