@@ -129,16 +129,16 @@ async fn a_restart_runs_the_dead_process_tasks_at_once() {
     let scan: serde_json::Value = resp.json().await.unwrap();
     let id = scan["id"].as_str().unwrap().to_string();
 
-    // Kill it while children are leased (each runs for 3 s).
-    wait_for(Duration::from_secs(60), "leased tasks", || {
+    // Kill it while every slot holds a leased child (each runs for 3 s).
+    wait_for(Duration::from_secs(60), "4 leased tasks", || {
         let db = db.clone();
-        async move { (leased_rows(&db).await > 0).then_some(()) }
+        async move { (leased_rows(&db).await >= 4).then_some(()) }
     })
     .await;
     server.child.kill().unwrap(); // SIGKILL
     server.child.wait().unwrap();
     let held = leased_rows(&db).await;
-    assert!(held > 0, "no task was leased when the process died");
+    assert!(held >= 4, "only {held} task(s) leased when the process died");
 
     let restarted = Instant::now();
     let server = serve(dir.path(), 4, &env);
