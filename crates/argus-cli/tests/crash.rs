@@ -138,7 +138,10 @@ async fn a_restart_runs_the_dead_process_tasks_at_once() {
     server.child.kill().unwrap(); // SIGKILL
     server.child.wait().unwrap();
     let held = leased_rows(&db).await;
-    assert!(held >= 4, "only {held} task(s) leased when the process died");
+    assert!(
+        held >= 4,
+        "only {held} task(s) leased when the process died"
+    );
 
     let restarted = Instant::now();
     let server = serve(dir.path(), 4, &env);
