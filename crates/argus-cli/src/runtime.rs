@@ -287,9 +287,11 @@ pub async fn migrate(cfg: &Config) -> anyhow::Result<String> {
             SqliteStore::new(db.clone())
                 .await
                 .context("migrating the store")?;
-            EmbeddedQueue::new(db)
+            EmbeddedQueue::new(db.clone())
                 .await
                 .context("migrating the queue")?;
+            // Leaves no WAL behind and releases the owner lock.
+            db.close().await;
             Ok(format!("sqlite database {} is up to date", path.display()))
         }
         StoreBackend::Postgres(url) => {
@@ -398,6 +400,8 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
         let _ = h.await;
     }
     engine.queue().shutdown().await;
+    // Last: the embedded queue lives in the store's database.
+    engine.store().shutdown().await;
     served.context("serving HTTP")
 }
 
@@ -417,5 +421,7 @@ pub async fn worker(cfg: Config) -> anyhow::Result<()> {
         let _ = h.await;
     }
     engine.queue().shutdown().await;
+    // Last: the embedded queue lives in the store's database.
+    engine.store().shutdown().await;
     Ok(())
 }

@@ -75,6 +75,11 @@ pub trait Store: Send + Sync + 'static {
     /// Cheap reachability check for `/readyz`.
     async fn ping(&self) -> Result<()>;
 
+    /// Called once when the process shuts down, after the workers and the queue have shut down:
+    /// closes the store cleanly (the SQLite store empties its WAL and releases its files).
+    /// Later calls may fail. The default does nothing.
+    async fn shutdown(&self) {}
+
     /// Leadership lease for a process role (the `scheduler`): `true` when `holder` holds `role`
     /// after the call — newly acquired because nobody held it or the last lease expired, or
     /// renewed for another `ttl` because `holder` already held it. At most one holder per role

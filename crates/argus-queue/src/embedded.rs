@@ -25,6 +25,11 @@
 //!   timers. A claimer registers for the wake-up *before* it looks for work, so an enqueue that
 //!   lands between its look and its sleep still wakes it.
 //! - Durability is the database's: WAL with `synchronous = NORMAL` (see `argus_store::SqliteDb`).
+//! - Crash recovery: opening the queue on a database no other handle has open (the owner lock,
+//!   `SqliteDb::take_sole_start`) releases every lease at once, since their holders are gone;
+//!   in embedded mode the restarted process is the only worker, so a crash costs no lease wait.
+//!   Opened beside another handle (a second process on the same data dir), leases are left to
+//!   their holders and expire as usual.
 //!
 //! Cancelling a `claim` future mid-statement may leave rows leased to nobody; they come back when
 //! the lease expires (delivery is at-least-once anyway).
@@ -60,6 +65,11 @@ static ENQUEUE: Pow2Sql = Pow2Sql::new(1024, |n| {
 });
 
 const SWEEP_SQL: &str = "UPDATE queue_tasks SET state = 0 WHERE state IN (1, 3) AND due_at <= ?1";
+
+// At a sole start (see `EmbeddedQueue::with_options`): every leased row back to ready. The
+// repeated `state IN (1, 3)` matches the partial index of leased and delayed rows, so only
+// those are visited however many tasks are queued.
+const RELEASE_SQL: &str = "UPDATE queue_tasks SET state = 0 WHERE state IN (1, 3) AND state = 1";
 
 const CLAIM_SQL: &str = "\
 UPDATE queue_tasks SET state = 1, attempt = attempt + 1, due_at = ?1 \
@@ -155,6 +165,22 @@ impl EmbeddedQueue {
             .run(&db.writer)
             .await
             .map_err(|e| CoreError::Backend(format!("queue migrations: {e}")))?;
+        if db.take_sole_start() {
+            // No other handle has the database open (`SqliteDb::take_sole_start`): every lease
+            // belongs to a process that is gone. Its tasks are ready now, not a lease later;
+            // their next delivery bumps `attempt`, so the dead holder's tokens match nothing.
+            let released = sqlx::query(RELEASE_SQL)
+                .execute(&db.writer)
+                .await
+                .map_err(db_err)?
+                .rows_affected();
+            if released > 0 {
+                tracing::info!(
+                    released,
+                    "queue: leases of an earlier process released at start-up"
+                );
+            }
+        }
         Ok(EmbeddedQueue {
             inner: Arc::new(Inner {
                 db,
@@ -547,6 +573,7 @@ mod tests {
         let all = [
             ENQUEUE.get(ENQUEUE.max()).0,
             SWEEP_SQL,
+            RELEASE_SQL,
             CLAIM_SQL,
             ACK_SQL,
             RENEW_SQL,

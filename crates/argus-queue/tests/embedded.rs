@@ -1,5 +1,6 @@
-//! Embedded-queue specifics beyond the shared suite: durability across reopen, wake-ups that do
-//! not rely on polling, coexistence with the store's migrations, id reuse, poison payloads.
+//! Embedded-queue specifics beyond the shared suite: durability across reopen, leases released at
+//! a sole restart and kept beside another handle, wake-ups that do not rely on polling,
+//! coexistence with the store's migrations, id reuse, poison payloads.
 
 // Test helpers outside #[test] fns: a failed setup is a failed test.
 #![allow(clippy::unwrap_used)]
@@ -33,8 +34,10 @@ async fn until(what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
+/// Reopened by a process of its own (nobody else has the database open), the queue knows the
+/// holders of its leases are gone: their tasks are ready at once, not a lease later.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tasks_survive_reopen() {
+async fn tasks_survive_reopen_and_a_sole_restart_releases_old_leases_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("argus.db");
     let scan = ScanId::new();
@@ -44,6 +47,7 @@ async fn tasks_survive_reopen() {
         q.enqueue(&tasks).await.unwrap();
         let leased = q.claim(2, LONG, Duration::ZERO).await.unwrap();
         assert_eq!(leased.len(), 2);
+        assert_eq!(q.depth().await.unwrap().leased, 2);
         q.db().close().await;
         leased
     };
@@ -52,24 +56,66 @@ async fn tasks_survive_reopen() {
     assert_eq!(
         q.depth().await.unwrap(),
         QueueDepth {
+            ready: 10,
+            leased: 0,
+            dead: 0
+        },
+        "leases of the earlier incarnation are released at start-up"
+    );
+    let all = q.claim(100, LONG, Duration::ZERO).await.unwrap();
+    let got: Vec<_> = all.iter().map(|d| d.task.clone()).collect();
+    assert_eq!(got, tasks, "every task comes back intact and in order");
+    for d in &all[..2] {
+        assert_eq!(
+            d.attempt, 2,
+            "a released task's next delivery is a new attempt"
+        );
+    }
+    // The dead holder's tokens match nothing any more.
+    q.ack(&leased.iter().map(|d| d.lease).collect::<Vec<_>>())
+        .await
+        .unwrap();
+    assert_eq!(q.depth().await.unwrap().leased, 10);
+}
+
+/// While another handle has the database open (a second process on the same data dir), its
+/// leases may be live: a new handle leaves them alone, and they are honoured across it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leases_stay_while_another_handle_shares_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("argus.db");
+    let scan = ScanId::new();
+    let tasks: Vec<_> = (0..10).map(|n| task(scan, Priority::Medium, n)).collect();
+    let first = open(&path).await;
+    first.enqueue(&tasks).await.unwrap();
+    let leased = first.claim(2, LONG, Duration::ZERO).await.unwrap();
+    assert_eq!(leased.len(), 2);
+
+    let second = open(&path).await;
+    assert_eq!(
+        second.depth().await.unwrap(),
+        QueueDepth {
             ready: 8,
             leased: 2,
             dead: 0
         }
     );
-    let rest = q.claim(100, LONG, Duration::ZERO).await.unwrap();
+    let rest = second.claim(100, LONG, Duration::ZERO).await.unwrap();
     let got: Vec<_> = rest.iter().map(|d| d.task.clone()).collect();
-    assert_eq!(
-        got,
-        tasks[2..].to_vec(),
-        "the remaining tasks come back intact and in order"
-    );
-    // Leases taken before the restart are still honoured.
-    q.ack(&leased.iter().map(|d| d.lease).collect::<Vec<_>>())
+    assert_eq!(got, tasks[2..].to_vec());
+
+    // The first handle goes; a third opens while the second still shares the database.
+    first.db().close().await;
+    drop(first);
+    let third = open(&path).await;
+    assert_eq!(third.depth().await.unwrap().leased, 10);
+    // Leases taken before the other handles opened are still honoured.
+    third
+        .ack(&leased.iter().map(|d| d.lease).collect::<Vec<_>>())
         .await
         .unwrap();
     assert_eq!(
-        q.depth().await.unwrap(),
+        third.depth().await.unwrap(),
         QueueDepth {
             ready: 0,
             leased: 8,

@@ -523,6 +523,11 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    /// Closes the database: no WAL content is left behind (`SqliteDb::close`).
+    async fn shutdown(&self) {
+        self.db.close().await;
+    }
+
     async fn try_lead(&self, role: &str, holder: &str, ttl: std::time::Duration) -> Result<bool> {
         let now = now_ms();
         let ttl = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX / 2);
