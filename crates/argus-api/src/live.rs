@@ -237,20 +237,36 @@ async fn catch_up(
     }
 }
 
-/// `Last-Event-ID` header, else the `last_event_id` query parameter, else none.
+/// `Last-Event-ID` header, else the `last_event_id` query parameter, else none. Both must be a
+/// non-negative integer (an event id): a bad header is a 400 (a malformed request header), a bad
+/// query value a 422 at `/last_event_id` like any other query parameter.
 fn resume_point(headers: &HeaderMap, query: Option<&str>) -> Result<Option<i64>, Problem> {
-    let raw = headers
-        .get("last-event-id")
-        .map(|v| v.to_str().unwrap_or("?"))
-        .or(query)
-        .map(str::trim)
-        .filter(|s| !s.is_empty());
-    match raw {
+    let event_id = |s: &str| {
+        s.parse::<i64>()
+            .ok()
+            .filter(|_| crate::dto::is_digits(s))
+    };
+    let mut sent = headers.get_all("last-event-id").iter();
+    if let Some(v) = sent.next() {
+        let parsed = v
+            .to_str()
+            .ok()
+            .and_then(event_id)
+            .filter(|_| sent.next().is_none());
+        return match parsed {
+            Some(n) => Ok(Some(n)),
+            None => Err(Problem::new(
+                Code::BadRequest,
+                "Last-Event-ID must be one event id: a non-negative integer",
+            )),
+        };
+    }
+    match query {
         None => Ok(None),
-        Some(s) => s.parse::<i64>().map(|n| Some(n.max(0))).map_err(|_| {
+        Some(s) => event_id(s).map(Some).ok_or_else(|| {
             Problem::invalid(
                 "/last_event_id",
-                "Last-Event-ID must be an event id (an integer)",
+                "last_event_id must be an event id: a non-negative integer",
             )
         }),
     }
@@ -295,13 +311,14 @@ fn no_buffering(sse: impl IntoResponse) -> Response {
     tag = "events",
     params(
         ("id" = String, Path, format = Uuid, description = "Scan id"),
-        ("Last-Event-ID" = Option<String>, Header, description = "Resume after this event id"),
+        ("Last-Event-ID" = Option<i64>, Header, minimum = 0, description = "Resume after this event id"),
         EventParams,
     ),
     responses(
-        (status = 200, description = "Event stream", body = String, content_type = "text/event-stream"),
+        (status = 200, description = "Event stream: `id:`, `event:` and `data:` lines per event", body = String, content_type = "text/event-stream"),
+        (status = 400, description = "Bad Last-Event-ID header", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such scan", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Bad Last-Event-ID", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Bad query parameter", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub(crate) async fn scan_events(
@@ -338,12 +355,13 @@ pub(crate) async fn scan_events(
     path = "/events",
     tag = "events",
     params(
-        ("Last-Event-ID" = Option<String>, Header, description = "Resume after this event id"),
+        ("Last-Event-ID" = Option<i64>, Header, minimum = 0, description = "Resume after this event id"),
         EventParams,
     ),
     responses(
-        (status = 200, description = "Event stream", body = String, content_type = "text/event-stream"),
-        (status = 422, description = "Bad Last-Event-ID", body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "Event stream: `id:`, `event:` and `data:` lines per event", body = String, content_type = "text/event-stream"),
+        (status = 400, description = "Bad Last-Event-ID header", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Bad query parameter", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub(crate) async fn org_events(
@@ -534,7 +552,16 @@ mod tests {
         assert_eq!(resume_point(&h, Some("7")).unwrap(), Some(7));
         h.insert("last-event-id", "42".parse().unwrap());
         assert_eq!(resume_point(&h, Some("7")).unwrap(), Some(42));
-        h.insert("last-event-id", "x".parse().unwrap());
-        assert_eq!(resume_point(&h, None).unwrap_err().status, 422);
+        for bad in ["x", "-1", "+1", "1.5", ""] {
+            h.insert("last-event-id", bad.parse().unwrap());
+            assert_eq!(resume_point(&h, None).unwrap_err().status, 400, "{bad:?}");
+        }
+        h.insert("last-event-id", "1".parse().unwrap());
+        h.append("last-event-id", "2".parse().unwrap());
+        assert_eq!(resume_point(&h, None).unwrap_err().status, 400);
+        let none = HeaderMap::new();
+        for bad in ["x", "-1", ""] {
+            assert_eq!(resume_point(&none, Some(bad)).unwrap_err().status, 422, "{bad:?}");
+        }
     }
 }
