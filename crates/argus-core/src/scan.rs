@@ -224,7 +224,7 @@ fn pattern_matches(pattern: &str, target: &Target) -> bool {
 pub struct ScanConfig {
     /// Scanners to run on every target whose kind they accept (at least one; a scanner may be
     /// listed once).
-    #[schema(min_items = 1, unique_items)]
+    #[schema(schema_with = scanners_schema)]
     pub scanners: Vec<ScannerSpec>,
     /// Initial targets (1-100000).
     #[schema(min_items = 1, max_items = 100000)]
@@ -256,6 +256,22 @@ pub struct ScanConfig {
     pub scope: Scope,
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+}
+
+/// `scanners`: at least one, no two alike (utoipa has no attribute for `uniqueItems`). The
+/// engine refuses a scanner named twice even with different params, which no JSON schema
+/// keyword states; that case is a 422 naming the second one.
+fn scanners_schema() -> utoipa::openapi::schema::Array {
+    use utoipa::PartialSchema as _;
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .items(ScannerSpec::schema())
+        .min_items(Some(1))
+        .unique_items(true)
+        .description(Some(
+            "Scanners to run on every target whose kind they accept (at least one; a scanner \
+             may be listed once).",
+        ))
+        .build()
 }
 
 fn default_attempts() -> u32 {
