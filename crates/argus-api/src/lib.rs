@@ -114,7 +114,9 @@ impl std::ops::Deref for AppState {
             scanner list, needs `X-User-ID` and `X-Org-ID` from a trusted proxy (401 otherwise; 400 when one is sent \
             twice)."
     ),
-    components(schemas(Problem, Code, live::WsSubscribe)),
+    // Schemas referenced only by `value_type` of query parameters are not collected by
+    // utoipa: list them here (FindingSort for `sort`).
+    components(schemas(Problem, Code, live::WsSubscribe, argus_core::finding::FindingSort)),
     tags(
         (name = "scans", description = "Scans, their lifecycle, findings and artifacts"),
         (name = "findings", description = "Findings and triage"),

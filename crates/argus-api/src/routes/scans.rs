@@ -405,7 +405,7 @@ pub(crate) async fn list_artifacts(
     tag = "scans",
     params(
         ("id" = String, Path, format = Uuid, description = "Scan id"),
-        ("name" = String, Path, description = "Artifact name: a relative path of letters, digits, '.', '_', '-' (may contain '/')"),
+        ("name" = String, Path, max_length = 255, pattern = "^[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$", description = "Artifact name: a relative path of letters, digits, '.', '_', '-' (may contain '/'; no segment starts with '.')"),
     ),
     responses(
         (status = 200, description = "The artifact's bytes (its own type is `content_type` in the artifact list)", body = String, content_type = "application/octet-stream"),
