@@ -7,6 +7,7 @@
 #   .ci/schemathesis.sh                 # builds the debug binary first
 #   ARGUS_BIN=path/to/argus .ci/schemathesis.sh
 #   ST_MAX_EXAMPLES=10 .ci/schemathesis.sh   # quicker, fewer cases
+#   ST_EXTRA_ARGS='--include-path-regex artifacts/' .ci/schemathesis.sh   # more st options
 #
 # The server runs on a free loopback port with a temporary data dir (removed on exit), the
 # `noop` scanner and the API tests' fixture tools, and is seeded over HTTP before the run: a
@@ -17,8 +18,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ST_SPEC="schemathesis==4.32.5"
-# ~2 minutes for the whole run on the CI machine (debug build).
-ST_MAX_EXAMPLES="${ST_MAX_EXAMPLES:-25}"
+# About 3,300 cases, ~2 minutes for the whole run on the CI machine (debug build).
+ST_MAX_EXAMPLES="${ST_MAX_EXAMPLES:-100}"
 VENV=.ci/.venv-st
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/argus/ci-target}"
 
