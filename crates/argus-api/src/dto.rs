@@ -30,7 +30,10 @@ pub struct CreateScanRequest {
     /// Display name (1-200 characters, not blank); derived from the scanners and the first
     /// target when absent.
     #[serde(default)]
-    #[schema(max_length = 200, pattern = "[^\\t\\n\\u000B\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]")]
+    #[schema(
+        max_length = 200,
+        pattern = "[^\\t\\n\\u000B\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]"
+    )]
     pub name: Option<String>,
     pub config: ScanConfig,
     /// The template this scan was made from (must exist in the caller's org).
@@ -47,7 +50,10 @@ pub struct CreateScanRequest {
 pub struct UpdateScanRequest {
     /// Display name (1-200 characters, not blank); derived when absent.
     #[serde(default)]
-    #[schema(max_length = 200, pattern = "[^\\t\\n\\u000B\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]")]
+    #[schema(
+        max_length = 200,
+        pattern = "[^\\t\\n\\u000B\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]"
+    )]
     pub name: Option<String>,
     pub config: ScanConfig,
 }
@@ -74,7 +80,10 @@ pub struct TriageRequest {
 #[serde(deny_unknown_fields)]
 pub struct TemplateRequest {
     /// 1-200 characters, not blank.
-    #[schema(max_length = 200, pattern = "[^\\t\\n\\u000B\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]")]
+    #[schema(
+        max_length = 200,
+        pattern = "[^\\t\\n\\u000B\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]"
+    )]
     pub name: String,
     #[serde(default)]
     pub description: Option<String>,
@@ -87,7 +96,10 @@ pub struct TemplateRequest {
 pub struct ScanFromTemplateRequest {
     /// Defaults to the template's name. 1-200 characters, not blank.
     #[serde(default)]
-    #[schema(max_length = 200, pattern = "[^\\t\\n\\u000B\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]")]
+    #[schema(
+        max_length = 200,
+        pattern = "[^\\t\\n\\u000B\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]"
+    )]
     pub name: Option<String>,
     /// Replaces the template's targets when given (1-100000 of them).
     #[serde(default)]
@@ -255,11 +267,18 @@ mod tests {
         let parse = |s: &str| (s == "a").then_some(1);
         assert_eq!(parse_opt(None, "x", parse, "a").unwrap(), None);
         assert_eq!(parse_opt(Some("a"), "x", parse, "a").unwrap(), Some(1));
-        assert_eq!(parse_opt(Some(""), "x", parse, "a").unwrap_err().status, 422);
+        assert_eq!(
+            parse_opt(Some(""), "x", parse, "a").unwrap_err().status,
+            422
+        );
         assert!(!parse_flag(None, "f").unwrap());
         assert!(parse_flag(Some("true"), "f").unwrap());
         for bad in ["", "1", "0", "yes", "TRUE"] {
-            assert_eq!(parse_flag(Some(bad), "f").unwrap_err().status, 422, "{bad:?}");
+            assert_eq!(
+                parse_flag(Some(bad), "f").unwrap_err().status,
+                422,
+                "{bad:?}"
+            );
         }
     }
 }

@@ -206,12 +206,22 @@ mod tests {
         assert!(e.detail.contains("unknown field"), "{}", e.detail);
         assert_eq!(e.path.as_deref(), Some("/x"));
         // Only objects: serde alone would read `Body` from an array of its fields.
-        for other in [&b"[null, {\"scanners\": [], \"targets\": []}]"[..], b" []", b"\"x\"", b"1", b"null"] {
+        for other in [
+            &b"[null, {\"scanners\": [], \"targets\": []}]"[..],
+            b" []",
+            b"\"x\"",
+            b"1",
+            b"null",
+        ] {
             let e = parse_json::<Body>(other).unwrap_err();
             assert_eq!((e.status, e.path.as_deref()), (422, Some("/")), "{other:?}");
         }
         for malformed in [&b""[..], b"  ", b"[", b"nul"] {
-            assert_eq!(parse_json::<Body>(malformed).unwrap_err().status, 400, "{malformed:?}");
+            assert_eq!(
+                parse_json::<Body>(malformed).unwrap_err().status,
+                400,
+                "{malformed:?}"
+            );
         }
     }
 

@@ -242,11 +242,7 @@ async fn catch_up(
 /// moot: a bad header is a 400 (a malformed request header), a bad query value a 422 at
 /// `/last_event_id` like any other query parameter.
 fn resume_point(headers: &HeaderMap, query: Option<&str>) -> Result<Option<i64>, Problem> {
-    let event_id = |s: &str| {
-        s.parse::<i64>()
-            .ok()
-            .filter(|_| crate::dto::is_digits(s))
-    };
+    let event_id = |s: &str| s.parse::<i64>().ok().filter(|_| crate::dto::is_digits(s));
     let query = match query {
         None => None,
         Some(s) => Some(event_id(s).ok_or_else(|| {
@@ -580,9 +576,17 @@ mod tests {
         let mut good = HeaderMap::new();
         good.insert("last-event-id", "3".parse().unwrap());
         for bad in ["x", "-1", "", "9223372036854775808"] {
-            assert_eq!(resume_point(&none, Some(bad)).unwrap_err().status, 422, "{bad:?}");
+            assert_eq!(
+                resume_point(&none, Some(bad)).unwrap_err().status,
+                422,
+                "{bad:?}"
+            );
             // The header wins, but a bad query value is still refused.
-            assert_eq!(resume_point(&good, Some(bad)).unwrap_err().status, 422, "{bad:?}");
+            assert_eq!(
+                resume_point(&good, Some(bad)).unwrap_err().status,
+                422,
+                "{bad:?}"
+            );
         }
     }
 }

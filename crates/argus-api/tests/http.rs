@@ -1187,7 +1187,10 @@ async fn finding_data_null_is_what_the_schema_allows() {
     let finding = &page["items"][0];
     assert!(finding["data"].is_null(), "{finding}");
     let (_, one) = s
-        .get(&format!("/api/v1/findings/{}", finding["id"].as_str().unwrap()))
+        .get(&format!(
+            "/api/v1/findings/{}",
+            finding["id"].as_str().unwrap()
+        ))
         .await;
     assert!(one["data"].is_null());
 
@@ -1218,7 +1221,9 @@ async fn documented_answers_cover_what_the_server_answers() {
         ("post", "/api/v1/templates/{id}/scans"),
         ("patch", "/api/v1/findings/{id}"),
     ] {
-        let responses = spec["paths"][path][method]["responses"].as_object().unwrap();
+        let responses = spec["paths"][path][method]["responses"]
+            .as_object()
+            .unwrap();
         for status in ["400", "413", "415", "422"] {
             assert!(
                 responses.contains_key(status),
@@ -1239,6 +1244,14 @@ async fn documented_answers_cover_what_the_server_answers() {
             op["responses"]["200"]
         );
         assert!(op["responses"]["400"].is_object(), "{path}");
+        // OpenAPI 3.1 reads an event stream's schema as the schema of one event.
+        let event = resolve(
+            &spec,
+            &op["responses"]["200"]["content"]["text/event-stream"]["schema"],
+        );
+        for field in ["id", "event", "data"] {
+            assert!(event["properties"][field].is_object(), "{path}: {event}");
+        }
     }
     // The artifact download is documented as application/octet-stream (and served so: see
     // `tool_findings_and_artifacts`).
@@ -1292,7 +1305,11 @@ async fn the_schema_states_what_scan_configs_and_names_accept() {
         // Blank (Unicode white space too): refused.
         for blank in ["", "   ", "\u{3000}\t"] {
             let (status, p) = s.post(path, json!({"name": blank, "config": ok})).await;
-            assert_eq!((status, p["path"].as_str()), (422, Some("/name")), "{blank:?}: {p}");
+            assert_eq!(
+                (status, p["path"].as_str()),
+                (422, Some("/name")),
+                "{blank:?}: {p}"
+            );
         }
         // 200 characters of two bytes each: accepted whole (characters count, not bytes).
         let wide = "é".repeat(200);
@@ -1301,7 +1318,10 @@ async fn the_schema_states_what_scan_configs_and_names_accept() {
         assert_eq!(created["name"], wide.as_str());
         // The schema's pattern is the server's idea of blank: it rejects exactly the blanks.
         let pattern = name["pattern"].as_str().unwrap();
-        assert!(pattern.contains("\\u3000") && pattern.contains("\\u0085"), "{pattern}");
+        assert!(
+            pattern.contains("\\u3000") && pattern.contains("\\u0085"),
+            "{pattern}"
+        );
     }
 }
 
@@ -1345,10 +1365,11 @@ async fn query_values_have_the_documented_types() {
     let (_, spec) = s.get("/api/v1/openapi.json").await;
     assert!(types_of(&spec, query_param(&spec, "/api/v1/scans", "limit")).contains("integer"));
     assert!(types_of(&spec, query_param(&spec, "/api/v1/templates", "limit")).contains("integer"));
-    assert!(
-        types_of(&spec, query_param(&spec, "/api/v1/scans/{id}/events", "until_terminal"))
-            .contains("boolean")
-    );
+    assert!(types_of(
+        &spec,
+        query_param(&spec, "/api/v1/scans/{id}/events", "until_terminal")
+    )
+    .contains("boolean"));
     // An empty or non-canonical value is not a value of the documented type: 422 naming it.
     for (path, param) in [
         ("/api/v1/scans?limit=".to_owned(), "/limit"),
@@ -1356,14 +1377,33 @@ async fn query_values_have_the_documented_types() {
         ("/api/v1/scans?state=".to_owned(), "/state"),
         ("/api/v1/templates?limit=".to_owned(), "/limit"),
         (format!("/api/v1/scans/{id}/findings?sort="), "/sort"),
-        (format!("/api/v1/scans/{id}/findings?severity="), "/severity"),
-        (format!("/api/v1/scans/{id}/events?until_terminal="), "/until_terminal"),
-        (format!("/api/v1/scans/{id}/events?until_terminal=1"), "/until_terminal"),
-        (format!("/api/v1/scans/{id}/events?last_event_id=-1"), "/last_event_id"),
-        ("/api/v1/events?until_terminal=yes".to_owned(), "/until_terminal"),
+        (
+            format!("/api/v1/scans/{id}/findings?severity="),
+            "/severity",
+        ),
+        (
+            format!("/api/v1/scans/{id}/events?until_terminal="),
+            "/until_terminal",
+        ),
+        (
+            format!("/api/v1/scans/{id}/events?until_terminal=1"),
+            "/until_terminal",
+        ),
+        (
+            format!("/api/v1/scans/{id}/events?last_event_id=-1"),
+            "/last_event_id",
+        ),
+        (
+            "/api/v1/events?until_terminal=yes".to_owned(),
+            "/until_terminal",
+        ),
     ] {
         let (status, p) = s.get(&path).await;
-        assert_eq!((status, p["path"].as_str()), (422, Some(param)), "{path}: {p}");
+        assert_eq!(
+            (status, p["path"].as_str()),
+            (422, Some(param)),
+            "{path}: {p}"
+        );
     }
     let (status, _) = s.get("/api/v1/scans?state=created&limit=5").await;
     assert_eq!(status, 200);
@@ -1380,13 +1420,19 @@ async fn last_event_id_must_be_one_non_negative_integer() {
         .create_scan(noop_config(json!({}), &["noop://x"]), false)
         .await;
     let id = scan["id"].as_str().unwrap();
-    for path in [format!("/api/v1/scans/{id}/events"), "/api/v1/events".to_owned()] {
+    for path in [
+        format!("/api/v1/scans/{id}/events"),
+        "/api/v1/events".to_owned(),
+    ] {
         for bad in [vec!["-1"], vec!["x"], vec!["1", "2"]] {
             let mut req = s.http.get(s.url(&path));
             for v in &bad {
                 req = req.header("last-event-id", *v);
             }
-            let (status, p) = common::read(req.send().await.unwrap()).await;
+            let res = req.send().await.unwrap();
+            // Checked before reading: an accepted stream would never end.
+            assert_eq!(res.status(), 400, "{path} {bad:?}");
+            let (status, p) = common::read(res).await;
             assert_eq!(
                 (status, p["code"].as_str()),
                 (400, Some("bad_request")),
@@ -1398,7 +1444,10 @@ async fn last_event_id_must_be_one_non_negative_integer() {
     let mut sse = s.sse(&format!("/api/v1/scans/{id}/events"), Some(0)).await;
     s.post(&format!("/api/v1/scans/{id}/start"), json!(null))
         .await;
-    let first = tokio::time::timeout(LONG, sse.next()).await.unwrap().unwrap();
+    let first = tokio::time::timeout(LONG, sse.next())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(state_to(&first), Some("queued"));
 }
 
@@ -1463,7 +1512,11 @@ async fn trusted_headers_with_no_trusted_proxy_trust_no_one() {
             .await
             .unwrap();
         let (status, p) = common::read(res).await;
-        assert_eq!((status, p["code"].as_str()), (401, Some("unauthorized")), "{path}: {p}");
+        assert_eq!(
+            (status, p["code"].as_str()),
+            (401, Some("unauthorized")),
+            "{path}: {p}"
+        );
     }
 }
 
@@ -1479,7 +1532,11 @@ async fn scanners_need_a_caller_and_hide_server_paths() {
     })
     .await;
     let (status, p) = trusted.get("/api/v1/scanners").await;
-    assert_eq!((status, p["code"].as_str()), (401, Some("unauthorized")), "{p}");
+    assert_eq!(
+        (status, p["code"].as_str()),
+        (401, Some("unauthorized")),
+        "{p}"
+    );
 
     let s = start_with(Options {
         workers: false,

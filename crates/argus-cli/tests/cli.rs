@@ -351,7 +351,12 @@ fn serve_refuses_trusted_headers_without_trusted_proxies() {
     };
     let mut err = String::new();
     use std::io::Read as _;
-    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
     assert!(!status.success(), "{err}");
     assert!(err.contains("auth.trusted_proxies"), "{err}");
     assert!(err.contains("trusted-headers"), "{err}");
@@ -367,5 +372,9 @@ fn serve_refuses_trusted_headers_without_trusted_proxies() {
         .env("ARGUS_AUTH__TRUSTED_PROXIES", "[\"10.0.0.5\"]")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

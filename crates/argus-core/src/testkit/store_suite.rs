@@ -1386,7 +1386,11 @@ pub async fn list_templates_paging<S: Store>(store: Arc<S>) {
                 .unwrap();
             pages += 1;
             assert!(page.items.len() <= limit as usize, "limit {limit}");
-            got.extend(page.items.iter().map(|t| (t.name.clone(), t.id.to_string())));
+            got.extend(
+                page.items
+                    .iter()
+                    .map(|t| (t.name.clone(), t.id.to_string())),
+            );
             match page.next_cursor {
                 Some(c) => {
                     assert_eq!(page.items.len(), limit as usize, "short page with a cursor");
@@ -1397,7 +1401,11 @@ pub async fn list_templates_paging<S: Store>(store: Arc<S>) {
             assert!(pages <= 10, "paging does not end (limit {limit})");
         }
         assert_eq!(got, want, "limit {limit}");
-        assert_eq!(pages, want.len().div_ceil(limit as usize).max(1), "limit {limit}");
+        assert_eq!(
+            pages,
+            want.len().div_ceil(limit as usize).max(1),
+            "limit {limit}"
+        );
     }
     // A scan-list cursor (or garbage) is not a template cursor.
     for _ in 0..2 {
