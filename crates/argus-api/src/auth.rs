@@ -3,8 +3,11 @@
 //! Two modes for now (API keys come later):
 //! - `Local`: every request acts as one configured principal.
 //! - `TrustedHeaders`: a gateway in front of Argus authenticates users and passes `X-User-ID`
-//!   and `X-Org-ID`. The headers are honoured only from the configured proxy addresses (an empty
-//!   list trusts every peer); a request without valid headers, or from an untrusted peer, is 401.
+//!   and `X-Org-ID`. The headers are honoured only from the configured proxy addresses; a request
+//!   without valid headers, or from an untrusted peer, is 401. An empty proxy list trusts no peer
+//!   (every request is 401): trusting every peer would let anyone claim any org, so `argus serve`
+//!   refuses to start with that config, and the router fails closed if given it anyway.
+//!   A header sent twice is ambiguous (which org?) and answers 400 rather than picking one.
 //!
 //! Invariant: every handler takes a [`Caller`] and passes `caller.org` to every store call, so a
 //! record of another organisation is never visible (it is a 404).
@@ -34,7 +37,7 @@ pub enum AuthConfig {
         /// The configured local principal. Requests never fall back to it (a request without
         /// valid headers is 401); it is kept so the config shape is the same in both modes.
         default: Principal,
-        /// Peers whose headers are honoured; empty trusts any peer.
+        /// Peers whose headers are honoured; empty trusts no peer (every request is 401).
         trusted_proxies: Vec<IpAddr>,
     },
 }
@@ -90,21 +93,30 @@ impl FromRequestParts<AppState> for Caller {
 }
 
 fn identify(parts: &Parts, proxies: &[IpAddr]) -> Result<Principal, Problem> {
-    if !proxies.is_empty() {
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip().to_canonical());
-        if !peer.is_some_and(|ip| proxies.contains(&ip)) {
-            return Err(unauthorized(
-                "identity headers are honoured only from trusted proxies",
-            ));
-        }
+    if proxies.is_empty() {
+        return Err(unauthorized(
+            "trusted-headers mode without auth.trusted_proxies trusts no peer",
+        ));
+    }
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip().to_canonical());
+    if !peer.is_some_and(|ip| proxies.contains(&ip)) {
+        return Err(unauthorized(
+            "identity headers are honoured only from trusted proxies",
+        ));
     }
     let header = |name: &str| {
-        parts
-            .headers
-            .get(name)
+        let mut values = parts.headers.get_all(name).iter();
+        let value = values.next();
+        if values.next().is_some() {
+            return Err(Problem::new(
+                Code::BadRequest,
+                format!("the {name} header is sent more than once"),
+            ));
+        }
+        value
             .and_then(|v| v.to_str().ok())
             .ok_or_else(|| unauthorized(format!("missing or unreadable {name} header")))
     };

@@ -4,6 +4,8 @@
 //! - [`ApiJson`]: requires a JSON content type (else 415), honours the body limit (413), answers
 //!   400 for malformed JSON and 422 with the JSON pointer of the failing field for JSON that is
 //!   well formed but does not fit the request type (unknown field, wrong type, invalid target).
+//!   Every request body is a JSON object: any other JSON value is a 422 at `/` (serde would
+//!   otherwise read a struct from an array of its fields, `[]` included).
 //! - [`ApiPath`]: a path segment that does not parse (a malformed id) names no resource: 404.
 //! - [`ApiQuery`]: a query string that does not fit: 422.
 
@@ -59,8 +61,21 @@ fn is_json(headers: &HeaderMap) -> bool {
         || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
-/// Parses a JSON body: 400 when it is not JSON, 422 (with the failing path) when it does not fit.
+/// Parses a JSON body: 400 when it is not JSON, 422 (with the failing path) when it is not an
+/// object or does not fit.
 pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
+    let first = bytes
+        .iter()
+        .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'));
+    if first != Some(&b'{') {
+        // Well-formed JSON of another type is invalid input; anything else is malformed.
+        return Err(
+            match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+                Ok(_) => Problem::invalid("/", "the request body must be a JSON object"),
+                Err(e) => Problem::new(Code::BadRequest, format!("malformed JSON: {e}")),
+            },
+        );
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let pointer = to_pointer(e.path());
@@ -190,6 +205,24 @@ mod tests {
         assert_eq!(e.status, 422);
         assert!(e.detail.contains("unknown field"), "{}", e.detail);
         assert_eq!(e.path.as_deref(), Some("/x"));
+        // Only objects: serde alone would read `Body` from an array of its fields.
+        for other in [
+            &b"[null, {\"scanners\": [], \"targets\": []}]"[..],
+            b" []",
+            b"\"x\"",
+            b"1",
+            b"null",
+        ] {
+            let e = parse_json::<Body>(other).unwrap_err();
+            assert_eq!((e.status, e.path.as_deref()), (422, Some("/")), "{other:?}");
+        }
+        for malformed in [&b""[..], b"  ", b"[", b"nul"] {
+            assert_eq!(
+                parse_json::<Body>(malformed).unwrap_err().status,
+                400,
+                "{malformed:?}"
+            );
+        }
     }
 
     #[test]

@@ -1,10 +1,10 @@
 //! The Argus HTTP API: axum routes over the engine, identity, live events (SSE and WebSocket),
 //! the OpenAPI document and problem-details errors.
 //!
-//! Shape: everything lives under `/api/v1`, except `/healthz`, `/readyz` and the interactive docs
-//! at `/docs`. Routes and their OpenAPI operations are declared together (`#[utoipa::path]` +
-//! `utoipa_axum::routes!`), so the document at `/api/v1/openapi.json` lists exactly the routes the
-//! router serves.
+//! Shape: everything lives under `/api/v1`, except `/healthz`, `/readyz`, the interactive docs
+//! at `/docs` and a second copy of the OpenAPI document at `/openapi.json`. Routes and their
+//! OpenAPI operations are declared together (`#[utoipa::path]` + `utoipa_axum::routes!`), so the
+//! document at `/api/v1/openapi.json` lists exactly the routes the router serves.
 //!
 //! Invariants:
 //! - Only this crate knows HTTP. Handlers are thin: identify the caller, parse input with the
@@ -109,10 +109,14 @@ impl std::ops::Deref for AppState {
         title = "Argus API",
         description = "Self-hosted security scan orchestrator. Errors are RFC 9457 problem \
             details (`application/problem+json`) with a stable `code`. Ids in the URL path that \
-            are not UUIDs answer 404; malformed ids inside request bodies answer 422. In \
-            trusted-headers mode every request needs `X-User-ID` and `X-Org-ID` (401 otherwise)."
+            are not UUIDs answer 404; malformed ids inside request bodies answer 422. Request \
+            bodies are JSON objects. In trusted-headers mode every request for records, and the \
+            scanner list, needs `X-User-ID` and `X-Org-ID` from a trusted proxy (401 otherwise; 400 when one is sent \
+            twice)."
     ),
-    components(schemas(Problem, Code, live::WsSubscribe)),
+    // Schemas referenced only by `value_type` of query parameters are not collected by
+    // utoipa: list them here (FindingSort for `sort`).
+    components(schemas(Problem, Code, live::WsSubscribe, argus_core::finding::FindingSort)),
     tags(
         (name = "scans", description = "Scans, their lifecycle, findings and artifacts"),
         (name = "findings", description = "Findings and triage"),
@@ -128,6 +132,7 @@ fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(utoipa_axum::routes!(routes::system::healthz))
         .routes(utoipa_axum::routes!(routes::system::readyz))
+        .routes(utoipa_axum::routes!(routes::system::openapi_json_root))
         .nest("/api/v1", routes::api())
 }
 

@@ -237,23 +237,37 @@ async fn catch_up(
     }
 }
 
-/// `Last-Event-ID` header, else the `last_event_id` query parameter, else none.
+/// `Last-Event-ID` header, else the `last_event_id` query parameter, else none. Each one sent
+/// must be a non-negative integer (an event id), even when the header makes the query value
+/// moot: a bad header is a 400 (a malformed request header), a bad query value a 422 at
+/// `/last_event_id` like any other query parameter.
 fn resume_point(headers: &HeaderMap, query: Option<&str>) -> Result<Option<i64>, Problem> {
-    let raw = headers
-        .get("last-event-id")
-        .map(|v| v.to_str().unwrap_or("?"))
-        .or(query)
-        .map(str::trim)
-        .filter(|s| !s.is_empty());
-    match raw {
-        None => Ok(None),
-        Some(s) => s.parse::<i64>().map(|n| Some(n.max(0))).map_err(|_| {
+    let event_id = |s: &str| s.parse::<i64>().ok().filter(|_| crate::dto::is_digits(s));
+    let query = match query {
+        None => None,
+        Some(s) => Some(event_id(s).ok_or_else(|| {
             Problem::invalid(
                 "/last_event_id",
-                "Last-Event-ID must be an event id (an integer)",
+                "last_event_id must be an event id: a non-negative integer",
             )
-        }),
+        })?),
+    };
+    let mut sent = headers.get_all("last-event-id").iter();
+    if let Some(v) = sent.next() {
+        let parsed = v
+            .to_str()
+            .ok()
+            .and_then(event_id)
+            .filter(|_| sent.next().is_none());
+        return match parsed {
+            Some(n) => Ok(Some(n)),
+            None => Err(Problem::new(
+                Code::BadRequest,
+                "Last-Event-ID must be one event id: a non-negative integer",
+            )),
+        };
     }
+    Ok(query)
 }
 
 fn cancel_token(shutdown: Option<Extension<Shutdown>>) -> CancellationToken {
@@ -295,13 +309,14 @@ fn no_buffering(sse: impl IntoResponse) -> Response {
     tag = "events",
     params(
         ("id" = String, Path, format = Uuid, description = "Scan id"),
-        ("Last-Event-ID" = Option<String>, Header, description = "Resume after this event id"),
+        ("Last-Event-ID" = Option<i64>, Header, nullable = false, minimum = 0, description = "Resume after this event id"),
         EventParams,
     ),
     responses(
-        (status = 200, description = "Event stream", body = String, content_type = "text/event-stream"),
+        (status = 200, description = "Event stream; the schema describes one event", body = SseFrame, content_type = "text/event-stream"),
+        (status = 400, description = "Bad Last-Event-ID header", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such scan", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Bad Last-Event-ID", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Bad query parameter", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub(crate) async fn scan_events(
@@ -338,12 +353,13 @@ pub(crate) async fn scan_events(
     path = "/events",
     tag = "events",
     params(
-        ("Last-Event-ID" = Option<String>, Header, description = "Resume after this event id"),
+        ("Last-Event-ID" = Option<i64>, Header, nullable = false, minimum = 0, description = "Resume after this event id"),
         EventParams,
     ),
     responses(
-        (status = 200, description = "Event stream", body = String, content_type = "text/event-stream"),
-        (status = 422, description = "Bad Last-Event-ID", body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "Event stream; the schema describes one event", body = SseFrame, content_type = "text/event-stream"),
+        (status = 400, description = "Bad Last-Event-ID header", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Bad query parameter", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub(crate) async fn org_events(
@@ -369,6 +385,21 @@ pub(crate) async fn org_events(
         cancel_token(shutdown),
     );
     Ok(no_buffering(sse_response(rx)))
+}
+
+/// One Server-Sent Event as it is sent (OpenAPI 3.1 reads the schema of a `text/event-stream`
+/// body as the schema of each event).
+#[derive(Debug, utoipa::ToSchema)]
+#[allow(dead_code)] // documentation only: the frames are written by axum's `Sse`
+pub(crate) struct SseFrame {
+    /// The event id; send it back as `Last-Event-ID` to resume after this event.
+    #[schema(pattern = "^[0-9]+$")]
+    id: String,
+    /// The event's kind: `state`, `progress`, `finding` or `task_failed`.
+    event: String,
+    /// The event as JSON (`id`, `scan_id`, `org_id`, `kind`, `data`, `at`).
+    #[schema(content_media_type = "application/json")]
+    data: String,
 }
 
 /// A client message on the WebSocket.
@@ -534,7 +565,28 @@ mod tests {
         assert_eq!(resume_point(&h, Some("7")).unwrap(), Some(7));
         h.insert("last-event-id", "42".parse().unwrap());
         assert_eq!(resume_point(&h, Some("7")).unwrap(), Some(42));
-        h.insert("last-event-id", "x".parse().unwrap());
-        assert_eq!(resume_point(&h, None).unwrap_err().status, 422);
+        for bad in ["x", "-1", "+1", "1.5", ""] {
+            h.insert("last-event-id", bad.parse().unwrap());
+            assert_eq!(resume_point(&h, None).unwrap_err().status, 400, "{bad:?}");
+        }
+        h.insert("last-event-id", "1".parse().unwrap());
+        h.append("last-event-id", "2".parse().unwrap());
+        assert_eq!(resume_point(&h, None).unwrap_err().status, 400);
+        let none = HeaderMap::new();
+        let mut good = HeaderMap::new();
+        good.insert("last-event-id", "3".parse().unwrap());
+        for bad in ["x", "-1", "", "9223372036854775808"] {
+            assert_eq!(
+                resume_point(&none, Some(bad)).unwrap_err().status,
+                422,
+                "{bad:?}"
+            );
+            // The header wins, but a bad query value is still refused.
+            assert_eq!(
+                resume_point(&good, Some(bad)).unwrap_err().status,
+                422,
+                "{bad:?}"
+            );
+        }
     }
 }

@@ -569,7 +569,8 @@ async fn template_round_trip() {
         .await;
     assert_eq!(done["progress"]["findings"], 1);
 
-    // A scan can name the template in its body; an unknown one is invalid input.
+    // A scan can name the template in its body; a well-formed id naming no template is a 404
+    // (a malformed one is a 422: see the error-answers test).
     let (status, p) = s
         .post(
             "/api/v1/scans",
@@ -577,8 +578,8 @@ async fn template_round_trip() {
         )
         .await;
     assert_eq!(
-        (status, p["path"].as_str()),
-        (422, Some("/template_id")),
+        (status, p["code"].as_str()),
+        (404, Some("not_found")),
         "{p}"
     );
 
@@ -634,10 +635,12 @@ async fn tool_findings_and_artifacts() {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
+    // Served as the document says, whatever the artifact's own type (listed above).
     assert_eq!(
         res.headers()["content-type"].to_str().unwrap(),
-        stdout["content_type"].as_str().unwrap()
+        "application/octet-stream"
     );
+    assert_ne!(stdout["content_type"], "application/octet-stream");
     let text = res.text().await.unwrap();
     assert!(text.contains("\"host\":\"a.example.com\""), "{text}");
 
@@ -834,7 +837,7 @@ async fn trusted_headers_scope_every_record_by_org() {
     let s = start_with(Options {
         auth: AuthConfig::TrustedHeaders {
             default: Principal::local("acme", "alice").unwrap(),
-            trusted_proxies: vec![],
+            trusted_proxies: vec!["127.0.0.1".parse().unwrap()],
         },
         workers: false,
         ..Options::default()
@@ -1066,6 +1069,7 @@ async fn openapi_lists_every_route_and_every_listed_route_is_served() {
         ("get", "/api/v1/scanners"),
         ("get", "/api/v1/meta"),
         ("get", "/api/v1/openapi.json"),
+        ("get", "/openapi.json"),
     ];
     let paths = spec["paths"].as_object().unwrap();
     let mut documented = BTreeSet::new();
@@ -1108,4 +1112,482 @@ async fn openapi_lists_every_route_and_every_listed_route_is_served() {
             );
         }
     }
+}
+
+// ---------------------------------------------------------------- conformance (issue #10)
+//
+// What schemathesis (in `.ci/schemathesis.sh`) found: the document must say what the server
+// accepts and answers, and the server must accept what the document allows and refuse the rest.
+
+/// A schema by `$ref` or inline.
+fn resolve<'a>(spec: &'a Value, schema: &'a Value) -> &'a Value {
+    match schema["$ref"].as_str() {
+        Some(r) => {
+            let name = r.rsplit('/').next().unwrap();
+            &spec["components"]["schemas"][name]
+        }
+        None => schema,
+    }
+}
+
+/// The schema of query parameter `name` of `GET path` (through `oneOf`/`null` wrappers).
+fn query_param<'a>(spec: &'a Value, path: &str, name: &str) -> &'a Value {
+    let params = spec["paths"][path]["get"]["parameters"].as_array().unwrap();
+    let p = params
+        .iter()
+        .find(|p| p["name"] == name)
+        .unwrap_or_else(|| panic!("{path} has no parameter {name}"));
+    &p["schema"]
+}
+
+/// Every type a schema allows, following `$ref`, `oneOf` and type arrays.
+fn types_of(spec: &Value, schema: &Value) -> BTreeSet<String> {
+    let schema = resolve(spec, schema);
+    let mut out = BTreeSet::new();
+    match &schema["type"] {
+        Value::String(t) => {
+            out.insert(t.clone());
+        }
+        Value::Array(ts) => out.extend(ts.iter().map(|t| t.as_str().unwrap().to_owned())),
+        _ => {}
+    }
+    for key in ["oneOf", "anyOf", "allOf"] {
+        for sub in schema[key].as_array().into_iter().flatten() {
+            out.extend(types_of(spec, sub));
+        }
+    }
+    if schema["enum"].is_array() && out.is_empty() {
+        out.insert("string".into());
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openapi_document_is_served_at_the_root_too() {
+    let s = start_with(Options {
+        workers: false,
+        ..Options::default()
+    })
+    .await;
+    let (status, root) = s.get("/openapi.json").await;
+    assert_eq!(status, 200, "{root}");
+    let (_, v1) = s.get("/api/v1/openapi.json").await;
+    assert_eq!(root, v1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finding_data_null_is_what_the_schema_allows() {
+    let s = start().await;
+    let scan = s
+        .create_scan(noop_config(json!({"findings": 1}), &["noop://a"]), true)
+        .await;
+    let id = scan["id"].as_str().unwrap();
+    s.wait_state(id, "completed", LONG).await;
+    let (_, page) = s.get(&format!("/api/v1/scans/{id}/findings")).await;
+    let finding = &page["items"][0];
+    assert!(finding["data"].is_null(), "{finding}");
+    let (_, one) = s
+        .get(&format!(
+            "/api/v1/findings/{}",
+            finding["id"].as_str().unwrap()
+        ))
+        .await;
+    assert!(one["data"].is_null());
+
+    let (_, spec) = s.get("/api/v1/openapi.json").await;
+    let data = &spec["components"]["schemas"]["Finding"]["properties"]["data"];
+    let types = types_of(&spec, data);
+    // Any JSON value (no type restriction), or at least one that admits null.
+    assert!(
+        types.is_empty() || types.contains("null"),
+        "Finding.data does not admit null: {data}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn documented_answers_cover_what_the_server_answers() {
+    let s = start_with(Options {
+        workers: false,
+        ..Options::default()
+    })
+    .await;
+    let (_, spec) = s.get("/api/v1/openapi.json").await;
+    // Every operation that reads a JSON body documents every answer the body extractor gives.
+    for (method, path) in [
+        ("post", "/api/v1/scans"),
+        ("put", "/api/v1/scans/{id}"),
+        ("post", "/api/v1/templates"),
+        ("put", "/api/v1/templates/{id}"),
+        ("post", "/api/v1/templates/{id}/scans"),
+        ("patch", "/api/v1/findings/{id}"),
+    ] {
+        let responses = spec["paths"][path][method]["responses"]
+            .as_object()
+            .unwrap();
+        for status in ["400", "413", "415", "422"] {
+            assert!(
+                responses.contains_key(status),
+                "{method} {path} does not document {status}"
+            );
+        }
+    }
+    assert!(spec["paths"]["/api/v1/scans"]["post"]["responses"]
+        .as_object()
+        .unwrap()
+        .contains_key("404"));
+    // The SSE streams are documented as text/event-stream, and a bad Last-Event-ID as 400.
+    for path in ["/api/v1/scans/{id}/events", "/api/v1/events"] {
+        let op = &spec["paths"][path]["get"];
+        assert!(
+            op["responses"]["200"]["content"]["text/event-stream"].is_object(),
+            "{path}: {}",
+            op["responses"]["200"]
+        );
+        assert!(op["responses"]["400"].is_object(), "{path}");
+        // OpenAPI 3.1 reads an event stream's schema as the schema of one event.
+        let event = resolve(
+            &spec,
+            &op["responses"]["200"]["content"]["text/event-stream"]["schema"],
+        );
+        for field in ["id", "event", "data"] {
+            assert!(event["properties"][field].is_object(), "{path}: {event}");
+        }
+    }
+    // The artifact download is documented as application/octet-stream (and served so: see
+    // `tool_findings_and_artifacts`).
+    assert!(
+        spec["paths"]["/api/v1/scans/{id}/artifacts/{name}"]["get"]["responses"]["200"]["content"]
+            ["application/octet-stream"]
+            .is_object()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_schema_states_what_scan_configs_and_names_accept() {
+    let s = start_with(Options {
+        workers: false,
+        ..Options::default()
+    })
+    .await;
+    let (_, spec) = s.get("/api/v1/openapi.json").await;
+    let config = &spec["components"]["schemas"]["ScanConfig"]["properties"];
+    assert_eq!(config["scanners"]["minItems"], 1, "{}", config["scanners"]);
+    assert_eq!(config["scanners"]["uniqueItems"], true);
+    assert_eq!(config["targets"]["minItems"], 1);
+    assert_eq!(config["max_attempts"]["maximum"], 20);
+    // …and the server refuses what it says.
+    let scanner = json!({"name": "noop", "params": {}});
+    for (scanners, path) in [
+        (json!([]), "/config/scanners"),
+        (json!([scanner, scanner]), "/config/scanners/1/name"),
+    ] {
+        let (status, p) = s
+            .post(
+                "/api/v1/scans",
+                json!({"config": {"scanners": scanners, "targets": [{"kind": "url", "value": "noop://x"}]}}),
+            )
+            .await;
+        assert_eq!((status, p["path"].as_str()), (422, Some(path)), "{p}");
+    }
+
+    for (schema, path) in [
+        ("CreateScanRequest", "/api/v1/scans"),
+        ("TemplateRequest", "/api/v1/templates"),
+    ] {
+        let name = &spec["components"]["schemas"][schema]["properties"]["name"];
+        assert_eq!(name["maxLength"], 200, "{schema}: {name}");
+        assert!(name["pattern"].is_string(), "{schema}: {name}");
+        let ok = noop_config(json!({}), &["noop://x"]);
+        // Over 200 characters: refused, never cut.
+        let long = "n".repeat(201);
+        let (status, p) = s.post(path, json!({"name": long, "config": ok})).await;
+        assert_eq!((status, p["path"].as_str()), (422, Some("/name")), "{p}");
+        // Blank (Unicode white space too): refused.
+        for blank in ["", "   ", "\u{3000}\t"] {
+            let (status, p) = s.post(path, json!({"name": blank, "config": ok})).await;
+            assert_eq!(
+                (status, p["path"].as_str()),
+                (422, Some("/name")),
+                "{blank:?}: {p}"
+            );
+        }
+        // 200 characters of two bytes each: accepted whole (characters count, not bytes).
+        let wide = "é".repeat(200);
+        let (status, created) = s.post(path, json!({"name": wide, "config": ok})).await;
+        assert_eq!(status, 201, "{created}");
+        assert_eq!(created["name"], wide.as_str());
+        // The schema's pattern is the server's idea of blank: it rejects exactly the blanks.
+        let pattern = name["pattern"].as_str().unwrap();
+        assert!(
+            pattern.contains("\\u3000") && pattern.contains("\\u0085"),
+            "{pattern}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_bodies_must_be_json_objects() {
+    let s = start_with(Options {
+        workers: false,
+        ..Options::default()
+    })
+    .await;
+    let (_, t) = s
+        .post(
+            "/api/v1/templates",
+            json!({"name": "t", "config": noop_config(json!({}), &["noop://x"])}),
+        )
+        .await;
+    let tid = t["id"].as_str().unwrap();
+    // serde reads a struct from an array of its fields: `[]` would be "all defaults".
+    let path = format!("/api/v1/templates/{tid}/scans");
+    let (status, p) = s.post(&path, json!([])).await;
+    assert_eq!((status, p["path"].as_str()), (422, Some("/")), "{p}");
+    let (status, p) = s.post(&path, json!("x")).await;
+    assert_eq!(status, 422, "{p}");
+    let (_, scans) = s.get("/api/v1/scans").await;
+    assert!(scans["items"].as_array().unwrap().is_empty(), "{scans}");
+    let (status, _) = s.post(&path, json!({})).await;
+    assert_eq!(status, 201);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn query_values_have_the_documented_types() {
+    let s = start_with(Options {
+        workers: false,
+        ..Options::default()
+    })
+    .await;
+    let scan = s
+        .create_scan(noop_config(json!({}), &["noop://x"]), false)
+        .await;
+    let id = scan["id"].as_str().unwrap();
+    let (_, spec) = s.get("/api/v1/openapi.json").await;
+    assert!(types_of(&spec, query_param(&spec, "/api/v1/scans", "limit")).contains("integer"));
+    assert!(types_of(&spec, query_param(&spec, "/api/v1/templates", "limit")).contains("integer"));
+    assert!(types_of(
+        &spec,
+        query_param(&spec, "/api/v1/scans/{id}/events", "until_terminal")
+    )
+    .contains("boolean"));
+    // An empty or non-canonical value is not a value of the documented type: 422 naming it.
+    for (path, param) in [
+        ("/api/v1/scans?limit=".to_owned(), "/limit"),
+        ("/api/v1/scans?limit=%2B5".to_owned(), "/limit"),
+        ("/api/v1/scans?state=".to_owned(), "/state"),
+        ("/api/v1/templates?limit=".to_owned(), "/limit"),
+        (format!("/api/v1/scans/{id}/findings?sort="), "/sort"),
+        (
+            format!("/api/v1/scans/{id}/findings?severity="),
+            "/severity",
+        ),
+        (
+            format!("/api/v1/scans/{id}/events?until_terminal="),
+            "/until_terminal",
+        ),
+        (
+            format!("/api/v1/scans/{id}/events?until_terminal=1"),
+            "/until_terminal",
+        ),
+        (
+            format!("/api/v1/scans/{id}/events?last_event_id=-1"),
+            "/last_event_id",
+        ),
+        (
+            "/api/v1/events?until_terminal=yes".to_owned(),
+            "/until_terminal",
+        ),
+    ] {
+        let (status, p) = s.get(&path).await;
+        assert_eq!(
+            (status, p["path"].as_str()),
+            (422, Some(param)),
+            "{path}: {p}"
+        );
+    }
+    let (status, _) = s.get("/api/v1/scans?state=created&limit=5").await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn last_event_id_must_be_one_non_negative_integer() {
+    let s = start_with(Options {
+        workers: false,
+        ..Options::default()
+    })
+    .await;
+    let scan = s
+        .create_scan(noop_config(json!({}), &["noop://x"]), false)
+        .await;
+    let id = scan["id"].as_str().unwrap();
+    for path in [
+        format!("/api/v1/scans/{id}/events"),
+        "/api/v1/events".to_owned(),
+    ] {
+        for bad in [vec!["-1"], vec!["x"], vec!["1", "2"]] {
+            let mut req = s.http.get(s.url(&path));
+            for v in &bad {
+                req = req.header("last-event-id", *v);
+            }
+            let res = req.send().await.unwrap();
+            // Checked before reading: an accepted stream would never end.
+            assert_eq!(res.status(), 400, "{path} {bad:?}");
+            let (status, p) = common::read(res).await;
+            assert_eq!(
+                (status, p["code"].as_str()),
+                (400, Some("bad_request")),
+                "{path} {bad:?}: {p}"
+            );
+        }
+    }
+    // A good one still opens the stream.
+    let mut sse = s.sse(&format!("/api/v1/scans/{id}/events"), Some(0)).await;
+    s.post(&format!("/api/v1/scans/{id}/start"), json!(null))
+        .await;
+    let first = tokio::time::timeout(LONG, sse.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(state_to(&first), Some("queued"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identity_headers_sent_twice_are_refused() {
+    let s = start_with(Options {
+        auth: AuthConfig::TrustedHeaders {
+            default: Principal::local("acme", "alice").unwrap(),
+            trusted_proxies: vec!["127.0.0.1".parse().unwrap()],
+        },
+        workers: false,
+        ..Options::default()
+    })
+    .await;
+    for (org, user) in [
+        (vec!["org-a", "org-b"], vec!["u1"]),
+        (vec!["org-a"], vec!["u1", "u2"]),
+    ] {
+        let mut req = s.http.get(s.url("/api/v1/scans"));
+        for o in &org {
+            req = req.header("x-org-id", *o);
+        }
+        for u in &user {
+            req = req.header("x-user-id", *u);
+        }
+        let (status, p) = common::read(req.send().await.unwrap()).await;
+        assert_eq!(
+            (status, p["code"].as_str()),
+            (400, Some("bad_request")),
+            "{org:?} {user:?}: {p}"
+        );
+    }
+    let res = s
+        .http
+        .get(s.url("/api/v1/scans"))
+        .header("x-org-id", "org-a")
+        .header("x-user-id", "u1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trusted_headers_with_no_trusted_proxy_trust_no_one() {
+    let s = start_with(Options {
+        auth: AuthConfig::TrustedHeaders {
+            default: Principal::local("acme", "alice").unwrap(),
+            trusted_proxies: vec![],
+        },
+        workers: false,
+        ..Options::default()
+    })
+    .await;
+    for path in ["/api/v1/scans", "/api/v1/scanners", "/api/v1/templates"] {
+        let res = s
+            .http
+            .get(s.url(path))
+            .header("x-org-id", "org-a")
+            .header("x-user-id", "u1")
+            .send()
+            .await
+            .unwrap();
+        let (status, p) = common::read(res).await;
+        assert_eq!(
+            (status, p["code"].as_str()),
+            (401, Some("unauthorized")),
+            "{path}: {p}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scanners_need_a_caller_and_hide_server_paths() {
+    let trusted = start_with(Options {
+        auth: AuthConfig::TrustedHeaders {
+            default: Principal::local("acme", "alice").unwrap(),
+            trusted_proxies: vec!["127.0.0.1".parse().unwrap()],
+        },
+        workers: false,
+        ..Options::default()
+    })
+    .await;
+    let (status, p) = trusted.get("/api/v1/scanners").await;
+    assert_eq!(
+        (status, p["code"].as_str()),
+        (401, Some("unauthorized")),
+        "{p}"
+    );
+
+    let s = start_with(Options {
+        workers: false,
+        ..Options::default()
+    })
+    .await;
+    let (status, list) = s.get("/api/v1/scanners").await;
+    assert_eq!(status, 200);
+    let items = list["items"].as_array().unwrap();
+    // `tool:emit` runs `sh`, found on PATH: available, and where it lives is not said.
+    let emit = items.iter().find(|x| x["name"] == "tool:emit").unwrap();
+    assert_eq!(emit["available"], true);
+    assert!(emit["detail"].is_null(), "{emit}");
+    for item in items {
+        let detail = item["detail"].as_str().unwrap_or("");
+        assert!(!detail.contains('/'), "a server path in {item}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn templates_list_honours_limit_and_pages_by_cursor() {
+    let s = start_with(Options {
+        workers: false,
+        ..Options::default()
+    })
+    .await;
+    let config = noop_config(json!({}), &["noop://x"]);
+    for name in ["c", "a", "e", "b", "d"] {
+        let (status, _) = s
+            .post("/api/v1/templates", json!({"name": name, "config": config}))
+            .await;
+        assert_eq!(status, 201);
+    }
+    let mut names = Vec::new();
+    let mut url = "/api/v1/templates?limit=2".to_owned();
+    let mut pages = 0;
+    loop {
+        let (status, page) = s.get(&url).await;
+        assert_eq!(status, 200, "{page}");
+        pages += 1;
+        let items = page["items"].as_array().unwrap();
+        assert!(items.len() <= 2, "limit ignored: {page}");
+        names.extend(items.iter().map(|t| t["name"].as_str().unwrap().to_owned()));
+        match page["next_cursor"].as_str() {
+            Some(c) => url = format!("/api/v1/templates?limit=2&cursor={c}"),
+            None => break,
+        }
+        assert!(pages < 10);
+    }
+    assert_eq!(names, ["a", "b", "c", "d", "e"]);
+    assert_eq!(pages, 3);
+    let (status, p) = s.get("/api/v1/templates?cursor=nope").await;
+    assert_eq!((status, p["path"].as_str()), (422, Some("/cursor")), "{p}");
 }

@@ -183,7 +183,8 @@ pub struct AuthSection {
     pub org: String,
     /// User of the local principal.
     pub user: String,
-    /// Peers allowed to set identity headers in `trusted-headers` mode (empty: any peer).
+    /// Peers allowed to set identity headers in `trusted-headers` mode; required (non-empty) in
+    /// that mode: `argus serve` refuses to start without it.
     pub trusted_proxies: Vec<IpAddr>,
 }
 

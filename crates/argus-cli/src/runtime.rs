@@ -339,6 +339,15 @@ async fn shutdown_signal() {
 
 /// `argus serve`: API + workers + relay + monitor in one process.
 pub async fn serve(cfg: Config) -> anyhow::Result<()> {
+    // Checked before anything starts: trusting identity headers from every peer would let any
+    // client act as any org.
+    if cfg.auth.mode == AuthMode::TrustedHeaders && cfg.auth.trusted_proxies.is_empty() {
+        anyhow::bail!(
+            "invalid configuration: auth.mode = \"trusted-headers\" needs auth.trusted_proxies \
+             (ARGUS_AUTH__TRUSTED_PROXIES): list the gateway addresses allowed to set X-Org-ID and \
+             X-User-ID; with an empty list any client could claim any org"
+        );
+    }
     let engine = engine(&cfg).await?;
     let shutdown = CancellationToken::new();
     let mut handles = vec![

@@ -388,3 +388,60 @@ fn secrets_credentials_come_from_the_environment() {
     );
     assert!(!text.contains("hunter2"), "{text}");
 }
+
+/// `trusted-headers` mode with no trusted proxy would let any client claim any org: `argus
+/// serve` refuses to start, naming the setting, before it binds or opens anything.
+#[test]
+fn serve_refuses_trusted_headers_without_trusted_proxies() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = argus()
+        .args(["serve", "--data-dir"])
+        .arg(dir.path())
+        .env("ARGUS_AUTH__MODE", "trusted-headers")
+        .env("ARGUS_SERVER__BIND", "127.0.0.1:0")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Before the check existed it served until killed: bound the wait, then fail.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("argus serve started in trusted-headers mode without trusted proxies");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    use std::io::Read as _;
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(!status.success(), "{err}");
+    assert!(err.contains("auth.trusted_proxies"), "{err}");
+    assert!(err.contains("trusted-headers"), "{err}");
+    assert!(
+        !dir.path().join("argus.db").exists(),
+        "the store was opened before the config was checked"
+    );
+
+    // With a proxy listed the same config is fine (checked without serving: `config show`).
+    let out = argus()
+        .args(["config", "show"])
+        .env("ARGUS_AUTH__MODE", "trusted-headers")
+        .env("ARGUS_AUTH__TRUSTED_PROXIES", "[\"10.0.0.5\"]")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

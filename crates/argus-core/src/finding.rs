@@ -248,7 +248,7 @@ pub struct Finding {
     pub target: Target,
     pub location: Location,
     pub fingerprint: String,
-    #[schema(value_type = Object)]
+    /// Scanner-specific details: any JSON value, `null` when the scanner gave none.
     pub data: serde_json::Value,
     pub secret: Option<SecretDigest>,
     pub triage: Triage,

@@ -222,15 +222,20 @@ fn pattern_matches(pattern: &str, target: &Target) -> bool {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScanConfig {
-    /// Scanners to run on every target whose kind they accept.
+    /// Scanners to run on every target whose kind they accept (at least one; a scanner may be
+    /// listed once).
+    #[schema(schema_with = scanners_schema)]
     pub scanners: Vec<ScannerSpec>,
-    /// Initial targets.
+    /// Initial targets (1-100000).
+    #[schema(min_items = 1, max_items = 100000)]
     pub targets: Vec<Target>,
-    /// How many hops of chained targets to follow (0 = only the initial targets).
+    /// How many hops of chained targets to follow (0 = only the initial targets; at most 16).
     #[serde(default)]
+    #[schema(maximum = 16)]
     pub recursion_depth: u32,
     /// Wall-clock limit in seconds; the scan fails with reason `max_duration` past it.
     #[serde(default)]
+    #[schema(minimum = 1)]
     pub max_duration: Option<u64>,
     /// Stop enqueuing once this many findings exist; the scan completes with reason `max_results`.
     #[serde(default)]
@@ -243,13 +248,30 @@ pub struct ScanConfig {
     pub max_tasks: Option<u64>,
     #[serde(default)]
     pub priority: Priority,
-    /// Attempts per task before it is dead-lettered and counted failed.
+    /// Attempts per task before it is dead-lettered and counted failed (1-20).
     #[serde(default = "default_attempts")]
+    #[schema(minimum = 1, maximum = 20)]
     pub max_attempts: u32,
     #[serde(default)]
     pub scope: Scope,
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+}
+
+/// `scanners`: at least one, no two alike (utoipa has no attribute for `uniqueItems`). The
+/// engine refuses a scanner named twice even with different params, which no JSON schema
+/// keyword states; that case is a 422 naming the second one.
+fn scanners_schema() -> utoipa::openapi::schema::Array {
+    use utoipa::PartialSchema as _;
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .items(ScannerSpec::schema())
+        .min_items(Some(1))
+        .unique_items(true)
+        .description(Some(
+            "Scanners to run on every target whose kind they accept (at least one; a scanner \
+             may be listed once).",
+        ))
+        .build()
 }
 
 fn default_attempts() -> u32 {

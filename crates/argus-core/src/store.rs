@@ -37,6 +37,15 @@ pub struct ScanQuery {
     pub limit: u32,
 }
 
+/// Paging for template lists (by name, then id).
+#[derive(Clone, Debug, Default)]
+pub struct TemplateQuery {
+    /// Opaque cursor from the previous page's `next_cursor`.
+    pub cursor: Option<String>,
+    /// Page size: 0 means the default of 100, anything else is clamped to 1..=1000.
+    pub limit: u32,
+}
+
 /// A scan state change together with the events it produced.
 #[derive(Clone, Debug)]
 pub struct Transition {
@@ -221,8 +230,9 @@ pub trait Store: Send + Sync + 'static {
     async fn create_template(&self, template: NewTemplate) -> Result<Template>;
     /// One template.
     async fn get_template(&self, org: &OrgId, id: TemplateId) -> Result<Template>;
-    /// Templates of the org, by name.
-    async fn list_templates(&self, org: &OrgId) -> Result<Vec<Template>>;
+    /// Templates of the org, by name then id, one page at a time (`next_cursor` is set while
+    /// more follow; a cursor not returned by this list is `Invalid` at `/cursor`).
+    async fn list_templates(&self, org: &OrgId, query: &TemplateQuery) -> Result<Page<Template>>;
     /// Replaces a template's name, description and config.
     async fn update_template(&self, template: NewTemplate) -> Result<Template>;
     /// Deletes a template.

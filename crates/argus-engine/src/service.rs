@@ -404,26 +404,46 @@ impl Engine {
     }
 }
 
+/// The name a scan is stored under: the given one (see [`given_name`]), or one derived from
+/// its scanners and first target, cut to [`MAX_NAME`] characters (a derived name is ours to
+/// shorten; a given one is never cut silently).
 fn checked_name(name: Option<String>, config: &ScanConfig) -> Result<String> {
-    let name = name.unwrap_or_else(|| {
-        let scanners: Vec<&str> = config.scanners.iter().map(|s| s.name.as_str()).collect();
-        format!(
-            "{} on {}",
-            scanners.join("+"),
-            config.targets.first().map(|t| t.value()).unwrap_or("")
-        )
-    });
-    let name: String = name.trim().chars().take(MAX_NAME).collect();
-    if name.is_empty() {
-        return Err(CoreError::invalid("/name", "must not be empty"));
+    match name {
+        Some(name) => given_name(&name),
+        None => {
+            let scanners: Vec<&str> = config.scanners.iter().map(|s| s.name.as_str()).collect();
+            let derived = format!(
+                "{} on {}",
+                scanners.join("+"),
+                config.targets.first().map(|t| t.value()).unwrap_or("")
+            );
+            Ok(derived.trim().chars().take(MAX_NAME).collect())
+        }
     }
-    Ok(name)
 }
 
 fn checked_template_name(name: String) -> Result<String> {
-    let name = name.trim().to_owned();
-    if name.is_empty() || name.len() > MAX_NAME {
-        return Err(CoreError::invalid("/name", "must be 1-200 characters"));
+    given_name(&name)
+}
+
+/// A name as a client gave it: at most [`MAX_NAME`] characters (Unicode scalar values, counted
+/// before trimming) with at least one that is not whitespace; stored trimmed. Over-long or blank
+/// names are 422 at `/name` — the API's schema states the same rule (`maxLength` and a pattern
+/// requiring a non-whitespace character), so what the schema allows the server accepts.
+fn given_name(name: &str) -> Result<String> {
+    let len = name.chars().count();
+    if len > MAX_NAME {
+        return Err(CoreError::invalid(
+            "/name",
+            format!("must be at most {MAX_NAME} characters (got {len})"),
+        ));
     }
-    Ok(name)
+    let trimmed = name.trim();
+    if trimmed.is_empty() {
+        return Err(CoreError::invalid(
+            "/name",
+            "must contain a character that is not whitespace",
+        ));
+    }
+    Ok(trimmed.to_owned())
 }

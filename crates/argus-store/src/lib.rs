@@ -13,6 +13,7 @@ pub mod object;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 pub mod sqlite;
+mod template_cursor;
 
 pub use local::LocalArtifactStore;
 #[cfg(feature = "object-store")]

@@ -42,7 +42,11 @@ pub(crate) async fn get_finding(
     request_body = TriageRequest,
     responses(
         (status = 200, description = "The updated finding", body = Finding),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such finding", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+
         (status = 422, description = "Unknown triage state or field", body = Problem, content_type = "application/problem+json"),
     )
 )]

@@ -71,6 +71,7 @@ pub(crate) async fn list_scans(
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`template_id` names no template of the caller's org", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid config (see `path`)", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Queue unavailable (with `start`)", body = Problem, content_type = "application/problem+json"),
     )
@@ -81,18 +82,13 @@ pub(crate) async fn create_scan(
     ApiJson(req): ApiJson<CreateScanRequest>,
 ) -> ApiResult<(StatusCode, Json<Scan>)> {
     if let Some(template_id) = req.template_id {
-        // A body that names a template of another org (or none) is invalid input, not a 404.
+        // A well-formed id that names no template of the caller's org is a 404, as for any
+        // other reference to a missing record (a malformed one is a 422 from the extractor).
         state
             .engine
             .store()
             .get_template(&caller.org, template_id)
-            .await
-            .map_err(|e| match e {
-                CoreError::NotFound { .. } => {
-                    Problem::invalid("/template_id", format!("template {template_id} not found"))
-                }
-                other => other.into(),
-            })?;
+            .await?;
     }
     let scan = state
         .engine
@@ -156,9 +152,12 @@ fn json_body(body: Bytes) -> Response {
     request_body = UpdateScanRequest,
     responses(
         (status = 200, description = "The updated scan", body = Scan),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such scan", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The scan has started (`state` says where it is)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid config", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid config (see `path`)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub(crate) async fn update_scan(
@@ -399,16 +398,19 @@ pub(crate) async fn list_artifacts(
 }
 
 /// Downloads one artifact (streamed). `name` may contain `/`; an invalid name answers 422.
+///
+/// The body is always `application/octet-stream` (as documented), whatever the artifact holds:
+/// its recorded type is in the artifact list, and a download is never rendered by a browser.
 #[utoipa::path(
     get,
     path = "/scans/{id}/artifacts/{name}",
     tag = "scans",
     params(
         ("id" = String, Path, format = Uuid, description = "Scan id"),
-        ("name" = String, Path, description = "Artifact name: a relative path of letters, digits, '.', '_', '-' (may contain '/')"),
+        ("name" = String, Path, max_length = 255, pattern = "^[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$", description = "Artifact name: a relative path of letters, digits, '.', '_', '-' (may contain '/'; no segment starts with '.')"),
     ),
     responses(
-        (status = 200, description = "The artifact's bytes, with its content type", body = String, content_type = "application/octet-stream"),
+        (status = 200, description = "The artifact's bytes (its own type is `content_type` in the artifact list)", body = String, content_type = "application/octet-stream"),
         (status = 404, description = "No such scan or artifact", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid artifact name", body = Problem, content_type = "application/problem+json"),
     )
@@ -437,9 +439,10 @@ pub(crate) async fn get_artifact(
         .await?;
     let mut res = Body::from_stream(stream).into_response();
     let headers = res.headers_mut();
-    let content_type = HeaderValue::from_str(&meta.content_type)
-        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
-    headers.insert(header::CONTENT_TYPE, content_type);
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),

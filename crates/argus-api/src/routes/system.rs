@@ -1,4 +1,5 @@
-//! Scanners registry, metadata, health, readiness, the OpenAPI document and the 404 fallback.
+//! Scanners registry, metadata, health, readiness, the OpenAPI document (at
+//! `/api/v1/openapi.json` and `/openapi.json`) and the 404 fallback.
 
 use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode, Uri};
@@ -8,6 +9,7 @@ use axum::Json;
 use argus_core::finding::Page;
 use argus_core::scanner::ScannerInfo;
 
+use crate::auth::Caller;
 use crate::dto::{Dependency, Health, Readiness};
 use crate::problem::Problem;
 use crate::{AppState, Meta};
@@ -62,17 +64,48 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<R
 }
 
 /// Every scanner: name, description, accepted target kinds, params schema, availability.
+///
+/// Like every `/api/v1` route it needs a caller (401 otherwise in trusted-headers mode), and it
+/// never shows where a scanner's executable lives: `detail` only says why a scanner is not
+/// available, and only when that reason names no server path.
 #[utoipa::path(
     get,
     path = "/scanners",
     tag = "system",
     responses((status = 200, description = "The scanner registry", body = Page<ScannerInfo>))
 )]
-pub(crate) async fn list_scanners(State(state): State<AppState>) -> Json<Page<ScannerInfo>> {
+pub(crate) async fn list_scanners(
+    State(state): State<AppState>,
+    _caller: Caller,
+) -> Json<Page<ScannerInfo>> {
+    let items = state
+        .engine
+        .registry()
+        .infos()
+        .into_iter()
+        .map(|mut info| {
+            info.detail = public_detail(info.available, info.detail.take());
+            info
+        })
+        .collect();
     Json(Page {
-        items: state.engine.registry().infos(),
+        items,
         next_cursor: None,
     })
+}
+
+/// What a client may read of a scanner's `detail`: nothing when it is available (the detail is
+/// then where its executable is), the reason otherwise unless it contains a path.
+fn public_detail(available: bool, detail: Option<String>) -> Option<String> {
+    if available {
+        return None;
+    }
+    match detail {
+        Some(d) if d.contains('/') || d.contains('\\') => {
+            Some("not available on this server (`argus scanners` there says why)".to_owned())
+        }
+        other => other,
+    }
 }
 
 /// Version, build and the backends in use.
@@ -100,6 +133,17 @@ pub(crate) async fn openapi_json(State(state): State<AppState>) -> Response {
         HeaderValue::from_static("application/json"),
     );
     res
+}
+
+/// The OpenAPI document again at the root, where tools look for it by default.
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    tag = "system",
+    responses((status = 200, description = "The OpenAPI document (same as `/api/v1/openapi.json`)", body = Object))
+)]
+pub(crate) async fn openapi_json_root(state: State<AppState>) -> Response {
+    openapi_json(state).await
 }
 
 /// 404 for every path no route matches.

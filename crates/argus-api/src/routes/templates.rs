@@ -7,31 +7,43 @@ use axum::Json;
 use argus_core::finding::Page;
 use argus_core::ids::TemplateId;
 use argus_core::scan::Scan;
+use argus_core::store::TemplateQuery;
 use argus_core::template::Template;
 use argus_engine::service::FromTemplate;
 
 use crate::auth::Caller;
-use crate::dto::{ScanFromTemplateRequest, TemplateRequest};
-use crate::extract::{ApiJson, ApiPath};
+use crate::dto::{parse_limit, ScanFromTemplateRequest, TemplateListParams, TemplateRequest};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::problem::{ApiResult, Problem};
 use crate::AppState;
 
-/// The org's templates, by name.
+/// The org's templates, by name, paginated by cursor.
 #[utoipa::path(
     get,
     path = "/templates",
     tag = "templates",
-    responses((status = 200, description = "All templates of the org", body = Page<Template>))
+    params(TemplateListParams),
+    responses(
+        (status = 200, description = "One page of templates", body = Page<Template>),
+        (status = 422, description = "Bad query parameter or cursor", body = Problem, content_type = "application/problem+json"),
+    )
 )]
 pub(crate) async fn list_templates(
     State(state): State<AppState>,
     caller: Caller,
+    ApiQuery(q): ApiQuery<TemplateListParams>,
 ) -> ApiResult<Json<Page<Template>>> {
-    let items = state.engine.store().list_templates(&caller.org).await?;
-    Ok(Json(Page {
-        items,
-        next_cursor: None,
-    }))
+    let query = TemplateQuery {
+        cursor: q.cursor.filter(|c| !c.is_empty()),
+        limit: parse_limit(q.limit.as_deref())?,
+    };
+    Ok(Json(
+        state
+            .engine
+            .store()
+            .list_templates(&caller.org, &query)
+            .await?,
+    ))
 }
 
 /// Creates a template; its config is validated like a scan's.
@@ -43,6 +55,8 @@ pub(crate) async fn list_templates(
     responses(
         (status = 201, description = "The new template", body = Template),
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid config (see `path`)", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -88,8 +102,11 @@ pub(crate) async fn get_template(
     request_body = TemplateRequest,
     responses(
         (status = 200, description = "The updated template", body = Template),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such template", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid config", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid config (see `path`)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub(crate) async fn update_template(
@@ -138,8 +155,11 @@ pub(crate) async fn delete_template(
     request_body = ScanFromTemplateRequest,
     responses(
         (status = 201, description = "The new scan", body = Scan),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such template", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid overrides", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid overrides (see `path`)", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Queue unavailable (with `start`)", body = Problem, content_type = "application/problem+json"),
     )
 )]

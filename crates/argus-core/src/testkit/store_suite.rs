@@ -31,7 +31,7 @@ use crate::event::{Event, EventKind};
 use crate::finding::{FindingQuery, FindingSort, NewFinding, Severity, Triage};
 use crate::ids::{OrgId, ScanId, TaskId, TemplateId, UserId};
 use crate::scan::{NewScan, Priority, ScanAction, ScanConfig, ScanState, ScannerSpec, Scope};
-use crate::store::{Cleanup, ScanQuery, Store};
+use crate::store::{Cleanup, ScanQuery, Store, TemplateQuery};
 use crate::target::{Target, TargetKind};
 use crate::task::{EnumerationUpdate, Task, TaskReport, TaskStatus};
 use crate::template::NewTemplate;
@@ -199,6 +199,7 @@ where
         events_monotonic_and_replay,
         finding_filters_sort_pagination,
         templates_crud,
+        list_templates_paging,
         artifacts_metadata,
         delete_cascades,
         concurrent_records_exact,
@@ -268,7 +269,12 @@ pub async fn org_scoping<S: Store>(store: Arc<S>) {
 
     let t = store.create_template(template(&a, "t")).await.unwrap();
     assert_not_found(store.get_template(&b, t.id).await, "get_template");
-    assert!(store.list_templates(&b).await.unwrap().is_empty());
+    assert!(store
+        .list_templates(&b, &TemplateQuery::default())
+        .await
+        .unwrap()
+        .items
+        .is_empty());
     assert_not_found(
         store
             .update_template(NewTemplate {
@@ -1291,9 +1297,10 @@ pub async fn templates_crud<S: Store>(store: Arc<S>) {
     );
     assert_eq!(store.get_template(&o, a.id).await.unwrap(), a);
     let names: Vec<String> = store
-        .list_templates(&o)
+        .list_templates(&o, &TemplateQuery::default())
         .await
         .unwrap()
+        .items
         .into_iter()
         .map(|t| t.name)
         .collect();
@@ -1339,7 +1346,98 @@ pub async fn templates_crud<S: Store>(store: Arc<S>) {
     store.delete_template(&o, a.id).await.unwrap();
     assert_not_found(store.get_template(&o, a.id).await, "deleted template");
     assert_not_found(store.delete_template(&o, a.id).await, "delete twice");
-    assert_eq!(store.list_templates(&o).await.unwrap().len(), 1);
+    let left = store
+        .list_templates(&o, &TemplateQuery::default())
+        .await
+        .unwrap();
+    assert_eq!((left.items.len(), left.next_cursor), (1, None));
+}
+
+/// Template lists page by name then id: every template exactly once across pages (equal names
+/// included), `next_cursor` only while more follow, and a foreign cursor is `Invalid`.
+pub async fn list_templates_paging<S: Store>(store: Arc<S>) {
+    let o = org("org-a");
+    let other = org("org-b");
+    let mut want = Vec::new();
+    // Names out of order, three of them equal (the id breaks the tie).
+    for name in ["m", "b", "same", "z", "same", "a", "same"] {
+        let t = store.create_template(template(&o, name)).await.unwrap();
+        want.push((t.name.clone(), t.id.to_string()));
+    }
+    store
+        .create_template(template(&other, "aaa"))
+        .await
+        .unwrap();
+    want.sort();
+    for limit in [1u32, 2, 3, 7, 100] {
+        let mut got = Vec::new();
+        let mut cursor = None;
+        let mut pages = 0;
+        loop {
+            let page = store
+                .list_templates(
+                    &o,
+                    &TemplateQuery {
+                        cursor: cursor.clone(),
+                        limit,
+                    },
+                )
+                .await
+                .unwrap();
+            pages += 1;
+            assert!(page.items.len() <= limit as usize, "limit {limit}");
+            got.extend(
+                page.items
+                    .iter()
+                    .map(|t| (t.name.clone(), t.id.to_string())),
+            );
+            match page.next_cursor {
+                Some(c) => {
+                    assert_eq!(page.items.len(), limit as usize, "short page with a cursor");
+                    cursor = Some(c);
+                }
+                None => break,
+            }
+            assert!(pages <= 10, "paging does not end (limit {limit})");
+        }
+        assert_eq!(got, want, "limit {limit}");
+        assert_eq!(
+            pages,
+            want.len().div_ceil(limit as usize).max(1),
+            "limit {limit}"
+        );
+    }
+    // A scan-list cursor (or garbage) is not a template cursor.
+    for _ in 0..2 {
+        store.create_scan(new_scan(&o, config())).await.unwrap();
+    }
+    let scan_cursor = store
+        .list_scans(
+            &o,
+            &ScanQuery {
+                limit: 1,
+                ..ScanQuery::default()
+            },
+        )
+        .await
+        .unwrap()
+        .next_cursor
+        .unwrap();
+    for bad in [scan_cursor, "%%%".to_owned(), "e30".to_owned()] {
+        match store
+            .list_templates(
+                &o,
+                &TemplateQuery {
+                    cursor: Some(bad.clone()),
+                    limit: 2,
+                },
+            )
+            .await
+        {
+            Err(CoreError::Invalid { path, .. }) => assert_eq!(path, "/cursor"),
+            other => panic!("cursor {bad:?}: {other:?}"),
+        }
+    }
 }
 
 fn meta(scan: ScanId, o: &OrgId, name: &str, size: u64) -> ArtifactMeta {

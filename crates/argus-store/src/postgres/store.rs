@@ -1913,15 +1913,30 @@ impl Store for PgStore {
         .await
     }
 
-    async fn list_templates(&self, org: &OrgId) -> Result<Vec<Template>> {
+    async fn list_templates(
+        &self,
+        org: &OrgId,
+        query: &argus_core::store::TemplateQuery,
+    ) -> Result<Page<Template>> {
         lift(async {
-            let rows = sqlx::query(&format!(
-                "SELECT {TEMPLATE_COLS} FROM templates WHERE org_id = $1 ORDER BY name, id"
-            ))
-            .bind(org.as_str())
-            .fetch_all(&self.pool)
-            .await?;
-            Ok(decode_all(&rows, template_from_row)?)
+            let limit = clamp_limit(query.limit);
+            let mut qb = QueryBuilder::<Postgres>::new(format!(
+                "SELECT {TEMPLATE_COLS} FROM templates WHERE org_id = "
+            ));
+            qb.push_bind(org.as_str().to_owned());
+            if let Some(cur) = &query.cursor {
+                let (name, id) = crate::template_cursor::decode(cur)?;
+                qb.push(" AND (name, id) > (")
+                    .push_bind(name)
+                    .push(", ")
+                    .push_bind(id)
+                    .push(")");
+            }
+            qb.push(" ORDER BY name, id LIMIT ")
+                .push_bind(i64::from(limit) + 1);
+            let rows = qb.build().fetch_all(&self.pool).await?;
+            let items = decode_all(&rows, template_from_row)?;
+            Ok(crate::template_cursor::page(items, limit))
         })
         .await
     }

@@ -1769,15 +1769,36 @@ impl Store for SqliteStore {
         template_from_row(&row)
     }
 
-    async fn list_templates(&self, org: &OrgId) -> Result<Vec<Template>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {TEMPLATE_COLS} FROM templates WHERE org_id = ?1 ORDER BY name, id"
-        ))
-        .bind(org.as_str())
-        .fetch_all(&self.db.reader)
-        .await
-        .map_err(db_err)?;
-        rows.iter().map(template_from_row).collect()
+    async fn list_templates(
+        &self,
+        org: &OrgId,
+        query: &argus_core::store::TemplateQuery,
+    ) -> Result<Page<Template>> {
+        let limit = clamp_limit(query.limit);
+        let mut qb = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT {TEMPLATE_COLS} FROM templates WHERE org_id = "
+        ));
+        qb.push_bind(org.as_str().to_owned());
+        if let Some(cur) = &query.cursor {
+            let (name, id) = crate::template_cursor::decode(cur)?;
+            qb.push(" AND (name, id) > (")
+                .push_bind(name)
+                .push(", ")
+                .push_bind(id.to_string())
+                .push(")");
+        }
+        qb.push(" ORDER BY name, id LIMIT ")
+            .push_bind(i64::from(limit) + 1);
+        let rows = qb
+            .build()
+            .fetch_all(&self.db.reader)
+            .await
+            .map_err(db_err)?;
+        let items = rows
+            .iter()
+            .map(template_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(crate::template_cursor::page(items, limit))
     }
 
     async fn update_template(&self, t: NewTemplate) -> Result<Template> {
