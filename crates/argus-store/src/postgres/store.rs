@@ -1466,37 +1466,43 @@ impl PgStore {
         .bind(MARKS_PER_PASS)
         .fetch_all(&mut *tx)
         .await?;
-        let mut chosen: Vec<(Uuid, Vec<Uuid>)> = Vec::new();
-        let mut listed = 0usize;
-        let mut renew = Vec::new();
-        for (id, tasks, stale) in candidates {
-            if !chosen.is_empty() && listed + tasks.len() > limit_n {
-                break;
-            }
-            listed += tasks.len();
-            if stale {
-                renew.push(id);
-            }
-            chosen.push((id, tasks));
-        }
-        if !renew.is_empty() {
-            // Taken over (or about to run out): the lease is this instance's again.
-            sqlx::query(
-                "UPDATE relay_marks SET relay_owner = $1, \
-                     relay_until = now() + make_interval(secs => $2) WHERE id = ANY($3)",
-            )
-            .bind(self.relay.owner)
-            .bind(RELAY_LEASE.as_secs_f64())
-            .bind(&renew)
-            .execute(&mut *tx)
-            .await?;
-        }
-
         // Walk the pending index in order and stop at `limit`; probe listed tasks by primary
         // key (see RELAY_PLAN).
         sqlx::query(RELAY_PLAN).execute(&mut *tx).await?;
         let mut out: Vec<(i64, Task)> = Vec::new();
-        if !chosen.is_empty() {
+        let mut queue = candidates.into_iter().peekable();
+        // Rounds: marks whose listed tasks fit the room left (at least one mark a round), until
+        // `limit` tasks were found or the marks ran out (a mark may list nothing live any more).
+        while out.len() < limit_n && queue.peek().is_some() {
+            let room = limit_n - out.len();
+            let mut chosen: Vec<(Uuid, Vec<Uuid>)> = Vec::new();
+            let mut listed = 0usize;
+            let mut renew = Vec::new();
+            while let Some((_, tasks, _)) = queue.peek() {
+                if !chosen.is_empty() && listed + tasks.len() > room {
+                    break;
+                }
+                let Some((id, tasks, stale)) = queue.next() else {
+                    break;
+                };
+                listed += tasks.len();
+                if stale {
+                    renew.push(id);
+                }
+                chosen.push((id, tasks));
+            }
+            if !renew.is_empty() {
+                // Taken over (or about to run out): the lease is this instance's again.
+                sqlx::query(
+                    "UPDATE relay_marks SET relay_owner = $1, \
+                         relay_until = now() + make_interval(secs => $2) WHERE id = ANY($3)",
+                )
+                .bind(self.relay.owner)
+                .bind(RELAY_LEASE.as_secs_f64())
+                .bind(&renew)
+                .execute(&mut *tx)
+                .await?;
+            }
             let all: Vec<Uuid> = chosen.iter().flat_map(|(_, t)| t.iter().copied()).collect();
             // Listed tasks still to run: published (a pause parks them, a report ends them)
             // and of a scan that has not ended.
