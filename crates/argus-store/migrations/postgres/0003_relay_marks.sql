@@ -11,6 +11,8 @@ CREATE TABLE relay_marks (
     id          uuid PRIMARY KEY,
     scan_id     uuid NOT NULL,
     task_ids    uuid[] NOT NULL,
+    -- cardinality(task_ids), kept beside it: choosing marks must not read (detoast) the lists.
+    task_count  integer NOT NULL,
     relay_owner uuid NOT NULL,
     relay_until timestamptz NOT NULL
 );

@@ -784,9 +784,10 @@ impl PgStore {
             }
         }
         sqlx::query(
-            "INSERT INTO relay_marks (id, scan_id, task_ids, relay_owner, relay_until) \
-             SELECT u.mark, (array_agg(u.scan))[1], array_agg(u.task ORDER BY u.ord), $4, \
-                 now() + make_interval(secs => $5) \
+            "INSERT INTO relay_marks (id, scan_id, task_ids, task_count, relay_owner, \
+                 relay_until) \
+             SELECT u.mark, (array_agg(u.scan))[1], array_agg(u.task ORDER BY u.ord), count(*), \
+                 $4, now() + make_interval(secs => $5) \
              FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[]) WITH ORDINALITY \
                  AS u(mark, scan, task, ord) \
              GROUP BY u.mark",
@@ -844,7 +845,9 @@ impl PgStore {
                 .await?;
         }
         for (mark, rest) in &trimmed {
-            sqlx::query("UPDATE relay_marks SET task_ids = $2 WHERE id = $1")
+            sqlx::query(
+                "UPDATE relay_marks SET task_ids = $2, task_count = cardinality($2) WHERE id = $1",
+            )
                 .bind(mark)
                 .bind(rest)
                 .execute(&mut *tx)
@@ -870,15 +873,17 @@ impl PgStore {
             .await?;
             // Tasks of marks this instance did not hand out (rare): no longer listed.
             let r = sqlx::query(
-                "UPDATE relay_marks SET task_ids = ARRAY( \
-                     SELECT x FROM unnest(task_ids) AS x WHERE x <> ALL($1)) \
+                "UPDATE relay_marks SET \
+                     task_ids = ARRAY(SELECT x FROM unnest(task_ids) AS x WHERE x <> ALL($1)), \
+                     task_count = (SELECT count(*) FROM unnest(task_ids) AS x \
+                         WHERE x <> ALL($1)) \
                  WHERE task_ids && $1",
             )
             .bind(&rest)
             .execute(&mut *tx)
             .await?;
             if r.rows_affected() > 0 {
-                sqlx::query("DELETE FROM relay_marks WHERE cardinality(task_ids) = 0")
+                sqlx::query("DELETE FROM relay_marks WHERE task_count = 0")
                     .execute(&mut *tx)
                     .await?;
             }
@@ -904,16 +909,18 @@ impl PgStore {
             .collect();
         scan_ids.sort_unstable();
 
-        let mut done = Vec::new();
+        // (task, its report's scan) per status.
+        let mut done: Vec<(Uuid, Uuid)> = Vec::new();
         let mut failed_ids = Vec::new();
+        let mut failed_scans = Vec::new();
         let mut failed_errors = Vec::new();
-        let mut dropped = Vec::new();
-        let mut parked = Vec::new();
+        let mut dropped: Vec<(Uuid, Uuid)> = Vec::new();
+        let mut parked: Vec<(Uuid, Uuid)> = Vec::new();
         let mut failed_seen: HashMap<TaskId, usize> = HashMap::new();
         for r in reports {
             match &r.status {
                 TaskStatus::Running => {}
-                TaskStatus::Done => done.push(r.task_id.0),
+                TaskStatus::Done => done.push((r.task_id.0, r.scan_id.0)),
                 TaskStatus::Failed { error } => {
                     // One row per task: the first report's error is kept (as on SQLite).
                     if let std::collections::hash_map::Entry::Vacant(slot) =
@@ -921,13 +928,27 @@ impl PgStore {
                     {
                         slot.insert(failed_ids.len());
                         failed_ids.push(r.task_id.0);
+                        failed_scans.push(r.scan_id.0);
                         failed_errors.push(pg_text(error).into_owned());
                     }
                 }
-                TaskStatus::Parked => parked.push(r.task_id.0),
-                TaskStatus::Dropped => dropped.push(r.task_id.0),
+                TaskStatus::Parked => parked.push((r.task_id.0, r.scan_id.0)),
+                TaskStatus::Dropped => dropped.push((r.task_id.0, r.scan_id.0)),
             }
         }
+
+        // Settled by primary key, in id order: one index probe per task (a join with the
+        // sorted ids; a condition on `scan_id` the planner could answer from the `(scan_id,
+        // dedup_key)` index instead made it read every row of the scan while a fresh fan-out
+        // had no statistics yet), and row locks taken in the same order by every writer.
+        fn split(mut v: Vec<(Uuid, Uuid)>) -> (Vec<Uuid>, Vec<Uuid>) {
+            v.sort_unstable();
+            v.dedup();
+            v.into_iter().unzip()
+        }
+        let (done, done_scans) = split(done);
+        let (dropped, dropped_scans) = split(dropped);
+        let (parked, parked_scans) = split(parked);
 
         let mut tx = self.pool.begin().await?;
 
@@ -937,20 +958,16 @@ impl PgStore {
         let mut d_done: HashMap<Uuid, u64> = HashMap::new();
         let mut d_failed: HashMap<Uuid, u64> = HashMap::new();
         if !done.is_empty() {
-            // By primary key, in id order: one index probe per task whatever the planner
-            // knows about the table, and row locks taken in the same order by every writer.
-            done.sort_unstable();
-            done.dedup();
             let rows: Vec<Uuid> = sqlx::query_scalar(&format!(
                 "UPDATE scan_tasks AS t SET status = 'done', updated_at = $1, relay_owner = NULL, \
                      relay_until = NULL \
-                 FROM UNNEST($2::uuid[]) AS u(id) \
-                 WHERE t.id = u.id AND t.scan_id = ANY($3) AND t.status NOT IN {TERMINAL} \
+                 FROM UNNEST($2::uuid[], $3::uuid[]) AS u(id, scan_id) \
+                 WHERE t.id = u.id AND t.scan_id = u.scan_id AND t.status NOT IN {TERMINAL} \
                  RETURNING t.scan_id"
             ))
             .bind(now)
             .bind(&done)
-            .bind(&scan_ids)
+            .bind(&done_scans)
             .fetch_all(&mut *tx)
             .await?;
             for sid in rows {
@@ -964,14 +981,14 @@ impl PgStore {
             let rows = sqlx::query(&format!(
                 "UPDATE scan_tasks AS t SET status = 'failed', error = u.error, updated_at = $1, \
                      relay_owner = NULL, relay_until = NULL \
-                 FROM UNNEST($2::uuid[], $3::text[]) AS u(id, error) \
-                 WHERE t.id = u.id AND t.scan_id = ANY($4) AND t.status NOT IN {TERMINAL} \
+                 FROM UNNEST($2::uuid[], $3::text[], $4::uuid[]) AS u(id, error, scan_id) \
+                 WHERE t.id = u.id AND t.scan_id = u.scan_id AND t.status NOT IN {TERMINAL} \
                  RETURNING t.id, t.scan_id, t.scanner, t.target, t.error"
             ))
             .bind(now)
             .bind(&failed_ids)
             .bind(&failed_errors)
-            .bind(&scan_ids)
+            .bind(&failed_scans)
             .fetch_all(&mut *tx)
             .await?;
             for r in &rows {
@@ -995,25 +1012,28 @@ impl PgStore {
         }
         if !dropped.is_empty() {
             sqlx::query(&format!(
-                "UPDATE scan_tasks SET status = 'dropped', updated_at = $1, relay_owner = NULL, \
-                     relay_until = NULL \
-                 WHERE id = ANY($2) AND scan_id = ANY($3) AND status NOT IN {TERMINAL}"
+                "UPDATE scan_tasks AS t SET status = 'dropped', updated_at = $1, \
+                     relay_owner = NULL, relay_until = NULL \
+                 FROM UNNEST($2::uuid[], $3::uuid[]) AS u(id, scan_id) \
+                 WHERE t.id = u.id AND t.scan_id = u.scan_id AND t.status NOT IN {TERMINAL}"
             ))
             .bind(now)
             .bind(&dropped)
-            .bind(&scan_ids)
+            .bind(&dropped_scans)
             .execute(&mut *tx)
             .await?;
         }
         if !parked.is_empty() {
             sqlx::query(
-                "UPDATE scan_tasks SET status = 'parked', updated_at = $1, relay_owner = NULL, \
-                     relay_until = NULL \
-                 WHERE id = ANY($2) AND scan_id = ANY($3) AND status IN ('pending', 'published')",
+                "UPDATE scan_tasks AS t SET status = 'parked', updated_at = $1, \
+                     relay_owner = NULL, relay_until = NULL \
+                 FROM UNNEST($2::uuid[], $3::uuid[]) AS u(id, scan_id) \
+                 WHERE t.id = u.id AND t.scan_id = u.scan_id \
+                     AND t.status IN ('pending', 'published')",
             )
             .bind(now)
             .bind(&parked)
-            .bind(&scan_ids)
+            .bind(&parked_scans)
             .execute(&mut *tx)
             .await?;
         }
@@ -1455,8 +1475,8 @@ impl PgStore {
 
         // 1. Relay marks: this instance's own, and those whose lease ran out (their owner
         //    crashed or stalled); oldest first, as many as `limit` tasks fill (at least one).
-        let candidates: Vec<(Uuid, Vec<Uuid>, bool)> = sqlx::query_as(
-            "SELECT id, task_ids, \
+        let candidates: Vec<(Uuid, i32, bool)> = sqlx::query_as(
+            "SELECT id, task_count, \
                  (relay_owner <> $1 OR relay_until < now() + make_interval(secs => $2)) \
              FROM relay_marks WHERE relay_owner = $1 OR relay_until < now() \
              ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED",
@@ -1466,30 +1486,28 @@ impl PgStore {
         .bind(MARKS_PER_PASS)
         .fetch_all(&mut *tx)
         .await?;
-        // Walk the pending index in order and stop at `limit`; probe listed tasks by primary
-        // key (see RELAY_PLAN).
-        sqlx::query(RELAY_PLAN).execute(&mut *tx).await?;
         let mut out: Vec<(i64, Task)> = Vec::new();
         let mut queue = candidates.into_iter().peekable();
         // Rounds: marks whose listed tasks fit the room left (at least one mark a round), until
         // `limit` tasks were found or the marks ran out (a mark may list nothing live any more).
         while out.len() < limit_n && queue.peek().is_some() {
             let room = limit_n - out.len();
-            let mut chosen: Vec<(Uuid, Vec<Uuid>)> = Vec::new();
+            let mut chosen: Vec<Uuid> = Vec::new();
             let mut listed = 0usize;
             let mut renew = Vec::new();
-            while let Some((_, tasks, _)) = queue.peek() {
-                if !chosen.is_empty() && listed + tasks.len() > room {
+            while let Some((_, count, _)) = queue.peek() {
+                let count = usize::try_from(*count).unwrap_or(0);
+                if !chosen.is_empty() && listed + count > room {
                     break;
                 }
-                let Some((id, tasks, stale)) = queue.next() else {
+                let Some((id, _, stale)) = queue.next() else {
                     break;
                 };
-                listed += tasks.len();
+                listed += count;
                 if stale {
                     renew.push(id);
                 }
-                chosen.push((id, tasks));
+                chosen.push(id);
             }
             if !renew.is_empty() {
                 // Taken over (or about to run out): the lease is this instance's again.
@@ -1503,24 +1521,29 @@ impl PgStore {
                 .execute(&mut *tx)
                 .await?;
             }
-            let all: Vec<Uuid> = chosen.iter().flat_map(|(_, t)| t.iter().copied()).collect();
-            // Listed tasks still to run: published (a pause parks them, a report ends them)
-            // and of a scan that has not ended.
+            // The listed tasks still to run: published (a pause parks them, a report ends them)
+            // and of a scan that has not ended (a mark lists tasks of its own scan only). One
+            // primary-key probe per listed id: the
+            // lateral subquery (fenced by OFFSET 0) leaves the planner no other plan, whatever
+            // it believes about a table a fan-out filled seconds ago.
             let rows = sqlx::query(
-                "SELECT t.id, t.scan_id, t.org_id, t.scanner, t.target, t.depth, t.priority, \
-                     t.max_attempts, t.params, t.enum_state, t.seq \
-                 FROM UNNEST($1::uuid[]) AS u(id) JOIN scan_tasks t ON t.id = u.id \
-                 WHERE t.status = 'published' \
-                     AND EXISTS (SELECT 1 FROM scans s WHERE s.id = t.scan_id \
-                         AND s.state IN ('queued', 'running', 'paused'))",
+                "SELECT m.id AS mark, t.id, t.scan_id, t.org_id, t.scanner, t.target, t.depth, \
+                     t.priority, t.max_attempts, t.params, t.enum_state, t.seq \
+                 FROM relay_marks m \
+                 JOIN scans s ON s.id = m.scan_id \
+                     AND s.state IN ('queued', 'running', 'paused') \
+                 CROSS JOIN LATERAL unnest(m.task_ids) AS u(id) \
+                 CROSS JOIN LATERAL (SELECT * FROM scan_tasks t \
+                     WHERE t.id = u.id AND t.status = 'published' OFFSET 0) AS t \
+                 WHERE m.id = ANY($1)",
             )
-            .bind(&all)
+            .bind(&chosen)
             .fetch_all(&mut *tx)
             .await?;
-            let mut live: HashSet<Uuid> = HashSet::with_capacity(rows.len());
+            let mut owed: HashMap<Uuid, HashSet<Uuid>> = HashMap::new();
             for r in &rows {
                 let task = task_from_row(r)?;
-                live.insert(task.id.0);
+                owed.entry(get(r, "mark")?).or_default().insert(task.id.0);
                 out.push((get::<i64>(r, "seq")?, task));
             }
             let mut empty = Vec::new();
@@ -1530,14 +1553,15 @@ impl PgStore {
                     .marks
                     .lock()
                     .map_err(|_| CoreError::Backend("relay mark registry poisoned".into()))?;
-                for (id, tasks) in &chosen {
-                    let owed: HashSet<Uuid> =
-                        tasks.iter().copied().filter(|t| live.contains(t)).collect();
-                    if owed.is_empty() {
-                        marks.remove(id);
-                        empty.push(*id);
-                    } else {
-                        marks.insert(*id, owed);
+                for id in &chosen {
+                    match owed.remove(id) {
+                        Some(live) => {
+                            marks.insert(*id, live);
+                        }
+                        None => {
+                            marks.remove(id);
+                            empty.push(*id);
+                        }
                     }
                 }
             }
@@ -1554,6 +1578,8 @@ impl PgStore {
         //    per-row lease.
         let room = limit_n.saturating_sub(out.len());
         if room > 0 {
+            // Walk the pending index in order and stop at `limit` (see RELAY_PLAN).
+            sqlx::query(RELAY_PLAN).execute(&mut *tx).await?;
             let rows = sqlx::query(
                 "WITH picked AS ( \
                      SELECT id FROM scan_tasks \
