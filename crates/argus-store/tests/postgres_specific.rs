@@ -832,14 +832,17 @@ async fn spawned_tasks_are_written_once_and_relayed_by_marks() {
     r.spawned = children.clone();
     let out = store.record(vec![r]).await.unwrap();
     assert_eq!(out.spawned, 2500);
-    assert_eq!(mark_count(&store).await, 3, "one mark per scan and 1,000 tasks");
-    let statuses: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT status, count(*) FROM scan_tasks WHERE id <> $1 GROUP BY status",
-    )
-    .bind(roots[0].id.0)
-    .fetch_all(store.pool())
-    .await
-    .unwrap();
+    assert_eq!(
+        mark_count(&store).await,
+        3,
+        "one mark per scan and 1,000 tasks"
+    );
+    let statuses: Vec<(String, i64)> =
+        sqlx::query_as("SELECT status, count(*) FROM scan_tasks WHERE id <> $1 GROUP BY status")
+            .bind(roots[0].id.0)
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
     assert_eq!(statuses, vec![("published".to_owned(), 2500)]);
 
     let before = ledger_versions(&store).await;
@@ -955,7 +958,9 @@ async fn cleanup_deletes_relay_marks() {
     let (scan, roots) = started(&store, &o, config(), &["root"]).await;
     drain_relay(&store, 10).await;
     let mut r = TaskReport::status(&roots[0], TaskStatus::Running);
-    r.spawned = (0..2100).map(|i| task(scan, &o, &format!("c{i}"))).collect();
+    r.spawned = (0..2100)
+        .map(|i| task(scan, &o, &format!("c{i}")))
+        .collect();
     store.record(vec![r]).await.unwrap();
     assert_eq!(mark_count(&store).await, 3);
     store

@@ -848,10 +848,10 @@ impl PgStore {
             sqlx::query(
                 "UPDATE relay_marks SET task_ids = $2, task_count = cardinality($2) WHERE id = $1",
             )
-                .bind(mark)
-                .bind(rest)
-                .execute(&mut *tx)
-                .await?;
+            .bind(mark)
+            .bind(rest)
+            .execute(&mut *tx)
+            .await?;
         }
         let rest: Vec<Uuid> = ids
             .iter()
