@@ -10,12 +10,14 @@
 //!    tasks (the embedded benchmark's scan), timed from `POST /api/v1/scans` to `completed`;
 //!    CPU seconds of the API, the workers, PostgreSQL and RabbitMQ over that window are read
 //!    from `/proc`;
-//! 4. Celery 5 (`-P prefork -c N`, pyamqp, `task_acks_late=True`,
-//!    `worker_prefetch_multiplier=1`, result backend off, persistent messages) on a fresh queue
-//!    of the same broker, with `--celery-tasks` tasks.
+//! 4. Celery 5 (`-P prefork -c N`, pyamqp, `task_acks_late=True`, result backend off,
+//!    persistent messages) on a fresh queue of the same broker, with `--celery-tasks` tasks, at
+//!    every `worker_prefetch_multiplier` of `--celery-prefetch` (default 1, 4, 16): Argus is
+//!    compared with Celery's best setting, not a handicapped one.
 //!
 //! Prints and writes a Markdown section (between markers in `--out`, so the embedded
-//! benchmark's section is kept) with the median and every run's figure.
+//! benchmark's section is kept) with the median and every run's figure, the machine (cores,
+//! load average before the runs) and each Celery setting's rate.
 
 use anyhow::{bail, Context};
 use clap::Args;
@@ -71,6 +73,14 @@ pub struct DistArgs {
     /// Log every statement slower than this many ms with its duration (in the server log).
     #[arg(long)]
     log_statements_ms: Option<u64>,
+    /// With `--explain-ms`: log the plans with actual rows, times and buffers (EXPLAIN ANALYZE,
+    /// which slows every statement down a little).
+    #[arg(long)]
+    explain_analyze: bool,
+    /// Celery `worker_prefetch_multiplier` values to run (each run at every one; the best
+    /// median is the one Argus is compared with).
+    #[arg(long, value_delimiter = ',', default_value = "1,4,16")]
+    celery_prefetch: Vec<u32>,
 }
 
 /// A child process killed on drop.
@@ -108,6 +118,16 @@ impl<'a> Stack<'a> {
                      ALTER DATABASE {db} SET auto_explain.log_min_duration = '{ms}ms'"
                 ),
             )?;
+            if args.explain_analyze {
+                psql(
+                    &args.pg_url,
+                    &format!(
+                        "ALTER DATABASE {db} SET auto_explain.log_analyze = on; \
+                         ALTER DATABASE {db} SET auto_explain.log_buffers = on; \
+                         ALTER DATABASE {db} SET auto_explain.log_nested_statements = on"
+                    ),
+                )?;
+            }
         }
         if let Some(ms) = args.log_statements_ms {
             psql(
@@ -406,7 +426,7 @@ struct CeleryRun {
     rate: f64,
 }
 
-fn celery_run(args: &DistArgs, concurrency: usize) -> anyhow::Result<CeleryRun> {
+fn celery_run(args: &DistArgs, concurrency: usize, prefetch: u32) -> anyhow::Result<CeleryRun> {
     let dir = PathBuf::from("benches/celery");
     let python = std::path::absolute(&args.python)?;
     let celery_bin = python.with_file_name("celery");
@@ -414,6 +434,7 @@ fn celery_run(args: &DistArgs, concurrency: usize) -> anyhow::Result<CeleryRun> 
     let queue = format!("argus.bench.celery.{}", &suffix[suffix.len() - 12..]);
     let tmp = tempfile::tempdir()?;
     let counter = format!("file:{}", tmp.path().join("done").display());
+    let prefetch = prefetch.to_string();
     let broker = args
         .amqp_url
         .replacen("amqp://", "pyamqp://", 1)
@@ -422,7 +443,7 @@ fn celery_run(args: &DistArgs, concurrency: usize) -> anyhow::Result<CeleryRun> 
         ("CELERY_BROKER", broker.as_str()),
         ("CELERY_QUEUE", queue.as_str()),
         ("CELERY_ACKS_LATE", "1"),
-        ("CELERY_PREFETCH", "1"),
+        ("CELERY_PREFETCH", prefetch.as_str()),
         ("CELERY_COUNTER", counter.as_str()),
     ];
     let worker = Command::new(&celery_bin)
@@ -501,6 +522,30 @@ fn list(v: &[f64]) -> String {
         .join(", ")
 }
 
+/// `cores, load average (1, 5, 15 min)` of this machine, as read now.
+fn machine() -> String {
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    let load = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|| "unknown".into());
+    format!("{cores} cores, load average {load}")
+}
+
+/// Celery's runs at one prefetch setting.
+struct CelerySetting {
+    prefetch: u32,
+    rates: Vec<f64>,
+}
+
+impl CelerySetting {
+    fn median(&self) -> f64 {
+        median(&self.rates)
+    }
+}
+
 pub async fn run(args: DistArgs) -> anyhow::Result<()> {
     if !args.argus.exists() {
         bail!(
@@ -509,13 +554,15 @@ pub async fn run(args: DistArgs) -> anyhow::Result<()> {
         );
     }
     let started = chrono_like_now();
+    let machine_before = machine();
+    eprintln!("machine: {machine_before}");
     let mut rows = Vec::new();
     for &n in &args.processes {
         let mut runs = Vec::new();
         for rep in 0..args.repeat.max(1) {
             let r = argus_run(&args, n).await?;
             eprintln!(
-                "argus, {n} worker process(es) × {} slots, run {}: {} tasks in {:.2}s = {:.0} tasks/s; CPU s: workers {:.1}, api {:.1}, postgres {:.1}, rabbitmq {:.1}",
+                "argus, {n} worker process(es) × {} slots, run {}: {} tasks in {:.2}s = {:.0} tasks/s; CPU s: workers {:.1}, api {:.1}, postgres {:.1}, rabbitmq {:.1}; machine: {}",
                 per_process(args.slots, n),
                 rep + 1,
                 r.tasks,
@@ -524,32 +571,41 @@ pub async fn run(args: DistArgs) -> anyhow::Result<()> {
                 r.cpu.workers,
                 r.cpu.api,
                 r.cpu.postgres,
-                r.cpu.rabbitmq
+                r.cpu.rabbitmq,
+                machine()
             );
             runs.push(r);
         }
-        let mut celery = Vec::new();
+        let mut celery: Vec<CelerySetting> = Vec::new();
         if args.celery_tasks > 0 {
-            for rep in 0..args.repeat.max(1) {
-                let c = celery_run(&args, n)?;
-                eprintln!(
-                    "celery -P prefork -c {n}, run {}: {} tasks, {:.0} tasks/s",
-                    rep + 1,
-                    c.tasks,
-                    c.rate
-                );
-                celery.push(c);
+            for &prefetch in &args.celery_prefetch {
+                let mut rates = Vec::new();
+                for rep in 0..args.repeat.max(1) {
+                    let c = celery_run(&args, n, prefetch)?;
+                    eprintln!(
+                        "celery -P prefork -c {n}, prefetch {prefetch}, run {}: {} tasks, {:.0} tasks/s; machine: {}",
+                        rep + 1,
+                        c.tasks,
+                        c.rate,
+                        machine()
+                    );
+                    rates.push(c.rate);
+                }
+                celery.push(CelerySetting { prefetch, rates });
             }
         }
         rows.push((n, runs, celery));
     }
+    let machine_after = machine();
+    eprintln!("machine: {machine_after}");
 
     let mut md = String::new();
     md.push_str(&format!(
         "### Distributed: PostgreSQL + RabbitMQ vs Celery on the same RabbitMQ\n\n\
-         `benches/distributed.sh --processes {} --slots {} --repeat {} --tasks {} --celery-tasks {}` ({started}; 2 cores shared by every process, PostgreSQL and RabbitMQ; other builds may have run at the same time).\n\
+         `benches/distributed.sh --processes {} --slots {} --repeat {} --tasks {} --celery-tasks {} --celery-prefetch {}` ({started}; PostgreSQL, RabbitMQ and every process share the machine; other builds may have run at the same time).\n\n\
+         machine: {machine_before} (before the runs), {machine_after} (after)\n\n\
          Argus: one `argus serve --workers 0` + N `argus worker --workers {}/N` (task slots, also each worker's prefetch: {} slots in all, split between the processes), one scan of {} no-op tasks (a root task fanning out), from `POST` to `completed`. \
-         Celery 5 (pyamqp): `-P prefork -c N`, `task_acks_late=True`, `worker_prefetch_multiplier=1`, result backend off, persistent messages, {} tasks, from first publish to last task run. Median of {} run(s), every run in brackets.\n\n",
+         Celery 5 (pyamqp): `-P prefork -c N`, `task_acks_late=True`, result backend off, persistent messages, {} tasks, from first publish to last task run, at each `worker_prefetch_multiplier` listed; the ratio is against Celery's best of them. Median of {} run(s), every run in brackets.\n\n",
         args.processes
             .iter()
             .map(ToString::to_string)
@@ -559,13 +615,18 @@ pub async fn run(args: DistArgs) -> anyhow::Result<()> {
         args.repeat,
         args.tasks,
         args.celery_tasks,
+        args.celery_prefetch
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(","),
         args.slots,
         args.slots,
         args.tasks + 1,
         args.celery_tasks,
         args.repeat.max(1),
     ));
-    md.push_str("| worker processes | Argus tasks/s | CPU µs/task: workers / API / PostgreSQL / RabbitMQ | Celery tasks/s | ratio |\n|---|---|---|---|---|\n");
+    md.push_str("| worker processes | Argus tasks/s | CPU µs/task: workers / API / PostgreSQL / RabbitMQ | Celery tasks/s by prefetch | Celery best | ratio vs best |\n|---|---|---|---|---|---|\n");
     for (n, runs, celery) in &rows {
         let rates: Vec<f64> = runs.iter().map(ArgusRun::rate).collect();
         let m = median(&rates);
@@ -583,18 +644,35 @@ pub async fn run(args: DistArgs) -> anyhow::Result<()> {
             per(|c| c.postgres),
             per(|c| c.rabbitmq)
         );
-        let (c_cell, ratio) = if celery.is_empty() {
-            ("—".to_string(), "—".to_string())
-        } else {
-            let c_rates: Vec<f64> = celery.iter().map(|c| c.rate).collect();
-            let cm = median(&c_rates);
-            (
-                format!("{cm:.0} ({})", list(&c_rates)),
-                format!("**{:.1}×**", m / cm),
-            )
+        let best = celery
+            .iter()
+            .max_by(|a, b| a.median().total_cmp(&b.median()));
+        let (settings, best_cell, ratio) = match best {
+            None => ("—".to_string(), "—".to_string(), "—".to_string()),
+            Some(b) => {
+                let cm = b.median();
+                let settings = celery
+                    .iter()
+                    .map(|c| {
+                        format!(
+                            "{}: {:.0} ({}) = {:.1}×",
+                            c.prefetch,
+                            c.median(),
+                            list(&c.rates),
+                            m / c.median()
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                (
+                    settings,
+                    format!("{cm:.0} (prefetch {})", b.prefetch),
+                    format!("**{:.1}×**", m / cm),
+                )
+            }
         };
         md.push_str(&format!(
-            "| {n} | **{m:.0}** ({}) | {cpu} | {c_cell} | {ratio} |\n",
+            "| {n} | **{m:.0}** ({}) | {cpu} | {settings} | {best_cell} | {ratio} |\n",
             list(&rates)
         ));
     }

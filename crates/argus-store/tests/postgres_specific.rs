@@ -4,6 +4,8 @@
 //! - event ids become visible in id order under concurrent writers (no gap filled later);
 //! - the relay lease hands each pending task to one process at a time, and a crashed relay's
 //!   tasks come back once its lease ran out;
+//! - spawned tasks are written once and relayed through relay marks (no ledger row rewritten),
+//!   which survive a crash, are parked by a pause and deleted by the clean-up;
 //! - counters stay exact when several processes report overlapping batches;
 //! - the pool recovers after the server terminated all its connections;
 //! - leadership is exclusive across processes; migrations re-run and tolerate foreign versions;
@@ -775,4 +777,201 @@ async fn connection_failure_is_unavailable_without_credentials() {
     assert!(!text.contains("s3cret-pw"), "credentials leaked: {text}");
     assert!(started_at.elapsed() < Duration::from_secs(9), "failed fast");
     server.abort();
+}
+
+/// `(id, xmin)` of a schema's ledger rows: a row whose `xmin` changed was rewritten.
+async fn ledger_versions(store: &PgStore) -> std::collections::BTreeMap<uuid::Uuid, String> {
+    sqlx::query_as::<_, (uuid::Uuid, String)>("SELECT id, xmin::text FROM scan_tasks")
+        .fetch_all(store.pool())
+        .await
+        .unwrap()
+        .into_iter()
+        .collect()
+}
+
+async fn mark_count(store: &PgStore) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM relay_marks")
+        .fetch_one(store.pool())
+        .await
+        .unwrap()
+}
+
+/// Drains `store`'s relay like the engine does: pending → publish → mark_published, `batch`
+/// tasks at a time, until nothing is left; returns every task handed out, in order.
+async fn drain_relay(store: &PgStore, batch: u32) -> Vec<Task> {
+    let mut got = Vec::new();
+    loop {
+        let tasks = store.pending_tasks(batch).await.unwrap();
+        if tasks.is_empty() {
+            return got;
+        }
+        let ids: Vec<TaskId> = tasks.iter().map(|t| t.id).collect();
+        store.mark_published(&ids).await.unwrap();
+        got.extend(tasks);
+    }
+}
+
+/// Spawned tasks are written once, already `published`, listed by one relay mark per 1,000: the
+/// relay hands them all out in FIFO order without rewriting a single ledger row, deletes the
+/// marks, and the terminal report is the row's only update.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spawned_tasks_are_written_once_and_relayed_by_marks() {
+    let Some(schema) = Schema::new().await else {
+        return;
+    };
+    let store = schema.store(4).await;
+    let o = org("org-a");
+    let (scan, roots) = started(&store, &o, config(), &["root"]).await;
+    // The root goes through `pending` (an initial task) and is published the old way.
+    assert_eq!(drain_relay(&store, 1000).await.len(), 1);
+
+    let children: Vec<Task> = (0..2500)
+        .map(|i| task(scan, &o, &format!("c{i}")))
+        .collect();
+    let mut r = TaskReport::status(&roots[0], TaskStatus::Running);
+    r.spawned = children.clone();
+    let out = store.record(vec![r]).await.unwrap();
+    assert_eq!(out.spawned, 2500);
+    assert_eq!(
+        mark_count(&store).await,
+        3,
+        "one mark per scan and 1,000 tasks"
+    );
+    let statuses: Vec<(String, i64)> =
+        sqlx::query_as("SELECT status, count(*) FROM scan_tasks WHERE id <> $1 GROUP BY status")
+            .bind(roots[0].id.0)
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+    assert_eq!(statuses, vec![("published".to_owned(), 2500)]);
+
+    let before = ledger_versions(&store).await;
+    let got = drain_relay(&store, 1000).await;
+    let want: Vec<TaskId> = children.iter().map(|t| t.id).collect();
+    assert_eq!(
+        got.iter().map(|t| t.id).collect::<Vec<_>>(),
+        want,
+        "every spawned task once, FIFO"
+    );
+    assert_eq!(got[7], children[7], "handed out as spawned");
+    assert_eq!(mark_count(&store).await, 0, "published marks are deleted");
+    assert_eq!(
+        ledger_versions(&store).await,
+        before,
+        "relaying rewrote no ledger row"
+    );
+
+    // A terminal report settles the row (its one update) and counts once.
+    let reports: Vec<TaskReport> = children.iter().map(done).collect();
+    store.record(reports.clone()).await.unwrap();
+    store.record(reports).await.unwrap();
+    let s = store.get_scan(&o, scan).await.unwrap();
+    assert_eq!((s.progress.enqueued, s.progress.done), (2501, 2500));
+    assert!(!s.state.is_terminal(), "the root still runs: {:?}", s.state);
+    schema.drop().await;
+}
+
+/// A process that crashed after committing spawned tasks but before publishing them: its mark
+/// stays leased to it until the lease runs out, then another process takes it over and hands
+/// out every task; tasks already settled or of an ended scan are not handed out again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unpublished_spawned_tasks_survive_a_crash() {
+    let Some(schema) = Schema::new().await else {
+        return;
+    };
+    let a = schema.store(3).await;
+    let b = schema.store(3).await;
+    let o = org("org-a");
+    let (scan, roots) = started(&a, &o, config(), &["root"]).await;
+    let (ended, ended_roots) = started(&a, &o, config(), &["root"]).await;
+    drain_relay(&a, 10).await;
+    let children: Vec<Task> = (0..30).map(|i| task(scan, &o, &format!("c{i}"))).collect();
+    let mut r = TaskReport::status(&roots[0], TaskStatus::Running);
+    r.spawned = children.clone();
+    let mut e = TaskReport::status(&ended_roots[0], TaskStatus::Running);
+    e.spawned = vec![task(ended, &o, "orphan")];
+    a.record(vec![r, e]).await.unwrap();
+    // One child already ran (a duplicate delivery, say), and the other scan was stopped.
+    a.record(vec![done(&children[0])]).await.unwrap();
+    a.apply_action(&o, ended, argus_core::scan::ScanAction::Stop)
+        .await
+        .unwrap();
+    // A "crashes" here. While its lease lives, B does not take its marks.
+    drop(a);
+    assert!(b.pending_tasks(100).await.unwrap().is_empty());
+    sqlx::query("UPDATE relay_marks SET relay_until = now() - interval '1 second'")
+        .execute(b.pool())
+        .await
+        .unwrap();
+    let got: Vec<TaskId> = drain_relay(&b, 7).await.iter().map(|t| t.id).collect();
+    assert_eq!(
+        got,
+        children[1..].iter().map(|t| t.id).collect::<Vec<_>>(),
+        "every unsettled task of the live scan, once, in order"
+    );
+    assert_eq!(mark_count(&b).await, 0);
+    schema.drop().await;
+}
+
+/// Pausing a scan parks the tasks its relay marks list (not yet handed to the queue) and drops
+/// the marks; resuming makes them pending again and the relay hands them out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pause_parks_marked_tasks_and_resume_relays_them() {
+    let Some(schema) = Schema::new().await else {
+        return;
+    };
+    let store = schema.store(3).await;
+    let o = org("org-a");
+    let (scan, roots) = started(&store, &o, config(), &["root"]).await;
+    drain_relay(&store, 10).await;
+    let children: Vec<Task> = (0..5).map(|i| task(scan, &o, &format!("c{i}"))).collect();
+    let mut r = TaskReport::status(&roots[0], TaskStatus::Running);
+    r.spawned = children.clone();
+    store.record(vec![r]).await.unwrap();
+    store
+        .apply_action(&o, scan, argus_core::scan::ScanAction::Pause)
+        .await
+        .unwrap();
+    assert_eq!(mark_count(&store).await, 0);
+    assert!(store.pending_tasks(100).await.unwrap().is_empty());
+    store
+        .apply_action(&o, scan, argus_core::scan::ScanAction::Resume)
+        .await
+        .unwrap();
+    let got: BTreeSet<TaskId> = drain_relay(&store, 100)
+        .await
+        .iter()
+        .map(|t| t.id)
+        .collect();
+    assert_eq!(got, children.iter().map(|t| t.id).collect::<BTreeSet<_>>());
+    schema.drop().await;
+}
+
+/// The clean-up of an ended scan deletes its relay marks within its step limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cleanup_deletes_relay_marks() {
+    let Some(schema) = Schema::new().await else {
+        return;
+    };
+    let store = schema.store(3).await;
+    let o = org("org-a");
+    let (scan, roots) = started(&store, &o, config(), &["root"]).await;
+    drain_relay(&store, 10).await;
+    let mut r = TaskReport::status(&roots[0], TaskStatus::Running);
+    r.spawned = (0..2100)
+        .map(|i| task(scan, &o, &format!("c{i}")))
+        .collect();
+    store.record(vec![r]).await.unwrap();
+    assert_eq!(mark_count(&store).await, 3);
+    store
+        .apply_action(&o, scan, argus_core::scan::ScanAction::Stop)
+        .await
+        .unwrap();
+    let c = store.pending_cleanups(10).await.unwrap();
+    assert_eq!(c.len(), 1);
+    assert_eq!(store.cleanup_step(&c[0], 2).await.unwrap(), 2);
+    assert_eq!(store.cleanup_step(&c[0], 2).await.unwrap(), 1);
+    assert_eq!(store.cleanup_step(&c[0], 2).await.unwrap(), 0);
+    assert_eq!(mark_count(&store).await, 0);
+    schema.drop().await;
 }

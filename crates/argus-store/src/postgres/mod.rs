@@ -23,6 +23,7 @@ mod store;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -64,6 +65,11 @@ struct Relay {
     /// Serialises `pending_tasks` within the instance, so two concurrent callers in one process
     /// cannot both receive a row this instance holds the lease for.
     gate: tokio::sync::Mutex<()>,
+    /// Relay marks this instance handed tasks out of (`pending_tasks`), with the ids of the
+    /// listed tasks still to be published: `mark_published` deletes a mark once that set is
+    /// empty (see "Relay marks" in `store.rs`). Lost on a crash, which only means the mark's
+    /// tasks are published again once its lease ran out.
+    marks: std::sync::Mutex<HashMap<Uuid, HashSet<Uuid>>>,
 }
 
 impl fmt::Debug for PgStore {
@@ -108,6 +114,7 @@ impl PgStore {
             relay: Arc::new(Relay {
                 owner: Uuid::now_v7(),
                 gate: tokio::sync::Mutex::new(()),
+                marks: std::sync::Mutex::new(HashMap::new()),
             }),
         };
         if opts.migrate {

@@ -15,7 +15,9 @@
 //! - `record` settles only ledger rows of the scans it locked (the reports' `scan_id`s); a
 //!   report naming the wrong scan for its task leaves the row alone (SQLite would settle it
 //!   without counting it).
-//! - `pending_tasks` writes (the relay lease below); on SQLite it is a plain read.
+//! - `pending_tasks` writes (the relay lease and marks below); on SQLite it is a plain read.
+//! - A task spawned by `record` is not `pending` in the ledger but listed by a relay mark;
+//!   `pending_tasks` hands it out all the same.
 //!
 //! What several processes sharing one database add:
 //! - **Lock order.** Every transaction that changes a scan locks its scan row (`FOR NO KEY
@@ -37,12 +39,32 @@
 //!   transaction that inserts events takes `pg_advisory_xact_lock(EVENTS_LOCK)` right before
 //!   drawing ids and holds it until commit, and takes no other lock after it (no deadlock), so
 //!   ids are drawn and become visible in the same order: readers always see a gap-free prefix.
-//! - **Relay lease.** `pending_tasks` leases the rows it returns to this store instance
-//!   (`relay_owner`, `relay_until = now() + 30 s` on the database clock) with
-//!   `FOR UPDATE SKIP LOCKED`: two processes never receive the same pending row while the lease
-//!   lives, and rows of a relay that crashed come back once it ran out. The same instance gets
-//!   its own leased rows again (a failed publish is retried on the next pass); its calls are
-//!   serialised so two of them never hold the same row at once.
+//! - **Relay marks.** Tasks that `record` adds (a running task's fan-out: nearly every task of
+//!   a large scan) are inserted once, already `published`, and the same transaction writes one
+//!   `relay_marks` row per scan and 1,000 tasks that lists them, leased to this store instance
+//!   (`relay_owner`, `relay_until = now() + 30 s`, database clock). `pending_tasks` hands out
+//!   the listed tasks that are still `published` and of a live scan; `mark_published` deletes a
+//!   mark once all its listed tasks were handed on. A task's ledger row is so written twice in
+//!   its life (insert, then its terminal status) instead of four times (insert, relay lease,
+//!   `published`, terminal), and the relay writes one row per thousand tasks. A crash between
+//!   the commit and the publish leaves the mark: once its lease ran out, any instance's
+//!   `pending_tasks` takes it over (renewing the lease, `FOR UPDATE SKIP LOCKED`), so no
+//!   committed task is lost (published twice at worst, which the relay allows). A pause parks
+//!   the tasks its scan's marks list (they were not handed on yet) and deletes those marks; the
+//!   clean-up of an ended or deleted scan deletes its marks.
+//! - **Relay lease.** Rows that still go through `pending` (a scan's initial tasks, resumed
+//!   ones) are leased one by one: `pending_tasks` leases the rows it returns to this store
+//!   instance (`relay_owner`, `relay_until`) with `FOR UPDATE SKIP LOCKED`: two processes never
+//!   receive the same pending row while the lease lives, and rows of a relay that crashed come
+//!   back once it ran out. The same instance gets its own leased rows and marks again (a failed
+//!   publish is retried on the next pass); its calls are serialised so two of them never hold
+//!   the same row at once.
+//! - **HOT updates.** The pending index is keyed on `pending_rank`, a generated column that is
+//!   NULL unless the row is pending, and `scan_tasks` has fillfactor 50: the terminal-status
+//!   update of a published task changes no indexed column and finds room on its page, so it
+//!   adds no index entries. `record` settles rows by primary key (a join with the sorted ids),
+//!   so every writer locks them in the same order and the plan never depends on statistics
+//!   that a fresh fan-out does not have yet.
 //! - **Leadership** (`try_lead`) is timed by the database clock (`now()`), not the callers'.
 //! - Record timestamps (`created_at`, event `at`…) come from the calling process's clock at
 //!   millisecond precision, as on SQLite, so returned records equal stored ones.
@@ -81,6 +103,10 @@ const EVENTS_LOCK: i64 = 0x6172_6775_7365_7674;
 const TX_ATTEMPTS: u32 = 4;
 /// Ledger rows per insert statement (bounds the size of one bind message).
 const INSERT_CHUNK: usize = 5000;
+/// Tasks listed by one relay mark at most (the engine's relay moves 1,000 tasks per pass).
+const MARK_CHUNK: usize = 1000;
+/// Relay marks read per `pending_tasks` call at most.
+const MARKS_PER_PASS: i64 = 64;
 /// Planner settings for the relay's two statements (`SET LOCAL`: this transaction only). A
 /// fan-out inserts tens of thousands of ledger rows within seconds, long before autovacuum
 /// analyses them; without statistics the planner takes the pending rows for a handful and reads
@@ -196,8 +222,8 @@ fn uuids<T>(ids: &[T], f: impl Fn(&T) -> Uuid) -> Vec<Uuid> {
 /// Appends events in order and returns them with their ids.
 ///
 /// Takes the event lock (see module docs), draws one id per event from the sequence (sorted,
-/// so they follow the input order), and inserts the rows with those ids. Must be the last
-/// locking step of its transaction.
+/// so they follow the input order) and inserts the rows with those ids, in one statement. Must
+/// be the last locking step of its transaction.
 async fn insert_events(
     c: &mut PgConnection,
     evs: Vec<NewEvent>,
@@ -217,34 +243,33 @@ async fn insert_events(
         kinds.push(e.kind.as_str());
         data.push(to_json(&e.data)?);
     }
-    // One round trip: every output row joins the lock's row, so the lock is held before the
-    // first id is drawn.
+    // One round trip: the lock (a materialised CTE every later row depends on) is taken before
+    // the first id is drawn; the drawn ids are then handed out in ascending order to the events
+    // in input order, whatever order the ids were drawn in.
     let mut ids: Vec<i64> = sqlx::query_scalar(
-        "WITH l AS MATERIALIZED (SELECT pg_advisory_xact_lock($2)) \
-         SELECT nextval('event_ids') FROM l, generate_series(1, $1)",
+        "WITH l AS MATERIALIZED (SELECT pg_advisory_xact_lock($2)), \
+             drawn AS MATERIALIZED (SELECT nextval('event_ids') AS id \
+                 FROM l, generate_series(1, $1)), \
+             ranked AS (SELECT id, row_number() OVER (ORDER BY id) AS ord FROM drawn) \
+         INSERT INTO events (id, scan_id, org_id, kind, data, at) \
+         SELECT r.id, u.scan_id, u.org_id, u.kind, u.data::json, $7 \
+         FROM ranked r JOIN UNNEST($3::uuid[], $4::text[], $5::text[], $6::text[]) \
+             WITH ORDINALITY AS u(scan_id, org_id, kind, data, ord) ON u.ord = r.ord \
+         RETURNING id",
     )
     .bind(i64::try_from(evs.len()).unwrap_or(i64::MAX))
     .bind(EVENTS_LOCK)
-    .fetch_all(&mut *c)
-    .await?;
-    ids.sort_unstable();
-    if ids.len() != evs.len() {
-        return Err(CoreError::Backend("event id allocation returned a wrong count".into()).into());
-    }
-    sqlx::query(
-        "INSERT INTO events (id, scan_id, org_id, kind, data, at) \
-         SELECT u.id, u.scan_id, u.org_id, u.kind, u.data::json, $6 \
-         FROM UNNEST($1::int8[], $2::uuid[], $3::text[], $4::text[], $5::text[]) \
-             AS u(id, scan_id, org_id, kind, data)",
-    )
-    .bind(&ids)
     .bind(&scan_ids)
     .bind(&orgs)
     .bind(&kinds)
     .bind(&data)
     .bind(now)
-    .execute(&mut *c)
+    .fetch_all(&mut *c)
     .await?;
+    ids.sort_unstable();
+    if ids.len() != evs.len() {
+        return Err(CoreError::Backend("event insert returned a wrong count".into()).into());
+    }
     Ok(evs
         .into_iter()
         .zip(ids)
@@ -312,12 +337,14 @@ async fn move_ledger(
     Ok(r.rows_affected())
 }
 
-/// Inserts tasks as pending, deduped on `(scan, dedup_key)` and on id; returns
-/// `(id, scan id, opens an enumeration)` of every row actually inserted. Rows are inserted in
-/// input order, so `seq` (FIFO within a priority) follows it.
+/// Inserts tasks with `status` (`pending`, or `published` for tasks a relay mark will list),
+/// deduped on `(scan, dedup_key)` and on id; returns `(id, scan id, opens an enumeration)` of
+/// every row actually inserted. Rows are inserted in input order, so `seq` (FIFO within a
+/// priority) follows it.
 async fn insert_tasks(
     c: &mut PgConnection,
     tasks: &[(&Task, &OrgId)],
+    status: &str,
     now: DateTime<Utc>,
 ) -> PgResult<Vec<(Uuid, Uuid, bool)>> {
     let mut inserted = Vec::new();
@@ -351,7 +378,7 @@ async fn insert_tasks(
             "INSERT INTO scan_tasks (id, scan_id, org_id, dedup_key, scanner, target, depth, \
                  priority, max_attempts, params, enum_state, status, created_at, updated_at) \
              SELECT u.id, u.scan_id, u.org_id, u.dedup_key, u.scanner, u.target::json, u.depth, \
-                 u.priority, u.max_attempts, u.params::json, u.enum_state, 'pending', $1, $1 \
+                 u.priority, u.max_attempts, u.params::json, u.enum_state, $13, $1, $1 \
              FROM UNNEST($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], \
                      $7::text[], $8::int4[], $9::int2[], $10::int4[], $11::text[], $12::int2[]) \
                  WITH ORDINALITY AS u(id, scan_id, org_id, dedup_key, scanner, target, depth, \
@@ -371,6 +398,7 @@ async fn insert_tasks(
         .bind(&attempts)
         .bind(&params)
         .bind(&enums)
+        .bind(status)
         .fetch_all(&mut *c)
         .await?;
         inserted.extend(
@@ -572,7 +600,7 @@ impl PgStore {
             })
             .collect();
         let pairs: Vec<(&Task, &OrgId)> = tasks.iter().map(|t| (t, org)).collect();
-        let rows = insert_tasks(&mut tx, &pairs, now).await?;
+        let rows = insert_tasks(&mut tx, &pairs, "pending", now).await?;
         let inserted = rows.len() as u64;
         // Enqueuing is done at once unless an initial task enumerates.
         let open = rows.iter().filter(|(_, _, e)| *e).count() as u64;
@@ -647,6 +675,17 @@ impl PgStore {
         match action {
             ScanAction::Pause => {
                 move_ledger(&mut tx, id, &["pending"], "parked", now).await?;
+                // Tasks a relay mark still lists were not handed to the queue: they are parked
+                // too (resume makes them pending), and the scan's marks go.
+                sqlx::query(
+                    "WITH m AS (DELETE FROM relay_marks WHERE scan_id = $1 RETURNING task_ids) \
+                     UPDATE scan_tasks SET status = 'parked', updated_at = $2 \
+                     WHERE id IN (SELECT unnest(task_ids) FROM m) AND status = 'published'",
+                )
+                .bind(id.0)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
             }
             ScanAction::Resume => {
                 move_ledger(&mut tx, id, &["parked"], "pending", now).await?;
@@ -723,20 +762,132 @@ impl PgStore {
         Ok(Some(Transition { scan, events }))
     }
 
-    async fn mark_published_tx(&self, ids: &[Uuid]) -> PgResult<()> {
-        let mut tx = self.pool.begin().await?;
-        // One primary-key probe per id, whatever the statistics say (see RELAY_PLAN).
-        sqlx::query(RELAY_PLAN).execute(&mut *tx).await?;
+    /// Writes relay marks for tasks `record` added as `published`: one mark per scan and
+    /// [`MARK_CHUNK`] tasks, listing them in input order, owned by this instance (see "Relay
+    /// marks" in the module docs).
+    async fn insert_marks(&self, c: &mut PgConnection, kept: &[(Uuid, Uuid)]) -> PgResult<()> {
+        let mut by_scan: BTreeMap<Uuid, Vec<Uuid>> = BTreeMap::new();
+        for (scan, task) in kept {
+            by_scan.entry(*scan).or_default().push(*task);
+        }
+        let mut marks = Vec::with_capacity(kept.len());
+        let mut scans = Vec::with_capacity(kept.len());
+        let mut tasks = Vec::with_capacity(kept.len());
+        for (scan, ids) in &by_scan {
+            for chunk in ids.chunks(MARK_CHUNK) {
+                let mark = Uuid::now_v7();
+                for id in chunk {
+                    marks.push(mark);
+                    scans.push(*scan);
+                    tasks.push(*id);
+                }
+            }
+        }
         sqlx::query(
-            "UPDATE scan_tasks AS t SET status = 'published', updated_at = $1, \
-                 relay_owner = NULL, relay_until = NULL \
-             FROM UNNEST($2::uuid[]) AS u(id) \
-             WHERE t.id = u.id AND t.status = 'pending'",
+            "INSERT INTO relay_marks (id, scan_id, task_ids, task_count, relay_owner, \
+                 relay_until) \
+             SELECT u.mark, (array_agg(u.scan))[1], array_agg(u.task ORDER BY u.ord), count(*), \
+                 $4, now() + make_interval(secs => $5) \
+             FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[]) WITH ORDINALITY \
+                 AS u(mark, scan, task, ord) \
+             GROUP BY u.mark",
         )
-        .bind(now_ts())
-        .bind(ids)
-        .execute(&mut *tx)
+        .bind(&marks)
+        .bind(&scans)
+        .bind(&tasks)
+        .bind(self.relay.owner)
+        .bind(RELAY_LEASE.as_secs_f64())
+        .execute(&mut *c)
         .await?;
+        Ok(())
+    }
+
+    /// Publishing done for `ids`: marks whose every listed task is now published are deleted,
+    /// marks published in part keep the rest; tasks no mark of this instance lists are ledger
+    /// rows that went through `pending` (or tasks of a mark this instance never handed out).
+    async fn mark_published_tx(&self, ids: &[Uuid]) -> PgResult<()> {
+        let published: HashSet<Uuid> = ids.iter().copied().collect();
+        let mut covered: HashSet<Uuid> = HashSet::new();
+        let mut finished_marks = Vec::new();
+        let mut trimmed: Vec<(Uuid, Vec<Uuid>)> = Vec::new();
+        {
+            let mut marks = self
+                .relay
+                .marks
+                .lock()
+                .map_err(|_| CoreError::Backend("relay mark registry poisoned".into()))?;
+            for (mark, owed) in marks.iter_mut() {
+                let before = owed.len();
+                owed.retain(|t| {
+                    let hit = published.contains(t);
+                    if hit {
+                        covered.insert(*t);
+                    }
+                    !hit
+                });
+                if owed.is_empty() {
+                    finished_marks.push(*mark);
+                } else if owed.len() < before {
+                    let mut rest: Vec<Uuid> = owed.iter().copied().collect();
+                    rest.sort_unstable();
+                    trimmed.push((*mark, rest));
+                }
+            }
+            for m in &finished_marks {
+                marks.remove(m);
+            }
+        }
+        let mut tx = self.pool.begin().await?;
+        if !finished_marks.is_empty() {
+            sqlx::query("DELETE FROM relay_marks WHERE id = ANY($1)")
+                .bind(&finished_marks)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for (mark, rest) in &trimmed {
+            sqlx::query(
+                "UPDATE relay_marks SET task_ids = $2, task_count = cardinality($2) WHERE id = $1",
+            )
+            .bind(mark)
+            .bind(rest)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let rest: Vec<Uuid> = ids
+            .iter()
+            .copied()
+            .filter(|id| !covered.contains(id))
+            .collect();
+        if !rest.is_empty() {
+            // One primary-key probe per id, whatever the statistics say (see RELAY_PLAN).
+            sqlx::query(RELAY_PLAN).execute(&mut *tx).await?;
+            sqlx::query(
+                "UPDATE scan_tasks AS t SET status = 'published', updated_at = $1, \
+                     relay_owner = NULL, relay_until = NULL \
+                 FROM UNNEST($2::uuid[]) AS u(id) \
+                 WHERE t.id = u.id AND t.status = 'pending'",
+            )
+            .bind(now_ts())
+            .bind(&rest)
+            .execute(&mut *tx)
+            .await?;
+            // Tasks of marks this instance did not hand out (rare): no longer listed.
+            let r = sqlx::query(
+                "UPDATE relay_marks SET \
+                     task_ids = ARRAY(SELECT x FROM unnest(task_ids) AS x WHERE x <> ALL($1)), \
+                     task_count = (SELECT count(*) FROM unnest(task_ids) AS x \
+                         WHERE x <> ALL($1)) \
+                 WHERE task_ids && $1",
+            )
+            .bind(&rest)
+            .execute(&mut *tx)
+            .await?;
+            if r.rows_affected() > 0 {
+                sqlx::query("DELETE FROM relay_marks WHERE task_count = 0")
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -758,16 +909,18 @@ impl PgStore {
             .collect();
         scan_ids.sort_unstable();
 
-        let mut done = Vec::new();
+        // (task, its report's scan) per status.
+        let mut done: Vec<(Uuid, Uuid)> = Vec::new();
         let mut failed_ids = Vec::new();
+        let mut failed_scans = Vec::new();
         let mut failed_errors = Vec::new();
-        let mut dropped = Vec::new();
-        let mut parked = Vec::new();
+        let mut dropped: Vec<(Uuid, Uuid)> = Vec::new();
+        let mut parked: Vec<(Uuid, Uuid)> = Vec::new();
         let mut failed_seen: HashMap<TaskId, usize> = HashMap::new();
         for r in reports {
             match &r.status {
                 TaskStatus::Running => {}
-                TaskStatus::Done => done.push(r.task_id.0),
+                TaskStatus::Done => done.push((r.task_id.0, r.scan_id.0)),
                 TaskStatus::Failed { error } => {
                     // One row per task: the first report's error is kept (as on SQLite).
                     if let std::collections::hash_map::Entry::Vacant(slot) =
@@ -775,13 +928,27 @@ impl PgStore {
                     {
                         slot.insert(failed_ids.len());
                         failed_ids.push(r.task_id.0);
+                        failed_scans.push(r.scan_id.0);
                         failed_errors.push(pg_text(error).into_owned());
                     }
                 }
-                TaskStatus::Parked => parked.push(r.task_id.0),
-                TaskStatus::Dropped => dropped.push(r.task_id.0),
+                TaskStatus::Parked => parked.push((r.task_id.0, r.scan_id.0)),
+                TaskStatus::Dropped => dropped.push((r.task_id.0, r.scan_id.0)),
             }
         }
+
+        // Settled by primary key, in id order: one index probe per task (a join with the
+        // sorted ids; a condition on `scan_id` the planner could answer from the `(scan_id,
+        // dedup_key)` index instead made it read every row of the scan while a fresh fan-out
+        // had no statistics yet), and row locks taken in the same order by every writer.
+        fn split(mut v: Vec<(Uuid, Uuid)>) -> (Vec<Uuid>, Vec<Uuid>) {
+            v.sort_unstable();
+            v.dedup();
+            v.into_iter().unzip()
+        }
+        let (done, done_scans) = split(done);
+        let (dropped, dropped_scans) = split(dropped);
+        let (parked, parked_scans) = split(parked);
 
         let mut tx = self.pool.begin().await?;
 
@@ -792,14 +959,15 @@ impl PgStore {
         let mut d_failed: HashMap<Uuid, u64> = HashMap::new();
         if !done.is_empty() {
             let rows: Vec<Uuid> = sqlx::query_scalar(&format!(
-                "UPDATE scan_tasks SET status = 'done', updated_at = $1, relay_owner = NULL, \
+                "UPDATE scan_tasks AS t SET status = 'done', updated_at = $1, relay_owner = NULL, \
                      relay_until = NULL \
-                 WHERE id = ANY($2) AND scan_id = ANY($3) AND status NOT IN {TERMINAL} \
-                 RETURNING scan_id"
+                 FROM UNNEST($2::uuid[], $3::uuid[]) AS u(id, scan_id) \
+                 WHERE t.id = u.id AND t.scan_id = u.scan_id AND t.status NOT IN {TERMINAL} \
+                 RETURNING t.scan_id"
             ))
             .bind(now)
             .bind(&done)
-            .bind(&scan_ids)
+            .bind(&done_scans)
             .fetch_all(&mut *tx)
             .await?;
             for sid in rows {
@@ -813,14 +981,14 @@ impl PgStore {
             let rows = sqlx::query(&format!(
                 "UPDATE scan_tasks AS t SET status = 'failed', error = u.error, updated_at = $1, \
                      relay_owner = NULL, relay_until = NULL \
-                 FROM UNNEST($2::uuid[], $3::text[]) AS u(id, error) \
-                 WHERE t.id = u.id AND t.scan_id = ANY($4) AND t.status NOT IN {TERMINAL} \
+                 FROM UNNEST($2::uuid[], $3::text[], $4::uuid[]) AS u(id, error, scan_id) \
+                 WHERE t.id = u.id AND t.scan_id = u.scan_id AND t.status NOT IN {TERMINAL} \
                  RETURNING t.id, t.scan_id, t.scanner, t.target, t.error"
             ))
             .bind(now)
             .bind(&failed_ids)
             .bind(&failed_errors)
-            .bind(&scan_ids)
+            .bind(&failed_scans)
             .fetch_all(&mut *tx)
             .await?;
             for r in &rows {
@@ -844,25 +1012,28 @@ impl PgStore {
         }
         if !dropped.is_empty() {
             sqlx::query(&format!(
-                "UPDATE scan_tasks SET status = 'dropped', updated_at = $1, relay_owner = NULL, \
-                     relay_until = NULL \
-                 WHERE id = ANY($2) AND scan_id = ANY($3) AND status NOT IN {TERMINAL}"
+                "UPDATE scan_tasks AS t SET status = 'dropped', updated_at = $1, \
+                     relay_owner = NULL, relay_until = NULL \
+                 FROM UNNEST($2::uuid[], $3::uuid[]) AS u(id, scan_id) \
+                 WHERE t.id = u.id AND t.scan_id = u.scan_id AND t.status NOT IN {TERMINAL}"
             ))
             .bind(now)
             .bind(&dropped)
-            .bind(&scan_ids)
+            .bind(&dropped_scans)
             .execute(&mut *tx)
             .await?;
         }
         if !parked.is_empty() {
             sqlx::query(
-                "UPDATE scan_tasks SET status = 'parked', updated_at = $1, relay_owner = NULL, \
-                     relay_until = NULL \
-                 WHERE id = ANY($2) AND scan_id = ANY($3) AND status IN ('pending', 'published')",
+                "UPDATE scan_tasks AS t SET status = 'parked', updated_at = $1, \
+                     relay_owner = NULL, relay_until = NULL \
+                 FROM UNNEST($2::uuid[], $3::uuid[]) AS u(id, scan_id) \
+                 WHERE t.id = u.id AND t.scan_id = u.scan_id \
+                     AND t.status IN ('pending', 'published')",
             )
             .bind(now)
             .bind(&parked)
-            .bind(&scan_ids)
+            .bind(&parked_scans)
             .execute(&mut *tx)
             .await?;
         }
@@ -925,7 +1096,7 @@ impl PgStore {
         let inserted = if spawned.is_empty() {
             Vec::new()
         } else {
-            insert_tasks(&mut tx, &spawned, now).await?
+            insert_tasks(&mut tx, &spawned, "published", now).await?
         };
 
         // 2. Lock the scans in id order, advance done/failed by the ledger's deltas and read what
@@ -1108,6 +1279,8 @@ impl PgStore {
         //    max_results, up to the room `max_tasks` leaves (a scan asking for more fails with
         //    `max_tasks`); the others are deleted.
         let mut spawned_count = 0u64;
+        // (scan, task) of the rows kept: the relay marks list them.
+        let mut kept: Vec<(Uuid, Uuid)> = Vec::new();
         if !inserted.is_empty() {
             let orgs: HashMap<Uuid, &OrgId> = spawned.iter().map(|(t, o)| (t.id.0, *o)).collect();
             let mut unwanted = Vec::new();
@@ -1128,6 +1301,7 @@ impl PgStore {
                         }
                         t.d_enqueued += 1;
                         spawned_count += 1;
+                        kept.push((sid, id));
                         if enumerates {
                             t.d_open_enums += 1;
                             t.enum_touched = true;
@@ -1142,6 +1316,9 @@ impl PgStore {
                     .execute(&mut *tx)
                     .await?;
             }
+        }
+        if !kept.is_empty() {
+            self.insert_marks(&mut tx, &kept).await?;
         }
 
         // 5. Artifacts of live scans; of two records of one name in a batch, the later wins
@@ -1293,36 +1470,145 @@ impl PgStore {
 
     async fn pending_tasks_leased(&self, limit: u32) -> PgResult<Vec<Task>> {
         let _one_at_a_time = self.relay.gate.lock().await;
+        let limit_n = limit as usize;
         let mut tx = self.pool.begin().await?;
-        // Walk the pending index in order and stop at `limit` (see RELAY_PLAN).
-        sqlx::query(RELAY_PLAN).execute(&mut *tx).await?;
-        let rows = sqlx::query(
-            "WITH picked AS ( \
-                 SELECT id FROM scan_tasks \
-                 WHERE status = 'pending' \
-                     AND (relay_until IS NULL OR relay_until < now() OR relay_owner = $2) \
-                     AND EXISTS (SELECT 1 FROM scans s WHERE s.id = scan_tasks.scan_id \
-                         AND s.state IN ('queued', 'running', 'paused')) \
-                 ORDER BY priority DESC, seq LIMIT $1 \
-                 FOR UPDATE SKIP LOCKED) \
-             UPDATE scan_tasks AS t \
-             SET relay_owner = $2, relay_until = now() + make_interval(secs => $3) \
-             FROM picked WHERE t.id = picked.id \
-             RETURNING t.id, t.scan_id, t.org_id, t.scanner, t.target, t.depth, t.priority, \
-                 t.max_attempts, t.params, t.enum_state, t.seq",
+
+        // 1. Relay marks: this instance's own, and those whose lease ran out (their owner
+        //    crashed or stalled); oldest first, as many as `limit` tasks fill (at least one).
+        let candidates: Vec<(Uuid, i32, bool)> = sqlx::query_as(
+            "SELECT id, task_count, \
+                 (relay_owner <> $1 OR relay_until < now() + make_interval(secs => $2)) \
+             FROM relay_marks WHERE relay_owner = $1 OR relay_until < now() \
+             ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED",
         )
-        .bind(i64::from(limit))
         .bind(self.relay.owner)
-        .bind(RELAY_LEASE.as_secs_f64())
+        .bind(RELAY_LEASE.as_secs_f64() / 2.0)
+        .bind(MARKS_PER_PASS)
         .fetch_all(&mut *tx)
         .await?;
-        tx.commit().await?;
-        // RETURNING has no defined order: restore priority, then FIFO.
-        let mut out = Vec::with_capacity(rows.len());
-        for r in &rows {
-            out.push((get::<i64>(r, "seq")?, task_from_row(r)?));
+        let mut out: Vec<(i64, Task)> = Vec::new();
+        let mut queue = candidates.into_iter().peekable();
+        // Rounds: marks whose listed tasks fit the room left (at least one mark a round), until
+        // `limit` tasks were found or the marks ran out (a mark may list nothing live any more).
+        while out.len() < limit_n && queue.peek().is_some() {
+            let room = limit_n - out.len();
+            let mut chosen: Vec<Uuid> = Vec::new();
+            let mut listed = 0usize;
+            let mut renew = Vec::new();
+            while let Some((_, count, _)) = queue.peek() {
+                let count = usize::try_from(*count).unwrap_or(0);
+                if !chosen.is_empty() && listed + count > room {
+                    break;
+                }
+                let Some((id, _, stale)) = queue.next() else {
+                    break;
+                };
+                listed += count;
+                if stale {
+                    renew.push(id);
+                }
+                chosen.push(id);
+            }
+            if !renew.is_empty() {
+                // Taken over (or about to run out): the lease is this instance's again.
+                sqlx::query(
+                    "UPDATE relay_marks SET relay_owner = $1, \
+                         relay_until = now() + make_interval(secs => $2) WHERE id = ANY($3)",
+                )
+                .bind(self.relay.owner)
+                .bind(RELAY_LEASE.as_secs_f64())
+                .bind(&renew)
+                .execute(&mut *tx)
+                .await?;
+            }
+            // The listed tasks still to run: published (a pause parks them, a report ends them)
+            // and of a scan that has not ended (a mark lists tasks of its own scan only). One
+            // primary-key probe per listed id: the
+            // lateral subquery (fenced by OFFSET 0) leaves the planner no other plan, whatever
+            // it believes about a table a fan-out filled seconds ago.
+            let rows = sqlx::query(
+                "SELECT m.id AS mark, t.id, t.scan_id, t.org_id, t.scanner, t.target, t.depth, \
+                     t.priority, t.max_attempts, t.params, t.enum_state, t.seq \
+                 FROM relay_marks m \
+                 JOIN scans s ON s.id = m.scan_id \
+                     AND s.state IN ('queued', 'running', 'paused') \
+                 CROSS JOIN LATERAL unnest(m.task_ids) AS u(id) \
+                 CROSS JOIN LATERAL (SELECT * FROM scan_tasks t \
+                     WHERE t.id = u.id AND t.status = 'published' OFFSET 0) AS t \
+                 WHERE m.id = ANY($1)",
+            )
+            .bind(&chosen)
+            .fetch_all(&mut *tx)
+            .await?;
+            let mut owed: HashMap<Uuid, HashSet<Uuid>> = HashMap::new();
+            for r in &rows {
+                let task = task_from_row(r)?;
+                owed.entry(get(r, "mark")?).or_default().insert(task.id.0);
+                out.push((get::<i64>(r, "seq")?, task));
+            }
+            let mut empty = Vec::new();
+            {
+                let mut marks = self
+                    .relay
+                    .marks
+                    .lock()
+                    .map_err(|_| CoreError::Backend("relay mark registry poisoned".into()))?;
+                for id in &chosen {
+                    match owed.remove(id) {
+                        Some(live) => {
+                            marks.insert(*id, live);
+                        }
+                        None => {
+                            marks.remove(id);
+                            empty.push(*id);
+                        }
+                    }
+                }
+            }
+            if !empty.is_empty() {
+                // Nothing left to publish (ended scan, tasks settled or parked).
+                sqlx::query("DELETE FROM relay_marks WHERE id = ANY($1)")
+                    .bind(&empty)
+                    .execute(&mut *tx)
+                    .await?;
+            }
         }
+
+        // 2. Ledger rows that went through `pending` (initial tasks, resumed ones), under the
+        //    per-row lease.
+        let room = limit_n.saturating_sub(out.len());
+        if room > 0 {
+            // Walk the pending index in order and stop at `limit` (see RELAY_PLAN).
+            sqlx::query(RELAY_PLAN).execute(&mut *tx).await?;
+            let rows = sqlx::query(
+                "WITH picked AS ( \
+                     SELECT id FROM scan_tasks \
+                     WHERE pending_rank IS NOT NULL \
+                         AND (relay_until IS NULL OR relay_until < now() OR relay_owner = $2) \
+                         AND EXISTS (SELECT 1 FROM scans s WHERE s.id = scan_tasks.scan_id \
+                             AND s.state IN ('queued', 'running', 'paused')) \
+                     ORDER BY pending_rank DESC, seq LIMIT $1 \
+                     FOR UPDATE SKIP LOCKED) \
+                 UPDATE scan_tasks AS t \
+                 SET relay_owner = $2, relay_until = now() + make_interval(secs => $3) \
+                 FROM picked WHERE t.id = picked.id \
+                 RETURNING t.id, t.scan_id, t.org_id, t.scanner, t.target, t.depth, t.priority, \
+                     t.max_attempts, t.params, t.enum_state, t.seq",
+            )
+            .bind(i64::try_from(room).unwrap_or(i64::MAX))
+            .bind(self.relay.owner)
+            .bind(RELAY_LEASE.as_secs_f64())
+            .fetch_all(&mut *tx)
+            .await?;
+            for r in &rows {
+                out.push((get::<i64>(r, "seq")?, task_from_row(r)?));
+            }
+        }
+        tx.commit().await?;
+        // RETURNING has no defined order: restore priority, then FIFO. Listed tasks beyond
+        // `limit` stay owed by their mark and come back on the next call.
         out.sort_by(|(sa, a), (sb, b)| b.priority.rank().cmp(&a.priority.rank()).then(sa.cmp(sb)));
+        out.truncate(limit_n);
         Ok(out.into_iter().map(|(_, t)| t).collect())
     }
 
@@ -1566,6 +1852,16 @@ impl Store for PgStore {
         lift(async {
             let mut tx = self.pool.begin().await?;
             let mut cleared = 0u64;
+            // Relay marks of an ended or deleted scan list nothing left to publish.
+            let r = sqlx::query(
+                "DELETE FROM relay_marks WHERE id IN ( \
+                     SELECT id FROM relay_marks WHERE scan_id = $1 LIMIT $2)",
+            )
+            .bind(cleanup.scan_id.0)
+            .bind(limit)
+            .execute(&mut *tx)
+            .await?;
+            cleared += r.rows_affected();
             if cleanup.deleted {
                 for table in ["scan_tasks", "findings", "events", "artifacts"] {
                     let left = limit - i64_of(cleared);
@@ -1582,7 +1878,7 @@ impl Store for PgStore {
                     .await?;
                     cleared += r.rows_affected();
                 }
-            } else {
+            } else if limit > i64_of(cleared) {
                 let r = sqlx::query(
                     "UPDATE scan_tasks SET status = 'dropped', updated_at = $1, \
                          relay_owner = NULL, relay_until = NULL \
@@ -1592,7 +1888,7 @@ impl Store for PgStore {
                 )
                 .bind(now_ts())
                 .bind(cleanup.scan_id.0)
-                .bind(limit)
+                .bind(limit - i64_of(cleared))
                 .execute(&mut *tx)
                 .await?;
                 cleared += r.rows_affected();
