@@ -581,13 +581,19 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::result_large_err)]
     fn rejects_unknown_keys() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("argus.toml");
         std::fs::write(&file, "[server]\nbindd = \"x\"\n").unwrap();
-        let err = Config::load(Some(&file), serde_json::json!({}))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("bindd"), "{err}");
+        // Inside a jail: `load` reads the process environment, which other tests' jails change
+        // (figment's jails take one global lock, so they never overlap this one).
+        figment::Jail::expect_with(|_| {
+            let err = Config::load(Some(&file), serde_json::json!({}))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("bindd"), "{err}");
+            Ok(())
+        });
     }
 }
