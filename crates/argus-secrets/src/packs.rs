@@ -13,6 +13,13 @@
 //!    inflated once and applied to its parent's bytes, which stay in a per-depth buffer while the
 //!    subtree below is walked. Wanted blobs are handed to the visitor as they are produced.
 //!
+//! Pack data is read with positioned reads (`pread`) into small per-task windows, not through a
+//! memory mapping: reading every blob touches every page of a pack, and a mapping's touched pages
+//! stay resident in the process for as long as it is mapped (that alone was the size of the pack
+//! in the scan's peak RSS). With positioned reads the kernel's page cache still serves the bytes,
+//! but the process holds only its windows. Git writes each delta family contiguously (base and
+//! deltas, `compute_write_order`), so the depth-first walk mostly stays inside one window.
+//!
 //! Invariants: a blob is visited at most once even when several packs hold it (`done` flags); a
 //! blob that no pack yields (loose objects, a `REF_DELTA` base outside its pack, a damaged entry)
 //! is left unvisited, and the caller reads it through the object database instead, so the set of
@@ -24,13 +31,157 @@ use gix::odb::pack;
 use gix::ObjectId;
 use rayon::prelude::*;
 use std::collections::HashMap;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 const NONE: u32 = u32::MAX;
 
+/// Bytes read per positioned read (more when one entry is larger) by the blob walk, whose reads
+/// mostly move forward through one delta family at a time.
+const WINDOW: usize = 256 << 10;
+
 /// The packs of a repository (`objects/pack/*.idx` with their `.pack`).
 pub(crate) struct PackSet {
-    packs: Vec<(pack::index::File, pack::data::File)>,
+    packs: Vec<(pack::index::File, PackData)>,
+}
+
+/// One pack's data file, read with positioned reads.
+struct PackData {
+    /// Path of the `.pack` (the tree reader maps it, see [`ObjectReader`]).
+    path: std::path::PathBuf,
+    file: File,
+    /// Where the entries end (the file length minus the trailing checksum).
+    end: u64,
+    hash: gix::hash::Kind,
+    /// Every entry's offset, sorted: an entry's bytes end where the next entry starts.
+    offsets: Vec<u64>,
+}
+
+impl PackData {
+    /// Open the data file of `index`; `None` when it is not a version 2/3 pack with the index's
+    /// object count and every indexed offset inside it.
+    fn open(
+        path: &std::path::Path,
+        index: &pack::index::File,
+        hash: gix::hash::Kind,
+    ) -> Option<Self> {
+        let file = File::open(path).ok()?;
+        let len = file.metadata().ok()?.len();
+        let mut header = [0u8; 12];
+        file.read_exact_at(&mut header, 0).ok()?;
+        let version = u32::from_be_bytes([header[4], header[5], header[6], header[7]]);
+        let count = u32::from_be_bytes([header[8], header[9], header[10], header[11]]);
+        if &header[..4] != b"PACK" || !(2..=3).contains(&version) || count != index.num_objects() {
+            return None;
+        }
+        let end = len.checked_sub(hash.len_in_bytes() as u64)?;
+        let mut offsets: Vec<u64> = (0..index.num_objects())
+            .map(|i| index.pack_offset_at_index(i))
+            .collect();
+        offsets.sort_unstable();
+        if offsets.first().is_some_and(|&o| o < 12) || offsets.last().is_some_and(|&o| o >= end) {
+            return None;
+        }
+        Some(PackData {
+            path: path.to_owned(),
+            file,
+            end,
+            hash,
+            offsets,
+        })
+    }
+
+    /// End of the entry at sorted position `p`.
+    fn end_at(&self, p: usize) -> u64 {
+        self.offsets.get(p + 1).copied().unwrap_or(self.end)
+    }
+}
+
+/// A window of one pack's bytes filled by one positioned read and reused for every entry that
+/// falls inside it.
+struct Window {
+    buf: Vec<u8>,
+    /// Pack index and offset of `buf[0]` (`buf` empty: nothing read yet).
+    pack: u32,
+    start: u64,
+    /// Bytes per read.
+    size: usize,
+}
+
+impl Default for Window {
+    fn default() -> Self {
+        Window::with_size(WINDOW)
+    }
+}
+
+impl Window {
+    fn with_size(size: usize) -> Self {
+        Window {
+            buf: Vec::new(),
+            pack: 0,
+            start: 0,
+            size,
+        }
+    }
+
+    /// The bytes `from..to` of pack `pi`; `None` on a read error.
+    fn get(&mut self, pi: u32, data: &PackData, from: u64, to: u64) -> Option<&[u8]> {
+        let len = usize::try_from(to.checked_sub(from)?).ok()?;
+        let inside =
+            self.pack == pi && from >= self.start && to <= self.start + self.buf.len() as u64;
+        if !inside {
+            let avail = usize::try_from(data.end.saturating_sub(from)).unwrap_or(usize::MAX);
+            let want = len.max(self.size.min(avail));
+            if want <= self.size && self.buf.capacity() > 4 * self.size {
+                // Do not keep a window sized for one huge entry.
+                self.buf = Vec::new();
+            }
+            self.buf.resize(want, 0);
+            if data.file.read_exact_at(&mut self.buf, from).is_err() {
+                self.buf.clear();
+                return None;
+            }
+            self.pack = pi;
+            self.start = from;
+        }
+        let at = usize::try_from(from - self.start).ok()?;
+        self.buf.get(at..at + len)
+    }
+
+    /// Header and compressed bytes of the entry `from..to` of pack `pi`.
+    fn entry(
+        &mut self,
+        pi: u32,
+        data: &PackData,
+        from: u64,
+        to: u64,
+    ) -> Option<(pack::data::Entry, &[u8])> {
+        let bytes = self.get(pi, data, from, to)?;
+        let entry = pack::data::Entry::from_bytes(bytes, from, data.hash).ok()?;
+        let body = bytes.get(entry.header_size()..)?;
+        Some((entry, body))
+    }
+}
+
+/// Inflate one entry's compressed `body` into `out`, which must come out exactly
+/// `entry.decompressed_size` bytes long (pack headers are untrusted).
+fn inflate_entry(
+    inflate: &mut gix::zlib::Inflate,
+    entry: &pack::data::Entry,
+    body: &[u8],
+    out: &mut Vec<u8>,
+) -> bool {
+    let Ok(size) = usize::try_from(entry.decompressed_size) else {
+        return false;
+    };
+    out.clear();
+    out.resize(size, 0);
+    inflate.reset();
+    matches!(
+        inflate.once(body, out),
+        Ok((gix::zlib::Status::StreamEnd, _, n)) if n == size
+    )
 }
 
 impl PackSet {
@@ -51,11 +202,10 @@ impl PackSet {
             .collect();
         idx_paths.sort();
         for idx in idx_paths {
-            let data = idx.with_extension("pack");
-            let (Ok(i), Ok(d)) = (
-                pack::index::File::at(&idx, hash),
-                pack::data::File::at(&data, hash),
-            ) else {
+            let Ok(i) = pack::index::File::at(&idx, hash) else {
+                continue;
+            };
+            let Some(d) = PackData::open(&idx.with_extension("pack"), &i, hash) else {
                 continue;
             };
             packs.push((i, d));
@@ -74,17 +224,18 @@ impl PackSet {
         visit: impl Fn(&mut S, u32, &[u8]) + Sync,
     ) -> Vec<bool> {
         let done: Vec<AtomicBool> = blobs.iter().map(|_| AtomicBool::new(false)).collect();
-        for (index, data) in &self.packs {
+        for (pi, (index, data)) in self.packs.iter().enumerate() {
             if cancel.load(Ordering::Relaxed) {
                 break;
             }
-            let Some(forest) = Forest::build(index, data, blobs, &done) else {
+            let pi = pi as u32;
+            let Some(forest) = Forest::build(pi, index, data, blobs, &done) else {
                 continue;
             };
             forest.roots.par_iter().for_each_init(
                 || (Walker::default(), init()),
                 |(walker, state), &root| {
-                    walker.walk(&forest, data, root, cancel, &done, &mut |bi, bytes| {
+                    walker.walk(&forest, pi, data, root, cancel, &done, &mut |bi, bytes| {
                         visit(state, bi, bytes)
                     });
                 },
@@ -94,10 +245,8 @@ impl PackSet {
     }
 }
 
-/// The needed part of one pack, in pack-offset order.
+/// The needed part of one pack, in pack-offset order (positions index [`PackData::offsets`]).
 struct Forest {
-    /// Pack offset per position.
-    offsets: Vec<u64>,
     /// Blob index wanted at each position, or [`NONE`].
     wanted: Vec<u32>,
     /// Children (deltas) of each position: `children[first[p]..first[p + 1]]`.
@@ -110,22 +259,19 @@ struct Forest {
 impl Forest {
     /// `None` when the pack holds none of the blobs still to visit, or cannot be read.
     fn build(
+        pi: u32,
         index: &pack::index::File,
-        data: &pack::data::File,
+        data: &PackData,
         blobs: &[ObjectId],
         done: &[AtomicBool],
     ) -> Option<Forest> {
         let n = usize::try_from(index.num_objects()).ok()?;
-        let mut order: Vec<(u64, u32)> = (0..index.num_objects())
-            .map(|i| (index.pack_offset_at_index(i), i))
-            .collect();
-        order.sort_unstable();
+        let offsets = &data.offsets;
         let mut pos_of_idx = vec![NONE; n];
-        for (p, &(_, i)) in order.iter().enumerate() {
+        for i in 0..index.num_objects() {
+            let p = offsets.binary_search(&index.pack_offset_at_index(i)).ok()?;
             pos_of_idx[i as usize] = p as u32;
         }
-        let offsets: Vec<u64> = order.iter().map(|o| o.0).collect();
-        drop(order);
 
         let mut wanted = vec![NONE; n];
         let mut any = false;
@@ -145,22 +291,30 @@ impl Forest {
         // Base position of every entry ([`NONE`] for undeltified entries, `NONE - 1` when the
         // base is not in this pack or the header is unreadable).
         const MISSING: u32 = NONE - 1;
+        // Headers are read in pack order through one large window (a sequential read).
+        let mut window = Window::default();
         let base: Vec<u32> = offsets
             .iter()
-            .map(|&off| match data.entry(off) {
-                Ok(e) => match e.header {
-                    pack::data::entry::Header::OfsDelta { base_distance } => e
-                        .checked_base_pack_offset(base_distance)
-                        .and_then(|b| offsets.binary_search(&b).ok())
-                        .map_or(MISSING, |p| p as u32),
-                    pack::data::entry::Header::RefDelta { base_id } => index
-                        .lookup(base_id)
-                        .map_or(MISSING, |i| pos_of_idx[i as usize]),
-                    _ => NONE,
-                },
-                Err(_) => MISSING,
+            .enumerate()
+            .map(|(p, &off)| {
+                // The longest header: 10 size bytes + a 32-byte base id.
+                let to = data.end_at(p).min(off + 48);
+                match window.entry(pi, data, off, to) {
+                    Some((e, _)) => match e.header {
+                        pack::data::entry::Header::OfsDelta { base_distance } => e
+                            .checked_base_pack_offset(base_distance)
+                            .and_then(|b| offsets.binary_search(&b).ok())
+                            .map_or(MISSING, |p| p as u32),
+                        pack::data::entry::Header::RefDelta { base_id } => index
+                            .lookup(base_id)
+                            .map_or(MISSING, |i| pos_of_idx[i as usize]),
+                        _ => NONE,
+                    },
+                    None => MISSING,
+                }
             })
             .collect();
+        drop(window);
 
         // Needed: wanted entries and every base up their chains (stop at the first already
         // needed one, so this is linear). A chain that ends in a missing base is dropped.
@@ -223,7 +377,6 @@ impl Forest {
             }
         }
         Some(Forest {
-            offsets,
             wanted,
             first,
             children,
@@ -247,15 +400,17 @@ struct Walker {
     delta: Vec<u8>,
     /// (position, next child) per depth.
     stack: Vec<(u32, u32)>,
+    window: Window,
 }
 
 impl Walker {
-    /// Inflate entry `p` into `out` (delta instructions or a whole object).
-    fn inflate(&mut self, data: &pack::data::File, offset: u64, delta: bool, level: usize) -> bool {
-        let Ok(entry) = data.entry(offset) else {
+    /// Inflate the entry at position `p` of pack `pi` into the delta buffer or into `level`.
+    fn inflate(&mut self, pi: u32, data: &PackData, p: u32, delta: bool, level: usize) -> bool {
+        let p = p as usize;
+        let Some(&from) = data.offsets.get(p) else {
             return false;
         };
-        let Ok(size) = usize::try_from(entry.decompressed_size) else {
+        let Some((entry, body)) = self.window.entry(pi, data, from, data.end_at(p)) else {
             return false;
         };
         let out = if delta {
@@ -263,18 +418,17 @@ impl Walker {
         } else {
             &mut self.levels[level]
         };
-        out.clear();
-        out.resize(size, 0);
-        data.decompress_entry(&entry, &mut self.inflate, out)
-            .is_ok()
+        inflate_entry(&mut self.inflate, &entry, body, out)
     }
 
     /// Walk the tree rooted at `root`; `visit(blob index, bytes)` for wanted entries. A damaged
     /// entry stops the walk below it (those blobs stay unvisited for the caller's fallback).
+    #[allow(clippy::too_many_arguments)]
     fn walk(
         &mut self,
         forest: &Forest,
-        data: &pack::data::File,
+        pi: u32,
+        data: &PackData,
         root: u32,
         cancel: &AtomicBool,
         done: &[AtomicBool],
@@ -286,7 +440,7 @@ impl Walker {
         if self.levels.is_empty() {
             self.levels.push(Vec::new());
         }
-        if !self.inflate(data, forest.offsets[root as usize], false, 0) {
+        if !self.inflate(pi, data, root, false, 0) {
             return;
         }
         let mut emit = |p: u32, bytes: &[u8]| {
@@ -312,7 +466,7 @@ impl Walker {
             if self.levels.len() <= depth {
                 self.levels.push(Vec::new());
             }
-            if !self.inflate(data, forest.offsets[child as usize], true, depth) {
+            if !self.inflate(pi, data, child, true, depth) {
                 continue;
             }
             let (parents, rest) = self.levels.split_at_mut(depth);
@@ -336,8 +490,19 @@ impl Walker {
 /// The cache is two generations of at most `cap` bytes each: when the current one is full it
 /// becomes the old one (the previous old one is dropped), and a hit in the old generation moves
 /// the object back into the current one. Memory is bounded by `2 × cap` per reader.
+///
+/// Unlike the blob walk, tree reads jump around the pack (git writes trees in recency order, not
+/// by delta family), so positioned reads would cost one system call per entry. The reader maps
+/// the packs instead, but only for one cache generation: the mappings are dropped whenever the
+/// generation turns over and re-opened on the next read, so the pages they hold resident are
+/// those read during one generation (bounded by the cache size), not the whole tree region.
 pub(crate) struct ObjectReader<'p> {
     packs: &'p PackSet,
+    /// Per pack, its mapping while the current generation lasts.
+    maps: Vec<Option<pack::data::File>>,
+    /// Cache generations started so far (a mapping taken out by `decode` is put back only when
+    /// this did not change meanwhile).
+    generation: u64,
     inflate: gix::zlib::Inflate,
     delta: Vec<u8>,
     chain: Vec<u64>,
@@ -388,6 +553,8 @@ impl<'p> ObjectReader<'p> {
         ObjectReader {
             packs,
             inflate: gix::zlib::Inflate::default(),
+            maps: packs.packs.iter().map(|_| None).collect(),
+            generation: 0,
             delta: Vec::new(),
             chain: Vec::new(),
             cap,
@@ -429,6 +596,8 @@ impl<'p> ObjectReader<'p> {
             self.old = std::mem::take(&mut self.current);
             self.located.clear();
             self.bytes = 0;
+            self.generation += 1;
+            self.maps.iter_mut().for_each(|m| *m = None);
         }
         self.bytes += len;
         self.current.insert(key, v);
@@ -436,7 +605,27 @@ impl<'p> ObjectReader<'p> {
 
     fn decode(&mut self, pi: u32, offset: u64, out: &mut Vec<u8>) -> Option<gix::objs::Kind> {
         let packs = self.packs;
-        let (index, data) = packs.packs.get(pi as usize)?;
+        let (index, pack) = packs.packs.get(pi as usize)?;
+        let data = match self.maps.get_mut(pi as usize)?.take() {
+            Some(d) => d,
+            None => pack::data::File::at(&pack.path, pack.hash).ok()?,
+        };
+        let generation = self.generation;
+        let kind = self.decode_in(pi, index, &data, offset, out);
+        if self.generation == generation {
+            self.maps[pi as usize] = Some(data);
+        }
+        kind
+    }
+
+    fn decode_in(
+        &mut self,
+        pi: u32,
+        index: &pack::index::File,
+        data: &pack::data::File,
+        offset: u64,
+        out: &mut Vec<u8>,
+    ) -> Option<gix::objs::Kind> {
         self.chain.clear();
         let mut at = offset;
         // Down the chain to a cached object or an undeltified one.
