@@ -507,15 +507,22 @@ pub(crate) struct ObjectReader<'p> {
     delta: Vec<u8>,
     chain: Vec<u64>,
     cap: usize,
-    bytes: usize,
-    current: HashMap<(u32, u64), Cached, OffsetHash>,
-    old: HashMap<(u32, u64), Cached, OffsetHash>,
+    current: Generation,
+    old: Generation,
     /// Where recently read ids live: a commit's old tree is its parent's new tree, so this saves
     /// half of the index searches. Cleared with each cache generation.
     located: gix::hashtable::HashMap<ObjectId, (u32, u64)>,
 }
 
-type Cached = (gix::objs::Kind, Box<[u8]>);
+/// One cache generation: the decoded objects stored back to back in one buffer, allocated once
+/// and reused when the generation turns over (one allocation per object would leave the heap
+/// fragmented after the diff, and the freed space resident while the blobs are scanned).
+#[derive(Default)]
+struct Generation {
+    bytes: Vec<u8>,
+    /// (pack, offset) → (kind, start, length) in `bytes`.
+    at: HashMap<(u32, u64), (gix::objs::Kind, usize, usize), OffsetHash>,
+}
 
 /// Hasher for `(pack, offset)` keys: one multiply (offsets are distinct and well spread).
 #[derive(Default, Clone, Copy)]
@@ -558,9 +565,8 @@ impl<'p> ObjectReader<'p> {
             delta: Vec::new(),
             chain: Vec::new(),
             cap,
-            bytes: 0,
-            current: HashMap::default(),
-            old: HashMap::default(),
+            current: Generation::default(),
+            old: Generation::default(),
             located: gix::hashtable::HashMap::default(),
         }
     }
@@ -582,25 +588,39 @@ impl<'p> ObjectReader<'p> {
         None
     }
 
-    fn get(&mut self, key: (u32, u64)) -> Option<&Cached> {
-        if !self.current.contains_key(&key) {
-            let v = self.old.remove(&key)?;
-            self.put(key, v);
+    /// Copy the cached object `key` into `out`; a hit in the old generation moves it into the
+    /// current one.
+    fn cached(&mut self, key: (u32, u64), out: &mut Vec<u8>) -> Option<gix::objs::Kind> {
+        out.clear();
+        if let Some(&(kind, start, len)) = self.current.at.get(&key) {
+            out.extend_from_slice(self.current.bytes.get(start..start + len)?);
+            return Some(kind);
         }
-        self.current.get(&key)
+        let (kind, start, len) = self.old.at.remove(&key)?;
+        out.extend_from_slice(self.old.bytes.get(start..start + len)?);
+        self.put(key, kind, out);
+        Some(kind)
     }
 
-    fn put(&mut self, key: (u32, u64), v: Cached) {
-        let len = v.1.len();
-        if self.bytes + len > self.cap {
-            self.old = std::mem::take(&mut self.current);
+    /// Cache a copy of `bytes` (objects larger than a generation are not cached).
+    fn put(&mut self, key: (u32, u64), kind: gix::objs::Kind, bytes: &[u8]) {
+        if bytes.len() > self.cap {
+            return;
+        }
+        if self.current.bytes.len() + bytes.len() > self.cap {
+            std::mem::swap(&mut self.current, &mut self.old);
+            self.current.bytes.clear();
+            self.current.at.clear();
             self.located.clear();
-            self.bytes = 0;
             self.generation += 1;
             self.maps.iter_mut().for_each(|m| *m = None);
         }
-        self.bytes += len;
-        self.current.insert(key, v);
+        if self.current.bytes.capacity() == 0 {
+            self.current.bytes.reserve_exact(self.cap);
+        }
+        let start = self.current.bytes.len();
+        self.current.bytes.extend_from_slice(bytes);
+        self.current.at.insert(key, (kind, start, bytes.len()));
     }
 
     fn decode(&mut self, pi: u32, offset: u64, out: &mut Vec<u8>) -> Option<gix::objs::Kind> {
@@ -630,10 +650,7 @@ impl<'p> ObjectReader<'p> {
         let mut at = offset;
         // Down the chain to a cached object or an undeltified one.
         let kind = loop {
-            if let Some((kind, bytes)) = self.get((pi, at)) {
-                let kind = *kind;
-                out.clear();
-                out.extend_from_slice(bytes);
+            if let Some(kind) = self.cached((pi, at), out) {
                 break kind;
             }
             let entry = data.entry(at).ok()?;
@@ -651,7 +668,7 @@ impl<'p> ObjectReader<'p> {
                     out.clear();
                     out.resize(usize::try_from(entry.decompressed_size).ok()?, 0);
                     data.decompress_entry(&entry, &mut self.inflate, out).ok()?;
-                    self.put((pi, at), (kind, out.as_slice().into()));
+                    self.put((pi, at), kind, out);
                     break kind;
                 }
             }
@@ -670,7 +687,7 @@ impl<'p> ObjectReader<'p> {
                 .ok()?;
             apply_delta(out, &self.delta, &mut next)?;
             std::mem::swap(out, &mut next);
-            self.put((pi, at), (kind, out.as_slice().into()));
+            self.put((pi, at), kind, out);
         }
         Some(kind)
     }
