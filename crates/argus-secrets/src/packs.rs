@@ -757,6 +757,148 @@ fn apply_delta(base: &[u8], delta: &[u8], out: &mut Vec<u8>) -> Option<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
+    use std::sync::Mutex;
+
+    fn git(dir: &Path, args: &[&str]) -> String {
+        let out = std::process::Command::new("git")
+            .args(["-c", "commit.gpgsign=false"])
+            .args(args)
+            .current_dir(dir)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_AUTHOR_NAME", "A")
+            .env("GIT_AUTHOR_EMAIL", "a@example.com")
+            .env("GIT_COMMITTER_NAME", "A")
+            .env("GIT_COMMITTER_EMAIL", "a@example.com")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// A repository packed by `git repack` (delta chains of 40 versions of a few files in
+    /// folders, and blobs whose compressed entries are larger than a read window), with the ids
+    /// of its blobs and trees.
+    fn packed_repo() -> (tempfile::TempDir, Vec<ObjectId>, Vec<ObjectId>) {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        git(root, &["init", "-q", "-b", "main"]);
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for v in 0..40 {
+            for f in 0..5 {
+                let folder = root.join(format!("d{}", f % 2));
+                std::fs::create_dir_all(&folder).unwrap();
+                let text: String = (0..400)
+                    .map(|l| format!("line {l} of file {f} {}\n", if l % 41 == v { v } else { 0 }))
+                    .collect();
+                std::fs::write(folder.join(format!("f{f}.txt")), text).unwrap();
+            }
+            if v % 13 == 0 {
+                // Incompressible: its entry alone is larger than a window.
+                let big: Vec<u8> = (0..(3 * WINDOW / 8))
+                    .flat_map(|_| {
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        x.to_le_bytes()
+                    })
+                    .collect();
+                std::fs::write(root.join("big.bin"), big).unwrap();
+            }
+            git(root, &["add", "-A"]);
+            git(root, &["commit", "-q", "-m", &format!("v{v}")]);
+        }
+        git(root, &["repack", "-adfq", "--depth=50", "--window=10"]);
+        let (mut blobs, mut trees) = (Vec::new(), Vec::new());
+        let list = git(
+            root,
+            &[
+                "cat-file",
+                "--batch-all-objects",
+                "--batch-check=%(objectname) %(objecttype)",
+            ],
+        );
+        for line in list.lines() {
+            let (id, kind) = line.split_once(' ').unwrap();
+            let id = ObjectId::from_hex(id.as_bytes()).unwrap();
+            match kind {
+                "blob" => blobs.push(id),
+                "tree" => trees.push(id),
+                _ => {}
+            }
+        }
+        (dir, blobs, trees)
+    }
+
+    fn pack_path(root: &Path) -> String {
+        let dir = root.join(".git/objects/pack");
+        let pack = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.extension().is_some_and(|x| x == "pack"))
+            .unwrap();
+        pack.to_string_lossy().into_owned()
+    }
+
+    #[test]
+    fn blob_walk_yields_every_blob_once_without_mapping_the_pack() {
+        let (dir, blobs, _) = packed_repo();
+        let pack = pack_path(dir.path());
+        let repo = gix::open(dir.path()).unwrap();
+        let packs = PackSet::open(&repo).unwrap();
+        // A mapping keeps every page read resident in the process (the size of the pack in a
+        // full scan): the walk must read with positioned reads instead.
+        let mapped = AtomicBool::new(false);
+        let seen = Mutex::new(Vec::new());
+        let visited = packs.for_each_blob(
+            &blobs,
+            &AtomicBool::new(false),
+            || (),
+            |_, i, bytes| {
+                let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+                if maps.contains(&pack) {
+                    mapped.store(true, Ordering::Relaxed);
+                }
+                seen.lock().unwrap().push((i, bytes.to_vec()));
+            },
+        );
+        assert!(
+            !mapped.load(Ordering::Relaxed),
+            "{pack} is mapped during the walk"
+        );
+        assert!(visited.iter().all(|&v| v));
+        let mut seen = seen.into_inner().unwrap();
+        seen.sort_by_key(|s| s.0);
+        assert_eq!(seen.len(), blobs.len(), "each blob once");
+        assert!(seen.iter().any(|(_, b)| b.len() >= 2 * WINDOW));
+        for (i, bytes) in seen {
+            let obj = repo.find_object(blobs[i as usize]).unwrap();
+            assert_eq!(bytes, obj.data, "blob {}", blobs[i as usize]);
+        }
+    }
+
+    #[test]
+    fn tree_reader_decodes_like_the_object_database_across_generations() {
+        let (dir, _, trees) = packed_repo();
+        let repo = gix::open(dir.path()).unwrap();
+        let packs = PackSet::open(&repo).unwrap();
+        // A cache smaller than a few trees: generations turn over (and the pack is re-mapped)
+        // all the time.
+        let mut reader = ObjectReader::new(&packs, 600);
+        let mut out = Vec::new();
+        for _ in 0..2 {
+            for id in &trees {
+                assert_eq!(reader.read(id, &mut out), Some(gix::objs::Kind::Tree));
+                assert_eq!(out, repo.find_object(*id).unwrap().data, "tree {id}");
+            }
+        }
+        assert!(reader.generation > 10, "{} generations", reader.generation);
+    }
 
     #[test]
     fn applies_copy_and_insert_instructions() {
