@@ -21,7 +21,12 @@
 //! partial clone) is counted as `unreadable` rather than failing the scan; the set of scanned blobs
 //! and the report do not depend on how the repository is packed (loose and packed give the same
 //! findings and counts); the cancellation flag is checked between commits and between blobs.
-//! While the packs are walked the object database is dropped, so each pack is mapped once.
+//!
+//! Memory: peak RSS does not grow with the size of the packs. The blob walk reads pack data with
+//! positioned reads (nothing of a pack stays resident in the process), the tree reader maps a pack
+//! only for one generation of its bounded cache, the object database is re-opened after the
+//! commit walk (dropping what the walk touched) and dropped during the blob scan, and the diff is
+//! interned in waves of `DIFF_WAVE` commits rather than held for the whole history.
 
 use crate::engine::{
     Collector, CommitMeta, Engine, MatchStats, RawMatch, ScanControl, ScanPolicy, ScanSummary,
@@ -675,8 +680,8 @@ impl Engine {
         // Packed blobs in pack order (each delta inflated once), then whatever no pack yielded
         // (loose objects, damaged entries) through the object database.
         let found: Mutex<Vec<(u32, Vec<RawMatch>)>> = Mutex::new(Vec::new());
-        // Release the object database (and its own mapping of the packs, with its caches) while
-        // the packs are walked: peak memory then holds one mapping of each pack, not two.
+        // Release the object database (its mappings of the packs' indexes and data, with its
+        // caches) while the packs are walked.
         drop(repo);
         drop(sync);
         let visited = pool.install(|| {

@@ -760,6 +760,8 @@ mod tests {
     use std::path::Path;
     use std::sync::Mutex;
 
+    // The fixture is written by the git CLI, as in `tests/common` (not product code).
+    #[allow(clippy::disallowed_methods)]
     fn git(dir: &Path, args: &[&str]) -> String {
         let out = std::process::Command::new("git")
             .args(["-c", "commit.gpgsign=false"])
