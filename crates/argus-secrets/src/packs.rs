@@ -100,31 +100,15 @@ impl PackData {
 
 /// A window of one pack's bytes filled by one positioned read and reused for every entry that
 /// falls inside it.
+#[derive(Default)]
 struct Window {
     buf: Vec<u8>,
     /// Pack index and offset of `buf[0]` (`buf` empty: nothing read yet).
     pack: u32,
     start: u64,
-    /// Bytes per read.
-    size: usize,
-}
-
-impl Default for Window {
-    fn default() -> Self {
-        Window::with_size(WINDOW)
-    }
 }
 
 impl Window {
-    fn with_size(size: usize) -> Self {
-        Window {
-            buf: Vec::new(),
-            pack: 0,
-            start: 0,
-            size,
-        }
-    }
-
     /// The bytes `from..to` of pack `pi`; `None` on a read error.
     fn get(&mut self, pi: u32, data: &PackData, from: u64, to: u64) -> Option<&[u8]> {
         let len = usize::try_from(to.checked_sub(from)?).ok()?;
@@ -132,8 +116,8 @@ impl Window {
             self.pack == pi && from >= self.start && to <= self.start + self.buf.len() as u64;
         if !inside {
             let avail = usize::try_from(data.end.saturating_sub(from)).unwrap_or(usize::MAX);
-            let want = len.max(self.size.min(avail));
-            if want <= self.size && self.buf.capacity() > 4 * self.size {
+            let want = len.max(WINDOW.min(avail));
+            if want <= WINDOW && self.buf.capacity() > 4 * WINDOW {
                 // Do not keep a window sized for one huge entry.
                 self.buf = Vec::new();
             }
@@ -267,11 +251,16 @@ impl Forest {
     ) -> Option<Forest> {
         let n = usize::try_from(index.num_objects()).ok()?;
         let offsets = &data.offsets;
+        // Sorting (offset, index) pairs is cheaper than a binary search in `offsets` per object.
+        let mut order: Vec<(u64, u32)> = (0..index.num_objects())
+            .map(|i| (index.pack_offset_at_index(i), i))
+            .collect();
+        order.sort_unstable();
         let mut pos_of_idx = vec![NONE; n];
-        for i in 0..index.num_objects() {
-            let p = offsets.binary_search(&index.pack_offset_at_index(i)).ok()?;
+        for (p, &(_, i)) in order.iter().enumerate() {
             pos_of_idx[i as usize] = p as u32;
         }
+        drop(order);
 
         let mut wanted = vec![NONE; n];
         let mut any = false;
