@@ -126,6 +126,14 @@ lines.append('- Argus vs Kingfisher (full history, --turbo): %s' % ratio('argus-
 lines.append('- Argus vs \`git cat-file --batch-all-objects --batch\` (reading every object, no scanning): %s' % ratio('argus-history', 'git-cat-file'))
 lines.append('- Argus vs detect-secrets (HEAD tree): %s' % ratio('argus-head', 'detect-secrets-head'))
 lines.append('')
+# The memory section comes from benches/secrets/rss.sh runs (several repository sizes, before and
+# after a change), not from this script: keep it.
+try:
+    prev = open(out).read()
+    if '\n## Memory' in prev:
+        lines.append(prev[prev.index('\n## Memory') + 1:].rstrip('\n'))
+except OSError:
+    pass
 open(out, 'w').write('\n'.join(lines) + '\n')
 print('\n'.join(lines))
 PY

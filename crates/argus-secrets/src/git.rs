@@ -21,7 +21,12 @@
 //! partial clone) is counted as `unreadable` rather than failing the scan; the set of scanned blobs
 //! and the report do not depend on how the repository is packed (loose and packed give the same
 //! findings and counts); the cancellation flag is checked between commits and between blobs.
-//! While the packs are walked the object database is dropped, so each pack is mapped once.
+//!
+//! Memory: peak RSS does not grow with the size of the packs. The blob walk reads pack data with
+//! positioned reads (nothing of a pack stays resident in the process), the tree reader maps a pack
+//! only for one generation of its bounded cache, the object database is re-opened after the
+//! commit walk (dropping what the walk touched) and dropped during the blob scan, and the diff is
+//! interned in waves of `DIFF_WAVE` commits rather than held for the whole history.
 
 use crate::engine::{
     Collector, CommitMeta, Engine, MatchStats, RawMatch, ScanControl, ScanPolicy, ScanSummary,
@@ -481,6 +486,9 @@ impl BlobCounters {
 /// Commits per diff task (consecutive in history, so the tree cache stays warm).
 const DIFF_CHUNK: usize = 256;
 
+/// Commits per diff wave (see `scan_git`): enough tasks to keep every thread busy.
+const DIFF_WAVE: usize = 32 * DIFF_CHUNK;
+
 /// Cache bytes per generation of each diff task's [`ObjectReader`] (two generations per reader,
 /// one reader per thread in practice).
 const TREE_CACHE_BYTES: usize = 16 << 20;
@@ -516,8 +524,8 @@ impl Engine {
         let start = Instant::now();
         // No object cache: commits are read once by the walk, trees go through the packs'
         // reader with its own cache, blobs are read once.
-        let repo = open_repo(repo_path)?;
-        let sync = repo.clone().into_sync();
+        let mut repo = open_repo(repo_path)?;
+        let mut sync = repo.clone().into_sync();
         let pool = thread_pool(opts.policy.threads)?;
         let packs = PackSet::open(&repo)?;
         let mut summary = ScanSummary::default();
@@ -557,6 +565,12 @@ impl Engine {
         } else {
             let (tips, excluded) = self.tips_and_exclusions(&repo, opts, ctl)?;
             let mut commits = walk(&repo, &tips, &excluded, ctl)?;
+            drop(excluded);
+            // The walk read every commit through the object database, which keeps what it
+            // touched resident (its pack index and commit pages) for as long as it is open. The
+            // diff needs it only for what the packs reader does not serve, so start a fresh one.
+            sync = open_repo(repo_path)?.into_sync();
+            repo = sync.to_thread_local();
             let t = summary.phase("walk", start);
             // Oldest first: the first location of a finding is the introducing commit, and the
             // blob order follows history (good pack-cache locality).
@@ -577,43 +591,48 @@ impl Engine {
                 .collect();
             // Chunks of consecutive commits; each chunk borrows a tree reader from a small pool,
             // so reader caches live across chunks (rayon's per-split state would start cold).
+            // The chunks are diffed in waves, each interned (in commit order) before the next
+            // starts, so only one wave's `(path, blob)` lists are held at a time.
             let readers: Mutex<Vec<Trees<'_>>> = Mutex::new(Vec::new());
-            let introduced: Vec<Result<Introduced>> = pool.install(|| {
-                commits
-                    .par_chunks(DIFF_CHUNK)
-                    .map(|chunk| {
-                        let pooled = readers
-                            .lock()
-                            .unwrap_or_else(std::sync::PoisonError::into_inner)
-                            .pop();
-                        let mut src = pooled.unwrap_or_else(|| Trees {
-                            repo: worker_repo(&sync),
-                            packed: Some(ObjectReader::new(&packs, TREE_CACHE_BYTES)),
-                        });
-                        let (mut buf, mut bufs) = (Vec::new(), DiffBuffers::default());
-                        let out: Vec<Result<Introduced>> = chunk
-                            .iter()
-                            .map(|c| {
-                                ctl.check()?;
-                                introduced_by(&mut src, c, &trees, &mut buf, &mut bufs)
-                            })
-                            .collect();
-                        readers
-                            .lock()
-                            .unwrap_or_else(std::sync::PoisonError::into_inner)
-                            .push(src);
-                        out
-                    })
-                    .flatten_iter()
-                    .collect()
-            });
-            drop(readers);
-            for (ci, (c, intro)) in commits.into_iter().zip(introduced).enumerate() {
-                for (path, blob) in intro? {
-                    intern(blob, ci as u32, path, &mut blobs, &mut occurrences);
+            for (w, wave) in commits.chunks(DIFF_WAVE).enumerate() {
+                let introduced: Vec<Result<Introduced>> = pool.install(|| {
+                    wave.par_chunks(DIFF_CHUNK)
+                        .map(|chunk| {
+                            let pooled = readers
+                                .lock()
+                                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                                .pop();
+                            let mut src = pooled.unwrap_or_else(|| Trees {
+                                repo: worker_repo(&sync),
+                                packed: Some(ObjectReader::new(&packs, TREE_CACHE_BYTES)),
+                            });
+                            let (mut buf, mut bufs) = (Vec::new(), DiffBuffers::default());
+                            let out: Vec<Result<Introduced>> = chunk
+                                .iter()
+                                .map(|c| {
+                                    ctl.check()?;
+                                    introduced_by(&mut src, c, &trees, &mut buf, &mut bufs)
+                                })
+                                .collect();
+                            readers
+                                .lock()
+                                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                                .push(src);
+                            out
+                        })
+                        .flatten_iter()
+                        .collect()
+                });
+                for (k, intro) in introduced.into_iter().enumerate() {
+                    let ci = (w * DIFF_WAVE + k) as u32;
+                    for (path, blob) in intro? {
+                        intern(blob, ci, path, &mut blobs, &mut occurrences);
+                    }
                 }
-                metas.push(c.meta);
             }
+            drop(readers);
+            drop(trees);
+            metas.extend(commits.into_iter().map(|c| c.meta));
             summary.phase("diff", t);
             if opts.include_unreachable {
                 for id in repo.objects.iter().map_err(git)? {
@@ -661,8 +680,8 @@ impl Engine {
         // Packed blobs in pack order (each delta inflated once), then whatever no pack yielded
         // (loose objects, damaged entries) through the object database.
         let found: Mutex<Vec<(u32, Vec<RawMatch>)>> = Mutex::new(Vec::new());
-        // Release the object database (and its own mapping of the packs, with its caches) while
-        // the packs are walked: peak memory then holds one mapping of each pack, not two.
+        // Release the object database (its mappings of the packs' indexes and data, with its
+        // caches) while the packs are walked.
         drop(repo);
         drop(sync);
         let visited = pool.install(|| {

@@ -13,6 +13,13 @@
 //!    inflated once and applied to its parent's bytes, which stay in a per-depth buffer while the
 //!    subtree below is walked. Wanted blobs are handed to the visitor as they are produced.
 //!
+//! Pack data is read with positioned reads (`pread`) into small per-task windows, not through a
+//! memory mapping: reading every blob touches every page of a pack, and a mapping's touched pages
+//! stay resident in the process for as long as it is mapped (that alone was the size of the pack
+//! in the scan's peak RSS). With positioned reads the kernel's page cache still serves the bytes,
+//! but the process holds only its windows. Git writes each delta family contiguously (base and
+//! deltas, `compute_write_order`), so the depth-first walk mostly stays inside one window.
+//!
 //! Invariants: a blob is visited at most once even when several packs hold it (`done` flags); a
 //! blob that no pack yields (loose objects, a `REF_DELTA` base outside its pack, a damaged entry)
 //! is left unvisited, and the caller reads it through the object database instead, so the set of
@@ -24,13 +31,141 @@ use gix::odb::pack;
 use gix::ObjectId;
 use rayon::prelude::*;
 use std::collections::HashMap;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 const NONE: u32 = u32::MAX;
 
+/// Bytes read per positioned read (more when one entry is larger) by the blob walk, whose reads
+/// mostly move forward through one delta family at a time.
+const WINDOW: usize = 256 << 10;
+
 /// The packs of a repository (`objects/pack/*.idx` with their `.pack`).
 pub(crate) struct PackSet {
-    packs: Vec<(pack::index::File, pack::data::File)>,
+    packs: Vec<(pack::index::File, PackData)>,
+}
+
+/// One pack's data file, read with positioned reads.
+struct PackData {
+    /// Path of the `.pack` (the tree reader maps it, see [`ObjectReader`]).
+    path: std::path::PathBuf,
+    file: File,
+    /// Where the entries end (the file length minus the trailing checksum).
+    end: u64,
+    hash: gix::hash::Kind,
+    /// Every entry's offset, sorted: an entry's bytes end where the next entry starts.
+    offsets: Vec<u64>,
+}
+
+impl PackData {
+    /// Open the data file of `index`; `None` when it is not a version 2/3 pack with the index's
+    /// object count and every indexed offset inside it.
+    fn open(
+        path: &std::path::Path,
+        index: &pack::index::File,
+        hash: gix::hash::Kind,
+    ) -> Option<Self> {
+        let file = File::open(path).ok()?;
+        let len = file.metadata().ok()?.len();
+        let mut header = [0u8; 12];
+        file.read_exact_at(&mut header, 0).ok()?;
+        let version = u32::from_be_bytes([header[4], header[5], header[6], header[7]]);
+        let count = u32::from_be_bytes([header[8], header[9], header[10], header[11]]);
+        if &header[..4] != b"PACK" || !(2..=3).contains(&version) || count != index.num_objects() {
+            return None;
+        }
+        let end = len.checked_sub(hash.len_in_bytes() as u64)?;
+        let mut offsets: Vec<u64> = (0..index.num_objects())
+            .map(|i| index.pack_offset_at_index(i))
+            .collect();
+        offsets.sort_unstable();
+        if offsets.first().is_some_and(|&o| o < 12) || offsets.last().is_some_and(|&o| o >= end) {
+            return None;
+        }
+        Some(PackData {
+            path: path.to_owned(),
+            file,
+            end,
+            hash,
+            offsets,
+        })
+    }
+
+    /// End of the entry at sorted position `p`.
+    fn end_at(&self, p: usize) -> u64 {
+        self.offsets.get(p + 1).copied().unwrap_or(self.end)
+    }
+}
+
+/// A window of one pack's bytes filled by one positioned read and reused for every entry that
+/// falls inside it.
+#[derive(Default)]
+struct Window {
+    buf: Vec<u8>,
+    /// Pack index and offset of `buf[0]` (`buf` empty: nothing read yet).
+    pack: u32,
+    start: u64,
+}
+
+impl Window {
+    /// The bytes `from..to` of pack `pi`; `None` on a read error.
+    fn get(&mut self, pi: u32, data: &PackData, from: u64, to: u64) -> Option<&[u8]> {
+        let len = usize::try_from(to.checked_sub(from)?).ok()?;
+        let inside =
+            self.pack == pi && from >= self.start && to <= self.start + self.buf.len() as u64;
+        if !inside {
+            let avail = usize::try_from(data.end.saturating_sub(from)).unwrap_or(usize::MAX);
+            let want = len.max(WINDOW.min(avail));
+            if want <= WINDOW && self.buf.capacity() > 4 * WINDOW {
+                // Do not keep a window sized for one huge entry.
+                self.buf = Vec::new();
+            }
+            self.buf.resize(want, 0);
+            if data.file.read_exact_at(&mut self.buf, from).is_err() {
+                self.buf.clear();
+                return None;
+            }
+            self.pack = pi;
+            self.start = from;
+        }
+        let at = usize::try_from(from - self.start).ok()?;
+        self.buf.get(at..at + len)
+    }
+
+    /// Header and compressed bytes of the entry `from..to` of pack `pi`.
+    fn entry(
+        &mut self,
+        pi: u32,
+        data: &PackData,
+        from: u64,
+        to: u64,
+    ) -> Option<(pack::data::Entry, &[u8])> {
+        let bytes = self.get(pi, data, from, to)?;
+        let entry = pack::data::Entry::from_bytes(bytes, from, data.hash).ok()?;
+        let body = bytes.get(entry.header_size()..)?;
+        Some((entry, body))
+    }
+}
+
+/// Inflate one entry's compressed `body` into `out`, which must come out exactly
+/// `entry.decompressed_size` bytes long (pack headers are untrusted).
+fn inflate_entry(
+    inflate: &mut gix::zlib::Inflate,
+    entry: &pack::data::Entry,
+    body: &[u8],
+    out: &mut Vec<u8>,
+) -> bool {
+    let Ok(size) = usize::try_from(entry.decompressed_size) else {
+        return false;
+    };
+    out.clear();
+    out.resize(size, 0);
+    inflate.reset();
+    matches!(
+        inflate.once(body, out),
+        Ok((gix::zlib::Status::StreamEnd, _, n)) if n == size
+    )
 }
 
 impl PackSet {
@@ -51,11 +186,10 @@ impl PackSet {
             .collect();
         idx_paths.sort();
         for idx in idx_paths {
-            let data = idx.with_extension("pack");
-            let (Ok(i), Ok(d)) = (
-                pack::index::File::at(&idx, hash),
-                pack::data::File::at(&data, hash),
-            ) else {
+            let Ok(i) = pack::index::File::at(&idx, hash) else {
+                continue;
+            };
+            let Some(d) = PackData::open(&idx.with_extension("pack"), &i, hash) else {
                 continue;
             };
             packs.push((i, d));
@@ -74,17 +208,18 @@ impl PackSet {
         visit: impl Fn(&mut S, u32, &[u8]) + Sync,
     ) -> Vec<bool> {
         let done: Vec<AtomicBool> = blobs.iter().map(|_| AtomicBool::new(false)).collect();
-        for (index, data) in &self.packs {
+        for (pi, (index, data)) in self.packs.iter().enumerate() {
             if cancel.load(Ordering::Relaxed) {
                 break;
             }
-            let Some(forest) = Forest::build(index, data, blobs, &done) else {
+            let pi = pi as u32;
+            let Some(forest) = Forest::build(pi, index, data, blobs, &done) else {
                 continue;
             };
             forest.roots.par_iter().for_each_init(
                 || (Walker::default(), init()),
                 |(walker, state), &root| {
-                    walker.walk(&forest, data, root, cancel, &done, &mut |bi, bytes| {
+                    walker.walk(&forest, pi, data, root, cancel, &done, &mut |bi, bytes| {
                         visit(state, bi, bytes)
                     });
                 },
@@ -94,10 +229,8 @@ impl PackSet {
     }
 }
 
-/// The needed part of one pack, in pack-offset order.
+/// The needed part of one pack, in pack-offset order (positions index [`PackData::offsets`]).
 struct Forest {
-    /// Pack offset per position.
-    offsets: Vec<u64>,
     /// Blob index wanted at each position, or [`NONE`].
     wanted: Vec<u32>,
     /// Children (deltas) of each position: `children[first[p]..first[p + 1]]`.
@@ -110,12 +243,15 @@ struct Forest {
 impl Forest {
     /// `None` when the pack holds none of the blobs still to visit, or cannot be read.
     fn build(
+        pi: u32,
         index: &pack::index::File,
-        data: &pack::data::File,
+        data: &PackData,
         blobs: &[ObjectId],
         done: &[AtomicBool],
     ) -> Option<Forest> {
         let n = usize::try_from(index.num_objects()).ok()?;
+        let offsets = &data.offsets;
+        // Sorting (offset, index) pairs is cheaper than a binary search in `offsets` per object.
         let mut order: Vec<(u64, u32)> = (0..index.num_objects())
             .map(|i| (index.pack_offset_at_index(i), i))
             .collect();
@@ -124,7 +260,6 @@ impl Forest {
         for (p, &(_, i)) in order.iter().enumerate() {
             pos_of_idx[i as usize] = p as u32;
         }
-        let offsets: Vec<u64> = order.iter().map(|o| o.0).collect();
         drop(order);
 
         let mut wanted = vec![NONE; n];
@@ -145,22 +280,30 @@ impl Forest {
         // Base position of every entry ([`NONE`] for undeltified entries, `NONE - 1` when the
         // base is not in this pack or the header is unreadable).
         const MISSING: u32 = NONE - 1;
+        // Headers are read in pack order through one large window (a sequential read).
+        let mut window = Window::default();
         let base: Vec<u32> = offsets
             .iter()
-            .map(|&off| match data.entry(off) {
-                Ok(e) => match e.header {
-                    pack::data::entry::Header::OfsDelta { base_distance } => e
-                        .checked_base_pack_offset(base_distance)
-                        .and_then(|b| offsets.binary_search(&b).ok())
-                        .map_or(MISSING, |p| p as u32),
-                    pack::data::entry::Header::RefDelta { base_id } => index
-                        .lookup(base_id)
-                        .map_or(MISSING, |i| pos_of_idx[i as usize]),
-                    _ => NONE,
-                },
-                Err(_) => MISSING,
+            .enumerate()
+            .map(|(p, &off)| {
+                // The longest header: 10 size bytes + a 32-byte base id.
+                let to = data.end_at(p).min(off + 48);
+                match window.entry(pi, data, off, to) {
+                    Some((e, _)) => match e.header {
+                        pack::data::entry::Header::OfsDelta { base_distance } => e
+                            .checked_base_pack_offset(base_distance)
+                            .and_then(|b| offsets.binary_search(&b).ok())
+                            .map_or(MISSING, |p| p as u32),
+                        pack::data::entry::Header::RefDelta { base_id } => index
+                            .lookup(base_id)
+                            .map_or(MISSING, |i| pos_of_idx[i as usize]),
+                        _ => NONE,
+                    },
+                    None => MISSING,
+                }
             })
             .collect();
+        drop(window);
 
         // Needed: wanted entries and every base up their chains (stop at the first already
         // needed one, so this is linear). A chain that ends in a missing base is dropped.
@@ -223,7 +366,6 @@ impl Forest {
             }
         }
         Some(Forest {
-            offsets,
             wanted,
             first,
             children,
@@ -247,15 +389,17 @@ struct Walker {
     delta: Vec<u8>,
     /// (position, next child) per depth.
     stack: Vec<(u32, u32)>,
+    window: Window,
 }
 
 impl Walker {
-    /// Inflate entry `p` into `out` (delta instructions or a whole object).
-    fn inflate(&mut self, data: &pack::data::File, offset: u64, delta: bool, level: usize) -> bool {
-        let Ok(entry) = data.entry(offset) else {
+    /// Inflate the entry at position `p` of pack `pi` into the delta buffer or into `level`.
+    fn inflate(&mut self, pi: u32, data: &PackData, p: u32, delta: bool, level: usize) -> bool {
+        let p = p as usize;
+        let Some(&from) = data.offsets.get(p) else {
             return false;
         };
-        let Ok(size) = usize::try_from(entry.decompressed_size) else {
+        let Some((entry, body)) = self.window.entry(pi, data, from, data.end_at(p)) else {
             return false;
         };
         let out = if delta {
@@ -263,18 +407,17 @@ impl Walker {
         } else {
             &mut self.levels[level]
         };
-        out.clear();
-        out.resize(size, 0);
-        data.decompress_entry(&entry, &mut self.inflate, out)
-            .is_ok()
+        inflate_entry(&mut self.inflate, &entry, body, out)
     }
 
     /// Walk the tree rooted at `root`; `visit(blob index, bytes)` for wanted entries. A damaged
     /// entry stops the walk below it (those blobs stay unvisited for the caller's fallback).
+    #[allow(clippy::too_many_arguments)]
     fn walk(
         &mut self,
         forest: &Forest,
-        data: &pack::data::File,
+        pi: u32,
+        data: &PackData,
         root: u32,
         cancel: &AtomicBool,
         done: &[AtomicBool],
@@ -286,7 +429,7 @@ impl Walker {
         if self.levels.is_empty() {
             self.levels.push(Vec::new());
         }
-        if !self.inflate(data, forest.offsets[root as usize], false, 0) {
+        if !self.inflate(pi, data, root, false, 0) {
             return;
         }
         let mut emit = |p: u32, bytes: &[u8]| {
@@ -312,7 +455,7 @@ impl Walker {
             if self.levels.len() <= depth {
                 self.levels.push(Vec::new());
             }
-            if !self.inflate(data, forest.offsets[child as usize], true, depth) {
+            if !self.inflate(pi, data, child, true, depth) {
                 continue;
             }
             let (parents, rest) = self.levels.split_at_mut(depth);
@@ -336,21 +479,39 @@ impl Walker {
 /// The cache is two generations of at most `cap` bytes each: when the current one is full it
 /// becomes the old one (the previous old one is dropped), and a hit in the old generation moves
 /// the object back into the current one. Memory is bounded by `2 × cap` per reader.
+///
+/// Unlike the blob walk, tree reads jump around the pack (git writes trees in recency order, not
+/// by delta family), so positioned reads would cost one system call per entry. The reader maps
+/// the packs instead, but only for one cache generation: the mappings are dropped whenever the
+/// generation turns over and re-opened on the next read, so the pages they hold resident are
+/// those read during one generation (bounded by the cache size), not the whole tree region.
 pub(crate) struct ObjectReader<'p> {
     packs: &'p PackSet,
+    /// Per pack, its mapping while the current generation lasts.
+    maps: Vec<Option<pack::data::File>>,
+    /// Cache generations started so far (a mapping taken out by `decode` is put back only when
+    /// this did not change meanwhile).
+    generation: u64,
     inflate: gix::zlib::Inflate,
     delta: Vec<u8>,
     chain: Vec<u64>,
     cap: usize,
-    bytes: usize,
-    current: HashMap<(u32, u64), Cached, OffsetHash>,
-    old: HashMap<(u32, u64), Cached, OffsetHash>,
+    current: Generation,
+    old: Generation,
     /// Where recently read ids live: a commit's old tree is its parent's new tree, so this saves
     /// half of the index searches. Cleared with each cache generation.
     located: gix::hashtable::HashMap<ObjectId, (u32, u64)>,
 }
 
-type Cached = (gix::objs::Kind, Box<[u8]>);
+/// One cache generation: the decoded objects stored back to back in one buffer, allocated once
+/// and reused when the generation turns over (one allocation per object would leave the heap
+/// fragmented after the diff, and the freed space resident while the blobs are scanned).
+#[derive(Default)]
+struct Generation {
+    bytes: Vec<u8>,
+    /// (pack, offset) → (kind, start, length) in `bytes`.
+    at: HashMap<(u32, u64), (gix::objs::Kind, usize, usize), OffsetHash>,
+}
 
 /// Hasher for `(pack, offset)` keys: one multiply (offsets are distinct and well spread).
 #[derive(Default, Clone, Copy)]
@@ -388,12 +549,13 @@ impl<'p> ObjectReader<'p> {
         ObjectReader {
             packs,
             inflate: gix::zlib::Inflate::default(),
+            maps: packs.packs.iter().map(|_| None).collect(),
+            generation: 0,
             delta: Vec::new(),
             chain: Vec::new(),
             cap,
-            bytes: 0,
-            current: HashMap::default(),
-            old: HashMap::default(),
+            current: Generation::default(),
+            old: Generation::default(),
             located: gix::hashtable::HashMap::default(),
         }
     }
@@ -415,36 +577,69 @@ impl<'p> ObjectReader<'p> {
         None
     }
 
-    fn get(&mut self, key: (u32, u64)) -> Option<&Cached> {
-        if !self.current.contains_key(&key) {
-            let v = self.old.remove(&key)?;
-            self.put(key, v);
+    /// Copy the cached object `key` into `out`; a hit in the old generation moves it into the
+    /// current one.
+    fn cached(&mut self, key: (u32, u64), out: &mut Vec<u8>) -> Option<gix::objs::Kind> {
+        out.clear();
+        if let Some(&(kind, start, len)) = self.current.at.get(&key) {
+            out.extend_from_slice(self.current.bytes.get(start..start + len)?);
+            return Some(kind);
         }
-        self.current.get(&key)
+        let (kind, start, len) = self.old.at.remove(&key)?;
+        out.extend_from_slice(self.old.bytes.get(start..start + len)?);
+        self.put(key, kind, out);
+        Some(kind)
     }
 
-    fn put(&mut self, key: (u32, u64), v: Cached) {
-        let len = v.1.len();
-        if self.bytes + len > self.cap {
-            self.old = std::mem::take(&mut self.current);
-            self.located.clear();
-            self.bytes = 0;
+    /// Cache a copy of `bytes` (objects larger than a generation are not cached).
+    fn put(&mut self, key: (u32, u64), kind: gix::objs::Kind, bytes: &[u8]) {
+        if bytes.len() > self.cap {
+            return;
         }
-        self.bytes += len;
-        self.current.insert(key, v);
+        if self.current.bytes.len() + bytes.len() > self.cap {
+            std::mem::swap(&mut self.current, &mut self.old);
+            self.current.bytes.clear();
+            self.current.at.clear();
+            self.located.clear();
+            self.generation += 1;
+            self.maps.iter_mut().for_each(|m| *m = None);
+        }
+        if self.current.bytes.capacity() == 0 {
+            self.current.bytes.reserve_exact(self.cap);
+        }
+        let start = self.current.bytes.len();
+        self.current.bytes.extend_from_slice(bytes);
+        self.current.at.insert(key, (kind, start, bytes.len()));
     }
 
     fn decode(&mut self, pi: u32, offset: u64, out: &mut Vec<u8>) -> Option<gix::objs::Kind> {
         let packs = self.packs;
-        let (index, data) = packs.packs.get(pi as usize)?;
+        let (index, pack) = packs.packs.get(pi as usize)?;
+        let data = match self.maps.get_mut(pi as usize)?.take() {
+            Some(d) => d,
+            None => pack::data::File::at(&pack.path, pack.hash).ok()?,
+        };
+        let generation = self.generation;
+        let kind = self.decode_in(pi, index, &data, offset, out);
+        if self.generation == generation {
+            self.maps[pi as usize] = Some(data);
+        }
+        kind
+    }
+
+    fn decode_in(
+        &mut self,
+        pi: u32,
+        index: &pack::index::File,
+        data: &pack::data::File,
+        offset: u64,
+        out: &mut Vec<u8>,
+    ) -> Option<gix::objs::Kind> {
         self.chain.clear();
         let mut at = offset;
         // Down the chain to a cached object or an undeltified one.
         let kind = loop {
-            if let Some((kind, bytes)) = self.get((pi, at)) {
-                let kind = *kind;
-                out.clear();
-                out.extend_from_slice(bytes);
+            if let Some(kind) = self.cached((pi, at), out) {
                 break kind;
             }
             let entry = data.entry(at).ok()?;
@@ -462,7 +657,7 @@ impl<'p> ObjectReader<'p> {
                     out.clear();
                     out.resize(usize::try_from(entry.decompressed_size).ok()?, 0);
                     data.decompress_entry(&entry, &mut self.inflate, out).ok()?;
-                    self.put((pi, at), (kind, out.as_slice().into()));
+                    self.put((pi, at), kind, out);
                     break kind;
                 }
             }
@@ -481,7 +676,7 @@ impl<'p> ObjectReader<'p> {
                 .ok()?;
             apply_delta(out, &self.delta, &mut next)?;
             std::mem::swap(out, &mut next);
-            self.put((pi, at), (kind, out.as_slice().into()));
+            self.put((pi, at), kind, out);
         }
         Some(kind)
     }
@@ -551,6 +746,150 @@ fn apply_delta(base: &[u8], delta: &[u8], out: &mut Vec<u8>) -> Option<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
+    use std::sync::Mutex;
+
+    // The fixture is written by the git CLI, as in `tests/common` (not product code).
+    #[allow(clippy::disallowed_methods)]
+    fn git(dir: &Path, args: &[&str]) -> String {
+        let out = std::process::Command::new("git")
+            .args(["-c", "commit.gpgsign=false"])
+            .args(args)
+            .current_dir(dir)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_AUTHOR_NAME", "A")
+            .env("GIT_AUTHOR_EMAIL", "a@example.com")
+            .env("GIT_COMMITTER_NAME", "A")
+            .env("GIT_COMMITTER_EMAIL", "a@example.com")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// A repository packed by `git repack` (delta chains of 40 versions of a few files in
+    /// folders, and blobs whose compressed entries are larger than a read window), with the ids
+    /// of its blobs and trees.
+    fn packed_repo() -> (tempfile::TempDir, Vec<ObjectId>, Vec<ObjectId>) {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        git(root, &["init", "-q", "-b", "main"]);
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for v in 0..40 {
+            for f in 0..5 {
+                let folder = root.join(format!("d{}", f % 2));
+                std::fs::create_dir_all(&folder).unwrap();
+                let text: String = (0..400)
+                    .map(|l| format!("line {l} of file {f} {}\n", if l % 41 == v { v } else { 0 }))
+                    .collect();
+                std::fs::write(folder.join(format!("f{f}.txt")), text).unwrap();
+            }
+            if v % 13 == 0 {
+                // Incompressible: its entry alone is larger than a window.
+                let big: Vec<u8> = (0..(3 * WINDOW / 8))
+                    .flat_map(|_| {
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        x.to_le_bytes()
+                    })
+                    .collect();
+                std::fs::write(root.join("big.bin"), big).unwrap();
+            }
+            git(root, &["add", "-A"]);
+            git(root, &["commit", "-q", "-m", &format!("v{v}")]);
+        }
+        git(root, &["repack", "-adfq", "--depth=50", "--window=10"]);
+        let (mut blobs, mut trees) = (Vec::new(), Vec::new());
+        let list = git(
+            root,
+            &[
+                "cat-file",
+                "--batch-all-objects",
+                "--batch-check=%(objectname) %(objecttype)",
+            ],
+        );
+        for line in list.lines() {
+            let (id, kind) = line.split_once(' ').unwrap();
+            let id = ObjectId::from_hex(id.as_bytes()).unwrap();
+            match kind {
+                "blob" => blobs.push(id),
+                "tree" => trees.push(id),
+                _ => {}
+            }
+        }
+        (dir, blobs, trees)
+    }
+
+    fn pack_path(root: &Path) -> String {
+        let dir = root.join(".git/objects/pack");
+        let pack = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.extension().is_some_and(|x| x == "pack"))
+            .unwrap();
+        pack.to_string_lossy().into_owned()
+    }
+
+    #[test]
+    fn blob_walk_yields_every_blob_once_without_mapping_the_pack() {
+        let (dir, blobs, _) = packed_repo();
+        let pack = pack_path(dir.path());
+        let repo = gix::open(dir.path()).unwrap();
+        let packs = PackSet::open(&repo).unwrap();
+        // A mapping keeps every page read resident in the process (the size of the pack in a
+        // full scan): the walk must read with positioned reads instead.
+        let mapped = AtomicBool::new(false);
+        let seen = Mutex::new(Vec::new());
+        let visited = packs.for_each_blob(
+            &blobs,
+            &AtomicBool::new(false),
+            || (),
+            |_, i, bytes| {
+                let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+                if maps.contains(&pack) {
+                    mapped.store(true, Ordering::Relaxed);
+                }
+                seen.lock().unwrap().push((i, bytes.to_vec()));
+            },
+        );
+        assert!(
+            !mapped.load(Ordering::Relaxed),
+            "{pack} is mapped during the walk"
+        );
+        assert!(visited.iter().all(|&v| v));
+        let mut seen = seen.into_inner().unwrap();
+        seen.sort_by_key(|s| s.0);
+        assert_eq!(seen.len(), blobs.len(), "each blob once");
+        assert!(seen.iter().any(|(_, b)| b.len() >= 2 * WINDOW));
+        for (i, bytes) in seen {
+            let obj = repo.find_object(blobs[i as usize]).unwrap();
+            assert_eq!(bytes, obj.data, "blob {}", blobs[i as usize]);
+        }
+    }
+
+    #[test]
+    fn tree_reader_decodes_like_the_object_database_across_generations() {
+        let (dir, _, trees) = packed_repo();
+        let repo = gix::open(dir.path()).unwrap();
+        let packs = PackSet::open(&repo).unwrap();
+        // A cache smaller than a few trees: generations turn over (and the pack is re-mapped)
+        // all the time.
+        let mut reader = ObjectReader::new(&packs, 600);
+        let mut out = Vec::new();
+        for _ in 0..2 {
+            for id in &trees {
+                assert_eq!(reader.read(id, &mut out), Some(gix::objs::Kind::Tree));
+                assert_eq!(out, repo.find_object(*id).unwrap().data, "tree {id}");
+            }
+        }
+        assert!(reader.generation > 10, "{} generations", reader.generation);
+    }
 
     #[test]
     fn applies_copy_and_insert_instructions() {
