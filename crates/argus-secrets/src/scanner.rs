@@ -420,6 +420,7 @@ fn resolve_kind(target: &Target) -> Result<SourceKind, String> {
     match target.kind() {
         TargetKind::Repo if remote::is_clone_url(value) => {
             if url::Url::parse(value).is_ok_and(|u| u.password().is_some()) {
+                // Naming the URL would repeat the password into the task's error.
                 return Err("the repository URL holds a password: configure a credential and reference it with the 'credential' param instead".into());
             }
             Ok(SourceKind::Clone)
@@ -437,19 +438,13 @@ fn resolve_kind(target: &Target) -> Result<SourceKind, String> {
     }
 }
 
+/// [`resolve_kind`]'s rules (the same at creation and at run), then what only the filesystem
+/// can tell.
 fn resolve(target: &Target) -> Result<Source, ScanError> {
     let value = target.value();
-    match target.kind() {
-        TargetKind::Repo if remote::is_clone_url(value) => {
-            if url::Url::parse(value).is_ok_and(|u| u.password().is_some()) {
-                // Naming the URL would repeat the password into the task's error.
-                return Err(ScanError::Failed(
-                    "the repository URL holds a password: configure a credential and reference it with the 'credential' param instead".into(),
-                ));
-            }
-            Ok(Source::Clone(value.to_owned()))
-        }
-        TargetKind::Repo => {
+    match resolve_kind(target).map_err(ScanError::Failed)? {
+        SourceKind::Clone => Ok(Source::Clone(value.to_owned())),
+        SourceKind::Local if target.kind() == TargetKind::Repo => {
             let p = PathBuf::from(value);
             if !p.exists() {
                 return Err(ScanError::Failed(format!("{value}: no such path")));
@@ -461,26 +456,17 @@ fn resolve(target: &Target) -> Result<Source, ScanError> {
             }
             Ok(Source::LocalRepo(p))
         }
-        TargetKind::Location => {
-            let u = url::Url::parse(value)
-                .map_err(|e| ScanError::Failed(format!("bad location {value}: {e}")))?;
-            if u.scheme() != "file" {
-                return Err(ScanError::Failed(format!(
-                    "secrets scans only file:// locations here; '{}' locations need a connector",
-                    u.scheme()
-                )));
-            }
-            let p = u
-                .to_file_path()
-                .map_err(|()| ScanError::Failed(format!("{value} is not a local path")))?;
+        SourceKind::Local => {
+            // A file:// location (resolve_kind checked the scheme).
+            let p = url::Url::parse(value)
+                .ok()
+                .and_then(|u| u.to_file_path().ok())
+                .ok_or_else(|| ScanError::Failed(format!("{value} is not a local path")))?;
             if !p.exists() {
                 return Err(ScanError::Failed(format!("{}: no such path", p.display())));
             }
             Ok(Source::Files(p))
         }
-        other => Err(ScanError::Failed(format!(
-            "secrets does not accept {other} targets"
-        ))),
     }
 }
 

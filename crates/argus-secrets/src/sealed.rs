@@ -97,6 +97,36 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
     Ok(n)
 }
 
+/// Reads `input` in segments of `len` bytes, one segment ahead, and hands each to `step` with
+/// whether it is the last (an empty input is one empty last segment: STREAM always ends with a
+/// last segment); writes what `step` returns. Returns the bytes written.
+fn segments(
+    input: &mut impl Read,
+    out: &mut impl Write,
+    len: usize,
+    mut step: impl FnMut(Payload<'_, '_>, bool) -> Result<Vec<u8>, SealError>,
+) -> Result<u64, SealError> {
+    let (mut cur, mut next) = (vec![0u8; len], vec![0u8; len]);
+    let mut cur_len = read_full(input, &mut cur)?;
+    let mut written = 0u64;
+    loop {
+        let next_len = read_full(input, &mut next)?;
+        let last = next_len == 0;
+        let payload = Payload {
+            msg: &cur[..cur_len],
+            aad: MAGIC,
+        };
+        let bytes = step(payload, last)?;
+        out.write_all(&bytes)?;
+        written += bytes.len() as u64;
+        if last {
+            return Ok(written);
+        }
+        std::mem::swap(&mut cur, &mut next);
+        cur_len = next_len;
+    }
+}
+
 /// Encrypts the file `src` into a new file `dst` (blocking); returns the bytes written.
 pub fn seal_file(key: &RepoCopyKey, src: &Path, dst: &Path) -> Result<u64, SealError> {
     let mut input = BufReader::new(File::open(src)?);
@@ -105,32 +135,21 @@ pub fn seal_file(key: &RepoCopyKey, src: &Path, dst: &Path) -> Result<u64, SealE
     OsRng.fill_bytes(&mut prefix);
     out.write_all(MAGIC)?;
     out.write_all(&prefix)?;
-    let mut written = (MAGIC.len() + NONCE_PREFIX) as u64;
-    let mut enc = EncryptorBE32::from_aead(key.cipher(), (&prefix).into());
-    let mut cur = vec![0u8; SEGMENT];
-    let mut next = vec![0u8; SEGMENT];
-    let mut cur_len = read_full(&mut input, &mut cur)?;
-    loop {
-        let next_len = read_full(&mut input, &mut next)?;
-        let payload = Payload {
-            msg: &cur[..cur_len],
-            aad: MAGIC,
+    let mut enc = Some(EncryptorBE32::from_aead(key.cipher(), (&prefix).into()));
+    let body = segments(&mut input, &mut out, SEGMENT, |payload, last| {
+        // `encrypt_last` consumes the encryptor: the last segment is the last call.
+        let sealed = if last {
+            enc.take().ok_or(SealError::Corrupt)?.encrypt_last(payload)
+        } else {
+            enc.as_mut()
+                .ok_or(SealError::Corrupt)?
+                .encrypt_next(payload)
         };
-        if next_len == 0 {
-            let sealed = enc.encrypt_last(payload).map_err(|_| SealError::Corrupt)?;
-            out.write_all(&sealed)?;
-            written += sealed.len() as u64;
-            break;
-        }
-        let sealed = enc.encrypt_next(payload).map_err(|_| SealError::Corrupt)?;
-        out.write_all(&sealed)?;
-        written += sealed.len() as u64;
-        std::mem::swap(&mut cur, &mut next);
-        cur_len = next_len;
-    }
+        sealed.map_err(|_| SealError::Corrupt)
+    })?;
     out.flush()?;
     out.get_ref().sync_all()?;
-    Ok(written)
+    Ok((MAGIC.len() + NONCE_PREFIX) as u64 + body)
 }
 
 /// Decrypts the sealed file `src` into a new file `dst` (blocking); returns the plaintext bytes.
@@ -145,30 +164,18 @@ pub fn open_file(key: &RepoCopyKey, src: &Path, dst: &Path) -> Result<u64, SealE
     let prefix: [u8; NONCE_PREFIX] = head[MAGIC.len()..]
         .try_into()
         .map_err(|_| SealError::Corrupt)?;
-    let mut dec = DecryptorBE32::from_aead(key.cipher(), (&prefix).into());
+    let mut dec = Some(DecryptorBE32::from_aead(key.cipher(), (&prefix).into()));
     let mut out = BufWriter::new(File::create(dst)?);
-    let mut plain = 0u64;
-    let mut cur = vec![0u8; SEGMENT + TAG];
-    let mut next = vec![0u8; SEGMENT + TAG];
-    let mut cur_len = read_full(&mut input, &mut cur)?;
-    loop {
-        let next_len = read_full(&mut input, &mut next)?;
-        let payload = Payload {
-            msg: &cur[..cur_len],
-            aad: MAGIC,
+    let plain = segments(&mut input, &mut out, SEGMENT + TAG, |payload, last| {
+        let opened = if last {
+            dec.take().ok_or(SealError::Corrupt)?.decrypt_last(payload)
+        } else {
+            dec.as_mut()
+                .ok_or(SealError::Corrupt)?
+                .decrypt_next(payload)
         };
-        if next_len == 0 {
-            let opened = dec.decrypt_last(payload).map_err(|_| SealError::Corrupt)?;
-            out.write_all(&opened)?;
-            plain += opened.len() as u64;
-            break;
-        }
-        let opened = dec.decrypt_next(payload).map_err(|_| SealError::Corrupt)?;
-        out.write_all(&opened)?;
-        plain += opened.len() as u64;
-        std::mem::swap(&mut cur, &mut next);
-        cur_len = next_len;
-    }
+        opened.map_err(|_| SealError::Corrupt)
+    })?;
     out.flush()?;
     Ok(plain)
 }
