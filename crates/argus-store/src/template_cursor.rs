@@ -1,18 +1,19 @@
 //! The cursor of template lists, shared by both stores.
 //!
 //! Templates are listed by `(name, id)`; the cursor is the position after the last item of a
-//! page: that item's name and id, base64url-encoded JSON tagged `"s": "templates"` so that a
-//! cursor of another list (scans, findings) is refused rather than misread. The stores fetch
+//! page: that item's name and id, in the stores' one cursor codec (`crate::cursor`), tagged
+//! `"s": "templates"` so that a cursor of another list (scans, findings) is refused rather than
+//! misread. The stores fetch
 //! `limit + 1` rows; [`page`] trims the extra row and derives `next_cursor` from the last kept
 //! item, so a cursor is only handed out while more items follow.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
 use argus_core::finding::Page;
 use argus_core::template::Template;
-use argus_core::{CoreError, Result};
+use argus_core::Result;
+
+use crate::cursor::bad;
 
 const TAG: &str = "templates";
 
@@ -26,9 +27,7 @@ struct Wire {
 /// Decodes a template cursor into the `(name, id)` to list after; anything else is `Invalid`
 /// at `/cursor`.
 pub(crate) fn decode(cursor: &str) -> Result<(String, uuid::Uuid)> {
-    let bad = || CoreError::invalid("/cursor", "not a cursor returned by this list");
-    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
-    let w: Wire = serde_json::from_slice(&bytes).map_err(|_| bad())?;
+    let w: Wire = crate::cursor::decode(cursor)?;
     if w.s != TAG {
         return Err(bad());
     }
@@ -42,8 +41,7 @@ fn encode(t: &Template) -> String {
         n: t.name.clone(),
         i: t.id.to_string(),
     };
-    // Serialising a struct of strings cannot fail.
-    URL_SAFE_NO_PAD.encode(serde_json::to_vec(&w).unwrap_or_default())
+    crate::cursor::encode(&w)
 }
 
 /// One page from up to `limit + 1` rows in list order.
@@ -66,7 +64,7 @@ mod tests {
         for bad in ["%%%", "e30", ""] {
             assert!(decode(bad).is_err(), "{bad:?}");
         }
-        let other = URL_SAFE_NO_PAD.encode(br#"{"s":"scans","n":"a","i":"x"}"#);
+        let other = crate::cursor::encode(&serde_json::json!({"s": "scans", "n": "a", "i": "x"}));
         assert!(decode(&other).is_err());
     }
 }

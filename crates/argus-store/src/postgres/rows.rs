@@ -3,11 +3,9 @@
 //!
 //! Invariant: a row that cannot be decoded is a `Backend` error (corrupt data), never a panic.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use sqlx::postgres::PgRow;
 use sqlx::types::Json;
 use sqlx::Row;
@@ -219,17 +217,7 @@ pub(crate) fn artifact_from_row(r: &PgRow) -> Result<ArtifactMeta> {
     })
 }
 
-/// The position after the last item of a page: the sort key of that item plus its id (the same
-/// shape as the SQLite store's cursor). `s` names the sort the cursor belongs to, so a cursor
-/// cannot be replayed under another sort.
-#[derive(Serialize, Deserialize)]
-pub(crate) struct Cursor {
-    pub s: String,
-    #[serde(default)]
-    pub r: i64,
-    pub c: i64,
-    pub i: String,
-}
+pub(crate) use crate::cursor::Cursor;
 
 /// A decoded cursor with its values in column types.
 pub(crate) struct CursorPos {
@@ -239,18 +227,10 @@ pub(crate) struct CursorPos {
 }
 
 impl Cursor {
-    pub(crate) fn encode(&self) -> String {
-        // Serialising a struct of strings and integers cannot fail.
-        URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).unwrap_or_default())
-    }
-
-    pub(crate) fn decode(s: &str, sort: &str) -> Result<CursorPos> {
-        let bad = || CoreError::invalid("/cursor", "not a cursor returned by this list");
-        let bytes = URL_SAFE_NO_PAD.decode(s).map_err(|_| bad())?;
-        let c: Cursor = serde_json::from_slice(&bytes).map_err(|_| bad())?;
-        if c.s != sort {
-            return Err(bad());
-        }
+    /// Decodes a cursor of the sort `sort` into column types.
+    pub(crate) fn position(s: &str, sort: &str) -> Result<CursorPos> {
+        let c = Cursor::decode(s, sort)?;
+        let bad = crate::cursor::bad;
         Ok(CursorPos {
             rank: i16::try_from(c.r).map_err(|_| bad())?,
             at: DateTime::from_timestamp_millis(c.c).ok_or_else(bad)?,
@@ -288,12 +268,12 @@ mod tests {
             i: id.to_string(),
         }
         .encode();
-        let pos = Cursor::decode(&enc, "created").unwrap();
+        let pos = Cursor::position(&enc, "created").unwrap();
         assert_eq!(
             (pos.rank, pos.at.timestamp_millis(), pos.id),
             (3, 1_700_000_000_123, id)
         );
-        assert!(Cursor::decode(&enc, "severity").is_err());
-        assert!(Cursor::decode("%%%", "created").is_err());
+        assert!(Cursor::position(&enc, "severity").is_err());
+        assert!(Cursor::position("%%%", "created").is_err());
     }
 }

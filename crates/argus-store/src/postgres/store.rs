@@ -1630,7 +1630,7 @@ impl PgStore {
             .push_bind(org.as_str().to_owned());
         push_finding_filters(&mut qb, query);
         if let Some(cur) = &query.cursor {
-            let c = Cursor::decode(cur, sort)?;
+            let c = Cursor::position(cur, sort)?;
             match query.sort {
                 FindingSort::Created => {
                     qb.push(" AND (created_at, id) > (")
@@ -1960,7 +1960,7 @@ impl Store for PgStore {
                 qb.push(" AND state = ").push_bind(state.as_str());
             }
             if let Some(cur) = &query.cursor {
-                let c = Cursor::decode(cur, "scans")?;
+                let c = Cursor::position(cur, "scans")?;
                 qb.push(" AND (created_at, id) < (")
                     .push_bind(c.at)
                     .push(", ")

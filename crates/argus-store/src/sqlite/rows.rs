@@ -3,11 +3,8 @@
 //!
 //! Invariant: a row that cannot be decoded is a `Backend` error (corrupt data), never a panic.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
 use std::str::FromStr;
@@ -227,33 +224,7 @@ pub(crate) fn artifact_from_row(r: &SqliteRow) -> Result<ArtifactMeta> {
     })
 }
 
-/// The position after the last item of a page: the sort key of that item plus its id.
-/// `s` names the sort the cursor belongs to, so a cursor cannot be replayed under another sort.
-#[derive(Serialize, Deserialize)]
-pub(crate) struct Cursor {
-    pub s: String,
-    #[serde(default)]
-    pub r: i64,
-    pub c: i64,
-    pub i: String,
-}
-
-impl Cursor {
-    pub(crate) fn encode(&self) -> String {
-        // Serialising a struct of strings and integers cannot fail.
-        URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).unwrap_or_default())
-    }
-
-    pub(crate) fn decode(s: &str, sort: &str) -> Result<Self> {
-        let bad = || CoreError::invalid("/cursor", "not a cursor returned by this list");
-        let bytes = URL_SAFE_NO_PAD.decode(s).map_err(|_| bad())?;
-        let c: Cursor = serde_json::from_slice(&bytes).map_err(|_| bad())?;
-        if c.s != sort {
-            return Err(bad());
-        }
-        Ok(c)
-    }
-}
+pub(crate) use crate::cursor::Cursor;
 
 /// Page size: 0 means the default of 100, anything else is clamped to 1..=1000.
 pub(crate) fn clamp_limit(limit: u32) -> u32 {

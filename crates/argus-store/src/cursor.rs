@@ -1,0 +1,55 @@
+//! List cursors, one codec for every list of both stores.
+//!
+//! A cursor is the position after the last item of a page, as base64url (no padding) of a small
+//! JSON object. Its `s` field names the list and sort it belongs to, so a cursor of another list
+//! or sort is refused (`Invalid` at `/cursor`), never misread.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use argus_core::{CoreError, Result};
+
+/// The answer to any cursor that this list did not hand out.
+pub(crate) fn bad() -> CoreError {
+    CoreError::invalid("/cursor", "not a cursor returned by this list")
+}
+
+/// The wire form of `position`.
+pub(crate) fn encode<T: Serialize>(position: &T) -> String {
+    // Serialising a struct of strings and integers cannot fail.
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(position).unwrap_or_default())
+}
+
+/// A position back from its wire form; anything unreadable is [`bad`].
+pub(crate) fn decode<T: DeserializeOwned>(cursor: &str) -> Result<T> {
+    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
+    serde_json::from_slice(&bytes).map_err(|_| bad())
+}
+
+/// The position of scan and finding lists: the sort key of the last item (`r` a rank such as
+/// severity, `c` a time in milliseconds) plus its id; `s` names the sort.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct Cursor {
+    pub s: String,
+    #[serde(default)]
+    pub r: i64,
+    pub c: i64,
+    pub i: String,
+}
+
+impl Cursor {
+    pub(crate) fn encode(&self) -> String {
+        encode(self)
+    }
+
+    /// Decodes a cursor of the sort `sort`.
+    pub(crate) fn decode(s: &str, sort: &str) -> Result<Self> {
+        let c: Cursor = decode(s)?;
+        if c.s != sort {
+            return Err(bad());
+        }
+        Ok(c)
+    }
+}
