@@ -31,15 +31,7 @@ async fn sigkill_mid_scan_loses_nothing_and_counts_once() {
         },
         "start": true
     });
-    let resp = http
-        .post(format!("{}/scans", server.base))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
-    let scan: serde_json::Value = resp.json().await.unwrap();
-    let id = scan["id"].as_str().unwrap().to_string();
+    let id = common::create_scan(&http, &server.base, &body).await;
 
     // Kill it once a good part — but not all — of the work is done.
     let base = server.base.clone();
@@ -119,15 +111,7 @@ async fn a_restart_runs_the_dead_process_tasks_at_once() {
         },
         "start": true
     });
-    let resp = http
-        .post(format!("{}/scans", server.base))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
-    let scan: serde_json::Value = resp.json().await.unwrap();
-    let id = scan["id"].as_str().unwrap().to_string();
+    let id = common::create_scan(&http, &server.base, &body).await;
 
     // Kill it while every slot holds a leased child (each runs for 3 s).
     wait_for(Duration::from_secs(60), "4 leased tasks", || {

@@ -73,25 +73,14 @@ async fn serve_with_defaults_scans_a_local_repository() {
         .stderr(Stdio::piped());
     let server = common::listen(cmd);
     let http = reqwest::Client::new();
-    let created: Value = http
-        .post(format!("{}/scans", server.base))
-        .json(&json!({
-            "config": {
-                "scanners": [{"name": "secrets"}],
-                "targets": [{"kind": "repo", "value": repo.to_string_lossy()}]
-            },
-            "start": true
-        }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = created["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{created}"))
-        .to_owned();
+    let body = json!({
+        "config": {
+            "scanners": [{"name": "secrets"}],
+            "targets": [{"kind": "repo", "value": repo.to_string_lossy()}]
+        },
+        "start": true
+    });
+    let id = common::create_scan(&http, &server.base, &body).await;
     let done = common::wait_for(Duration::from_secs(120), "the scan to end", || {
         let (http, base, id) = (http.clone(), server.base.clone(), id.clone());
         async move {

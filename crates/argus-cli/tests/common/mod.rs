@@ -45,27 +45,7 @@ pub fn serve(data_dir: &Path, workers: usize, env: &[(&str, &str)]) -> Server {
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let mut child = cmd.spawn().expect("spawn argus serve");
-    let stderr = child.stderr.take().expect("stderr");
-    let mut lines = BufReader::new(stderr).lines();
-    let addr = loop {
-        let line = lines
-            .next()
-            .expect("argus serve exited before listening")
-            .expect("read stderr");
-        if let Some(rest) = line.strip_prefix("argus listening on http://") {
-            break rest.split_whitespace().next().expect("addr").to_string();
-        }
-    };
-    std::thread::spawn(move || {
-        for l in lines.map_while(Result::ok) {
-            eprintln!("[argus] {l}");
-        }
-    });
-    Server {
-        child,
-        base: format!("http://{addr}/api/v1"),
-    }
+    listen(cmd)
 }
 
 /// A running `argus` process of any role (its stderr is echoed with a prefix).
@@ -212,4 +192,17 @@ pub fn listen(mut cmd: Command) -> Server {
         child,
         base: format!("http://{addr}/api/v1"),
     }
+}
+
+/// Creates a scan (`POST /scans` with `body`), insisting on 201; returns its id.
+pub async fn create_scan(http: &reqwest::Client, base: &str, body: &serde_json::Value) -> String {
+    let resp = http
+        .post(format!("{base}/scans"))
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
+    let scan: serde_json::Value = resp.json().await.unwrap();
+    scan["id"].as_str().unwrap().to_string()
 }
