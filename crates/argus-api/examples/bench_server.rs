@@ -10,7 +10,7 @@ use argus_core::bus::LocalEventBus;
 use argus_core::ids::Principal;
 use argus_core::scan::{Priority, ScanConfig, ScannerSpec, Scope};
 use argus_core::target::{Target, TargetKind};
-use argus_engine::service::CreateScan;
+use argus_engine::services::CreateScan;
 use argus_engine::{Backends, Engine, EngineConfig};
 use argus_queue::embedded::EmbeddedQueue;
 use argus_store::local::LocalArtifactStore;
@@ -42,7 +42,8 @@ async fn main() {
     );
     let who = Principal::local("acme", "alice").unwrap();
     let scan = engine
-        .create_scan(
+        .scans()
+        .create(
             &who,
             CreateScan {
                 name: Some("bench".into()),

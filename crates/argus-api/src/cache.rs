@@ -11,7 +11,7 @@
 //! - every API mutation of a scan invalidates it after the store committed (read-your-writes);
 //! - every event on the bus invalidates its scan (changes made by other processes, late counter
 //!   updates of a cancelled scan), and a lagging receiver clears everything;
-//! - the live-event followers invalidate a scan before they forward its `state` events, so a
+//! - the live streams (SSE, WebSocket) invalidate a scan before they write its `state` events, so a
 //!   client that saw a transition on SSE never then reads the older state;
 //! - entries expire after [`TTL`] whatever happens, as a bound on any missed invalidation.
 //!

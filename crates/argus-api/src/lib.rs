@@ -8,8 +8,9 @@
 //!
 //! Invariants:
 //! - Only this crate knows HTTP. Handlers are thin: identify the caller, parse input with the
-//!   problem-returning extractors in [`extract`], call the engine or the store with the caller's
-//!   org, serialize.
+//!   problem-returning extractors in [`extract`], call an engine service (`engine.scans()`,
+//!   `findings()`, `templates()`, `events()`) with the caller's principal, serialize. Handlers
+//!   never reach the store: the engine keeps its store handle to itself, so they cannot.
 //! - Every error answer is an RFC 9457 problem with a stable `code` ([`problem`]); a safety-net
 //!   layer turns any other error answer (axum's own 405, a panic) into one, so no input yields a
 //!   plain-text error, and only backend failures yield a 500.

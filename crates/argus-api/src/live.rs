@@ -1,28 +1,15 @@
 //! Live events: SSE (`/api/v1/scans/{id}/events`, `/api/v1/events`) and WebSocket
-//! (`/api/v1/ws`), sharing one follower.
+//! (`/api/v1/ws`): the HTTP framing of the engine's event streams.
 //!
-//! The follower guarantees that a client resuming after event `n` receives every event with id
-//! `> n` of its org (and scan), in id order, exactly once:
-//! 1. it subscribes to the bus *before* reading the store, so nothing committed after the
-//!    replay can be missed;
-//! 2. it replays from the store (`events_after`, pages of 1000) until caught up;
-//! 3. afterwards a bus event is only a *signal*: the follower reads the store again from the
-//!    last id it sent. Forwarding bus events directly would be cheaper but wrong: publishers
-//!    publish after their own commit, so two concurrent commits can reach the bus out of id
-//!    order, and "skip ids ≤ last sent" would then drop the lower one. The store is ordered.
-//! 4. A lagging bus receiver (`RecvError::Lagged`) simply triggers the same store read.
-//! 5. An idle stream re-reads the store every [`IDLE_RESYNC`] as well: a cross-process bus can
-//!    lose events while it reconnects to its broker, and this bounds how late they arrive.
+//! The streams come from the engine's events service (`argus_engine::follow`: replay from the
+//! store, then follow the bus; each event once, in id order, resumable by id, and its rules for
+//! where a stream starts). This module adds what is HTTP: the resume point (`Last-Event-ID`,
+//! `?last_event_id=`, or `last_event_id` on the WebSocket), SSE frames and keep-alives, WebSocket
+//! messages and subscriptions, and the end of every stream when the server shuts down
+//! ([`Shutdown`]).
 //!
-//! Where a stream starts: after the client's resume point (`Last-Event-ID`, `?last_event_id=`,
-//! or `last_event_id` on the WebSocket) when it gives one. Without one, a scan stream replays the
-//! scan's events from the beginning (bounded, and what a progress view wants), while an org-wide
-//! stream starts *now* — at the first event committed after it connected — because replaying an
-//! organisation's whole retained history to every dashboard that connects would be a flood. A
-//! client that wants the org history asks for it with a resume point of 0.
-//!
-//! Streams end when the client goes away, when the server shuts down ([`Shutdown`]), or — with
-//! `until_terminal` — after the scan's terminal `state` event.
+//! Invariant: a scan's `state` event invalidates the scan in the [`ScanCache`] before it is
+//! written to the client, so a client that saw a transition never then reads the older state.
 
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
@@ -36,14 +23,11 @@ use serde::Deserialize;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{broadcast, mpsc};
-use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 
 use argus_core::event::{Event, EventKind};
-use argus_core::ids::{OrgId, ScanId};
-use argus_core::scan::ScanState;
-use argus_engine::Engine;
+use argus_core::ids::ScanId;
+use argus_engine::follow::{EventStream, Follow};
 
 use crate::auth::Caller;
 use crate::cache::ScanCache;
@@ -56,185 +40,16 @@ use crate::AppState;
 #[derive(Clone, Debug)]
 pub(crate) struct Shutdown(pub(crate) CancellationToken);
 
-/// Events per store read while catching up.
-const PAGE: u32 = 1000;
-/// Store re-read period of an idle follower (see module docs, point 5).
-const IDLE_RESYNC: Duration = Duration::from_secs(2);
 /// Comment lines sent on idle SSE streams so proxies keep them open.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
-/// What a follower streams.
-#[derive(Clone, Debug)]
-struct Filter {
-    org: OrgId,
-    scan: Option<ScanId>,
-    until_terminal: bool,
-}
-
-impl Filter {
-    fn matches(&self, e: &Event) -> bool {
-        e.org_id == self.org && self.scan.is_none_or(|s| s == e.scan_id)
+/// Hands an event on to the client: a `state` event first invalidates its scan in the cache
+/// (the client may read the scan as soon as it sees the event: it must not be stale).
+fn deliver(scans: &ScanCache, e: Event) -> Event {
+    if e.kind == EventKind::State {
+        scans.invalidate(e.scan_id);
     }
-}
-
-/// Whether an event is a scan's move into a terminal state.
-fn is_terminal(e: &Event) -> bool {
-    e.kind == EventKind::State
-        && e.data
-            .get("to")
-            .and_then(|v| v.as_str())
-            .and_then(ScanState::parse)
-            .is_some_and(ScanState::is_terminal)
-}
-
-enum Flow {
-    Continue,
-    Stop,
-}
-
-/// Starts a follower task; its events arrive on the returned channel, which closes when the
-/// stream is over. The task ends when the receiver is dropped or `cancel` fires.
-fn follow(
-    engine: Arc<Engine>,
-    scans: Arc<ScanCache>,
-    filter: Filter,
-    after: Option<i64>,
-    cancel: CancellationToken,
-) -> mpsc::Receiver<Event> {
-    let (tx, rx) = mpsc::channel(256);
-    // Subscribe before answering the request: anything committed once the client has its
-    // response is either in the replay or signalled (and "starts now" means now).
-    let bus = engine.bus().subscribe();
-    tokio::spawn(async move {
-        tokio::select! {
-            _ = cancel.cancelled() => {}
-            _ = run_follower(&engine, &scans, &filter, after, bus, &tx) => {}
-        }
-    });
-    rx
-}
-
-async fn run_follower(
-    engine: &Engine,
-    scans: &ScanCache,
-    filter: &Filter,
-    after: Option<i64>,
-    mut bus: broadcast::Receiver<Arc<Event>>,
-    tx: &mpsc::Sender<Event>,
-) {
-    let mut last = match after {
-        Some(n) => n.max(0),
-        None if filter.scan.is_some() => 0,
-        None => match first_live(&mut bus, filter, tx).await {
-            Some(floor) => floor,
-            None => return,
-        },
-    };
-    if let Flow::Stop = catch_up(engine, scans, filter, &mut last, tx).await {
-        return;
-    }
-    if filter.until_terminal {
-        // A client resuming after the terminal event has nothing left to wait for.
-        if let Some(scan) = filter.scan {
-            match engine.store().get_scan(&filter.org, scan).await {
-                Ok(s) if s.state.is_terminal() => {
-                    let _ = catch_up(engine, scans, filter, &mut last, tx).await;
-                    return;
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    tracing::debug!(error = %e, "event stream ends: scan unreadable");
-                    return;
-                }
-            }
-        }
-    }
-    loop {
-        let signalled = tokio::select! {
-            _ = tx.closed() => return,
-            r = bus.recv() => match r {
-                Ok(e) => filter.matches(&e) && e.id > last,
-                Err(broadcast::error::RecvError::Lagged(n)) => {
-                    tracing::debug!(skipped = n, "event follower lagged; replaying from the store");
-                    true
-                }
-                Err(broadcast::error::RecvError::Closed) => return,
-            },
-            _ = tokio::time::sleep(IDLE_RESYNC) => true,
-        };
-        if !signalled {
-            continue;
-        }
-        // Coalesce a burst into one store read.
-        while let Ok(_) | Err(broadcast::error::TryRecvError::Lagged(_)) = bus.try_recv() {}
-        if let Flow::Stop = catch_up(engine, scans, filter, &mut last, tx).await {
-            return;
-        }
-    }
-}
-
-/// For a stream that starts now: waits for the first event of the filter on the bus and returns
-/// the id just before it (the replay then starts with that event). `None` when the client left.
-async fn first_live(
-    bus: &mut broadcast::Receiver<Arc<Event>>,
-    filter: &Filter,
-    tx: &mpsc::Sender<Event>,
-) -> Option<i64> {
-    loop {
-        tokio::select! {
-            _ = tx.closed() => return None,
-            r = bus.recv() => match r {
-                Ok(e) if filter.matches(&e) => return Some(e.id - 1),
-                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
-                Err(broadcast::error::RecvError::Closed) => return None,
-            },
-        }
-    }
-}
-
-/// Sends every stored event after `last`; `Stop` when the stream is over (client gone, terminal
-/// event sent with `until_terminal`, or the store failed — the client resumes by id).
-async fn catch_up(
-    engine: &Engine,
-    scans: &ScanCache,
-    filter: &Filter,
-    last: &mut i64,
-    tx: &mpsc::Sender<Event>,
-) -> Flow {
-    loop {
-        let page = match engine
-            .store()
-            .events_after(&filter.org, filter.scan, *last, PAGE)
-            .await
-        {
-            Ok(p) => p,
-            Err(e) => {
-                tracing::warn!(error = %e, "event stream ends: cannot read events");
-                return Flow::Stop;
-            }
-        };
-        let full = page.len() >= PAGE as usize;
-        for e in page {
-            if e.id <= *last {
-                continue;
-            }
-            *last = e.id;
-            if e.kind == EventKind::State {
-                // The client may read the scan as soon as it sees this: it must not be stale.
-                scans.invalidate(e.scan_id);
-            }
-            let terminal = filter.until_terminal && is_terminal(&e);
-            if tx.send(e).await.is_err() {
-                return Flow::Stop;
-            }
-            if terminal {
-                return Flow::Stop;
-            }
-        }
-        if !full {
-            return Flow::Continue;
-        }
-    }
+    e
 }
 
 /// `Last-Event-ID` header, else the `last_event_id` query parameter, else none. Each one sent
@@ -276,10 +91,14 @@ fn cancel_token(shutdown: Option<Extension<Shutdown>>) -> CancellationToken {
         .unwrap_or_default()
 }
 
+/// The SSE body of a stream; it ends with the stream or when the server shuts down.
 fn sse_response(
-    rx: mpsc::Receiver<Event>,
+    events: EventStream,
+    scans: Arc<ScanCache>,
+    cancel: CancellationToken,
 ) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
-    let stream = ReceiverStream::new(rx).map(|e| {
+    let stream = events.take_until(cancel.cancelled_owned()).map(move |e| {
+        let e = deliver(&scans, e);
         let data = serde_json::to_string(&e).unwrap_or_else(|_| "{}".to_owned());
         Ok(SseEvent::default()
             .id(e.id.to_string())
@@ -329,20 +148,23 @@ pub(crate) async fn scan_events(
 ) -> ApiResult<Response> {
     let after = resume_point(&headers, q.last_event_id.as_deref())?;
     let until_terminal = parse_flag(q.until_terminal.as_deref(), "until_terminal")?;
-    state.engine.store().get_scan(&caller.org, id).await?;
-    let filter = Filter {
-        org: caller.org.clone(),
-        scan: Some(id),
-        until_terminal,
-    };
-    let rx = follow(
-        state.engine.clone(),
+    let events = state
+        .engine
+        .events()
+        .follow(
+            &caller,
+            Follow {
+                scan: Some(id),
+                after,
+                until_terminal,
+            },
+        )
+        .await?;
+    Ok(no_buffering(sse_response(
+        events,
         state.scans.clone(),
-        filter,
-        after,
         cancel_token(shutdown),
-    );
-    Ok(no_buffering(sse_response(rx)))
+    )))
 }
 
 /// Live events of every scan of the caller's org (Server-Sent Events); same format and resume
@@ -372,19 +194,23 @@ pub(crate) async fn org_events(
     let after = resume_point(&headers, q.last_event_id.as_deref())?;
     // `until_terminal` has no meaning across scans; it is accepted and ignored.
     parse_flag(q.until_terminal.as_deref(), "until_terminal")?;
-    let filter = Filter {
-        org: caller.org.clone(),
-        scan: None,
-        until_terminal: false,
-    };
-    let rx = follow(
-        state.engine.clone(),
+    let events = state
+        .engine
+        .events()
+        .follow(
+            &caller,
+            Follow {
+                scan: None,
+                after,
+                until_terminal: false,
+            },
+        )
+        .await?;
+    Ok(no_buffering(sse_response(
+        events,
         state.scans.clone(),
-        filter,
-        after,
         cancel_token(shutdown),
-    );
-    Ok(no_buffering(sse_response(rx)))
+    )))
 }
 
 /// One Server-Sent Event as it is sent (OpenAPI 3.1 reads the schema of a `text/event-stream`
@@ -459,15 +285,15 @@ enum Step {
 
 async fn ws_session(socket: WebSocket, state: AppState, caller: Caller, cancel: CancellationToken) {
     let (mut sink, mut incoming) = socket.split();
-    // The current subscription: its token (to end the follower) and its events.
-    let mut current: Option<(CancellationToken, mpsc::Receiver<Event>)> = None;
+    // The current subscription; dropping it ends its follower.
+    let mut current: Option<EventStream> = None;
     let mut ping = tokio::time::interval(Duration::from_secs(30));
     ping.tick().await;
     loop {
         let step = {
             let next_event = async {
                 match current.as_mut() {
-                    Some((_, rx)) => rx.recv().await,
+                    Some(events) => events.recv().await,
                     None => std::future::pending().await,
                 }
             };
@@ -486,6 +312,7 @@ async fn ws_session(socket: WebSocket, state: AppState, caller: Caller, cancel: 
                 }
             }
             Step::Event(Some(e)) => {
+                let e = deliver(&state.scans, e);
                 let text = serde_json::to_string(&e).unwrap_or_else(|_| "{}".to_owned());
                 if sink.send(Message::Text(text.into())).await.is_err() {
                     break;
@@ -494,12 +321,9 @@ async fn ws_session(socket: WebSocket, state: AppState, caller: Caller, cancel: 
             // The follower finished (terminal event with `until_terminal`, or a store error).
             Step::Event(None) => current = None,
             Step::Incoming(Some(Ok(Message::Text(text)))) => {
-                match subscribe(&state, &caller, text.as_str(), &cancel).await {
-                    Ok(sub) => {
-                        if let Some((old, _)) = current.replace(sub) {
-                            old.cancel();
-                        }
-                    }
+                match subscribe(&state, &caller, text.as_str()).await {
+                    // Replacing the subscription drops (and so ends) the previous one.
+                    Ok(sub) => current = Some(sub),
                     Err(p) => {
                         let body = serde_json::json!({ "error": p });
                         if sink
@@ -516,17 +340,9 @@ async fn ws_session(socket: WebSocket, state: AppState, caller: Caller, cancel: 
             Step::Incoming(Some(Ok(_))) => {}
         }
     }
-    if let Some((token, _)) = current {
-        token.cancel();
-    }
 }
 
-async fn subscribe(
-    state: &AppState,
-    caller: &Caller,
-    text: &str,
-    parent: &CancellationToken,
-) -> Result<(CancellationToken, mpsc::Receiver<Event>), Problem> {
+async fn subscribe(state: &AppState, caller: &Caller, text: &str) -> Result<EventStream, Problem> {
     let msg: WsSubscribe = crate::extract::parse_json(text.as_bytes())?;
     let scan = if msg.subscribe == "*" {
         None
@@ -535,23 +351,22 @@ async fn subscribe(
             .subscribe
             .parse::<ScanId>()
             .map_err(|_| Problem::invalid("/subscribe", "expected a scan id or \"*\""))?;
-        state.engine.store().get_scan(&caller.org, id).await?;
         Some(id)
     };
-    let filter = Filter {
-        org: caller.org.clone(),
-        scan,
-        until_terminal: msg.until_terminal && scan.is_some(),
-    };
-    let token = parent.child_token();
-    let rx = follow(
-        state.engine.clone(),
-        state.scans.clone(),
-        filter,
-        msg.last_event_id,
-        token.clone(),
-    );
-    Ok((token, rx))
+    // `until_terminal` applies to scan subscriptions only (the engine ignores it for `*`).
+    let events = state
+        .engine
+        .events()
+        .follow(
+            caller,
+            Follow {
+                scan,
+                after: msg.last_event_id,
+                until_terminal: msg.until_terminal,
+            },
+        )
+        .await?;
+    Ok(events)
 }
 
 #[cfg(test)]

@@ -37,8 +37,7 @@ async fn the_private_prefix_is_never_served() {
         name: name.clone(),
     };
     s.engine.artifacts().put_file(&key, &file).await.unwrap();
-    s.engine
-        .store()
+    s.store
         .put_artifact(ArtifactMeta {
             scan_id,
             org_id: OrgId::parse("acme").unwrap(),

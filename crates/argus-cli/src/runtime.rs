@@ -369,13 +369,11 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
             trusted_proxies: cfg.auth.trusted_proxies.clone(),
         },
     };
-    let mut backends = BTreeMap::new();
-    backends.insert("store".to_string(), engine.store().backend().to_string());
-    backends.insert("queue".to_string(), engine.queue().backend().to_string());
-    backends.insert(
-        "artifacts".to_string(),
-        engine.artifacts().backend().to_string(),
-    );
+    let backends: BTreeMap<String, String> = engine
+        .backend_names()
+        .into_iter()
+        .map(|(seam, backend)| (seam.to_string(), backend.to_string()))
+        .collect();
     let api_cfg = argus_api::ApiConfig {
         auth,
         body_limit: cfg.server.body_limit,
@@ -408,9 +406,8 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     for h in handles {
         let _ = h.await;
     }
-    engine.queue().shutdown().await;
-    // Last: the embedded queue lives in the store's database.
-    engine.store().shutdown().await;
+    // Queue, then store: the embedded queue lives in the store's database.
+    engine.shutdown().await;
     served.context("serving HTTP")
 }
 
@@ -429,8 +426,7 @@ pub async fn worker(cfg: Config) -> anyhow::Result<()> {
     for h in handles {
         let _ = h.await;
     }
-    engine.queue().shutdown().await;
-    // Last: the embedded queue lives in the store's database.
-    engine.store().shutdown().await;
+    // Queue, then store: the embedded queue lives in the store's database.
+    engine.shutdown().await;
     Ok(())
 }

@@ -129,19 +129,54 @@ name_id!(
     UserId, "user"
 );
 
-/// Who is acting: the organisation and user every new record is stamped with.
+/// What a principal may do within its organisation. Every caller acts as [`Role::Admin`] until
+/// roles are enforced; the engine's services receive the [`Principal`] so the checks can be added
+/// there, in one place.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Everything, including the organisation's settings.
+    Admin,
+    /// Runs scans and triages findings.
+    Analyst,
+    /// Reads.
+    Viewer,
+}
+
+impl Role {
+    /// The role's name as it is written in config and headers.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Analyst => "analyst",
+            Role::Viewer => "viewer",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Who is acting: the organisation and user every new record is stamped with, and the role
+/// the engine's services check the action against.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Principal {
     pub org: OrgId,
     pub user: UserId,
+    pub role: Role,
 }
 
 impl Principal {
-    /// The single local principal used when no identity layer is configured.
+    /// The single local principal used when no identity layer is configured. It may do
+    /// everything ([`Role::Admin`]), as every caller could before roles existed.
     pub fn local(org: &str, user: &str) -> Result<Self, CoreError> {
         Ok(Self {
             org: OrgId::parse(org)?,
             user: UserId::parse(user)?,
+            role: Role::Admin,
         })
     }
 }

@@ -31,7 +31,7 @@ pub mod template;
 pub mod testkit;
 
 pub use error::{CoreError, Result};
-pub use ids::{FindingId, OrgId, Principal, ScanId, TaskId, TemplateId, UserId};
+pub use ids::{FindingId, OrgId, Principal, Role, ScanId, TaskId, TemplateId, UserId};
 
 /// Milliseconds since the Unix epoch; the one clock unit used in the model and the backends.
 pub fn now_ms() -> i64 {

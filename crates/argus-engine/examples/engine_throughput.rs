@@ -9,7 +9,7 @@ use argus_core::bus::LocalEventBus;
 use argus_core::ids::Principal;
 use argus_core::scan::{Priority, ScanConfig, ScanState, ScannerSpec, Scope};
 use argus_core::target::{Target, TargetKind};
-use argus_engine::service::CreateScan;
+use argus_engine::services::CreateScan;
 use argus_engine::{Backends, Engine, EngineConfig};
 use argus_queue::embedded::EmbeddedQueue;
 use argus_store::local::LocalArtifactStore;
@@ -57,7 +57,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let who = Principal::local("bench", "bench")?;
     let t0 = Instant::now();
     let scan = engine
-        .create_scan(
+        .scans()
+        .create(
             &who,
             CreateScan {
                 name: None,
@@ -82,7 +83,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .await?;
     loop {
-        let s = engine.store().get_scan(&who.org, scan.id).await?;
+        let s = engine.scans().get(&who, scan.id).await?;
         if s.state == ScanState::Completed {
             let secs = t0.elapsed().as_secs_f64();
             println!(

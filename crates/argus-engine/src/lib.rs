@@ -2,9 +2,12 @@
 //!
 //! It knows only the `argus-core` traits — never a backend — so the same code runs the embedded
 //! server and the distributed deployment. Pieces:
-//! - [`service`]: the operations the API and CLI call (create, start, pause, resume, stop,
-//!   delete, templates → scans), with validation against scanner schemas, the scanners that
-//!   can run here, and what a scan may touch ([`policy`]).
+//! - [`services`]: the operations the API and CLI call, with the acting principal — scans
+//!   (validation against scanner schemas, the scanners that can run here and what a scan may
+//!   touch ([`policy`]); create, start, pause, resume, stop, delete; artifacts), findings,
+//!   templates, and live events.
+//! - [`follow`]: the live event streams behind the events service — replay from the store,
+//!   then follow the bus.
 //! - [`worker`]: the worker pool — claims leased tasks, runs scanners with cancellation tokens,
 //!   commits results in batches, acks only after the commit; advertises its scanners.
 //! - [`relay`]: moves pending tasks from the store's ledger (the outbox) onto the queue; it
@@ -14,12 +17,14 @@
 //!
 //! Invariants: a task's results are committed before its delivery is acked (so a crash re-runs
 //! it, and the store's idempotent `record` keeps counters and findings exact); every committed
-//! event is published on the bus after its commit.
+//! event is published on the bus after its commit; outside this crate the store is reached only
+//! through [`services`] (the engine's store handle is crate-private).
 
+pub mod follow;
 pub mod monitor;
 pub mod policy;
 pub mod relay;
-pub mod service;
+pub mod services;
 pub mod worker;
 
 use std::path::PathBuf;
@@ -104,6 +109,15 @@ pub struct Backends {
 }
 
 /// The engine: shared by the API, the workers, the relay and the monitor of one process.
+///
+/// Other crates reach records only through its [`services`]: the store handle is private to
+/// this crate, so this does not compile outside it.
+///
+/// ```compile_fail
+/// async fn around_the_services(engine: &argus_engine::Engine) {
+///     let _ = engine.store();
+/// }
+/// ```
 pub struct Engine {
     backends: Backends,
     registry: Arc<ScannerRegistry>,
@@ -134,9 +148,26 @@ impl Engine {
         })
     }
 
-    /// The store.
-    pub fn store(&self) -> &Arc<dyn Store> {
+    /// The store. Crate-private: other crates go through the [`services`], which scope every
+    /// call by the acting principal's org.
+    pub(crate) fn store(&self) -> &Arc<dyn Store> {
         &self.backends.store
+    }
+
+    /// The backend in use per dependency (`store`, `queue`, `artifacts`), e.g. `sqlite`.
+    pub fn backend_names(&self) -> [(&'static str, &'static str); 3] {
+        [
+            ("store", self.backends.store.backend()),
+            ("queue", self.backends.queue.backend()),
+            ("artifacts", self.backends.artifacts.backend()),
+        ]
+    }
+
+    /// Closes the queue, then the store (the embedded queue lives in the store's database).
+    /// Call once, after the workers, relay and monitor have stopped.
+    pub async fn shutdown(&self) {
+        self.backends.queue.shutdown().await;
+        self.backends.store.shutdown().await;
     }
 
     /// The queue.

@@ -12,9 +12,10 @@ use argus_core::event::EventKind;
 use argus_core::finding::FindingQuery;
 use argus_core::ids::Principal;
 use argus_core::scan::{Priority, Scan, ScanAction, ScanConfig, ScanState, ScannerSpec, Scope};
+use argus_core::store::Store;
 use argus_core::target::{Target, TargetKind};
 use argus_core::CoreError;
-use argus_engine::service::CreateScan;
+use argus_engine::services::CreateScan;
 use argus_engine::{Backends, Engine, EngineConfig};
 use argus_queue::embedded::EmbeddedQueue;
 use argus_store::local::LocalArtifactStore;
@@ -24,6 +25,8 @@ use tokio_util::sync::CancellationToken;
 
 struct Harness {
     engine: Arc<Engine>,
+    /// The engine's store, for what these tests check behind the services.
+    store: Arc<dyn Store>,
     who: Principal,
     shutdown: CancellationToken,
     _dir: tempfile::TempDir,
@@ -94,8 +97,9 @@ async fn harness_setup(setup: Setup) -> Harness {
     } else {
         store
     };
+    let store: Arc<dyn Store> = Arc::new(store);
     let backends = Backends {
-        store: Arc::new(store),
+        store: store.clone(),
         queue: Arc::new(queue),
         artifacts: Arc::new(LocalArtifactStore::new(dir.path().join("artifacts")).unwrap()),
         bus: Arc::new(LocalEventBus::default()),
@@ -126,6 +130,7 @@ async fn harness_setup(setup: Setup) -> Harness {
     }
     Harness {
         engine,
+        store,
         who: Principal::local("acme", "alice").unwrap(),
         shutdown,
         _dir: dir,
@@ -152,7 +157,8 @@ fn noop(params: serde_json::Value) -> ScanConfig {
 
 async fn create(h: &Harness, config: ScanConfig, start: bool) -> Scan {
     h.engine
-        .create_scan(
+        .scans()
+        .create(
             &h.who,
             CreateScan {
                 name: None,
@@ -168,12 +174,7 @@ async fn create(h: &Harness, config: ScanConfig, start: bool) -> Scan {
 async fn wait_state(h: &Harness, scan: &Scan, want: ScanState, timeout: Duration) -> Scan {
     let deadline = Instant::now() + timeout;
     loop {
-        let s = h
-            .engine
-            .store()
-            .get_scan(&h.who.org, scan.id)
-            .await
-            .unwrap();
+        let s = h.store.get_scan(&h.who.org, scan.id).await.unwrap();
         if s.state == want {
             return s;
         }
@@ -218,14 +219,14 @@ async fn validation_rejects_unknown_scanner_bad_params_and_unaccepted_targets() 
     let h = harness(1, Duration::from_secs(30), false).await;
     let mut c = noop(serde_json::json!({}));
     c.scanners[0].name = "nope".into();
-    let err = h.engine.validate_config(&c).unwrap_err();
+    let err = h.engine.scans().validate_config(&c).unwrap_err();
     assert!(
         matches!(err, CoreError::Invalid { ref path, .. } if path == "/config/scanners/0/name"),
         "{err:?}"
     );
 
     let c = noop(serde_json::json!({"fanout": "many"}));
-    let err = h.engine.validate_config(&c).unwrap_err();
+    let err = h.engine.scans().validate_config(&c).unwrap_err();
     assert!(
         matches!(err, CoreError::Invalid { ref path, .. } if path.starts_with("/config/scanners/0/params")),
         "{err:?}"
@@ -252,12 +253,7 @@ async fn pause_case(h: Harness) {
     // Wait until some children ran, then pause.
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let s = h
-            .engine
-            .store()
-            .get_scan(&h.who.org, scan.id)
-            .await
-            .unwrap();
+        let s = h.store.get_scan(&h.who.org, scan.id).await.unwrap();
         if s.progress.done > 5 {
             break;
         }
@@ -265,13 +261,13 @@ async fn pause_case(h: Harness) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     h.engine
+        .scans()
         .act(&h.who, scan.id, ScanAction::Pause)
         .await
         .unwrap();
     // In-flight tasks (at most `concurrency`) may still finish; after that nothing moves.
     let mut last = h
-        .engine
-        .store()
+        .store
         .get_scan(&h.who.org, scan.id)
         .await
         .unwrap()
@@ -281,8 +277,7 @@ async fn pause_case(h: Harness) {
     while stable_since.elapsed() < Duration::from_millis(500) {
         tokio::time::sleep(Duration::from_millis(50)).await;
         let now = h
-            .engine
-            .store()
+            .store
             .get_scan(&h.who.org, scan.id)
             .await
             .unwrap()
@@ -293,12 +288,7 @@ async fn pause_case(h: Harness) {
             stable_since = Instant::now();
         }
     }
-    let paused = h
-        .engine
-        .store()
-        .get_scan(&h.who.org, scan.id)
-        .await
-        .unwrap();
+    let paused = h.store.get_scan(&h.who.org, scan.id).await.unwrap();
     assert_eq!(paused.state, ScanState::Paused);
     assert!(
         paused.progress.done < 201,
@@ -308,6 +298,7 @@ async fn pause_case(h: Harness) {
     assert_eq!(h.engine.queue().depth().await.unwrap().leased, 0);
 
     h.engine
+        .scans()
         .act(&h.who, scan.id, ScanAction::Resume)
         .await
         .unwrap();
@@ -329,6 +320,7 @@ async fn stop_cancels_running_tasks_quickly() {
     let t0 = Instant::now();
     let s = h
         .engine
+        .scans()
         .act(&h.who, scan.id, ScanAction::Stop)
         .await
         .unwrap();
@@ -347,6 +339,7 @@ async fn stop_cancels_running_tasks_quickly() {
     // Illegal now: resume a cancelled scan.
     let err = h
         .engine
+        .scans()
         .act(&h.who, scan.id, ScanAction::Resume)
         .await
         .unwrap_err();
@@ -502,18 +495,13 @@ async fn findings_are_scoped_by_org() {
         ..Default::default()
     };
     let mine = h
-        .engine
-        .store()
+        .store
         .list_findings(&h.who.org, scan.id, &q)
         .await
         .unwrap();
     assert_eq!(mine.items.len(), 3);
     let other = Principal::local("other", "bob").unwrap();
-    let theirs = h
-        .engine
-        .store()
-        .list_findings(&other.org, scan.id, &q)
-        .await;
+    let theirs = h.store.list_findings(&other.org, scan.id, &q).await;
     assert!(matches!(theirs, Err(CoreError::NotFound { .. })) || theirs.unwrap().items.is_empty());
 }
 
@@ -526,7 +514,8 @@ fn invalid_path(err: CoreError) -> (String, String) {
 
 async fn try_create(h: &Harness, config: ScanConfig) -> Result<Scan, CoreError> {
     h.engine
-        .create_scan(
+        .scans()
+        .create(
             &h.who,
             CreateScan {
                 name: None,
@@ -590,8 +579,7 @@ async fn enumeration_reports_expected_total_and_enqueue_done() {
     assert_eq!(done.progress.expected_total, Some(21));
     // The committed events show the estimate before the fan-out, while still enumerating.
     let events = h
-        .engine
-        .store()
+        .store
         .events_after(&h.who.org, Some(scan.id), 0, 1000)
         .await
         .unwrap();
@@ -626,6 +614,7 @@ async fn stop_is_lazy_and_the_janitor_clears_in_batches() {
     assert_eq!(h.engine.queue().depth().await.unwrap().ready, 20_000);
     let stopped = h
         .engine
+        .scans()
         .act(&h.who, scan.id, ScanAction::Stop)
         .await
         .unwrap();
@@ -647,41 +636,24 @@ async fn stop_is_lazy_and_the_janitor_clears_in_batches() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert!(h
-        .engine
-        .store()
-        .pending_cleanups(10)
-        .await
-        .unwrap()
-        .is_empty());
-    let s = h
-        .engine
-        .store()
-        .get_scan(&h.who.org, scan.id)
-        .await
-        .unwrap();
+    assert!(h.store.pending_cleanups(10).await.unwrap().is_empty());
+    let s = h.store.get_scan(&h.who.org, scan.id).await.unwrap();
     assert_eq!(
         (s.state, s.progress.done, s.progress.failed),
         (ScanState::Cancelled, 0, 0)
     );
 
     // Delete is lazy too: the scan is gone at once, its rows go through the janitor.
-    h.engine.delete_scan(&h.who, scan.id).await.unwrap();
+    h.engine.scans().delete(&h.who, scan.id).await.unwrap();
     assert!(matches!(
-        h.engine.store().get_scan(&h.who.org, scan.id).await,
+        h.store.get_scan(&h.who.org, scan.id).await,
         Err(CoreError::NotFound { .. })
     ));
     let cleared = argus_engine::monitor::clean_up(&h.engine, None, &h.shutdown)
         .await
         .unwrap();
     assert!(cleared >= 20_000, "{cleared}");
-    assert!(h
-        .engine
-        .store()
-        .pending_cleanups(10)
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(h.store.pending_cleanups(10).await.unwrap().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -775,7 +747,7 @@ fingerprint = ["line"]
     let mut c = noop(serde_json::json!({}));
     c.scanners[0].name = "tool:gitleaks".into();
     c.targets = vec![Target::parse(TargetKind::Repo, "https://github.com/o/r.git").unwrap()];
-    let (path, message) = invalid_path(h.engine.validate_config(&c).unwrap_err());
+    let (path, message) = invalid_path(h.engine.scans().validate_config(&c).unwrap_err());
     assert_eq!(path, "/config/targets/0", "{message}");
     assert!(message.contains("tool:gitleaks"), "{message}");
 
@@ -793,26 +765,19 @@ fingerprint = ["line"]
     );
     assert_eq!(path, "/config/scanners/0/name");
     assert!(message.contains("no live worker"), "{message}");
-    h.engine
-        .store()
+    h.store
         .advertise("w1", &["noop".into()], Duration::from_secs(60))
         .await
         .unwrap();
     create(&h, noop(serde_json::json!({})), false).await;
     // A worker pool advertises itself when it starts, and withdraws when it stops.
-    h.engine.store().withdraw("w1").await.unwrap();
-    assert!(h
-        .engine
-        .store()
-        .advertised_scanners()
-        .await
-        .unwrap()
-        .is_empty());
+    h.store.withdraw("w1").await.unwrap();
+    assert!(h.store.advertised_scanners().await.unwrap().is_empty());
     let pool_stop = CancellationToken::new();
     let pool = argus_engine::worker::spawn(h.engine.clone(), pool_stop.clone());
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let names = h.engine.store().advertised_scanners().await.unwrap();
+        let names = h.store.advertised_scanners().await.unwrap();
         if names.iter().any(|n| n == "noop") {
             // Only what can run here: the ghost tool is not advertised.
             assert!(!names.iter().any(|n| n == "tool:ghost"), "{names:?}");
@@ -823,11 +788,5 @@ fingerprint = ["line"]
     }
     pool_stop.cancel();
     pool.await.unwrap();
-    assert!(h
-        .engine
-        .store()
-        .advertised_scanners()
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(h.store.advertised_scanners().await.unwrap().is_empty());
 }

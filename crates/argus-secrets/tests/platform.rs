@@ -21,9 +21,10 @@ use argus_core::finding::{Finding, FindingQuery};
 use argus_core::ids::Principal;
 use argus_core::scan::{Priority, Scan, ScanAction, ScanConfig, ScanState, ScannerSpec, Scope};
 use argus_core::scanner::{Emission, Emitter, ScannerRegistry, TaskContext};
+use argus_core::store::Store;
 use argus_core::target::{Target, TargetKind};
 use argus_core::task::{TaskReport, TaskStatus};
-use argus_engine::service::CreateScan;
+use argus_engine::services::CreateScan;
 use argus_engine::{Backends, Engine, EngineConfig};
 use argus_queue::embedded::EmbeddedQueue;
 use argus_scanners::process::{self, ProcessSpec};
@@ -44,6 +45,8 @@ const SECRETS_PLANTED: [&str; 3] = [AWS_ID, AWS_SECRET, GH_TOKEN];
 
 struct Harness {
     engine: Arc<Engine>,
+    /// The engine's store, for what these tests check behind the services.
+    store: Arc<dyn Store>,
     who: Principal,
     shutdown: CancellationToken,
     dir: tempfile::TempDir,
@@ -66,8 +69,9 @@ async fn harness_with(
 ) -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let db = SqliteDb::open(&dir.path().join("argus.db")).await.unwrap();
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::new(db.clone()).await.unwrap());
     let backends = Backends {
-        store: Arc::new(SqliteStore::new(db.clone()).await.unwrap()),
+        store: store.clone(),
         queue: Arc::new(EmbeddedQueue::new(db).await.unwrap()),
         artifacts: Arc::new(LocalArtifactStore::new(dir.path().join("artifacts")).unwrap()),
         bus: Arc::new(LocalEventBus::default()),
@@ -93,6 +97,7 @@ async fn harness_with(
     }
     Harness {
         engine,
+        store,
         who: Principal::local("acme", "alice").unwrap(),
         shutdown,
         dir,
@@ -119,7 +124,8 @@ fn config(targets: Vec<Target>) -> ScanConfig {
 
 async fn create(h: &Harness, config: ScanConfig) -> Scan {
     h.engine
-        .create_scan(
+        .scans()
+        .create(
             &h.who,
             CreateScan {
                 name: None,
@@ -135,12 +141,7 @@ async fn create(h: &Harness, config: ScanConfig) -> Scan {
 async fn wait_state(h: &Harness, scan: &Scan, want: ScanState, timeout: Duration) -> Scan {
     let deadline = Instant::now() + timeout;
     loop {
-        let s = h
-            .engine
-            .store()
-            .get_scan(&h.who.org, scan.id)
-            .await
-            .unwrap();
+        let s = h.store.get_scan(&h.who.org, scan.id).await.unwrap();
         if s.state == want {
             return s;
         }
@@ -155,8 +156,7 @@ async fn wait_state(h: &Harness, scan: &Scan, want: ScanState, timeout: Duration
 }
 
 async fn findings(h: &Harness, scan: &Scan) -> Vec<Finding> {
-    h.engine
-        .store()
+    h.store
         .list_findings(
             &h.who.org,
             scan.id,
@@ -374,8 +374,7 @@ async fn scans_clone_local_repo_and_folder_end_to_end() {
     // Never the secret value: not in findings, not in events, not anywhere in the database.
     assert_no_secret("findings", serde_json::to_string(&all).unwrap().as_bytes());
     let events = h
-        .engine
-        .store()
+        .store
         .events_after(&h.who.org, Some(scan.id), 0, 10_000)
         .await
         .unwrap();
@@ -400,12 +399,7 @@ async fn scans_clone_local_repo_and_folder_end_to_end() {
     );
 
     // No repository copy key configured: no copy of either repository, listed or private.
-    let arts = h
-        .engine
-        .store()
-        .list_artifacts(&h.who.org, scan.id)
-        .await
-        .unwrap();
+    let arts = h.store.list_artifacts(&h.who.org, scan.id).await.unwrap();
     assert!(arts.is_empty(), "{arts:?}");
     for t in [&cloned, &local] {
         let key = ArtifactKey {
@@ -463,12 +457,7 @@ async fn repository_copy_is_sealed_private_and_deleted_with_the_scan() {
 
     // Never listed (so never served: the API serves only listed artifacts, and refuses the
     // private prefix outright).
-    let arts = h
-        .engine
-        .store()
-        .list_artifacts(&h.who.org, scan.id)
-        .await
-        .unwrap();
+    let arts = h.store.list_artifacts(&h.who.org, scan.id).await.unwrap();
     assert!(arts.is_empty(), "{arts:?}");
 
     // Kept sealed: no secret in the stored bytes, and it opens to a complete bundle.
@@ -512,7 +501,7 @@ async fn repository_copy_is_sealed_private_and_deleted_with_the_scan() {
     }
 
     // Deleted with the scan.
-    h.engine.delete_scan(&h.who, scan.id).await.unwrap();
+    h.engine.scans().delete(&h.who, scan.id).await.unwrap();
     for t in [&cloned, &local] {
         let key = ArtifactKey {
             scan_id: scan.id,
@@ -593,12 +582,7 @@ async fn worker_keeps_private_files_unlisted_and_refuses_the_prefix_for_artifact
     cfg.scanners[0].name = "private-writer".into();
     let scan = create(&h, cfg).await;
     wait_state(&h, &scan, ScanState::Completed, Duration::from_secs(60)).await;
-    let arts = h
-        .engine
-        .store()
-        .list_artifacts(&h.who.org, scan.id)
-        .await
-        .unwrap();
+    let arts = h.store.list_artifacts(&h.who.org, scan.id).await.unwrap();
     let names: Vec<&str> = arts.iter().map(|a| a.name.as_str()).collect();
     assert_eq!(names, ["report.txt"], "only the public artifact is listed");
     let get = |name: &str| {
@@ -665,7 +649,7 @@ async fn redelivered_task_does_not_duplicate_findings() {
         }
     }
     assert_eq!(report.findings.len(), 4);
-    h.engine.store().record(vec![report]).await.unwrap();
+    h.store.record(vec![report]).await.unwrap();
 
     // The lease runs out; a real worker gets the task again and runs it to the end.
     argus_engine::worker::spawn(h.engine.clone(), h.shutdown.clone());
@@ -743,6 +727,7 @@ async fn stop_during_a_hanging_clone_ends_within_a_second() {
     let t0 = Instant::now();
     let s = h
         .engine
+        .scans()
         .act(&h.who, scan.id, ScanAction::Stop)
         .await
         .unwrap();

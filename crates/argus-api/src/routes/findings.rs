@@ -28,9 +28,7 @@ pub(crate) async fn get_finding(
     caller: Caller,
     ApiPath(id): ApiPath<FindingId>,
 ) -> ApiResult<Json<Finding>> {
-    Ok(Json(
-        state.engine.store().get_finding(&caller.org, id).await?,
-    ))
+    Ok(Json(state.engine.findings().get(&caller, id).await?))
 }
 
 /// Sets a finding's triage state (`open`, `selected`, `false_positive`, `accepted`, `fixed`).
@@ -59,8 +57,8 @@ pub(crate) async fn triage_finding(
     Ok(Json(
         state
             .engine
-            .store()
-            .set_triage(&caller.org, id, req.triage)
+            .findings()
+            .set_triage(&caller, id, req.triage)
             .await?,
     ))
 }

@@ -10,13 +10,13 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use bytes::Bytes;
 
-use argus_core::artifact::{ArtifactKey, ArtifactMeta, ArtifactName};
+use argus_core::artifact::{ArtifactMeta, ArtifactName};
 use argus_core::finding::{Finding, FindingQuery, FindingSort, Page, Severity, Triage};
 use argus_core::ids::ScanId;
 use argus_core::scan::{Scan, ScanAction, ScanState};
 use argus_core::store::ScanQuery;
 use argus_core::CoreError;
-use argus_engine::service::CreateScan;
+use argus_engine::services::CreateScan;
 
 use crate::auth::Caller;
 use crate::dto::{
@@ -52,9 +52,7 @@ pub(crate) async fn list_scans(
         cursor: q.cursor.filter(|c| !c.is_empty()),
         limit: parse_limit(q.limit.as_deref())?,
     };
-    Ok(Json(
-        state.engine.store().list_scans(&caller.org, &query).await?,
-    ))
+    Ok(Json(state.engine.scans().list(&caller, &query).await?))
 }
 
 /// Creates a scan (and starts it when `start` is true).
@@ -81,18 +79,13 @@ pub(crate) async fn create_scan(
     caller: Caller,
     ApiJson(req): ApiJson<CreateScanRequest>,
 ) -> ApiResult<(StatusCode, Json<Scan>)> {
-    if let Some(template_id) = req.template_id {
-        // A well-formed id that names no template of the caller's org is a 404, as for any
-        // other reference to a missing record (a malformed one is a 422 from the extractor).
-        state
-            .engine
-            .store()
-            .get_template(&caller.org, template_id)
-            .await?;
-    }
+    // A well-formed `template_id` that names no template of the caller's org is a 404 from the
+    // service, as for any other reference to a missing record (a malformed one is a 422 from
+    // the extractor).
     let scan = state
         .engine
-        .create_scan(
+        .scans()
+        .create(
             &caller,
             CreateScan {
                 name: req.name,
@@ -125,7 +118,7 @@ pub(crate) async fn get_scan(
         return Ok(json_body(body));
     }
     let epoch = state.scans.epoch();
-    let scan = state.engine.store().get_scan(&caller.org, id).await?;
+    let scan = state.engine.scans().get(&caller, id).await?;
     let body = match serde_json::to_vec(&scan) {
         Ok(v) => Bytes::from(v),
         Err(e) => return Err(CoreError::Backend(format!("cannot serialize scan: {e}")).into()),
@@ -169,7 +162,8 @@ pub(crate) async fn update_scan(
     Ok(Json(
         state
             .engine
-            .update_scan(&caller, id, req.name, req.config)
+            .scans()
+            .update(&caller, id, req.name, req.config)
             .await?,
     ))
 }
@@ -191,7 +185,7 @@ pub(crate) async fn delete_scan(
     caller: Caller,
     ApiPath(id): ApiPath<ScanId>,
 ) -> ApiResult<StatusCode> {
-    let r = state.engine.delete_scan(&caller, id).await;
+    let r = state.engine.scans().delete(&caller, id).await;
     state.scans.invalidate(id);
     r?;
     Ok(StatusCode::NO_CONTENT)
@@ -203,7 +197,7 @@ async fn act(
     id: ScanId,
     action: ScanAction,
 ) -> ApiResult<Json<Scan>> {
-    let r = state.engine.act(caller, id, action).await;
+    let r = state.engine.scans().act(caller, id, action).await;
     // Even a failed action may have committed part of its work: forget the cached scan.
     state.scans.invalidate(id);
     Ok(Json(r?))
@@ -308,7 +302,7 @@ pub(crate) async fn scan_status(
     caller: Caller,
     ApiPath(id): ApiPath<ScanId>,
 ) -> ApiResult<Json<ScanStatus>> {
-    let scan = state.engine.store().get_scan(&caller.org, id).await?;
+    let scan = state.engine.scans().get(&caller, id).await?;
     let fraction = scan.progress.fraction();
     Ok(Json(ScanStatus {
         state: scan.state,
@@ -364,10 +358,10 @@ pub(crate) async fn list_findings(
         cursor: q.cursor.filter(|c| !c.is_empty()),
         limit: parse_limit(q.limit.as_deref())?,
     };
-    // The store scopes by org; an unknown scan must be a 404 rather than an empty page.
-    let store = state.engine.store();
-    store.get_scan(&caller.org, id).await?;
-    Ok(Json(store.list_findings(&caller.org, id, &query).await?))
+    // The service answers an unknown scan (or another org's) with a 404, not an empty page.
+    Ok(Json(
+        state.engine.findings().list(&caller, id, &query).await?,
+    ))
 }
 
 /// Artifacts a scan produced (tool output, reports), by name.
@@ -386,11 +380,8 @@ pub(crate) async fn list_artifacts(
     caller: Caller,
     ApiPath(id): ApiPath<ScanId>,
 ) -> ApiResult<Json<Page<ArtifactMeta>>> {
-    let store = state.engine.store();
-    store.get_scan(&caller.org, id).await?;
-    let mut items = store.list_artifacts(&caller.org, id).await?;
-    // Private files are never recorded; should a record exist anyway, it is still not listed.
-    items.retain(|a| !a.name.is_private());
+    // An unknown scan (or another org's) is a 404; private files are never listed.
+    let items = state.engine.scans().artifacts(&caller, id).await?;
     Ok(Json(Page {
         items,
         next_cursor: None,
@@ -421,22 +412,10 @@ pub(crate) async fn get_artifact(
     ApiPath((id, name)): ApiPath<(ScanId, String)>,
 ) -> ApiResult<Response> {
     let name = ArtifactName::parse(&name)?;
-    // Private files (a sealed repository copy) are the platform's own: never served, whatever
-    // the store says, and indistinguishable from a missing artifact.
-    if name.is_private() {
-        return Err(CoreError::not_found("artifact", name.as_str()).into());
-    }
-    // Metadata first: it is org-scoped, so another org's artifact is a 404 before any bytes.
-    let meta = state
-        .engine
-        .store()
-        .get_artifact(&caller.org, id, name.as_str())
-        .await?;
-    let stream = state
-        .engine
-        .artifacts()
-        .get(&ArtifactKey { scan_id: id, name })
-        .await?;
+    // The service refuses private files (a sealed repository copy: the platform's own, never
+    // served, indistinguishable from a missing artifact) and reads the org-scoped metadata
+    // before any bytes, so another org's artifact is a 404.
+    let (meta, stream) = state.engine.scans().artifact(&caller, id, name).await?;
     let mut res = Body::from_stream(stream).into_response();
     let headers = res.headers_mut();
     headers.insert(

@@ -9,7 +9,7 @@ use argus_core::ids::TemplateId;
 use argus_core::scan::Scan;
 use argus_core::store::TemplateQuery;
 use argus_core::template::Template;
-use argus_engine::service::FromTemplate;
+use argus_engine::services::FromTemplate;
 
 use crate::auth::Caller;
 use crate::dto::{parse_limit, ScanFromTemplateRequest, TemplateListParams, TemplateRequest};
@@ -37,13 +37,7 @@ pub(crate) async fn list_templates(
         cursor: q.cursor.filter(|c| !c.is_empty()),
         limit: parse_limit(q.limit.as_deref())?,
     };
-    Ok(Json(
-        state
-            .engine
-            .store()
-            .list_templates(&caller.org, &query)
-            .await?,
-    ))
+    Ok(Json(state.engine.templates().list(&caller, &query).await?))
 }
 
 /// Creates a template; its config is validated like a scan's.
@@ -67,7 +61,8 @@ pub(crate) async fn create_template(
 ) -> ApiResult<(StatusCode, Json<Template>)> {
     let t = state
         .engine
-        .create_template(&caller, req.name, req.description, req.config)
+        .templates()
+        .create(&caller, req.name, req.description, req.config)
         .await?;
     Ok((StatusCode::CREATED, Json(t)))
 }
@@ -88,9 +83,7 @@ pub(crate) async fn get_template(
     caller: Caller,
     ApiPath(id): ApiPath<TemplateId>,
 ) -> ApiResult<Json<Template>> {
-    Ok(Json(
-        state.engine.store().get_template(&caller.org, id).await?,
-    ))
+    Ok(Json(state.engine.templates().get(&caller, id).await?))
 }
 
 /// Replaces a template's name, description and config.
@@ -117,7 +110,8 @@ pub(crate) async fn update_template(
 ) -> ApiResult<Json<Template>> {
     let t = state
         .engine
-        .update_template(&caller, id, req.name, req.description, req.config)
+        .templates()
+        .update(&caller, id, req.name, req.description, req.config)
         .await?;
     Ok(Json(t))
 }
@@ -138,11 +132,7 @@ pub(crate) async fn delete_template(
     caller: Caller,
     ApiPath(id): ApiPath<TemplateId>,
 ) -> ApiResult<StatusCode> {
-    state
-        .engine
-        .store()
-        .delete_template(&caller.org, id)
-        .await?;
+    state.engine.templates().delete(&caller, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -171,7 +161,8 @@ pub(crate) async fn scan_from_template(
 ) -> ApiResult<(StatusCode, Json<Scan>)> {
     let scan = state
         .engine
-        .scan_from_template(
+        .templates()
+        .scan_from(
             &caller,
             id,
             FromTemplate {

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use argus_api::{ApiConfig, AuthConfig, Meta};
 use argus_core::bus::LocalEventBus;
 use argus_core::ids::Principal;
+use argus_core::store::Store;
 use argus_engine::{Backends, Engine, EngineConfig};
 use argus_queue::embedded::EmbeddedQueue;
 use argus_store::local::LocalArtifactStore;
@@ -54,6 +55,9 @@ impl Default for Options {
 pub struct Server {
     pub addr: SocketAddr,
     pub engine: Arc<Engine>,
+    /// The engine's store, for tests that set up what the API cannot (the API itself reaches it
+    /// only through the engine's services).
+    pub store: Arc<dyn Store>,
     pub http: reqwest::Client,
     pub dir: tempfile::TempDir,
     shutdown: CancellationToken,
@@ -80,8 +84,9 @@ pub async fn start_with(opts: Options) -> Server {
     // Wired as `argus serve` wires it: the store publishes new tasks inline.
     let store = SqliteStore::new(db.clone()).await.unwrap();
     let queue = EmbeddedQueue::new(db).await.unwrap();
+    let store: Arc<dyn Store> = Arc::new(store.with_inline_queue(Arc::new(queue.clone())));
     let backends = Backends {
-        store: Arc::new(store.with_inline_queue(Arc::new(queue.clone()))),
+        store: store.clone(),
         queue: Arc::new(queue),
         artifacts: Arc::new(LocalArtifactStore::new(dir.path().join("artifacts")).unwrap()),
         bus: Arc::new(LocalEventBus::new(opts.bus_capacity)),
@@ -140,6 +145,7 @@ pub async fn start_with(opts: Options) -> Server {
     Server {
         addr,
         engine,
+        store,
         http: reqwest::Client::new(),
         dir,
         shutdown,

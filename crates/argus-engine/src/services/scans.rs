@@ -1,19 +1,24 @@
-//! Operations the API and the CLI call: validation, scan lifecycle, templates, readiness.
+//! The scans service: validation, the scan lifecycle (create, update, start, pause, resume,
+//! stop, delete), reads of scans, and a scan's artifacts.
 //!
 //! Validation happens here, at creation, not at run time: unknown scanners, params that fail a
 //! scanner's JSON schema, targets no scanner accepts, targets a scanner accepts by kind but
 //! cannot run (`Scanner::check_target`), local paths the server does not allow
 //! ([`crate::policy`]), scanners no worker can run, and structural limits all answer
 //! `CoreError::Invalid` with a JSON pointer to the failing field.
+//!
+//! Invariants: every operation is scoped by `who.org` (another org's scan is `NotFound`); a
+//! change is published on the bus after its commit; private artifacts (`private/…`, the
+//! platform's own files) are never listed or opened, whatever the store holds.
 
-use serde::Serialize;
-
+use argus_core::artifact::{ArtifactKey, ArtifactMeta, ArtifactName, ByteStream};
 use argus_core::error::{CoreError, Result};
+use argus_core::finding::Page;
 use argus_core::ids::{Principal, ScanId, TaskId, TemplateId};
 use argus_core::scan::{NewScan, Scan, ScanAction, ScanConfig};
+use argus_core::store::ScanQuery;
 use argus_core::target::Target;
 use argus_core::task::Task;
-use argus_core::template::{NewTemplate, Template};
 
 use crate::Engine;
 
@@ -22,6 +27,7 @@ use crate::Engine;
 pub struct CreateScan {
     pub name: Option<String>,
     pub config: ScanConfig,
+    /// The template the scan is made from; it must be one of the caller's org (else `NotFound`).
     pub template_id: Option<TemplateId>,
     /// Start right after creating.
     pub start: bool,
@@ -36,19 +42,15 @@ pub struct FromTemplate {
     pub start: bool,
 }
 
-/// Health of one dependency, for `/readyz`.
-#[derive(Clone, Debug, Serialize)]
-pub struct DependencyStatus {
-    pub name: &'static str,
-    pub backend: &'static str,
-    pub ok: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
+/// The scans service (see the module docs); [`Engine::scans`] hands it out.
+#[derive(Clone, Copy, Debug)]
+pub struct Scans<'e> {
+    pub(crate) engine: &'e Engine,
 }
 
 const MAX_NAME: usize = 200;
 
-impl Engine {
+impl Scans<'_> {
     /// Checks a scan config against the registry: scanners exist, params match their schemas,
     /// every target is accepted by at least one scanner, every scanner that accepts a target's
     /// kind can run it, local paths are allowed here, and the initial tasks fit the task limit.
@@ -56,18 +58,18 @@ impl Engine {
         config.validate_shape()?;
         if config
             .max_tasks
-            .is_some_and(|m| m > self.config().max_tasks)
+            .is_some_and(|m| m > self.engine.config().max_tasks)
         {
             return Err(CoreError::invalid(
                 "/config/max_tasks",
                 format!(
                     "must be at most {} (this server's scan.max_tasks)",
-                    self.config().max_tasks
+                    self.engine.config().max_tasks
                 ),
             ));
         }
         for (i, spec) in config.scanners.iter().enumerate() {
-            let scanner = self.registry().get(&spec.name).ok_or_else(|| {
+            let scanner = self.engine.registry().get(&spec.name).ok_or_else(|| {
                 CoreError::invalid(
                     format!("/config/scanners/{i}/name"),
                     format!(
@@ -100,12 +102,12 @@ impl Engine {
         for (i, target) in config.targets.iter().enumerate() {
             let mut accepted = false;
             for spec in &config.scanners {
-                if !self.registry().accepts(&spec.name, target.kind()) {
+                if !self.engine.registry().accepts(&spec.name, target.kind()) {
                     continue;
                 }
                 accepted = true;
                 initial += 1;
-                if let Some(scanner) = self.registry().get(&spec.name) {
+                if let Some(scanner) = self.engine.registry().get(&spec.name) {
                     scanner
                         .check_target(target, &spec.params)
                         .map_err(|e| match e {
@@ -126,11 +128,12 @@ impl Engine {
                     format!("no scanner of this scan accepts {} targets", target.kind()),
                 ));
             }
-            self.local_access()
+            self.engine
+                .local_access()
                 .check(target)
                 .map_err(|m| CoreError::invalid(format!("/config/targets/{i}/value"), m))?;
         }
-        let limit = config.max_tasks.unwrap_or(self.config().max_tasks);
+        let limit = config.max_tasks.unwrap_or(self.engine.config().max_tasks);
         if initial > limit {
             return Err(CoreError::invalid(
                 "/config/targets",
@@ -143,14 +146,16 @@ impl Engine {
     /// Refuses a scan naming a scanner that no worker can run: in embedded mode one the local
     /// registry marks unavailable (a tool whose executable is missing), in a distributed
     /// deployment one that no live worker advertises.
-    pub async fn check_runnable(&self, config: &ScanConfig) -> Result<()> {
-        let advertised = match self.config().scanners {
+    async fn check_runnable(&self, config: &ScanConfig) -> Result<()> {
+        let advertised = match self.engine.config().scanners {
             crate::ScannerSource::Local => None,
-            crate::ScannerSource::Advertised => Some(self.store().advertised_scanners().await?),
+            crate::ScannerSource::Advertised => {
+                Some(self.engine.store().advertised_scanners().await?)
+            }
         };
         for (i, spec) in config.scanners.iter().enumerate() {
             let why = match &advertised {
-                None => match self.registry().get(&spec.name) {
+                None => match self.engine.registry().get(&spec.name) {
                     Some(s) => {
                         let info = s.info();
                         (!info.available).then(|| {
@@ -182,12 +187,25 @@ impl Engine {
 
     /// The config as it is stored: the server's task limit filled in when the scan set none.
     fn effective(&self, mut config: ScanConfig) -> ScanConfig {
-        config.max_tasks = Some(config.max_tasks.unwrap_or(self.config().max_tasks));
+        config.max_tasks = Some(config.max_tasks.unwrap_or(self.engine.config().max_tasks));
         config
     }
 
-    /// Creates a scan (and starts it when asked).
-    pub async fn create_scan(&self, who: &Principal, req: CreateScan) -> Result<Scan> {
+    /// Creates a scan (and starts it when asked). A `template_id` that names no template of
+    /// the caller's org is `NotFound`, before the config is looked at.
+    pub async fn create(&self, who: &Principal, req: CreateScan) -> Result<Scan> {
+        if let Some(template_id) = req.template_id {
+            self.engine
+                .store()
+                .get_template(&who.org, template_id)
+                .await?;
+        }
+        self.create_unchecked(who, req).await
+    }
+
+    /// [`Scans::create`] for a caller that has already read the template (see
+    /// `Templates::scan_from`).
+    pub(crate) async fn create_unchecked(&self, who: &Principal, req: CreateScan) -> Result<Scan> {
         self.validate_config(&req.config)?;
         self.check_runnable(&req.config).await?;
         let name = checked_name(req.name, &req.config)?;
@@ -195,6 +213,7 @@ impl Engine {
             self.require_queue().await?;
         }
         let scan = self
+            .engine
             .store()
             .create_scan(NewScan {
                 id: ScanId::new(),
@@ -206,13 +225,23 @@ impl Engine {
             })
             .await?;
         if req.start {
-            return self.start_scan(who, scan.id).await;
+            return self.start(who, scan.id).await;
         }
         Ok(scan)
     }
 
+    /// One scan of the caller's org.
+    pub async fn get(&self, who: &Principal, id: ScanId) -> Result<Scan> {
+        self.engine.store().get_scan(&who.org, id).await
+    }
+
+    /// The caller's org's scans, newest first, one page at a time.
+    pub async fn list(&self, who: &Principal, query: &ScanQuery) -> Result<Page<Scan>> {
+        self.engine.store().list_scans(&who.org, query).await
+    }
+
     /// Replaces the name and config of a scan that has not started.
-    pub async fn update_scan(
+    pub async fn update(
         &self,
         who: &Principal,
         id: ScanId,
@@ -222,20 +251,21 @@ impl Engine {
         self.validate_config(&config)?;
         self.check_runnable(&config).await?;
         let name = checked_name(name, &config)?;
-        self.store()
+        self.engine
+            .store()
             .update_scan(&who.org, id, name, self.effective(config))
             .await
     }
 
     /// The tasks a scan starts with: every (scanner, target) pair the scanner accepts.
     pub fn plan(&self, scan: &Scan) -> Vec<Task> {
+        let registry = self.engine.registry();
         let mut tasks = Vec::new();
         for target in &scan.config.targets {
             for spec in &scan.config.scanners {
-                if let Some(scanner) = self
-                    .registry()
+                if let Some(scanner) = registry
                     .get(&spec.name)
-                    .filter(|_| self.registry().accepts(&spec.name, target.kind()))
+                    .filter(|_| registry.accepts(&spec.name, target.kind()))
                 {
                     tasks.push(Task {
                         id: TaskId::new(),
@@ -256,145 +286,95 @@ impl Engine {
     }
 
     /// `created → queued`: plans the initial tasks and hands them to the relay.
-    pub async fn start_scan(&self, who: &Principal, id: ScanId) -> Result<Scan> {
-        let scan = self.store().get_scan(&who.org, id).await?;
+    pub async fn start(&self, who: &Principal, id: ScanId) -> Result<Scan> {
+        let store = self.engine.store();
+        let scan = store.get_scan(&who.org, id).await?;
         scan.state.apply(ScanAction::Start)?;
         self.require_queue().await?;
         let tasks = self.plan(&scan);
-        let t = self.store().start_scan(&who.org, id, tasks).await?;
-        self.publish(&t.events);
-        self.wake_relay();
+        let t = store.start_scan(&who.org, id, tasks).await?;
+        self.engine.publish(&t.events);
+        self.engine.wake_relay();
         Ok(t.scan)
     }
 
     /// Start, pause, resume or stop.
     pub async fn act(&self, who: &Principal, id: ScanId, action: ScanAction) -> Result<Scan> {
         match action {
-            ScanAction::Start => return self.start_scan(who, id).await,
+            ScanAction::Start => return self.start(who, id).await,
             ScanAction::Resume => {
                 // Fail fast with the state conflict before reporting a queue outage.
-                let scan = self.store().get_scan(&who.org, id).await?;
+                let scan = self.engine.store().get_scan(&who.org, id).await?;
                 scan.state.apply(action)?;
                 self.require_queue().await?;
             }
             ScanAction::Pause | ScanAction::Stop => {}
         }
-        let t = self.store().apply_action(&who.org, id, action).await?;
-        self.publish(&t.events);
+        let t = self
+            .engine
+            .store()
+            .apply_action(&who.org, id, action)
+            .await?;
+        self.engine.publish(&t.events);
         // Stop: running tasks see the state event and are cancelled; queued ones are dropped
         // when claimed, and the janitor clears the rest in bounded batches (see `monitor`).
         if action == ScanAction::Resume {
-            self.wake_relay();
+            self.engine.wake_relay();
         }
         Ok(t.scan)
     }
 
     /// Deletes a finished (or never started) scan and its artifacts.
-    pub async fn delete_scan(&self, who: &Principal, id: ScanId) -> Result<()> {
-        let scan = self.store().get_scan(&who.org, id).await?;
+    pub async fn delete(&self, who: &Principal, id: ScanId) -> Result<()> {
+        let store = self.engine.store();
+        let scan = store.get_scan(&who.org, id).await?;
         if !scan.state.can_delete() {
             return Err(CoreError::Conflict {
                 message: format!("cannot delete a scan that is {}; stop it first", scan.state),
                 state: Some(scan.state),
             });
         }
-        self.store().delete_scan(&who.org, id).await?;
-        self.artifacts().delete_scan(id).await
+        store.delete_scan(&who.org, id).await?;
+        self.engine.artifacts().delete_scan(id).await
     }
 
-    /// Creates a scan from a template's config, with optional overrides.
-    pub async fn scan_from_template(
+    /// A scan's artifacts, by name; `NotFound` when the scan is not one of the caller's org
+    /// (the store's scoped list answers that, no separate read of the scan).
+    pub async fn artifacts(&self, who: &Principal, id: ScanId) -> Result<Vec<ArtifactMeta>> {
+        let mut items = self.engine.store().list_artifacts(&who.org, id).await?;
+        // Private files are never recorded; should a record exist anyway, it is still not listed.
+        items.retain(|a| !a.name.is_private());
+        Ok(items)
+    }
+
+    /// One artifact's metadata and bytes. A private name is `NotFound` whatever the store
+    /// says (indistinguishable from a missing artifact), and the org-scoped metadata is read
+    /// before any bytes, so another org's artifact is `NotFound` too.
+    pub async fn artifact(
         &self,
         who: &Principal,
-        template_id: TemplateId,
-        overrides: FromTemplate,
-    ) -> Result<Scan> {
-        let template = self.store().get_template(&who.org, template_id).await?;
-        let mut config = template.config;
-        if let Some(targets) = overrides.targets {
-            config.targets = targets;
+        id: ScanId,
+        name: ArtifactName,
+    ) -> Result<(ArtifactMeta, ByteStream)> {
+        if name.is_private() {
+            return Err(CoreError::not_found("artifact", name.as_str()));
         }
-        let name = overrides.name.unwrap_or(template.name);
-        self.create_scan(
-            who,
-            CreateScan {
-                name: Some(name),
-                config,
-                template_id: Some(template_id),
-                start: overrides.start,
-            },
-        )
-        .await
-    }
-
-    /// Validates and stores a new template.
-    pub async fn create_template(
-        &self,
-        who: &Principal,
-        name: String,
-        description: Option<String>,
-        config: ScanConfig,
-    ) -> Result<Template> {
-        self.validate_config(&config)?;
-        let name = checked_template_name(name)?;
-        self.store()
-            .create_template(NewTemplate {
-                id: TemplateId::new(),
-                org: who.org.clone(),
-                user: who.user.clone(),
-                name,
-                description,
-                config,
-            })
-            .await
-    }
-
-    /// Validates and replaces a template.
-    pub async fn update_template(
-        &self,
-        who: &Principal,
-        id: TemplateId,
-        name: String,
-        description: Option<String>,
-        config: ScanConfig,
-    ) -> Result<Template> {
-        self.validate_config(&config)?;
-        let name = checked_template_name(name)?;
-        self.store()
-            .update_template(NewTemplate {
-                id,
-                org: who.org.clone(),
-                user: who.user.clone(),
-                name,
-                description,
-                config,
-            })
-            .await
-    }
-
-    /// Pings every dependency.
-    pub async fn readiness(&self) -> Vec<DependencyStatus> {
-        let (s, q, a) = tokio::join!(
-            self.store().ping(),
-            self.queue().ping(),
-            self.artifacts().ping()
-        );
-        let status = |name, backend, r: Result<()>| DependencyStatus {
-            name,
-            backend,
-            ok: r.is_ok(),
-            error: r.err().map(|e| e.to_string()),
-        };
-        vec![
-            status("store", self.store().backend(), s),
-            status("queue", self.queue().backend(), q),
-            status("artifacts", self.artifacts().backend(), a),
-        ]
+        let meta = self
+            .engine
+            .store()
+            .get_artifact(&who.org, id, name.as_str())
+            .await?;
+        let bytes = self
+            .engine
+            .artifacts()
+            .get(&ArtifactKey { scan_id: id, name })
+            .await?;
+        Ok((meta, bytes))
     }
 
     /// Refuses operations that enqueue while the queue is unreachable (503 at the API).
     async fn require_queue(&self) -> Result<()> {
-        self.queue().ping().await.map_err(|e| match e {
+        self.engine.queue().ping().await.map_err(|e| match e {
             e @ CoreError::Unavailable { .. } => e,
             other => CoreError::Unavailable {
                 what: "queue",
@@ -422,15 +402,11 @@ fn checked_name(name: Option<String>, config: &ScanConfig) -> Result<String> {
     }
 }
 
-fn checked_template_name(name: String) -> Result<String> {
-    given_name(&name)
-}
-
 /// A name as a client gave it: at most [`MAX_NAME`] characters (Unicode scalar values, counted
 /// before trimming) with at least one that is not whitespace; stored trimmed. Over-long or blank
 /// names are 422 at `/name` — the API's schema states the same rule (`maxLength` and a pattern
 /// requiring a non-whitespace character), so what the schema allows the server accepts.
-fn given_name(name: &str) -> Result<String> {
+pub(crate) fn given_name(name: &str) -> Result<String> {
     let len = name.chars().count();
     if len > MAX_NAME {
         return Err(CoreError::invalid(

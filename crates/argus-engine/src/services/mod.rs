@@ -1,0 +1,82 @@
+//! The engine's services: the operations the API and the CLI call, one service per aggregate —
+//! [`Scans`] (validation, lifecycle, reads, artifacts), [`Findings`], [`Templates`] and
+//! [`Events`] (live streams) — plus readiness.
+//!
+//! Invariants:
+//! - Outside this crate, records are reached only through these services: the raw store handle
+//!   is crate-private ([`Engine`]'s docs show the compile-time check), so the API cannot read or
+//!   write around them.
+//! - Every operation takes the acting [`Principal`](argus_core::ids::Principal) and is scoped by
+//!   its org; a record of another org is `NotFound`. The principal's role is where permission
+//!   checks go (not enforced yet: every caller acts as an admin).
+//! - Existence and tenancy are checked once per operation, by the scoped store call that does
+//!   the work (the `Store` contract: a scan's findings, events or artifacts of a scan that is not
+//!   the org's are `NotFound`), not by a read of the scan before it.
+
+pub mod events;
+pub mod findings;
+pub mod scans;
+pub mod templates;
+
+use serde::Serialize;
+
+use argus_core::error::Result;
+
+pub use events::Events;
+pub use findings::Findings;
+pub use scans::{CreateScan, FromTemplate, Scans};
+pub use templates::Templates;
+
+use crate::Engine;
+
+/// Health of one dependency, for `/readyz`.
+#[derive(Clone, Debug, Serialize)]
+pub struct DependencyStatus {
+    pub name: &'static str,
+    pub backend: &'static str,
+    pub ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl Engine {
+    /// The scans service.
+    pub fn scans(&self) -> Scans<'_> {
+        Scans { engine: self }
+    }
+
+    /// The findings service.
+    pub fn findings(&self) -> Findings<'_> {
+        Findings { engine: self }
+    }
+
+    /// The templates service.
+    pub fn templates(&self) -> Templates<'_> {
+        Templates { engine: self }
+    }
+
+    /// The events service (live streams).
+    pub fn events(&self) -> Events<'_> {
+        Events { engine: self }
+    }
+
+    /// Pings every dependency.
+    pub async fn readiness(&self) -> Vec<DependencyStatus> {
+        let (s, q, a) = tokio::join!(
+            self.store().ping(),
+            self.queue().ping(),
+            self.artifacts().ping()
+        );
+        let status = |name, backend, r: Result<()>| DependencyStatus {
+            name,
+            backend,
+            ok: r.is_ok(),
+            error: r.err().map(|e| e.to_string()),
+        };
+        vec![
+            status("store", self.store().backend(), s),
+            status("queue", self.queue().backend(), q),
+            status("artifacts", self.artifacts().backend(), a),
+        ]
+    }
+}
