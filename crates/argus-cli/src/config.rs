@@ -404,7 +404,18 @@ fn effective_scanner_tables(
             "invalid configuration: [scanners.{name}]: the {name} scanner is configured under [{name}]"
         );
     }
-    let mut effective = crate::runtime::scanner_catalog()
+    let catalog = crate::runtime::scanner_catalog();
+    let known: Vec<&str> = catalog
+        .names()
+        .filter(|n| !TOP_LEVEL_TABLES.contains(n))
+        .collect();
+    if let Some(name) = tables.keys().find(|n| !known.contains(&n.as_str())) {
+        anyhow::bail!(
+            "invalid configuration: scanners.{name}: unknown scanner (configurable under [scanners]: {})",
+            known.join(", ")
+        );
+    }
+    let mut effective = catalog
         .effective(tables, cwd)
         .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
     effective.retain(|name, _| !TOP_LEVEL_TABLES.contains(&name.as_str()));

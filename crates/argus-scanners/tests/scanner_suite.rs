@@ -126,3 +126,28 @@ mod tools {
 
     argus_core::scanner_suite_tests!(BuiltinTools);
 }
+
+/// Every scanner this crate's catalog builds is covered by a harness above: a factory line
+/// added to `catalog.rs` without a harness fails here.
+#[test]
+fn every_catalog_scanner_has_a_harness() {
+    use argus_core::component::{Doors, ScannerCatalog};
+    use std::collections::BTreeMap;
+
+    let mut catalog = ScannerCatalog::scanners();
+    argus_scanners::catalog::register(&mut catalog);
+    let tables = BTreeMap::from([("noop".to_owned(), serde_json::json!({"enabled": true}))]);
+    let reg = catalog
+        .registry(&tables, &Doors::new(argus_scanners::process::door()))
+        .unwrap();
+    let names: Vec<&str> = reg.names().collect();
+    assert!(names.contains(&"noop"), "{names:?}");
+    assert!(names.len() > 1, "{names:?}");
+    for name in names {
+        // `noop` has the Noop harness; every `tool:*` is a built-in tool (BuiltinTools).
+        assert!(
+            name == "noop" || name.starts_with("tool:"),
+            "{name} is registered by the catalog but no conformance harness covers it"
+        );
+    }
+}

@@ -80,3 +80,17 @@ impl ScannerHarness for Secrets {
 }
 
 argus_core::scanner_suite_tests!(Secrets);
+
+/// Every scanner this crate's catalog builds is covered by the harness above.
+#[test]
+fn every_catalog_scanner_has_a_harness() {
+    let mut catalog = ScannerCatalog::scanners();
+    argus_secrets::catalog::register(&mut catalog);
+    let reg = catalog
+        .registry(
+            &BTreeMap::new(),
+            &Doors::new(argus_scanners::process::door()),
+        )
+        .unwrap();
+    assert_eq!(reg.names().collect::<Vec<_>>(), vec!["secrets"]);
+}
