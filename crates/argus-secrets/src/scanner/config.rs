@@ -106,7 +106,9 @@ impl Factory for SecretsFactory {
 pub fn build_scanner(cfg: &SecretsConfig, doors: &Doors) -> Result<SecretsScanner, BuildError> {
     let fail = BuildError::Failed;
     let env = doors.env();
-    let mut scanner = SecretsScanner::new().allow_ambient_ssh(cfg.allow_ambient_ssh);
+    let mut scanner = SecretsScanner::new()
+        .allow_ambient_ssh(cfg.allow_ambient_ssh)
+        .with_process_door(doors.processes().clone());
     if let Some(dir) = &cfg.rules_dir {
         let mut rules =
             crate::RuleSet::builtin().map_err(|e| fail(format!("built-in secret rules: {e}")))?;

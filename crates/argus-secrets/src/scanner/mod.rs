@@ -56,6 +56,7 @@ use crate::remote::{self, BundleOutcome, GitError, GitOptions, SshAuth};
 use crate::sealed::RepoCopyKey;
 use crate::SecretsError;
 use argus_core::artifact::ArtifactName;
+use argus_core::door::SharedProcessDoor;
 use argus_core::finding::{
     fingerprint, Location as CoreLocation, NewFinding, SecretDigest, Severity as CoreSeverity,
 };
@@ -132,6 +133,8 @@ enum Auth {
 pub struct SecretsScanner {
     engine: tokio::sync::OnceCell<Arc<Engine>>,
     git: PathBuf,
+    /// The process door `git` runs through.
+    door: SharedProcessDoor,
     credentials: BTreeMap<String, GitCredential>,
     repo_copy_key: Option<Arc<RepoCopyKey>>,
     allow_ambient_ssh: bool,
@@ -161,6 +164,7 @@ impl SecretsScanner {
         SecretsScanner {
             engine: tokio::sync::OnceCell::new(),
             git: PathBuf::from("git"),
+            door: argus_scanners::process::door(),
             credentials: BTreeMap::new(),
             repo_copy_key: None,
             allow_ambient_ssh: false,
@@ -187,6 +191,12 @@ impl SecretsScanner {
             engine: tokio::sync::OnceCell::new_with(Some(engine)),
             ..self
         }
+    }
+
+    /// Runs `git` through `door` (the factory passes the one from its `Doors`).
+    pub fn with_process_door(mut self, door: SharedProcessDoor) -> Self {
+        self.door = door;
+        self
     }
 
     /// Uses this `git` executable (a path, or a name looked up on `PATH`).
@@ -605,7 +615,7 @@ impl SecretsScanner {
 #[async_trait]
 impl Scanner for SecretsScanner {
     fn info(&self) -> ScannerInfo {
-        let git = argus_scanners::process::which(&self.git);
+        let git = self.door.which(&self.git);
         ScannerInfo {
             name: SECRETS.into(),
             description: "Finds leaked credentials in the full history of git repositories (cloned, or local) and in local folders; keeps a sealed (encrypted) copy of each repository for history cleaning when the server has a repository copy key.".into(),
@@ -662,6 +672,7 @@ impl Scanner for SecretsScanner {
         let git = GitOptions {
             git: self.git.clone(),
             timeout: Duration::from_secs(params.timeout_secs),
+            door: self.door.clone(),
             ..GitOptions::default()
         };
         tokio::fs::create_dir_all(&ctx.work_dir)
