@@ -17,8 +17,8 @@
 //! deleting a scan of 10 vs 3,000,000 queued tasks. Each writes its own section of
 //! `benches/RESULTS.md`.
 //!
-//! The harness starts processes directly; it is not product code, so the process door lint is
-//! allowed here.
+//! The harness starts processes and builds HTTP clients directly; it is not product code, so
+//! the process and HTTP door lints are allowed here.
 #![allow(clippy::disallowed_methods)]
 
 use anyhow::{bail, Context};

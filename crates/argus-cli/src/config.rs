@@ -8,8 +8,13 @@
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
+
+use argus_core::component::ComponentConfig;
+pub use argus_scanners::tool::ToolsConfig;
+pub use argus_secrets::scanner::SecretsConfig;
 
 /// The whole effective configuration.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -22,8 +27,14 @@ pub struct Config {
     pub artifacts: ArtifactsConfig,
     pub auth: AuthSection,
     pub scan: ScanSection,
-    pub scanners: ScannersConfig,
+    /// `[scanners.<name>]` tables, passed through untouched to the scanner factory of that name
+    /// (see [`crate::runtime::scanner_tables`]); after [`Config::load`], every factory's
+    /// effective table (defaults filled in, paths absolute).
+    pub scanners: BTreeMap<String, serde_json::Value>,
+    /// The `tools` factory's table, a top-level section for compatibility.
     pub tools: ToolsConfig,
+    /// The `secrets` factory's table, a top-level section for compatibility (direct mode's
+    /// `argus scan secrets` reads it too).
     pub secrets: SecretsConfig,
     pub log: LogConfig,
 }
@@ -48,22 +59,6 @@ impl Default for ScanSection {
             max_tasks: argus_engine::DEFAULT_MAX_TASKS,
         }
     }
-}
-
-/// Per-scanner settings.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
-pub struct ScannersConfig {
-    pub noop: NoopConfig,
-}
-
-/// The `noop` scanner (tests and benchmarks only).
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
-pub struct NoopConfig {
-    /// Register `noop`, which accepts every target kind and does nothing; off in production so
-    /// it cannot make unsupported targets look scannable.
-    pub enabled: bool,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -199,56 +194,6 @@ impl Default for AuthSection {
     }
 }
 
-/// The `secrets` scanner (platform) and `argus scan secrets` (direct mode).
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
-pub struct SecretsConfig {
-    /// Folder of extra rule files (`*.toml`, the built-in rule format), added to the built-in
-    /// rules in both modes.
-    pub rules_dir: Option<PathBuf>,
-    /// Environment variable holding the key (32 bytes: 64 hex digits or base64) that sealed
-    /// repository copies are encrypted with. Unset: no copy of a scanned repository is kept.
-    pub repo_copy_key_env: Option<String>,
-    /// Let ssh clone URLs without a named credential use this process's own ssh identity (its
-    /// agent and `~/.ssh`). Off: every tenant would otherwise clone with the server's keys.
-    /// `argus scan` (direct mode) always uses the user's own identity.
-    pub allow_ambient_ssh: bool,
-    /// Git credentials for cloning private repositories, by the name scan params use
-    /// (`"credential": "<name>"`). The secret itself is read from an environment variable (or,
-    /// for ssh keys, a file) at start-up, so it is never in the config file, a scan's params, the
-    /// database or the logs.
-    pub credentials: std::collections::BTreeMap<String, GitCredentialConfig>,
-}
-
-/// One git credential for `host`: a token (http(s) URLs) or an ssh key (ssh URLs); exactly one
-/// of `token_env`, `ssh_key_env` and `ssh_key_file`.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct GitCredentialConfig {
-    /// Host the secret is for, as it appears in repository URLs (`github.com`).
-    pub host: String,
-    /// Environment variable holding a token (`GITHUB_TOKEN`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub token_env: Option<String>,
-    /// Environment variable holding an ssh private key (OpenSSH text).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ssh_key_env: Option<String>,
-    /// File holding an ssh private key.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ssh_key_file: Option<PathBuf>,
-    /// known_hosts file the host's key is checked against (ssh only). Without one, the host key
-    /// seen at each clone's first connection is accepted.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub known_hosts_file: Option<PathBuf>,
-}
-
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
-pub struct ToolsConfig {
-    /// Folder of user tool definitions (`*.toml`), added to the built-in ones.
-    pub dir: Option<PathBuf>,
-}
-
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct LogConfig {
@@ -342,6 +287,7 @@ impl Config {
         let cwd = std::env::current_dir()
             .map_err(|e| anyhow::anyhow!("cannot read the current directory: {e}"))?;
         cfg.absolutize(&cwd);
+        cfg.scanners = effective_scanner_tables(&cfg.scanners, &cwd)?;
         Ok(cfg)
     }
 
@@ -357,12 +303,10 @@ impl Config {
             }
         };
         self.server.data_dir = abs(&self.server.data_dir);
-        self.tools.dir = self.tools.dir.as_deref().map(abs);
-        self.secrets.rules_dir = self.secrets.rules_dir.as_deref().map(abs);
-        for c in self.secrets.credentials.values_mut() {
-            c.ssh_key_file = c.ssh_key_file.as_deref().map(abs);
-            c.known_hosts_file = c.known_hosts_file.as_deref().map(abs);
-        }
+        // The component tables know their own paths; `[scanners.<name>]` tables are made
+        // absolute by their factories in `load` (the catalog's effective config).
+        self.tools.absolutize(cwd);
+        self.secrets.absolutize(cwd);
         self.scan.local_roots = self.scan.local_roots.iter().map(|p| abs(p)).collect();
         for (url, scheme) in [
             (&mut self.store.url, "sqlite://"),
@@ -446,6 +390,36 @@ impl Config {
         c.artifacts.endpoint = c.artifacts.endpoint.as_deref().map(mask_url);
         Ok(toml::to_string_pretty(&c)?)
     }
+}
+
+/// Every `[scanners.<name>]` factory's effective table (unknown names and keys refused); the
+/// factories configured by a top-level section (`[tools]`, `[secrets]`) are not repeated here.
+fn effective_scanner_tables(
+    tables: &BTreeMap<String, serde_json::Value>,
+    cwd: &Path,
+) -> anyhow::Result<BTreeMap<String, serde_json::Value>> {
+    use crate::runtime::TOP_LEVEL_TABLES;
+    if let Some(name) = TOP_LEVEL_TABLES.iter().find(|n| tables.contains_key(**n)) {
+        anyhow::bail!(
+            "invalid configuration: [scanners.{name}]: the {name} scanner is configured under [{name}]"
+        );
+    }
+    let catalog = crate::runtime::scanner_catalog();
+    let known: Vec<&str> = catalog
+        .names()
+        .filter(|n| !TOP_LEVEL_TABLES.contains(n))
+        .collect();
+    if let Some(name) = tables.keys().find(|n| !known.contains(&n.as_str())) {
+        anyhow::bail!(
+            "invalid configuration: scanners.{name}: unknown scanner (configurable under [scanners]: {})",
+            known.join(", ")
+        );
+    }
+    let mut effective = catalog
+        .effective(tables, cwd)
+        .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+    effective.retain(|name, _| !TOP_LEVEL_TABLES.contains(&name.as_str()));
+    Ok(effective)
 }
 
 /// The section an `ARGUS_<SECTION>__<KEY>` variable names (lower case), if it has that shape.
@@ -551,7 +525,7 @@ mod tests {
             jail.set_env("ARGUS_BUILD", "abc");
             jail.set_env("ARGUS_SCANNERS__NOOP__ENABLED", "true");
             let c = Config::load(None, serde_json::json!({})).map_err(|e| e.to_string())?;
-            assert!(c.scanners.noop.enabled);
+            assert_eq!(c.scanners["noop"]["enabled"], serde_json::json!(true));
             Ok(())
         });
     }
@@ -578,6 +552,55 @@ mod tests {
             c.store_backend().unwrap(),
             StoreBackend::Sqlite("/srv/argus/rel/argus.db".into())
         );
+    }
+
+    /// `[scanners.<name>]` tables go to the factory of that name, which refuses unknown keys;
+    /// unknown names are refused; the top-level sections stay where they are.
+    #[test]
+    #[allow(clippy::result_large_err)]
+    fn scanner_tables_are_checked_by_their_factories() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("ARGUS_SCANNERS__NOOP__ENABLEDD", "true");
+            let err = Config::load(None, serde_json::json!({}))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("scanners.noop") && err.contains("enabledd"),
+                "{err}"
+            );
+            Ok(())
+        });
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("ARGUS_SCANNERS__BOGUS__X", "1");
+            let err = Config::load(None, serde_json::json!({}))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("scanners.bogus") && err.contains("noop"),
+                "{err}"
+            );
+            Ok(())
+        });
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("ARGUS_SCANNERS__SECRETS__ALLOW_AMBIENT_SSH", "true");
+            let err = Config::load(None, serde_json::json!({}))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("[secrets]"), "{err}");
+            Ok(())
+        });
+        figment::Jail::expect_with(|_| {
+            // Defaults are filled in for every [scanners.<name>] factory, and only those.
+            let c = Config::load(None, serde_json::json!({})).map_err(|e| e.to_string())?;
+            assert_eq!(
+                c.scanners.keys().collect::<Vec<_>>(),
+                vec!["noop"],
+                "{:?}",
+                c.scanners
+            );
+            assert_eq!(c.scanners["noop"]["enabled"], serde_json::json!(false));
+            Ok(())
+        });
     }
 
     #[test]

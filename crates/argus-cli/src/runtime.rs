@@ -11,6 +11,8 @@ use tokio_util::sync::CancellationToken;
 
 use argus_core::artifact::ArtifactStore;
 use argus_core::bus::{EventBus, LocalEventBus};
+use argus_core::component::{Doors, ScannerCatalog};
+use argus_core::door::EnvDoor;
 use argus_core::ids::Principal;
 use argus_core::queue::Queue;
 use argus_core::scanner::ScannerRegistry;
@@ -40,98 +42,71 @@ pub fn init_logging(cfg: &LogConfig) {
     };
 }
 
-/// The scanner registry: built-ins (including `secrets`), the user tool folder, and `noop` when
-/// `scanners.noop.enabled`.
-pub fn registry(cfg: &Config) -> anyhow::Result<ScannerRegistry> {
-    let mut reg = argus_scanners::registry_with(&argus_scanners::RegistryOptions {
-        user_tool_dir: cfg.tools.dir.as_deref(),
-        noop: cfg.scanners.noop.enabled,
-        ..argus_scanners::RegistryOptions::default()
-    })
-    .context("loading scanners")?;
-    reg.register(Arc::new(secrets_scanner(&cfg.secrets)?));
-    Ok(reg)
+/// Every crate's scanner catalog, in registration order: the one list of where scanners come
+/// from. A crate with scanners adds one line here; each scanner is one line in its crate's
+/// `catalog.rs`.
+pub fn scanner_catalog() -> ScannerCatalog {
+    let mut catalog = ScannerCatalog::scanners();
+    argus_scanners::catalog::register(&mut catalog);
+    argus_secrets::catalog::register(&mut catalog);
+    catalog
 }
 
-/// The platform `secrets` scanner with the configured extra rules, git credentials, repository
-/// copy key and ssh policy.
-fn secrets_scanner(
-    cfg: &crate::config::SecretsConfig,
-) -> anyhow::Result<argus_secrets::scanner::SecretsScanner> {
-    use argus_core::redacted::Redacted;
-    use argus_secrets::scanner::{GitCredential, GitSecret, SecretsScanner};
-    let mut scanner = SecretsScanner::new().allow_ambient_ssh(cfg.allow_ambient_ssh);
-    if let Some(dir) = &cfg.rules_dir {
-        let mut rules = argus_secrets::RuleSet::builtin().context("built-in secret rules")?;
-        rules.extend(
-            argus_secrets::RuleSet::load_dir(dir)
-                .with_context(|| format!("secrets.rules_dir {}", dir.display()))?,
-        );
-        let engine = argus_secrets::Engine::new(rules).context("compiling secret rules")?;
-        scanner = scanner.with_engine(Arc::new(engine));
+/// Scanner factories whose table is a top-level section of the config instead of
+/// `[scanners.<name>]`: their keys and `ARGUS_<SECTION>__*` variables predate the catalog and
+/// stay valid. [`scanner_tables`] maps them, here and nowhere else.
+pub const TOP_LEVEL_TABLES: [&str; 2] = ["tools", "secrets"];
+
+/// The table of every scanner factory: the `[scanners.<name>]` tables as configured (untouched),
+/// plus `[tools]` as the `tools` table and `[secrets]` as the `secrets` table.
+pub fn scanner_tables(cfg: &Config) -> anyhow::Result<BTreeMap<String, serde_json::Value>> {
+    let mut tables = cfg.scanners.clone();
+    tables.insert("tools".into(), serde_json::to_value(&cfg.tools)?);
+    tables.insert("secrets".into(), serde_json::to_value(&cfg.secrets)?);
+    Ok(tables)
+}
+
+/// The environment door: components read the variables their config names through it.
+#[derive(Debug)]
+struct ProcessEnv;
+
+impl EnvDoor for ProcessEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
     }
-    if let Some(var) = &cfg.repo_copy_key_env {
-        let text = std::env::var(var).ok().filter(|t| !t.trim().is_empty());
-        let Some(text) = text else {
-            anyhow::bail!(
-                "secrets.repo_copy_key_env: environment variable {var} is not set (it must hold 32 random bytes as 64 hex digits, e.g. from `openssl rand -hex 32`; or remove the setting to keep no repository copies)"
-            );
-        };
-        let key = argus_secrets::sealed::RepoCopyKey::parse(&text)
-            .with_context(|| format!("secrets.repo_copy_key_env: {var}"))?;
-        scanner = scanner.with_repo_copy_key(key);
-    }
-    for (name, c) in &cfg.credentials {
-        let env_secret = |var: &str, what: &str| -> anyhow::Result<Redacted<String>> {
-            match std::env::var(var).ok().filter(|t| !t.is_empty()) {
-                Some(v) => Ok(Redacted::new(v)),
-                None => anyhow::bail!(
-                    "secrets.credentials.{name}: environment variable {var} is not set (it must hold the {what} for {})",
-                    c.host
-                ),
-            }
-        };
-        let secret = match (&c.token_env, &c.ssh_key_env, &c.ssh_key_file) {
-            (Some(var), None, None) => GitSecret::Token(env_secret(var, "token")?),
-            (None, Some(var), None) => GitSecret::SshKey {
-                key: env_secret(var, "ssh private key")?,
-                known_hosts: c.known_hosts_file.clone(),
-            },
-            (None, None, Some(file)) => GitSecret::SshKey {
-                key: Redacted::new(std::fs::read_to_string(file).with_context(|| {
-                    format!("secrets.credentials.{name}.ssh_key_file {}", file.display())
-                })?),
-                known_hosts: c.known_hosts_file.clone(),
-            },
-            _ => anyhow::bail!(
-                "secrets.credentials.{name}: set exactly one of token_env (a token for https URLs), ssh_key_env or ssh_key_file (an ssh key for ssh URLs)"
-            ),
-        };
-        if let Some(kh) = &c.known_hosts_file {
-            if c.token_env.is_some() {
-                anyhow::bail!("secrets.credentials.{name}.known_hosts_file is for ssh keys only");
-            }
-            if !kh.is_file() {
-                anyhow::bail!(
-                    "secrets.credentials.{name}.known_hosts_file {} is not a file",
-                    kh.display()
-                );
-            }
-        }
-        scanner = scanner.with_credential(
-            name.clone(),
-            GitCredential {
-                host: c.host.clone(),
-                secret,
-            },
-        );
-    }
-    Ok(scanner)
+}
+
+/// The doors scanners are built with: the process door, the one HTTP client, this process's
+/// environment, and the artifact store when the backends are open.
+pub fn doors(artifacts: Option<Arc<dyn ArtifactStore>>) -> anyhow::Result<Doors> {
+    let http = argus_scanners::http::ReqwestDoor::new().map_err(anyhow::Error::msg)?;
+    let doors = Doors::new(argus_scanners::process::door())
+        .with_http(Arc::new(http))
+        .with_env(Arc::new(ProcessEnv));
+    Ok(match artifacts {
+        Some(a) => doors.with_artifacts(a),
+        None => doors,
+    })
+}
+
+/// The scanner registry without backends (listing scanners, direct mode): every factory of
+/// [`scanner_catalog`] built from the config (`noop` only with `scanners.noop.enabled`).
+pub fn registry(cfg: &Config) -> anyhow::Result<ScannerRegistry> {
+    registry_with(cfg, &doors(None)?)
+}
+
+/// The scanner registry built with `doors`.
+pub fn registry_with(cfg: &Config, doors: &Doors) -> anyhow::Result<ScannerRegistry> {
+    scanner_catalog()
+        .registry(&scanner_tables(cfg)?, doors)
+        .map_err(anyhow::Error::new)
+        .context("loading scanners")
 }
 
 /// Opens the configured backends and builds the engine.
 pub async fn engine(cfg: &Config) -> anyhow::Result<Arc<Engine>> {
     let backends = backends(cfg).await?;
+    let registry = registry_with(cfg, &doors(Some(backends.artifacts.clone()))?)?;
     let engine_cfg = EngineConfig {
         worker_id: format!("{}-{}", hostname(), std::process::id()),
         concurrency: cfg.worker.workers.max(1),
@@ -150,7 +125,7 @@ pub async fn engine(cfg: &Config) -> anyhow::Result<Arc<Engine>> {
         },
         ..EngineConfig::default()
     };
-    Ok(Engine::new(backends, registry(cfg)?, engine_cfg))
+    Ok(Engine::new(backends, registry, engine_cfg))
 }
 
 /// Opens store, queue, artifact store and event bus as the config's URLs say.

@@ -4,7 +4,9 @@
 //! crate speaks (targets, scans, tasks, findings, events, templates, artifacts), the scan
 //! lifecycle rules, and the traits that backends implement:
 //! [`Store`](store::Store), [`Queue`](queue::Queue), [`ArtifactStore`](artifact::ArtifactStore),
-//! [`Scanner`](scanner::Scanner) and [`EventBus`](bus::EventBus).
+//! [`Scanner`](scanner::Scanner) and [`EventBus`](bus::EventBus); the component shape
+//! ([`component::Factory`], [`component::Doors`]) that scanners (and later connectors, sinks
+//! and actions) are built through; and what the doors speak ([`door`]).
 //!
 //! Invariants kept here:
 //! - Identifiers and targets are parsed into newtypes at the edge; once constructed they are valid.
@@ -14,6 +16,8 @@
 
 pub mod artifact;
 pub mod bus;
+pub mod component;
+pub mod door;
 pub mod error;
 pub mod event;
 pub mod finding;

@@ -4,13 +4,17 @@
 //! - [`tool`] turns a TOML tool definition into a `tool:<name>` scanner.
 //! - [`noop`] is the cheap scanner behind the throughput benchmark and the engine tests,
 //!   registered only when asked ([`RegistryOptions::noop`]).
-//! - [`registry_with`] assembles them: `noop` if enabled, every built-in tool (embedded in the binary from the
-//!   repository's `tools/` folder), then the user's tool folder, whose files override built-ins
-//!   of the same name.
+//! - [`catalog`] lists this crate's scanner factories (`noop`, `tools`) for the binary's
+//!   [`ScannerCatalog`](argus_core::component::ScannerCatalog); [`http`] is the HTTP client door.
+//! - [`registry_with`] assembles them without config (tests, benchmarks): `noop` if enabled,
+//!   every built-in tool (embedded in the binary from the repository's `tools/` folder), then
+//!   the user's tool folder, whose files override built-ins of the same name.
 //!
 //! Loading is all-or-nothing: a malformed tool file is an error naming the file and the problem,
 //! never a silently missing scanner.
 
+pub mod catalog;
+pub mod http;
 pub mod noop;
 pub mod process;
 pub mod schema;
@@ -34,22 +38,10 @@ pub struct ToolError {
     pub message: String,
 }
 
-/// The built-in tool files, embedded at build time: `(file name, contents)`.
+/// The built-in tool files, embedded at build time from the repository's `tools/` folder (every
+/// `*.toml` there, found by `build.rs`; no list to edit): `(file name, contents)`, by file name.
 pub fn builtin_tool_files() -> &'static [(&'static str, &'static str)] {
-    &[
-        (
-            "gitleaks.toml",
-            include_str!("../../../tools/gitleaks.toml"),
-        ),
-        ("httpx.toml", include_str!("../../../tools/httpx.toml")),
-        ("naabu.toml", include_str!("../../../tools/naabu.toml")),
-        ("nuclei.toml", include_str!("../../../tools/nuclei.toml")),
-        (
-            "subfinder.toml",
-            include_str!("../../../tools/subfinder.toml"),
-        ),
-        ("trivy.toml", include_str!("../../../tools/trivy.toml")),
-    ]
+    include!(concat!(env!("OUT_DIR"), "/builtin_tools.rs"))
 }
 
 /// Parses and checks one tool file's text. `base_dir` resolves relative executable paths.

@@ -17,11 +17,8 @@
 //! abandoned after a short grace period even if some escaped descendant still holds a pipe open,
 //! so [`run`] returns well within the one second the platform promises.
 
-use bytes::Bytes;
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
-use std::collections::BTreeMap;
-use std::ffi::OsString;
 use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -34,10 +31,6 @@ use tokio_util::sync::CancellationToken;
 /// Variables copied from our own environment into every child (when set); nothing else is.
 pub const INHERITED_ENV: [&str; 4] = ["PATH", "HOME", "LANG", "TMPDIR"];
 
-/// Default cap on captured stdout (64 MiB).
-pub const DEFAULT_STDOUT_CAP: u64 = 64 * 1024 * 1024;
-/// Default cap on captured stderr (1 MiB).
-pub const DEFAULT_STDERR_CAP: u64 = 1024 * 1024;
 /// How much of the end of stderr is always kept in memory for error messages.
 const STDERR_TAIL: usize = 4096;
 /// How long to keep reading after the main process exited normally, for output still buffered
@@ -48,144 +41,33 @@ const DRAIN_GRACE_KILLED: Duration = Duration::from_millis(200);
 /// How long to wait for a SIGKILLed main process to be reaped before giving up on its status.
 const REAP_GRACE: Duration = Duration::from_millis(500);
 
-/// What to run and how.
-#[derive(Clone, Debug)]
-pub struct ProcessSpec {
-    /// A path (anything containing `/`) or a bare name resolved on `PATH`.
-    pub program: PathBuf,
-    /// Arguments, each passed as exactly one `argv` entry.
-    pub args: Vec<OsString>,
-    /// Extra environment on top of [`INHERITED_ENV`] (these win on conflict).
-    pub env: BTreeMap<String, String>,
-    /// Working directory; ours when `None`.
-    pub cwd: Option<PathBuf>,
-    /// Wall-clock limit; the process group is killed when it passes.
-    pub timeout: Duration,
-    /// Bytes of stdout kept (in memory, or in `stdout_file`); the rest is read and discarded.
-    pub stdout_cap: u64,
-    /// Bytes of stderr kept (in memory, or in `stderr_file`); the rest is read and discarded.
-    pub stderr_cap: u64,
-    /// Stream stdout into this file (created or truncated) instead of memory.
-    pub stdout_file: Option<PathBuf>,
-    /// Stream stderr into this file (created or truncated) instead of memory.
-    pub stderr_file: Option<PathBuf>,
-    /// Bytes written to the child's stdin (then closed); stdin is `/dev/null` when `None`.
-    pub stdin: Option<Bytes>,
-}
+pub use argus_core::door::{
+    fmt_duration, ProcessError, ProcessOutput, ProcessSpec, DEFAULT_STDERR_CAP, DEFAULT_STDOUT_CAP,
+};
 
-impl ProcessSpec {
-    /// A spec with no arguments, a 60 s timeout and the default caps.
-    pub fn new(program: impl Into<PathBuf>) -> Self {
-        ProcessSpec {
-            program: program.into(),
-            args: Vec::new(),
-            env: BTreeMap::new(),
-            cwd: None,
-            timeout: Duration::from_secs(60),
-            stdout_cap: DEFAULT_STDOUT_CAP,
-            stderr_cap: DEFAULT_STDERR_CAP,
-            stdout_file: None,
-            stderr_file: None,
-            stdin: None,
-        }
+/// The process door as [`argus_core::door::ProcessDoor`]: [`run`] and [`which`] behind the trait
+/// that factories receive in their [`Doors`](argus_core::component::Doors).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LocalProcesses;
+
+#[async_trait::async_trait]
+impl argus_core::door::ProcessDoor for LocalProcesses {
+    async fn run(
+        &self,
+        spec: ProcessSpec,
+        cancel: &CancellationToken,
+    ) -> Result<ProcessOutput, ProcessError> {
+        run(spec, cancel).await
     }
 
-    /// Adds one argument.
-    pub fn arg(mut self, a: impl Into<OsString>) -> Self {
-        self.args.push(a.into());
-        self
-    }
-
-    /// Adds arguments.
-    pub fn args<I, S>(mut self, args: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<OsString>,
-    {
-        self.args.extend(args.into_iter().map(Into::into));
-        self
-    }
-
-    /// Sets the timeout.
-    pub fn timeout(mut self, t: Duration) -> Self {
-        self.timeout = t;
-        self
+    fn which(&self, program: &Path) -> Option<PathBuf> {
+        which(program)
     }
 }
 
-/// What a finished process left behind.
-#[derive(Clone, Debug)]
-pub struct ProcessOutput {
-    /// How the main process ended.
-    pub status: ExitStatus,
-    /// Captured stdout (at most `stdout_cap` bytes); empty when streamed to `stdout_file`.
-    pub stdout: Vec<u8>,
-    /// Captured stderr (at most `stderr_cap` bytes); empty when streamed to `stderr_file`.
-    pub stderr: Vec<u8>,
-    /// The last few KiB of stderr as the child wrote it, always kept (for error messages).
-    pub stderr_tail: Vec<u8>,
-    /// Bytes the child wrote to stdout, including those discarded beyond the cap.
-    pub stdout_len: u64,
-    /// Bytes the child wrote to stderr, including those discarded beyond the cap.
-    pub stderr_len: u64,
-    /// Whether stdout went over its cap.
-    pub stdout_truncated: bool,
-    /// Whether stderr went over its cap.
-    pub stderr_truncated: bool,
-    /// Process id of the main process (also its process group id).
-    pub pid: u32,
-    /// Wall-clock run time.
-    pub elapsed: Duration,
-}
-
-impl ProcessOutput {
-    /// Whether the main process exited with status 0.
-    pub fn success(&self) -> bool {
-        self.status.success()
-    }
-
-    /// The exit code, when it exited rather than being killed by a signal.
-    pub fn code(&self) -> Option<i32> {
-        self.status.code()
-    }
-
-    /// The last non-empty line of stderr, trimmed (for error messages).
-    pub fn last_stderr_line(&self) -> Option<String> {
-        String::from_utf8_lossy(&self.stderr_tail)
-            .lines()
-            .map(str::trim)
-            .rfind(|l| !l.is_empty())
-            .map(str::to_owned)
-    }
-}
-
-/// Why a process could not be run to completion.
-#[derive(Debug, thiserror::Error)]
-pub enum ProcessError {
-    /// The program is not on `PATH` (or the given path is not an executable file).
-    #[error("executable '{0}' not found on PATH")]
-    NotFound(String),
-    /// The OS refused to start it.
-    #[error("cannot start '{program}': {source}")]
-    Spawn { program: String, source: io::Error },
-    /// Preparing output files failed.
-    #[error("cannot open output file {path}: {source}")]
-    OutputFile { path: PathBuf, source: io::Error },
-    /// The timeout passed; the process group was killed.
-    #[error("timed out after {}", fmt_duration(*.after))]
-    TimedOut { after: Duration },
-    /// The cancellation token fired; the process group was killed.
-    #[error("cancelled")]
-    Cancelled,
-}
-
-/// Formats a duration as `30s` or `250ms`.
-pub fn fmt_duration(d: Duration) -> String {
-    if d.subsec_millis() == 0 && d.as_secs() > 0 {
-        format!("{}s", d.as_secs())
-    } else {
-        format!("{}ms", d.as_millis())
-    }
+/// The process door as a shared handle.
+pub fn door() -> argus_core::door::SharedProcessDoor {
+    std::sync::Arc::new(LocalProcesses)
 }
 
 /// Resolves an executable: a name containing `/` is checked as a path, anything else is looked

@@ -7,6 +7,7 @@
 use argus_core::CoreError;
 use jsonschema::error::ValidationErrorKind;
 use jsonschema::Validator;
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 /// Compiles a params schema, which must describe an object.
@@ -86,6 +87,57 @@ pub fn with_defaults(
         _ => return Err("params must be an object".into()),
     }
     Ok(out)
+}
+
+/// A native scanner's params: a typed struct (what the run path reads) and the JSON schema it is
+/// checked against at scan creation (what `GET /api/v1/scanners` shows). Lives in the
+/// scanner's `params.rs`.
+pub trait Params: DeserializeOwned {
+    /// The params' JSON schema; must have `type = "object"`.
+    fn schema() -> Value;
+}
+
+/// A [`Params`] schema compiled once: validates at scan creation and reads params at run time.
+#[derive(Debug)]
+pub struct ParamsSchema {
+    schema: Value,
+    /// `Err` when the schema does not compile: a programming error that every scanner's unit
+    /// tests and the conformance suite show; validation then refuses everything.
+    validator: Result<Validator, String>,
+}
+
+impl ParamsSchema {
+    /// Compiles `P`'s schema.
+    pub fn of<P: Params>() -> Self {
+        let schema = P::schema();
+        let validator = compile(&schema);
+        ParamsSchema { schema, validator }
+    }
+
+    /// The schema (for [`ScannerInfo::params_schema`](argus_core::scanner::ScannerInfo)).
+    pub fn schema(&self) -> &Value {
+        &self.schema
+    }
+
+    /// Checks params (`null` counts as `{}`); `Invalid.path` is the failing JSON pointer.
+    pub fn validate(&self, params: &Value) -> Result<(), CoreError> {
+        match &self.validator {
+            Ok(v) => validate_with(v, params),
+            Err(e) => Err(CoreError::Backend(format!(
+                "params schema does not compile: {e}"
+            ))),
+        }
+    }
+
+    /// Reads already validated params into `P` (`null` counts as `{}`; absent fields take the
+    /// struct's serde defaults, which must agree with the schema's `default`s).
+    pub fn read<P: Params>(params: &Value) -> Result<P, String> {
+        let read = match params {
+            Value::Null => <P as serde::Deserialize>::deserialize(&Value::Object(Map::new())),
+            p => <P as serde::Deserialize>::deserialize(p),
+        };
+        read.map_err(|e| format!("params: {e}"))
+    }
 }
 
 fn escape_pointer(s: &str) -> String {

@@ -26,11 +26,13 @@
 //!   characters) and the SHA-256 of the value.
 //! - The library starts processes only in [`remote`] (`git clone`, `git bundle`), and only
 //!   through the platform's process door, `argus_scanners::process` (see that module for why).
-//! - [`scanner`] is the platform scanner `secrets` (`argus_core::scanner::Scanner`); the copy of a
-//!   repository it keeps for history cleaning is sealed with AES-256-GCM ([`sealed`]).
+//! - [`scanner`] is the platform scanner `secrets` (`argus_core::scanner::Scanner`), built by
+//!   the factory registered in [`catalog`]; the copy of a repository it keeps for history
+//!   cleaning is sealed with AES-256-GCM ([`sealed`]).
 //! - Scans are cancellable via [`ScanControl::cancel`]; workers check it between blobs, so a scan
 //!   stops within a blob's scan time (milliseconds) of the flag being set.
 
+pub mod catalog;
 mod engine;
 mod error;
 mod finding;

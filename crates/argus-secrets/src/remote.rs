@@ -4,7 +4,8 @@
 //! (a large compile-time cost on the 2-core machines this project targets), while `git` is already
 //! required on every machine that hosts repositories.
 //!
-//! Every `git` run here goes through [`argus_scanners::process::run`], the one door for processes:
+//! Every `git` run here goes through the process door ([`GitOptions::door`]; by default
+//! [`argus_scanners::process::run`], the one door for processes):
 //! no shell, a cleaned environment, a timeout, capped output, and the whole process group killed
 //! on cancellation (within the platform's one-second promise) or timeout.
 //!
@@ -27,6 +28,7 @@
 
 use crate::error::{Result, SecretsError};
 use crate::finding::SecretValue;
+use argus_core::door::{ProcessDoor, SharedProcessDoor};
 use argus_scanners::process::{self, ProcessError, ProcessOutput, ProcessSpec};
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -82,6 +84,9 @@ pub struct GitOptions {
     /// The only identity ssh may use for an ssh URL; `None` uses the process's own (agent,
     /// `~/.ssh`).
     pub ssh: Option<SshAuth>,
+    /// The process door `git` runs through (the platform scanner's comes from its factory's
+    /// `Doors`).
+    pub door: SharedProcessDoor,
 }
 
 impl Default for GitOptions {
@@ -91,6 +96,7 @@ impl Default for GitOptions {
             timeout: DEFAULT_GIT_TIMEOUT,
             token: None,
             ssh: None,
+            door: process::door(),
         }
     }
 }
@@ -285,10 +291,11 @@ fn spec(
 /// Runs one `git` command through the door and checks its exit status.
 async fn run_git(
     op: &'static str,
+    door: &dyn ProcessDoor,
     spec: ProcessSpec,
     cancel: &CancellationToken,
 ) -> Result<ProcessOutput, GitError> {
-    let out = match process::run(spec, cancel).await {
+    let out = match door.run(spec, cancel).await {
         Ok(out) => out,
         Err(ProcessError::Cancelled) => return Err(GitError::Cancelled),
         Err(ProcessError::TimedOut { after }) => {
@@ -351,7 +358,7 @@ pub async fn clone_into(
     opts: &GitOptions,
     cancel: &CancellationToken,
 ) -> Result<(), GitError> {
-    run_git("clone", clone_spec(url, dest, opts), cancel)
+    run_git("clone", &*opts.door, clone_spec(url, dest, opts), cancel)
         .await
         .map(drop)
 }
@@ -373,7 +380,14 @@ pub async fn create_bundle(
     opts: &GitOptions,
     cancel: &CancellationToken,
 ) -> Result<BundleOutcome, GitError> {
-    match run_git("bundle", bundle_spec(repo, bundle, opts), cancel).await {
+    match run_git(
+        "bundle",
+        &*opts.door,
+        bundle_spec(repo, bundle, opts),
+        cancel,
+    )
+    .await
+    {
         Ok(_) => Ok(BundleOutcome::Created),
         Err(GitError::Failed { message, .. }) if message.contains("empty bundle") => {
             Ok(BundleOutcome::Empty)

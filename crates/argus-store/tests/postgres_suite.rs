@@ -1,16 +1,15 @@
 //! Runs the shared `Store` conformance suite against `PgStore` on a real PostgreSQL server
 //! (`ARGUS_TEST_POSTGRES_URL`; skipped when unset, a failure under `CI=true`).
 //!
-//! Every case gets a fresh, empty store in its own schema (`argus_t_<uuid>`, selected with
-//! `options=-c search_path=…` in the URL), so cases and concurrent test runs never see each
-//! other's rows; the schemas are dropped when the suite has passed (a failing run leaves them
-//! for inspection).
+//! One test per case; every case gets a fresh, empty store in its own schema (`argus_t_<uuid>`,
+//! selected with `options=-c search_path=…` in the URL), so cases and concurrent test runs never
+//! see each other's rows; a case's schema is dropped when it has passed (a failing case leaves
+//! it for inspection).
 
 #![cfg(feature = "postgres")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::Mutex;
-
+use argus_core::testkit::store_suite::{StoreFixture, StoreHarness};
 use argus_store::{PgOptions, PgStore};
 use sqlx::postgres::PgPoolOptions;
 
@@ -21,42 +20,55 @@ fn schema_url(base: &str, schema: &str) -> String {
     format!("{base}{sep}options=-c%20search_path%3D{schema}&application_name={schema}")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_store_suite() {
-    let Some(base) = argus_core::testkit::service_url("ARGUS_TEST_POSTGRES_URL") else {
-        return;
-    };
-    let admin = PgPoolOptions::new()
-        .max_connections(2)
-        .connect(&base)
+struct Postgres;
+
+/// The schema a fixture's store lives in (its guard), dropped once its case passed.
+struct Schema {
+    name: String,
+    admin: sqlx::PgPool,
+}
+
+#[async_trait::async_trait]
+impl StoreHarness for Postgres {
+    type Store = PgStore;
+
+    async fn fresh(&self) -> Option<StoreFixture<PgStore>> {
+        let base = argus_core::testkit::service_url("ARGUS_TEST_POSTGRES_URL")?;
+        let admin = PgPoolOptions::new()
+            .max_connections(1)
+            .connect(&base)
+            .await
+            .unwrap();
+        let schema = format!("argus_t_{}", uuid::Uuid::now_v7().simple());
+        sqlx::query(&format!("CREATE SCHEMA {schema}"))
+            .execute(&admin)
+            .await
+            .unwrap();
+        let store = PgStore::connect(
+            &schema_url(&base, &schema),
+            PgOptions {
+                max_connections: 5,
+                migrate: true,
+            },
+        )
         .await
         .unwrap();
-    let schemas = Mutex::new(Vec::<String>::new());
-    argus_core::testkit::store_suite::run_all(|| {
-        let schema = format!("argus_t_{}", uuid::Uuid::now_v7().simple());
-        schemas.lock().unwrap().push(schema.clone());
-        let (admin, base) = (admin.clone(), base.clone());
-        async move {
-            sqlx::query(&format!("CREATE SCHEMA {schema}"))
-                .execute(&admin)
-                .await
-                .unwrap();
-            PgStore::connect(
-                &schema_url(&base, &schema),
-                PgOptions {
-                    max_connections: 5,
-                    migrate: true,
-                },
-            )
-            .await
-            .unwrap()
-        }
-    })
-    .await;
-    for schema in schemas.into_inner().unwrap() {
-        sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
-            .execute(&admin)
+        Some(StoreFixture::new(
+            store,
+            Schema {
+                name: schema,
+                admin,
+            },
+        ))
+    }
+
+    async fn passed(&self, fixture: StoreFixture<PgStore>) {
+        let schema = fixture.guard().downcast_ref::<Schema>().unwrap();
+        sqlx::query(&format!("DROP SCHEMA {} CASCADE", schema.name))
+            .execute(&schema.admin)
             .await
             .unwrap();
     }
 }
+
+argus_core::store_suite_tests!(Postgres);

@@ -5,22 +5,28 @@
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use argus_store::{LocalArtifactStore, SqliteDb, SqliteStore};
+use argus_store::LocalArtifactStore;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_store_suite() {
-    let dir = tempfile::tempdir().unwrap();
-    let n = AtomicU32::new(0);
-    argus_core::testkit::store_suite::run_all(|| {
-        let path = dir
-            .path()
-            .join(format!("store-{}.db", n.fetch_add(1, Ordering::SeqCst)));
-        async move {
-            let db = SqliteDb::open(&path).await.unwrap();
-            SqliteStore::new(db).await.unwrap()
+/// The store suite, one test per case, each on its own SQLite file.
+mod sqlite_store {
+    use argus_core::testkit::store_suite::{StoreFixture, StoreHarness};
+    use argus_store::{SqliteDb, SqliteStore};
+
+    struct Sqlite;
+
+    #[async_trait::async_trait]
+    impl StoreHarness for Sqlite {
+        type Store = SqliteStore;
+
+        async fn fresh(&self) -> Option<StoreFixture<SqliteStore>> {
+            let dir = tempfile::tempdir().unwrap();
+            let db = SqliteDb::open(&dir.path().join("store.db")).await.unwrap();
+            let store = SqliteStore::new(db).await.unwrap();
+            Some(StoreFixture::new(store, dir))
         }
-    })
-    .await;
+    }
+
+    argus_core::store_suite_tests!(Sqlite);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

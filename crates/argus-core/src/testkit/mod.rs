@@ -1,9 +1,12 @@
-//! Shared conformance suites: every `Store`, `Queue` and `ArtifactStore` implementation runs
-//! the same tests (embedded and real backends alike). Enable with the `testkit` feature and call
-//! e.g. `argus_core::testkit::store_suite::run_all(|| async { make_store() }).await`.
+//! Shared conformance suites: every `Store`, `Queue`, `ArtifactStore` and `Scanner`
+//! implementation runs the same tests (embedded and real backends alike). Enable with the
+//! `testkit` feature; a backend implements the suite's harness trait and invokes its macro
+//! (`store_suite_tests!`, `queue_suite_tests!`, `scanner_suite_tests!`), which generates one
+//! `#[test]` per case.
 
 pub mod artifact_suite;
 pub mod queue_suite;
+pub mod scanner_suite;
 pub mod store_suite;
 
 /// The URL of an external service a test needs (PostgreSQL, RabbitMQ, S3…), read from the

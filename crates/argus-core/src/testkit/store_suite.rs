@@ -1,29 +1,31 @@
 //! Store conformance suite: the semantics of [`Store`] (see `store.rs`), checked the same way for
 //! every backend.
 //!
-//! Usage from a backend's tests (each case gets a fresh, empty store from `make`):
+//! A backend provides a [`StoreHarness`] that hands out a fresh, empty store per case, then
+//! generates one `#[tokio::test]` per case:
 //!
 //! ```ignore
-//! #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-//! async fn store_suite() {
-//!     let dir = tempfile::tempdir().unwrap();
-//!     let n = std::sync::atomic::AtomicU32::new(0);
-//!     argus_core::testkit::store_suite::run_all(|| {
-//!         let path = dir.path().join(format!("{}.db", n.fetch_add(1, Ordering::SeqCst)));
-//!         async move { make_store(&path).await }
-//!     })
-//!     .await;
+//! struct Sqlite;
+//! #[async_trait::async_trait]
+//! impl StoreHarness for Sqlite {
+//!     type Store = SqliteStore;
+//!     async fn fresh(&self) -> Option<StoreFixture<SqliteStore>> { /* a new database file */ }
 //! }
+//! argus_core::store_suite_tests!(Sqlite);
 //! ```
 //!
-//! Every case is also public, so a backend can run them one by one (e.g. one `#[test]` each).
-//! The concurrency case spawns tokio tasks, so run the suite on a multi-thread runtime.
+//! Every case is also public, and [`run_all`] runs them all in one test with a `make` closure.
+//! The concurrency case spawns tokio tasks, so run the suite on a multi-thread runtime (the
+//! generated tests do).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::any::Any;
 use std::collections::HashSet;
 use std::future::Future;
 use std::sync::Arc;
+
+use async_trait::async_trait;
 
 use crate::artifact::{ArtifactMeta, ArtifactName};
 use crate::error::CoreError;
@@ -166,6 +168,91 @@ async fn all_events<S: Store>(store: &S, o: &OrgId, scan: Option<ScanId>) -> Vec
         after = last.id;
         out.extend(page);
     }
+}
+
+// ---------------------------------------------------------------- harness
+
+/// A store under test plus whatever must outlive it (a temporary folder, a schema name).
+pub struct StoreFixture<S> {
+    pub store: Arc<S>,
+    guard: Box<dyn Any + Send + Sync>,
+}
+
+impl<S> StoreFixture<S> {
+    /// Wraps a store and the guard that keeps its backing resources alive.
+    pub fn new(store: S, guard: impl Any + Send + Sync) -> Self {
+        StoreFixture {
+            store: Arc::new(store),
+            guard: Box::new(guard),
+        }
+    }
+
+    /// The guard, for [`StoreHarness::passed`] to clean up with.
+    pub fn guard(&self) -> &(dyn Any + Send + Sync) {
+        &*self.guard
+    }
+}
+
+/// How the suite obtains stores of one backend.
+#[async_trait]
+pub trait StoreHarness: Send + Sync {
+    type Store: Store;
+
+    /// A new, empty store, isolated from every other store this harness handed out; `None`
+    /// skips the case (the backend's service is not configured; see [`super::service_url`]).
+    async fn fresh(&self) -> Option<StoreFixture<Self::Store>>;
+
+    /// Called after a case passed (a failed case leaves its store for inspection).
+    async fn passed(&self, fixture: StoreFixture<Self::Store>) {
+        drop(fixture);
+    }
+}
+
+/// Generates one `#[tokio::test]` per suite case for a harness expression.
+#[macro_export]
+macro_rules! store_suite_tests {
+    ($harness:expr) => {
+        $crate::store_suite_tests!(@each $harness;
+            org_scoping,
+            lifecycle,
+            list_scans_paging,
+            ledger_dedup_and_priority,
+            record_idempotent,
+            invalid_findings_skipped,
+            completion_rule,
+            start_without_tasks_completes,
+            max_results_completes,
+            parked_and_resume,
+            stop_drops_tasks,
+            finish_scan_rules,
+            events_monotonic_and_replay,
+            finding_filters_sort_pagination,
+            templates_crud,
+            list_templates_paging,
+            artifacts_metadata,
+            delete_cascades,
+            concurrent_records_exact,
+            leadership_lease,
+            max_tasks_fails_the_scan,
+            enumerations_hold_enqueue_done,
+            stop_and_delete_are_lazy,
+            worker_advertisements,
+        );
+    };
+    (@each $harness:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                use $crate::testkit::store_suite::StoreHarness as _;
+                let harness = $harness;
+                let Some(fixture) = harness.fresh().await else {
+                    return;
+                };
+                $crate::testkit::store_suite::$case(fixture.store.clone()).await;
+                harness.passed(fixture).await;
+            }
+        )*
+    };
 }
 
 // ---------------------------------------------------------------- runner

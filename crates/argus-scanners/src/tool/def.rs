@@ -49,6 +49,9 @@ pub struct ToolDef {
     #[serde(default = "default_stderr_cap")]
     pub max_stderr_bytes: u64,
     pub output: OutputDef,
+    /// Sample outputs and the findings they map to (`[[examples]]`); ignored when running.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub examples: Vec<ToolExample>,
 }
 
 /// One `argv` entry.
@@ -205,4 +208,55 @@ fn default_stderr_cap() -> u64 {
 
 fn default_source() -> String {
     "stdout".into()
+}
+
+/// An `[[examples]]` entry of a tool file: a sample of the tool's output and what Argus must
+/// make of it. Not used at run time; a test runs every shipped tool's examples through the real
+/// tool scanner (a stand-in executable printing `output`) and compares.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ToolExample {
+    /// The target the example ran on, as `KIND:VALUE` (`domain:example.com`).
+    pub target: String,
+    /// Params of the example run (`{}` when absent).
+    #[serde(default)]
+    pub params: Option<serde_json::Value>,
+    /// What the tool printed (or wrote to its `file:` source).
+    pub output: String,
+    /// The findings this output maps to, in order.
+    #[serde(default)]
+    pub findings: Vec<ExampleFinding>,
+    /// The targets this output chains, in order.
+    #[serde(default)]
+    pub targets: Vec<ExampleTarget>,
+}
+
+/// A finding an example must produce; absent optional fields are not compared.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExampleFinding {
+    pub kind: String,
+    pub severity: String,
+    pub title: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub path: Option<String>,
+    #[serde(default)]
+    pub line: Option<u64>,
+    #[serde(default)]
+    pub commit: Option<String>,
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Whether the finding carries a secret digest (and `data` no longer holds the value).
+    #[serde(default)]
+    pub secret: Option<bool>,
+}
+
+/// A chained target an example must produce.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExampleTarget {
+    pub kind: TargetKind,
+    pub value: String,
 }

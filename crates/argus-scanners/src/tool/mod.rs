@@ -6,20 +6,25 @@
 //! Each of these fails the task with a message naming it and leaves the rest of the scan alone.
 //!
 //! Invariants:
-//! - the tool runs through [`crate::process::run`] only: no shell, cleaned environment, its own
-//!   process group killed on cancel/timeout, output capped;
+//! - the tool runs through the process door only ([`crate::process::run`] unless a factory hands
+//!   in its own door): no shell, cleaned environment, its own process group killed on
+//!   cancel/timeout, output capped;
 //! - every `argv` entry becomes exactly one argument; a substituted target or string param that
 //!   would stand alone as an argument starting with `-` is refused (it would be read as an option);
 //! - a mapped secret is reduced to a [`SecretDigest`] and removed from the finding's data;
 //! - stdout and stderr are always kept as artifacts (capped), also when the tool failed.
 
 mod def;
+pub mod examples;
+mod factory;
 mod output;
 pub mod template;
 
 pub use def::{
-    ArgEntry, ArgGroup, FindingDef, LocationDef, OutputDef, OutputFormat, TargetDef, ToolDef,
+    ArgEntry, ArgGroup, ExampleFinding, ExampleTarget, FindingDef, LocationDef, OutputDef,
+    OutputFormat, TargetDef, ToolDef, ToolExample,
 };
+pub use factory::{ToolsConfig, ToolsFactory, TOOLS};
 
 use argus_core::artifact::ArtifactName;
 use argus_core::finding::{fingerprint, Location, NewFinding, SecretDigest, Severity};
@@ -36,6 +41,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::process::{self, ProcessError, ProcessSpec};
+use argus_core::door::SharedProcessDoor;
 use output::{RecordsPath, Source};
 use template::{canonical_json, truthy, value_text, FieldPath, Part, Record, Template};
 
@@ -62,6 +68,9 @@ fn names_network_location(target: &Target) -> bool {
 #[derive(Clone)]
 pub struct ToolScanner {
     inner: Arc<Compiled>,
+    /// The process door the tool runs through ([`process::door`] unless the factory hands in
+    /// its own from [`Doors`](argus_core::component::Doors)).
+    door: SharedProcessDoor,
 }
 
 impl std::fmt::Debug for ToolScanner {
@@ -321,7 +330,14 @@ impl ToolScanner {
                 targets,
                 which_cache: Mutex::new(None),
             }),
+            door: process::door(),
         })
+    }
+
+    /// Runs the tool through `door` instead of the default process door.
+    pub fn with_process_door(mut self, door: SharedProcessDoor) -> Self {
+        self.door = door;
+        self
     }
 
     /// The definition this scanner was built from.
@@ -336,7 +352,7 @@ impl ToolScanner {
 
     /// The executable, resolved on PATH (or checked, for paths); `None` when missing.
     pub fn resolve_executable(&self) -> Option<PathBuf> {
-        process::which(&self.inner.executable)
+        self.door.which(&self.inner.executable)
     }
 
     /// [`Self::resolve_executable`], remembered for a few seconds: `info()` is called on hot
@@ -753,7 +769,7 @@ impl Scanner for ToolScanner {
             stdin: None,
         };
         tracing::debug!(tool = %c.def.name, target = %target, "running tool");
-        let result = process::run(spec, &ctx.cancel).await;
+        let result = self.door.run(spec, &ctx.cancel).await;
 
         let stdout_type = match c.def.output.format {
             OutputFormat::Jsonl => "application/x-ndjson",

@@ -37,15 +37,26 @@
 //!   (agent, `~/.ssh`); without one they are refused at scan creation, unless the scanner allows
 //!   ambient ssh ([`SecretsScanner::allow_ambient_ssh`]: direct mode, or an operator's choice).
 //! - The plaintext bundle exists only inside the task's work folder, only until it is sealed.
+//!
+//! Files: `params.rs` (schema and typed params), `config.rs` (the `[secrets]` table and the
+//! factory that builds the scanner from it), `tests.rs`.
 
-use crate::engine::{Engine, ScanControl, ScanPolicy, ScanSummary};
+mod config;
+mod params;
+#[cfg(test)]
+mod tests;
+
+pub use config::{GitCredentialConfig, SecretsConfig, SecretsFactory};
+
+use crate::engine::{Engine, ScanControl, ScanSummary};
 use crate::finding::{Finding, SecretValue};
 use crate::fs_scan::PathScanOptions;
-use crate::git::{is_git_repository, GitScanOptions, RefSelection};
+use crate::git::{is_git_repository, GitScanOptions};
 use crate::remote::{self, BundleOutcome, GitError, GitOptions, SshAuth};
 use crate::sealed::RepoCopyKey;
 use crate::SecretsError;
 use argus_core::artifact::ArtifactName;
+use argus_core::door::SharedProcessDoor;
 use argus_core::finding::{
     fingerprint, Location as CoreLocation, NewFinding, SecretDigest, Severity as CoreSeverity,
 };
@@ -54,13 +65,13 @@ use argus_core::scanner::{Emission, ScanError, Scanner, ScannerInfo, TaskContext
 use argus_core::target::{Target, TargetKind};
 use argus_core::CoreError;
 use async_trait::async_trait;
-use serde::Deserialize;
+use params::{schema, Params};
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -122,6 +133,8 @@ enum Auth {
 pub struct SecretsScanner {
     engine: tokio::sync::OnceCell<Arc<Engine>>,
     git: PathBuf,
+    /// The process door `git` runs through.
+    door: SharedProcessDoor,
     credentials: BTreeMap<String, GitCredential>,
     repo_copy_key: Option<Arc<RepoCopyKey>>,
     allow_ambient_ssh: bool,
@@ -151,6 +164,7 @@ impl SecretsScanner {
         SecretsScanner {
             engine: tokio::sync::OnceCell::new(),
             git: PathBuf::from("git"),
+            door: argus_scanners::process::door(),
             credentials: BTreeMap::new(),
             repo_copy_key: None,
             allow_ambient_ssh: false,
@@ -177,6 +191,12 @@ impl SecretsScanner {
             engine: tokio::sync::OnceCell::new_with(Some(engine)),
             ..self
         }
+    }
+
+    /// Runs `git` through `door` (the factory passes the one from its `Doors`).
+    pub fn with_process_door(mut self, door: SharedProcessDoor) -> Self {
+        self.door = door;
+        self
     }
 
     /// Uses this `git` executable (a path, or a name looked up on `PATH`).
@@ -314,88 +334,6 @@ fn write_ssh_files(
         known_hosts,
         strict_host_key,
     })
-}
-
-fn schema() -> &'static (Value, Option<jsonschema::Validator>) {
-    static SCHEMA: OnceLock<(Value, Option<jsonschema::Validator>)> = OnceLock::new();
-    SCHEMA.get_or_init(|| {
-        let s = json!({
-            "type": "object",
-            "additionalProperties": false,
-            "properties": {
-                "branch": {"type": "string", "minLength": 1, "maxLength": 255,
-                           "description": "repo: walk only this ref or commit (main, refs/heads/dev, v1.2, a full commit id); overrides all_refs"},
-                "since_commit": {"type": "string", "minLength": 1, "maxLength": 255,
-                                 "description": "repo: only commits not reachable from this one (incremental scans)"},
-                "all_refs": {"type": "boolean", "default": true,
-                             "description": "repo: walk every ref (branches, tags, remotes, notes, stash) plus HEAD; false: HEAD only"},
-                "include_unreachable": {"type": "boolean", "default": false,
-                                        "description": "repo: also scan packed blobs no commit reaches (reported without commit or path)"},
-                "max_blob_bytes": {"type": "integer", "minimum": 1, "default": ScanPolicy::default().max_blob_size,
-                                   "description": "skip blobs and files larger than this (counted as too_large)"},
-                "scan_binary": {"type": "boolean", "default": false,
-                                "description": "also scan content that looks binary"},
-                "skip_minified": {"type": "boolean", "default": true,
-                                  "description": "skip minified or generated text (very long lines)"},
-                "respect_gitignore": {"type": "boolean", "default": false,
-                                      "description": "location: skip files ignored by .gitignore/.ignore (default false: ignored files such as .env are where secrets live)"},
-                "bundle": {"type": "boolean", "default": true,
-                           "description": "repo: keep a copy of the repository for history cleaning, encrypted with the server's repository copy key (never listed or downloadable; not kept when no key is configured)"},
-                "timeout_secs": {"type": "integer", "minimum": 1, "maximum": 86400, "default": 3600,
-                                 "description": "repo: limit on the clone and on the bundle, each"},
-                "credential": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,128}$",
-                               "description": "name of a configured git credential (a token for http(s) URLs or an ssh key for ssh URLs, bound to a host) for cloning a private repository; never the secret itself"}
-            }
-        });
-        // A constant schema: the unit tests prove it compiles.
-        let v = argus_scanners::schema::compile(&s).ok();
-        (s, v)
-    })
-}
-
-/// Params after defaults (the schema's defaults are the only source of them).
-#[derive(Debug, Deserialize)]
-struct Params {
-    branch: Option<String>,
-    since_commit: Option<String>,
-    all_refs: bool,
-    include_unreachable: bool,
-    max_blob_bytes: u64,
-    scan_binary: bool,
-    skip_minified: bool,
-    respect_gitignore: bool,
-    bundle: bool,
-    timeout_secs: u64,
-    credential: Option<String>,
-}
-
-impl Params {
-    fn parse(params: &Value) -> Result<Self, ScanError> {
-        let defaults = argus_scanners::schema::defaults(&schema().0);
-        let merged = argus_scanners::schema::with_defaults(&defaults, params)
-            .map_err(|e| ScanError::Failed(format!("secrets params: {e}")))?;
-        serde_json::from_value(Value::Object(merged))
-            .map_err(|e| ScanError::Failed(format!("secrets params: {e}")))
-    }
-
-    fn policy(&self) -> ScanPolicy {
-        ScanPolicy {
-            max_blob_size: self.max_blob_bytes,
-            scan_binary: self.scan_binary,
-            skip_minified: self.skip_minified,
-            // The platform stores only preview + SHA-256: the value must never leave the engine.
-            keep_secret_values: false,
-            ..ScanPolicy::default()
-        }
-    }
-
-    fn refs(&self) -> RefSelection {
-        match &self.branch {
-            Some(b) => RefSelection::Refs(vec![b.clone()]),
-            None if self.all_refs => RefSelection::All,
-            None => RefSelection::Refs(vec!["HEAD".into()]),
-        }
-    }
 }
 
 /// What a target resolves to.
@@ -677,7 +615,7 @@ impl SecretsScanner {
 #[async_trait]
 impl Scanner for SecretsScanner {
     fn info(&self) -> ScannerInfo {
-        let git = argus_scanners::process::which(&self.git);
+        let git = self.door.which(&self.git);
         ScannerInfo {
             name: SECRETS.into(),
             description: "Finds leaked credentials in the full history of git repositories (cloned, or local) and in local folders; keeps a sealed (encrypted) copy of each repository for history cleaning when the server has a repository copy key.".into(),
@@ -734,6 +672,7 @@ impl Scanner for SecretsScanner {
         let git = GitOptions {
             git: self.git.clone(),
             timeout: Duration::from_secs(params.timeout_secs),
+            door: self.door.clone(),
             ..GitOptions::default()
         };
         tokio::fs::create_dir_all(&ctx.work_dir)
@@ -806,293 +745,5 @@ impl Scanner for SecretsScanner {
             _ => {}
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::finding::{Confidence, Location, Severity};
-
-    fn scanner() -> SecretsScanner {
-        SecretsScanner::new()
-            .with_credential(
-                "gh",
-                GitCredential {
-                    host: "github.com".into(),
-                    secret: GitSecret::Token(Redacted::new("tok".into())),
-                },
-            )
-            .with_credential(
-                "gh-ssh",
-                GitCredential {
-                    host: "github.com".into(),
-                    secret: GitSecret::SshKey {
-                        key: Redacted::new("KEY-MATERIAL".into()),
-                        known_hosts: None,
-                    },
-                },
-            )
-    }
-
-    fn invalid_path(r: Result<(), CoreError>) -> String {
-        match r {
-            Err(CoreError::Invalid { path, .. }) => path,
-            other => panic!("expected Invalid, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn schema_compiles_checks_and_defaults() {
-        let s = scanner();
-        assert!(s.validate_params(&Value::Null).is_ok());
-        assert!(s
-            .validate_params(
-                &json!({"branch": "main", "since_commit": "abc", "all_refs": false,
-                "max_blob_bytes": 1024, "bundle": false, "credential": "gh"})
-            )
-            .is_ok());
-        assert_eq!(
-            invalid_path(s.validate_params(&json!({"max_blob_bytes": 0}))),
-            "/max_blob_bytes"
-        );
-        assert_eq!(
-            invalid_path(s.validate_params(&json!({"bogus": 1}))),
-            "/bogus"
-        );
-        assert_eq!(
-            invalid_path(s.validate_params(&json!({"credential": "nope"}))),
-            "/credential"
-        );
-        assert_eq!(
-            invalid_path(s.validate_params(&json!({"credential": "a b"}))),
-            "/credential"
-        );
-        let p = Params::parse(&Value::Null).unwrap();
-        assert!(p.all_refs && p.bundle && p.skip_minified && !p.scan_binary);
-        assert_eq!(p.max_blob_bytes, ScanPolicy::default().max_blob_size);
-        assert_eq!(p.refs(), RefSelection::All);
-        let p = Params::parse(&json!({"all_refs": false})).unwrap();
-        assert_eq!(p.refs(), RefSelection::Refs(vec!["HEAD".into()]));
-        let p = Params::parse(&json!({"branch": "dev", "all_refs": true})).unwrap();
-        assert_eq!(p.refs(), RefSelection::Refs(vec!["dev".into()]));
-        assert!(!p.policy().keep_secret_values);
-        let info = s.info();
-        assert_eq!(info.name, SECRETS);
-        assert_eq!(
-            info.target_kinds,
-            vec![TargetKind::Repo, TargetKind::Location]
-        );
-    }
-
-    #[test]
-    fn credentials_only_for_their_host_and_scheme() {
-        let s = scanner();
-        assert!(matches!(
-            s.auth_for("https://github.com/o/r.git", Some("gh")),
-            Ok(Auth::Token(_))
-        ));
-        assert!(matches!(
-            s.auth_for("https://github.com/o/r.git", None),
-            Ok(Auth::Ambient)
-        ));
-        for url in ["https://evil.example/o/r.git", "git@github.com:o/r.git"] {
-            assert!(s.auth_for(url, Some("gh")).is_err(), "{url}");
-        }
-        assert!(s.auth_for("https://github.com/o/r", Some("other")).is_err());
-        // ssh: only with an ssh key credential for the URL's host.
-        for url in ["git@github.com:o/r.git", "ssh://git@github.com/o/r.git"] {
-            assert!(
-                matches!(s.auth_for(url, Some("gh-ssh")), Ok(Auth::Ssh { .. })),
-                "{url}"
-            );
-        }
-        assert!(s
-            .auth_for("git@evil.example:o/r.git", Some("gh-ssh"))
-            .is_err());
-        assert!(s
-            .auth_for("https://github.com/o/r.git", Some("gh-ssh"))
-            .is_err());
-        let why = s.auth_for("git@github.com:o/r.git", None).err().unwrap();
-        assert!(why.contains("ssh key credential"), "{why}");
-        assert!(matches!(
-            s.allow_ambient_ssh(true)
-                .auth_for("git@github.com:o/r.git", None),
-            Ok(Auth::Ambient)
-        ));
-        let shown = format!("{:?}", scanner());
-        assert!(
-            !shown.contains("tok\"") && !shown.contains("KEY-MATERIAL"),
-            "{shown}"
-        );
-    }
-
-    #[test]
-    fn refuses_at_creation_what_cannot_run() {
-        let s = scanner();
-        let repo = |v: &str| Target::parse(TargetKind::Repo, v).unwrap();
-        let none = json!({});
-        assert!(s
-            .check_target(&repo("https://github.com/o/r.git"), &none)
-            .is_ok());
-        assert!(s
-            .check_target(&repo("git@github.com:o/r.git"), &none)
-            .is_err());
-        assert!(s
-            .check_target(
-                &repo("git@github.com:o/r.git"),
-                &json!({"credential": "gh-ssh"})
-            )
-            .is_ok());
-        assert!(s
-            .check_target(
-                &repo("https://github.com/o/r.git"),
-                &json!({"credential": "gh-ssh"})
-            )
-            .is_err());
-        for loc in [
-            "s3://b/p",
-            "az://c/p",
-            "gs://b/p",
-            "sharepoint://site/drive/p",
-        ] {
-            let t = Target::parse(TargetKind::Location, loc).unwrap();
-            assert!(s.check_target(&t, &none).is_err(), "{loc}");
-        }
-        let f = Target::parse(TargetKind::Location, "file:///tmp/x").unwrap();
-        assert!(s.check_target(&f, &none).is_ok());
-    }
-
-    #[test]
-    fn ssh_files_are_private_and_end_with_a_newline() {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().unwrap();
-        let d = dir.path().join("ssh");
-        let a = write_ssh_files(&d, &Redacted::new("-----KEY-----".into()), None).unwrap();
-        assert_eq!(
-            std::fs::read_to_string(&a.key_file).unwrap(),
-            "-----KEY-----\n"
-        );
-        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode(&a.key_file), 0o600);
-        assert_eq!(mode(&d), 0o700);
-        assert!(!a.strict_host_key && a.known_hosts.starts_with(&d));
-        let kh = dir.path().join("kh");
-        let d2 = dir.path().join("ssh2");
-        let b = write_ssh_files(&d2, &Redacted::new("k".into()), Some(kh.clone())).unwrap();
-        assert!(b.strict_host_key);
-        assert_eq!(b.known_hosts, kh);
-    }
-
-    #[test]
-    fn resolves_targets() {
-        let dir = tempfile::tempdir().unwrap();
-        let repo = |v: &str| Target::parse(TargetKind::Repo, v).unwrap();
-        assert!(matches!(
-            resolve(&repo("https://github.com/o/r.git")),
-            Ok(Source::Clone(_))
-        ));
-        match resolve(&repo("https://u:pw-123@github.com/o/r.git")) {
-            Err(ScanError::Failed(m)) => assert!(!m.contains("pw-123"), "{m}"),
-            _ => panic!("password URL accepted"),
-        }
-        // A folder that is not a repository is not a repo target.
-        let p = dir.path().to_string_lossy().into_owned();
-        assert!(matches!(resolve(&repo(&p)), Err(ScanError::Failed(_))));
-        let loc = Target::parse(
-            TargetKind::Location,
-            url::Url::from_directory_path(dir.path()).unwrap().as_str(),
-        )
-        .unwrap();
-        assert!(matches!(resolve(&loc), Ok(Source::Files(_))));
-        let s3 = Target::parse(TargetKind::Location, "s3://bucket/prefix").unwrap();
-        assert!(matches!(resolve(&s3), Err(ScanError::Failed(_))));
-    }
-
-    #[test]
-    fn maps_findings_without_the_secret() {
-        let secret = "AKIAQYLPMN5HHHFPZAM2";
-        let loc = |commit: &str, line: u32| Location {
-            path: "config/app.env".into(),
-            line,
-            column: 5,
-            end_line: line,
-            commit: Some(commit.into()),
-            author: Some("Alice".into()),
-            email: Some("alice@example.com".into()),
-            date: Some("2024-01-01T00:00:00Z".into()),
-            blob: Some("b1".into()),
-            encoding: None,
-        };
-        let f = Finding {
-            rule_id: "aws-access-key-id".into(),
-            rule_name: "AWS Access Key ID".into(),
-            severity: Severity::Critical,
-            confidence: Confidence::High,
-            fingerprint: "0123abcd".into(),
-            preview: "AKI…AM2".into(),
-            sha256: hex::encode(Sha256::digest(secret.as_bytes())),
-            locations: vec![loc("c1", 2), loc("c2", 3)],
-            tags: vec!["aws".into()],
-            secret: Some(SecretValue::new(secret.into())),
-        };
-        let t = Target::parse(TargetKind::Repo, "https://github.com/o/r.git").unwrap();
-        let name = repo_copy_name(&t).unwrap();
-        let nf = to_new_finding(&f, &t);
-        assert!(nf.validate().is_ok());
-        assert_eq!(nf.kind, "secret");
-        assert_eq!(nf.severity, CoreSeverity::Critical);
-        assert_eq!(nf.title, "AWS Access Key ID in config/app.env");
-        assert_eq!(nf.location.path.as_deref(), Some("config/app.env"));
-        assert_eq!(nf.location.line, Some(2));
-        assert_eq!(nf.location.commit.as_deref(), Some("c1"));
-        assert_eq!(nf.data["rule_id"], "aws-access-key-id");
-        assert_eq!(nf.data["engine_fingerprint"], "0123abcd");
-        assert_eq!(nf.data["other_locations"][0]["commit"], "c2");
-        assert_eq!(nf.data["locations_total"], 2);
-        assert!(nf.data.get("bundle").is_none());
-        assert_eq!(nf.secret.as_ref().unwrap().sha256, f.sha256);
-        let all = serde_json::to_string(&nf).unwrap();
-        assert!(!all.contains(secret), "secret value leaked: {all}");
-        // Stable, and distinct per target.
-        assert_eq!(nf.fingerprint, to_new_finding(&f, &t).fingerprint);
-        let t2 = Target::parse(TargetKind::Repo, "https://github.com/fork/r.git").unwrap();
-        assert_ne!(nf.fingerprint, to_new_finding(&f, &t2).fingerprint);
-        assert_ne!(name, repo_copy_name(&t2).unwrap());
-        assert!(name.is_private());
-        assert!(name.as_str().starts_with("private/secrets/"));
-        assert!(name.as_str().ends_with("/repo.bundle.sealed"));
-    }
-
-    #[tokio::test]
-    async fn cancelled_before_start_returns_promptly() {
-        let s = SecretsScanner::new();
-        let (emit, _rx) = argus_core::scanner::Emitter::channel(4);
-        let dir = tempfile::tempdir().unwrap();
-        let cancel = CancellationToken::new();
-        cancel.cancel();
-        let ctx = TaskContext {
-            task: argus_core::task::Task {
-                id: argus_core::ids::TaskId::new(),
-                scan_id: argus_core::ids::ScanId::new(),
-                org_id: argus_core::ids::OrgId::parse("o").unwrap(),
-                scanner: SECRETS.into(),
-                target: Target::parse(TargetKind::Repo, "https://github.com/o/r.git").unwrap(),
-                depth: 0,
-                priority: argus_core::scan::Priority::Medium,
-                max_attempts: 1,
-                params: None,
-                enumerates: false,
-            },
-            params: Value::Null,
-            cancel,
-            work_dir: dir.path().join("w"),
-            emit,
-        };
-        assert!(matches!(s.run(&ctx).await, Err(ScanError::Cancelled)));
-        assert!(
-            !dir.path().join("w").exists(),
-            "nothing should have started"
-        );
     }
 }

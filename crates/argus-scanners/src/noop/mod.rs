@@ -8,15 +8,29 @@
 //! by default), and with `enumerate` the report that the enumeration is complete.
 //! Registered only when `scanners.noop.enabled` is set (tests and benchmarks).
 //! Its run path does no schema work and no I/O: params were validated at scan creation.
+//!
+//! The folder is the shape of every native scanner: `mod.rs` (the scanner, its config and its
+//! [`Factory`](argus_core::component::Factory)), `params.rs` (typed params + JSON schema),
+//! `tests.rs`, and one line in [`crate::catalog`].
 
+mod params;
+#[cfg(test)]
+mod tests;
+
+pub use params::NoopParams;
+
+use argus_core::component::{BuildError, ComponentConfig, Doors, Factory};
 use argus_core::finding::{NewFinding, Severity};
 use argus_core::scanner::{Emission, ScanError, Scanner, ScannerInfo, TaskContext};
 use argus_core::target::{Target, TargetKind};
 use argus_core::CoreError;
 use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use std::sync::OnceLock;
+use std::sync::Arc;
 use std::time::Duration;
+
+use crate::schema::ParamsSchema;
 
 /// The built-in no-op scanner.
 #[derive(Debug, Default, Clone, Copy)]
@@ -25,36 +39,40 @@ pub struct NoopScanner;
 /// Registry name.
 pub const NOOP: &str = "noop";
 
-fn schema() -> &'static (Value, Option<jsonschema::Validator>) {
-    static SCHEMA: OnceLock<(Value, Option<jsonschema::Validator>)> = OnceLock::new();
-    SCHEMA.get_or_init(|| {
-        let s = json!({
-            "type": "object",
-            "additionalProperties": false,
-            "properties": {
-                "fanout": {"type": "integer", "minimum": 0, "default": 0,
-                           "description": "emit this many noop sub-tasks on noop://task/{i}"},
-                "fail": {"type": "boolean", "default": false, "description": "fail the task"},
-                "sleep_ms": {"type": "integer", "minimum": 0, "default": 0,
-                             "description": "sleep this long (stops promptly on cancel)"},
-                "findings": {"type": "integer", "minimum": 0, "default": 0,
-                             "description": "emit this many info findings"},
-                "child": {"$ref": "#",
-                          "description": "params of the fan-out sub-tasks (default {})"},
-                "discover": {"type": "array", "items": {"type": "string", "minLength": 1},
-                             "description": "emit these as discovered targets (chaining): KIND:VALUE (e.g. location:file:///srv/x), else a URL when the entry contains '://', else a domain"},
-                "enumerate": {"type": "boolean", "default": false,
-                              "description": "act as an enumeration: report fanout as the expected sub-task count first, and completion after the fan-out (the scan's enqueue_done waits for it)"}
-            }
-        });
-        // A constant schema: the unit tests prove it compiles.
-        let v = crate::schema::compile(&s).ok();
-        (s, v)
-    })
+/// `[scanners.noop]`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct NoopConfig {
+    /// Register `noop`, which accepts every target kind and does nothing; off in production so
+    /// it cannot make unsupported targets look scannable.
+    pub enabled: bool,
 }
 
-fn uint(params: &Value, key: &str) -> u64 {
-    params.get(key).and_then(Value::as_u64).unwrap_or(0)
+impl ComponentConfig for NoopConfig {}
+
+/// Builds `noop` when `[scanners.noop] enabled = true`, nothing otherwise.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoopFactory;
+
+impl Factory for NoopFactory {
+    type Built = dyn Scanner;
+    type Config = NoopConfig;
+
+    fn name(&self) -> &'static str {
+        NOOP
+    }
+
+    fn build(
+        &self,
+        config: NoopConfig,
+        _doors: &Doors,
+    ) -> Result<Vec<Arc<dyn Scanner>>, BuildError> {
+        Ok(if config.enabled {
+            vec![Arc::new(NoopScanner)]
+        } else {
+            Vec::new()
+        })
+    }
 }
 
 #[async_trait]
@@ -66,13 +84,14 @@ impl Scanner for NoopScanner {
                 .into(),
             source: "builtin".into(),
             target_kinds: TargetKind::ALL.to_vec(),
-            params_schema: schema().0.clone(),
+            params_schema: params::schema().schema().clone(),
             available: true,
             detail: None,
         }
     }
 
     fn enumerates(&self, params: &Value) -> bool {
+        // The one param read without parsing the rest: asked per task at planning time.
         params
             .get("enumerate")
             .and_then(Value::as_bool)
@@ -80,42 +99,38 @@ impl Scanner for NoopScanner {
     }
 
     fn validate_params(&self, params: &Value) -> Result<(), CoreError> {
-        match &schema().1 {
-            Some(v) => crate::schema::validate_with(v, params),
-            None => Err(CoreError::Backend(
-                "noop params schema does not compile".into(),
-            )),
-        }
+        params::schema().validate(params)
     }
 
     async fn run(&self, ctx: &TaskContext) -> Result<(), ScanError> {
         if ctx.cancel.is_cancelled() {
             return Err(ScanError::Cancelled);
         }
-        let p = &ctx.params;
-        let enumerate = self.enumerates(p);
+        let p: NoopParams =
+            ParamsSchema::read(&ctx.params).map_err(|e| ScanError::Failed(format!("noop {e}")))?;
+        let enumerate = p.enumerate;
         if enumerate {
             ctx.emit
                 .send(Emission::Enumeration {
-                    expected_total: Some(uint(p, "fanout")),
+                    expected_total: Some(p.fanout),
                     complete: false,
                 })
                 .await?;
         }
-        let sleep_ms = uint(p, "sleep_ms");
+        let sleep_ms = p.sleep_ms;
         if sleep_ms > 0 {
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_millis(sleep_ms)) => {}
                 _ = ctx.cancel.cancelled() => return Err(ScanError::Cancelled),
             }
         }
-        if p.get("fail").and_then(Value::as_bool).unwrap_or(false) {
+        if p.fail {
             return Err(ScanError::Failed(
                 "noop failed as requested (fail = true)".into(),
             ));
         }
         let target = &ctx.task.target;
-        for i in 0..uint(p, "findings") {
+        for i in 0..p.findings {
             let n = i.to_string();
             let f = NewFinding::new(
                 "noop",
@@ -126,8 +141,8 @@ impl Scanner for NoopScanner {
             );
             ctx.emit.finding(f).await?;
         }
-        if let Some(found) = p.get("discover").and_then(Value::as_array) {
-            for v in found.iter().filter_map(Value::as_str) {
+        {
+            for v in p.discover.iter().map(String::as_str) {
                 // `KIND:VALUE` names the kind (`location:file:///x`); otherwise a URL when the
                 // entry contains '://', else a domain.
                 let (kind, v) = match v
@@ -143,9 +158,9 @@ impl Scanner for NoopScanner {
                 ctx.emit.target(t).await?;
             }
         }
-        let fanout = uint(p, "fanout");
+        let fanout = p.fanout;
         if fanout > 0 {
-            let child = match p.get("child") {
+            let child = match &p.child {
                 Some(c @ Value::Object(_)) => c.clone(),
                 _ => json!({}),
             };
@@ -172,40 +187,5 @@ impl Scanner for NoopScanner {
                 .await?;
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn schema_compiles_and_checks() {
-        let s = NoopScanner;
-        assert!(s
-            .validate_params(&json!({"fanout": 3, "fail": true, "sleep_ms": 1, "findings": 2}))
-            .is_ok());
-        assert!(s.validate_params(&Value::Null).is_ok());
-        match s.validate_params(&json!({"fanout": -1})) {
-            Err(CoreError::Invalid { path, .. }) => assert_eq!(path, "/fanout"),
-            other => panic!("{other:?}"),
-        }
-        assert!(s.validate_params(&json!({"other": 1})).is_err());
-        assert!(s
-            .validate_params(&json!({"fanout": 2, "child": {"findings": 1, "sleep_ms": 3}}))
-            .is_ok());
-        match s.validate_params(&json!({"child": {"sleep_ms": "long"}})) {
-            Err(CoreError::Invalid { path, .. }) => assert_eq!(path, "/child/sleep_ms"),
-            other => panic!("{other:?}"),
-        }
-        assert!(s
-            .validate_params(&json!({"discover": ["a.example", 3]}))
-            .is_err());
-        assert_eq!(
-            Target::parse(TargetKind::Url, "noop://task/1")
-                .unwrap()
-                .value(),
-            "noop://task/1"
-        );
     }
 }
