@@ -54,7 +54,8 @@ pub enum FailOn {
 #[command(
     name = "argus scan",
     about = "Run a scanner in-process and print its findings",
-    after_help = "Examples:\n  argus scan tool:nuclei https://example.com --format sarif -o nuclei.sarif\n  \
+    after_help = "Exit codes: 0 no finding at or above --fail-on, 1 such findings, 2 error.\n\n\
+                  Examples:\n  argus scan tool:nuclei https://example.com --format sarif -o nuclei.sarif\n  \
                   argus scan tool:subfinder example.com --follow --then tool:httpx --scope example.com"
 )]
 pub struct DirectArgs {

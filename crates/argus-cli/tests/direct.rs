@@ -263,7 +263,13 @@ fn help_teaches_formats_and_following() {
     assert_eq!(out.status.code(), Some(0));
     let text = stdout(&out);
     for needle in [
-        "sarif", "--follow", "--depth", "--scope", "--then", "--output",
+        "sarif",
+        "--follow",
+        "--depth",
+        "--scope",
+        "--then",
+        "--output",
+        "Exit codes",
     ] {
         assert!(text.contains(needle), "help lacks {needle}: {text}");
     }
