@@ -12,8 +12,8 @@ use argus_core::scan::{Priority, ScanConfig, ScannerSpec, Scope};
 use argus_core::target::{Target, TargetKind};
 use argus_engine::services::CreateScan;
 use argus_engine::{Backends, Engine, EngineConfig};
-use argus_queue::embedded::EmbeddedQueue;
 use argus_store::local::LocalArtifactStore;
+use argus_store::sqlite::EmbeddedQueue;
 use argus_store::sqlite::SqliteStore;
 use argus_store::SqliteDb;
 

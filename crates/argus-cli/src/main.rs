@@ -3,6 +3,7 @@
 
 mod config;
 mod direct;
+mod output;
 mod runtime;
 mod secrets_cmd;
 
@@ -35,8 +36,9 @@ enum Command {
     Serve(ServeArgs),
     /// Run workers only (they share the store and queue named in the config).
     Worker(WorkerArgs),
-    /// Run a scanner directly, in-process: no server, no database. Prints a table, JSON or
-    /// JSONL; exits 1 when findings at or above --fail-on exist.
+    /// Run a scanner directly, in-process: no server, no database. Prints a table, JSON, JSONL
+    /// or SARIF; exits 1 when findings at or above --fail-on exist, 2 on error. `--follow`
+    /// also scans the targets it discovers.
     #[command(subcommand)]
     Scan(ScanCommand),
     /// Inspect the configuration.

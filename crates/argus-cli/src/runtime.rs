@@ -18,8 +18,8 @@ use argus_core::queue::Queue;
 use argus_core::scanner::ScannerRegistry;
 use argus_core::store::Store;
 use argus_engine::{Backends, Engine, EngineConfig, ScannerSource};
-use argus_queue::embedded::EmbeddedQueue;
 use argus_store::local::LocalArtifactStore;
+use argus_store::sqlite::EmbeddedQueue;
 use argus_store::sqlite::SqliteStore;
 use argus_store::SqliteDb;
 

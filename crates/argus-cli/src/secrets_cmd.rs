@@ -10,8 +10,10 @@
 //!
 //! Ctrl-C sets the engine's cancellation flag; the scan stops within a blob and exits with 2.
 
+use crate::output::secrets::SecretsReport;
+use crate::output::Format;
 use anyhow::{bail, Context};
-use argus_secrets::output::{self, OutputOptions};
+use argus_secrets::output::OutputOptions;
 use argus_secrets::{
     gitleaks, is_git_repository, load_baseline, load_ignore_file, remote, Engine, Finding,
     GitScanOptions, PathScanOptions, RefSelection, RuleSet, ScanControl, ScanPolicy, ScanSummary,
@@ -28,23 +30,14 @@ const TOKEN_ENV: &str = "ARGUS_GIT_TOKEN";
 /// Ignore file looked up at the root of the scanned folder when `--ignore-file` is not given.
 const DEFAULT_IGNORE_FILE: &str = ".argus-secrets-ignore";
 
-/// Output format.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SecretsFormat {
-    Table,
-    Json,
-    Jsonl,
-    Sarif,
-}
-
 /// Arguments of `argus scan secrets`.
 #[derive(clap::Args, Debug)]
 pub struct SecretsArgs {
     /// Git repository (work tree or bare), folder, file, `-` for stdin, or a remote git URL.
     pub target: String,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = SecretsFormat::Table)]
-    pub format: SecretsFormat,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
     /// Write the report to this file instead of stdout.
     #[arg(long, short = 'o')]
     pub output: Option<PathBuf>,
@@ -253,12 +246,7 @@ async fn run_inner(args: SecretsArgs) -> anyhow::Result<i32> {
             && std::io::stdout().is_terminal()
             && std::env::var_os("NO_COLOR").is_none(),
     };
-    let mut writer: Box<dyn Write + Send> = match &args.output {
-        Some(p) => Box::new(std::io::BufWriter::new(
-            std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
-        )),
-        None => Box::new(std::io::BufWriter::new(std::io::stdout())),
-    };
+    let mut writer = crate::output::open(args.output.as_deref())?;
 
     // The scan is synchronous and CPU-bound: run it on a blocking thread, stream JSONL lines from
     // the sink as findings arrive, keep the others for the final document.
@@ -283,15 +271,19 @@ async fn run_inner(args: SecretsArgs) -> anyhow::Result<i32> {
         include_hidden: true,
     };
     let label = args.target.clone();
+    // Lines stream before the summary exists; only the closing document needs it.
+    let lines = SecretsReport {
+        engine: Arc::clone(&engine),
+        summary: ScanSummary::default(),
+        opts: out_opts,
+    };
     let handle = tokio::task::spawn_blocking(
         move || -> anyhow::Result<(Vec<Finding>, ScanSummary, Box<dyn Write + Send>)> {
             let mut findings = Vec::new();
             let mut write_err: Option<std::io::Error> = None;
             let mut sink = |f: Finding| {
-                if format == SecretsFormat::Jsonl {
-                    if let Err(e) = output::write_jsonl_finding(&mut writer, &f, &out_opts) {
-                        write_err.get_or_insert(e);
-                    }
+                if let Err(e) = format.stream(&lines, &mut writer, &f) {
+                    write_err.get_or_insert(e);
                 }
                 findings.push(f);
             };
@@ -327,16 +319,15 @@ async fn run_inner(args: SecretsArgs) -> anyhow::Result<i32> {
     progress.finish_and_clear();
     let (findings, summary, mut writer) = joined.context("scan thread failed")??;
 
-    match format {
-        SecretsFormat::Table => output::write_table(&mut writer, &findings, &summary, &out_opts)?,
-        SecretsFormat::Json => output::write_json(&mut writer, &findings, &summary, &out_opts)?,
-        SecretsFormat::Jsonl => output::write_jsonl_summary(&mut writer, &summary)?,
-        SecretsFormat::Sarif => {
-            output::write_sarif(&mut writer, &findings, engine.rules(), &out_opts)?
-        }
-    }
+    let report = SecretsReport {
+        engine,
+        summary,
+        opts: out_opts,
+    };
+    format.finish(&report, &mut writer, &findings)?;
     writer.flush()?;
-    if format != SecretsFormat::Table || !to_stdout {
+    let summary = report.summary;
+    if format != Format::Table || !to_stdout {
         // Machine formats keep stdout clean; a one-line summary goes to stderr.
         eprintln!(
             "{} findings; scanned {} blobs, {:.1} MiB in {:.2}s ({:.1} MiB/s)",

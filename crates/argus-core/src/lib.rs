@@ -24,6 +24,7 @@ pub mod finding;
 pub mod ids;
 pub mod queue;
 pub mod redacted;
+pub mod sarif;
 pub mod scan;
 pub mod scanner;
 pub mod store;

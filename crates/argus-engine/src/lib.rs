@@ -10,6 +10,8 @@
 //!   then follow the bus.
 //! - [`worker`]: the worker pool — claims leased tasks, runs scanners with cancellation tokens,
 //!   commits results in batches, acks only after the commit; advertises its scanners.
+//! - [`runner`]: runs one task with its scanner and turns its emissions into a report by the
+//!   chaining rules (depth, scope, local access); shared by the worker pool and direct mode.
 //! - [`relay`]: moves pending tasks from the store's ledger (the outbox) onto the queue; it
 //!   wakes when told and also polls every second.
 //! - [`monitor`]: the scheduler role — enforces `max_duration` and runs the janitor that clears
@@ -24,6 +26,7 @@ pub mod follow;
 pub mod monitor;
 pub mod policy;
 pub mod relay;
+pub mod runner;
 pub mod services;
 pub mod worker;
 

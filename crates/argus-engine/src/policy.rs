@@ -23,6 +23,9 @@ use argus_core::target::{Target, TargetKind};
 pub struct LocalAccess {
     /// Canonical forms of the configured roots (as given when they do not exist).
     roots: Vec<PathBuf>,
+    /// Every path allowed, relative ones too: direct mode, where the person at the keyboard
+    /// names what to scan on their own machine.
+    unrestricted: bool,
 }
 
 impl LocalAccess {
@@ -33,11 +36,23 @@ impl LocalAccess {
                 .iter()
                 .map(|r| std::fs::canonicalize(r).unwrap_or_else(|_| normalize(r)))
                 .collect(),
+            unrestricted: false,
+        }
+    }
+
+    /// Allows every path (direct mode only: never for a server, whose scans are a tenant's).
+    pub fn unrestricted() -> Self {
+        LocalAccess {
+            roots: Vec::new(),
+            unrestricted: true,
         }
     }
 
     /// Whether `target` may be scanned here: `Err` carries why not.
     pub fn check(&self, target: &Target) -> Result<(), String> {
+        if self.unrestricted {
+            return Ok(());
+        }
         let Some(path) = local_path(target) else {
             return Ok(());
         };
@@ -184,5 +199,9 @@ mod tests {
         let etc = Target::parse(TargetKind::Location, "file:///etc/").unwrap();
         let err = some.check(&etc).unwrap_err();
         assert!(!err.contains(&root.display().to_string()), "{err}");
+        // Direct mode's policy lets the person at the keyboard name anything.
+        let any = LocalAccess::unrestricted();
+        assert!(any.check(&etc).is_ok());
+        assert!(any.check(&repo("repos/a")).is_ok());
     }
 }

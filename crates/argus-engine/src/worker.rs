@@ -5,9 +5,10 @@
 //!   their scans in one query and classifies each delivery: run it, park it (scan paused), drop
 //!   it (scan finished or cancelled), skip it (already recorded: a re-delivery after a crash
 //!   between commit and ack), or give up on it (`attempt > max_attempts`: dead-letter, failed);
-//! - each runnable task runs in its own tokio task with a cancellation token and an emitter
-//!   whose findings, targets and sub-tasks are collected into a [`TaskReport`] (flushed early
-//!   when large, so a million-object enumeration never sits in memory);
+//! - each runnable task runs in its own tokio task through [`TaskRunner`] (the run loop direct
+//!   mode shares): a cancellation token and an emitter whose findings, targets and sub-tasks are
+//!   collected into a [`TaskReport`] (committed early when large, so a million-object
+//!   enumeration never sits in memory);
 //! - the **committer** drains finished tasks in batches: one `Store::record` transaction per
 //!   batch, then publishes the events, then acks. Acking only after the commit is what makes a
 //!   crash at any point lose nothing: an un-acked task is re-delivered and `record` is
@@ -16,7 +17,6 @@
 //!   the bus, and by polling the store as a fallback for events from other processes).
 
 use std::collections::{HashMap, HashSet};
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -24,14 +24,14 @@ use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use argus_core::artifact::{ArtifactKey, ArtifactMeta};
 use argus_core::error::CoreError;
 use argus_core::event::EventKind;
 use argus_core::ids::{ScanId, TaskId};
 use argus_core::scan::{Scan, ScanState};
-use argus_core::scanner::{Emission, Emitter, ScanError, TaskContext};
-use argus_core::task::{Delivery, LeaseToken, Task, TaskReport, TaskStatus};
+use argus_core::scanner::ScanError;
+use argus_core::task::{Delivery, LeaseToken, TaskReport, TaskStatus};
 
+use crate::runner::{StoreSink, TaskRunner};
 use crate::Engine;
 
 /// Emissions collected before a running task's results are flushed to the store early.
@@ -288,7 +288,7 @@ async fn dispatch(pool: &Arc<Pool>, deliveries: Vec<Delivery>) -> Result<(), Cor
     Ok(())
 }
 
-/// Runs one task to a `Finished` message.
+/// Runs one task to a `Finished` message (the run itself is [`TaskRunner::run`]'s).
 async fn run_task(
     pool: &Arc<Pool>,
     d: Delivery,
@@ -297,7 +297,6 @@ async fn run_task(
 ) -> Finished {
     let engine = &pool.engine;
     let task = d.task;
-    let mut collector = Collector::new(engine, &scan, &task);
     let finish = |report, settle| Finished {
         task_id: task.id,
         lease: d.lease,
@@ -316,57 +315,23 @@ async fn run_task(
             Settle::Ack,
         );
     };
-    if let Err(why) = engine.local_access().check(&task.target) {
-        // Checked at creation too; the server's configuration may have changed since.
-        return finish(
-            TaskReport::status(&task, TaskStatus::Failed { error: why }),
-            Settle::Ack,
-        );
-    }
-    let params = task.params.clone().unwrap_or_else(|| {
-        scan.config
-            .scanners
-            .iter()
-            .find(|s| s.name == task.scanner)
-            .map(|s| s.params.clone())
-            .unwrap_or_else(|| serde_json::json!({}))
-    });
-    let work_dir = engine.config().work_root.join(task.id.to_string());
-    let (emitter, mut rx) = Emitter::channel(256);
-    let ctx = TaskContext {
-        task: task.clone(),
-        params,
-        cancel: cancel.clone(),
-        work_dir: work_dir.clone(),
-        emit: emitter,
-    };
-    let result = {
-        let run = scanner.run(&ctx);
-        tokio::pin!(run);
-        loop {
-            tokio::select! {
-                biased;
-                Some(e) = rx.recv() => {
-                    collector.push(e).await;
-                    if collector.len() >= FLUSH_AT || collector.urgent {
-                        collector.flush().await;
-                    }
-                }
-                r = &mut run => break r,
-            }
-        }
-    };
-    drop(ctx);
-    while let Ok(e) = rx.try_recv() {
-        collector.push(e).await;
-    }
-    remove_work_dir(work_dir).await;
+    let mut ran = TaskRunner::of(engine, FLUSH_AT)
+        .run(
+            scanner.as_ref(),
+            &scan.config,
+            scan.progress.findings,
+            &task,
+            cancel,
+            StoreSink(engine),
+        )
+        .await;
 
+    let result = std::mem::replace(&mut ran.result, Ok(()));
     let (status, settle) = match result {
         Ok(()) => (TaskStatus::Done, Settle::Ack),
         Err(ScanError::Cancelled) if pool.hard_stop.is_cancelled() => {
             // Shutdown, not the scan's doing: flush what we have and hand the task back.
-            collector.flush().await;
+            ran.flush().await;
             return Finished {
                 task_id: task.id,
                 lease: d.lease,
@@ -377,7 +342,7 @@ async fn run_task(
         }
         Err(ScanError::Cancelled) => (TaskStatus::Dropped, Settle::Ack),
         Err(e) if e.is_retryable() && d.attempt < task.max_attempts => {
-            collector.flush().await;
+            ran.flush().await;
             let delay = engine.config().retry_backoff * 2u32.saturating_pow(d.attempt - 1);
             tracing::info!(task = %task.id, attempt = d.attempt, error = %e, "task failed; will retry");
             return Finished {
@@ -404,241 +369,8 @@ async fn run_task(
             Settle::Ack,
         ),
     };
-    finish(collector.into_report(status), settle)
-}
-
-async fn remove_work_dir(dir: PathBuf) {
-    // Most scanners never create their work folder. A plain lstat (microseconds, never blocks
-    // for long) avoids a blocking-pool round trip per task, which dominated no-op throughput.
-    if std::fs::symlink_metadata(&dir).is_ok() {
-        if let Err(e) = tokio::fs::remove_dir_all(&dir).await {
-            tracing::warn!(dir = %dir.display(), error = %e, "could not remove task work folder");
-        }
-    }
-}
-
-/// Turns a task's emissions into a report: findings, chained tasks, artifacts.
-struct Collector<'a> {
-    engine: &'a Arc<Engine>,
-    scan: &'a Scan,
-    task: &'a Task,
-    report: TaskReport,
-    /// Whether chaining is still allowed (`max_results` not yet reached when claimed).
-    may_spawn: bool,
-    /// Sub-tasks this task has emitted so far (an enumeration's progress).
-    subtasks: u64,
-    /// Flush at once: an enumeration reported (progress and `enqueue_done` are live state).
-    urgent: bool,
-}
-
-impl<'a> Collector<'a> {
-    fn new(engine: &'a Arc<Engine>, scan: &'a Scan, task: &'a Task) -> Self {
-        let may_spawn = scan
-            .config
-            .max_results
-            .is_none_or(|max| scan.progress.findings < max);
-        Collector {
-            engine,
-            scan,
-            task,
-            report: TaskReport::status(task, TaskStatus::Running),
-            may_spawn,
-            subtasks: 0,
-            urgent: false,
-        }
-    }
-
-    fn len(&self) -> usize {
-        self.report.findings.len() + self.report.spawned.len()
-    }
-
-    /// Whether there is anything to flush early.
-    fn is_empty(&self) -> bool {
-        self.len() == 0 && self.report.artifacts.is_empty() && self.report.enumeration.is_none()
-    }
-
-    fn child(
-        &self,
-        scanner: &str,
-        target: argus_core::target::Target,
-        depth: u32,
-        params: Option<serde_json::Value>,
-    ) -> Task {
-        // Whether the child enumerates depends on the params it will run with: its own, or the
-        // scan's for its scanner.
-        let enumerates = self.engine.registry().get(scanner).is_some_and(|s| {
-            let scan_params = self
-                .scan
-                .config
-                .scanners
-                .iter()
-                .find(|spec| spec.name == scanner)
-                .map(|spec| &spec.params);
-            match params.as_ref().or(scan_params) {
-                Some(p) => s.enumerates(p),
-                None => s.enumerates(&serde_json::Value::Object(Default::default())),
-            }
-        });
-        Task {
-            id: TaskId::new(),
-            scan_id: self.task.scan_id,
-            org_id: self.task.org_id.clone(),
-            scanner: scanner.to_owned(),
-            target,
-            depth,
-            priority: self.task.priority,
-            max_attempts: self.task.max_attempts,
-            params,
-            enumerates,
-        }
-    }
-
-    async fn push(&mut self, e: Emission) {
-        match e {
-            Emission::Finding(f) => self.report.findings.push(f),
-            Emission::Target(t) => {
-                let depth = self.task.depth + 1;
-                if !self.may_spawn
-                    || depth > self.scan.config.recursion_depth
-                    || !self.scan.config.scope.permits(&t)
-                {
-                    return;
-                }
-                if let Err(why) = self.engine.local_access().check(&t) {
-                    tracing::warn!(scan = %self.task.scan_id, target = %t, reason = %why, "discovered target skipped");
-                    return;
-                }
-                for spec in &self.scan.config.scanners {
-                    if self.engine.registry().accepts(&spec.name, t.kind()) {
-                        let child = self.child(&spec.name, t.clone(), depth, None);
-                        self.report.spawned.push(child);
-                    }
-                }
-            }
-            Emission::SubTask {
-                scanner,
-                target,
-                params,
-            } => {
-                if !self.may_spawn {
-                    return;
-                }
-                if self.engine.registry().get(&scanner).is_none() {
-                    tracing::warn!(scanner, "sub-task for an unknown scanner ignored");
-                    return;
-                }
-                if let Err(why) = self.engine.local_access().check(&target) {
-                    tracing::warn!(scan = %self.task.scan_id, target = %target, reason = %why, "sub-task skipped");
-                    return;
-                }
-                self.subtasks += 1;
-                let child = self.child(&scanner, target, self.task.depth, params);
-                self.report.spawned.push(child);
-            }
-            Emission::Enumeration {
-                expected_total,
-                complete,
-            } => {
-                if !self.task.enumerates {
-                    tracing::debug!(task = %self.task.id, "enumeration report from a task that does not enumerate ignored");
-                    return;
-                }
-                let prev = self.report.enumeration.unwrap_or_default();
-                self.report.enumeration = Some(argus_core::task::EnumerationUpdate {
-                    // What it still expects to add: its total minus what it added so far.
-                    remaining: expected_total
-                        .map(|t| t.saturating_sub(self.subtasks))
-                        .or(prev.remaining),
-                    complete: complete || prev.complete,
-                });
-                self.urgent = true;
-            }
-            Emission::Artifact { name, .. } if name.is_private() => {
-                tracing::warn!(
-                    task = %self.task.id,
-                    artifact = name.as_str(),
-                    "artifact under private/ refused: such names are kept only as private files"
-                );
-            }
-            Emission::PrivateFile { name, .. } if !name.is_private() => {
-                tracing::warn!(
-                    task = %self.task.id,
-                    artifact = name.as_str(),
-                    "private file refused: its name must start with private/"
-                );
-            }
-            Emission::PrivateFile { name, path } => {
-                // Stored beside the scan's artifacts (deleted with them) but never recorded,
-                // so it is never listed or served.
-                let key = ArtifactKey {
-                    scan_id: self.task.scan_id,
-                    name: name.clone(),
-                };
-                if let Err(e) = self.engine.artifacts().put_file(&key, &path).await {
-                    tracing::warn!(artifact = name.as_str(), error = %e, "could not keep private file");
-                }
-            }
-            Emission::Artifact {
-                name,
-                path,
-                content_type,
-            } => {
-                let key = ArtifactKey {
-                    scan_id: self.task.scan_id,
-                    name: name.clone(),
-                };
-                match self.engine.artifacts().put_file(&key, &path).await {
-                    Ok(size) => self.report.artifacts.push(ArtifactMeta {
-                        scan_id: self.task.scan_id,
-                        org_id: self.task.org_id.clone(),
-                        name,
-                        size,
-                        content_type,
-                        created_at: chrono::Utc::now(),
-                    }),
-                    Err(e) => {
-                        tracing::warn!(artifact = name.as_str(), error = %e, "could not keep artifact")
-                    }
-                }
-            }
-        }
-    }
-
-    /// Commits what was collected so far (status `Running`), retrying while the store is down.
-    async fn flush(&mut self) {
-        if self.is_empty() {
-            return;
-        }
-        let partial = std::mem::replace(
-            &mut self.report,
-            TaskReport::status(self.task, TaskStatus::Running),
-        );
-        // An enumeration's state carries on: the next report repeats it unless updated.
-        self.report.enumeration = partial.enumeration;
-        self.urgent = false;
-        let mut delay = Duration::from_millis(100);
-        loop {
-            match self.engine.store().record(vec![partial.clone()]).await {
-                Ok(out) => {
-                    self.engine.publish(&out.events);
-                    if out.spawned > out.published {
-                        self.engine.wake_relay();
-                    }
-                    return;
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "could not flush task results; retrying");
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(5));
-                }
-            }
-        }
-    }
-
-    fn into_report(mut self, status: TaskStatus) -> TaskReport {
-        self.report.status = status;
-        self.report
-    }
+    let report = ran.into_report(status);
+    finish(report, settle)
 }
 
 /// Commits finished tasks in batches, then settles their deliveries.

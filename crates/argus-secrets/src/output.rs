@@ -7,6 +7,7 @@
 use crate::engine::ScanSummary;
 use crate::finding::{Finding, Severity};
 use crate::rules::Rule;
+use argus_core::sarif;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -81,34 +82,36 @@ pub fn write_jsonl(
     write_jsonl_summary(w, summary)
 }
 
-fn sarif_level(s: Severity) -> &'static str {
+/// The platform's severity of a secret finding (same five names).
+fn core_severity(s: Severity) -> argus_core::finding::Severity {
+    use argus_core::finding::Severity as S;
     match s {
-        Severity::Critical | Severity::High => "error",
-        Severity::Medium => "warning",
-        Severity::Low | Severity::Info => "note",
+        Severity::Critical => S::Critical,
+        Severity::High => S::High,
+        Severity::Medium => S::Medium,
+        Severity::Low => S::Low,
+        Severity::Info => S::Info,
     }
 }
 
-/// GitHub code scanning reads `security-severity` (0-10) to rank security results.
-fn security_severity(s: Severity) -> &'static str {
-    match s {
-        Severity::Critical => "9.5",
-        Severity::High => "8.0",
-        Severity::Medium => "5.5",
-        Severity::Low => "3.0",
-        Severity::Info => "1.0",
-    }
-}
-
-fn sarif_uri(loc: &crate::finding::Location) -> String {
-    if loc.path.is_empty() {
-        format!("git-blob/{}", loc.blob.as_deref().unwrap_or("unknown"))
+fn sarif_location(l: &crate::finding::Location) -> sarif::Location {
+    let uri = if l.path.is_empty() {
+        format!("git-blob/{}", l.blob.as_deref().unwrap_or("unknown"))
     } else {
-        loc.path.clone()
+        l.path.clone()
+    };
+    sarif::Location {
+        uri,
+        region: Some(sarif::Region {
+            start_line: u64::from(l.line),
+            start_column: Some(u64::from(l.column)),
+            end_line: Some(u64::from(l.end_line)),
+        }),
     }
 }
 
-/// SARIF 2.1.0 log with one run. `rules` supplies rule metadata (only rules with results are
+/// SARIF 2.1.0 log with one run, built by the platform's one SARIF builder
+/// ([`argus_core::sarif`]). `rules` supplies rule metadata (only rules with results are
 /// listed). The result's primary location is the introducing one; the others go to
 /// `relatedLocations`. Fingerprints go to `partialFingerprints` so GitHub tracks results across runs.
 pub fn write_sarif<'r>(
@@ -121,65 +124,42 @@ pub fn write_sarif<'r>(
     let mut used: Vec<&str> = findings.iter().map(|f| f.rule_id.as_str()).collect();
     used.sort_unstable();
     used.dedup();
-    let rule_index: BTreeMap<&str, usize> =
-        used.iter().enumerate().map(|(i, id)| (*id, i)).collect();
-    let sarif_rules: Vec<Value> = used
+    let sarif_rules: Vec<sarif::Rule> = used
         .iter()
         .map(|id| {
             let r = by_id.get(id);
             let name = r.map_or(*id, |r| r.name.as_str());
             let desc = r.map_or("", |r| r.description.as_str());
-            let sev = r.map_or(Severity::Medium, |r| r.severity);
             let mut tags: Vec<String> = r.map(|r| r.tags.clone()).unwrap_or_default();
             tags.push("security".into());
             tags.push("secret".into());
-            let mut rule = json!({
-                "id": id,
-                "name": name,
-                "shortDescription": { "text": name },
-                "fullDescription": { "text": if desc.is_empty() { name } else { desc } },
-                "help": { "text": format!("{name}. Revoke the credential, rotate it, and remove it from history.") },
-                "defaultConfiguration": { "level": sarif_level(sev) },
-                "properties": {
-                    "tags": tags,
-                    "security-severity": security_severity(sev),
-                    "precision": r.map_or("medium", |r| r.confidence.as_str()),
-                },
-            });
-            if let (Some(uri), Value::Object(m)) = (r.and_then(|r| r.references.first()), &mut rule) {
-                m.insert("helpUri".into(), Value::String(uri.clone()));
+            sarif::Rule {
+                id: (*id).to_string(),
+                name: name.to_string(),
+                description: if desc.is_empty() { name } else { desc }.to_string(),
+                help: format!(
+                    "{name}. Revoke the credential, rotate it, and remove it from history."
+                ),
+                severity: core_severity(r.map_or(Severity::Medium, |r| r.severity)),
+                tags,
+                precision: Some(r.map_or("medium", |r| r.confidence.as_str()).to_string()),
+                help_uri: r.and_then(|r| r.references.first()).cloned(),
             }
-            rule
         })
         .collect();
-    let results: Vec<Value> = findings
+    let results: Vec<sarif::SarifResult> = findings
         .iter()
         .map(|f| {
-            let phys = |l: &crate::finding::Location| {
-                json!({
-                    "physicalLocation": {
-                        "artifactLocation": { "uri": sarif_uri(l) },
-                        "region": { "startLine": l.line, "startColumn": l.column, "endLine": l.end_line },
-                    }
-                })
-            };
-            let locations: Vec<Value> = f.primary().map(phys).into_iter().collect();
-            let related: Vec<Value> = f
+            let related: Vec<sarif::Related> = f
                 .locations
                 .iter()
                 .skip(1)
-                .enumerate()
-                .map(|(i, l)| {
-                    let mut v = phys(l);
-                    if let Value::Object(m) = &mut v {
-                        m.insert("id".into(), json!(i + 1));
-                        let text = match &l.commit {
-                            Some(c) => format!("also in commit {c}"),
-                            None => "also here".to_string(),
-                        };
-                        m.insert("message".into(), json!({ "text": text }));
-                    }
-                    v
+                .map(|l| sarif::Related {
+                    location: sarif_location(l),
+                    message: match &l.commit {
+                        Some(c) => format!("also in commit {c}"),
+                        None => "also here".to_string(),
+                    },
                 })
                 .collect();
             let mut props = serde_json::Map::new();
@@ -188,7 +168,13 @@ pub fn write_sarif<'r>(
             props.insert("sha256".into(), json!(f.sha256));
             props.insert("preview".into(), json!(f.preview));
             if let Some(p) = f.primary() {
-                for (k, v) in [("commit", &p.commit), ("author", &p.author), ("date", &p.date), ("blob", &p.blob), ("encoding", &p.encoding)] {
+                for (k, v) in [
+                    ("commit", &p.commit),
+                    ("author", &p.author),
+                    ("date", &p.date),
+                    ("blob", &p.blob),
+                    ("encoding", &p.encoding),
+                ] {
                     if let Some(v) = v {
                         props.insert(k.into(), json!(v));
                     }
@@ -199,36 +185,29 @@ pub fn write_sarif<'r>(
                     props.insert("secret".into(), json!(s.expose()));
                 }
             }
-            let mut r = json!({
-                "ruleId": f.rule_id,
-                "ruleIndex": rule_index.get(f.rule_id.as_str()).copied().unwrap_or(0),
-                "level": sarif_level(f.severity),
-                "message": { "text": format!("{} detected ({})", f.rule_name, f.preview) },
-                "locations": locations,
-                "partialFingerprints": { "argusSecretFingerprint/v1": f.fingerprint },
-                "properties": Value::Object(props),
-            });
-            if !related.is_empty() {
-                if let Value::Object(m) = &mut r {
-                    m.insert("relatedLocations".into(), Value::Array(related));
-                }
+            sarif::SarifResult {
+                rule_id: f.rule_id.clone(),
+                severity: core_severity(f.severity),
+                message: format!("{} detected ({})", f.rule_name, f.preview),
+                locations: f.primary().map(sarif_location).into_iter().collect(),
+                related,
+                fingerprints: vec![(
+                    "argusSecretFingerprint/v1".to_string(),
+                    f.fingerprint.clone(),
+                )],
+                properties: props,
             }
-            r
         })
         .collect();
-    let doc = json!({
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "version": "2.1.0",
-        "runs": [{
-            "tool": { "driver": {
-                "name": TOOL_NAME,
-                "semanticVersion": TOOL_VERSION,
-                "informationUri": "https://example.invalid/argus",
-                "rules": sarif_rules,
-            }},
-            "results": results,
-        }],
-    });
+    let doc = sarif::log(&[sarif::Run {
+        driver: sarif::Driver {
+            name: TOOL_NAME.to_string(),
+            version: Some(TOOL_VERSION.to_string()),
+            information_uri: Some("https://example.invalid/argus".to_string()),
+        },
+        rules: sarif_rules,
+        results,
+    }]);
     serde_json::to_writer_pretty(&mut *w, &doc).map_err(io::Error::other)?;
     writeln!(w)
 }

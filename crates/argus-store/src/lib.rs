@@ -1,6 +1,8 @@
 //! `Store` implementations and the local-disk `ArtifactStore`.
 //!
 //! - [`sqlite::SqliteStore`]: the embedded store (one SQLite file shared with the embedded queue).
+//! - [`sqlite::EmbeddedQueue`]: the embedded `Queue`, a table of that same SQLite file (beside
+//!   the store because the store enqueues inside its own transactions, `sqlite::InlineQueue`).
 //! - [`postgres::PgStore`] (feature `postgres`): the distributed-mode store on PostgreSQL, shared
 //!   by several processes (see its module docs for the locking and ordering rules).
 //! - [`local::LocalArtifactStore`]: artifacts as files under `{root}/scans/{scan_id}/{name}`.
@@ -21,4 +23,4 @@ pub use local::LocalArtifactStore;
 pub use object::{ObjectArtifactStore, ObjectOptions};
 #[cfg(feature = "postgres")]
 pub use postgres::{PgOptions, PgStore};
-pub use sqlite::{SqliteDb, SqliteStore};
+pub use sqlite::{EmbeddedQueue, EmbeddedQueueOptions, SqliteDb, SqliteStore};

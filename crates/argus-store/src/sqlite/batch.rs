@@ -10,7 +10,7 @@
 use std::sync::OnceLock;
 
 /// The texts of one batch statement for 1, 2, 4, … `max` rows, built on first use by `make`.
-pub struct Pow2Sql {
+pub(crate) struct Pow2Sql {
     max: usize,
     make: fn(usize) -> String,
     texts: OnceLock<Vec<String>>,
@@ -18,7 +18,7 @@ pub struct Pow2Sql {
 
 impl Pow2Sql {
     /// `make(n)` returns the statement for `n` rows; `max` is the largest batch (a power of two).
-    pub const fn new(max: usize, make: fn(usize) -> String) -> Self {
+    pub(crate) const fn new(max: usize, make: fn(usize) -> String) -> Self {
         Pow2Sql {
             max,
             make,
@@ -27,13 +27,13 @@ impl Pow2Sql {
     }
 
     /// The largest batch one statement takes.
-    pub const fn max(&self) -> usize {
+    pub(crate) const fn max(&self) -> usize {
         self.max
     }
 
     /// The statement for `rows` rows rounded up to a power of two (at most [`Pow2Sql::max`]),
     /// and that padded size.
-    pub fn get(&self, rows: usize) -> (&str, usize) {
+    pub(crate) fn get(&self, rows: usize) -> (&str, usize) {
         let n = rows.clamp(1, self.max).next_power_of_two();
         let texts = self.texts.get_or_init(|| {
             std::iter::successors(Some(1usize), |n| n.checked_mul(2))

@@ -12,7 +12,7 @@ use argus_core::queue::{Queue, QueueDepth};
 use argus_core::scan::Priority;
 use argus_core::testkit::queue_suite::task;
 use argus_core::ScanId;
-use argus_queue::{EmbeddedQueue, EmbeddedQueueOptions};
+use argus_store::sqlite::{EmbeddedQueue, EmbeddedQueueOptions};
 use argus_store::SqliteDb;
 use tokio::time::Instant;
 

@@ -4,7 +4,7 @@
 //! Two runs: phased (enqueue everything, then drain with one worker) and concurrent (one
 //! producer and two workers at once). Figures only; nothing is asserted.
 //!
-//! `cargo run --release -p argus-queue --example queue_throughput [tasks]`
+//! `cargo run --release -p argus-store --example queue_throughput [tasks]`
 
 use std::error::Error;
 use std::sync::Arc;
@@ -15,7 +15,7 @@ use argus_core::scan::Priority;
 use argus_core::target::{Target, TargetKind};
 use argus_core::task::Task;
 use argus_core::{OrgId, ScanId, TaskId};
-use argus_queue::EmbeddedQueue;
+use argus_store::sqlite::EmbeddedQueue;
 use argus_store::SqliteDb;
 
 const ENQUEUE_BATCH: usize = 1_000;

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use argus_core::testkit::queue_suite::{Fixture, QueueHarness};
-use argus_queue::EmbeddedQueue;
+use argus_store::sqlite::EmbeddedQueue;
 use argus_store::SqliteDb;
 
 struct Embedded;

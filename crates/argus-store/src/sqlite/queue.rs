@@ -1,4 +1,5 @@
-//! The embedded durable queue: a table in the store's SQLite database.
+//! The embedded durable queue: a table in the store's SQLite database, beside the store that
+//! shares it (its migrations in `migrations/sqlite-queue`, versions ≥ 1000).
 //!
 //! Rows of `queue_tasks` (migration `1001_queue.sql`) move through four states:
 //! `0 ready → 1 leased → (deleted on ack | 0 ready on expiry/retry | 3 delayed on retry with a
@@ -24,7 +25,7 @@
 //!   claimer also re-checks at least every `poll_interval`, which covers other processes and
 //!   timers. A claimer registers for the wake-up *before* it looks for work, so an enqueue that
 //!   lands between its look and its sleep still wakes it.
-//! - Durability is the database's: WAL with `synchronous = NORMAL` (see `argus_store::SqliteDb`).
+//! - Durability is the database's: WAL with `synchronous = NORMAL` (see [`SqliteDb`]).
 //! - Crash recovery: opening the queue on a database no other handle has open (the owner lock,
 //!   `SqliteDb::take_sole_start`) releases every lease at once, since their holders are gone;
 //!   in embedded mode the restarted process is the only worker, so a crash costs no lease wait.
@@ -39,11 +40,12 @@ use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::batch::Pow2Sql;
+use super::db::SqliteDb;
+use super::inline::InlineQueue;
 use argus_core::queue::{Queue, QueueDepth};
 use argus_core::task::{Delivery, LeaseToken, Task};
 use argus_core::{now_ms, CoreError, Result, ScanId};
-use argus_store::sqlite::{InlineQueue, Pow2Sql};
-use argus_store::SqliteDb;
 use async_trait::async_trait;
 use sqlx::SqliteConnection;
 use tokio::sync::Notify;
@@ -158,7 +160,7 @@ impl EmbeddedQueue {
 
     /// Like [`EmbeddedQueue::new`] with explicit tuning.
     pub async fn with_options(db: SqliteDb, opts: EmbeddedQueueOptions) -> Result<Self> {
-        let mut migrator = sqlx::migrate!("./migrations");
+        let mut migrator = sqlx::migrate!("./migrations/sqlite-queue");
         // The store's migrations (1..999) live in the same `_sqlx_migrations` table.
         migrator.set_ignore_missing(true);
         migrator
@@ -328,7 +330,7 @@ fn bind_row<'q>(q: Insert<'q>, t: &Task) -> Result<Insert<'q>> {
 }
 
 /// The store side of the same database: new tasks go onto the queue in the ledger's own
-/// transaction (see [`argus_store::sqlite::InlineQueue`]).
+/// transaction (see [`InlineQueue`]).
 #[async_trait]
 impl InlineQueue for EmbeddedQueue {
     async fn enqueue_in(&self, conn: &mut SqliteConnection, tasks: &[&Task]) -> Result<u64> {

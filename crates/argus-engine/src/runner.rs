@@ -1,0 +1,418 @@
+//! Runs one task with its scanner: the platform's one run loop, shared by the worker pool
+//! ([`crate::worker`]) and direct mode (`argus scan <scanner> <target>` in the CLI).
+//!
+//! A run gives the scanner a [`CancellationToken`], a work folder and an [`Emitter`], and turns
+//! what it emits into a [`TaskReport`] by the engine's rules. Where partial reports go is the
+//! caller's [`ReportSink`]: the worker commits them to the store, direct mode prints them.
+//!
+//! Invariants kept here (the same for both callers):
+//! - the task's target passes the local-access policy right before the run (the configuration
+//!   may have changed since creation, and a file may have become a symlink);
+//! - a discovered target becomes tasks (one per scan scanner accepting its kind) only at
+//!   depth + 1 within `recursion_depth`, inside `scope`, past the local-access policy, and only
+//!   while the scan has not reached `max_results`; a sub-task needs a known scanner and passes the
+//!   local-access policy, at the same depth;
+//! - an artifact under `private/` is refused; a private file is stored but never recorded;
+//! - a partial report is handed to the sink once `flush_at` findings and tasks piled up, or at
+//!   once after an enumeration report (progress and `enqueue_done` are live state);
+//! - the work folder is removed after the run.
+//!
+//! Deduplication and the `max_tasks` limit apply where tasks are admitted: in the store's
+//! `record` for the platform, in direct mode's own queue (by [`Task::dedup_key`]).
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+use argus_core::artifact::{ArtifactKey, ArtifactMeta, ArtifactStore};
+use argus_core::scan::ScanConfig;
+use argus_core::scanner::{Emission, Emitter, ScanError, Scanner, ScannerRegistry, TaskContext};
+use argus_core::target::Target;
+use argus_core::task::{Task, TaskReport, TaskStatus};
+
+use crate::policy::LocalAccess;
+use crate::Engine;
+
+/// Where a running task's partial reports go (status `Running`): committed by the worker,
+/// printed by direct mode. A sink that can fail retries inside `flush`; the run waits for it.
+pub trait ReportSink: Send {
+    /// Takes the findings, tasks, artifacts and enumeration state collected since the last flush.
+    fn flush(&mut self, partial: TaskReport) -> impl Future<Output = ()> + Send;
+}
+
+/// What a run needs from its surroundings: scanners (to build chained tasks), the local-access
+/// policy, where artifacts go, where work folders live and when to flush early.
+#[derive(Clone, Copy)]
+pub struct TaskRunner<'a> {
+    pub registry: &'a ScannerRegistry,
+    pub local: &'a LocalAccess,
+    pub artifacts: &'a dyn ArtifactStore,
+    /// Parent of per-task work folders (`<work_root>/<task id>`).
+    pub work_root: &'a Path,
+    /// Findings plus tasks collected before a partial report is flushed.
+    pub flush_at: usize,
+}
+
+impl std::fmt::Debug for TaskRunner<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TaskRunner")
+            .field("work_root", &self.work_root)
+            .field("flush_at", &self.flush_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The outcome of one run: the scanner's result, and what it emitted that was not flushed yet.
+/// The caller decides from `result` what to do with the rest ([`Ran::flush`] it, or close it
+/// into a final report with [`Ran::into_report`]).
+pub struct Ran<'a, S> {
+    pub result: Result<(), ScanError>,
+    collector: Collector<'a, S>,
+}
+
+impl<S> std::fmt::Debug for Ran<'_, S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ran")
+            .field("result", &self.result)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: ReportSink> Ran<'_, S> {
+    /// Hands what was collected so far to the sink (status `Running`).
+    pub async fn flush(&mut self) {
+        self.collector.flush().await;
+    }
+
+    /// What was collected and not flushed, as the task's final report with `status`.
+    pub fn into_report(self, status: TaskStatus) -> TaskReport {
+        self.collector.into_report(status)
+    }
+}
+
+impl<'a> TaskRunner<'a> {
+    /// The runner of an engine's workers: its registry, policy, artifact store and work root.
+    pub fn of(engine: &'a Engine, flush_at: usize) -> Self {
+        TaskRunner {
+            registry: engine.registry(),
+            local: engine.local_access(),
+            artifacts: engine.artifacts().as_ref(),
+            work_root: &engine.config().work_root,
+            flush_at,
+        }
+    }
+
+    /// Runs `task` with `scanner` under `config` (its scanners, depth, scope and `max_results`;
+    /// `findings` is how many the scan had when the task started). Params are the task's own,
+    /// else the scan's for its scanner, else `{}`.
+    pub async fn run<S: ReportSink>(
+        &self,
+        scanner: &dyn Scanner,
+        config: &'a ScanConfig,
+        findings: u64,
+        task: &'a Task,
+        cancel: CancellationToken,
+        sink: S,
+    ) -> Ran<'a, S> {
+        let mut collector = Collector::new(*self, config, findings, task, sink);
+        if let Err(why) = self.local.check(&task.target) {
+            // Checked at creation too; the server's configuration may have changed since.
+            return Ran {
+                result: Err(ScanError::Failed(why)),
+                collector,
+            };
+        }
+        let params = task.params.clone().unwrap_or_else(|| {
+            config
+                .scanners
+                .iter()
+                .find(|s| s.name == task.scanner)
+                .map(|s| s.params.clone())
+                .unwrap_or_else(|| serde_json::json!({}))
+        });
+        let work_dir = self.work_root.join(task.id.to_string());
+        let (emitter, mut rx) = Emitter::channel(256);
+        let ctx = TaskContext {
+            task: task.clone(),
+            params,
+            cancel,
+            work_dir: work_dir.clone(),
+            emit: emitter,
+        };
+        let result = {
+            let run = scanner.run(&ctx);
+            tokio::pin!(run);
+            loop {
+                tokio::select! {
+                    biased;
+                    Some(e) = rx.recv() => {
+                        collector.push(e).await;
+                        if collector.len() >= self.flush_at || collector.urgent {
+                            collector.flush().await;
+                        }
+                    }
+                    r = &mut run => break r,
+                }
+            }
+        };
+        drop(ctx);
+        while let Ok(e) = rx.try_recv() {
+            collector.push(e).await;
+        }
+        remove_work_dir(work_dir).await;
+        Ran { result, collector }
+    }
+}
+
+async fn remove_work_dir(dir: PathBuf) {
+    // Most scanners never create their work folder. A plain lstat (microseconds, never blocks
+    // for long) avoids a blocking-pool round trip per task, which dominated no-op throughput.
+    if std::fs::symlink_metadata(&dir).is_ok() {
+        if let Err(e) = tokio::fs::remove_dir_all(&dir).await {
+            tracing::warn!(dir = %dir.display(), error = %e, "could not remove task work folder");
+        }
+    }
+}
+
+/// Turns a task's emissions into a report: findings, chained tasks, artifacts.
+struct Collector<'a, S> {
+    runner: TaskRunner<'a>,
+    config: &'a ScanConfig,
+    task: &'a Task,
+    sink: S,
+    report: TaskReport,
+    /// Whether chaining is still allowed (`max_results` not yet reached when claimed).
+    may_spawn: bool,
+    /// Sub-tasks this task has emitted so far (an enumeration's progress).
+    subtasks: u64,
+    /// Flush at once: an enumeration reported (progress and `enqueue_done` are live state).
+    urgent: bool,
+}
+
+impl<'a, S: ReportSink> Collector<'a, S> {
+    fn new(
+        runner: TaskRunner<'a>,
+        config: &'a ScanConfig,
+        findings: u64,
+        task: &'a Task,
+        sink: S,
+    ) -> Self {
+        let may_spawn = config.max_results.is_none_or(|max| findings < max);
+        Collector {
+            runner,
+            config,
+            task,
+            sink,
+            report: TaskReport::status(task, TaskStatus::Running),
+            may_spawn,
+            subtasks: 0,
+            urgent: false,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.report.findings.len() + self.report.spawned.len()
+    }
+
+    /// Whether there is anything to flush early.
+    fn is_empty(&self) -> bool {
+        self.len() == 0 && self.report.artifacts.is_empty() && self.report.enumeration.is_none()
+    }
+
+    fn child(
+        &self,
+        scanner: &str,
+        target: Target,
+        depth: u32,
+        params: Option<serde_json::Value>,
+    ) -> Task {
+        // Whether the child enumerates depends on the params it will run with: its own, or the
+        // scan's for its scanner.
+        let enumerates = self.runner.registry.get(scanner).is_some_and(|s| {
+            let scan_params = self
+                .config
+                .scanners
+                .iter()
+                .find(|spec| spec.name == scanner)
+                .map(|spec| &spec.params);
+            match params.as_ref().or(scan_params) {
+                Some(p) => s.enumerates(p),
+                None => s.enumerates(&serde_json::Value::Object(Default::default())),
+            }
+        });
+        Task {
+            id: argus_core::ids::TaskId::new(),
+            scan_id: self.task.scan_id,
+            org_id: self.task.org_id.clone(),
+            scanner: scanner.to_owned(),
+            target,
+            depth,
+            priority: self.task.priority,
+            max_attempts: self.task.max_attempts,
+            params,
+            enumerates,
+        }
+    }
+
+    async fn push(&mut self, e: Emission) {
+        let registry = self.runner.registry;
+        let local = self.runner.local;
+        match e {
+            Emission::Finding(f) => self.report.findings.push(f),
+            Emission::Target(t) => {
+                let depth = self.task.depth + 1;
+                if !self.may_spawn
+                    || depth > self.config.recursion_depth
+                    || !self.config.scope.permits(&t)
+                {
+                    return;
+                }
+                if let Err(why) = local.check(&t) {
+                    tracing::warn!(scan = %self.task.scan_id, target = %t, reason = %why, "discovered target skipped");
+                    return;
+                }
+                for spec in &self.config.scanners {
+                    if registry.accepts(&spec.name, t.kind()) {
+                        let child = self.child(&spec.name, t.clone(), depth, None);
+                        self.report.spawned.push(child);
+                    }
+                }
+            }
+            Emission::SubTask {
+                scanner,
+                target,
+                params,
+            } => {
+                if !self.may_spawn {
+                    return;
+                }
+                if registry.get(&scanner).is_none() {
+                    tracing::warn!(scanner, "sub-task for an unknown scanner ignored");
+                    return;
+                }
+                if let Err(why) = local.check(&target) {
+                    tracing::warn!(scan = %self.task.scan_id, target = %target, reason = %why, "sub-task skipped");
+                    return;
+                }
+                self.subtasks += 1;
+                let child = self.child(&scanner, target, self.task.depth, params);
+                self.report.spawned.push(child);
+            }
+            Emission::Enumeration {
+                expected_total,
+                complete,
+            } => {
+                if !self.task.enumerates {
+                    tracing::debug!(task = %self.task.id, "enumeration report from a task that does not enumerate ignored");
+                    return;
+                }
+                let prev = self.report.enumeration.unwrap_or_default();
+                self.report.enumeration = Some(argus_core::task::EnumerationUpdate {
+                    // What it still expects to add: its total minus what it added so far.
+                    remaining: expected_total
+                        .map(|t| t.saturating_sub(self.subtasks))
+                        .or(prev.remaining),
+                    complete: complete || prev.complete,
+                });
+                self.urgent = true;
+            }
+            Emission::Artifact { name, .. } if name.is_private() => {
+                tracing::warn!(
+                    task = %self.task.id,
+                    artifact = name.as_str(),
+                    "artifact under private/ refused: such names are kept only as private files"
+                );
+            }
+            Emission::PrivateFile { name, .. } if !name.is_private() => {
+                tracing::warn!(
+                    task = %self.task.id,
+                    artifact = name.as_str(),
+                    "private file refused: its name must start with private/"
+                );
+            }
+            Emission::PrivateFile { name, path } => {
+                // Stored beside the scan's artifacts (deleted with them) but never recorded,
+                // so it is never listed or served.
+                let key = ArtifactKey {
+                    scan_id: self.task.scan_id,
+                    name: name.clone(),
+                };
+                if let Err(e) = self.runner.artifacts.put_file(&key, &path).await {
+                    tracing::warn!(artifact = name.as_str(), error = %e, "could not keep private file");
+                }
+            }
+            Emission::Artifact {
+                name,
+                path,
+                content_type,
+            } => {
+                let key = ArtifactKey {
+                    scan_id: self.task.scan_id,
+                    name: name.clone(),
+                };
+                match self.runner.artifacts.put_file(&key, &path).await {
+                    Ok(size) => self.report.artifacts.push(ArtifactMeta {
+                        scan_id: self.task.scan_id,
+                        org_id: self.task.org_id.clone(),
+                        name,
+                        size,
+                        content_type,
+                        created_at: chrono::Utc::now(),
+                    }),
+                    Err(e) => {
+                        tracing::warn!(artifact = name.as_str(), error = %e, "could not keep artifact")
+                    }
+                }
+            }
+        }
+    }
+
+    /// Hands what was collected so far (status `Running`) to the sink.
+    async fn flush(&mut self) {
+        if self.is_empty() {
+            return;
+        }
+        let partial = std::mem::replace(
+            &mut self.report,
+            TaskReport::status(self.task, TaskStatus::Running),
+        );
+        // An enumeration's state carries on: the next report repeats it unless updated.
+        self.report.enumeration = partial.enumeration;
+        self.urgent = false;
+        self.sink.flush(partial).await;
+    }
+
+    fn into_report(mut self, status: TaskStatus) -> TaskReport {
+        self.report.status = status;
+        self.report
+    }
+}
+
+/// The worker's sink: commits a partial report in its own `Store::record` transaction, retrying
+/// while the store is down, then publishes its events and wakes the relay for spawned tasks.
+pub(crate) struct StoreSink<'a>(pub(crate) &'a Arc<Engine>);
+
+impl ReportSink for StoreSink<'_> {
+    async fn flush(&mut self, partial: TaskReport) {
+        let engine = self.0;
+        let mut delay = std::time::Duration::from_millis(100);
+        loop {
+            match engine.store().record(vec![partial.clone()]).await {
+                Ok(out) => {
+                    engine.publish(&out.events);
+                    if out.spawned > out.published {
+                        engine.wake_relay();
+                    }
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not flush task results; retrying");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(std::time::Duration::from_secs(5));
+                }
+            }
+        }
+    }
+}
