@@ -23,8 +23,8 @@ use argus_core::CoreError;
 use argus_engine::follow::{EventStream, Follow};
 use argus_engine::services::CreateScan;
 use argus_engine::{Backends, Engine, EngineConfig};
-use argus_queue::embedded::EmbeddedQueue;
 use argus_store::local::LocalArtifactStore;
+use argus_store::sqlite::EmbeddedQueue;
 use argus_store::sqlite::SqliteStore;
 use argus_store::SqliteDb;
 
