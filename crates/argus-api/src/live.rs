@@ -79,12 +79,7 @@ impl Filter {
 
 /// Whether an event is a scan's move into a terminal state.
 fn is_terminal(e: &Event) -> bool {
-    e.kind == EventKind::State
-        && e.data
-            .get("to")
-            .and_then(|v| v.as_str())
-            .and_then(ScanState::parse)
-            .is_some_and(ScanState::is_terminal)
+    e.data.state_to().is_some_and(ScanState::is_terminal)
 }
 
 enum Flow {
@@ -219,7 +214,7 @@ async fn catch_up(
                 continue;
             }
             *last = e.id;
-            if e.kind == EventKind::State {
+            if e.kind() == EventKind::State {
                 // The client may read the scan as soon as it sees this: it must not be stale.
                 scans.invalidate(e.scan_id);
             }
@@ -283,7 +278,7 @@ fn sse_response(
         let data = serde_json::to_string(&e).unwrap_or_else(|_| "{}".to_owned());
         Ok(SseEvent::default()
             .id(e.id.to_string())
-            .event(e.kind.as_str())
+            .event(e.kind().as_str())
             .data(data))
     });
     Sse::new(stream).keep_alive(KeepAlive::new().interval(KEEP_ALIVE))

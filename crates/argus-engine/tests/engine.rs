@@ -430,9 +430,9 @@ async fn failing_task_is_counted_failed_and_reported() {
             .await
             .unwrap()
             .unwrap();
-        if e.kind == EventKind::TaskFailed {
+        if e.kind() == EventKind::TaskFailed {
             assert!(
-                e.data["error"].as_str().unwrap().contains("fail"),
+                e.data.to_json()["error"].as_str().unwrap().contains("fail"),
                 "{:?}",
                 e.data
             );
@@ -597,8 +597,8 @@ async fn enumeration_reports_expected_total_and_enqueue_done() {
         .unwrap();
     let progress: Vec<argus_core::scan::Progress> = events
         .iter()
-        .filter(|e| e.kind == EventKind::Progress)
-        .map(|e| serde_json::from_value(e.data.clone()).unwrap())
+        .filter(|e| e.kind() == EventKind::Progress)
+        .map(|e| serde_json::from_value(e.data.to_json()).unwrap())
         .collect();
     assert!(
         progress

@@ -147,11 +147,11 @@ fn assert_conflict<T: std::fmt::Debug>(r: Result<T, CoreError>, state: ScanState
 
 fn state_events(evs: &[Event]) -> Vec<(String, String)> {
     evs.iter()
-        .filter(|e| e.kind == EventKind::State)
+        .filter(|e| e.kind() == EventKind::State)
         .map(|e| {
             (
-                e.data["from"].as_str().unwrap().to_owned(),
-                e.data["to"].as_str().unwrap().to_owned(),
+                e.data.to_json()["from"].as_str().unwrap().to_owned(),
+                e.data.to_json()["to"].as_str().unwrap().to_owned(),
             )
         })
         .collect()
@@ -405,7 +405,7 @@ pub async fn lifecycle<S: Store>(store: Arc<S>) {
     assert_eq!(s.scan.state, ScanState::Cancelled);
     assert_eq!(s.scan.reason.as_deref(), Some("stopped"));
     assert!(s.scan.finished_at.is_some());
-    assert_eq!(s.events[0].data["reason"], "stopped");
+    assert_eq!(s.events[0].data.to_json()["reason"], "stopped");
     for a in [
         ScanAction::Start,
         ScanAction::Pause,
@@ -609,13 +609,13 @@ pub async fn record_idempotent<S: Store>(store: Arc<S>) {
     let finding_events = out
         .events
         .iter()
-        .filter(|e| e.kind == EventKind::Finding)
+        .filter(|e| e.kind() == EventKind::Finding)
         .count();
     assert_eq!(finding_events, 1);
     assert_eq!(
         out.events
             .iter()
-            .filter(|e| e.kind == EventKind::Progress)
+            .filter(|e| e.kind() == EventKind::Progress)
             .count(),
         1
     );
@@ -623,7 +623,7 @@ pub async fn record_idempotent<S: Store>(store: Arc<S>) {
     // Redelivery in a later batch changes nothing and emits nothing for the scan's counters.
     let again = store.record(vec![r1.clone()]).await.unwrap();
     assert_eq!(again.spawned, 0);
-    assert!(again.events.iter().all(|e| e.kind != EventKind::Finding));
+    assert!(again.events.iter().all(|e| e.kind() != EventKind::Finding));
 
     let fail = report(
         &tasks[1],
@@ -638,11 +638,11 @@ pub async fn record_idempotent<S: Store>(store: Arc<S>) {
     let failed: Vec<&Event> = out
         .events
         .iter()
-        .filter(|e| e.kind == EventKind::TaskFailed)
+        .filter(|e| e.kind() == EventKind::TaskFailed)
         .collect();
     assert_eq!(failed.len(), 1);
-    assert_eq!(failed[0].data["error"], "boom");
-    assert_eq!(failed[0].data["task_id"], tasks[1].id.to_string());
+    assert_eq!(failed[0].data.to_json()["error"], "boom");
+    assert_eq!(failed[0].data.to_json()["task_id"], tasks[1].id.to_string());
     store
         .record(vec![fail, report(&tasks[1], TaskStatus::Done)])
         .await
@@ -681,14 +681,17 @@ pub async fn record_idempotent<S: Store>(store: Arc<S>) {
 
     // The finding event carries the stored finding.
     let evs = all_events(&*store, &o, Some(scan)).await;
-    let fe = evs.iter().find(|e| e.kind == EventKind::Finding).unwrap();
-    assert_eq!(fe.data, serde_json::to_value(f).unwrap());
+    let fe = evs.iter().find(|e| e.kind() == EventKind::Finding).unwrap();
+    assert_eq!(fe.data.to_json(), serde_json::to_value(f).unwrap());
     let pe = evs
         .iter()
         .rev()
-        .find(|e| e.kind == EventKind::Progress)
+        .find(|e| e.kind() == EventKind::Progress)
         .unwrap();
-    assert_eq!(pe.data, serde_json::to_value(&s.progress).unwrap());
+    assert_eq!(
+        pe.data.to_json(),
+        serde_json::to_value(&s.progress).unwrap()
+    );
 
     // The spawned task reaches the ledger as pending, once.
     let pending = store.pending_tasks(100).await.unwrap();
@@ -818,9 +821,9 @@ pub async fn max_results_completes<S: Store>(store: Arc<S>) {
     let state_ev = out
         .events
         .iter()
-        .find(|e| e.kind == EventKind::State)
+        .find(|e| e.kind() == EventKind::State)
         .unwrap();
-    assert_eq!(state_ev.data["reason"], "max_results");
+    assert_eq!(state_ev.data.to_json()["reason"], "max_results");
     assert!(store
         .pending_tasks(100)
         .await
@@ -964,7 +967,7 @@ pub async fn finish_scan_rules<S: Store>(store: Arc<S>) {
         state_events(&t.events),
         vec![("running".into(), "failed".into())]
     );
-    assert_eq!(t.events[0].data["reason"], "max_duration");
+    assert_eq!(t.events[0].data.to_json()["reason"], "max_duration");
     assert!(store
         .finish_scan(scan, ScanState::Completed, "again")
         .await
@@ -1033,7 +1036,7 @@ pub async fn events_monotonic_and_replay<S: Store>(store: Arc<S>) {
             "replayed event equals returned event"
         );
     }
-    let kinds: HashSet<EventKind> = all.iter().map(|e| e.kind).collect();
+    let kinds: HashSet<EventKind> = all.iter().map(|e| e.kind()).collect();
     assert_eq!(
         kinds,
         HashSet::from([
@@ -1630,7 +1633,7 @@ pub async fn concurrent_records_exact<S: Store>(store: Arc<S>) {
     let finding_events = all_events(&*store, &o, Some(scan))
         .await
         .into_iter()
-        .filter(|e| e.kind == EventKind::Finding)
+        .filter(|e| e.kind() == EventKind::Finding)
         .count();
     assert_eq!(finding_events, 50);
 }
@@ -1772,8 +1775,8 @@ pub async fn enumerations_hold_enqueue_done<S: Store>(store: Arc<S>) {
         .events
         .iter()
         .rev()
-        .find(|e| e.kind == EventKind::Progress)
-        .map(|e| serde_json::from_value(e.data.clone()).unwrap())
+        .find(|e| e.kind() == EventKind::Progress)
+        .map(|e| serde_json::from_value(e.data.to_json()).unwrap())
         .expect("a progress event");
     assert_eq!(progress.expected_total, Some(4));
     assert!(!progress.enqueue_done);

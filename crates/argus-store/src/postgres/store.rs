@@ -1,7 +1,7 @@
 //! [`PgStore`]'s [`Store`] implementation.
 //!
 //! Same semantics as the SQLite store, choices where the trait leaves room included (see
-//! `sqlite/store.rs`): `record` on an ended scan settles ledger rows but changes no counters and
+//! `sqlite/store.rs`; `record`'s rules are `crate::plan`'s, which both backends run): `record` on an ended scan settles ledger rows but changes no counters and
 //! adds no findings, spawned tasks or artifacts; reaching `max_results` inserts the whole batch's
 //! findings, completes the scan with reason `max_results` and adds none of the batch's spawned
 //! tasks; spawned tasks beyond `max_tasks` fail the scan (`max_tasks`); a paused scan whose
@@ -75,7 +75,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use serde_json::{json, Value};
+use serde_json::Value;
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Postgres, QueryBuilder};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -84,16 +84,17 @@ use std::time::Duration;
 use uuid::Uuid;
 
 use argus_core::artifact::ArtifactMeta;
-use argus_core::event::{Event, EventKind};
+use argus_core::event::Event;
 use argus_core::finding::{Finding, FindingQuery, FindingSort, Page, Triage};
-use argus_core::scan::{ending, NewScan, Progress, Scan, ScanAction, ScanConfig, ScanState};
+use argus_core::scan::{NewScan, Scan, ScanAction, ScanConfig, ScanState};
 use argus_core::store::{Cleanup, RecordOutcome, ScanQuery, Store, Transition};
-use argus_core::task::{Task, TaskReport, TaskStatus};
+use argus_core::task::{Task, TaskReport};
 use argus_core::template::{NewTemplate, Template};
 use argus_core::{CoreError, FindingId, OrgId, Result, ScanId, TaskId, TemplateId};
 
 use super::rows::*;
 use super::{PgError, PgStore, RELAY_LEASE};
+use crate::plan::{Admit, CounterDelta, FailedRow, NewEvent, RecordPlan, ScanFacts};
 
 type PgResult<T> = std::result::Result<T, PgError>;
 
@@ -149,68 +150,6 @@ async fn lift<T>(f: impl Future<Output = PgResult<T>>) -> Result<T> {
     f.await.map_err(CoreError::from)
 }
 
-/// An event to append: ids and times are assigned on insert.
-struct NewEvent {
-    scan_id: ScanId,
-    org_id: OrgId,
-    kind: EventKind,
-    data: Value,
-}
-
-impl NewEvent {
-    fn state(
-        scan: ScanId,
-        org: &OrgId,
-        from: ScanState,
-        to: ScanState,
-        reason: Option<&str>,
-    ) -> Self {
-        NewEvent {
-            scan_id: scan,
-            org_id: org.clone(),
-            kind: EventKind::State,
-            data: json!({ "from": from, "to": to, "reason": reason }),
-        }
-    }
-}
-
-/// Per-scan bookkeeping inside one `record` call (read under the scan's row lock).
-struct Touched {
-    org: OrgId,
-    state: ScanState,
-    /// As locked and updated in step 2: `done` and `failed` include this batch already.
-    progress: Progress,
-    max_results: Option<u64>,
-    max_tasks: Option<u64>,
-    /// `open_enums` and `expect_extra` as locked in step 2.
-    open_enums: i64,
-    expect_extra: i64,
-    /// Applied in step 2 (kept to tell whether the scan changed).
-    d_done: u64,
-    d_failed: u64,
-    d_enqueued: u64,
-    d_findings: u64,
-    /// Enumeration changes (see the SQLite store): opened by spawned rows, closed by reports.
-    d_open_enums: i64,
-    d_expect_extra: i64,
-    enum_touched: bool,
-    hit_max_results: bool,
-    /// Its tasks asked to add more tasks than `max_tasks` leaves room for.
-    hit_max_tasks: bool,
-}
-
-impl Touched {
-    fn live(&self) -> bool {
-        !self.state.is_terminal()
-    }
-
-    fn changed(&self) -> bool {
-        self.d_done + self.d_failed + self.d_enqueued + self.d_findings > 0
-            || self.d_open_enums != 0
-            || self.enum_touched
-    }
-}
-
 fn scan_not_found(id: ScanId) -> CoreError {
     CoreError::not_found("scan", id)
 }
@@ -240,8 +179,8 @@ async fn insert_events(
     for e in &evs {
         scan_ids.push(e.scan_id.0);
         orgs.push(e.org_id.as_str());
-        kinds.push(e.kind.as_str());
-        data.push(to_json(&e.data)?);
+        kinds.push(e.data.kind().as_str());
+        data.push(to_json(&e.data.to_json())?);
     }
     // One round trip: the lock (a materialised CTE every later row depends on) is taken before
     // the first id is drawn; the drawn ids are then handed out in ascending order to the events
@@ -277,7 +216,6 @@ async fn insert_events(
             id,
             scan_id: e.scan_id,
             org_id: e.org_id,
-            kind: e.kind,
             data: e.data,
             at: now,
         })
@@ -495,32 +433,21 @@ fn sort_name(s: FindingSort) -> &'static str {
     }
 }
 
-/// A finding as it will be stored (and announced), text made storable.
-fn stored_finding(
-    r: &TaskReport,
-    f: &argus_core::finding::NewFinding,
-    org: &OrgId,
-    now: DateTime<Utc>,
-) -> Finding {
-    Finding {
-        id: FindingId::new(),
-        scan_id: r.scan_id,
-        org_id: org.clone(),
-        task_id: Some(r.task_id),
-        scanner: pg_text(&r.scanner).into_owned(),
-        kind: pg_text(&f.kind).into_owned(),
-        severity: f.severity,
-        title: pg_text(&f.title).into_owned(),
-        description: f.description.as_deref().map(|d| pg_text(d).into_owned()),
-        target: f.target.clone(),
-        location: f.location.clone(),
-        fingerprint: pg_text(&f.fingerprint).into_owned(),
-        data: f.data.clone(),
-        secret: f.secret.clone(),
-        triage: Triage::Open,
-        created_at: now,
-        updated_at: now,
+/// Makes a finding's text storable (PostgreSQL text holds no NUL), before it is stored and
+/// announced.
+fn storable(f: &mut Finding) {
+    fn clean(s: &mut String) {
+        if let std::borrow::Cow::Owned(c) = pg_text(s) {
+            *s = c;
+        }
     }
+    clean(&mut f.scanner);
+    clean(&mut f.kind);
+    clean(&mut f.title);
+    if let Some(d) = &mut f.description {
+        clean(d);
+    }
+    clean(&mut f.fingerprint);
 }
 
 impl PgStore {
@@ -892,63 +819,30 @@ impl PgStore {
         Ok(())
     }
 
-    /// One `record` transaction (see the trait and module docs for the rules).
+    /// One `record` transaction (see the trait and module docs, and `crate::plan` for the
+    /// rules).
     async fn record_tx(&self, reports: &[TaskReport]) -> PgResult<RecordOutcome> {
         let now = now_ts();
         // The scans this batch touches, in id order.
-        let mut scan_ids: Vec<Uuid> = reports
-            .iter()
-            .map(|r| r.scan_id.0)
-            .chain(
-                reports
-                    .iter()
-                    .flat_map(|r| r.spawned.iter().map(|t| t.scan_id.0)),
-            )
-            .collect::<HashSet<_>>()
+        let scan_ids: Vec<Uuid> = RecordPlan::scan_ids(reports)
             .into_iter()
+            .map(|s| s.0)
             .collect();
-        scan_ids.sort_unstable();
-
-        // (task, its report's scan) per status.
-        let mut done: Vec<(Uuid, Uuid)> = Vec::new();
-        let mut failed_ids = Vec::new();
-        let mut failed_scans = Vec::new();
-        let mut failed_errors = Vec::new();
-        let mut dropped: Vec<(Uuid, Uuid)> = Vec::new();
-        let mut parked: Vec<(Uuid, Uuid)> = Vec::new();
-        let mut failed_seen: HashMap<TaskId, usize> = HashMap::new();
-        for r in reports {
-            match &r.status {
-                TaskStatus::Running => {}
-                TaskStatus::Done => done.push((r.task_id.0, r.scan_id.0)),
-                TaskStatus::Failed { error } => {
-                    // One row per task: the first report's error is kept (as on SQLite).
-                    if let std::collections::hash_map::Entry::Vacant(slot) =
-                        failed_seen.entry(r.task_id)
-                    {
-                        slot.insert(failed_ids.len());
-                        failed_ids.push(r.task_id.0);
-                        failed_scans.push(r.scan_id.0);
-                        failed_errors.push(pg_text(error).into_owned());
-                    }
-                }
-                TaskStatus::Parked => parked.push((r.task_id.0, r.scan_id.0)),
-                TaskStatus::Dropped => dropped.push((r.task_id.0, r.scan_id.0)),
-            }
-        }
+        let ledger = RecordPlan::ledger(reports);
 
         // Settled by primary key, in id order: one index probe per task (a join with the
         // sorted ids; a condition on `scan_id` the planner could answer from the `(scan_id,
         // dedup_key)` index instead made it read every row of the scan while a fresh fan-out
         // had no statistics yet), and row locks taken in the same order by every writer.
-        fn split(mut v: Vec<(Uuid, Uuid)>) -> (Vec<Uuid>, Vec<Uuid>) {
+        fn split(v: &[(TaskId, ScanId)]) -> (Vec<Uuid>, Vec<Uuid>) {
+            let mut v: Vec<(Uuid, Uuid)> = v.iter().map(|(t, s)| (t.0, s.0)).collect();
             v.sort_unstable();
             v.dedup();
             v.into_iter().unzip()
         }
-        let (done, done_scans) = split(done);
-        let (dropped, dropped_scans) = split(dropped);
-        let (parked, parked_scans) = split(parked);
+        let (done, done_scans) = split(&ledger.done);
+        let (dropped, dropped_scans) = split(&ledger.dropped);
+        let (parked, parked_scans) = split(&ledger.parked);
 
         let mut tx = self.pool.begin().await?;
 
@@ -974,10 +868,15 @@ impl PgStore {
                 *d_done.entry(sid).or_default() += 1;
             }
         }
-        // (report order, scan, task, scanner, target, error) of newly failed rows.
-        let mut failed_rows: Vec<(usize, ScanId, TaskId, String, Value, Option<String>)> =
-            Vec::new();
-        if !failed_ids.is_empty() {
+        let mut failed_rows: Vec<FailedRow> = Vec::new();
+        if !ledger.failed.is_empty() {
+            let ids = uuids(&ledger.failed, |(t, _, _)| t.0);
+            let scans = uuids(&ledger.failed, |(_, s, _)| s.0);
+            let errors: Vec<String> = ledger
+                .failed
+                .iter()
+                .map(|(_, _, e)| pg_text(e).into_owned())
+                .collect();
             let rows = sqlx::query(&format!(
                 "UPDATE scan_tasks AS t SET status = 'failed', error = u.error, updated_at = $1, \
                      relay_owner = NULL, relay_until = NULL \
@@ -986,29 +885,24 @@ impl PgStore {
                  RETURNING t.id, t.scan_id, t.scanner, t.target, t.error"
             ))
             .bind(now)
-            .bind(&failed_ids)
-            .bind(&failed_errors)
-            .bind(&failed_scans)
+            .bind(&ids)
+            .bind(&errors)
+            .bind(&scans)
             .fetch_all(&mut *tx)
             .await?;
             for r in &rows {
                 let scan_id: Uuid = get(r, "scan_id")?;
-                let task_id = TaskId(get(r, "id")?);
                 *d_failed.entry(scan_id).or_default() += 1;
-                let target = get::<sqlx::types::Json<Value>>(r, "target")
-                    .map(|j| j.0)
-                    .unwrap_or(Value::Null);
-                failed_rows.push((
-                    failed_seen.get(&task_id).copied().unwrap_or(usize::MAX),
-                    ScanId(scan_id),
-                    task_id,
-                    get::<String>(r, "scanner")?,
-                    target,
-                    get::<Option<String>>(r, "error")?,
-                ));
+                failed_rows.push(FailedRow {
+                    task_id: TaskId(get(r, "id")?),
+                    scan_id: ScanId(scan_id),
+                    scanner: get(r, "scanner")?,
+                    target: get::<sqlx::types::Json<Value>>(r, "target")
+                        .map(|j| j.0)
+                        .unwrap_or(Value::Null),
+                    error: get(r, "error")?,
+                });
             }
-            // Announce failures in report order (RETURNING has no defined order).
-            failed_rows.sort_by_key(|f| f.0);
         }
         if !dropped.is_empty() {
             sqlx::query(&format!(
@@ -1038,55 +932,36 @@ impl PgStore {
             .await?;
         }
 
-        // 1a. Enumerations of enumerating tasks (rare): the latest estimate of an open one, and
-        //     closing it once when its task says it is complete or ends. Row locks only, like
+        // 1a. Enumerations of enumerating tasks (rare), if still open. Row locks only, like
         //     the ledger updates above; the scan counters move in step 6.
-        let mut d_open: HashMap<Uuid, i64> = HashMap::new();
-        let mut d_expect: HashMap<Uuid, i64> = HashMap::new();
-        for r in reports.iter().filter(|r| r.enumerates) {
-            let closes = r.enumeration.is_some_and(|u| u.complete)
-                || matches!(
-                    r.status,
-                    TaskStatus::Done | TaskStatus::Failed { .. } | TaskStatus::Dropped
-                );
-            let remaining = r.enumeration.and_then(|u| u.remaining);
-            if !closes && remaining.is_none() {
-                continue;
-            }
+        let mut enums = Vec::new();
+        for e in RecordPlan::enumerations(reports) {
             let Some(old): Option<i64> = sqlx::query_scalar(
                 "SELECT expect_remaining FROM scan_tasks \
                  WHERE id = $1 AND scan_id = ANY($2) AND enum_state = 1 FOR UPDATE",
             )
-            .bind(r.task_id.0)
+            .bind(e.task_id.0)
             .bind(&scan_ids)
             .fetch_optional(&mut *tx)
             .await?
             else {
                 continue;
             };
-            let (state, new) = if closes {
-                (0i16, 0i64)
-            } else {
-                (1, i64_of(remaining.unwrap_or(0)))
-            };
+            let (state, new) = e.next();
             sqlx::query(
                 "UPDATE scan_tasks SET enum_state = $1, expect_remaining = $2 WHERE id = $3",
             )
             .bind(state)
             .bind(new)
-            .bind(r.task_id.0)
+            .bind(e.task_id.0)
             .execute(&mut *tx)
             .await?;
-            *d_expect.entry(r.scan_id.0).or_default() += new - old;
-            let open = d_open.entry(r.scan_id.0).or_default();
-            if closes {
-                *open -= 1;
-            }
+            enums.push((e, old));
         }
 
         // 1b. Spawned tasks, deduped, also before the scan lock: for a batch that spawns (a
-        //     fan-out flush brings a thousand tasks) this insert is the longest step. Rows of a
-        //     scan that turns out not to take them (ended, reached max_results, unknown) are
+        //     fan-out flush brings a thousand tasks) this insert is the longest step. Rows the
+        //     plan does not admit (scan ended, reached max_results or max_tasks, unknown) are
         //     deleted again under the lock (step 4), in this transaction: nobody else sees them.
         let spawned: Vec<(&Task, &OrgId)> = reports
             .iter()
@@ -1128,66 +1003,43 @@ impl PgStore {
         .bind(now)
         .fetch_all(&mut *tx)
         .await?;
-        let mut scans: BTreeMap<ScanId, Touched> = BTreeMap::new();
+        let mut facts = Vec::with_capacity(rows.len());
         for r in &rows {
             let id: Uuid = get(r, "id")?;
             let state = scan_state(&get::<String>(r, "state")?)?;
-            // An ended scan's counters are frozen at the moment it ended (step 2 added nothing).
-            let live = !state.is_terminal();
-            scans.insert(
-                ScanId(id),
-                Touched {
-                    org: org(&get::<String>(r, "org_id")?)?,
-                    state,
-                    progress: progress_from_row(r)?,
-                    max_results: get::<Option<String>>(r, "mr")?.and_then(|v| v.parse().ok()),
-                    max_tasks: get::<Option<String>>(r, "mt")?.and_then(|v| v.parse().ok()),
-                    open_enums: get(r, "open_enums")?,
-                    expect_extra: get(r, "expect_extra")?,
-                    d_done: d_done.get(&id).copied().filter(|_| live).unwrap_or(0),
-                    d_failed: d_failed.get(&id).copied().filter(|_| live).unwrap_or(0),
-                    d_enqueued: 0,
-                    d_findings: 0,
-                    d_open_enums: d_open.get(&id).copied().unwrap_or(0),
-                    d_expect_extra: d_expect.get(&id).copied().unwrap_or(0),
-                    enum_touched: d_open.contains_key(&id),
-                    hit_max_results: false,
-                    hit_max_tasks: false,
-                },
-            );
-        }
-        let mut evs: Vec<NewEvent> = Vec::new();
-        let mut failed_evs: Vec<NewEvent> = Vec::new();
-        for (_, scan_id, task_id, scanner, target, error) in failed_rows {
-            if let Some(t) = scans.get(&scan_id).filter(|t| t.live()) {
-                failed_evs.push(NewEvent {
-                    scan_id,
-                    org_id: t.org.clone(),
-                    kind: EventKind::TaskFailed,
-                    data: json!({
-                        "task_id": task_id.to_string(),
-                        "scanner": scanner,
-                        "target": target,
-                        "error": error,
-                    }),
-                });
+            let mut progress = progress_from_row(r)?;
+            // The plan wants the counters before this batch: take back what the update added.
+            if matches!(
+                state,
+                ScanState::Queued | ScanState::Running | ScanState::Paused
+            ) {
+                progress.done -= d_done.get(&id).copied().unwrap_or(0).min(progress.done);
+                progress.failed -= d_failed.get(&id).copied().unwrap_or(0).min(progress.failed);
             }
+            facts.push(ScanFacts {
+                id: ScanId(id),
+                org: org(&get::<String>(r, "org_id")?)?,
+                state,
+                progress,
+                open_enums: get(r, "open_enums")?,
+                expect_extra: get(r, "expect_extra")?,
+                max_results: get::<Option<String>>(r, "mr")?.and_then(|v| v.parse().ok()),
+                max_tasks: get::<Option<String>>(r, "mt")?.and_then(|v| v.parse().ok()),
+            });
+        }
+        let mut plan = RecordPlan::new(reports, facts);
+        for (sid, n) in d_done {
+            plan.done(ScanId(sid), n);
+        }
+        for row in failed_rows {
+            plan.failed(row);
+        }
+        for (e, old) in &enums {
+            plan.enumeration(e, *old);
         }
 
         // 3. Findings of live scans, idempotent on (scan, fingerprint).
-        let mut new_findings: Vec<Finding> = Vec::new();
-        for r in reports {
-            let Some(t) = scans.get(&r.scan_id).filter(|t| t.live()) else {
-                continue;
-            };
-            for f in &r.findings {
-                if let Err(e) = f.validate() {
-                    tracing::warn!(scan = %r.scan_id, task = %r.task_id, error = %e, "skipping invalid finding");
-                    continue;
-                }
-                new_findings.push(stored_finding(r, f, &t.org, now));
-            }
-        }
+        let mut new_findings = plan.findings(reports, now);
         if !new_findings.is_empty() {
             let n = new_findings.len();
             let mut ids = Vec::with_capacity(n);
@@ -1204,6 +1056,9 @@ impl PgStore {
             let mut fps = Vec::with_capacity(n);
             let mut data = Vec::with_capacity(n);
             let mut secrets = Vec::with_capacity(n);
+            for f in &mut new_findings {
+                storable(f);
+            }
             for f in &new_findings {
                 ids.push(f.id.0);
                 f_scans.push(f.scan_id.0);
@@ -1256,58 +1111,22 @@ impl PgStore {
             .into_iter()
             .collect();
             new_findings.retain(|f| inserted.contains(&f.id.0));
-            for f in &new_findings {
-                if let Some(t) = scans.get_mut(&f.scan_id) {
-                    t.d_findings += 1;
-                }
-                evs.push(NewEvent {
-                    scan_id: f.scan_id,
-                    org_id: f.org_id.clone(),
-                    kind: EventKind::Finding,
-                    data: serde_json::to_value(f).unwrap_or(Value::Null),
-                });
-            }
         }
-        evs.extend(failed_evs);
-        for t in scans.values_mut() {
-            t.hit_max_results = t.live()
-                && t.max_results
-                    .is_some_and(|m| t.progress.findings + t.d_findings >= m);
-        }
+        plan.findings_inserted(&new_findings);
 
-        // 4. Spawned tasks (inserted in step 1b) count for live scans that did not just reach
-        //    max_results, up to the room `max_tasks` leaves (a scan asking for more fails with
-        //    `max_tasks`); the others are deleted.
-        let mut spawned_count = 0u64;
-        // (scan, task) of the rows kept: the relay marks list them.
+        // 4. Spawned rows (inserted in step 1b) the plan admits stay and are listed by relay
+        //    marks; the others are deleted.
         let mut kept: Vec<(Uuid, Uuid)> = Vec::new();
         if !inserted.is_empty() {
-            let orgs: HashMap<Uuid, &OrgId> = spawned.iter().map(|(t, o)| (t.id.0, *o)).collect();
+            let tasks: HashMap<Uuid, &Task> = spawned.iter().map(|(t, _)| (t.id.0, *t)).collect();
             let mut unwanted = Vec::new();
             for (id, sid, enumerates) in inserted {
-                match scans.get_mut(&ScanId(sid)) {
-                    Some(t)
-                        if t.live()
-                            && !t.hit_max_results
-                            && orgs.get(&id).is_some_and(|o| **o == t.org) =>
-                    {
-                        let room = t
-                            .max_tasks
-                            .map_or(u64::MAX, |m| m.saturating_sub(t.progress.enqueued));
-                        if t.d_enqueued >= room {
-                            t.hit_max_tasks = true;
-                            unwanted.push(id);
-                            continue;
-                        }
-                        t.d_enqueued += 1;
-                        spawned_count += 1;
+                match tasks.get(&id).map(|t| plan.admit(t)) {
+                    Some(Admit::Run | Admit::Wait) => {
+                        plan.inserted(ScanId(sid), enumerates);
                         kept.push((sid, id));
-                        if enumerates {
-                            t.d_open_enums += 1;
-                            t.enum_touched = true;
-                        }
                     }
-                    _ => unwanted.push(id),
+                    Some(Admit::No) | None => unwanted.push(id),
                 }
             }
             if !unwanted.is_empty() {
@@ -1321,17 +1140,8 @@ impl PgStore {
             self.insert_marks(&mut tx, &kept).await?;
         }
 
-        // 5. Artifacts of live scans; of two records of one name in a batch, the later wins
-        //    (as with one upsert after the other).
-        let mut artifacts: BTreeMap<(Uuid, &str), (&ArtifactMeta, &OrgId)> = BTreeMap::new();
-        for r in reports {
-            let Some(t) = scans.get(&r.scan_id).filter(|t| t.live()) else {
-                continue;
-            };
-            for a in &r.artifacts {
-                artifacts.insert((r.scan_id.0, a.name.as_str()), (a, &t.org));
-            }
-        }
+        // 5. Artifacts of live scans, one per name.
+        let artifacts = plan.artifacts(reports);
         if !artifacts.is_empty() {
             let mut a_scans = Vec::with_capacity(artifacts.len());
             let mut names = Vec::with_capacity(artifacts.len());
@@ -1339,9 +1149,9 @@ impl PgStore {
             let mut sizes = Vec::with_capacity(artifacts.len());
             let mut types = Vec::with_capacity(artifacts.len());
             let mut times = Vec::with_capacity(artifacts.len());
-            for ((scan, name), (a, org)) in &artifacts {
-                a_scans.push(*scan);
-                names.push(*name);
+            for (scan, org, a) in &artifacts {
+                a_scans.push(scan.0);
+                names.push(a.name.as_str());
                 orgs.push(org.as_str());
                 sizes.push(i64_of(a.size));
                 types.push(pg_text(&a.content_type).into_owned());
@@ -1365,10 +1175,11 @@ impl PgStore {
         }
 
         // 6. The other counters (done and failed moved in step 2) of every scan that gained
-        //    tasks or findings, in one statement.
-        let grown: Vec<(&ScanId, &Touched)> = scans
-            .iter()
-            .filter(|(_, t)| t.d_enqueued + t.d_findings > 0 || t.enum_touched)
+        //    tasks or findings or whose enumerations changed, in one statement.
+        let grown: Vec<CounterDelta> = plan
+            .counters()
+            .into_iter()
+            .filter(|d| d.enqueued + d.findings > 0 || d.enum_touched)
             .collect();
         if !grown.is_empty() {
             // Right-hand sides read the old row: `s.enqueued + u.d_enqueued + s.expect_extra +
@@ -1386,85 +1197,32 @@ impl PgStore {
                  WHERE s.id = u.id",
             )
             .bind(now)
-            .bind(grown.iter().map(|(id, _)| id.0).collect::<Vec<_>>())
-            .bind(
-                grown
-                    .iter()
-                    .map(|(_, t)| i64_of(t.d_enqueued))
-                    .collect::<Vec<_>>(),
-            )
-            .bind(
-                grown
-                    .iter()
-                    .map(|(_, t)| i64_of(t.d_findings))
-                    .collect::<Vec<_>>(),
-            )
-            .bind(
-                grown
-                    .iter()
-                    .map(|(_, t)| t.d_open_enums)
-                    .collect::<Vec<_>>(),
-            )
-            .bind(
-                grown
-                    .iter()
-                    .map(|(_, t)| t.d_expect_extra)
-                    .collect::<Vec<_>>(),
-            )
-            .bind(
-                grown
-                    .iter()
-                    .map(|(_, t)| t.enum_touched)
-                    .collect::<Vec<_>>(),
-            )
+            .bind(uuids(&grown, |d| d.scan_id.0))
+            .bind(grown.iter().map(|d| i64_of(d.enqueued)).collect::<Vec<_>>())
+            .bind(grown.iter().map(|d| i64_of(d.findings)).collect::<Vec<_>>())
+            .bind(grown.iter().map(|d| d.open_enums).collect::<Vec<_>>())
+            .bind(grown.iter().map(|d| d.expect_extra).collect::<Vec<_>>())
+            .bind(grown.iter().map(|d| d.enum_touched).collect::<Vec<_>>())
             .execute(&mut *tx)
             .await?;
         }
 
-        // 7. Progress events and completion, per scan in id order.
-        let mut finished = Vec::new();
-        for (id, t) in &scans {
-            let mut progress = t.progress.clone();
-            if t.changed() {
-                // done and failed already include this batch (step 2).
-                progress.enqueued += t.d_enqueued;
-                progress.findings += t.d_findings;
-                if t.enum_touched {
-                    let open = t.open_enums + t.d_open_enums;
-                    progress.enqueue_done = open == 0;
-                    let extra = u64::try_from(t.expect_extra + t.d_expect_extra).unwrap_or(0);
-                    progress.expected_total = Some(progress.enqueued + extra);
-                } else if progress.expected_total.is_some() {
-                    let extra = u64::try_from(t.expect_extra).unwrap_or(0);
-                    progress.expected_total = Some(progress.enqueued + extra);
-                }
-                evs.push(NewEvent {
-                    scan_id: *id,
-                    org_id: t.org.clone(),
-                    kind: EventKind::Progress,
-                    data: serde_json::to_value(&progress).unwrap_or(Value::Null),
-                });
-            }
-            if !t.live() {
-                continue;
-            }
-            let limit = t.hit_max_tasks.then(|| t.max_tasks.unwrap_or(0));
-            let Some((to, reason)) = ending(&progress, t.hit_max_results, limit) else {
-                continue;
-            };
-            if let Some(ev) = end_scan(&mut tx, *id, to, reason.as_deref(), now).await? {
-                finished.push((*id, to, reason));
-                evs.push(ev);
+        // 7. Completion, per scan in id order.
+        let mut ended = Vec::new();
+        for e in plan.endings() {
+            if let Some(ev) = end_scan(&mut tx, e.scan_id, e.to, e.reason.as_deref(), now).await? {
+                ended.push((e, ev));
             }
         }
+        let out = plan.finish(ended);
 
-        let events = insert_events(&mut tx, evs, now).await?;
+        let events = insert_events(&mut tx, out.events, now).await?;
         tx.commit().await?;
         Ok(RecordOutcome {
             events,
-            spawned: spawned_count,
+            spawned: out.spawned,
             published: 0,
-            finished,
+            finished: out.finished,
         })
     }
 

@@ -5,7 +5,12 @@
 //! Batches travel into SQL as one JSON array bind expanded with `json_each`, so a call costs a
 //! handful of statements however many tasks, findings or events it carries.
 //!
-//! Choices where the trait leaves room (also listed in the crate report):
+//! `record` reads the touched scans, runs the statements and feeds their results to
+//! [`RecordPlan`](crate::plan::RecordPlan), which decides (live scans, limits, completion,
+//! spawn admission, enumerations, counters, events); this file only runs its SQL.
+//!
+//! Choices where the trait leaves room (also listed in the crate report; the `record` ones are
+//! the planner's, shared with PostgreSQL):
 //! - `record` on a scan that has ended (completed, failed, cancelled) still settles the ledger
 //!   rows and counters, but inserts no findings, spawned tasks or artifacts: a finished scan's
 //!   results are frozen at the moment it ended.
@@ -37,11 +42,11 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use argus_core::artifact::ArtifactMeta;
-use argus_core::event::{Event, EventKind};
+use argus_core::event::Event;
 use argus_core::finding::{Finding, FindingQuery, FindingSort, Page, Triage};
-use argus_core::scan::{ending, NewScan, Progress, Scan, ScanAction, ScanConfig, ScanState};
+use argus_core::scan::{NewScan, Scan, ScanAction, ScanConfig, ScanState};
 use argus_core::store::{Cleanup, RecordOutcome, ScanQuery, Store, Transition};
-use argus_core::task::{Task, TaskReport, TaskStatus};
+use argus_core::task::{Task, TaskReport};
 use argus_core::template::{NewTemplate, Template};
 use argus_core::{now_ms, CoreError, FindingId, OrgId, Result, ScanId, TaskId, TemplateId};
 
@@ -49,6 +54,7 @@ use super::batch::Pow2Sql;
 use super::db::SqliteDb;
 use super::inline::InlineQueue;
 use super::rows::*;
+use crate::plan::{Admit, FailedRow, NewEvent, RecordPlan, ScanFacts};
 
 /// The SQLite [`Store`]. Cheap to clone (pools are shared).
 #[derive(Clone, Debug)]
@@ -56,60 +62,6 @@ pub struct SqliteStore {
     db: SqliteDb,
     /// The queue sharing this database, if new tasks go onto it in the ledger's transaction.
     inline: Option<Arc<dyn InlineQueue>>,
-}
-
-/// An event to append: ids and times are assigned on insert.
-struct NewEvent {
-    scan_id: ScanId,
-    org_id: OrgId,
-    kind: EventKind,
-    data: Value,
-}
-
-impl NewEvent {
-    fn state(
-        scan: ScanId,
-        org: &OrgId,
-        from: ScanState,
-        to: ScanState,
-        reason: Option<&str>,
-    ) -> Self {
-        NewEvent {
-            scan_id: scan,
-            org_id: org.clone(),
-            kind: EventKind::State,
-            data: json!({ "from": from, "to": to, "reason": reason }),
-        }
-    }
-}
-
-/// Per-scan bookkeeping inside one `record` call.
-struct Touched {
-    org: OrgId,
-    state: ScanState,
-    findings: u64,
-    enqueued: u64,
-    max_results: Option<u64>,
-    max_tasks: Option<u64>,
-    d_done: u64,
-    d_failed: u64,
-    d_enqueued: u64,
-    d_findings: u64,
-    /// Change of `open_enums` (enumerations opened by spawned rows, closed by reports).
-    d_open_enums: i64,
-    /// Change of `expect_extra` (enumerations' estimates of sub-tasks still to come).
-    d_expect_extra: i64,
-    /// An enumeration of this scan reported or changed: recompute `expected_total`.
-    enum_touched: bool,
-    hit_max_results: bool,
-    /// Its tasks asked to add more tasks than `max_tasks` leaves room for.
-    hit_max_tasks: bool,
-}
-
-impl Touched {
-    fn live(&self) -> bool {
-        !self.state.is_terminal()
-    }
 }
 
 fn to_json<T: serde::Serialize>(v: &T) -> Result<String> {
@@ -122,6 +74,14 @@ fn ids_json<T: ToString>(ids: impl IntoIterator<Item = T>) -> Result<String> {
 
 fn i64_of(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+/// A scan id column.
+fn scan_of(r: &SqliteRow, col: &str) -> Result<ScanId> {
+    r.try_get::<String, _>(col)
+        .map_err(db_err)?
+        .parse()
+        .map_err(|_| CoreError::Backend("corrupt scan id in database".into()))
 }
 
 fn scan_not_found(id: ScanId) -> CoreError {
@@ -191,8 +151,8 @@ async fn insert_events(
             json!([
                 e.scan_id.to_string(),
                 e.org_id.as_str(),
-                e.kind.as_str(),
-                e.data
+                e.data.kind().as_str(),
+                e.data.to_json()
             ])
         })
         .collect();
@@ -225,7 +185,6 @@ async fn insert_events(
             id,
             scan_id: e.scan_id,
             org_id: e.org_id,
-            kind: e.kind,
             data: e.data,
             at,
         })
@@ -278,10 +237,8 @@ async fn move_ledger(
 
 /// What [`insert_tasks`] added.
 struct Inserted {
-    /// The scan id of every row actually inserted (dedup skips the rest), one entry per row.
-    scans: Vec<String>,
-    /// The scan id of every inserted row that opens an enumeration, one entry per row.
-    enumerating: Vec<String>,
+    /// `(scan id, opens an enumeration)` of every row actually inserted (dedup skips the rest).
+    rows: Vec<(String, bool)>,
     /// How many of them went onto the inline queue in the same transaction.
     published: u64,
 }
@@ -296,8 +253,7 @@ async fn insert_tasks(
     inline: Option<&dyn InlineQueue>,
 ) -> Result<Inserted> {
     let mut out = Inserted {
-        scans: Vec::new(),
-        enumerating: Vec::new(),
+        rows: Vec::new(),
         published: 0,
     };
     if tasks.is_empty() {
@@ -354,10 +310,8 @@ async fn insert_tasks(
         let rows = q.fetch_all(&mut *c).await.map_err(db_err)?;
         for r in &rows {
             let scan = r.try_get::<String, _>(1).map_err(db_err)?;
-            if r.try_get::<Option<i64>, _>(2).map_err(db_err)?.is_some() {
-                out.enumerating.push(scan.clone());
-            }
-            out.scans.push(scan);
+            let enumerates = r.try_get::<Option<i64>, _>(2).map_err(db_err)?.is_some();
+            out.rows.push((scan, enumerates));
         }
         if let Some(queue) = inline {
             let mut added: Vec<&Task> = chunk.iter().map(|(t, _)| *t).collect();
@@ -837,9 +791,9 @@ impl Store for SqliteStore {
             .collect();
         let pairs: Vec<(&Task, &OrgId)> = tasks.iter().map(|t| (t, org)).collect();
         let added = insert_tasks(&mut tx, &pairs, now, self.inline.as_deref()).await?;
-        let inserted = added.scans.len() as u64;
+        let inserted = added.rows.len() as u64;
         // Enqueuing is done at once unless an initial task enumerates.
-        let open = added.enumerating.len() as u64;
+        let open = added.rows.iter().filter(|(_, e)| *e).count() as u64;
         let r = sqlx::query(
             "UPDATE scans SET state = ?1, enqueued = ?2, open_enums = ?7, \
                  enqueue_done = (?7 = 0), started_at = ?3, updated_at = ?3 \
@@ -1100,41 +1054,30 @@ impl Store for SqliteStore {
         let now = now_ms();
         let mut tx = self.begin().await?;
 
-        // 1. The scans this batch touches, with what the rules need.
-        let mut scan_ids: HashSet<ScanId> = reports.iter().map(|r| r.scan_id).collect();
-        scan_ids.extend(
-            reports
-                .iter()
-                .flat_map(|r| r.spawned.iter().map(|t| t.scan_id)),
-        );
+        // 1. The scans this batch touches, with what the rules need (the writer is exclusive
+        //    from `BEGIN IMMEDIATE`, so these values hold until the commit).
         let rows = sqlx::query(
-            "SELECT id, org_id, state, findings, enqueued, \
+            "SELECT id, org_id, state, enqueued, done, failed, expected_total, enqueue_done, \
+                 findings, open_enums, expect_extra, \
                  json_extract(config, '$.max_results') AS mr, \
                  json_extract(config, '$.max_tasks') AS mt \
              FROM scans WHERE id IN (SELECT value FROM json_each(?1))",
         )
-        .bind(ids_json(&scan_ids)?)
+        .bind(ids_json(RecordPlan::scan_ids(&reports))?)
         .fetch_all(&mut *tx)
         .await
         .map_err(db_err)?;
-        let mut scans: BTreeMap<ScanId, Touched> = BTreeMap::new();
-        for r in &rows {
-            let id: ScanId = r
-                .try_get::<String, _>("id")
-                .map_err(db_err)?
-                .parse()
-                .map_err(|_| CoreError::Backend("corrupt scan id in database".into()))?;
-            let org = OrgId::parse(&r.try_get::<String, _>("org_id").map_err(db_err)?)
-                .map_err(|_| CoreError::Backend("corrupt org id in database".into()))?;
-            scans.insert(
-                id,
-                Touched {
-                    org,
+        let facts = rows
+            .iter()
+            .map(|r| {
+                Ok(ScanFacts {
+                    id: scan_of(r, "id")?,
+                    org: OrgId::parse(&r.try_get::<String, _>("org_id").map_err(db_err)?)
+                        .map_err(|_| CoreError::Backend("corrupt org id in database".into()))?,
                     state: scan_state(&r.try_get::<String, _>("state").map_err(db_err)?)?,
-                    findings: u64::try_from(r.try_get::<i64, _>("findings").map_err(db_err)?)
-                        .unwrap_or(0),
-                    enqueued: u64::try_from(r.try_get::<i64, _>("enqueued").map_err(db_err)?)
-                        .unwrap_or(0),
+                    progress: progress_from_row(r)?,
+                    open_enums: r.try_get("open_enums").map_err(db_err)?,
+                    expect_extra: r.try_get("expect_extra").map_err(db_err)?,
                     max_results: r
                         .try_get::<Option<i64>, _>("mr")
                         .map_err(db_err)?
@@ -1143,48 +1086,17 @@ impl Store for SqliteStore {
                         .try_get::<Option<i64>, _>("mt")
                         .map_err(db_err)?
                         .and_then(|v| u64::try_from(v).ok()),
-                    d_done: 0,
-                    d_failed: 0,
-                    d_enqueued: 0,
-                    d_findings: 0,
-                    d_open_enums: 0,
-                    d_expect_extra: 0,
-                    enum_touched: false,
-                    hit_max_results: false,
-                    hit_max_tasks: false,
-                },
-            );
-        }
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let mut plan = RecordPlan::new(&reports, facts);
 
         // 2. Ledger: terminal statuses count only when the row was not terminal already.
+        let ledger = RecordPlan::ledger(&reports);
         let mut done: BTreeMap<ScanId, Vec<String>> = BTreeMap::new();
-        let mut failed: Vec<Value> = Vec::new();
-        let mut dropped = Vec::new();
-        let mut parked = Vec::new();
-        let mut failed_seen: HashSet<TaskId> = HashSet::new();
-        for r in &reports {
-            match &r.status {
-                TaskStatus::Running => {}
-                TaskStatus::Done => done
-                    .entry(r.scan_id)
-                    .or_default()
-                    .push(r.task_id.to_string()),
-                TaskStatus::Failed { error } => {
-                    // One row per task: a duplicate in the batch must not match the ledger twice.
-                    if failed_seen.insert(r.task_id) {
-                        failed.push(json!([r.task_id.to_string(), error]));
-                    }
-                }
-                TaskStatus::Parked => parked.push(r.task_id.to_string()),
-                TaskStatus::Dropped => dropped.push(r.task_id.to_string()),
-            }
+        for (task, scan) in &ledger.done {
+            done.entry(*scan).or_default().push(task.to_string());
         }
-        let scan_of = |r: &SqliteRow, col: &str| -> Result<ScanId> {
-            r.try_get::<String, _>(col)
-                .map_err(db_err)?
-                .parse()
-                .map_err(|_| CoreError::Backend("corrupt scan id in database".into()))
-        };
         // The hot path: IN lists of binds rather than a json_each expansion, one statement per
         // scan and chunk, counted from `rows_affected` (no row per task handed back). The unary
         // `+` keeps the planner on the primary key: with `scan_id` usable it may walk the
@@ -1204,15 +1116,15 @@ impl Store for SqliteStore {
                     }
                 }
                 let n = q.bind(&sid).execute(&mut *tx).await.map_err(db_err)?;
-                // An ended scan's counters are frozen at the moment it ended.
-                if let Some(t) = scans.get_mut(scan).filter(|t| t.live()) {
-                    t.d_done += n.rows_affected();
-                }
+                plan.done(*scan, n.rows_affected());
             }
         }
-        let mut evs: Vec<NewEvent> = Vec::new();
-        let mut failed_evs: Vec<NewEvent> = Vec::new();
-        if !failed.is_empty() {
+        if !ledger.failed.is_empty() {
+            let failed: Vec<Value> = ledger
+                .failed
+                .iter()
+                .map(|(task, _, error)| json!([task.to_string(), error]))
+                .collect();
             let rows = sqlx::query(
                 "UPDATE scan_tasks SET status = 'failed', error = j.value->>1, updated_at = ?1 \
                  FROM (SELECT value FROM json_each(?2)) AS j \
@@ -1227,130 +1139,73 @@ impl Store for SqliteStore {
             .await
             .map_err(db_err)?;
             for r in &rows {
-                let scan_id = scan_of(r, "scan_id")?;
-                if let Some(t) = scans.get_mut(&scan_id).filter(|t| t.live()) {
-                    t.d_failed += 1;
-                    let target: Value =
-                        serde_json::from_str(&r.try_get::<String, _>("target").map_err(db_err)?)
-                            .unwrap_or(Value::Null);
-                    failed_evs.push(NewEvent {
-                        scan_id,
-                        org_id: t.org.clone(),
-                        kind: EventKind::TaskFailed,
-                        data: json!({
-                            "task_id": r.try_get::<String, _>("id").map_err(db_err)?,
-                            "scanner": r.try_get::<String, _>("scanner").map_err(db_err)?,
-                            "target": target,
-                            "error": r.try_get::<Option<String>, _>("error").map_err(db_err)?,
-                        }),
-                    });
-                }
+                plan.failed(FailedRow {
+                    task_id: r
+                        .try_get::<String, _>("id")
+                        .map_err(db_err)?
+                        .parse()
+                        .map_err(|_| CoreError::Backend("corrupt task id in database".into()))?,
+                    scan_id: scan_of(r, "scan_id")?,
+                    scanner: r.try_get("scanner").map_err(db_err)?,
+                    target: serde_json::from_str(
+                        &r.try_get::<String, _>("target").map_err(db_err)?,
+                    )
+                    .unwrap_or(Value::Null),
+                    error: r.try_get("error").map_err(db_err)?,
+                });
             }
         }
-        if !dropped.is_empty() {
-            sqlx::query(
+        for (ids, sql) in [
+            (
+                &ledger.dropped,
                 "UPDATE scan_tasks SET status = 'dropped', updated_at = ?1 \
                  WHERE id IN (SELECT value FROM json_each(?2)) \
                  AND status NOT IN ('done', 'failed', 'dropped')",
-            )
-            .bind(now)
-            .bind(to_json(&dropped)?)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        }
-        if !parked.is_empty() {
-            sqlx::query(
+            ),
+            (
+                &ledger.parked,
                 "UPDATE scan_tasks SET status = 'parked', updated_at = ?1 \
                  WHERE id IN (SELECT value FROM json_each(?2)) \
                  AND status IN ('pending', 'published')",
-            )
-            .bind(now)
-            .bind(to_json(&parked)?)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
+            ),
+        ] {
+            if !ids.is_empty() {
+                sqlx::query(sql)
+                    .bind(now)
+                    .bind(ids_json(ids.iter().map(|(task, _)| task))?)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+            }
         }
 
-        // 2b. Enumerations: the latest estimate of an open one, and closing it (once) when its
-        // task says it is complete or ends. Only enumerating tasks get here (rare, never the
-        // no-op hot path), one lookup each.
-        for r in reports.iter().filter(|r| r.enumerates) {
-            let closes = r.enumeration.is_some_and(|u| u.complete)
-                || matches!(
-                    r.status,
-                    TaskStatus::Done | TaskStatus::Failed { .. } | TaskStatus::Dropped
-                );
-            let remaining = r.enumeration.and_then(|u| u.remaining);
-            if !closes && remaining.is_none() {
-                continue;
-            }
+        // 2b. Enumerations (rare): one lookup and one update each, if still open.
+        for e in RecordPlan::enumerations(&reports) {
             let Some(row) = sqlx::query(
                 "SELECT expect_remaining FROM scan_tasks WHERE id = ?1 AND enum_state = 1",
             )
-            .bind(r.task_id.to_string())
+            .bind(e.task_id.to_string())
             .fetch_optional(&mut *tx)
             .await
             .map_err(db_err)?
             else {
                 continue; // not open (closed before, or not in the ledger)
             };
-            let old: i64 = row.try_get(0).map_err(db_err)?;
-            let (state, new) = if closes {
-                (0i64, 0i64)
-            } else {
-                (1, i64_of(remaining.unwrap_or(0)))
-            };
+            let (state, new) = e.next();
             sqlx::query(
                 "UPDATE scan_tasks SET enum_state = ?1, expect_remaining = ?2 WHERE id = ?3",
             )
             .bind(state)
             .bind(new)
-            .bind(r.task_id.to_string())
+            .bind(e.task_id.to_string())
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
-            if let Some(t) = scans.get_mut(&r.scan_id) {
-                t.d_expect_extra += new - old;
-                if closes {
-                    t.d_open_enums -= 1;
-                }
-                t.enum_touched = true;
-            }
+            plan.enumeration(&e, row.try_get(0).map_err(db_err)?);
         }
 
         // 3. Findings of live scans, idempotent on (scan, fingerprint).
-        let mut new_findings: Vec<Finding> = Vec::new();
-        for r in &reports {
-            let Some(t) = scans.get(&r.scan_id).filter(|t| t.live()) else {
-                continue;
-            };
-            for f in &r.findings {
-                if let Err(e) = f.validate() {
-                    tracing::warn!(scan = %r.scan_id, task = %r.task_id, error = %e, "skipping invalid finding");
-                    continue;
-                }
-                new_findings.push(Finding {
-                    id: FindingId::new(),
-                    scan_id: r.scan_id,
-                    org_id: t.org.clone(),
-                    task_id: Some(r.task_id),
-                    scanner: r.scanner.clone(),
-                    kind: f.kind.clone(),
-                    severity: f.severity,
-                    title: f.title.clone(),
-                    description: f.description.clone(),
-                    target: f.target.clone(),
-                    location: f.location.clone(),
-                    fingerprint: f.fingerprint.clone(),
-                    data: f.data.clone(),
-                    secret: f.secret.clone(),
-                    triage: Triage::Open,
-                    created_at: ms_to_time(now),
-                    updated_at: ms_to_time(now),
-                });
-            }
-        }
+        let mut new_findings = plan.findings(&reports, ms_to_time(now));
         if !new_findings.is_empty() {
             let arr: Vec<Value> = new_findings
                 .iter()
@@ -1394,196 +1249,94 @@ impl Store for SqliteStore {
                 .collect::<Result<_, _>>()
                 .map_err(db_err)?;
             new_findings.retain(|f| inserted.contains(&f.id.to_string()));
-            for f in &new_findings {
-                if let Some(t) = scans.get_mut(&f.scan_id) {
-                    t.d_findings += 1;
-                }
-                evs.push(NewEvent {
-                    scan_id: f.scan_id,
-                    org_id: f.org_id.clone(),
-                    kind: EventKind::Finding,
-                    data: serde_json::to_value(f).unwrap_or(Value::Null),
-                });
-            }
         }
-        evs.extend(failed_evs);
-        for t in scans.values_mut() {
-            t.hit_max_results = t.live()
-                && t.max_results
-                    .is_some_and(|m| t.findings + t.d_findings >= m);
-        }
+        plan.findings_inserted(&new_findings);
 
-        // 4. Spawned tasks of live scans that did not just reach max_results, deduped.
-        // A paused scan's tasks wait in the ledger as `pending` (the relay publishes them after
-        // the resume); the others go straight onto an inline queue if there is one.
-        // A scan's tasks may add at most `max_tasks - enqueued` more; asking for more than that
-        // fails the scan (`max_tasks`), keeping what fits.
-        let mut room: BTreeMap<ScanId, u64> = scans
-            .iter()
-            .map(|(id, t)| {
-                (
-                    *id,
-                    t.max_tasks
-                        .map_or(u64::MAX, |m| m.saturating_sub(t.enqueued)),
-                )
-            })
-            .collect();
-        let mut admitted: Vec<&Task> = Vec::new();
-        for task in reports.iter().flat_map(|r| r.spawned.iter()) {
-            let Some(t) = scans.get_mut(&task.scan_id) else {
-                continue;
-            };
-            if !t.live() || t.hit_max_results || t.hit_max_tasks {
-                continue;
-            }
-            let Some(left) = room.get_mut(&task.scan_id) else {
-                continue;
-            };
-            if *left == 0 {
-                t.hit_max_tasks = true;
-                continue;
-            }
-            *left -= 1;
-            admitted.push(task);
-        }
+        // 4. Spawned tasks the plan admits, deduped by the insert. A paused scan's tasks wait
+        //    in the ledger as `pending` (the relay publishes them after the resume); the others
+        //    go straight onto an inline queue if there is one.
         let mut spawned: Vec<(&Task, &OrgId)> = Vec::new();
         let mut spawned_paused: Vec<(&Task, &OrgId)> = Vec::new();
-        for task in admitted {
-            let Some(t) = scans.get(&task.scan_id) else {
-                continue;
-            };
-            if t.state == ScanState::Paused {
-                spawned_paused.push((task, &t.org));
-            } else {
-                spawned.push((task, &t.org));
+        for task in reports.iter().flat_map(|r| r.spawned.iter()) {
+            match plan.admit(task) {
+                Admit::No => {}
+                Admit::Run => spawned.push((task, &task.org_id)),
+                Admit::Wait => spawned_paused.push((task, &task.org_id)),
             }
         }
         let mut published = 0u64;
-        let mut inserted_for = Vec::new();
-        let mut enumerating_for = Vec::new();
         for (batch, inline) in [(&spawned, self.inline.as_deref()), (&spawned_paused, None)] {
             let added = insert_tasks(&mut tx, batch, now, inline).await?;
             published += added.published;
-            inserted_for.extend(added.scans);
-            enumerating_for.extend(added.enumerating);
-        }
-        for sid in enumerating_for {
-            let sid: ScanId = sid
-                .parse()
-                .map_err(|_| CoreError::Backend("corrupt scan id in database".into()))?;
-            if let Some(t) = scans.get_mut(&sid) {
-                t.d_open_enums += 1;
-                t.enum_touched = true;
-            }
-        }
-        let mut spawned_count = 0u64;
-        for sid in inserted_for {
-            let sid: ScanId = sid
-                .parse()
-                .map_err(|_| CoreError::Backend("corrupt scan id in database".into()))?;
-            if let Some(t) = scans.get_mut(&sid) {
-                t.d_enqueued += 1;
-                spawned_count += 1;
+            for (sid, enumerates) in added.rows {
+                let sid: ScanId = sid
+                    .parse()
+                    .map_err(|_| CoreError::Backend("corrupt scan id in database".into()))?;
+                plan.inserted(sid, enumerates);
             }
         }
 
         // 5. Artifacts of live scans.
-        for r in &reports {
-            let Some(t) = scans.get(&r.scan_id).filter(|t| t.live()) else {
-                continue;
-            };
-            for a in &r.artifacts {
-                sqlx::query(
-                    "INSERT INTO artifacts (scan_id, name, org_id, size, content_type, created_at) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
-                     ON CONFLICT (scan_id, name) DO UPDATE SET size = excluded.size, \
-                         content_type = excluded.content_type, created_at = excluded.created_at",
-                )
-                .bind(r.scan_id.to_string())
-                .bind(a.name.as_str())
-                .bind(t.org.as_str())
-                .bind(i64_of(a.size))
-                .bind(&a.content_type)
-                .bind(a.created_at.timestamp_millis())
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
-            }
+        for (scan, org, a) in plan.artifacts(&reports) {
+            sqlx::query(
+                "INSERT INTO artifacts (scan_id, name, org_id, size, content_type, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+                 ON CONFLICT (scan_id, name) DO UPDATE SET size = excluded.size, \
+                     content_type = excluded.content_type, created_at = excluded.created_at",
+            )
+            .bind(scan.to_string())
+            .bind(a.name.as_str())
+            .bind(org.as_str())
+            .bind(i64_of(a.size))
+            .bind(&a.content_type)
+            .bind(a.created_at.timestamp_millis())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
         }
 
-        // 6. Counters once per scan, progress events, completion.
-        let mut finished = Vec::new();
-        for (id, t) in &scans {
-            let changed = t.d_done + t.d_failed + t.d_enqueued + t.d_findings > 0
-                || t.d_open_enums != 0
-                || t.enum_touched;
-            let progress: Progress = if changed {
-                // Right-hand sides read the old row, so `enqueued + ?3 + expect_extra + ?8` is
-                // the new total; `expected_total` exists once an enumeration was seen.
-                let row = sqlx::query(
-                    "UPDATE scans SET done = done + ?1, failed = failed + ?2, enqueued = enqueued + ?3, \
-                         findings = findings + ?4, updated_at = ?5, \
-                         open_enums = open_enums + ?7, enqueue_done = (open_enums + ?7 = 0), \
-                         expect_extra = expect_extra + ?8, \
-                         expected_total = CASE WHEN ?9 OR expected_total IS NOT NULL \
-                             THEN enqueued + ?3 + expect_extra + ?8 ELSE NULL END \
-                     WHERE id = ?6 \
-                     RETURNING enqueued, done, failed, expected_total, enqueue_done, findings",
-                )
-                .bind(i64_of(t.d_done))
-                .bind(i64_of(t.d_failed))
-                .bind(i64_of(t.d_enqueued))
-                .bind(i64_of(t.d_findings))
-                .bind(now)
-                .bind(id.to_string())
-                .bind(t.d_open_enums)
-                .bind(t.d_expect_extra)
-                .bind(t.enum_touched)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(db_err)?;
-                let p = progress_from_row(&row)?;
-                evs.push(NewEvent {
-                    scan_id: *id,
-                    org_id: t.org.clone(),
-                    kind: EventKind::Progress,
-                    data: serde_json::to_value(&p).unwrap_or(Value::Null),
-                });
-                p
-            } else if t.live() {
-                let row = sqlx::query(
-                    "SELECT enqueued, done, failed, expected_total, enqueue_done, findings \
-                     FROM scans WHERE id = ?1",
-                )
-                .bind(id.to_string())
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(db_err)?;
-                progress_from_row(&row)?
-            } else {
-                continue;
-            };
-            if !t.live() {
-                continue;
-            }
-            let limit = t.hit_max_tasks.then(|| t.max_tasks.unwrap_or(0));
-            let Some((to, reason)) = ending(&progress, t.hit_max_results, limit) else {
-                continue;
-            };
-            if let Some(ev) = end_scan(&mut tx, *id, to, reason.as_deref(), now).await? {
-                finished.push((*id, to, reason));
-                evs.push(ev);
+        // 6. Counters once per changed scan, then completion.
+        for d in plan.counters() {
+            // Right-hand sides read the old row, so `enqueued + ?3 + expect_extra + ?8` is the
+            // new total; `expected_total` exists once an enumeration was seen.
+            sqlx::query(
+                "UPDATE scans SET done = done + ?1, failed = failed + ?2, enqueued = enqueued + ?3, \
+                     findings = findings + ?4, updated_at = ?5, \
+                     open_enums = open_enums + ?7, enqueue_done = (open_enums + ?7 = 0), \
+                     expect_extra = expect_extra + ?8, \
+                     expected_total = CASE WHEN ?9 OR expected_total IS NOT NULL \
+                         THEN enqueued + ?3 + expect_extra + ?8 ELSE NULL END \
+                 WHERE id = ?6",
+            )
+            .bind(i64_of(d.done))
+            .bind(i64_of(d.failed))
+            .bind(i64_of(d.enqueued))
+            .bind(i64_of(d.findings))
+            .bind(now)
+            .bind(d.scan_id.to_string())
+            .bind(d.open_enums)
+            .bind(d.expect_extra)
+            .bind(d.enum_touched)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        }
+        let mut ended = Vec::new();
+        for e in plan.endings() {
+            if let Some(ev) = end_scan(&mut tx, e.scan_id, e.to, e.reason.as_deref(), now).await? {
+                ended.push((e, ev));
             }
         }
+        let out = plan.finish(ended);
 
-        let events = insert_events(&mut tx, evs, now).await?;
+        let events = insert_events(&mut tx, out.events, now).await?;
         tx.commit().await.map_err(db_err)?;
         self.published(published);
         Ok(RecordOutcome {
             events,
-            spawned: spawned_count,
+            spawned: out.spawned,
             published,
-            finished,
+            finished: out.finished,
         })
     }
 
