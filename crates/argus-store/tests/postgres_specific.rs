@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use argus_core::event::EventKind;
 use argus_core::finding::{FindingQuery, Severity};
 use argus_core::scan::ScanState;
-use argus_core::store::Store;
+use argus_core::store::prelude::*;
 use argus_core::task::{Task, TaskReport, TaskStatus};
 use argus_core::testkit::store_suite::{config, finding, org, started, task};
 use argus_core::{CoreError, TaskId};
