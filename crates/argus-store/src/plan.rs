@@ -17,7 +17,8 @@
 //!   come and closes (once) when its task says it is complete or ends; spawned rows that
 //!   enumerate open one. `enqueue_done` holds when none is open and `expected_total` (present
 //!   once an enumeration was seen) is `enqueued +` what the open ones still expect.
-//! - Findings of live scans are stored with a new id, the scan's org and the batch's time;
+//! - Findings of live scans (validated by the engine where they were emitted) are stored with a
+//!   new id, the scan's org and the batch's time;
 //!   the store dedups them on `(scan, fingerprint)` and only those it inserted count and are
 //!   announced. `max_results`: the batch's findings are all inserted, then the scan completes
 //!   with reason `max_results` if its count reached the limit, and the batch's spawned tasks
@@ -381,8 +382,9 @@ impl RecordPlan {
         }
     }
 
-    /// The findings to insert: those of live scans that pass validation, stored with a new id,
-    /// the scan's org and `now`, in batch order.
+    /// The findings to insert: those of live scans, stored with a new id, the scan's org and
+    /// `now`, in batch order. They were validated where they were emitted (the engine's worker
+    /// drops invalid ones), so the store takes them as they are.
     pub fn findings(&self, reports: &[TaskReport], now: DateTime<Utc>) -> Vec<Finding> {
         let mut out = Vec::new();
         for r in reports {
@@ -390,10 +392,6 @@ impl RecordPlan {
                 continue;
             };
             for f in &r.findings {
-                if let Err(e) = f.validate() {
-                    tracing::warn!(scan = %r.scan_id, task = %r.task_id, error = %e, "skipping invalid finding");
-                    continue;
-                }
                 out.push(Finding {
                     id: FindingId::new(),
                     scan_id: r.scan_id,
@@ -819,22 +817,6 @@ mod tests {
         // The store's dedup kept one of the two.
         plan.findings_inserted(&found[..1]);
         assert!(plan.endings().is_empty());
-    }
-
-    #[test]
-    fn invalid_findings_are_left_out() {
-        let s = ScanId::new();
-        let o = org("org-a");
-        let t = task(s, &o, "a");
-        let mut r = report(&t, TaskStatus::Running);
-        let mut bad = finding("bad", Severity::Low);
-        bad.title.clear();
-        r.findings = vec![bad, finding("good", Severity::Low)];
-        let reports = vec![r];
-        let plan = plan_of(&reports, vec![facts(s, ScanState::Running)]);
-        let found = plan.findings(&reports, Utc::now());
-        assert_eq!(found.len(), 1);
-        assert!(!found[0].title.is_empty());
     }
 
     #[test]

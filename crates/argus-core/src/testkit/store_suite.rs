@@ -189,7 +189,6 @@ where
         list_scans_paging,
         ledger_dedup_and_priority,
         record_idempotent,
-        invalid_findings_skipped,
         completion_rule,
         start_without_tasks_completes,
         max_results_completes,
@@ -700,29 +699,6 @@ pub async fn record_idempotent<S: Store>(store: Arc<S>) {
             .iter()
             .filter(|t| t.target == domain("child"))
             .count(),
-        1
-    );
-}
-
-/// Findings that fail `validate()` are skipped without failing the batch.
-pub async fn invalid_findings_skipped<S: Store>(store: Arc<S>) {
-    let o = org("org-a");
-    let (scan, tasks) = started(&*store, &o, config(), &["a"]).await;
-    let mut r = report(&tasks[0], TaskStatus::Running);
-    let mut bad = finding("bad", Severity::Low);
-    bad.title.clear();
-    r.findings = vec![bad, finding("good", Severity::Low)];
-    store.record(vec![r]).await.unwrap();
-    let s = store.get_scan(&o, scan).await.unwrap();
-    assert_eq!(s.progress.findings, 1);
-    assert_eq!(s.progress.done, 0, "Running does not finish the task");
-    assert_eq!(
-        store
-            .list_findings(&o, scan, &FindingQuery::default())
-            .await
-            .unwrap()
-            .items
-            .len(),
         1
     );
 }
