@@ -46,7 +46,7 @@ const KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// Hands an event on to the client: a `state` event first invalidates its scan in the cache
 /// (the client may read the scan as soon as it sees the event: it must not be stale).
 fn deliver(scans: &ScanCache, e: Event) -> Event {
-    if e.kind == EventKind::State {
+    if e.kind() == EventKind::State {
         scans.invalidate(e.scan_id);
     }
     e
@@ -102,7 +102,7 @@ fn sse_response(
         let data = serde_json::to_string(&e).unwrap_or_else(|_| "{}".to_owned());
         Ok(SseEvent::default()
             .id(e.id.to_string())
-            .event(e.kind.as_str())
+            .event(e.kind().as_str())
             .data(data))
     });
     Sse::new(stream).keep_alive(KeepAlive::new().interval(KEEP_ALIVE))

@@ -77,7 +77,16 @@ pub struct Cleanup {
 
 /// Durable records. See the module docs for the semantics every backend keeps.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store:
+    Coordination
+    + ScanStore
+    + LedgerStore
+    + FindingStore
+    + EventLog
+    + TemplateStore
+    + ArtifactIndex
+    + 'static
+{
     /// Short backend name (`sqlite`, `postgres`).
     fn backend(&self) -> &'static str;
 
@@ -88,7 +97,12 @@ pub trait Store: Send + Sync + 'static {
     /// closes the store cleanly (the SQLite store empties its WAL and releases its files).
     /// Later calls may fail. The default does nothing.
     async fn shutdown(&self) {}
+}
 
+/// Process coordination: the leadership lease of periodic work and the scanners worker pools
+/// advertise.
+#[async_trait]
+pub trait Coordination: Send + Sync {
     /// Leadership lease for a process role (the `scheduler`): `true` when `holder` holds `role`
     /// after the call — newly acquired because nobody held it or the last lease expired, or
     /// renewed for another `ttl` because `holder` already held it. At most one holder per role
@@ -98,8 +112,6 @@ pub trait Store: Send + Sync + 'static {
 
     /// Gives up `role` if `holder` holds it (graceful shutdown hands over at once).
     async fn resign(&self, role: &str, holder: &str) -> Result<()>;
-
-    // ---- workers ----
 
     /// Records that worker pool `worker` can run `scanners` for the next `ttl` (its heartbeat
     /// renews it). API processes of a distributed deployment accept scans only for scanners
@@ -111,9 +123,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// Every scanner name that some worker advertises and whose advertisement has not expired.
     async fn advertised_scanners(&self) -> Result<Vec<String>>;
+}
 
-    // ---- scans ----
-
+/// Scans: their records, lifecycle and the clean-up of ended and deleted ones.
+#[async_trait]
+pub trait ScanStore: Send + Sync {
     /// Stores a new scan in state `created`.
     async fn create_scan(&self, scan: NewScan) -> Result<Scan>;
 
@@ -165,8 +179,6 @@ pub trait Store: Send + Sync + 'static {
     /// Engine-internal: scans that are queued, running or paused (deadline monitor).
     async fn active_scans(&self) -> Result<Vec<Scan>>;
 
-    // ---- clean-up of ended and deleted scans ----
-
     /// Scans whose leftovers still need clearing, oldest first. Ending a scan (stop, finish,
     /// completion) and deleting one only mark it here, in their own transaction, so both cost
     /// the same for any scan size; the engine's janitor then clears the rest in bounded batches.
@@ -180,9 +192,11 @@ pub trait Store: Send + Sync + 'static {
     /// Forgets a clean-up once nothing is left (a no-op if the scan was deleted since
     /// `cleanup` was read: that clean-up is not finished).
     async fn cleanup_done(&self, cleanup: &Cleanup) -> Result<()>;
+}
 
-    // ---- task ledger ----
-
+/// The task ledger: the outbox between the store and the queue, and the commit of task reports.
+#[async_trait]
+pub trait LedgerStore: Send + Sync {
     /// Up to `limit` pending tasks (not yet handed to the queue) of scans that have not ended,
     /// higher priority first.
     async fn pending_tasks(&self, limit: u32) -> Result<Vec<Task>>;
@@ -196,9 +210,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// Commits a batch of task reports in one transaction (see module docs).
     async fn record(&self, reports: Vec<TaskReport>) -> Result<RecordOutcome>;
+}
 
-    // ---- findings ----
-
+/// Findings and their triage.
+#[async_trait]
+pub trait FindingStore: Send + Sync {
     /// Findings of one scan with filters, sort and cursor pagination.
     async fn list_findings(
         &self,
@@ -212,9 +228,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// Sets a finding's triage state.
     async fn set_triage(&self, org: &OrgId, id: FindingId, triage: Triage) -> Result<Finding>;
+}
 
-    // ---- events ----
-
+/// The event log (ids from one store-wide sequence; see the module docs).
+#[async_trait]
+pub trait EventLog: Send + Sync {
     /// Events with id > `after`, oldest first, of one scan or (with `None`) of the whole org.
     async fn events_after(
         &self,
@@ -223,9 +241,11 @@ pub trait Store: Send + Sync + 'static {
         after: i64,
         limit: u32,
     ) -> Result<Vec<Event>>;
+}
 
-    // ---- templates ----
-
+/// Scan templates.
+#[async_trait]
+pub trait TemplateStore: Send + Sync {
     /// Stores a template.
     async fn create_template(&self, template: NewTemplate) -> Result<Template>;
     /// One template.
@@ -237,13 +257,24 @@ pub trait Store: Send + Sync + 'static {
     async fn update_template(&self, template: NewTemplate) -> Result<Template>;
     /// Deletes a template.
     async fn delete_template(&self, org: &OrgId, id: TemplateId) -> Result<()>;
+}
 
-    // ---- artifacts ----
-
+/// Artifact metadata (the blobs live in an `ArtifactStore`).
+#[async_trait]
+pub trait ArtifactIndex: Send + Sync {
     /// Records (or replaces) an artifact's metadata.
     async fn put_artifact(&self, meta: ArtifactMeta) -> Result<()>;
     /// Artifacts of a scan, by name.
     async fn list_artifacts(&self, org: &OrgId, scan: ScanId) -> Result<Vec<ArtifactMeta>>;
     /// One artifact's metadata.
     async fn get_artifact(&self, org: &OrgId, scan: ScanId, name: &str) -> Result<ArtifactMeta>;
+}
+
+/// Every store trait, for code that calls a concrete store's methods (`use
+/// argus_core::store::prelude::*;`); through `dyn Store` or `S: Store` they need no import.
+pub mod prelude {
+    pub use super::{
+        ArtifactIndex, Coordination, EventLog, FindingStore, LedgerStore, ScanStore, Store,
+        TemplateStore,
+    };
 }

@@ -39,7 +39,7 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 
 use argus_core::bus::EventBus;
 use argus_core::error::Result;
-use argus_core::event::{Event, EventKind};
+use argus_core::event::Event;
 use argus_core::ids::{OrgId, ScanId};
 use argus_core::scan::ScanState;
 use argus_core::store::Store;
@@ -166,12 +166,7 @@ enum Start {
 
 /// Whether an event is a scan's move into a terminal state.
 fn is_terminal(e: &Event) -> bool {
-    e.kind == EventKind::State
-        && e.data
-            .get("to")
-            .and_then(|v| v.as_str())
-            .and_then(ScanState::parse)
-            .is_some_and(ScanState::is_terminal)
+    e.data.state_to().is_some_and(ScanState::is_terminal)
 }
 
 enum Flow {

@@ -260,7 +260,14 @@ impl<'a, S: ReportSink> Collector<'a, S> {
         let registry = self.runner.registry;
         let local = self.runner.local;
         match e {
-            Emission::Finding(f) => self.report.findings.push(f),
+            // Findings are validated here, where emissions arrive, and nowhere after: the store
+            // takes the report as it is.
+            Emission::Finding(f) => match f.validate() {
+                Ok(()) => self.report.findings.push(f),
+                Err(e) => {
+                    tracing::warn!(scan = %self.task.scan_id, task = %self.task.id, error = %e, "skipping invalid finding");
+                }
+            },
             Emission::Target(t) => {
                 let depth = self.task.depth + 1;
                 if !self.may_spawn

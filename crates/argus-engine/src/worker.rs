@@ -25,7 +25,6 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use argus_core::error::CoreError;
-use argus_core::event::EventKind;
 use argus_core::ids::{ScanId, TaskId};
 use argus_core::scan::{Scan, ScanState};
 use argus_core::scanner::ScanError;
@@ -499,13 +498,11 @@ async fn keep_loop(pool: Arc<Pool>, stop: CancellationToken) {
                 cancel_where(&pool, |_| true);
             }
             e = events.recv() => match e {
-                Ok(ev) if ev.kind == EventKind::State => {
-                    let to = ev.data.get("to").and_then(|v| v.as_str()).and_then(ScanState::parse);
-                    if to.is_some_and(ScanState::is_terminal) {
+                Ok(ev) => {
+                    if ev.data.state_to().is_some_and(ScanState::is_terminal) {
                         cancel_where(&pool, |s| s == ev.scan_id);
                     }
                 }
-                Ok(_) => {}
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => poll_states(&pool).await,
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => {
                     events = engine.bus().subscribe();

@@ -9,9 +9,10 @@ use std::time::{Duration, Instant};
 
 use argus_core::bus::LocalEventBus;
 use argus_core::event::EventKind;
-use argus_core::finding::FindingQuery;
+use argus_core::finding::{FindingQuery, NewFinding, Severity};
 use argus_core::ids::Principal;
 use argus_core::scan::{Priority, Scan, ScanAction, ScanConfig, ScanState, ScannerSpec, Scope};
+use argus_core::scanner::{ScanError, Scanner, ScannerInfo, TaskContext};
 use argus_core::store::Store;
 use argus_core::target::{Target, TargetKind};
 use argus_core::CoreError;
@@ -70,6 +71,8 @@ struct Setup {
     monitor: bool,
     /// Extra tool definitions.
     tools: Option<std::path::PathBuf>,
+    /// A scanner registered besides the built-in ones.
+    extra: Option<Arc<dyn Scanner>>,
     tweak: fn(&mut EngineConfig),
 }
 
@@ -82,6 +85,7 @@ impl Default for Setup {
             inline: true,
             monitor: true,
             tools: None,
+            extra: None,
             tweak: |_| {},
         }
     }
@@ -113,12 +117,15 @@ async fn harness_setup(setup: Setup) -> Harness {
         ..EngineConfig::default()
     };
     (setup.tweak)(&mut config);
-    let registry = argus_scanners::registry_with(&argus_scanners::RegistryOptions {
+    let mut registry = argus_scanners::registry_with(&argus_scanners::RegistryOptions {
         noop: true,
         user_tool_dir: setup.tools.as_deref(),
         ..Default::default()
     })
     .unwrap();
+    if let Some(extra) = setup.extra {
+        registry.register(extra);
+    }
     let engine = Engine::new(backends, registry, config);
     let shutdown = CancellationToken::new();
     argus_engine::relay::spawn(engine.clone(), shutdown.clone());
@@ -423,9 +430,9 @@ async fn failing_task_is_counted_failed_and_reported() {
             .await
             .unwrap()
             .unwrap();
-        if e.kind == EventKind::TaskFailed {
+        if e.kind() == EventKind::TaskFailed {
             assert!(
-                e.data["error"].as_str().unwrap().contains("fail"),
+                e.data.to_json()["error"].as_str().unwrap().contains("fail"),
                 "{:?}",
                 e.data
             );
@@ -585,8 +592,8 @@ async fn enumeration_reports_expected_total_and_enqueue_done() {
         .unwrap();
     let progress: Vec<argus_core::scan::Progress> = events
         .iter()
-        .filter(|e| e.kind == EventKind::Progress)
-        .map(|e| serde_json::from_value(e.data.clone()).unwrap())
+        .filter(|e| e.kind() == EventKind::Progress)
+        .map(|e| serde_json::from_value(e.data.to_json()).unwrap())
         .collect();
     assert!(
         progress
@@ -789,4 +796,67 @@ fingerprint = ["line"]
     pool_stop.cancel();
     pool.await.unwrap();
     assert!(h.store.advertised_scanners().await.unwrap().is_empty());
+}
+
+/// Emits one finding that fails `NewFinding::validate` (empty title) and one valid finding.
+struct InvalidFindings;
+
+#[async_trait::async_trait]
+impl Scanner for InvalidFindings {
+    fn info(&self) -> ScannerInfo {
+        ScannerInfo {
+            name: "invalid-findings".into(),
+            description: "emits an invalid and a valid finding".into(),
+            source: "builtin".into(),
+            target_kinds: TargetKind::ALL.to_vec(),
+            params_schema: serde_json::json!({ "type": "object" }),
+            available: true,
+            detail: None,
+        }
+    }
+
+    fn validate_params(&self, _params: &serde_json::Value) -> Result<(), CoreError> {
+        Ok(())
+    }
+
+    async fn run(&self, ctx: &TaskContext) -> Result<(), ScanError> {
+        let finding = |key: &str| {
+            NewFinding::new(
+                "test.kind",
+                Severity::Low,
+                format!("finding {key}"),
+                ctx.task.target.clone(),
+                &[key],
+            )
+        };
+        let mut bad = finding("bad");
+        bad.title.clear();
+        ctx.emit.finding(bad).await?;
+        ctx.emit.finding(finding("good")).await
+    }
+}
+
+/// Findings that fail `validate()` are skipped where they arrive (the worker) without failing
+/// the task or the batch: the scan completes with the valid one only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_findings_skipped() {
+    let h = harness_setup(Setup {
+        extra: Some(Arc::new(InvalidFindings)),
+        ..Setup::default()
+    })
+    .await;
+    let mut config = noop(serde_json::json!({}));
+    config.scanners[0].name = "invalid-findings".into();
+    let scan = create(&h, config, true).await;
+    let done = wait_state(&h, &scan, ScanState::Completed, Duration::from_secs(30)).await;
+    assert_eq!(done.progress.findings, 1);
+    assert_eq!(done.progress.failed, 0, "the task does not fail for it");
+    let items = h
+        .store
+        .list_findings(&h.who.org, scan.id, &FindingQuery::default())
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0].title, "finding good");
 }

@@ -318,7 +318,7 @@ async fn until_terminal_ends_after_the_terminal_event() {
     let all = stored(&h, scan.id).await;
     let got = take(&mut s, all.len()).await;
     assert_eq!(ids(&got), all);
-    assert_eq!(got.last().unwrap().kind, EventKind::State);
+    assert_eq!(got.last().unwrap().kind(), EventKind::State);
     let end = tokio::time::timeout(WAIT, s.recv()).await.unwrap();
     assert!(end.is_none(), "the stream went on: {end:?}");
 

@@ -7,7 +7,8 @@
 use std::time::Duration;
 
 use argus_core::bus::EventBus;
-use argus_core::event::{Event, EventKind};
+use argus_core::event::{Event, EventData};
+use argus_core::scan::Progress;
 use argus_core::testkit::service_url;
 use argus_core::{CoreError, OrgId, ScanId};
 use argus_queue::AmqpEventBus;
@@ -20,8 +21,10 @@ fn events(scan: ScanId, ids: std::ops::Range<i64>) -> Vec<Event> {
         id,
         scan_id: scan,
         org_id: org.clone(),
-        kind: EventKind::Progress,
-        data: serde_json::json!({ "done": id }),
+        data: EventData::Progress(Progress {
+            done: u64::try_from(id).unwrap(),
+            ..Progress::default()
+        }),
         at: chrono::Utc::now(),
     })
     .collect()

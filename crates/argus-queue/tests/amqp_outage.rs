@@ -355,7 +355,8 @@ async fn ping_fails_within_a_second_when_the_broker_stalls() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn event_bus_resubscribes_after_a_reconnect() {
     use argus_core::bus::EventBus;
-    use argus_core::event::{Event, EventKind};
+    use argus_core::event::{Event, EventData};
+    use argus_core::scan::Progress;
 
     let Some(url) = service_url("ARGUS_TEST_AMQP_URL") else {
         return;
@@ -378,8 +379,7 @@ async fn event_bus_resubscribes_after_a_reconnect() {
         id,
         scan_id: scan,
         org_id: org.clone(),
-        kind: EventKind::Progress,
-        data: serde_json::json!({}),
+        data: EventData::Progress(Progress::default()),
         at: chrono::Utc::now(),
     };
 

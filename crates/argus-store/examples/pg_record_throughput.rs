@@ -18,7 +18,7 @@ use std::error::Error;
 use std::sync::Arc;
 use std::time::Instant;
 
-use argus_core::store::Store;
+use argus_core::store::prelude::*;
 use argus_core::task::{Task, TaskReport, TaskStatus};
 use argus_core::testkit::store_suite::{config, new_scan, org, task};
 use argus_core::{OrgId, ScanId, TaskId};

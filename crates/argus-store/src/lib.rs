@@ -13,6 +13,7 @@ mod cursor;
 pub mod local;
 #[cfg(feature = "object-store")]
 pub mod object;
+mod plan;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 pub mod sqlite;

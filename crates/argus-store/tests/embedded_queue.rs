@@ -386,7 +386,7 @@ async fn odd_sized_batches_keep_order_and_dedup() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_store_publishes_inline_in_the_ledger_transaction() {
     use argus_core::scan::ScanAction;
-    use argus_core::store::Store;
+    use argus_core::store::prelude::*;
     use argus_core::task::{TaskReport, TaskStatus};
     use argus_core::testkit::store_suite::{config, domain, new_scan, org, task as ledger_task};
     use argus_store::SqliteStore;

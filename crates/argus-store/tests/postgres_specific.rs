@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use argus_core::event::EventKind;
 use argus_core::finding::{FindingQuery, Severity};
 use argus_core::scan::ScanState;
-use argus_core::store::Store;
+use argus_core::store::prelude::*;
 use argus_core::task::{Task, TaskReport, TaskStatus};
 use argus_core::testkit::store_suite::{config, finding, org, started, task};
 use argus_core::{CoreError, TaskId};
@@ -457,7 +457,7 @@ async fn counters_exact_across_processes() {
         let Some(e) = page.last() else { break };
         after = e.id;
         for e in &page {
-            match e.kind {
+            match e.kind() {
                 EventKind::Finding => kinds.0 += 1,
                 EventKind::TaskFailed => kinds.1 += 1,
                 _ => {}
@@ -735,15 +735,18 @@ async fn nul_characters_never_fail_a_batch() {
     let failed = out
         .events
         .iter()
-        .find(|e| e.kind == EventKind::TaskFailed)
+        .find(|e| e.kind() == EventKind::TaskFailed)
         .unwrap();
-    assert_eq!(failed.data["error"], "exit\u{FFFD}code");
+    assert_eq!(failed.data.to_json()["error"], "exit\u{FFFD}code");
     let finding_ev = out
         .events
         .iter()
-        .find(|e| e.kind == EventKind::Finding)
+        .find(|e| e.kind() == EventKind::Finding)
         .unwrap();
-    assert_eq!(finding_ev.data, serde_json::to_value(&stored).unwrap());
+    assert_eq!(
+        finding_ev.data.to_json(),
+        serde_json::to_value(&stored).unwrap()
+    );
 
     let mut bad = argus_core::testkit::store_suite::new_scan(&o, config());
     bad.name = "nul\0name".into();

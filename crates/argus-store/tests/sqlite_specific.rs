@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use argus_core::finding::FindingQuery;
-use argus_core::store::Store;
+use argus_core::store::prelude::*;
 use argus_core::testkit::store_suite::{config, org, started};
 use argus_store::{SqliteDb, SqliteStore};
 use std::path::Path;

@@ -18,8 +18,15 @@
 //!   `_sqlx_migrations` table; the sqlx migrator serialises concurrent migrating processes with
 //!   an advisory lock.
 
+mod artifacts;
+mod coordination;
+mod events;
+mod findings;
+mod ledger;
 mod rows;
+mod scans;
 mod store;
+mod templates;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;

@@ -13,7 +13,7 @@ use std::borrow::Cow;
 use uuid::Uuid;
 
 use argus_core::artifact::{ArtifactMeta, ArtifactName};
-use argus_core::event::{Event, EventKind};
+use argus_core::event::{Event, EventData, EventKind};
 use argus_core::finding::{Finding, Severity, Triage};
 use argus_core::ids::{FindingId, ScanId, TaskId, TemplateId};
 use argus_core::scan::{Priority, Progress, Scan, ScanState};
@@ -185,8 +185,11 @@ pub(crate) fn event_from_row(r: &PgRow) -> Result<Event> {
         id: get(r, "id")?,
         scan_id: ScanId(get(r, "scan_id")?),
         org_id: org(&get::<String>(r, "org_id")?)?,
-        kind: EventKind::parse(&kind).ok_or_else(|| corrupt("event kind", &kind))?,
-        data: json(r, "data")?,
+        data: EventData::from_json(
+            EventKind::parse(&kind).ok_or_else(|| corrupt("event kind", &kind))?,
+            json(r, "data")?,
+        )
+        .map_err(|e| corrupt("event data", e))?,
         at: get(r, "at")?,
     })
 }

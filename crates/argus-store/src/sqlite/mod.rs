@@ -1,12 +1,19 @@
 //! SQLite backend: the shared database handle, the embedded [`Store`](argus_core::store::Store)
 //! and the embedded [`Queue`](argus_core::queue::Queue) that lives in the same database.
 
+mod artifacts;
 mod batch;
+mod coordination;
 mod db;
+mod events;
+mod findings;
 mod inline;
+mod ledger;
 mod queue;
 mod rows;
+mod scans;
 mod store;
+mod templates;
 
 pub use db::SqliteDb;
 pub use inline::InlineQueue;

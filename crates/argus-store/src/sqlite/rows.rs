@@ -10,7 +10,7 @@ use sqlx::Row;
 use std::str::FromStr;
 
 use argus_core::artifact::{ArtifactMeta, ArtifactName};
-use argus_core::event::{Event, EventKind};
+use argus_core::event::{Event, EventData, EventKind};
 use argus_core::finding::{Finding, Severity, Triage};
 use argus_core::scan::{Priority, Progress, Scan, ScanState};
 use argus_core::task::Task;
@@ -192,8 +192,11 @@ pub(crate) fn event_from_row(r: &SqliteRow) -> Result<Event> {
         id: get(r, "id")?,
         scan_id: parse(&get::<String>(r, "scan_id")?, "scan id")?,
         org_id: org(&get::<String>(r, "org_id")?)?,
-        kind: EventKind::parse(&kind).ok_or_else(|| corrupt("event kind", &kind))?,
-        data: json(&get::<String>(r, "data")?, "event data")?,
+        data: EventData::from_json(
+            EventKind::parse(&kind).ok_or_else(|| corrupt("event kind", &kind))?,
+            json(&get::<String>(r, "data")?, "event data")?,
+        )
+        .map_err(|e| corrupt("event data", e))?,
         at: ms_to_time(get(r, "at")?),
     })
 }

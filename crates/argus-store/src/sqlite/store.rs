@@ -1,11 +1,21 @@
 //! [`SqliteStore`]: the embedded [`Store`] on SQLite.
 //!
+//! Layout: this file holds [`SqliteStore`]'s `Store` (backend, ping, shutdown) and the statements
+//! the aggregates share (event inserts, ledger inserts, ending a scan); each aggregate trait is
+//! implemented in a file of its own, named alike in both backends: `coordination.rs`, `scans.rs`,
+//! `ledger.rs`, `findings.rs`, `events.rs`, `templates.rs`, `artifacts.rs`.
+//!
 //! Every write is one transaction on the single writer connection (`SqliteDb::writer`), opened
 //! with `BEGIN IMMEDIATE` so it holds the write lock from the start; reads use the reader pool.
 //! Batches travel into SQL as one JSON array bind expanded with `json_each`, so a call costs a
 //! handful of statements however many tasks, findings or events it carries.
 //!
-//! Choices where the trait leaves room (also listed in the crate report):
+//! `record` reads the touched scans, runs the statements and feeds their results to
+//! [`RecordPlan`](crate::plan::RecordPlan), which decides (live scans, limits, completion,
+//! spawn admission, enumerations, counters, events); this file only runs its SQL.
+//!
+//! Choices where the trait leaves room (also listed in the crate report; the `record` ones are
+//! the planner's, shared with PostgreSQL):
 //! - `record` on a scan that has ended (completed, failed, cancelled) still settles the ledger
 //!   rows and counters, but inserts no findings, spawned tasks or artifacts: a finished scan's
 //!   results are frozen at the moment it ended.
@@ -33,98 +43,51 @@ use async_trait::async_trait;
 use serde_json::{json, Value};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, Transaction};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 
-use argus_core::artifact::ArtifactMeta;
-use argus_core::event::{Event, EventKind};
-use argus_core::finding::{Finding, FindingQuery, FindingSort, Page, Triage};
-use argus_core::scan::{ending, NewScan, Progress, Scan, ScanAction, ScanConfig, ScanState};
-use argus_core::store::{Cleanup, RecordOutcome, ScanQuery, Store, Transition};
-use argus_core::task::{Task, TaskReport, TaskStatus};
-use argus_core::template::{NewTemplate, Template};
-use argus_core::{now_ms, CoreError, FindingId, OrgId, Result, ScanId, TaskId, TemplateId};
+use argus_core::event::Event;
+use argus_core::finding::{FindingQuery, FindingSort};
+use argus_core::scan::{Scan, ScanState};
+use argus_core::store::Store;
+use argus_core::task::Task;
+use argus_core::{CoreError, OrgId, Result, ScanId};
 
 use super::batch::Pow2Sql;
 use super::db::SqliteDb;
 use super::inline::InlineQueue;
 use super::rows::*;
+use crate::plan::NewEvent;
 
 /// The SQLite [`Store`]. Cheap to clone (pools are shared).
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
-    db: SqliteDb,
+    pub(super) db: SqliteDb,
     /// The queue sharing this database, if new tasks go onto it in the ledger's transaction.
-    inline: Option<Arc<dyn InlineQueue>>,
+    pub(super) inline: Option<Arc<dyn InlineQueue>>,
 }
 
-/// An event to append: ids and times are assigned on insert.
-struct NewEvent {
-    scan_id: ScanId,
-    org_id: OrgId,
-    kind: EventKind,
-    data: Value,
-}
-
-impl NewEvent {
-    fn state(
-        scan: ScanId,
-        org: &OrgId,
-        from: ScanState,
-        to: ScanState,
-        reason: Option<&str>,
-    ) -> Self {
-        NewEvent {
-            scan_id: scan,
-            org_id: org.clone(),
-            kind: EventKind::State,
-            data: json!({ "from": from, "to": to, "reason": reason }),
-        }
-    }
-}
-
-/// Per-scan bookkeeping inside one `record` call.
-struct Touched {
-    org: OrgId,
-    state: ScanState,
-    findings: u64,
-    enqueued: u64,
-    max_results: Option<u64>,
-    max_tasks: Option<u64>,
-    d_done: u64,
-    d_failed: u64,
-    d_enqueued: u64,
-    d_findings: u64,
-    /// Change of `open_enums` (enumerations opened by spawned rows, closed by reports).
-    d_open_enums: i64,
-    /// Change of `expect_extra` (enumerations' estimates of sub-tasks still to come).
-    d_expect_extra: i64,
-    /// An enumeration of this scan reported or changed: recompute `expected_total`.
-    enum_touched: bool,
-    hit_max_results: bool,
-    /// Its tasks asked to add more tasks than `max_tasks` leaves room for.
-    hit_max_tasks: bool,
-}
-
-impl Touched {
-    fn live(&self) -> bool {
-        !self.state.is_terminal()
-    }
-}
-
-fn to_json<T: serde::Serialize>(v: &T) -> Result<String> {
+pub(super) fn to_json<T: serde::Serialize>(v: &T) -> Result<String> {
     serde_json::to_string(v).map_err(|e| CoreError::Backend(format!("cannot encode JSON: {e}")))
 }
 
-fn ids_json<T: ToString>(ids: impl IntoIterator<Item = T>) -> Result<String> {
+pub(super) fn ids_json<T: ToString>(ids: impl IntoIterator<Item = T>) -> Result<String> {
     to_json(&ids.into_iter().map(|i| i.to_string()).collect::<Vec<_>>())
 }
 
-fn i64_of(v: u64) -> i64 {
+pub(super) fn i64_of(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
-fn scan_not_found(id: ScanId) -> CoreError {
+/// A scan id column.
+pub(super) fn scan_of(r: &SqliteRow, col: &str) -> Result<ScanId> {
+    r.try_get::<String, _>(col)
+        .map_err(db_err)?
+        .parse()
+        .map_err(|_| CoreError::Backend("corrupt scan id in database".into()))
+}
+
+pub(super) fn scan_not_found(id: ScanId) -> CoreError {
     CoreError::not_found("scan", id)
 }
 
@@ -150,7 +113,7 @@ impl SqliteStore {
     }
 
     /// Tells the inline queue (if any) that a transaction which published `n` tasks committed.
-    fn published(&self, n: u64) {
+    pub(super) fn published(&self, n: u64) {
         if n > 0 {
             if let Some(q) = &self.inline {
                 q.committed();
@@ -163,7 +126,7 @@ impl SqliteStore {
         &self.db
     }
 
-    async fn begin(&self) -> Result<Transaction<'static, Sqlite>> {
+    pub(super) async fn begin(&self) -> Result<Transaction<'static, Sqlite>> {
         self.db
             .writer
             .begin_with("BEGIN IMMEDIATE")
@@ -177,7 +140,7 @@ impl SqliteStore {
 /// One multi-row insert: rows are inserted in `json_each` order (`ORDER BY j.key`) and
 /// AUTOINCREMENT assigns increasing ids in insertion order, so the sorted returned ids line up
 /// with the input order.
-async fn insert_events(
+pub(super) async fn insert_events(
     c: &mut SqliteConnection,
     evs: Vec<NewEvent>,
     now: i64,
@@ -191,8 +154,8 @@ async fn insert_events(
             json!([
                 e.scan_id.to_string(),
                 e.org_id.as_str(),
-                e.kind.as_str(),
-                e.data
+                e.data.kind().as_str(),
+                e.data.to_json()
             ])
         })
         .collect();
@@ -225,14 +188,13 @@ async fn insert_events(
             id,
             scan_id: e.scan_id,
             org_id: e.org_id,
-            kind: e.kind,
             data: e.data,
             at,
         })
         .collect())
 }
 
-async fn fetch_scan(c: &mut SqliteConnection, id: ScanId) -> Result<Scan> {
+pub(super) async fn fetch_scan(c: &mut SqliteConnection, id: ScanId) -> Result<Scan> {
     let row = sqlx::query(&format!("SELECT {SCAN_COLS} FROM scans WHERE id = ?1"))
         .bind(id.to_string())
         .fetch_optional(&mut *c)
@@ -243,7 +205,11 @@ async fn fetch_scan(c: &mut SqliteConnection, id: ScanId) -> Result<Scan> {
 }
 
 /// The state of an org's scan, or `NotFound`.
-async fn scan_state_in(c: &mut SqliteConnection, org: &OrgId, id: ScanId) -> Result<ScanState> {
+pub(super) async fn scan_state_in(
+    c: &mut SqliteConnection,
+    org: &OrgId,
+    id: ScanId,
+) -> Result<ScanState> {
     let row = sqlx::query("SELECT state FROM scans WHERE id = ?1 AND org_id = ?2")
         .bind(id.to_string())
         .bind(org.as_str())
@@ -255,7 +221,7 @@ async fn scan_state_in(c: &mut SqliteConnection, org: &OrgId, id: ScanId) -> Res
 }
 
 /// Moves a scan's ledger rows from any of `from` to `to`.
-async fn move_ledger(
+pub(super) async fn move_ledger(
     c: &mut SqliteConnection,
     scan: ScanId,
     from: &[&str],
@@ -277,27 +243,24 @@ async fn move_ledger(
 }
 
 /// What [`insert_tasks`] added.
-struct Inserted {
-    /// The scan id of every row actually inserted (dedup skips the rest), one entry per row.
-    scans: Vec<String>,
-    /// The scan id of every inserted row that opens an enumeration, one entry per row.
-    enumerating: Vec<String>,
+pub(super) struct Inserted {
+    /// `(scan id, opens an enumeration)` of every row actually inserted (dedup skips the rest).
+    pub(super) rows: Vec<(String, bool)>,
     /// How many of them went onto the inline queue in the same transaction.
-    published: u64,
+    pub(super) published: u64,
 }
 
 /// Inserts tasks into the ledger, deduped on `(scan, dedup_key)` and on id. Without `inline`
 /// the rows are `pending` (the relay publishes them); with it they are `published`, and the
 /// inserted ones are put on that queue through the same transaction.
-async fn insert_tasks(
+pub(super) async fn insert_tasks(
     c: &mut SqliteConnection,
     tasks: &[(&Task, &OrgId)],
     now: i64,
     inline: Option<&dyn InlineQueue>,
 ) -> Result<Inserted> {
     let mut out = Inserted {
-        scans: Vec::new(),
-        enumerating: Vec::new(),
+        rows: Vec::new(),
         published: 0,
     };
     if tasks.is_empty() {
@@ -354,10 +317,8 @@ async fn insert_tasks(
         let rows = q.fetch_all(&mut *c).await.map_err(db_err)?;
         for r in &rows {
             let scan = r.try_get::<String, _>(1).map_err(db_err)?;
-            if r.try_get::<Option<i64>, _>(2).map_err(db_err)?.is_some() {
-                out.enumerating.push(scan.clone());
-            }
-            out.scans.push(scan);
+            let enumerates = r.try_get::<Option<i64>, _>(2).map_err(db_err)?.is_some();
+            out.rows.push((scan, enumerates));
         }
         if let Some(queue) = inline {
             let mut added: Vec<&Task> = chunk.iter().map(|(t, _)| *t).collect();
@@ -378,10 +339,11 @@ async fn insert_tasks(
 
 /// The ledger insert, up to 1,024 rows (13 binds each: 13,312 at most, below SQLite's 32,766),
 /// as `pending` rows for the relay or as `published` rows for an inline queue.
-static INSERT_PENDING: Pow2Sql = Pow2Sql::new(1024, |n| insert_tasks_sql(n, "pending"));
-static INSERT_PUBLISHED: Pow2Sql = Pow2Sql::new(1024, |n| insert_tasks_sql(n, "published"));
+pub(super) static INSERT_PENDING: Pow2Sql = Pow2Sql::new(1024, |n| insert_tasks_sql(n, "pending"));
+pub(super) static INSERT_PUBLISHED: Pow2Sql =
+    Pow2Sql::new(1024, |n| insert_tasks_sql(n, "published"));
 
-fn insert_tasks_sql(rows: usize, status: &str) -> String {
+pub(super) fn insert_tasks_sql(rows: usize, status: &str) -> String {
     let values = vec![format!("(?,?,?,?,?,?,?,?,?,?,?,'{status}',?,?)"); rows].join(",");
     format!(
         "INSERT INTO scan_tasks (id, scan_id, org_id, dedup_key, scanner, target, depth, \
@@ -391,7 +353,7 @@ fn insert_tasks_sql(rows: usize, status: &str) -> String {
 }
 
 /// Marks up to 512 ledger rows of one scan `done` (see `record`).
-static MARK_DONE: Pow2Sql = Pow2Sql::new(512, |n| {
+pub(super) static MARK_DONE: Pow2Sql = Pow2Sql::new(512, |n| {
     format!(
         "UPDATE scan_tasks SET status = 'done', updated_at = ? \
          WHERE id IN ({}) AND +scan_id = ? AND status NOT IN ('done', 'failed', 'dropped')",
@@ -400,7 +362,7 @@ static MARK_DONE: Pow2Sql = Pow2Sql::new(512, |n| {
 });
 
 /// `?,?,…` for an `IN (…)` list of `n` values.
-fn in_list(n: usize) -> String {
+pub(super) fn in_list(n: usize) -> String {
     let mut s = String::with_capacity(n * 2);
     for i in 0..n {
         if i > 0 {
@@ -412,13 +374,13 @@ fn in_list(n: usize) -> String {
 }
 
 /// Largest `IN (…)` list bound in one statement.
-const IN_CHUNK: usize = 500;
+pub(super) const IN_CHUNK: usize = 500;
 
 /// Ends a live scan as `to` with `reason`; returns the state event, or `None` if the scan had
 /// already ended (or does not exist). Its leftover work (ledger rows still pending, queued
 /// deliveries) is not touched here: the scan is put on the clean-up list, which the engine's
 /// janitor clears in bounded batches, so ending a scan costs the same whatever its size.
-async fn end_scan(
+pub(super) async fn end_scan(
     c: &mut SqliteConnection,
     id: ScanId,
     to: ScanState,
@@ -460,7 +422,7 @@ async fn end_scan(
 
 /// Puts a scan on the clean-up list (see `end_scan`); `deleted` marks a deleted scan, whose
 /// every child row goes (and never goes back to a mere ended scan).
-async fn add_cleanup(
+pub(super) async fn add_cleanup(
     c: &mut SqliteConnection,
     scan: ScanId,
     deleted: bool,
@@ -481,9 +443,9 @@ async fn add_cleanup(
 
 /// A condition on rows with a `scan_id` column: their scan still exists (a deleted scan's rows
 /// linger until the janitor removes them, and must not be visible meanwhile).
-const LIVE_SCAN: &str = "AND EXISTS (SELECT 1 FROM scans s WHERE s.id = scan_id)";
+pub(super) const LIVE_SCAN: &str = "AND EXISTS (SELECT 1 FROM scans s WHERE s.id = scan_id)";
 
-fn push_finding_filters(qb: &mut QueryBuilder<'_, Sqlite>, q: &FindingQuery) {
+pub(super) fn push_finding_filters(qb: &mut QueryBuilder<'_, Sqlite>, q: &FindingQuery) {
     if let Some(kind) = &q.kind {
         qb.push(" AND kind = ").push_bind(kind.clone());
     }
@@ -501,7 +463,7 @@ fn push_finding_filters(qb: &mut QueryBuilder<'_, Sqlite>, q: &FindingQuery) {
     }
 }
 
-fn sort_name(s: FindingSort) -> &'static str {
+pub(super) fn sort_name(s: FindingSort) -> &'static str {
     match s {
         FindingSort::Created => "created",
         FindingSort::CreatedDesc => "created_desc",
@@ -526,1362 +488,5 @@ impl Store for SqliteStore {
     /// Closes the database: no WAL content is left behind (`SqliteDb::close`).
     async fn shutdown(&self) {
         self.db.close().await;
-    }
-
-    async fn try_lead(&self, role: &str, holder: &str, ttl: std::time::Duration) -> Result<bool> {
-        let now = now_ms();
-        let ttl = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX / 2);
-        // The upsert only overwrites a row held by the same holder or already expired; when the
-        // condition fails nothing is returned, which is the "refused" answer.
-        let row = sqlx::query(
-            "INSERT INTO leaders (role, holder, expires_ms) VALUES (?1, ?2, ?3) \
-             ON CONFLICT(role) DO UPDATE SET holder = excluded.holder, \
-             expires_ms = excluded.expires_ms \
-             WHERE leaders.holder = excluded.holder OR leaders.expires_ms <= ?4 \
-             RETURNING holder",
-        )
-        .bind(role)
-        .bind(holder)
-        .bind(now.saturating_add(ttl))
-        .bind(now)
-        .fetch_optional(&self.db.writer)
-        .await
-        .map_err(db_err)?;
-        Ok(row.is_some())
-    }
-
-    async fn resign(&self, role: &str, holder: &str) -> Result<()> {
-        sqlx::query("DELETE FROM leaders WHERE role = ?1 AND holder = ?2")
-            .bind(role)
-            .bind(holder)
-            .execute(&self.db.writer)
-            .await
-            .map_err(db_err)?;
-        Ok(())
-    }
-
-    // ---- workers ----
-
-    async fn advertise(
-        &self,
-        worker: &str,
-        scanners: &[String],
-        ttl: std::time::Duration,
-    ) -> Result<()> {
-        let expires =
-            now_ms().saturating_add(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX / 2));
-        sqlx::query(
-            "INSERT INTO workers (id, scanners, expires_ms) VALUES (?1, ?2, ?3) \
-             ON CONFLICT (id) DO UPDATE SET scanners = excluded.scanners, \
-                 expires_ms = excluded.expires_ms",
-        )
-        .bind(worker)
-        .bind(to_json(&scanners)?)
-        .bind(expires)
-        .execute(&self.db.writer)
-        .await
-        .map_err(db_err)?;
-        Ok(())
-    }
-
-    async fn withdraw(&self, worker: &str) -> Result<()> {
-        sqlx::query("DELETE FROM workers WHERE id = ?1")
-            .bind(worker)
-            .execute(&self.db.writer)
-            .await
-            .map_err(db_err)?;
-        Ok(())
-    }
-
-    async fn advertised_scanners(&self) -> Result<Vec<String>> {
-        let rows = sqlx::query(
-            "SELECT DISTINCT j.value FROM workers w, json_each(w.scanners) AS j \
-             WHERE w.expires_ms > ?1 ORDER BY 1",
-        )
-        .bind(now_ms())
-        .fetch_all(&self.db.reader)
-        .await
-        .map_err(db_err)?;
-        rows.iter()
-            .map(|r| r.try_get::<String, _>(0).map_err(db_err))
-            .collect()
-    }
-
-    // ---- clean-up ----
-
-    async fn pending_cleanups(&self, limit: u32) -> Result<Vec<Cleanup>> {
-        let rows = sqlx::query(
-            "SELECT scan_id, deleted FROM scan_cleanups ORDER BY created_at, scan_id LIMIT ?1",
-        )
-        .bind(i64::from(limit))
-        .fetch_all(&self.db.reader)
-        .await
-        .map_err(db_err)?;
-        rows.iter()
-            .map(|r| {
-                Ok(Cleanup {
-                    scan_id: r
-                        .try_get::<String, _>(0)
-                        .map_err(db_err)?
-                        .parse()
-                        .map_err(|_| CoreError::Backend("corrupt scan id in database".into()))?,
-                    deleted: r.try_get::<i64, _>(1).map_err(db_err)? != 0,
-                })
-            })
-            .collect()
-    }
-
-    async fn cleanup_step(&self, cleanup: &Cleanup, limit: u32) -> Result<u64> {
-        let scan = cleanup.scan_id.to_string();
-        let limit = i64::from(limit.max(1));
-        let mut tx = self.begin().await?;
-        let mut cleared = 0u64;
-        if cleanup.deleted {
-            // Each statement walks its table's scan_id index from the start; the rows it deletes
-            // leave the index, so every batch finds the next ones at once.
-            for (table, key) in [
-                ("scan_tasks", "rowid"),
-                ("findings", "rowid"),
-                ("events", "id"),
-                ("artifacts", "rowid"),
-            ] {
-                let left = limit - i64_of(cleared);
-                if left <= 0 {
-                    break;
-                }
-                let r = sqlx::query(&format!(
-                    "DELETE FROM {table} WHERE {key} IN \
-                     (SELECT {key} FROM {table} WHERE scan_id = ?1 LIMIT ?2)"
-                ))
-                .bind(&scan)
-                .bind(left)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
-                cleared += r.rows_affected();
-            }
-        } else {
-            // Only pending rows matter (the relay walks their index); parked and published rows
-            // of an ended scan are never read again and go when the scan is deleted.
-            let r = sqlx::query(
-                "UPDATE scan_tasks SET status = 'dropped', updated_at = ?1 WHERE rowid IN \
-                 (SELECT rowid FROM scan_tasks WHERE status = 'pending' AND scan_id = ?2 LIMIT ?3)",
-            )
-            .bind(now_ms())
-            .bind(&scan)
-            .bind(limit)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-            cleared += r.rows_affected();
-        }
-        tx.commit().await.map_err(db_err)?;
-        Ok(cleared)
-    }
-
-    async fn cleanup_done(&self, cleanup: &Cleanup) -> Result<()> {
-        sqlx::query("DELETE FROM scan_cleanups WHERE scan_id = ?1 AND deleted = ?2")
-            .bind(cleanup.scan_id.to_string())
-            .bind(i64::from(cleanup.deleted))
-            .execute(&self.db.writer)
-            .await
-            .map_err(db_err)?;
-        Ok(())
-    }
-
-    // ---- scans ----
-
-    async fn create_scan(&self, scan: NewScan) -> Result<Scan> {
-        let now = now_ms();
-        let row = sqlx::query(&format!(
-            "INSERT INTO scans (id, org_id, user_id, name, config, template_id, state, \
-                 created_at, updated_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'created', ?7, ?7) RETURNING {SCAN_COLS}"
-        ))
-        .bind(scan.id.to_string())
-        .bind(scan.org.as_str())
-        .bind(scan.user.as_str())
-        .bind(&scan.name)
-        .bind(to_json(&scan.config)?)
-        .bind(scan.template_id.map(|t| t.to_string()))
-        .bind(now)
-        .fetch_one(&self.db.writer)
-        .await
-        .map_err(db_err)?;
-        scan_from_row(&row)
-    }
-
-    async fn get_scan(&self, org: &OrgId, id: ScanId) -> Result<Scan> {
-        let row = sqlx::query(&format!(
-            "SELECT {SCAN_COLS} FROM scans WHERE id = ?1 AND org_id = ?2"
-        ))
-        .bind(id.to_string())
-        .bind(org.as_str())
-        .fetch_optional(&self.db.reader)
-        .await
-        .map_err(db_err)?
-        .ok_or_else(|| scan_not_found(id))?;
-        scan_from_row(&row)
-    }
-
-    async fn list_scans(&self, org: &OrgId, query: &ScanQuery) -> Result<Page<Scan>> {
-        let limit = clamp_limit(query.limit);
-        let mut qb =
-            QueryBuilder::<Sqlite>::new(format!("SELECT {SCAN_COLS} FROM scans WHERE org_id = "));
-        qb.push_bind(org.as_str().to_owned());
-        if let Some(state) = query.state {
-            qb.push(" AND state = ").push_bind(state.as_str());
-        }
-        if let Some(cur) = &query.cursor {
-            let c = Cursor::decode(cur, "scans")?;
-            qb.push(" AND (created_at, id) < (")
-                .push_bind(c.c)
-                .push(", ")
-                .push_bind(c.i)
-                .push(")");
-        }
-        qb.push(" ORDER BY created_at DESC, id DESC LIMIT ")
-            .push_bind(i64::from(limit) + 1);
-        let rows = qb
-            .build()
-            .fetch_all(&self.db.reader)
-            .await
-            .map_err(db_err)?;
-        let mut items = rows.iter().map(scan_from_row).collect::<Result<Vec<_>>>()?;
-        let next_cursor = if items.len() > limit as usize {
-            items.truncate(limit as usize);
-            items.last().map(|s| {
-                Cursor {
-                    s: "scans".into(),
-                    r: 0,
-                    c: s.created_at.timestamp_millis(),
-                    i: s.id.to_string(),
-                }
-                .encode()
-            })
-        } else {
-            None
-        };
-        Ok(Page { items, next_cursor })
-    }
-
-    async fn update_scan(
-        &self,
-        org: &OrgId,
-        id: ScanId,
-        name: String,
-        config: ScanConfig,
-    ) -> Result<Scan> {
-        let now = now_ms();
-        let mut tx = self.begin().await?;
-        let state = scan_state_in(&mut tx, org, id).await?;
-        if state != ScanState::Created {
-            return Err(CoreError::Conflict {
-                message: format!("cannot update a scan that is {state}"),
-                state: Some(state),
-            });
-        }
-        sqlx::query(
-            "UPDATE scans SET name = ?1, config = ?2, updated_at = ?3 \
-             WHERE id = ?4 AND org_id = ?5 AND state = 'created'",
-        )
-        .bind(&name)
-        .bind(to_json(&config)?)
-        .bind(now)
-        .bind(id.to_string())
-        .bind(org.as_str())
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
-        let scan = fetch_scan(&mut tx, id).await?;
-        tx.commit().await.map_err(db_err)?;
-        Ok(scan)
-    }
-
-    async fn delete_scan(&self, org: &OrgId, id: ScanId) -> Result<()> {
-        let mut tx = self.begin().await?;
-        let state = scan_state_in(&mut tx, org, id).await?;
-        if !state.can_delete() {
-            return Err(CoreError::Conflict {
-                message: format!("cannot delete a scan that is {state}"),
-                state: Some(state),
-            });
-        }
-        // The scan row goes now; its tasks, findings, events and artifact records go in bounded
-        // batches (the janitor), so a delete costs the same for a scan of any size. Until then
-        // reads find them through their scan (gone) or the clean-up row (deleted), never alone.
-        add_cleanup(&mut tx, id, true, now_ms()).await?;
-        sqlx::query("DELETE FROM scans WHERE id = ?1 AND org_id = ?2")
-            .bind(id.to_string())
-            .bind(org.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        tx.commit().await.map_err(db_err)?;
-        Ok(())
-    }
-
-    async fn start_scan(&self, org: &OrgId, id: ScanId, tasks: Vec<Task>) -> Result<Transition> {
-        let now = now_ms();
-        let mut tx = self.begin().await?;
-        let from = scan_state_in(&mut tx, org, id).await?;
-        let to = from.apply(ScanAction::Start)?;
-        // The ledger rows belong to this scan and org whatever the tasks claim.
-        let tasks: Vec<Task> = tasks
-            .into_iter()
-            .map(|t| Task {
-                scan_id: id,
-                org_id: org.clone(),
-                ..t
-            })
-            .collect();
-        let pairs: Vec<(&Task, &OrgId)> = tasks.iter().map(|t| (t, org)).collect();
-        let added = insert_tasks(&mut tx, &pairs, now, self.inline.as_deref()).await?;
-        let inserted = added.scans.len() as u64;
-        // Enqueuing is done at once unless an initial task enumerates.
-        let open = added.enumerating.len() as u64;
-        let r = sqlx::query(
-            "UPDATE scans SET state = ?1, enqueued = ?2, open_enums = ?7, \
-                 enqueue_done = (?7 = 0), started_at = ?3, updated_at = ?3 \
-             WHERE id = ?4 AND org_id = ?5 AND state = ?6",
-        )
-        .bind(to.as_str())
-        .bind(i64_of(inserted))
-        .bind(now)
-        .bind(id.to_string())
-        .bind(org.as_str())
-        .bind(from.as_str())
-        .bind(i64_of(open))
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
-        if r.rows_affected() == 0 {
-            return Err(CoreError::illegal("start", from));
-        }
-        let mut evs = vec![NewEvent::state(id, org, from, to, None)];
-        if inserted == 0 {
-            // Nothing to run: the completion rule holds already.
-            if let Some(ev) = end_scan(&mut tx, id, ScanState::Completed, None, now).await? {
-                evs.push(ev);
-            }
-        }
-        let events = insert_events(&mut tx, evs, now).await?;
-        let scan = fetch_scan(&mut tx, id).await?;
-        tx.commit().await.map_err(db_err)?;
-        self.published(added.published);
-        Ok(Transition { scan, events })
-    }
-
-    async fn apply_action(
-        &self,
-        org: &OrgId,
-        id: ScanId,
-        action: ScanAction,
-    ) -> Result<Transition> {
-        let now = now_ms();
-        let mut tx = self.begin().await?;
-        let from = scan_state_in(&mut tx, org, id).await?;
-        let to = from.apply(action)?;
-        if action == ScanAction::Start {
-            return Err(CoreError::invalid(
-                "/action",
-                "a scan is started with its planned tasks (start_scan)",
-            ));
-        }
-        let reason = (action == ScanAction::Stop).then_some("stopped");
-        let finished = (action == ScanAction::Stop).then_some(now);
-        let r = sqlx::query(
-            "UPDATE scans SET state = ?1, reason = COALESCE(?2, reason), \
-                 finished_at = COALESCE(?3, finished_at), updated_at = ?4 \
-             WHERE id = ?5 AND org_id = ?6 AND state = ?7",
-        )
-        .bind(to.as_str())
-        .bind(reason)
-        .bind(finished)
-        .bind(now)
-        .bind(id.to_string())
-        .bind(org.as_str())
-        .bind(from.as_str())
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
-        if r.rows_affected() == 0 {
-            let current = scan_state_in(&mut tx, org, id).await?;
-            return Err(CoreError::illegal(action.as_str(), current));
-        }
-        match action {
-            ScanAction::Pause => {
-                move_ledger(&mut tx, id, &["pending"], "parked", now).await?;
-            }
-            ScanAction::Resume => {
-                move_ledger(&mut tx, id, &["parked"], "pending", now).await?;
-            }
-            ScanAction::Stop => {
-                // Lazily: queued deliveries are dropped when claimed and the rest is cleared in
-                // bounded batches by the janitor, so a stop costs the same for any scan size.
-                add_cleanup(&mut tx, id, false, now).await?;
-            }
-            ScanAction::Start => {}
-        }
-        let events = insert_events(
-            &mut tx,
-            vec![NewEvent::state(id, org, from, to, reason)],
-            now,
-        )
-        .await?;
-        let scan = fetch_scan(&mut tx, id).await?;
-        tx.commit().await.map_err(db_err)?;
-        Ok(Transition { scan, events })
-    }
-
-    async fn mark_running(&self, ids: &[ScanId]) -> Result<Vec<Event>> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let now = now_ms();
-        let mut tx = self.begin().await?;
-        let rows = sqlx::query(
-            "UPDATE scans SET state = 'running', updated_at = ?1 \
-             WHERE state = 'queued' AND id IN (SELECT value FROM json_each(?2)) \
-             RETURNING id, org_id",
-        )
-        .bind(now)
-        .bind(ids_json(ids)?)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db_err)?;
-        let mut evs = Vec::with_capacity(rows.len());
-        for r in &rows {
-            let id: ScanId = r
-                .try_get::<String, _>(0)
-                .map_err(db_err)?
-                .parse()
-                .map_err(|_| CoreError::Backend("corrupt scan id in database".into()))?;
-            let org = OrgId::parse(&r.try_get::<String, _>(1).map_err(db_err)?)
-                .map_err(|_| CoreError::Backend("corrupt org id in database".into()))?;
-            evs.push(NewEvent::state(
-                id,
-                &org,
-                ScanState::Queued,
-                ScanState::Running,
-                None,
-            ));
-        }
-        evs.sort_by_key(|e| e.scan_id);
-        let events = insert_events(&mut tx, evs, now).await?;
-        tx.commit().await.map_err(db_err)?;
-        Ok(events)
-    }
-
-    async fn finish_scan(
-        &self,
-        id: ScanId,
-        state: ScanState,
-        reason: &str,
-    ) -> Result<Option<Transition>> {
-        if !matches!(state, ScanState::Completed | ScanState::Failed) {
-            return Err(CoreError::invalid(
-                "/state",
-                "a scan is finished as completed or failed",
-            ));
-        }
-        let now = now_ms();
-        let mut tx = self.begin().await?;
-        // Distinguish "unknown scan" (NotFound) from "already ended" (None).
-        fetch_scan(&mut tx, id).await?;
-        let Some(ev) = end_scan(&mut tx, id, state, Some(reason), now).await? else {
-            return Ok(None);
-        };
-        let events = insert_events(&mut tx, vec![ev], now).await?;
-        let scan = fetch_scan(&mut tx, id).await?;
-        tx.commit().await.map_err(db_err)?;
-        Ok(Some(Transition { scan, events }))
-    }
-
-    async fn scans_by_ids(&self, ids: &[ScanId]) -> Result<Vec<Scan>> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let rows = sqlx::query(&format!(
-            "SELECT {SCAN_COLS} FROM scans WHERE id IN (SELECT value FROM json_each(?1))"
-        ))
-        .bind(ids_json(ids)?)
-        .fetch_all(&self.db.reader)
-        .await
-        .map_err(db_err)?;
-        rows.iter().map(scan_from_row).collect()
-    }
-
-    async fn active_scans(&self) -> Result<Vec<Scan>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {SCAN_COLS} FROM scans WHERE state IN ('queued', 'running', 'paused') \
-             ORDER BY created_at, id"
-        ))
-        .fetch_all(&self.db.reader)
-        .await
-        .map_err(db_err)?;
-        rows.iter().map(scan_from_row).collect()
-    }
-
-    // ---- task ledger ----
-
-    async fn pending_tasks(&self, limit: u32) -> Result<Vec<Task>> {
-        if limit == 0 {
-            return Ok(Vec::new());
-        }
-        let rows = sqlx::query(&format!(
-            "SELECT {TASK_COLS} FROM scan_tasks WHERE status = 'pending' \
-             AND EXISTS (SELECT 1 FROM scans s WHERE s.id = scan_tasks.scan_id \
-                 AND s.state IN ('queued', 'running', 'paused')) \
-             ORDER BY priority DESC, rowid LIMIT ?1"
-        ))
-        .bind(i64::from(limit))
-        .fetch_all(&self.db.reader)
-        .await
-        .map_err(db_err)?;
-        rows.iter().map(task_from_row).collect()
-    }
-
-    async fn mark_published(&self, ids: &[TaskId]) -> Result<()> {
-        if ids.is_empty() {
-            return Ok(());
-        }
-        let now = now_ms();
-        let mut tx = self.begin().await?;
-        for chunk in ids.chunks(IN_CHUNK) {
-            let sql = format!(
-                "UPDATE scan_tasks SET status = 'published', updated_at = ? \
-                 WHERE status = 'pending' AND id IN ({})",
-                in_list(chunk.len())
-            );
-            let mut q = sqlx::query(&sql).bind(now);
-            for id in chunk {
-                q = q.bind(id.to_string());
-            }
-            q.execute(&mut *tx).await.map_err(db_err)?;
-        }
-        tx.commit().await.map_err(db_err)?;
-        Ok(())
-    }
-
-    async fn finished_tasks(&self, ids: &[TaskId]) -> Result<Vec<TaskId>> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        // A task of an ended scan is finished too (its scan will never run it); a task of a
-        // deleted scan is not there at all.
-        let rows = sqlx::query(
-            "SELECT t.id FROM scan_tasks t JOIN scans s ON s.id = t.scan_id \
-             WHERE t.id IN (SELECT value FROM json_each(?1)) \
-             AND (t.status IN ('done', 'failed', 'dropped') \
-                 OR s.state IN ('completed', 'failed', 'cancelled'))",
-        )
-        .bind(ids_json(ids)?)
-        .fetch_all(&self.db.reader)
-        .await
-        .map_err(db_err)?;
-        rows.iter()
-            .map(|r| {
-                r.try_get::<String, _>(0)
-                    .map_err(db_err)?
-                    .parse::<TaskId>()
-                    .map_err(|_| CoreError::Backend("corrupt task id in database".into()))
-            })
-            .collect()
-    }
-
-    /// Commits a batch of reports in one transaction with a fixed number of statements:
-    /// scan lookup, ledger updates (done, failed, dropped, parked), finding insert, spawned-task
-    /// insert, one counter update per touched scan, completion checks, and one event insert.
-    async fn record(&self, reports: Vec<TaskReport>) -> Result<RecordOutcome> {
-        if reports.is_empty() {
-            return Ok(RecordOutcome::default());
-        }
-        let now = now_ms();
-        let mut tx = self.begin().await?;
-
-        // 1. The scans this batch touches, with what the rules need.
-        let mut scan_ids: HashSet<ScanId> = reports.iter().map(|r| r.scan_id).collect();
-        scan_ids.extend(
-            reports
-                .iter()
-                .flat_map(|r| r.spawned.iter().map(|t| t.scan_id)),
-        );
-        let rows = sqlx::query(
-            "SELECT id, org_id, state, findings, enqueued, \
-                 json_extract(config, '$.max_results') AS mr, \
-                 json_extract(config, '$.max_tasks') AS mt \
-             FROM scans WHERE id IN (SELECT value FROM json_each(?1))",
-        )
-        .bind(ids_json(&scan_ids)?)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db_err)?;
-        let mut scans: BTreeMap<ScanId, Touched> = BTreeMap::new();
-        for r in &rows {
-            let id: ScanId = r
-                .try_get::<String, _>("id")
-                .map_err(db_err)?
-                .parse()
-                .map_err(|_| CoreError::Backend("corrupt scan id in database".into()))?;
-            let org = OrgId::parse(&r.try_get::<String, _>("org_id").map_err(db_err)?)
-                .map_err(|_| CoreError::Backend("corrupt org id in database".into()))?;
-            scans.insert(
-                id,
-                Touched {
-                    org,
-                    state: scan_state(&r.try_get::<String, _>("state").map_err(db_err)?)?,
-                    findings: u64::try_from(r.try_get::<i64, _>("findings").map_err(db_err)?)
-                        .unwrap_or(0),
-                    enqueued: u64::try_from(r.try_get::<i64, _>("enqueued").map_err(db_err)?)
-                        .unwrap_or(0),
-                    max_results: r
-                        .try_get::<Option<i64>, _>("mr")
-                        .map_err(db_err)?
-                        .and_then(|v| u64::try_from(v).ok()),
-                    max_tasks: r
-                        .try_get::<Option<i64>, _>("mt")
-                        .map_err(db_err)?
-                        .and_then(|v| u64::try_from(v).ok()),
-                    d_done: 0,
-                    d_failed: 0,
-                    d_enqueued: 0,
-                    d_findings: 0,
-                    d_open_enums: 0,
-                    d_expect_extra: 0,
-                    enum_touched: false,
-                    hit_max_results: false,
-                    hit_max_tasks: false,
-                },
-            );
-        }
-
-        // 2. Ledger: terminal statuses count only when the row was not terminal already.
-        let mut done: BTreeMap<ScanId, Vec<String>> = BTreeMap::new();
-        let mut failed: Vec<Value> = Vec::new();
-        let mut dropped = Vec::new();
-        let mut parked = Vec::new();
-        let mut failed_seen: HashSet<TaskId> = HashSet::new();
-        for r in &reports {
-            match &r.status {
-                TaskStatus::Running => {}
-                TaskStatus::Done => done
-                    .entry(r.scan_id)
-                    .or_default()
-                    .push(r.task_id.to_string()),
-                TaskStatus::Failed { error } => {
-                    // One row per task: a duplicate in the batch must not match the ledger twice.
-                    if failed_seen.insert(r.task_id) {
-                        failed.push(json!([r.task_id.to_string(), error]));
-                    }
-                }
-                TaskStatus::Parked => parked.push(r.task_id.to_string()),
-                TaskStatus::Dropped => dropped.push(r.task_id.to_string()),
-            }
-        }
-        let scan_of = |r: &SqliteRow, col: &str| -> Result<ScanId> {
-            r.try_get::<String, _>(col)
-                .map_err(db_err)?
-                .parse()
-                .map_err(|_| CoreError::Backend("corrupt scan id in database".into()))
-        };
-        // The hot path: IN lists of binds rather than a json_each expansion, one statement per
-        // scan and chunk, counted from `rows_affected` (no row per task handed back). The unary
-        // `+` keeps the planner on the primary key: with `scan_id` usable it may walk the
-        // scan's whole `(scan_id, dedup_key)` index instead.
-        for (scan, ids) in &done {
-            let sid = scan.to_string();
-            for chunk in ids.chunks(MARK_DONE.max()) {
-                // Padded to the statement's size with repeats of the last id.
-                let (sql, n) = MARK_DONE.get(chunk.len());
-                let mut q = sqlx::query(sql).bind(now);
-                for id in chunk {
-                    q = q.bind(id.as_str());
-                }
-                if let Some(last) = chunk.last() {
-                    for _ in chunk.len()..n {
-                        q = q.bind(last.as_str());
-                    }
-                }
-                let n = q.bind(&sid).execute(&mut *tx).await.map_err(db_err)?;
-                // An ended scan's counters are frozen at the moment it ended.
-                if let Some(t) = scans.get_mut(scan).filter(|t| t.live()) {
-                    t.d_done += n.rows_affected();
-                }
-            }
-        }
-        let mut evs: Vec<NewEvent> = Vec::new();
-        let mut failed_evs: Vec<NewEvent> = Vec::new();
-        if !failed.is_empty() {
-            let rows = sqlx::query(
-                "UPDATE scan_tasks SET status = 'failed', error = j.value->>1, updated_at = ?1 \
-                 FROM (SELECT value FROM json_each(?2)) AS j \
-                 WHERE scan_tasks.id = j.value->>0 \
-                 AND scan_tasks.status NOT IN ('done', 'failed', 'dropped') \
-                 RETURNING scan_tasks.id, scan_tasks.scan_id, scan_tasks.scanner, \
-                     scan_tasks.target, scan_tasks.error",
-            )
-            .bind(now)
-            .bind(to_json(&failed)?)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(db_err)?;
-            for r in &rows {
-                let scan_id = scan_of(r, "scan_id")?;
-                if let Some(t) = scans.get_mut(&scan_id).filter(|t| t.live()) {
-                    t.d_failed += 1;
-                    let target: Value =
-                        serde_json::from_str(&r.try_get::<String, _>("target").map_err(db_err)?)
-                            .unwrap_or(Value::Null);
-                    failed_evs.push(NewEvent {
-                        scan_id,
-                        org_id: t.org.clone(),
-                        kind: EventKind::TaskFailed,
-                        data: json!({
-                            "task_id": r.try_get::<String, _>("id").map_err(db_err)?,
-                            "scanner": r.try_get::<String, _>("scanner").map_err(db_err)?,
-                            "target": target,
-                            "error": r.try_get::<Option<String>, _>("error").map_err(db_err)?,
-                        }),
-                    });
-                }
-            }
-        }
-        if !dropped.is_empty() {
-            sqlx::query(
-                "UPDATE scan_tasks SET status = 'dropped', updated_at = ?1 \
-                 WHERE id IN (SELECT value FROM json_each(?2)) \
-                 AND status NOT IN ('done', 'failed', 'dropped')",
-            )
-            .bind(now)
-            .bind(to_json(&dropped)?)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        }
-        if !parked.is_empty() {
-            sqlx::query(
-                "UPDATE scan_tasks SET status = 'parked', updated_at = ?1 \
-                 WHERE id IN (SELECT value FROM json_each(?2)) \
-                 AND status IN ('pending', 'published')",
-            )
-            .bind(now)
-            .bind(to_json(&parked)?)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        }
-
-        // 2b. Enumerations: the latest estimate of an open one, and closing it (once) when its
-        // task says it is complete or ends. Only enumerating tasks get here (rare, never the
-        // no-op hot path), one lookup each.
-        for r in reports.iter().filter(|r| r.enumerates) {
-            let closes = r.enumeration.is_some_and(|u| u.complete)
-                || matches!(
-                    r.status,
-                    TaskStatus::Done | TaskStatus::Failed { .. } | TaskStatus::Dropped
-                );
-            let remaining = r.enumeration.and_then(|u| u.remaining);
-            if !closes && remaining.is_none() {
-                continue;
-            }
-            let Some(row) = sqlx::query(
-                "SELECT expect_remaining FROM scan_tasks WHERE id = ?1 AND enum_state = 1",
-            )
-            .bind(r.task_id.to_string())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db_err)?
-            else {
-                continue; // not open (closed before, or not in the ledger)
-            };
-            let old: i64 = row.try_get(0).map_err(db_err)?;
-            let (state, new) = if closes {
-                (0i64, 0i64)
-            } else {
-                (1, i64_of(remaining.unwrap_or(0)))
-            };
-            sqlx::query(
-                "UPDATE scan_tasks SET enum_state = ?1, expect_remaining = ?2 WHERE id = ?3",
-            )
-            .bind(state)
-            .bind(new)
-            .bind(r.task_id.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-            if let Some(t) = scans.get_mut(&r.scan_id) {
-                t.d_expect_extra += new - old;
-                if closes {
-                    t.d_open_enums -= 1;
-                }
-                t.enum_touched = true;
-            }
-        }
-
-        // 3. Findings of live scans, idempotent on (scan, fingerprint).
-        let mut new_findings: Vec<Finding> = Vec::new();
-        for r in &reports {
-            let Some(t) = scans.get(&r.scan_id).filter(|t| t.live()) else {
-                continue;
-            };
-            for f in &r.findings {
-                if let Err(e) = f.validate() {
-                    tracing::warn!(scan = %r.scan_id, task = %r.task_id, error = %e, "skipping invalid finding");
-                    continue;
-                }
-                new_findings.push(Finding {
-                    id: FindingId::new(),
-                    scan_id: r.scan_id,
-                    org_id: t.org.clone(),
-                    task_id: Some(r.task_id),
-                    scanner: r.scanner.clone(),
-                    kind: f.kind.clone(),
-                    severity: f.severity,
-                    title: f.title.clone(),
-                    description: f.description.clone(),
-                    target: f.target.clone(),
-                    location: f.location.clone(),
-                    fingerprint: f.fingerprint.clone(),
-                    data: f.data.clone(),
-                    secret: f.secret.clone(),
-                    triage: Triage::Open,
-                    created_at: ms_to_time(now),
-                    updated_at: ms_to_time(now),
-                });
-            }
-        }
-        if !new_findings.is_empty() {
-            let arr: Vec<Value> = new_findings
-                .iter()
-                .map(|f| {
-                    json!([
-                        f.id.to_string(),
-                        f.scan_id.to_string(),
-                        f.org_id.as_str(),
-                        f.task_id.map(|t| t.to_string()),
-                        f.scanner,
-                        f.kind,
-                        f.severity.rank(),
-                        f.title,
-                        f.description,
-                        f.target,
-                        f.location,
-                        f.fingerprint,
-                        f.data,
-                        f.secret,
-                    ])
-                })
-                .collect();
-            let rows = sqlx::query(
-                "INSERT INTO findings (id, scan_id, org_id, task_id, scanner, kind, severity, title, \
-                     description, target, location, fingerprint, data, secret, triage, created_at, \
-                     updated_at) \
-                 SELECT j.value->>0, j.value->>1, j.value->>2, j.value->>3, j.value->>4, \
-                     j.value->>5, j.value->>6, j.value->>7, j.value->>8, j.value->9, j.value->10, \
-                     j.value->>11, j.value->12, j.value->13, 'open', ?1, ?1 \
-                 FROM json_each(?2) AS j WHERE true ORDER BY j.key \
-                 ON CONFLICT DO NOTHING RETURNING id",
-            )
-            .bind(now)
-            .bind(to_json(&arr)?)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(db_err)?;
-            let inserted: HashSet<String> = rows
-                .iter()
-                .map(|r| r.try_get::<String, _>(0))
-                .collect::<Result<_, _>>()
-                .map_err(db_err)?;
-            new_findings.retain(|f| inserted.contains(&f.id.to_string()));
-            for f in &new_findings {
-                if let Some(t) = scans.get_mut(&f.scan_id) {
-                    t.d_findings += 1;
-                }
-                evs.push(NewEvent {
-                    scan_id: f.scan_id,
-                    org_id: f.org_id.clone(),
-                    kind: EventKind::Finding,
-                    data: serde_json::to_value(f).unwrap_or(Value::Null),
-                });
-            }
-        }
-        evs.extend(failed_evs);
-        for t in scans.values_mut() {
-            t.hit_max_results = t.live()
-                && t.max_results
-                    .is_some_and(|m| t.findings + t.d_findings >= m);
-        }
-
-        // 4. Spawned tasks of live scans that did not just reach max_results, deduped.
-        // A paused scan's tasks wait in the ledger as `pending` (the relay publishes them after
-        // the resume); the others go straight onto an inline queue if there is one.
-        // A scan's tasks may add at most `max_tasks - enqueued` more; asking for more than that
-        // fails the scan (`max_tasks`), keeping what fits.
-        let mut room: BTreeMap<ScanId, u64> = scans
-            .iter()
-            .map(|(id, t)| {
-                (
-                    *id,
-                    t.max_tasks
-                        .map_or(u64::MAX, |m| m.saturating_sub(t.enqueued)),
-                )
-            })
-            .collect();
-        let mut admitted: Vec<&Task> = Vec::new();
-        for task in reports.iter().flat_map(|r| r.spawned.iter()) {
-            let Some(t) = scans.get_mut(&task.scan_id) else {
-                continue;
-            };
-            if !t.live() || t.hit_max_results || t.hit_max_tasks {
-                continue;
-            }
-            let Some(left) = room.get_mut(&task.scan_id) else {
-                continue;
-            };
-            if *left == 0 {
-                t.hit_max_tasks = true;
-                continue;
-            }
-            *left -= 1;
-            admitted.push(task);
-        }
-        let mut spawned: Vec<(&Task, &OrgId)> = Vec::new();
-        let mut spawned_paused: Vec<(&Task, &OrgId)> = Vec::new();
-        for task in admitted {
-            let Some(t) = scans.get(&task.scan_id) else {
-                continue;
-            };
-            if t.state == ScanState::Paused {
-                spawned_paused.push((task, &t.org));
-            } else {
-                spawned.push((task, &t.org));
-            }
-        }
-        let mut published = 0u64;
-        let mut inserted_for = Vec::new();
-        let mut enumerating_for = Vec::new();
-        for (batch, inline) in [(&spawned, self.inline.as_deref()), (&spawned_paused, None)] {
-            let added = insert_tasks(&mut tx, batch, now, inline).await?;
-            published += added.published;
-            inserted_for.extend(added.scans);
-            enumerating_for.extend(added.enumerating);
-        }
-        for sid in enumerating_for {
-            let sid: ScanId = sid
-                .parse()
-                .map_err(|_| CoreError::Backend("corrupt scan id in database".into()))?;
-            if let Some(t) = scans.get_mut(&sid) {
-                t.d_open_enums += 1;
-                t.enum_touched = true;
-            }
-        }
-        let mut spawned_count = 0u64;
-        for sid in inserted_for {
-            let sid: ScanId = sid
-                .parse()
-                .map_err(|_| CoreError::Backend("corrupt scan id in database".into()))?;
-            if let Some(t) = scans.get_mut(&sid) {
-                t.d_enqueued += 1;
-                spawned_count += 1;
-            }
-        }
-
-        // 5. Artifacts of live scans.
-        for r in &reports {
-            let Some(t) = scans.get(&r.scan_id).filter(|t| t.live()) else {
-                continue;
-            };
-            for a in &r.artifacts {
-                sqlx::query(
-                    "INSERT INTO artifacts (scan_id, name, org_id, size, content_type, created_at) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
-                     ON CONFLICT (scan_id, name) DO UPDATE SET size = excluded.size, \
-                         content_type = excluded.content_type, created_at = excluded.created_at",
-                )
-                .bind(r.scan_id.to_string())
-                .bind(a.name.as_str())
-                .bind(t.org.as_str())
-                .bind(i64_of(a.size))
-                .bind(&a.content_type)
-                .bind(a.created_at.timestamp_millis())
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
-            }
-        }
-
-        // 6. Counters once per scan, progress events, completion.
-        let mut finished = Vec::new();
-        for (id, t) in &scans {
-            let changed = t.d_done + t.d_failed + t.d_enqueued + t.d_findings > 0
-                || t.d_open_enums != 0
-                || t.enum_touched;
-            let progress: Progress = if changed {
-                // Right-hand sides read the old row, so `enqueued + ?3 + expect_extra + ?8` is
-                // the new total; `expected_total` exists once an enumeration was seen.
-                let row = sqlx::query(
-                    "UPDATE scans SET done = done + ?1, failed = failed + ?2, enqueued = enqueued + ?3, \
-                         findings = findings + ?4, updated_at = ?5, \
-                         open_enums = open_enums + ?7, enqueue_done = (open_enums + ?7 = 0), \
-                         expect_extra = expect_extra + ?8, \
-                         expected_total = CASE WHEN ?9 OR expected_total IS NOT NULL \
-                             THEN enqueued + ?3 + expect_extra + ?8 ELSE NULL END \
-                     WHERE id = ?6 \
-                     RETURNING enqueued, done, failed, expected_total, enqueue_done, findings",
-                )
-                .bind(i64_of(t.d_done))
-                .bind(i64_of(t.d_failed))
-                .bind(i64_of(t.d_enqueued))
-                .bind(i64_of(t.d_findings))
-                .bind(now)
-                .bind(id.to_string())
-                .bind(t.d_open_enums)
-                .bind(t.d_expect_extra)
-                .bind(t.enum_touched)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(db_err)?;
-                let p = progress_from_row(&row)?;
-                evs.push(NewEvent {
-                    scan_id: *id,
-                    org_id: t.org.clone(),
-                    kind: EventKind::Progress,
-                    data: serde_json::to_value(&p).unwrap_or(Value::Null),
-                });
-                p
-            } else if t.live() {
-                let row = sqlx::query(
-                    "SELECT enqueued, done, failed, expected_total, enqueue_done, findings \
-                     FROM scans WHERE id = ?1",
-                )
-                .bind(id.to_string())
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(db_err)?;
-                progress_from_row(&row)?
-            } else {
-                continue;
-            };
-            if !t.live() {
-                continue;
-            }
-            let limit = t.hit_max_tasks.then(|| t.max_tasks.unwrap_or(0));
-            let Some((to, reason)) = ending(&progress, t.hit_max_results, limit) else {
-                continue;
-            };
-            if let Some(ev) = end_scan(&mut tx, *id, to, reason.as_deref(), now).await? {
-                finished.push((*id, to, reason));
-                evs.push(ev);
-            }
-        }
-
-        let events = insert_events(&mut tx, evs, now).await?;
-        tx.commit().await.map_err(db_err)?;
-        self.published(published);
-        Ok(RecordOutcome {
-            events,
-            spawned: spawned_count,
-            published,
-            finished,
-        })
-    }
-
-    // ---- findings ----
-
-    async fn list_findings(
-        &self,
-        org: &OrgId,
-        scan: ScanId,
-        query: &FindingQuery,
-    ) -> Result<Page<Finding>> {
-        let mut conn = self.db.reader.acquire().await.map_err(db_err)?;
-        scan_state_in(&mut conn, org, scan).await?;
-        let limit = clamp_limit(query.limit);
-        let sort = sort_name(query.sort);
-        let mut qb = QueryBuilder::<Sqlite>::new(format!(
-            "SELECT {FINDING_COLS} FROM findings WHERE scan_id = "
-        ));
-        qb.push_bind(scan.to_string())
-            .push(" AND org_id = ")
-            .push_bind(org.as_str().to_owned());
-        push_finding_filters(&mut qb, query);
-        if let Some(cur) = &query.cursor {
-            let c = Cursor::decode(cur, sort)?;
-            match query.sort {
-                FindingSort::Created => {
-                    qb.push(" AND (created_at, id) > (")
-                        .push_bind(c.c)
-                        .push(", ")
-                        .push_bind(c.i)
-                        .push(")");
-                }
-                FindingSort::CreatedDesc => {
-                    qb.push(" AND (created_at, id) < (")
-                        .push_bind(c.c)
-                        .push(", ")
-                        .push_bind(c.i)
-                        .push(")");
-                }
-                FindingSort::Severity => {
-                    qb.push(" AND (severity < ")
-                        .push_bind(c.r)
-                        .push(" OR (severity = ")
-                        .push_bind(c.r)
-                        .push(" AND (created_at, id) > (")
-                        .push_bind(c.c)
-                        .push(", ")
-                        .push_bind(c.i)
-                        .push(")))");
-                }
-            }
-        }
-        qb.push(match query.sort {
-            FindingSort::Created => " ORDER BY created_at, id",
-            FindingSort::CreatedDesc => " ORDER BY created_at DESC, id DESC",
-            FindingSort::Severity => " ORDER BY severity DESC, created_at, id",
-        });
-        qb.push(" LIMIT ").push_bind(i64::from(limit) + 1);
-        let rows = qb.build().fetch_all(&mut *conn).await.map_err(db_err)?;
-        let mut items = rows
-            .iter()
-            .map(finding_from_row)
-            .collect::<Result<Vec<_>>>()?;
-        let next_cursor = if items.len() > limit as usize {
-            items.truncate(limit as usize);
-            items.last().map(|f| {
-                Cursor {
-                    s: sort.into(),
-                    r: i64::from(f.severity.rank()),
-                    c: f.created_at.timestamp_millis(),
-                    i: f.id.to_string(),
-                }
-                .encode()
-            })
-        } else {
-            None
-        };
-        Ok(Page { items, next_cursor })
-    }
-
-    async fn get_finding(&self, org: &OrgId, id: FindingId) -> Result<Finding> {
-        let row = sqlx::query(&format!(
-            "SELECT {FINDING_COLS} FROM findings WHERE id = ?1 AND org_id = ?2 {LIVE_SCAN}"
-        ))
-        .bind(id.to_string())
-        .bind(org.as_str())
-        .fetch_optional(&self.db.reader)
-        .await
-        .map_err(db_err)?
-        .ok_or_else(|| CoreError::not_found("finding", id))?;
-        finding_from_row(&row)
-    }
-
-    async fn set_triage(&self, org: &OrgId, id: FindingId, triage: Triage) -> Result<Finding> {
-        let row = sqlx::query(&format!(
-            "UPDATE findings SET triage = ?1, updated_at = ?2 WHERE id = ?3 AND org_id = ?4 \
-             {LIVE_SCAN} RETURNING {FINDING_COLS}"
-        ))
-        .bind(triage.as_str())
-        .bind(now_ms())
-        .bind(id.to_string())
-        .bind(org.as_str())
-        .fetch_optional(&self.db.writer)
-        .await
-        .map_err(db_err)?
-        .ok_or_else(|| CoreError::not_found("finding", id))?;
-        finding_from_row(&row)
-    }
-
-    // ---- events ----
-
-    async fn events_after(
-        &self,
-        org: &OrgId,
-        scan: Option<ScanId>,
-        after: i64,
-        limit: u32,
-    ) -> Result<Vec<Event>> {
-        let limit = i64::from(clamp_limit(limit));
-        let mut conn = self.db.reader.acquire().await.map_err(db_err)?;
-        let rows = match scan {
-            Some(scan) => {
-                scan_state_in(&mut conn, org, scan).await?;
-                sqlx::query(&format!(
-                    "SELECT {EVENT_COLS} FROM events WHERE scan_id = ?1 AND org_id = ?2 AND id > ?3 \
-                     ORDER BY id LIMIT ?4"
-                ))
-                .bind(scan.to_string())
-                .bind(org.as_str())
-                .bind(after)
-                .bind(limit)
-                .fetch_all(&mut *conn)
-                .await
-            }
-            None => {
-                sqlx::query(&format!(
-                    "SELECT {EVENT_COLS} FROM events WHERE org_id = ?1 AND id > ?2 \
-                     AND NOT EXISTS (SELECT 1 FROM scan_cleanups c \
-                         WHERE c.scan_id = events.scan_id AND c.deleted = 1) \
-                     ORDER BY id LIMIT ?3"
-                ))
-                .bind(org.as_str())
-                .bind(after)
-                .bind(limit)
-                .fetch_all(&mut *conn)
-                .await
-            }
-        }
-        .map_err(db_err)?;
-        rows.iter().map(event_from_row).collect()
-    }
-
-    // ---- templates ----
-
-    async fn create_template(&self, t: NewTemplate) -> Result<Template> {
-        let row = sqlx::query(&format!(
-            "INSERT INTO templates (id, org_id, user_id, name, description, config, created_at, \
-                 updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7) RETURNING {TEMPLATE_COLS}"
-        ))
-        .bind(t.id.to_string())
-        .bind(t.org.as_str())
-        .bind(t.user.as_str())
-        .bind(&t.name)
-        .bind(&t.description)
-        .bind(to_json(&t.config)?)
-        .bind(now_ms())
-        .fetch_one(&self.db.writer)
-        .await
-        .map_err(db_err)?;
-        template_from_row(&row)
-    }
-
-    async fn get_template(&self, org: &OrgId, id: TemplateId) -> Result<Template> {
-        let row = sqlx::query(&format!(
-            "SELECT {TEMPLATE_COLS} FROM templates WHERE id = ?1 AND org_id = ?2"
-        ))
-        .bind(id.to_string())
-        .bind(org.as_str())
-        .fetch_optional(&self.db.reader)
-        .await
-        .map_err(db_err)?
-        .ok_or_else(|| CoreError::not_found("template", id))?;
-        template_from_row(&row)
-    }
-
-    async fn list_templates(
-        &self,
-        org: &OrgId,
-        query: &argus_core::store::TemplateQuery,
-    ) -> Result<Page<Template>> {
-        let limit = clamp_limit(query.limit);
-        let mut qb = QueryBuilder::<Sqlite>::new(format!(
-            "SELECT {TEMPLATE_COLS} FROM templates WHERE org_id = "
-        ));
-        qb.push_bind(org.as_str().to_owned());
-        if let Some(cur) = &query.cursor {
-            let (name, id) = crate::template_cursor::decode(cur)?;
-            qb.push(" AND (name, id) > (")
-                .push_bind(name)
-                .push(", ")
-                .push_bind(id.to_string())
-                .push(")");
-        }
-        qb.push(" ORDER BY name, id LIMIT ")
-            .push_bind(i64::from(limit) + 1);
-        let rows = qb
-            .build()
-            .fetch_all(&self.db.reader)
-            .await
-            .map_err(db_err)?;
-        let items = rows
-            .iter()
-            .map(template_from_row)
-            .collect::<Result<Vec<_>>>()?;
-        Ok(crate::template_cursor::page(items, limit))
-    }
-
-    async fn update_template(&self, t: NewTemplate) -> Result<Template> {
-        let row = sqlx::query(&format!(
-            "UPDATE templates SET name = ?1, description = ?2, config = ?3, updated_at = ?4 \
-             WHERE id = ?5 AND org_id = ?6 RETURNING {TEMPLATE_COLS}"
-        ))
-        .bind(&t.name)
-        .bind(&t.description)
-        .bind(to_json(&t.config)?)
-        .bind(now_ms())
-        .bind(t.id.to_string())
-        .bind(t.org.as_str())
-        .fetch_optional(&self.db.writer)
-        .await
-        .map_err(db_err)?
-        .ok_or_else(|| CoreError::not_found("template", t.id))?;
-        template_from_row(&row)
-    }
-
-    async fn delete_template(&self, org: &OrgId, id: TemplateId) -> Result<()> {
-        let r = sqlx::query("DELETE FROM templates WHERE id = ?1 AND org_id = ?2")
-            .bind(id.to_string())
-            .bind(org.as_str())
-            .execute(&self.db.writer)
-            .await
-            .map_err(db_err)?;
-        if r.rows_affected() == 0 {
-            return Err(CoreError::not_found("template", id));
-        }
-        Ok(())
-    }
-
-    // ---- artifacts ----
-
-    async fn put_artifact(&self, meta: ArtifactMeta) -> Result<()> {
-        let mut tx = self.begin().await?;
-        scan_state_in(&mut tx, &meta.org_id, meta.scan_id).await?;
-        sqlx::query(
-            "INSERT INTO artifacts (scan_id, name, org_id, size, content_type, created_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
-             ON CONFLICT (scan_id, name) DO UPDATE SET size = excluded.size, \
-                 content_type = excluded.content_type, created_at = excluded.created_at",
-        )
-        .bind(meta.scan_id.to_string())
-        .bind(meta.name.as_str())
-        .bind(meta.org_id.as_str())
-        .bind(i64_of(meta.size))
-        .bind(&meta.content_type)
-        .bind(meta.created_at.timestamp_millis())
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
-        tx.commit().await.map_err(db_err)?;
-        Ok(())
-    }
-
-    async fn list_artifacts(&self, org: &OrgId, scan: ScanId) -> Result<Vec<ArtifactMeta>> {
-        let mut conn = self.db.reader.acquire().await.map_err(db_err)?;
-        scan_state_in(&mut conn, org, scan).await?;
-        let rows = sqlx::query(&format!(
-            "SELECT {ARTIFACT_COLS} FROM artifacts WHERE scan_id = ?1 AND org_id = ?2 ORDER BY name"
-        ))
-        .bind(scan.to_string())
-        .bind(org.as_str())
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(db_err)?;
-        rows.iter().map(artifact_from_row).collect()
-    }
-
-    async fn get_artifact(&self, org: &OrgId, scan: ScanId, name: &str) -> Result<ArtifactMeta> {
-        let row = sqlx::query(&format!(
-            "SELECT {ARTIFACT_COLS} FROM artifacts WHERE scan_id = ?1 AND org_id = ?2 AND name = ?3 \
-             {LIVE_SCAN}"
-        ))
-        .bind(scan.to_string())
-        .bind(org.as_str())
-        .bind(name)
-        .fetch_optional(&self.db.reader)
-        .await
-        .map_err(db_err)?
-        .ok_or_else(|| CoreError::not_found("artifact", format!("{scan}/{name}")))?;
-        artifact_from_row(&row)
     }
 }
