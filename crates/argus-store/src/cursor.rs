@@ -9,6 +9,8 @@ use base64::Engine as _;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use argus_core::finding::{Finding, Page};
+use argus_core::scan::Scan;
 use argus_core::{CoreError, Result};
 
 /// The answer to any cursor that this list did not hand out.
@@ -28,6 +30,18 @@ pub(crate) fn decode<T: DeserializeOwned>(cursor: &str) -> Result<T> {
     serde_json::from_slice(&bytes).map_err(|_| bad())
 }
 
+/// One page from up to `limit + 1` rows in list order: the extra row only tells that there is
+/// more, and `next_cursor` is the position of the last item kept.
+pub(crate) fn page<T>(mut items: Vec<T>, limit: u32, position: impl Fn(&T) -> String) -> Page<T> {
+    let next_cursor = if items.len() > limit as usize {
+        items.truncate(limit as usize);
+        items.last().map(position)
+    } else {
+        None
+    };
+    Page { items, next_cursor }
+}
+
 /// The position of scan and finding lists: the sort key of the last item (`r` a rank such as
 /// severity, `c` a time in milliseconds) plus its id; `s` names the sort.
 #[derive(Serialize, Deserialize)]
@@ -42,6 +56,28 @@ pub(crate) struct Cursor {
 impl Cursor {
     pub(crate) fn encode(&self) -> String {
         encode(self)
+    }
+
+    /// The position after `scan` in a scan list (newest first).
+    pub(crate) fn after_scan(scan: &Scan) -> String {
+        Cursor {
+            s: "scans".into(),
+            r: 0,
+            c: scan.created_at.timestamp_millis(),
+            i: scan.id.to_string(),
+        }
+        .encode()
+    }
+
+    /// The position after `finding` in a finding list of the sort `sort`.
+    pub(crate) fn after_finding(sort: &str, finding: &Finding) -> String {
+        Cursor {
+            s: sort.into(),
+            r: i64::from(finding.severity.rank()),
+            c: finding.created_at.timestamp_millis(),
+            i: finding.id.to_string(),
+        }
+        .encode()
     }
 
     /// Decodes a cursor of the sort `sort`.

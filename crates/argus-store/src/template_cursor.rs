@@ -45,14 +45,8 @@ fn encode(t: &Template) -> String {
 }
 
 /// One page from up to `limit + 1` rows in list order.
-pub(crate) fn page(mut items: Vec<Template>, limit: u32) -> Page<Template> {
-    let next_cursor = if items.len() > limit as usize {
-        items.truncate(limit as usize);
-        items.last().map(encode)
-    } else {
-        None
-    };
-    Page { items, next_cursor }
+pub(crate) fn page(items: Vec<Template>, limit: u32) -> Page<Template> {
+    crate::cursor::page(items, limit, encode)
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@
 //! argus_core::store_suite_tests!(Sqlite);
 //! ```
 //!
-//! Every case is also public, and [`run_all`] runs them all in one test with a `make` closure.
+//! Every case is also public, so a backend's own tests can run one of them directly.
 //! The concurrency case spawns tokio tasks, so run the suite on a multi-thread runtime (the
 //! generated tests do).
 
@@ -22,7 +22,6 @@
 
 use std::any::Any;
 use std::collections::HashSet;
-use std::future::Future;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -252,48 +251,6 @@ macro_rules! store_suite_tests {
             }
         )*
     };
-}
-
-// ---------------------------------------------------------------- runner
-
-/// Runs every case, each against a fresh store from `make`.
-pub async fn run_all<S, F, Fut>(make: F)
-where
-    S: Store,
-    F: Fn() -> Fut,
-    Fut: Future<Output = S>,
-{
-    macro_rules! cases {
-        ($($case:ident),* $(,)?) => {$(
-            eprintln!("store_suite: {}", stringify!($case));
-            $case(Arc::new(make().await)).await;
-        )*};
-    }
-    cases!(
-        org_scoping,
-        lifecycle,
-        list_scans_paging,
-        ledger_dedup_and_priority,
-        record_idempotent,
-        completion_rule,
-        start_without_tasks_completes,
-        max_results_completes,
-        parked_and_resume,
-        stop_drops_tasks,
-        finish_scan_rules,
-        events_monotonic_and_replay,
-        finding_filters_sort_pagination,
-        templates_crud,
-        list_templates_paging,
-        artifacts_metadata,
-        delete_cascades,
-        concurrent_records_exact,
-        leadership_lease,
-        max_tasks_fails_the_scan,
-        enumerations_hold_enqueue_done,
-        stop_and_delete_are_lazy,
-        worker_advertisements,
-    );
 }
 
 // ---------------------------------------------------------------- cases

@@ -69,25 +69,13 @@ impl PgStore {
         });
         qb.push(" LIMIT ").push_bind(i64::from(limit) + 1);
         let rows = qb.build().fetch_all(&mut *conn).await?;
-        let mut items = rows
+        let items = rows
             .iter()
             .map(finding_from_row)
             .collect::<Result<Vec<_>>>()?;
-        let next_cursor = if items.len() > limit as usize {
-            items.truncate(limit as usize);
-            items.last().map(|f| {
-                Cursor {
-                    s: sort.into(),
-                    r: i64::from(f.severity.rank()),
-                    c: f.created_at.timestamp_millis(),
-                    i: f.id.to_string(),
-                }
-                .encode()
-            })
-        } else {
-            None
-        };
-        Ok(Page { items, next_cursor })
+        Ok(crate::cursor::page(items, limit, |f| {
+            Cursor::after_finding(sort, f)
+        }))
     }
 }
 

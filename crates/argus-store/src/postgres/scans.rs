@@ -397,22 +397,8 @@ impl ScanStore for PgStore {
             qb.push(" ORDER BY created_at DESC, id DESC LIMIT ")
                 .push_bind(i64::from(limit) + 1);
             let rows = qb.build().fetch_all(&self.pool).await?;
-            let mut items = decode_all(&rows, scan_from_row)?;
-            let next_cursor = if items.len() > limit as usize {
-                items.truncate(limit as usize);
-                items.last().map(|s| {
-                    Cursor {
-                        s: "scans".into(),
-                        r: 0,
-                        c: s.created_at.timestamp_millis(),
-                        i: s.id.to_string(),
-                    }
-                    .encode()
-                })
-            } else {
-                None
-            };
-            Ok(Page { items, next_cursor })
+            let items = decode_all(&rows, scan_from_row)?;
+            Ok(crate::cursor::page(items, limit, Cursor::after_scan))
         })
         .await
     }

@@ -151,22 +151,8 @@ impl ScanStore for SqliteStore {
             .fetch_all(&self.db.reader)
             .await
             .map_err(db_err)?;
-        let mut items = rows.iter().map(scan_from_row).collect::<Result<Vec<_>>>()?;
-        let next_cursor = if items.len() > limit as usize {
-            items.truncate(limit as usize);
-            items.last().map(|s| {
-                Cursor {
-                    s: "scans".into(),
-                    r: 0,
-                    c: s.created_at.timestamp_millis(),
-                    i: s.id.to_string(),
-                }
-                .encode()
-            })
-        } else {
-            None
-        };
-        Ok(Page { items, next_cursor })
+        let items = rows.iter().map(scan_from_row).collect::<Result<Vec<_>>>()?;
+        Ok(crate::cursor::page(items, limit, Cursor::after_scan))
     }
     async fn update_scan(
         &self,
