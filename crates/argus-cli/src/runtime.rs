@@ -79,7 +79,7 @@ impl EnvDoor for ProcessEnv {
 /// The doors scanners are built with: the process door, the one HTTP client, this process's
 /// environment, and the artifact store when the backends are open.
 pub fn doors(artifacts: Option<Arc<dyn ArtifactStore>>) -> anyhow::Result<Doors> {
-    let http = argus_scanners::http::ReqwestDoor::new().map_err(anyhow::Error::msg)?;
+    let http = argus_scanners::http::ReqwestDoor::new();
     let doors = Doors::new(argus_scanners::process::door())
         .with_http(Arc::new(http))
         .with_env(Arc::new(ProcessEnv));

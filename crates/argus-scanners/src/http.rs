@@ -7,6 +7,7 @@
 //! `doors.http_client::<reqwest::Client>(name)`.
 
 use std::any::Any;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use argus_core::door::HttpDoor;
@@ -15,28 +16,46 @@ use argus_core::door::HttpDoor;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The HTTP door holding the shared client.
-#[derive(Clone, Debug)]
+///
+/// The client is built on first use, not at start-up: building it loads the TLS root store
+/// (a few MB), which a server whose scanners make no HTTP requests should not carry (idle RSS
+/// is a measured goal). Every user still gets the same client.
+#[derive(Debug, Default)]
 pub struct ReqwestDoor {
-    client: reqwest::Client,
+    client: OnceLock<Option<reqwest::Client>>,
 }
 
 impl ReqwestDoor {
-    /// Builds the process's client. Call once, at start-up.
-    pub fn new() -> Result<Self, String> {
+    /// The process's door. Create once, at start-up, and hand it out through the `Doors`.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn build() -> Option<reqwest::Client> {
         // The one place a client is built (see the module docs).
         #[allow(clippy::disallowed_methods)]
-        let client = reqwest::Client::builder()
+        let built = reqwest::Client::builder()
             .user_agent(concat!("argus/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(CONNECT_TIMEOUT)
-            .build()
-            .map_err(|e| format!("building the HTTP client: {e}"))?;
-        Ok(ReqwestDoor { client })
+            .build();
+        match built {
+            Ok(client) => Some(client),
+            Err(e) => {
+                // Only a broken TLS backend fails here; the component asking then gets a
+                // "door not available" error naming itself.
+                tracing::error!(error = %e, "cannot build the HTTP client");
+                None
+            }
+        }
     }
 }
 
 impl HttpDoor for ReqwestDoor {
     fn client(&self) -> &(dyn Any + Send + Sync) {
-        &self.client
+        match self.client.get_or_init(Self::build) {
+            Some(client) => client,
+            None => &(),
+        }
     }
 }
 
@@ -50,7 +69,7 @@ mod tests {
     fn components_get_the_shared_client_and_only_that_type() {
         let doors = Doors::new(crate::process::door());
         assert!(doors.http_client::<reqwest::Client>("x").is_err());
-        let doors = doors.with_http(Arc::new(ReqwestDoor::new().unwrap()));
+        let doors = doors.with_http(Arc::new(ReqwestDoor::new()));
         assert!(doors.http_client::<reqwest::Client>("x").is_ok());
         assert!(doors.http_client::<String>("x").is_err());
     }
