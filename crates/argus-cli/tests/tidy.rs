@@ -20,6 +20,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("argus-store", 1),
     ("argus-queue", 1),
     ("argus-scanners", 1),
+    ("argus-connectors", 1),
     ("argus-engine", 2),
     ("argus-secrets", 2),
     ("argus-api", 3),

@@ -5,6 +5,7 @@
 //! `#[test]` per case.
 
 pub mod artifact_suite;
+pub mod connector_suite;
 pub mod queue_suite;
 pub mod scanner_suite;
 pub mod store_suite;
