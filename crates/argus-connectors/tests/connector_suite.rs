@@ -39,6 +39,129 @@ mod file {
     argus_core::connector_suite_tests!(Folder);
 }
 
+/// S3 (moto's server in `.ci/run`) and Azure Blob (Azurite), each fixture under its own prefix
+/// of the test bucket/container; objects are put and checked with `object_store` directly.
+/// Environment as for `argus-store`'s object suite: `ARGUS_TEST_S3_URL` / `_ENDPOINT`,
+/// `ARGUS_TEST_AZURE_URL` / `_ENDPOINT` and the emulators' credentials (skip when unset, fail
+/// under CI=true).
+#[cfg(feature = "object-store")]
+mod object {
+    use std::sync::Arc;
+
+    use argus_connectors::ObjectConnector;
+    use argus_core::connector::Connector;
+    use argus_core::testkit::connector_suite::ConnectorHarness;
+    use object_store::path::Path;
+    use object_store::ObjectStore;
+
+    pub struct Fixture {
+        store: Arc<dyn ObjectStore>,
+        prefix: String,
+        url: String,
+    }
+
+    fn client_options() -> object_store::ClientOptions {
+        object_store::ClientOptions::new().with_allow_http(true)
+    }
+
+    fn endpoint(var: &str) -> Option<String> {
+        std::env::var(var).ok().filter(|v| !v.trim().is_empty())
+    }
+
+    pub struct S3;
+    pub struct Azure;
+
+    /// The service's URL and a fresh prefix for one case.
+    fn fixture(url_var: &str) -> Option<(String, String)> {
+        let url = argus_core::testkit::service_url(url_var)?;
+        Some((url, format!("t-{}", uuid::Uuid::now_v7().simple())))
+    }
+
+    fn store_of(this: &Fixture) -> Arc<dyn Connector> {
+        let scheme = this.url.split("://").next().unwrap_or("s3").to_owned();
+        Arc::new(
+            ObjectConnector::new(
+                this.store.clone(),
+                &scheme,
+                &format!("{}/{}", this.url, this.prefix),
+                &this.prefix,
+            )
+            .expect("connector"),
+        )
+    }
+
+    async fn put(this: &Fixture, key: &str, data: &[u8]) {
+        let path = Path::from(format!("{}/{key}", this.prefix));
+        this.store
+            .put(&path, data.to_vec().into())
+            .await
+            .expect("put");
+    }
+
+    async fn exists(this: &Fixture, key: &str) -> bool {
+        let path = Path::from(format!("{}/{key}", this.prefix));
+        this.store.head(&path).await.is_ok()
+    }
+
+    #[async_trait::async_trait]
+    impl ConnectorHarness for S3 {
+        type Fixture = Fixture;
+        async fn fresh(&self) -> Option<Fixture> {
+            let (url, prefix) = fixture("ARGUS_TEST_S3_URL")?;
+            let mut b = object_store::aws::AmazonS3Builder::from_env()
+                .with_url(url.as_str())
+                .with_client_options(client_options());
+            if let Some(ep) = endpoint("ARGUS_TEST_S3_ENDPOINT") {
+                b = b.with_endpoint(ep).with_allow_http(true);
+            }
+            let store: Arc<dyn ObjectStore> = Arc::new(b.build().expect("S3 store"));
+            Some(Fixture { store, prefix, url })
+        }
+        fn connector(&self, f: &Fixture) -> Arc<dyn Connector> {
+            store_of(f)
+        }
+        async fn put(&self, f: &Fixture, key: &str, data: &[u8]) {
+            put(f, key, data).await
+        }
+        async fn exists(&self, f: &Fixture, key: &str) -> bool {
+            exists(f, key).await
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl ConnectorHarness for Azure {
+        type Fixture = Fixture;
+        async fn fresh(&self) -> Option<Fixture> {
+            let (url, prefix) = fixture("ARGUS_TEST_AZURE_URL")?;
+            let mut b = object_store::azure::MicrosoftAzureBuilder::from_env()
+                .with_url(url.as_str())
+                .with_client_options(client_options());
+            if let Some(ep) = endpoint("ARGUS_TEST_AZURE_ENDPOINT") {
+                b = b.with_endpoint(ep).with_allow_http(true);
+            }
+            let store: Arc<dyn ObjectStore> = Arc::new(b.build().expect("Azure store"));
+            Some(Fixture { store, prefix, url })
+        }
+        fn connector(&self, f: &Fixture) -> Arc<dyn Connector> {
+            store_of(f)
+        }
+        async fn put(&self, f: &Fixture, key: &str, data: &[u8]) {
+            put(f, key, data).await
+        }
+        async fn exists(&self, f: &Fixture, key: &str) -> bool {
+            exists(f, key).await
+        }
+    }
+
+    mod s3 {
+        argus_core::connector_suite_tests!(super::S3);
+    }
+
+    mod azure {
+        argus_core::connector_suite_tests!(super::Azure);
+    }
+}
+
 /// What the shared suite cannot set up on every backend: links out of a local folder.
 mod file_specific {
     use argus_connectors::FileConnector;
