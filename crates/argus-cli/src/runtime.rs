@@ -78,21 +78,20 @@ impl EnvDoor for ProcessEnv {
 
 /// The doors scanners are built with: the process door, the one HTTP client, this process's
 /// environment, and the artifact store when the backends are open.
-pub fn doors(artifacts: Option<Arc<dyn ArtifactStore>>) -> anyhow::Result<Doors> {
-    let http = argus_scanners::http::ReqwestDoor::new();
+pub fn doors(artifacts: Option<Arc<dyn ArtifactStore>>) -> Doors {
     let doors = Doors::new(argus_scanners::process::door())
-        .with_http(Arc::new(http))
+        .with_http(Arc::new(argus_scanners::http::ReqwestDoor::new()))
         .with_env(Arc::new(ProcessEnv));
-    Ok(match artifacts {
+    match artifacts {
         Some(a) => doors.with_artifacts(a),
         None => doors,
-    })
+    }
 }
 
 /// The scanner registry without backends (listing scanners, direct mode): every factory of
 /// [`scanner_catalog`] built from the config (`noop` only with `scanners.noop.enabled`).
 pub fn registry(cfg: &Config) -> anyhow::Result<ScannerRegistry> {
-    registry_with(cfg, &doors(None)?)
+    registry_with(cfg, &doors(None))
 }
 
 /// The scanner registry built with `doors`.
@@ -106,7 +105,7 @@ pub fn registry_with(cfg: &Config, doors: &Doors) -> anyhow::Result<ScannerRegis
 /// Opens the configured backends and builds the engine.
 pub async fn engine(cfg: &Config) -> anyhow::Result<Arc<Engine>> {
     let backends = backends(cfg).await?;
-    let registry = registry_with(cfg, &doors(Some(backends.artifacts.clone()))?)?;
+    let registry = registry_with(cfg, &doors(Some(backends.artifacts.clone())))?;
     let engine_cfg = EngineConfig {
         worker_id: format!("{}-{}", hostname(), std::process::id()),
         concurrency: cfg.worker.workers.max(1),

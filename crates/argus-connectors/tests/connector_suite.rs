@@ -68,88 +68,75 @@ mod object {
         std::env::var(var).ok().filter(|v| !v.trim().is_empty())
     }
 
-    pub struct S3;
-    pub struct Azure;
-
-    /// The service's URL and a fresh prefix for one case.
-    fn fixture(url_var: &str) -> Option<(String, String)> {
-        let url = argus_core::testkit::service_url(url_var)?;
-        Some((url, format!("t-{}", uuid::Uuid::now_v7().simple())))
+    /// One object-storage service: the variables naming its test URL and endpoint, and how to
+    /// build a store for that URL.
+    pub struct Cloud {
+        url_var: &'static str,
+        endpoint_var: &'static str,
+        build: fn(&str, Option<String>) -> Arc<dyn ObjectStore>,
     }
 
-    fn store_of(this: &Fixture) -> Arc<dyn Connector> {
-        let scheme = this.url.split("://").next().unwrap_or("s3").to_owned();
-        Arc::new(
-            ObjectConnector::new(
-                this.store.clone(),
-                &scheme,
-                &format!("{}/{}", this.url, this.prefix),
-                &this.prefix,
-            )
-            .expect("connector"),
-        )
-    }
-
-    async fn put(this: &Fixture, key: &str, data: &[u8]) {
-        let path = Path::from(format!("{}/{key}", this.prefix));
-        this.store
-            .put(&path, data.to_vec().into())
-            .await
-            .expect("put");
-    }
-
-    async fn exists(this: &Fixture, key: &str) -> bool {
-        let path = Path::from(format!("{}/{key}", this.prefix));
-        this.store.head(&path).await.is_ok()
-    }
-
-    #[async_trait::async_trait]
-    impl ConnectorHarness for S3 {
-        type Fixture = Fixture;
-        async fn fresh(&self) -> Option<Fixture> {
-            let (url, prefix) = fixture("ARGUS_TEST_S3_URL")?;
+    pub const S3: Cloud = Cloud {
+        url_var: "ARGUS_TEST_S3_URL",
+        endpoint_var: "ARGUS_TEST_S3_ENDPOINT",
+        build: |url, endpoint| {
             let mut b = object_store::aws::AmazonS3Builder::from_env()
-                .with_url(url.as_str())
+                .with_url(url)
                 .with_client_options(client_options());
-            if let Some(ep) = endpoint("ARGUS_TEST_S3_ENDPOINT") {
+            if let Some(ep) = endpoint {
                 b = b.with_endpoint(ep).with_allow_http(true);
             }
-            let store: Arc<dyn ObjectStore> = Arc::new(b.build().expect("S3 store"));
-            Some(Fixture { store, prefix, url })
-        }
-        fn connector(&self, f: &Fixture) -> Arc<dyn Connector> {
-            store_of(f)
-        }
-        async fn put(&self, f: &Fixture, key: &str, data: &[u8]) {
-            put(f, key, data).await
-        }
-        async fn exists(&self, f: &Fixture, key: &str) -> bool {
-            exists(f, key).await
-        }
-    }
+            Arc::new(b.build().expect("S3 store"))
+        },
+    };
+
+    pub const AZURE: Cloud = Cloud {
+        url_var: "ARGUS_TEST_AZURE_URL",
+        endpoint_var: "ARGUS_TEST_AZURE_ENDPOINT",
+        build: |url, endpoint| {
+            let mut b = object_store::azure::MicrosoftAzureBuilder::from_env()
+                .with_url(url)
+                .with_client_options(client_options());
+            if let Some(ep) = endpoint {
+                b = b.with_endpoint(ep).with_allow_http(true);
+            }
+            Arc::new(b.build().expect("Azure store"))
+        },
+    };
 
     #[async_trait::async_trait]
-    impl ConnectorHarness for Azure {
+    impl ConnectorHarness for Cloud {
         type Fixture = Fixture;
+
+        /// A fresh prefix of the service's test bucket or container.
         async fn fresh(&self) -> Option<Fixture> {
-            let (url, prefix) = fixture("ARGUS_TEST_AZURE_URL")?;
-            let mut b = object_store::azure::MicrosoftAzureBuilder::from_env()
-                .with_url(url.as_str())
-                .with_client_options(client_options());
-            if let Some(ep) = endpoint("ARGUS_TEST_AZURE_ENDPOINT") {
-                b = b.with_endpoint(ep).with_allow_http(true);
-            }
-            let store: Arc<dyn ObjectStore> = Arc::new(b.build().expect("Azure store"));
+            let url = argus_core::testkit::service_url(self.url_var)?;
+            let store = (self.build)(&url, endpoint(self.endpoint_var));
+            let prefix = format!("t-{}", uuid::Uuid::now_v7().simple());
             Some(Fixture { store, prefix, url })
         }
+
         fn connector(&self, f: &Fixture) -> Arc<dyn Connector> {
-            store_of(f)
+            let scheme = f.url.split("://").next().unwrap_or("s3").to_owned();
+            Arc::new(
+                ObjectConnector::new(
+                    f.store.clone(),
+                    &scheme,
+                    &format!("{}/{}", f.url, f.prefix),
+                    &f.prefix,
+                )
+                .expect("connector"),
+            )
         }
+
         async fn put(&self, f: &Fixture, key: &str, data: &[u8]) {
-            put(f, key, data).await
+            let path = Path::from(format!("{}/{key}", f.prefix));
+            f.store.put(&path, data.to_vec().into()).await.expect("put");
         }
+
         async fn exists(&self, f: &Fixture, key: &str) -> bool {
-            exists(f, key).await
+            let path = Path::from(format!("{}/{key}", f.prefix));
+            f.store.head(&path).await.is_ok()
         }
     }
 
@@ -158,7 +145,7 @@ mod object {
     }
 
     mod azure {
-        argus_core::connector_suite_tests!(super::Azure);
+        argus_core::connector_suite_tests!(super::AZURE);
     }
 }
 

@@ -159,9 +159,6 @@ impl Connector for ObjectConnector {
                 break;
             }
         }
-        // Listings are lexicographic on every backend but not promised in order by the trait of
-        // `object_store`: order each page, which is all a continuation needs.
-        objects.sort_by(|a, b| a.key.cmp(&b.key));
         let continuation = if full {
             objects.last().map(|o| o.key.clone())
         } else {
