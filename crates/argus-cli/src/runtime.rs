@@ -49,6 +49,7 @@ pub fn scanner_catalog() -> ScannerCatalog {
     let mut catalog = ScannerCatalog::scanners();
     argus_scanners::catalog::register(&mut catalog);
     argus_secrets::catalog::register(&mut catalog);
+    argus_malware::catalog::register(&mut catalog);
     catalog
 }
 

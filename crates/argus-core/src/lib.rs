@@ -18,6 +18,7 @@ pub mod artifact;
 pub mod bus;
 pub mod component;
 pub mod connector;
+pub mod detector;
 pub mod door;
 pub mod error;
 pub mod event;
