@@ -34,6 +34,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::artifact::ArtifactStore;
+use crate::connector::{Connector, ConnectorError, ConnectorOpener};
 use crate::door::{EnvDoor, FixedEnv, HttpDoor, NoHttp, ProcessDoor};
 use crate::scanner::{Scanner, ScannerRegistry};
 
@@ -76,19 +77,89 @@ pub trait ComponentConfig: DeserializeOwned + Serialize + Default + Send + 'stat
     }
 }
 
-/// The placeholder for connectors (issue #12): components will look up storage connectors
-/// (`s3://`, `gs://`, …) here by scheme. Empty for now; it is in [`Doors`] already so factories
-/// keep one signature when connectors arrive.
-#[derive(Clone, Debug, Default)]
+/// The storage connectors a component may open: one [`ConnectorOpener`] per URL scheme
+/// (`file`, `s3`, `az`, `gs`, `sharepoint`), built by the binary from the `[connectors]`
+/// config (named credentials, whether the server's own identity may be used) and handed to
+/// factories in [`Doors`].
+///
+/// Opened connectors are kept (a bounded map keyed by location and credential), so a worker
+/// running one task per object builds each cloud client once, not once per object.
+#[derive(Default)]
 pub struct ConnectorRegistry {
-    _reserved: (),
+    openers: BTreeMap<String, Arc<dyn ConnectorOpener>>,
+    opened: std::sync::Mutex<BTreeMap<(String, Option<String>), Arc<dyn Connector>>>,
 }
 
+impl fmt::Debug for ConnectorRegistry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.openers.keys()).finish()
+    }
+}
+
+/// How many opened connectors a registry keeps before it starts over.
+const OPENED_KEPT: usize = 256;
+
 impl ConnectorRegistry {
-    /// The empty registry.
+    /// A registry with no connector.
     pub fn new() -> Self {
         Self::default()
     }
+
+    /// Serves every scheme `opener` declares (a later opener for a scheme replaces an earlier).
+    pub fn add(&mut self, opener: Arc<dyn ConnectorOpener>) {
+        for scheme in opener.schemes() {
+            self.openers.insert((*scheme).to_owned(), opener.clone());
+        }
+    }
+
+    /// The schemes served, sorted.
+    pub fn schemes(&self) -> Vec<String> {
+        self.openers.keys().cloned().collect()
+    }
+
+    fn opener(&self, location: &url::Url) -> Result<&Arc<dyn ConnectorOpener>, ConnectorError> {
+        self.openers.get(location.scheme()).ok_or_else(|| {
+            ConnectorError::Invalid(format!(
+                "no connector for {}:// locations on this server (available: {})",
+                location.scheme(),
+                self.schemes().join(", ")
+            ))
+        })
+    }
+
+    /// Checks without I/O that `location` could be opened with `credential` (a known scheme, a
+    /// well-formed URL, a configured credential usable for it): a scan creation's 422.
+    pub fn check(
+        &self,
+        location: &url::Url,
+        credential: Option<&str>,
+    ) -> Result<(), ConnectorError> {
+        self.opener(location)?.check(location, credential)
+    }
+
+    /// The connector for `location` with `credential`, opened once and then shared.
+    pub fn open(
+        &self,
+        location: &url::Url,
+        credential: Option<&str>,
+    ) -> Result<Arc<dyn Connector>, ConnectorError> {
+        let key = (location.to_string(), credential.map(str::to_owned));
+        if let Some(c) = self.opened.lock().map_err(poisoned)?.get(&key) {
+            return Ok(c.clone());
+        }
+        let opener = self.opener(location)?;
+        opener.check(location, credential)?;
+        let connector = opener.open(location, credential)?;
+        let mut opened = self.opened.lock().map_err(poisoned)?;
+        if opened.len() >= OPENED_KEPT {
+            opened.clear();
+        }
+        Ok(opened.entry(key).or_insert(connector).clone())
+    }
+}
+
+fn poisoned<T>(_: std::sync::PoisonError<T>) -> ConnectorError {
+    ConnectorError::Backend("connector registry lock poisoned".into())
 }
 
 /// What a factory may use to reach outside the process: handed to [`Factory::build`].

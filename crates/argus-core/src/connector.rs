@@ -139,6 +139,41 @@ pub trait Connector: Send + Sync + fmt::Debug {
     async fn act(&self, key: &str, action: &Action) -> Result<ActionOutcome, ConnectorError>;
 }
 
+/// Opens connectors for the location URLs of some schemes (`file`; `s3`, `az`, `gs`;
+/// `sharepoint`), with the named credentials its config holds. Registered in
+/// [`ConnectorRegistry`](crate::component::ConnectorRegistry).
+///
+/// A location URL is `scheme://` + bucket, container, site or nothing (`file:///path`) + a
+/// path naming the folder or prefix the connector is confined to. An opener keeps the
+/// operator's rules: a cloud location without a credential uses the server's own identity only
+/// when the operator allowed it; a credential is used only for the locations it names.
+pub trait ConnectorOpener: Send + Sync + fmt::Debug {
+    /// The URL schemes served.
+    fn schemes(&self) -> &'static [&'static str];
+
+    /// Checks without I/O that `location` can be opened with `credential`: the URL is
+    /// well-formed for the scheme, the credential exists and may be used there.
+    fn check(&self, location: &url::Url, credential: Option<&str>) -> Result<(), ConnectorError>;
+
+    /// Opens a connector confined to `location`.
+    fn open(
+        &self,
+        location: &url::Url,
+        credential: Option<&str>,
+    ) -> Result<std::sync::Arc<dyn Connector>, ConnectorError>;
+}
+
+/// The URL of object `key` of `location` (the location URL with the key's segments appended,
+/// percent-encoded as URLs need): what an object task's target says.
+pub fn object_url(location: &url::Url, key: &str) -> url::Url {
+    let mut u = location.clone();
+    if let Ok(mut segs) = u.path_segments_mut() {
+        segs.pop_if_empty();
+        segs.extend(key.split('/'));
+    }
+    u
+}
+
 /// Refuses keys that could leave the location or are not keys at all (see the module docs).
 pub fn check_key(key: &str) -> Result<(), ConnectorError> {
     let bad = |why: &str| Err(ConnectorError::Invalid(format!("key {key:?}: {why}")));
@@ -190,6 +225,17 @@ mod tests {
         }
         assert!(check_prefix("quarantine/").is_ok());
         assert!(check_prefix("../q").is_err());
+    }
+
+    #[test]
+    fn object_urls_append_the_key_to_the_location() {
+        let loc = url::Url::parse("s3://bucket/some/prefix/").unwrap();
+        assert_eq!(
+            object_url(&loc, "a b/é.txt").as_str(),
+            "s3://bucket/some/prefix/a%20b/%C3%A9.txt"
+        );
+        let loc = url::Url::parse("file:///srv/data").unwrap();
+        assert_eq!(object_url(&loc, "x/y").as_str(), "file:///srv/data/x/y");
     }
 
     #[test]
