@@ -188,6 +188,20 @@ pub struct FindingListParams {
     pub limit: Option<String>,
 }
 
+/// Query of `GET /api/v1/scans/{id}/verdicts`.
+#[derive(Clone, Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct VerdictListParams {
+    /// Only verdicts of this kind.
+    #[param(value_type = Option<argus_core::detector::VerdictKind>)]
+    pub verdict: Option<String>,
+    /// Opaque cursor from the previous page's `next_cursor`.
+    pub cursor: Option<String>,
+    /// Page size, 1-1000 (default 100).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
+    pub limit: Option<String>,
+}
+
 /// Query of the SSE endpoints.
 #[derive(Clone, Debug, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]

@@ -3,6 +3,7 @@
 
 mod config;
 mod direct;
+mod files_cmd;
 mod output;
 mod runtime;
 mod secrets_cmd;
@@ -91,6 +92,10 @@ struct WorkerArgs {
 enum ScanCommand {
     /// Find leaked secrets in a git repository's full history, a folder, a file or stdin.
     Secrets(Box<secrets_cmd::SecretsArgs>),
+    /// Scan every object of a folder or storage location with YARA rules (YARA-X).
+    Yara(Box<files_cmd::YaraArgs>),
+    /// Scan every object of a folder or storage location with ClamAV (clamd INSTREAM).
+    Clamav(Box<files_cmd::ClamavArgs>),
     /// Any other scanner: `argus scan tool:subfinder example.com --param rate=10`.
     #[command(external_subcommand)]
     Other(Vec<String>),
@@ -164,6 +169,28 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
             }
             let code = secrets_cmd::run(*args).await?;
             Ok(u8::try_from(code).unwrap_or(2))
+        }
+        Command::Scan(ScanCommand::Yara(args)) => {
+            let cfg = Config::load(file, serde_json::json!({}))?;
+            let extra = if args.rules.is_empty() {
+                serde_json::json!({})
+            } else {
+                let rules: Vec<String> = args
+                    .rules
+                    .iter()
+                    .map(|p| std::path::absolute(p).map(|p| p.display().to_string()))
+                    .collect::<Result<_, _>>()?;
+                serde_json::json!({ "rules": rules })
+            };
+            files_cmd::run(&cfg, "yara", &args.common, extra, serde_json::json!({})).await
+        }
+        Command::Scan(ScanCommand::Clamav(args)) => {
+            let cfg = Config::load(file, serde_json::json!({}))?;
+            let over = match &args.clamd {
+                Some(a) => serde_json::json!({ "address": a }),
+                None => serde_json::json!({}),
+            };
+            files_cmd::run(&cfg, "clamav", &args.common, serde_json::json!({}), over).await
         }
         Command::Scan(ScanCommand::Other(argv)) => {
             let cfg = Config::load(file, serde_json::json!({}))?;

@@ -137,6 +137,14 @@ pub trait Connector: Send + Sync + fmt::Debug {
 
     /// Takes `action` on `key`.
     async fn act(&self, key: &str, action: &Action) -> Result<ActionOutcome, ConnectorError>;
+
+    /// The local file holding `key`, for a connector whose objects are files on this machine
+    /// (checked as [`Connector::read`] checks: a key, inside the location, not a link), so a
+    /// detector can scan it in place instead of through a copy. `None` for remote backends.
+    fn local_path(&self, key: &str) -> Option<std::path::PathBuf> {
+        let _ = key;
+        None
+    }
 }
 
 /// Opens connectors for the location URLs of some schemes (`file`; `s3`, `az`, `gs`;

@@ -246,6 +246,16 @@ pub trait Detector: Send + Sync + fmt::Debug {
     ) -> Result<Outcome, DetectorError>;
 }
 
+impl NewVerdict {
+    /// Refuses a verdict the store could not key: an empty or oversized key.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.key.is_empty() || self.key.len() > 4096 {
+            return Err(format!("verdict key must be 1..=4096 bytes, got {}", self.key.len()));
+        }
+        Ok(())
+    }
+}
+
 /// What was done to an object after its verdict.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ActionRecord {
@@ -287,6 +297,70 @@ pub struct NewVerdict {
     /// The connector's action on a detection, with its outcome.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action: Option<ActionRecord>,
+}
+
+/// Verdicts of a scan by kind: part of its progress.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema,
+)]
+pub struct VerdictCounts {
+    pub clean: u64,
+    pub malicious: u64,
+    pub suspicious: u64,
+    pub error: u64,
+    pub skipped: u64,
+}
+
+impl VerdictCounts {
+    /// No verdict at all (scans that are not file scans).
+    pub fn is_empty(&self) -> bool {
+        self.total() == 0
+    }
+
+    /// Every verdict.
+    pub fn total(&self) -> u64 {
+        self.clean + self.malicious + self.suspicious + self.error + self.skipped
+    }
+
+    /// The counter of `kind`.
+    pub fn get_mut(&mut self, kind: VerdictKind) -> &mut u64 {
+        match kind {
+            VerdictKind::Clean => &mut self.clean,
+            VerdictKind::Malicious => &mut self.malicious,
+            VerdictKind::Suspicious => &mut self.suspicious,
+            VerdictKind::Error => &mut self.error,
+            VerdictKind::Skipped => &mut self.skipped,
+        }
+    }
+
+    /// Adds `other`.
+    pub fn add(&mut self, other: &VerdictCounts) {
+        self.clean += other.clean;
+        self.malicious += other.malicious;
+        self.suspicious += other.suspicious;
+        self.error += other.error;
+        self.skipped += other.skipped;
+    }
+}
+
+/// A recorded verdict, as lists return it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Verdict {
+    pub scan_id: crate::ScanId,
+    #[serde(flatten)]
+    pub verdict: NewVerdict,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// A verdict list's filter and page.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct VerdictQuery {
+    /// Only verdicts of this kind.
+    pub verdict: Option<VerdictKind>,
+    /// Opaque position from the previous page's `next_cursor`.
+    pub cursor: Option<String>,
+    /// Page size (the store caps it).
+    pub limit: u32,
 }
 
 #[cfg(test)]

@@ -95,6 +95,9 @@ pub enum Emission {
         expected_total: Option<u64>,
         complete: bool,
     },
+    /// The verdict on one object (file scanners): stored once per `(scan, key)`, counted in the
+    /// scan's progress. A detection should also be reported as a finding.
+    Verdict(crate::detector::NewVerdict),
 }
 
 /// The channel a scanner reports through. Sending waits when the engine is behind (bounded),

@@ -10,7 +10,8 @@
 //!   (deduped on `(scan, Task::dedup_key)`), are handed to the queue by the engine's relay
 //!   (`pending_tasks` → `Queue::enqueue` → `mark_published`), and reach a terminal status once.
 //! - [`Store::record`] commits a batch of task reports in one transaction: findings are inserted
-//!   idempotently on `(scan, fingerprint)`, spawned tasks are deduped and counted in `enqueued`,
+//!   idempotently on `(scan, fingerprint)`, verdicts on `(scan, key)` (each counted in the scan's
+//!   `progress.verdicts` only when first inserted), spawned tasks are deduped and counted in `enqueued`,
 //!   a task's terminal status is counted in `done`/`failed` only the first time, and events are
 //!   appended for what actually changed. In the same transaction it ends scans: `completed` with
 //!   reason `max_results` once the scan's findings reach `config.max_results`, else `completed`
@@ -85,6 +86,7 @@ pub trait Store:
     + EventLog
     + TemplateStore
     + ArtifactIndex
+    + VerdictStore
     + 'static
 {
     /// Short backend name (`sqlite`, `postgres`).
@@ -230,6 +232,18 @@ pub trait FindingStore: Send + Sync {
     async fn set_triage(&self, org: &OrgId, id: FindingId, triage: Triage) -> Result<Finding>;
 }
 
+/// Verdicts of file scans: one per `(scan, key)`, written by `record`.
+#[async_trait]
+pub trait VerdictStore: Send + Sync {
+    /// Verdicts of one scan in key order, optionally of one kind, with cursor pagination.
+    async fn list_verdicts(
+        &self,
+        org: &OrgId,
+        scan: ScanId,
+        query: &crate::detector::VerdictQuery,
+    ) -> Result<Page<crate::detector::Verdict>>;
+}
+
 /// The event log (ids from one store-wide sequence; see the module docs).
 #[async_trait]
 pub trait EventLog: Send + Sync {
@@ -275,6 +289,6 @@ pub trait ArtifactIndex: Send + Sync {
 pub mod prelude {
     pub use super::{
         ArtifactIndex, Coordination, EventLog, FindingStore, LedgerStore, ScanStore, Store,
-        TemplateStore,
+        TemplateStore, VerdictStore,
     };
 }

@@ -107,6 +107,8 @@ pub struct TaskReport {
     /// Tasks to add to the scan (already filtered by scope and depth); deduped by the store.
     pub spawned: Vec<Task>,
     pub artifacts: Vec<ArtifactMeta>,
+    /// Verdicts on objects (file scanners); idempotent on `(scan, key)`.
+    pub verdicts: Vec<crate::detector::NewVerdict>,
 }
 
 impl TaskReport {
@@ -122,6 +124,7 @@ impl TaskReport {
             findings: Vec::new(),
             spawned: Vec::new(),
             artifacts: Vec::new(),
+            verdicts: Vec::new(),
         }
     }
 }

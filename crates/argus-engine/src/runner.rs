@@ -213,7 +213,7 @@ impl<'a, S: ReportSink> Collector<'a, S> {
     }
 
     fn len(&self) -> usize {
-        self.report.findings.len() + self.report.spawned.len()
+        self.report.findings.len() + self.report.spawned.len() + self.report.verdicts.len()
     }
 
     /// Whether there is anything to flush early.
@@ -266,6 +266,12 @@ impl<'a, S: ReportSink> Collector<'a, S> {
                 Ok(()) => self.report.findings.push(f),
                 Err(e) => {
                     tracing::warn!(scan = %self.task.scan_id, task = %self.task.id, error = %e, "skipping invalid finding");
+                }
+            },
+            Emission::Verdict(v) => match v.validate() {
+                Ok(()) => self.report.verdicts.push(v),
+                Err(e) => {
+                    tracing::warn!(scan = %self.task.scan_id, task = %self.task.id, error = %e, "skipping invalid verdict");
                 }
             },
             Emission::Target(t) => {

@@ -114,6 +114,13 @@ impl ParamsSchema {
         ParamsSchema { schema, validator }
     }
 
+    /// Compiles a schema assembled at run time (a scanner family whose members add their own
+    /// properties to common ones).
+    pub fn from_value(schema: Value) -> Self {
+        let validator = compile(&schema);
+        ParamsSchema { schema, validator }
+    }
+
     /// The schema (for [`ScannerInfo::params_schema`](argus_core::scanner::ScannerInfo)).
     pub fn schema(&self) -> &Value {
         &self.schema

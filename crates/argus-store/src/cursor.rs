@@ -42,6 +42,41 @@ pub(crate) fn page<T>(mut items: Vec<T>, limit: u32, position: impl Fn(&T) -> St
     Page { items, next_cursor }
 }
 
+/// The position of verdict lists (key order within a scan): the last key; `s` names the list
+/// and its filter, so a cursor of the malicious-only list is refused by the full list.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct KeyCursor {
+    pub s: String,
+    pub k: String,
+}
+
+impl KeyCursor {
+    /// The position after `key` in the list `list`.
+    pub(crate) fn after(list: &str, key: &str) -> String {
+        encode(&KeyCursor {
+            s: list.into(),
+            k: key.into(),
+        })
+    }
+
+    /// The last key of a cursor of the list `list`.
+    pub(crate) fn decode(s: &str, list: &str) -> Result<String> {
+        let c: KeyCursor = decode(s)?;
+        if c.s != list {
+            return Err(bad());
+        }
+        Ok(c.k)
+    }
+
+    /// The list name of a verdict list with this filter.
+    pub(crate) fn verdict_list(kind: Option<argus_core::detector::VerdictKind>) -> String {
+        match kind {
+            Some(k) => format!("verdicts:{}", k.as_str()),
+            None => "verdicts".into(),
+        }
+    }
+}
+
 /// The position of scan and finding lists: the sort key of the last item (`r` a rank such as
 /// severity, `c` a time in milliseconds) plus its id; `s` names the sort.
 #[derive(Serialize, Deserialize)]

@@ -29,6 +29,9 @@
 //!   scan's admitted tasks wait in the ledger for the relay. Only rows the ledger took count
 //!   in `enqueued`.
 //! - Artifacts of live scans; of two records of one name in a batch the later wins.
+//! - Verdicts of live scans, stored once per `(scan, key)` (the first one recorded stays: a
+//!   re-delivered task's verdict on the same object is not a second result); only those the
+//!   store inserted count in `progress.verdicts`.
 //! - Counters move once per scan by the deltas above; every scan that changed gets one
 //!   progress event; a live scan then ends as [`ending`] says (`max_tasks`, `max_results`,
 //!   completion, or failure when every task failed).
@@ -40,6 +43,7 @@ use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use argus_core::artifact::ArtifactMeta;
+use argus_core::detector::{NewVerdict, VerdictCounts};
 use argus_core::event::EventData;
 use argus_core::finding::{Finding, Triage};
 use argus_core::scan::{ending, Progress, ScanState};
@@ -156,6 +160,7 @@ pub(crate) struct CounterDelta {
     pub expect_extra: i64,
     /// An enumeration reported or opened: `expected_total` exists from now on.
     pub enum_touched: bool,
+    pub verdicts: VerdictCounts,
 }
 
 /// A scan this batch ends, if it is still live when the backend ends it.
@@ -174,6 +179,7 @@ struct Tally {
     d_failed: u64,
     d_enqueued: u64,
     d_findings: u64,
+    d_verdicts: VerdictCounts,
     d_open_enums: i64,
     d_expect_extra: i64,
     enum_touched: bool,
@@ -192,6 +198,7 @@ impl Tally {
 
     fn changed(&self) -> bool {
         self.d_done + self.d_failed + self.d_enqueued + self.d_findings > 0
+            || !self.d_verdicts.is_empty()
             || self.d_open_enums != 0
             || self.enum_touched
     }
@@ -206,6 +213,7 @@ impl Tally {
         p.failed += self.d_failed;
         p.enqueued += self.d_enqueued;
         p.findings += self.d_findings;
+        p.verdicts.add(&self.d_verdicts);
         if self.enum_touched {
             p.enqueue_done = self.facts.open_enums + self.d_open_enums == 0;
             let extra = self.facts.expect_extra + self.d_expect_extra;
@@ -314,6 +322,7 @@ impl RecordPlan {
                             d_failed: 0,
                             d_enqueued: 0,
                             d_findings: 0,
+                            d_verdicts: VerdictCounts::default(),
                             d_open_enums: 0,
                             d_expect_extra: 0,
                             enum_touched: false,
@@ -437,6 +446,31 @@ impl RecordPlan {
         }
     }
 
+    /// The verdicts to insert: `(scan, its org, task, verdict)` of live scans, in batch order
+    /// (the store keeps the first per `(scan, key)`).
+    pub fn verdicts<'r>(
+        &self,
+        reports: &'r [TaskReport],
+    ) -> Vec<(ScanId, OrgId, TaskId, &'r NewVerdict)> {
+        let mut out = Vec::new();
+        for r in reports {
+            let Some(t) = self.scans.get(&r.scan_id).filter(|t| t.live()) else {
+                continue;
+            };
+            for v in &r.verdicts {
+                out.push((r.scan_id, t.facts.org.clone(), r.task_id, v));
+            }
+        }
+        out
+    }
+
+    /// The store inserted a verdict of this kind (dedup left out the others).
+    pub fn verdict_inserted(&mut self, scan: ScanId, kind: argus_core::detector::VerdictKind) {
+        if let Some(t) = self.scans.get_mut(&scan) {
+            *t.d_verdicts.get_mut(kind) += 1;
+        }
+    }
+
     /// Whether a spawned task may enter the ledger; asked in batch order (the first ones take
     /// the room `max_tasks` leaves). Asking past the room fails the scan with `max_tasks`.
     pub fn admit(&mut self, task: &Task) -> Admit {
@@ -507,6 +541,7 @@ impl RecordPlan {
                 failed: t.d_failed,
                 enqueued: t.d_enqueued,
                 findings: t.d_findings,
+                verdicts: t.d_verdicts,
                 open_enums: t.d_open_enums,
                 expect_extra: t.d_expect_extra,
                 enum_touched: t.enum_touched,
@@ -606,6 +641,7 @@ mod tests {
                 expected_total: None,
                 enqueue_done: true,
                 findings: 0,
+                verdicts: Default::default(),
             },
             open_enums: 0,
             expect_extra: 0,

@@ -39,6 +39,7 @@ pub(crate) fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(scans::resume_scan))
         .routes(routes!(scans::scan_status))
         .routes(routes!(scans::list_findings))
+        .routes(routes!(scans::list_verdicts))
         .routes(routes!(scans::list_artifacts))
         .routes(routes!(live::scan_events))
         .routes(routes!(live::org_events))

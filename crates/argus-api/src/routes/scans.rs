@@ -11,6 +11,7 @@ use axum::Json;
 use bytes::Bytes;
 
 use argus_core::artifact::{ArtifactMeta, ArtifactName};
+use argus_core::detector::{Verdict, VerdictKind, VerdictQuery};
 use argus_core::finding::{Finding, FindingQuery, FindingSort, Page, Severity, Triage};
 use argus_core::ids::ScanId;
 use argus_core::scan::{Scan, ScanAction, ScanState};
@@ -21,7 +22,7 @@ use argus_engine::services::CreateScan;
 use crate::auth::Caller;
 use crate::dto::{
     parse_limit, parse_opt, CreateScanRequest, FindingListParams, ScanListParams, ScanStatus,
-    UpdateScanRequest,
+    UpdateScanRequest, VerdictListParams,
 };
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::problem::{ApiResult, Problem};
@@ -361,6 +362,40 @@ pub(crate) async fn list_findings(
     // The service answers an unknown scan (or another org's) with a 404, not an empty page.
     Ok(Json(
         state.engine.findings().list(&caller, id, &query).await?,
+    ))
+}
+
+/// Verdicts of a file scan (one per object: `clean`, `malicious`, `suspicious`, `error`,
+/// `skipped`, with engine, hits and the action taken), in key order, paginated by cursor.
+#[utoipa::path(
+    get,
+    path = "/scans/{id}/verdicts",
+    tag = "scans",
+    params(("id" = String, Path, format = Uuid, description = "Scan id"), VerdictListParams),
+    responses(
+        (status = 200, description = "One page of verdicts", body = Page<Verdict>),
+        (status = 404, description = "No such scan", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Bad query parameter or cursor", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn list_verdicts(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<ScanId>,
+    ApiQuery(q): ApiQuery<VerdictListParams>,
+) -> ApiResult<Json<Page<Verdict>>> {
+    let query = VerdictQuery {
+        verdict: parse_opt(
+            q.verdict.as_deref(),
+            "verdict",
+            VerdictKind::parse,
+            "clean, malicious, suspicious, error, skipped",
+        )?,
+        cursor: q.cursor.filter(|c| !c.is_empty()),
+        limit: parse_limit(q.limit.as_deref())?,
+    };
+    Ok(Json(
+        state.engine.findings().verdicts(&caller, id, &query).await?,
     ))
 }
 

@@ -13,6 +13,7 @@
 
 pub mod platform;
 pub mod secrets;
+pub mod verdicts;
 
 use std::io::{self, Write};
 use std::path::Path;

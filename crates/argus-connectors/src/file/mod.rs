@@ -197,6 +197,10 @@ impl Connector for FileConnector {
         .await
     }
 
+    fn local_path(&self, key: &str) -> Option<PathBuf> {
+        self.path_of(key, true).ok()
+    }
+
     async fn read(&self, key: &str) -> Result<ByteStream, ConnectorError> {
         let path = self.path_of(key, true)?;
         let file = tokio::fs::File::open(&path)

@@ -235,6 +235,7 @@ macro_rules! store_suite_tests {
             enumerations_hold_enqueue_done,
             stop_and_delete_are_lazy,
             worker_advertisements,
+            verdicts_once_per_object,
         );
     };
     (@each $harness:expr; $($case:ident),* $(,)?) => {
@@ -2018,4 +2019,178 @@ pub async fn worker_advertisements<S: Store>(store: Arc<S>) {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+fn verdict(key: &str, kind: crate::detector::VerdictKind) -> crate::detector::NewVerdict {
+    crate::detector::NewVerdict {
+        key: key.into(),
+        verdict: kind,
+        engine: "yara".into(),
+        signature: kind.is_detection().then(|| "Rule".to_owned()),
+        hits: Vec::new(),
+        size: 42,
+        sha256: Some("ab".repeat(32)),
+        duration_ms: 1,
+        cached: false,
+        detail: None,
+        action: None,
+    }
+}
+
+/// Verdicts: one per `(scan, key)` (the first recorded stays, in a batch and across batches),
+/// counted by kind only when inserted, listed in key order with a kind filter and a cursor
+/// bound to its filter, org-scoped, frozen once the scan ended.
+pub async fn verdicts_once_per_object<S: Store>(store: Arc<S>) {
+    use crate::detector::{VerdictKind as V, VerdictQuery};
+    let o = org("org-a");
+    let (scan, tasks) = started(&*store, &o, config(), &["a", "b", "c"]).await;
+    store.mark_running(&[scan]).await.unwrap();
+
+    let mut r = report(&tasks[0], TaskStatus::Done);
+    r.verdicts = vec![
+        verdict("s3://b/k1", V::Clean),
+        verdict("s3://b/k2", V::Malicious),
+        verdict("s3://b/k1", V::Malicious),
+    ];
+    let out = store.record(vec![r.clone(), r]).await.unwrap();
+    let progress = out
+        .events
+        .iter()
+        .find(|e| e.kind() == EventKind::Progress)
+        .expect("a progress event")
+        .data
+        .to_json();
+    assert_eq!(progress["verdicts"]["clean"], 1, "{progress}");
+    assert_eq!(progress["verdicts"]["malicious"], 1, "{progress}");
+
+    let mut again = report(&tasks[1], TaskStatus::Running);
+    again.verdicts = vec![
+        verdict("s3://b/k3", V::Skipped),
+        verdict("s3://b/k2", V::Clean),
+    ];
+    store.record(vec![again]).await.unwrap();
+    let p = store.get_scan(&o, scan).await.unwrap().progress;
+    assert_eq!(
+        (
+            p.verdicts.clean,
+            p.verdicts.malicious,
+            p.verdicts.skipped,
+            p.verdicts.total()
+        ),
+        (1, 1, 1, 3)
+    );
+
+    let all = store
+        .list_verdicts(&o, scan, &VerdictQuery::default())
+        .await
+        .unwrap();
+    let keys: Vec<(&str, V)> = all
+        .items
+        .iter()
+        .map(|v| (v.verdict.key.as_str(), v.verdict.verdict))
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            ("s3://b/k1", V::Clean),
+            ("s3://b/k2", V::Malicious),
+            ("s3://b/k3", V::Skipped)
+        ]
+    );
+    assert_eq!(all.items[1].verdict.signature.as_deref(), Some("Rule"));
+    assert_eq!(all.items[1].scan_id, scan);
+
+    let bad = VerdictQuery {
+        verdict: Some(V::Malicious),
+        ..Default::default()
+    };
+    let page = store.list_verdicts(&o, scan, &bad).await.unwrap();
+    assert_eq!(page.items.len(), 1);
+    assert_eq!(page.items[0].verdict.key, "s3://b/k2");
+
+    let first = store
+        .list_verdicts(
+            &o,
+            scan,
+            &VerdictQuery {
+                limit: 2,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(first.items.len(), 2);
+    let cursor = first.next_cursor.expect("more to come");
+    let second = store
+        .list_verdicts(
+            &o,
+            scan,
+            &VerdictQuery {
+                limit: 2,
+                cursor: Some(cursor.clone()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(second.items.len(), 1);
+    assert_eq!(second.items[0].verdict.key, "s3://b/k3");
+    assert!(second.next_cursor.is_none());
+    // A cursor of the unfiltered list is not one of the malicious list.
+    match store
+        .list_verdicts(
+            &o,
+            scan,
+            &VerdictQuery {
+                verdict: Some(V::Malicious),
+                cursor: Some(cursor),
+                ..Default::default()
+            },
+        )
+        .await
+    {
+        Err(CoreError::Invalid { .. }) => {}
+        other => panic!("expected Invalid for a cursor of another list, got {other:?}"),
+    }
+    assert_not_found(
+        store
+            .list_verdicts(&org("org-b"), scan, &VerdictQuery::default())
+            .await,
+        "another org's verdicts",
+    );
+
+    // An ended scan's results are frozen.
+    store
+        .apply_action(&o, scan, ScanAction::Stop)
+        .await
+        .unwrap();
+    let mut late = report(&tasks[2], TaskStatus::Done);
+    late.verdicts = vec![verdict("s3://b/k9", V::Malicious)];
+    store.record(vec![late]).await.unwrap();
+    assert_eq!(
+        store
+            .list_verdicts(&o, scan, &VerdictQuery::default())
+            .await
+            .unwrap()
+            .items
+            .len(),
+        3
+    );
+    assert_eq!(
+        store
+            .get_scan(&o, scan)
+            .await
+            .unwrap()
+            .progress
+            .verdicts
+            .total(),
+        3
+    );
+    store.delete_scan(&o, scan).await.unwrap();
+    assert_not_found(
+        store
+            .list_verdicts(&o, scan, &VerdictQuery::default())
+            .await,
+        "a deleted scan's verdicts",
+    );
 }

@@ -1,11 +1,12 @@
 //! The findings service: a scan's findings (filtered, sorted, paginated), one finding, and its
-//! triage.
+//! triage; a file scan's verdicts (one per object).
 //!
 //! Invariant: every call is scoped by `who.org`. Existence and tenancy are answered by the one
 //! scoped store call that does the work (the `Store` contract, checked by the store suite's
 //! `org_scoping`: listing the findings of a scan that is not the org's is `NotFound`, not an
 //! empty page), so no read of the scan goes before it.
 
+use argus_core::detector::{Verdict, VerdictQuery};
 use argus_core::error::Result;
 use argus_core::finding::{Finding, FindingQuery, Page, Triage};
 use argus_core::ids::{FindingId, Principal, ScanId};
@@ -29,6 +30,20 @@ impl Findings<'_> {
         self.engine
             .store()
             .list_findings(&who.org, scan, query)
+            .await
+    }
+
+    /// One page of a file scan's verdicts (one per object, in key order); `NotFound` when the
+    /// scan is not one of the caller's org.
+    pub async fn verdicts(
+        &self,
+        who: &Principal,
+        scan: ScanId,
+        query: &VerdictQuery,
+    ) -> Result<Page<Verdict>> {
+        self.engine
+            .store()
+            .list_verdicts(&who.org, scan, query)
             .await
     }
 

@@ -329,6 +329,7 @@ impl PgStore {
              WHERE s.id = locked.id AND u.id = s.id \
              RETURNING s.id, s.org_id, s.state, s.enqueued, s.done, s.failed, s.expected_total, \
                  s.enqueue_done, s.findings, s.open_enums, s.expect_extra, \
+                 s.v_clean, s.v_malicious, s.v_suspicious, s.v_error, s.v_skipped, \
                  s.config->>'max_results' AS mr, s.config->>'max_tasks' AS mt",
         )
         .bind(&scan_ids)
@@ -447,6 +448,64 @@ impl PgStore {
             new_findings.retain(|f| inserted.contains(&f.id.0));
         }
         plan.findings_inserted(&new_findings);
+
+        // 3b. Verdicts of live scans, idempotent on (scan, key); only inserted ones count.
+        let verdicts = plan.verdicts(&reports);
+        if !verdicts.is_empty() {
+            let mut v_scans = Vec::with_capacity(verdicts.len());
+            let mut keys = Vec::with_capacity(verdicts.len());
+            let mut orgs = Vec::with_capacity(verdicts.len());
+            let mut tasks = Vec::with_capacity(verdicts.len());
+            let mut kinds = Vec::with_capacity(verdicts.len());
+            let mut bodies = Vec::with_capacity(verdicts.len());
+            for (scan, org, task, v) in &verdicts {
+                v_scans.push(scan.0);
+                keys.push(v.key.as_str());
+                orgs.push(org.as_str().to_owned());
+                tasks.push(task.0);
+                kinds.push(v.verdict.as_str());
+                bodies.push(to_json(v)?);
+            }
+            let rows: Vec<(Uuid, String)> = sqlx::query_as(
+                "INSERT INTO verdicts (scan_id, key, org_id, task_id, verdict, body, created_at) \
+                 SELECT u.scan_id, u.key, u.org_id, u.task_id, u.verdict, u.body::json, $1 \
+                 FROM UNNEST($2::uuid[], $3::text[], $4::text[], $5::uuid[], $6::text[], \
+                         $7::text[]) \
+                     WITH ORDINALITY AS u(scan_id, key, org_id, task_id, verdict, body, ord) \
+                 ORDER BY u.ord \
+                 ON CONFLICT DO NOTHING RETURNING scan_id, verdict",
+            )
+            .bind(now)
+            .bind(&v_scans)
+            .bind(&keys)
+            .bind(&orgs)
+            .bind(&tasks)
+            .bind(&kinds)
+            .bind(&bodies)
+            .fetch_all(&mut *tx)
+            .await?;
+            for (scan, kind) in rows {
+                let kind = argus_core::detector::VerdictKind::parse(&kind)
+                    .ok_or_else(|| CoreError::Backend("corrupt verdict in database".into()))?;
+                plan.verdict_inserted(ScanId(scan), kind);
+            }
+            for d in plan.counters().iter().filter(|d| !d.verdicts.is_empty()) {
+                let v = &d.verdicts;
+                sqlx::query(
+                    "UPDATE scans SET v_clean = v_clean + $1, v_malicious = v_malicious + $2, \
+                         v_suspicious = v_suspicious + $3, v_error = v_error + $4, \
+                         v_skipped = v_skipped + $5 WHERE id = $6",
+                )
+                .bind(i64_of(v.clean))
+                .bind(i64_of(v.malicious))
+                .bind(i64_of(v.suspicious))
+                .bind(i64_of(v.error))
+                .bind(i64_of(v.skipped))
+                .bind(d.scan_id.0)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
 
         // 4. Spawned rows (inserted in step 1b) the plan admits stay and are listed by relay
         //    marks; the others are deleted.

@@ -27,6 +27,7 @@ mod rows;
 mod scans;
 mod store;
 mod templates;
+mod verdicts;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;

@@ -296,7 +296,7 @@ impl ScanStore for PgStore {
             .await?;
             cleared += r.rows_affected();
             if cleanup.deleted {
-                for table in ["scan_tasks", "findings", "events", "artifacts"] {
+                for table in ["scan_tasks", "findings", "events", "artifacts", "verdicts"] {
                     let left = limit - i64_of(cleared);
                     if left <= 0 {
                         break;

@@ -96,6 +96,7 @@ impl LedgerStore for SqliteStore {
         let rows = sqlx::query(
             "SELECT id, org_id, state, enqueued, done, failed, expected_total, enqueue_done, \
                  findings, open_enums, expect_extra, \
+                 v_clean, v_malicious, v_suspicious, v_error, v_skipped, \
                  json_extract(config, '$.max_results') AS mr, \
                  json_extract(config, '$.max_tasks') AS mt \
              FROM scans WHERE id IN (SELECT value FROM json_each(?1))",
@@ -289,6 +290,42 @@ impl LedgerStore for SqliteStore {
         }
         plan.findings_inserted(&new_findings);
 
+        // 3b. Verdicts of live scans, idempotent on (scan, key); only inserted ones count.
+        let verdicts = plan.verdicts(&reports);
+        if !verdicts.is_empty() {
+            let arr: Vec<Value> = verdicts
+                .iter()
+                .map(|(scan, org, task, v)| {
+                    Ok(json!([
+                        scan.to_string(),
+                        v.key,
+                        org.as_str(),
+                        task.to_string(),
+                        v.verdict.as_str(),
+                        to_json(v)?,
+                    ]))
+                })
+                .collect::<Result<_>>()?;
+            let rows = sqlx::query(
+                "INSERT INTO verdicts (scan_id, key, org_id, task_id, verdict, body, created_at) \
+                 SELECT j.value->>0, j.value->>1, j.value->>2, j.value->>3, j.value->>4, \
+                     j.value->>5, ?1 \
+                 FROM json_each(?2) AS j WHERE true ORDER BY j.key \
+                 ON CONFLICT DO NOTHING RETURNING scan_id, verdict",
+            )
+            .bind(now)
+            .bind(to_json(&arr)?)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db_err)?;
+            for r in &rows {
+                let kind: String = r.try_get(1).map_err(db_err)?;
+                let kind = argus_core::detector::VerdictKind::parse(&kind)
+                    .ok_or_else(|| CoreError::Backend("corrupt verdict in database".into()))?;
+                plan.verdict_inserted(scan_of(r, "scan_id")?, kind);
+            }
+        }
+
         // 4. Spawned tasks the plan admits, deduped by the insert. A paused scan's tasks wait
         //    in the ledger as `pending` (the relay publishes them after the resume); the others
         //    go straight onto an inline queue if there is one.
@@ -354,6 +391,23 @@ impl LedgerStore for SqliteStore {
             .bind(d.open_enums)
             .bind(d.expect_extra)
             .bind(d.enum_touched)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        }
+        for d in plan.counters().iter().filter(|d| !d.verdicts.is_empty()) {
+            let v = &d.verdicts;
+            sqlx::query(
+                "UPDATE scans SET v_clean = v_clean + ?1, v_malicious = v_malicious + ?2, \
+                     v_suspicious = v_suspicious + ?3, v_error = v_error + ?4, \
+                     v_skipped = v_skipped + ?5 WHERE id = ?6",
+            )
+            .bind(i64_of(v.clean))
+            .bind(i64_of(v.malicious))
+            .bind(i64_of(v.suspicious))
+            .bind(i64_of(v.error))
+            .bind(i64_of(v.skipped))
+            .bind(d.scan_id.to_string())
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;

@@ -14,6 +14,7 @@ mod rows;
 mod scans;
 mod store;
 mod templates;
+mod verdicts;
 
 pub use db::SqliteDb;
 pub use inline::InlineQueue;

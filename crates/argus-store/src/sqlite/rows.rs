@@ -20,7 +20,7 @@ use argus_core::{CoreError, OrgId, Result, UserId};
 pub(crate) const SCAN_COLS: &str =
     "id, org_id, user_id, name, config, template_id, state, reason, \
      enqueued, done, failed, expected_total, enqueue_done, findings, created_at, updated_at, \
-     started_at, finished_at";
+     started_at, finished_at, v_clean, v_malicious, v_suspicious, v_error, v_skipped";
 
 pub(crate) const FINDING_COLS: &str = "id, scan_id, org_id, task_id, scanner, kind, severity, \
      title, description, target, location, fingerprint, data, secret, triage, created_at, updated_at";
@@ -121,6 +121,13 @@ pub(crate) fn progress_from_row(r: &SqliteRow) -> Result<Progress> {
         expected_total: get::<Option<i64>>(r, "expected_total")?.map(u64_of),
         enqueue_done: get::<i64>(r, "enqueue_done")? != 0,
         findings: u64_of(get(r, "findings")?),
+        verdicts: argus_core::detector::VerdictCounts {
+            clean: u64_of(get(r, "v_clean")?),
+            malicious: u64_of(get(r, "v_malicious")?),
+            suspicious: u64_of(get(r, "v_suspicious")?),
+            error: u64_of(get(r, "v_error")?),
+            skipped: u64_of(get(r, "v_skipped")?),
+        },
     })
 }
 

@@ -54,6 +54,7 @@ impl ScanStore for SqliteStore {
                 ("findings", "rowid"),
                 ("events", "id"),
                 ("artifacts", "rowid"),
+                ("verdicts", "rowid"),
             ] {
                 let left = limit - i64_of(cleared);
                 if left <= 0 {
