@@ -30,7 +30,10 @@ die() {
 CLAMD=$(command -v clamd || echo /usr/sbin/clamd)
 [[ -x $CLAMD ]] || die "clamd not found (apt-get install -y clamav-daemon clamav)"
 
-cp "$ROOT"/.ci/clamav/*.ndb "$DIR/db/"
+shopt -s nullglob
+dbs=("$ROOT"/.ci/clamav/*.{ndb,hdb,ldb})
+(( ${#dbs[@]} )) || die "no signature database in .ci/clamav"
+cp "${dbs[@]}" "$DIR/db/"
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 SOCK=$DIR/clamd.sock
 
