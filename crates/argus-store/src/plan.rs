@@ -749,6 +749,7 @@ mod tests {
                 failed: 1,
                 enqueued: 0,
                 findings: 1,
+                verdicts: Default::default(),
                 open_enums: 0,
                 expect_extra: 0,
                 enum_touched: false,
