@@ -58,10 +58,15 @@ pub struct ApiConfig {
     pub body_limit: usize,
     /// Served at `/api/v1/meta`.
     pub meta: Meta,
+    /// Largest file `POST /api/v1/scan/binary` takes, in bytes (413 past it).
+    pub upload_limit: usize,
 }
 
 /// The default request body limit: 1 MiB.
 pub const DEFAULT_BODY_LIMIT: usize = 1 << 20;
+
+/// The default upload limit of `POST /api/v1/scan/binary`: 32 MiB.
+pub const DEFAULT_UPLOAD_LIMIT: usize = 32 << 20;
 
 impl ApiConfig {
     /// A config with the default body limit.
@@ -70,6 +75,7 @@ impl ApiConfig {
             auth,
             body_limit: DEFAULT_BODY_LIMIT,
             meta,
+            upload_limit: DEFAULT_UPLOAD_LIMIT,
         }
     }
 }
@@ -95,6 +101,8 @@ pub(crate) struct StateInner {
     pub(crate) scans: Arc<cache::ScanCache>,
     /// The OpenAPI document, serialized once.
     pub(crate) openapi_json: Bytes,
+    /// Largest upload of `POST /api/v1/scan/binary`.
+    pub(crate) upload_limit: usize,
 }
 
 impl std::ops::Deref for AppState {
@@ -159,6 +167,7 @@ pub fn router(engine: Arc<Engine>, config: ApiConfig) -> Router {
         auth: config.auth.into(),
         meta: config.meta,
         openapi_json,
+        upload_limit: config.upload_limit,
     }));
     let docs = utoipa_swagger_ui::SwaggerUi::new("/docs")
         .config(utoipa_swagger_ui::Config::from("/api/v1/openapi.json"));

@@ -70,6 +70,8 @@ pub struct ServerConfig {
     pub data_dir: PathBuf,
     /// Largest accepted request body, in bytes.
     pub body_limit: usize,
+    /// Largest file `POST /api/v1/scan/binary` judges, in bytes.
+    pub upload_limit: usize,
 }
 
 impl Default for ServerConfig {
@@ -78,6 +80,7 @@ impl Default for ServerConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("argus-data"),
             body_limit: 1024 * 1024,
+            upload_limit: 32 * 1024 * 1024,
         }
     }
 }

@@ -352,6 +352,7 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     let api_cfg = argus_api::ApiConfig {
         auth,
         body_limit: cfg.server.body_limit,
+        upload_limit: cfg.server.upload_limit,
         meta: argus_api::Meta {
             version: env!("CARGO_PKG_VERSION").to_string(),
             build: option_env!("ARGUS_BUILD").unwrap_or("dev").to_string(),

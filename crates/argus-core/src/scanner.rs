@@ -164,6 +164,25 @@ pub trait Scanner: Send + Sync + 'static {
         Ok(())
     }
 
+    /// Server paths these params name (rule files, wordlists), with the JSON pointer of each
+    /// inside the params: the engine checks them against the local-access policy before the
+    /// scan is accepted and before [`Scanner::validate_params`] may read them. Must not read
+    /// the files. The default names none.
+    fn local_paths(&self, params: &serde_json::Value) -> Vec<(String, PathBuf)> {
+        let _ = params;
+        Vec::new()
+    }
+
+    /// The content detector behind this scanner, for judging one uploaded file at once
+    /// (`POST /api/v1/scan/binary`): `None` for scanners that are not file scanners.
+    fn detector(
+        &self,
+        params: &serde_json::Value,
+    ) -> Option<Result<Arc<dyn crate::detector::Detector>, String>> {
+        let _ = params;
+        None
+    }
+
     /// Whether a task with these params enumerates (fans a listing out into sub-tasks and
     /// reports [`Emission::Enumeration`]): a scan is not complete while such a task is still
     /// enumerating. Most scanners never do.

@@ -53,24 +53,35 @@ impl LocalAccess {
         if self.unrestricted {
             return Ok(());
         }
-        let Some(path) = local_path(target) else {
+        match local_path(target) {
+            Some(path) => self.check_named(&path, target.value()),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether a server path that a scan's params name (a scanner's rule files) may be read
+    /// here: the same folders as local targets.
+    pub fn check_path(&self, path: &Path) -> Result<(), String> {
+        if self.unrestricted {
             return Ok(());
-        };
+        }
+        self.check_named(path, &path.display().to_string())
+    }
+
+    fn check_named(&self, path: &Path, named: &str) -> Result<(), String> {
         let refuse = || {
             Err(format!(
-                "{} names a path on the server, and this server does not allow scanning it \
-                 (an operator can allow folders with scan.local_roots)",
-                target.value()
+                "{named} names a path on the server, and this server does not allow reading it \
+                 (an operator can allow folders with scan.local_roots)"
             ))
         };
         if !path.is_absolute() {
             return Err(format!(
-                "{} is a relative path; give an absolute path inside a folder the server allows \
-                 (scan.local_roots)",
-                target.value()
+                "{named} is a relative path; give an absolute path inside a folder the server \
+                 allows (scan.local_roots)"
             ));
         }
-        let lexical = normalize(&path);
+        let lexical = normalize(path);
         if !self.inside(&lexical) {
             return refuse();
         }

@@ -6,6 +6,7 @@ pub(crate) mod findings;
 pub(crate) mod scans;
 pub(crate) mod system;
 pub(crate) mod templates;
+pub(crate) mod uploads;
 
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -40,6 +41,7 @@ pub(crate) fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(scans::scan_status))
         .routes(routes!(scans::list_findings))
         .routes(routes!(scans::list_verdicts))
+        .routes(routes!(uploads::scan_binary))
         .routes(routes!(scans::list_artifacts))
         .routes(routes!(live::scan_events))
         .routes(routes!(live::org_events))

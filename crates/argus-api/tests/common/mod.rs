@@ -134,6 +134,7 @@ pub async fn start_with(opts: Options) -> Server {
             auth: opts.auth,
             body_limit: opts.body_limit,
             meta,
+            upload_limit: 64 * 1024,
         },
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -1,6 +1,6 @@
 //! The engine's services: the operations the API and the CLI call, one service per aggregate —
 //! [`Scans`] (validation, lifecycle, reads, artifacts), [`Findings`], [`Templates`] and
-//! [`Events`] (live streams) — plus readiness.
+//! [`Events`] (live streams), [`Uploads`] (one file judged at once) — plus readiness.
 //!
 //! Invariants:
 //! - Outside this crate, records are reached only through these services: the raw store handle
@@ -17,6 +17,7 @@ pub mod events;
 pub mod findings;
 pub mod scans;
 pub mod templates;
+pub mod uploads;
 
 use serde::Serialize;
 
@@ -26,6 +27,7 @@ pub use events::Events;
 pub use findings::Findings;
 pub use scans::{CreateScan, FromTemplate, Scans};
 pub use templates::Templates;
+pub use uploads::Uploads;
 
 use crate::Engine;
 
@@ -53,6 +55,11 @@ impl Engine {
     /// The templates service.
     pub fn templates(&self) -> Templates<'_> {
         Templates { engine: self }
+    }
+
+    /// The uploads service (one file judged at once by a file scanner).
+    pub fn uploads(&self) -> Uploads<'_> {
+        Uploads { engine: self }
     }
 
     /// The events service (live streams).
