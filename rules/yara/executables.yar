@@ -257,7 +257,9 @@ rule ELF_No_Sections_Stripped_Dropper : elf
         $w3 = "tftp " ascii
         $tmp = "/tmp/" ascii
     condition:
-        Argus_Is_ELF and elf.type == elf.ET_EXEC and elf.number_of_sections == 0 and
+        // e_shnum (offset 0x30 in ELF32, 0x3C in ELF64) is 0: no section table.
+        Argus_Is_ELF and elf.type == elf.ET_EXEC and
+        ((uint8(4) == 1 and uint16(0x30) == 0) or (uint8(4) == 2 and uint16(0x3C) == 0)) and
         any of ($w*) and $tmp
 }
 

@@ -145,15 +145,15 @@ rule VBA_Downloader : vba macro dropper malware
     strings:
         $dl1 = "MSXML2.XMLHTTP" nocase
         $dl2 = "WinHttp.WinHttpRequest" nocase
-        $dl3 = "URLDownloadToFileA" nocase
-        $dl4 = "Microsoft.XMLHTTP" nocase
+        $dl3 = "Microsoft.XMLHTTP" nocase
+        $url = "URLDownloadToFileA" nocase
         $save1 = "ADODB.Stream" nocase
         $save2 = "SaveToFile" nocase
         $run1 = "WScript.Shell" nocase
         $run2 = "ShellExecute" nocase
         $run3 = /\bShell\s*\(/ nocase
     condition:
-        filesize < 20MB and any of ($dl*) and ($save1 or $save2 or $dl3) and any of ($run*)
+        filesize < 20MB and (any of ($dl*) or $url) and (any of ($save*) or $url) and any of ($run*)
 }
 
 rule VBA_Obfuscated_Chr_Concat : vba macro obfuscated

@@ -2,7 +2,8 @@
     Argus YARA rules: anti-malware test files.
     SPDX-License-Identifier: Apache-2.0
 
-    The EICAR string is written as hex so that this file is not itself an EICAR test file.
+    The EICAR string is written as hex so that this file is not itself an EICAR test file
+    (the `suppress: text_as_hex` comments tell YARA-X this is deliberate).
 */
 
 rule EICAR_Test_File : eicar test
@@ -13,6 +14,7 @@ rule EICAR_Test_File : eicar test
         verdict = "malicious"
         reference = "https://www.eicar.org/download-anti-malware-testfile/"
     strings:
+        // suppress: text_as_hex
         $eicar = { 58 35 4F 21 50 25 40 41 50 5B 34 5C 50 5A 58 35 34 28 50 5E 29 37 43 43 29 37 7D 24 45 49 43 41 52 2D 53 54 41 4E 44 41 52 44 2D 41 4E 54 49 56 49 52 55 53 2D 54 45 53 54 2D 46 49 4C 45 21 24 48 2B 48 2A }
     condition:
         $eicar at 0 and filesize <= 128
@@ -25,6 +27,7 @@ rule EICAR_Embedded : eicar test
         author = "Argus"
         verdict = "suspicious"
     strings:
+        // suppress: text_as_hex
         $eicar = { 58 35 4F 21 50 25 40 41 50 5B 34 5C 50 5A 58 35 34 28 50 5E 29 37 43 43 29 37 7D 24 45 49 43 41 52 2D 53 54 41 4E 44 41 52 44 2D 41 4E 54 49 56 49 52 55 53 2D 54 45 53 54 2D 46 49 4C 45 21 24 48 2B 48 2A }
     condition:
         $eicar and not ($eicar at 0 and filesize <= 128)

@@ -223,14 +223,14 @@ rule Webshell_ASPX_Process_Start : webshell aspx
         author = "Argus"
         verdict = "malicious"
     strings:
-        $page = "<%@ Page" nocase
+        $hdr = "<%@ Page" nocase
         $p1 = "Process.Start" ascii
         $p2 = "ProcessStartInfo" ascii
         $cmd1 = "cmd.exe" nocase
         $cmd2 = "powershell" nocase
         $req = /Request(\.Form|\.QueryString|\.Item)?\s*\[/
     condition:
-        filesize < 1MB and $page and any of ($p*) and any of ($cmd*) and $req
+        filesize < 1MB and $hdr and any of ($p*) and any of ($cmd*) and $req
 }
 
 rule Webshell_ASP_China_Chopper : webshell asp malware
