@@ -27,6 +27,9 @@ pub struct Config {
     pub artifacts: ArtifactsConfig,
     pub auth: AuthSection,
     pub scan: ScanSection,
+    /// `[connectors]`: named credentials for storage locations and whether the server's own
+    /// cloud identity may be used (secrets only by environment variable name).
+    pub connectors: argus_connectors::ConnectorsConfig,
     /// `[scanners.<name>]` tables, passed through untouched to the scanner factory of that name
     /// (see [`crate::runtime::scanner_tables`]); after [`Config::load`], every factory's
     /// effective table (defaults filled in, paths absolute).

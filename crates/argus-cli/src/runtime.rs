@@ -78,21 +78,43 @@ impl EnvDoor for ProcessEnv {
 }
 
 /// The doors scanners are built with: the process door, the one HTTP client, this process's
-/// environment, and the artifact store when the backends are open.
-pub fn doors(artifacts: Option<Arc<dyn ArtifactStore>>) -> Doors {
+/// environment, the storage connectors of `[connectors]` (credentials read now, through the
+/// environment door), and the artifact store when the backends are open.
+pub fn doors(cfg: &Config, artifacts: Option<Arc<dyn ArtifactStore>>) -> anyhow::Result<Doors> {
+    doors_for(&cfg.connectors, artifacts)
+}
+
+/// The doors of direct mode: as [`doors`], except that cloud locations without a named
+/// credential use the person's own identity (their environment, their instance role), as
+/// `git` and `ssh` do for `argus scan secrets`.
+pub fn direct_doors(cfg: &Config) -> anyhow::Result<Doors> {
+    let mut connectors = cfg.connectors.clone();
+    connectors.allow_ambient_credentials = true;
+    doors_for(&connectors, None)
+}
+
+fn doors_for(
+    connectors: &argus_connectors::ConnectorsConfig,
+    artifacts: Option<Arc<dyn ArtifactStore>>,
+) -> anyhow::Result<Doors> {
+    let http: Arc<dyn argus_core::door::HttpDoor> =
+        Arc::new(argus_scanners::http::ReqwestDoor::new());
+    let registry = argus_connectors::registry(connectors, &ProcessEnv, http.clone())
+        .context("loading [connectors]")?;
     let doors = Doors::new(argus_scanners::process::door())
-        .with_http(Arc::new(argus_scanners::http::ReqwestDoor::new()))
-        .with_env(Arc::new(ProcessEnv));
-    match artifacts {
+        .with_http(http)
+        .with_env(Arc::new(ProcessEnv))
+        .with_connectors(Arc::new(registry));
+    Ok(match artifacts {
         Some(a) => doors.with_artifacts(a),
         None => doors,
-    }
+    })
 }
 
 /// The scanner registry without backends (listing scanners, direct mode): every factory of
 /// [`scanner_catalog`] built from the config (`noop` only with `scanners.noop.enabled`).
 pub fn registry(cfg: &Config) -> anyhow::Result<ScannerRegistry> {
-    registry_with(cfg, &doors(None))
+    registry_with(cfg, &direct_doors(cfg)?)
 }
 
 /// The scanner registry built with `doors`.
@@ -106,7 +128,7 @@ pub fn registry_with(cfg: &Config, doors: &Doors) -> anyhow::Result<ScannerRegis
 /// Opens the configured backends and builds the engine.
 pub async fn engine(cfg: &Config) -> anyhow::Result<Arc<Engine>> {
     let backends = backends(cfg).await?;
-    let registry = registry_with(cfg, &doors(Some(backends.artifacts.clone())))?;
+    let registry = registry_with(cfg, &doors(cfg, Some(backends.artifacts.clone()))?)?;
     let engine_cfg = EngineConfig {
         worker_id: format!("{}-{}", hostname(), std::process::id()),
         concurrency: cfg.worker.workers.max(1),
