@@ -330,7 +330,7 @@ impl GraphFake {
             Some(true) => {}
         }
         st.graph_requests += 1;
-        if st.graph_requests % THROTTLE_EVERY == 0 {
+        if st.graph_requests.is_multiple_of(THROTTLE_EVERY) {
             st.throttled += 1;
             let mut r = graph_error(
                 StatusCode::TOO_MANY_REQUESTS,
@@ -426,7 +426,7 @@ impl GraphFake {
                 axum::Json(v).into_response()
             }
             (Method::GET, ["drives", _, "items", id, "content"]) => {
-                if !st.items.get(*id).is_some_and(|i| !i.folder) {
+                if st.items.get(*id).is_none_or(|i| i.folder) {
                     return graph_error(StatusCode::NOT_FOUND, "itemNotFound", "no such file");
                 }
                 let n = st.next_id;
