@@ -333,16 +333,15 @@ pub fn openers(
     http: Arc<dyn HttpDoor>,
 ) -> Result<Vec<Arc<dyn ConnectorOpener>>, ConfigError> {
     let credentials = Arc::new(Credentials::from_config(config, env)?);
-    let mut out: Vec<Arc<dyn ConnectorOpener>> = vec![
+    Ok(vec![
         Arc::new(crate::file::FileOpener),
         Arc::new(crate::sharepoint::SharePointOpener::new(
             credentials.clone(),
             http,
         )),
-    ];
-    #[cfg(feature = "object-store")]
-    out.push(Arc::new(crate::object::ObjectOpener::new(credentials)));
-    Ok(out)
+        #[cfg(feature = "object-store")]
+        Arc::new(crate::object::ObjectOpener::new(credentials)),
+    ])
 }
 
 /// The registry of every opener of `config`: what the binary hands to components in `Doors`.

@@ -149,12 +149,15 @@ impl GcsFake {
             state: Arc::new(Mutex::new(State::default())),
         };
         let f = fake.clone();
-        let app = axum::Router::new().fallback(
-            move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
-                let f = f.clone();
-                async move { f.handle(method, uri, headers, body) }
-            },
-        );
+        let app = axum::Router::new()
+            .fallback(
+                move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+                    let f = f.clone();
+                    async move { f.handle(method, uri, headers, body) }
+                },
+            )
+            // Multipart parts are several MiB (axum's default limit is 2 MiB).
+            .layer(axum::extract::DefaultBodyLimit::max(64 * 1024 * 1024));
         tokio::spawn(async move {
             axum::serve(listener, app).await.expect("gcs fake");
         });

@@ -6,7 +6,7 @@
 //! folder creation, `PATCH` moves and deletes.
 //!
 //! Faults, as the real service has them: every [`THROTTLE_EVERY`]th Graph request is refused
-//! with 429 and `Retry-After: 1`; a client whose app has no access to the site
+//! with 429 or 503 (alternately) and `Retry-After: 1`; a client whose app has no access to the site
 //! ([`DENIED_CLIENT`]) gets tokens but 403 `accessDenied` on every Graph call; a wrong secret
 //! gets 401 `invalid_client` from the token endpoint.
 
@@ -332,11 +332,20 @@ impl GraphFake {
         st.graph_requests += 1;
         if st.graph_requests.is_multiple_of(THROTTLE_EVERY) {
             st.throttled += 1;
-            let mut r = graph_error(
-                StatusCode::TOO_MANY_REQUESTS,
-                "activityLimitReached",
-                "The request has been throttled",
-            );
+            // Alternately throttled (429) and unavailable (503), both with `Retry-After`.
+            let mut r = if st.throttled % 2 == 1 {
+                graph_error(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "activityLimitReached",
+                    "The request has been throttled",
+                )
+            } else {
+                graph_error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "serviceNotAvailable",
+                    "The service is temporarily unavailable",
+                )
+            };
             r.headers_mut()
                 .insert("retry-after", axum::http::HeaderValue::from_static("1"));
             return r;
