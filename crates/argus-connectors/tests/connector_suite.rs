@@ -502,6 +502,64 @@ mod sharepoint_specific {
         assert_eq!(f.fake.token_requests(), 1);
     }
 
+    /// A listing resumed by another connector (another process after a restart) has no kept
+    /// cursor and re-walks from the continuation key: nothing twice, nothing skipped, at every
+    /// cut, with a prefix too.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_listing_resumes_from_its_key_without_the_kept_cursor() {
+        let f = fixture().await;
+        // Hundreds of requests about ordering, not throttling (tested above).
+        f.fake.stop_throttling();
+        let keys = [
+            "a.txt",
+            "a/b/c.txt",
+            "a/b/d.txt",
+            "a/e.txt",
+            "a0",
+            "b/x/y/z.bin",
+            "b/x/za",
+            "c",
+        ];
+        for k in keys {
+            SharePoint.put(&f, k, k.as_bytes()).await;
+        }
+        let fresh = || {
+            let r = crate::registry(
+                vec![("intranet", credential(&f.fake, graph::CLIENT))],
+                &[("GRAPH_SECRET", graph::SECRET)],
+            );
+            crate::open(
+                &r,
+                &format!(
+                    "sharepoint://{}/{}/{}",
+                    graph::SITE,
+                    graph::LIBRARY,
+                    f.folder
+                ),
+                Some("intranet"),
+            )
+        };
+        for prefix in ["", "a/", "b/x/"] {
+            let want: Vec<&str> = keys
+                .iter()
+                .copied()
+                .filter(|k| k.starts_with(prefix))
+                .collect();
+            for cut in 1..want.len() {
+                let first = fresh().list(prefix, None, cut).await.unwrap();
+                let mut got: Vec<String> = first.objects.into_iter().map(|o| o.key).collect();
+                let mut cont = first.continuation;
+                while let Some(c) = cont {
+                    // A new connector each page: never the kept cursor.
+                    let page = fresh().list(prefix, Some(&c), 2).await.unwrap();
+                    got.extend(page.objects.into_iter().map(|o| o.key));
+                    cont = page.continuation;
+                }
+                assert_eq!(got, want, "prefix {prefix:?}, first page of {cut}");
+            }
+        }
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_wrong_secret_is_permission_denied() {
         let fake = graph::GraphFake::start().await;
