@@ -561,6 +561,22 @@ mod sharepoint_specific {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_revoked_token_is_renewed_once() {
+        let f = fixture().await;
+        SharePoint.put(&f, "k", b"v").await;
+        assert_eq!(
+            f.connector.list("", None, 10).await.unwrap().objects.len(),
+            1
+        );
+        f.fake.revoke_tokens();
+        assert_eq!(
+            f.connector.list("", None, 10).await.unwrap().objects.len(),
+            1
+        );
+        assert_eq!(f.fake.token_requests(), 2);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_wrong_secret_is_permission_denied() {
         let fake = graph::GraphFake::start().await;
         fake.mkdir("Scans");

@@ -5,7 +5,8 @@
 //! - Requests go through the process's one HTTP client (the HTTP door); none is built here.
 //! - A token is either a ready bearer token from the credential, or obtained with the OAuth2
 //!   client-credentials grant and cached until a minute before it expires; one token request at
-//!   a time per credential (the cache is behind an async lock). Tokens and secrets are held in
+//!   a time per credential (the cache is behind an async lock). A 401 on a cached token renews
+//!   it once. Tokens and secrets are held in
 //!   [`Redacted`] and never logged.
 //! - Throttling (429) and unavailability (503) are retried, honouring `Retry-After` (seconds),
 //!   at most [`MAX_ATTEMPTS`] times and never waiting longer than [`MAX_RETRY_AFTER`] at once;
@@ -221,8 +222,28 @@ impl Graph {
         make: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
     ) -> Result<reqwest::Response, ConnectorError> {
         let token = self.token().await?;
+        let resp = self
+            .send(what, || make(&self.http).bearer_auth(token.expose()))
+            .await?;
+        if resp.status() != reqwest::StatusCode::UNAUTHORIZED
+            || !matches!(self.auth, Auth::ClientCredentials { .. })
+        {
+            return Ok(resp);
+        }
+        // A cached token the service no longer takes (revoked, or expired early): fetch a new
+        // one and try once more; a second 401 is the answer.
+        self.forget(&token).await;
+        let token = self.token().await?;
         self.send(what, || make(&self.http).bearer_auth(token.expose()))
             .await
+    }
+
+    /// Drops the cached token if it is still `stale` (another call may have renewed it).
+    async fn forget(&self, stale: &Redacted<String>) {
+        let mut cached = self.cached.lock().await;
+        if cached.as_ref().is_some_and(|(t, _)| t == stale) {
+            *cached = None;
+        }
     }
 
     /// Sends an authorised request; a failed status becomes an error (see the module docs),

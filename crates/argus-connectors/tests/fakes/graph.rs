@@ -287,6 +287,11 @@ impl GraphFake {
         st.by_path(&segs).is_some_and(|id| !st.items[&id].folder)
     }
 
+    /// Revokes every token issued so far (they get 401 from now on).
+    pub fn revoke_tokens(&self) {
+        self.state.lock().unwrap().tokens.clear();
+    }
+
     /// Stops throttling (each throttled request costs a second of `Retry-After`).
     pub fn stop_throttling(&self) {
         self.state.lock().unwrap().no_throttle = true;
