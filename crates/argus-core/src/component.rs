@@ -87,8 +87,11 @@ pub trait ComponentConfig: DeserializeOwned + Serialize + Default + Send + 'stat
 #[derive(Default)]
 pub struct ConnectorRegistry {
     openers: BTreeMap<String, Arc<dyn ConnectorOpener>>,
-    opened: std::sync::Mutex<BTreeMap<(String, Option<String>), Arc<dyn Connector>>>,
+    opened: std::sync::Mutex<BTreeMap<OpenedKey, Arc<dyn Connector>>>,
 }
+
+/// An opened connector's key: its location URL and credential name.
+type OpenedKey = (String, Option<String>);
 
 impl fmt::Debug for ConnectorRegistry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -221,6 +221,21 @@ impl ObjectArtifactStore {
         Ok(Self::new(store, backend, bucket, prefix))
     }
 
+    /// Wraps a built client: what the binary should use, with the client and its parts from
+    /// `argus_connectors::object::build_store` (the one URL → client builder, shared with the
+    /// storage connectors) — `prefix` as that builder returns it (`a/b`, or empty for the
+    /// bucket root), checked here. A bad prefix is `Invalid`.
+    pub fn with_store(
+        store: Arc<dyn ObjectStore>,
+        backend: &'static str,
+        bucket: impl Into<String>,
+        prefix: &str,
+    ) -> Result<Self> {
+        let prefix = ObjectPath::parse(prefix.trim_matches('/'))
+            .map_err(|e| invalid_url(format!("bad prefix: {e}")))?;
+        Ok(Self::new(store, backend, bucket, prefix))
+    }
+
     /// Wraps any `object_store` implementation (used by tests with the in-memory store).
     pub fn new(
         store: Arc<dyn ObjectStore>,
@@ -718,6 +733,30 @@ mod tests {
             ),
             Err(CoreError::Invalid { .. })
         ));
+    }
+
+    #[tokio::test]
+    async fn a_built_store_is_wrapped_under_its_prefix() {
+        let s = ObjectArtifactStore::with_store(Arc::new(InMemory::new()), "memory", "b", "p/q")
+            .unwrap();
+        assert_eq!((s.bucket(), s.prefix()), ("b", "p/q"));
+        let k = key(ScanId::new(), "x.txt");
+        s.put(&k, stream_of(b"hi".to_vec(), 1)).await.unwrap();
+        let listed: Vec<_> = s
+            .store
+            .list(None)
+            .map_ok(|m| m.location.to_string())
+            .try_collect()
+            .await
+            .unwrap();
+        assert!(listed[0].starts_with("p/q/scans/"), "{listed:?}");
+        let root =
+            ObjectArtifactStore::with_store(Arc::new(InMemory::new()), "memory", "b", "").unwrap();
+        assert_eq!(root.prefix(), "");
+        assert!(
+            ObjectArtifactStore::with_store(Arc::new(InMemory::new()), "memory", "b", "a//b")
+                .is_err()
+        );
     }
 
     #[tokio::test]

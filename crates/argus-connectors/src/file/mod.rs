@@ -10,6 +10,10 @@
 //!   the root after resolution: a key cannot reach outside the folder.
 //! - Objects have no tags here: `Action::Tag` is `Unsupported`.
 
+mod opener;
+
+pub use opener::FileOpener;
+
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 

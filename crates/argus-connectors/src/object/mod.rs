@@ -1,8 +1,9 @@
 //! The object-storage connector: `s3://`, `az://` and `gs://` locations through `object_store`.
 //!
-//! The connector is handed a built store and the prefix it covers; building a store from a URL
-//! and a named credential belongs to the binary's edge (issue #12, connectors config), as for
-//! the artifact store, so the builder is not written twice.
+//! The connector is handed a built store and the prefix it covers. Building a store from a URL
+//! and credentials is [`build_store`]'s (`build.rs`, also what the binary should use for the
+//! artifact store, so the builder exists once); [`ObjectOpener`] (`opener.rs`) joins the two for
+//! the connector registry.
 //!
 //! Invariants:
 //! - Keys are the object paths below the location's prefix; every key is checked
@@ -12,6 +13,12 @@
 //! - Reads and actions look the object up first, so a missing object is `NotFound` even where
 //!   the backend's delete is idempotent (S3).
 //! - Object tags are not reachable through `object_store`: `Action::Tag` is `Unsupported`.
+
+mod build;
+mod opener;
+
+pub use build::{build_store, parse_store_url, BuiltStore, StoreCredentials, StoreOptions};
+pub use opener::ObjectOpener;
 
 use std::io;
 use std::sync::Arc;
@@ -27,13 +34,22 @@ use argus_core::connector::{
 };
 
 /// A prefix of a bucket or container.
-#[derive(Debug)]
 pub struct ObjectConnector {
     store: Arc<dyn ObjectStore>,
     scheme: String,
     location: String,
     /// The location's prefix inside the store (no leading or trailing `/`; empty: the whole store).
     root: String,
+}
+
+impl std::fmt::Debug for ObjectConnector {
+    // Hand-written: `object_store` clients print their credentials in `Debug`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ObjectConnector")
+            .field("location", &self.location)
+            .field("root", &self.root)
+            .finish_non_exhaustive()
+    }
 }
 
 fn store_error(key: &str, e: object_store::Error) -> ConnectorError {
@@ -43,8 +59,24 @@ fn store_error(key: &str, e: object_store::Error) -> ConnectorError {
         | object_store::Error::Unauthenticated { source, .. } => {
             ConnectorError::PermissionDenied(format!("{key}: {source}"))
         }
+        other if refused(&other) => ConnectorError::PermissionDenied(format!("{key}: {other}")),
         other => ConnectorError::Backend(format!("{key}: {other}")),
     }
+}
+
+/// Whether a generic `object_store` error is the service refusing access. Listing errors reach
+/// us as `Error::Generic` around the client's retry error, whose type is private to
+/// `object_store`; its message carries the HTTP status, so the status is read from there.
+fn refused(e: &object_store::Error) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        let text = err.to_string();
+        if text.contains("status code: 401") || text.contains("status code: 403") {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
 }
 
 impl ObjectConnector {

@@ -7,6 +7,13 @@
 //! [`connector_suite_tests!`](crate::connector_suite_tests), which generates one test per case.
 //! A harness whose service is not configured returns `None` from `fresh` (skip with a printed
 //! reason; under `CI=true` it should fail instead, as `service_url` does).
+//!
+//! Refused access is a case too: a harness hands out, through [`ConnectorHarness::denied`], a
+//! connector whose credentials or permissions the backend refuses, and `list` and `read` must
+//! then be [`ConnectorError::PermissionDenied`] (not `NotFound`, not a generic backend error), so
+//! an operator sees a permission problem as one. A backend that cannot refuse in the test
+//! environment (an emulator that accepts any key, a folder read as root) returns `None` and says
+//! why in a comment.
 
 // Test code: a failed expectation is the test failing.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -31,6 +38,13 @@ pub trait ConnectorHarness: Send + Sync + 'static {
     async fn put(&self, fixture: &Self::Fixture, key: &str, data: &[u8]);
     /// Whether an object exists, seen straight in the location.
     async fn exists(&self, fixture: &Self::Fixture, key: &str) -> bool;
+    /// A connector to a location holding the object `secret.txt` (put there by the harness)
+    /// whose credentials or permissions the backend refuses; `None` when the backend cannot
+    /// refuse here (say why where it is implemented).
+    async fn denied(&self, fixture: &Self::Fixture) -> Option<Arc<dyn Connector>> {
+        let _ = fixture;
+        None
+    }
 }
 
 /// Generates one `#[tokio::test]` per suite case for a harness expression.
@@ -49,6 +63,7 @@ macro_rules! connector_suite_tests {
             action_delete_removes_the_object,
             action_move_quarantines_the_object,
             action_tag_is_taken_or_unsupported,
+            refused_access_is_permission_denied,
         );
     };
     (@each $harness:expr; $($case:ident),* $(,)?) => {
@@ -322,4 +337,23 @@ pub async fn action_tag_is_taken_or_unsupported<H: ConnectorHarness>(h: &H, f: &
         ActionOutcome::Nothing => panic!("a tag is not nothing"),
     }
     assert_eq!(read_all(c.as_ref(), "tag/me").await, b"content");
+}
+
+/// A location whose credentials or permissions are refused gives `PermissionDenied` for
+/// listing and reading, so an operator sees a permission problem and not a missing object.
+pub async fn refused_access_is_permission_denied<H: ConnectorHarness>(h: &H, f: &H::Fixture) {
+    let Some(c) = h.denied(f).await else {
+        eprintln!("skipping: this harness cannot refuse access here (see its `denied`)");
+        return;
+    };
+    let listed = c.list("", None, 10).await;
+    assert!(
+        matches!(listed, Err(ConnectorError::PermissionDenied(_))),
+        "list: {listed:?}"
+    );
+    let read = c.read("secret.txt").await.map(|_| ());
+    assert!(
+        matches!(read, Err(ConnectorError::PermissionDenied(_))),
+        "read: {read:?}"
+    );
 }
