@@ -1,6 +1,7 @@
 //! The engine's services: the operations the API and the CLI call, one service per aggregate —
-//! [`Scans`] (validation, lifecycle, reads, artifacts), [`Findings`], [`Templates`] and
-//! [`Events`] (live streams) — plus readiness.
+//! [`Scans`] (validation, lifecycle, reads, artifacts), [`Findings`], [`Templates`],
+//! [`Connectors`] (registered storage locations and their full scans) and [`Events`] (live
+//! streams) — plus readiness.
 //!
 //! Invariants:
 //! - Outside this crate, records are reached only through these services: the raw store handle
@@ -13,6 +14,7 @@
 //!   the work (the `Store` contract: a scan's findings, events or artifacts of a scan that is not
 //!   the org's are `NotFound`), not by a read of the scan before it.
 
+pub mod connectors;
 pub mod events;
 pub mod findings;
 pub mod scans;
@@ -22,6 +24,7 @@ use serde::Serialize;
 
 use argus_core::error::Result;
 
+pub use connectors::{ConnectorSpec, ConnectorWithScan, Connectors};
 pub use events::Events;
 pub use findings::Findings;
 pub use scans::{CreateScan, FromTemplate, Scans};
@@ -53,6 +56,11 @@ impl Engine {
     /// The templates service.
     pub fn templates(&self) -> Templates<'_> {
         Templates { engine: self }
+    }
+
+    /// The connectors service.
+    pub fn connectors(&self) -> Connectors<'_> {
+        Connectors { engine: self }
     }
 
     /// The events service (live streams).
