@@ -19,9 +19,10 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::detector::VerdictCounts;
 use crate::error::CoreError;
 use crate::ids::{ConnectorId, OrgId, ScanId, UserId};
-use crate::scan::ScannerSpec;
+use crate::scan::{Scan, ScanState, ScannerSpec};
 use crate::target::{Target, TargetKind};
 
 /// The longest credential name accepted.
@@ -122,6 +123,63 @@ pub struct RegisteredConnector {
     pub last_full_scan: Option<ScanId>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// A connector's last full scan, as it stands now (the API's view).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct LastFullScan {
+    pub id: ScanId,
+    pub state: ScanState,
+    /// Verdicts so far, by kind.
+    pub verdicts: VerdictCounts,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+impl From<&Scan> for LastFullScan {
+    fn from(s: &Scan) -> Self {
+        LastFullScan {
+            id: s.id,
+            state: s.state,
+            verdicts: s.progress.verdicts,
+            started_at: s.started_at,
+            finished_at: s.finished_at,
+        }
+    }
+}
+
+/// A connector as the API shows it: the record with its last full scan resolved (absent before
+/// the first full scan, or once that scan has been deleted).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ConnectorView {
+    pub id: ConnectorId,
+    pub name: String,
+    pub location: Target,
+    /// The name of the server credential it uses (never the secret).
+    pub credential: Option<String>,
+    pub scanners: Vec<ScannerSpec>,
+    pub action: ActionPolicy,
+    /// The scan its last full scan started, as it stands now.
+    pub last_full_scan: Option<LastFullScan>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl ConnectorView {
+    /// The view of `c`, given its last full scan when that scan still exists.
+    pub fn new(c: RegisteredConnector, last_full_scan: Option<&Scan>) -> Self {
+        ConnectorView {
+            id: c.id,
+            name: c.name,
+            location: c.location,
+            credential: c.credential,
+            scanners: c.scanners,
+            action: c.action,
+            last_full_scan: last_full_scan.map(LastFullScan::from),
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+        }
+    }
 }
 
 /// A request to store a connector, or to replace one's name, location, credential, scanners and

@@ -20,7 +20,7 @@
 use std::collections::HashMap;
 
 use argus_core::connector_config::{
-    check_location, ActionPolicy, NewConnectorRecord, RegisteredConnector,
+    check_location, ActionPolicy, ConnectorView, NewConnectorRecord, RegisteredConnector,
 };
 use argus_core::error::{CoreError, Result};
 use argus_core::finding::Page;
@@ -57,6 +57,12 @@ pub struct ConnectorSpec {
 pub struct ConnectorWithScan {
     pub connector: RegisteredConnector,
     pub last_full_scan: Option<Scan>,
+}
+
+impl From<ConnectorWithScan> for ConnectorView {
+    fn from(c: ConnectorWithScan) -> Self {
+        ConnectorView::new(c.connector, c.last_full_scan.as_ref())
+    }
 }
 
 /// The connectors service (see the module docs); [`Engine::connectors`] hands it out.
