@@ -1,7 +1,6 @@
 //! The engine's services: the operations the API and the CLI call, one service per aggregate —
-//! [`Scans`] (validation, lifecycle, reads, artifacts), [`Findings`], [`Templates`],
-//! [`Connectors`] (registered storage locations and their full scans) and [`Events`] (live
-//! streams) — plus readiness.
+//! [`Scans`] (validation, lifecycle, reads, artifacts), [`Findings`], [`Templates`] and
+//! [`Events`] (live streams) — plus readiness.
 //!
 //! Invariants:
 //! - Outside this crate, records are reached only through these services: the raw store handle
@@ -13,6 +12,9 @@
 //! - Existence and tenancy are checked once per operation, by the scoped store call that does
 //!   the work (the `Store` contract: a scan's findings, events or artifacts of a scan that is not
 //!   the org's are `NotFound`), not by a read of the scan before it.
+//!
+//! [`Connectors`] (registered storage locations, issue #12) validates a connector as the full
+//! scan it would start and starts that scan through [`Scans`].
 
 pub mod connectors;
 pub mod events;
