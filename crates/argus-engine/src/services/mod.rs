@@ -45,6 +45,11 @@ pub struct DependencyStatus {
 }
 
 impl Engine {
+    /// The connectors service.
+    pub fn connectors(&self) -> Connectors<'_> {
+        Connectors { engine: self }
+    }
+
     /// The scans service.
     pub fn scans(&self) -> Scans<'_> {
         Scans { engine: self }
@@ -58,11 +63,6 @@ impl Engine {
     /// The templates service.
     pub fn templates(&self) -> Templates<'_> {
         Templates { engine: self }
-    }
-
-    /// The connectors service.
-    pub fn connectors(&self) -> Connectors<'_> {
-        Connectors { engine: self }
     }
 
     /// The events service (live streams).
