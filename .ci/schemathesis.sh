@@ -11,7 +11,7 @@
 #
 # The server runs on a free loopback port with a temporary data dir (removed on exit), the
 # `noop` scanner and the API tests' fixture tools, and is seeded over HTTP before the run: a
-# finished `tool:emit` scan (findings, an artifact) and a template, whose ids the config
+# finished `tool:emit` scan (findings, an artifact), a template and a connector, whose ids the config
 # (`.ci/schemathesis.toml`, which lists the documented exceptions) fixes for the operations on
 # existing records. Schemathesis keeps its cache in `.schemathesis/` (git-ignored).
 set -euo pipefail
@@ -93,8 +93,11 @@ done
 ARGUS_ST_FINDING=$(api "$BASE/api/v1/scans/$ARGUS_ST_SCAN/findings" | json 'd["items"][0]["id"]')
 ARGUS_ST_ARTIFACT=$(api "$BASE/api/v1/scans/$ARGUS_ST_SCAN/artifacts" | json 'd["items"][0]["name"]')
 ARGUS_ST_TEMPLATE=$(api "$BASE/api/v1/templates" -d "{\"name\": \"seed\", \"config\": $EMIT}" | json 'd["id"]')
-export ARGUS_ST_SCAN ARGUS_ST_FINDING ARGUS_ST_ARTIFACT ARGUS_ST_TEMPLATE
-echo "seeded scan $ARGUS_ST_SCAN, finding $ARGUS_ST_FINDING, artifact $ARGUS_ST_ARTIFACT, template $ARGUS_ST_TEMPLATE"
+# A connector on an object-store location (no local_roots here, so not file://); `noop` takes
+# any target and needs no credential, so its full scans run.
+ARGUS_ST_CONNECTOR=$(api "$BASE/api/v1/connectors" -d '{"name": "seed", "location": {"kind": "location", "value": "s3://seed-bucket/share/"}, "scanners": [{"name": "noop"}]}' | json 'd["id"]')
+export ARGUS_ST_SCAN ARGUS_ST_FINDING ARGUS_ST_ARTIFACT ARGUS_ST_TEMPLATE ARGUS_ST_CONNECTOR
+echo "seeded scan $ARGUS_ST_SCAN, finding $ARGUS_ST_FINDING, artifact $ARGUS_ST_ARTIFACT, template $ARGUS_ST_TEMPLATE, connector $ARGUS_ST_CONNECTOR"
 
 # --- run --------------------------------------------------------------------------------------
 start=$(date +%s)

@@ -130,6 +130,7 @@ impl std::ops::Deref for AppState {
         (name = "scans", description = "Scans, their lifecycle, findings and artifacts"),
         (name = "findings", description = "Findings and triage"),
         (name = "templates", description = "Reusable scan configurations"),
+        (name = "connectors", description = "Registered storage locations and their full scans"),
         (name = "events", description = "Live events (SSE and WebSocket)"),
         (name = "system", description = "Scanners, metadata, health")
     )

@@ -68,6 +68,10 @@ uuid_id!(
     /// Identifies a template.
     TemplateId, "template"
 );
+uuid_id!(
+    /// Identifies a registered connector.
+    ConnectorId, "connector"
+);
 
 macro_rules! name_id {
     ($(#[$doc:meta])* $name:ident, $what:literal) => {

@@ -18,6 +18,7 @@ pub mod artifact;
 pub mod bus;
 pub mod component;
 pub mod connector;
+pub mod connector_config;
 pub mod detector;
 pub mod door;
 pub mod error;
@@ -38,7 +39,7 @@ pub mod template;
 pub mod testkit;
 
 pub use error::{CoreError, Result};
-pub use ids::{FindingId, OrgId, Principal, Role, ScanId, TaskId, TemplateId, UserId};
+pub use ids::{ConnectorId, FindingId, OrgId, Principal, Role, ScanId, TaskId, TemplateId, UserId};
 
 /// Milliseconds since the Unix epoch; the one clock unit used in the model and the backends.
 pub fn now_ms() -> i64 {

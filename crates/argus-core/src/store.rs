@@ -1,5 +1,5 @@
-//! The `Store` trait: durable records of scans, the task ledger, findings, events, templates
-//! and artifact metadata.
+//! The `Store` trait: durable records of scans, the task ledger, findings, events, templates,
+//! registered connectors and artifact metadata.
 //!
 //! Semantics every implementation keeps (checked by `testkit::store_suite`):
 //! - Every read and write that takes an `OrgId` is scoped by it: another org's record is
@@ -22,10 +22,11 @@ use async_trait::async_trait;
 use std::time::Duration;
 
 use crate::artifact::ArtifactMeta;
+use crate::connector_config::{NewConnectorRecord, RegisteredConnector};
 use crate::error::Result;
 use crate::event::Event;
 use crate::finding::{Finding, FindingQuery, Page, Triage};
-use crate::ids::{FindingId, OrgId, ScanId, TaskId, TemplateId};
+use crate::ids::{ConnectorId, FindingId, OrgId, ScanId, TaskId, TemplateId};
 use crate::scan::{NewScan, Scan, ScanAction, ScanConfig, ScanState};
 use crate::task::{Task, TaskReport};
 use crate::template::{NewTemplate, Template};
@@ -41,6 +42,15 @@ pub struct ScanQuery {
 /// Paging for template lists (by name, then id).
 #[derive(Clone, Debug, Default)]
 pub struct TemplateQuery {
+    /// Opaque cursor from the previous page's `next_cursor`.
+    pub cursor: Option<String>,
+    /// Page size: 0 means the default of 100, anything else is clamped to 1..=1000.
+    pub limit: u32,
+}
+
+/// Paging for connector lists (by name, then id).
+#[derive(Clone, Debug, Default)]
+pub struct ConnectorQuery {
     /// Opaque cursor from the previous page's `next_cursor`.
     pub cursor: Option<String>,
     /// Page size: 0 means the default of 100, anything else is clamped to 1..=1000.
@@ -87,6 +97,7 @@ pub trait Store:
     + TemplateStore
     + ArtifactIndex
     + VerdictStore
+    + ConnectorStore
     + 'static
 {
     /// Short backend name (`sqlite`, `postgres`).
@@ -273,6 +284,40 @@ pub trait TemplateStore: Send + Sync {
     async fn delete_template(&self, org: &OrgId, id: TemplateId) -> Result<()>;
 }
 
+/// Registered connectors (`connector_config`): storage locations an org scans again and again.
+///
+/// Semantics: every call is scoped by the org (another org's connector is `NotFound`, for
+/// reads and writes alike); a connector's name is unique within its org (a second one of the
+/// same name, by create or by update, is `Conflict`, as is a reused id); `update_connector`
+/// keeps `created_at` and `last_full_scan`; the store does not check that `last_full_scan`
+/// names an existing scan (scans are deleted on their own; readers treat a missing one as
+/// absent).
+#[async_trait]
+pub trait ConnectorStore: Send + Sync {
+    /// Stores a connector (`last_full_scan` empty).
+    async fn create_connector(&self, c: NewConnectorRecord) -> Result<RegisteredConnector>;
+    /// One connector of the org.
+    async fn get_connector(&self, org: &OrgId, id: ConnectorId) -> Result<RegisteredConnector>;
+    /// Connectors of the org, by name then id, one page at a time (`next_cursor` is set while
+    /// more follow; a cursor not returned by this list is `Invalid` at `/cursor`).
+    async fn list_connectors(
+        &self,
+        org: &OrgId,
+        query: &ConnectorQuery,
+    ) -> Result<Page<RegisteredConnector>>;
+    /// Replaces a connector's name, location, credential, scanners and action policy.
+    async fn update_connector(&self, c: NewConnectorRecord) -> Result<RegisteredConnector>;
+    /// Deletes a connector (its scans are kept).
+    async fn delete_connector(&self, org: &OrgId, id: ConnectorId) -> Result<()>;
+    /// Records `scan` as the connector's last full scan.
+    async fn set_last_full_scan(
+        &self,
+        org: &OrgId,
+        id: ConnectorId,
+        scan: ScanId,
+    ) -> Result<RegisteredConnector>;
+}
+
 /// Artifact metadata (the blobs live in an `ArtifactStore`).
 #[async_trait]
 pub trait ArtifactIndex: Send + Sync {
@@ -288,7 +333,7 @@ pub trait ArtifactIndex: Send + Sync {
 /// argus_core::store::prelude::*;`); through `dyn Store` or `S: Store` they need no import.
 pub mod prelude {
     pub use super::{
-        ArtifactIndex, Coordination, EventLog, FindingStore, LedgerStore, ScanStore, Store,
-        TemplateStore, VerdictStore,
+        ArtifactIndex, ConnectorStore, Coordination, EventLog, FindingStore, LedgerStore,
+        ScanStore, Store, TemplateStore, VerdictStore,
     };
 }

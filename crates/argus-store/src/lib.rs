@@ -9,6 +9,7 @@
 //! - `object::ObjectArtifactStore` (feature `object-store`): artifacts in S3-compatible storage,
 //!   Azure Blob or GCS, chosen by URL (`s3://`, `az://`, `gs://`).
 
+mod connector_cursor;
 mod cursor;
 pub mod local;
 #[cfg(feature = "object-store")]

@@ -2,6 +2,7 @@
 //! [`api`] registers handlers only through `utoipa_axum::routes!`, so a route cannot be served
 //! without being documented.
 
+pub(crate) mod connectors;
 pub(crate) mod findings;
 pub(crate) mod scans;
 pub(crate) mod system;
@@ -57,6 +58,16 @@ pub(crate) fn api() -> OpenApiRouter<AppState> {
             templates::delete_template
         ))
         .routes(routes!(templates::scan_from_template))
+        .routes(routes!(
+            connectors::list_connectors,
+            connectors::create_connector
+        ))
+        .routes(routes!(
+            connectors::get_connector,
+            connectors::update_connector,
+            connectors::delete_connector
+        ))
+        .routes(routes!(connectors::full_scan))
         .routes(routes!(system::list_scanners))
         .routes(routes!(system::meta))
         .routes(routes!(system::openapi_json))

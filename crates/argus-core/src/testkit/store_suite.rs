@@ -236,6 +236,10 @@ macro_rules! store_suite_tests {
             stop_and_delete_are_lazy,
             worker_advertisements,
             verdicts_once_per_object,
+            connectors_crud,
+            connectors_org_scoping_and_names,
+            list_connectors_paging,
+            connector_last_full_scan,
         );
     };
     (@each $harness:expr; $($case:ident),* $(,)?) => {
@@ -2192,5 +2196,349 @@ pub async fn verdicts_once_per_object<S: Store>(store: Arc<S>) {
             .list_verdicts(&o, scan, &VerdictQuery::default())
             .await,
         "a deleted scan's verdicts",
+    );
+}
+
+// ---------------------------------------------------------------- connectors
+
+fn connector(o: &OrgId, name: &str) -> crate::connector_config::NewConnectorRecord {
+    crate::connector_config::NewConnectorRecord {
+        id: crate::ids::ConnectorId::new(),
+        org: o.clone(),
+        user: user(),
+        name: name.into(),
+        location: Target::parse(TargetKind::Location, "s3://bucket/share/").unwrap(),
+        credential: Some("aws-prod".into()),
+        scanners: vec![ScannerSpec {
+            name: "yara".into(),
+            params: serde_json::json!({"archives": false}),
+        }],
+        action: crate::connector_config::ActionPolicy::default(),
+    }
+}
+
+async fn connector_page<S: Store>(
+    store: &S,
+    o: &OrgId,
+    cursor: Option<String>,
+    limit: u32,
+) -> crate::error::Result<crate::finding::Page<crate::connector_config::RegisteredConnector>> {
+    store
+        .list_connectors(o, &crate::store::ConnectorQuery { cursor, limit })
+        .await
+}
+
+/// Connectors: create, get, list by name, update (created_at and last_full_scan kept), delete;
+/// every field round-trips; missing ones are NotFound.
+pub async fn connectors_crud<S: Store>(store: Arc<S>) {
+    use crate::connector_config::{ActionPolicy, PolicyAction};
+    let o = org("org-a");
+    let b = store.create_connector(connector(&o, "beta")).await.unwrap();
+    let a = store
+        .create_connector(connector(&o, "alpha"))
+        .await
+        .unwrap();
+    let want = connector(&o, "beta");
+    assert_eq!(
+        (
+            b.name.as_str(),
+            &b.location,
+            b.credential.as_deref(),
+            &b.scanners,
+            &b.action,
+            b.last_full_scan,
+            &b.org_id
+        ),
+        (
+            "beta",
+            &want.location,
+            Some("aws-prod"),
+            &want.scanners,
+            &ActionPolicy::default(),
+            None,
+            &o
+        )
+    );
+    assert_eq!(b.created_at, b.updated_at);
+    assert_eq!(store.get_connector(&o, a.id).await.unwrap(), a);
+    let names: Vec<String> = connector_page(&*store, &o, None, 0)
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
+    assert_eq!(names, vec!["alpha", "beta"]);
+
+    let scan = store.create_scan(new_scan(&o, config())).await.unwrap();
+    store.set_last_full_scan(&o, a.id, scan.id).await.unwrap();
+    let policy = ActionPolicy {
+        action: PolicyAction::Move,
+        quarantine_prefix: "q/".into(),
+        act_on_suspicious: true,
+    };
+    let u = store
+        .update_connector(crate::connector_config::NewConnectorRecord {
+            id: a.id,
+            name: "gamma".into(),
+            location: Target::parse(TargetKind::Location, "file:///srv/share/").unwrap(),
+            credential: None,
+            scanners: vec![
+                ScannerSpec {
+                    name: "clamav".into(),
+                    params: serde_json::json!({}),
+                },
+                ScannerSpec {
+                    name: "yara".into(),
+                    params: serde_json::json!({"rules": "x"}),
+                },
+            ],
+            action: policy.clone(),
+            ..connector(&o, "")
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            u.name.as_str(),
+            u.location.value(),
+            u.credential.as_deref(),
+            u.scanners.len(),
+            &u.action,
+            u.last_full_scan,
+            u.created_at
+        ),
+        (
+            "gamma",
+            "file:///srv/share/",
+            None,
+            2,
+            &policy,
+            Some(scan.id),
+            a.created_at
+        )
+    );
+    assert!(u.updated_at >= a.updated_at);
+    assert_eq!(store.get_connector(&o, a.id).await.unwrap(), u);
+    assert_not_found(
+        store.update_connector(connector(&o, "missing")).await,
+        "update missing connector",
+    );
+
+    store.delete_connector(&o, a.id).await.unwrap();
+    assert_not_found(store.get_connector(&o, a.id).await, "deleted connector");
+    assert_not_found(
+        store.delete_connector(&o, a.id).await,
+        "delete connector twice",
+    );
+    // The scan it started is kept.
+    store.get_scan(&o, scan.id).await.unwrap();
+    let left = connector_page(&*store, &o, None, 0).await.unwrap();
+    assert_eq!((left.items.len(), left.next_cursor), (1, None));
+}
+
+/// Another org's connector is NotFound through every call; a name is unique per org (create
+/// and update alike are Conflict), but two orgs may use the same name; a reused id is Conflict.
+pub async fn connectors_org_scoping_and_names<S: Store>(store: Arc<S>) {
+    let a = org("org-a");
+    let b = org("org-b");
+    let mine = store
+        .create_connector(connector(&a, "share"))
+        .await
+        .unwrap();
+    // Same name in another org is fine.
+    let theirs = store
+        .create_connector(connector(&b, "share"))
+        .await
+        .unwrap();
+    assert_ne!(mine.id, theirs.id);
+
+    assert_not_found(store.get_connector(&b, mine.id).await, "get other org's");
+    assert_not_found(
+        store
+            .update_connector(crate::connector_config::NewConnectorRecord {
+                id: mine.id,
+                ..connector(&b, "stolen")
+            })
+            .await,
+        "update other org's",
+    );
+    let scan = store.create_scan(new_scan(&b, config())).await.unwrap();
+    assert_not_found(
+        store.set_last_full_scan(&b, mine.id, scan.id).await,
+        "set last full scan of other org's",
+    );
+    assert_not_found(
+        store.delete_connector(&b, mine.id).await,
+        "delete other org's",
+    );
+    let listed: Vec<_> = connector_page(&*store, &b, None, 0)
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(listed, vec![theirs.id]);
+    // Untouched by all of that.
+    assert_eq!(store.get_connector(&a, mine.id).await.unwrap(), mine);
+
+    for (what, r) in [
+        (
+            "create with a taken name",
+            store.create_connector(connector(&a, "share")).await,
+        ),
+        (
+            "create with a taken id",
+            store
+                .create_connector(crate::connector_config::NewConnectorRecord {
+                    id: mine.id,
+                    ..connector(&a, "other")
+                })
+                .await,
+        ),
+    ] {
+        match r {
+            Err(CoreError::Conflict { .. }) => {}
+            other => panic!("{what}: {other:?}"),
+        }
+    }
+    let second = store
+        .create_connector(connector(&a, "second"))
+        .await
+        .unwrap();
+    match store
+        .update_connector(crate::connector_config::NewConnectorRecord {
+            id: second.id,
+            ..connector(&a, "share")
+        })
+        .await
+    {
+        Err(CoreError::Conflict { .. }) => {}
+        other => panic!("rename onto a taken name: {other:?}"),
+    }
+    // Renaming to its own name is not a conflict.
+    store
+        .update_connector(crate::connector_config::NewConnectorRecord {
+            id: second.id,
+            ..connector(&a, "second")
+        })
+        .await
+        .unwrap();
+    // Once deleted, the name is free again.
+    store.delete_connector(&a, mine.id).await.unwrap();
+    store
+        .create_connector(connector(&a, "share"))
+        .await
+        .unwrap();
+}
+
+/// Connector lists page by name then id: every connector exactly once across pages,
+/// `next_cursor` only while more follow, and a template cursor (or garbage) is `Invalid`.
+pub async fn list_connectors_paging<S: Store>(store: Arc<S>) {
+    let o = org("org-a");
+    let other = org("org-b");
+    let mut want = Vec::new();
+    for name in ["m", "b", "Z", "z", "a b", "a", "é"] {
+        let c = store.create_connector(connector(&o, name)).await.unwrap();
+        want.push((c.name.clone(), c.id.to_string()));
+    }
+    store
+        .create_connector(connector(&other, "aaa"))
+        .await
+        .unwrap();
+    // Byte order of names, on every backend.
+    want.sort();
+    for limit in [1u32, 2, 3, 7, 100] {
+        let mut got = Vec::new();
+        let mut cursor = None;
+        let mut pages = 0;
+        loop {
+            let page = connector_page(&*store, &o, cursor.clone(), limit)
+                .await
+                .unwrap();
+            pages += 1;
+            assert!(page.items.len() <= limit as usize, "limit {limit}");
+            got.extend(
+                page.items
+                    .iter()
+                    .map(|c| (c.name.clone(), c.id.to_string())),
+            );
+            match page.next_cursor {
+                Some(c) => {
+                    assert_eq!(page.items.len(), limit as usize, "short page with a cursor");
+                    cursor = Some(c);
+                }
+                None => break,
+            }
+            assert!(pages <= 10, "paging does not end (limit {limit})");
+        }
+        assert_eq!(got, want, "limit {limit}");
+        assert_eq!(
+            pages,
+            want.len().div_ceil(limit as usize).max(1),
+            "limit {limit}"
+        );
+    }
+    for name in ["t1", "t2"] {
+        store.create_template(template(&o, name)).await.unwrap();
+    }
+    let template_cursor = store
+        .list_templates(
+            &o,
+            &TemplateQuery {
+                limit: 1,
+                ..TemplateQuery::default()
+            },
+        )
+        .await
+        .unwrap()
+        .next_cursor
+        .unwrap();
+    for bad in [template_cursor, "%%%".to_owned(), "e30".to_owned()] {
+        match connector_page(&*store, &o, Some(bad.clone()), 2).await {
+            Err(CoreError::Invalid { path, .. }) => assert_eq!(path, "/cursor"),
+            other => panic!("cursor {bad:?}: {other:?}"),
+        }
+    }
+}
+
+/// `set_last_full_scan` records the latest scan (a later one replaces it) and shows in get and
+/// list; a missing connector is NotFound; deleting the scan leaves the id for readers to skip.
+pub async fn connector_last_full_scan<S: Store>(store: Arc<S>) {
+    let o = org("org-a");
+    let c = store
+        .create_connector(connector(&o, "share"))
+        .await
+        .unwrap();
+    let first = store.create_scan(new_scan(&o, config())).await.unwrap();
+    let second = store.create_scan(new_scan(&o, config())).await.unwrap();
+    let after_first = store.set_last_full_scan(&o, c.id, first.id).await.unwrap();
+    assert_eq!(after_first.last_full_scan, Some(first.id));
+    assert_eq!(
+        (
+            after_first.name.as_str(),
+            &after_first.scanners,
+            after_first.created_at
+        ),
+        ("share", &c.scanners, c.created_at)
+    );
+    store.set_last_full_scan(&o, c.id, second.id).await.unwrap();
+    assert_eq!(
+        store.get_connector(&o, c.id).await.unwrap().last_full_scan,
+        Some(second.id)
+    );
+    let listed = connector_page(&*store, &o, None, 0).await.unwrap();
+    assert_eq!(listed.items[0].last_full_scan, Some(second.id));
+    assert_not_found(
+        store
+            .set_last_full_scan(&o, crate::ids::ConnectorId::new(), first.id)
+            .await,
+        "set last full scan of a missing connector",
+    );
+    store.delete_scan(&o, second.id).await.unwrap();
+    assert_eq!(
+        store.get_connector(&o, c.id).await.unwrap().last_full_scan,
+        Some(second.id)
     );
 }

@@ -12,7 +12,11 @@
 //! - Existence and tenancy are checked once per operation, by the scoped store call that does
 //!   the work (the `Store` contract: a scan's findings, events or artifacts of a scan that is not
 //!   the org's are `NotFound`), not by a read of the scan before it.
+//!
+//! [`Connectors`] (registered storage locations, issue #12) validates a connector as the full
+//! scan it would start and starts that scan through [`Scans`].
 
+pub mod connectors;
 pub mod events;
 pub mod findings;
 pub mod scans;
@@ -23,6 +27,7 @@ use serde::Serialize;
 
 use argus_core::error::Result;
 
+pub use connectors::{ConnectorSpec, ConnectorWithScan, Connectors};
 pub use events::Events;
 pub use findings::Findings;
 pub use scans::{CreateScan, FromTemplate, Scans};
@@ -42,6 +47,11 @@ pub struct DependencyStatus {
 }
 
 impl Engine {
+    /// The connectors service.
+    pub fn connectors(&self) -> Connectors<'_> {
+        Connectors { engine: self }
+    }
+
     /// The scans service.
     pub fn scans(&self) -> Scans<'_> {
         Scans { engine: self }

@@ -3,6 +3,7 @@
 
 mod artifacts;
 mod batch;
+mod connectors;
 mod coordination;
 mod db;
 mod events;
