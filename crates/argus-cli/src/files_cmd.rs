@@ -88,10 +88,12 @@ pub struct CommonFileArgs {
 
 /// `argus scan yara`.
 #[derive(Args, Debug)]
-#[command(after_help = "Exit codes: 0 no malicious object (see --fail-on), 1 some, 2 error.\n\n\
+#[command(
+    after_help = "Exit codes: 0 no malicious object (see --fail-on), 1 some, 2 error.\n\n\
     Examples:\n  argus scan yara ./downloads --rules rules/yara\n  \
     argus scan yara s3://bucket/uploads --rules my.yar --format jsonl\n  \
-    argus scan yara /srv/share --rules rules/yara --action move --quarantine-prefix quarantine/")]
+    argus scan yara /srv/share --rules rules/yara --action move --quarantine-prefix quarantine/"
+)]
 pub struct YaraArgs {
     #[command(flatten)]
     pub common: CommonFileArgs,
@@ -103,9 +105,11 @@ pub struct YaraArgs {
 
 /// `argus scan clamav`.
 #[derive(Args, Debug)]
-#[command(after_help = "Exit codes: 0 no malicious object (see --fail-on), 1 some, 2 error.\n\n\
+#[command(
+    after_help = "Exit codes: 0 no malicious object (see --fail-on), 1 some, 2 error.\n\n\
     Examples:\n  argus scan clamav ./downloads --clamd tcp://127.0.0.1:3310\n  \
-    argus scan clamav s3://bucket/uploads --clamd unix:/run/clamav/clamd.ctl")]
+    argus scan clamav s3://bucket/uploads --clamd unix:/run/clamav/clamd.ctl"
+)]
 pub struct ClamavArgs {
     #[command(flatten)]
     pub common: CommonFileArgs,
@@ -172,11 +176,9 @@ pub async fn run(
 
     let bar = ProgressBar::new(0);
     bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} {elapsed} [{bar:30}] {pos}/{len} objects {msg}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> "),
+        ProgressStyle::with_template("{spinner} {elapsed} [{bar:30}] {pos}/{len} objects {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
     );
     bar.enable_steady_tick(Duration::from_millis(120));
     let cancel = CancellationToken::new();

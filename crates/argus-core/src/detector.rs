@@ -250,7 +250,10 @@ impl NewVerdict {
     /// Refuses a verdict the store could not key: an empty or oversized key.
     pub fn validate(&self) -> Result<(), String> {
         if self.key.is_empty() || self.key.len() > 4096 {
-            return Err(format!("verdict key must be 1..=4096 bytes, got {}", self.key.len()));
+            return Err(format!(
+                "verdict key must be 1..=4096 bytes, got {}",
+                self.key.len()
+            ));
         }
         Ok(())
     }
@@ -300,9 +303,7 @@ pub struct NewVerdict {
 }
 
 /// Verdicts of a scan by kind: part of its progress.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema,
-)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct VerdictCounts {
     pub clean: u64,
     pub malicious: u64,

@@ -337,7 +337,10 @@ pub struct Progress {
     pub enqueue_done: bool,
     pub findings: u64,
     /// Verdicts recorded so far by kind (file scans); absent on the wire while there are none.
-    #[serde(default, skip_serializing_if = "crate::detector::VerdictCounts::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "crate::detector::VerdictCounts::is_empty"
+    )]
     pub verdicts: crate::detector::VerdictCounts,
 }
 

@@ -395,7 +395,11 @@ pub(crate) async fn list_verdicts(
         limit: parse_limit(q.limit.as_deref())?,
     };
     Ok(Json(
-        state.engine.findings().verdicts(&caller, id, &query).await?,
+        state
+            .engine
+            .findings()
+            .verdicts(&caller, id, &query)
+            .await?,
     ))
 }
 

@@ -62,22 +62,26 @@ pub(crate) async fn scan_binary(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
-        return Err(too_large().into());
+        return Err(too_large());
     }
     let params: serde_json::Value = match q.params.as_deref().filter(|p| !p.is_empty()) {
         None => serde_json::json!({}),
         Some(p) => match serde_json::from_str(p) {
             Ok(v @ serde_json::Value::Object(_)) => v,
-            _ => {
-                return Err(Problem::invalid("/params", "params must be a JSON object").into())
-            }
+            _ => return Err(Problem::invalid("/params", "params must be a JSON object")),
         },
     };
     let bytes = axum::body::to_bytes(body, limit)
         .await
         .map_err(|_| too_large())?;
-    let scanner = q.scanner.filter(|s| !s.is_empty()).unwrap_or_else(|| "yara".into());
-    let name = q.name.filter(|n| !n.is_empty()).unwrap_or_else(|| "upload".into());
+    let scanner = q
+        .scanner
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "yara".into());
+    let name = q
+        .name
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| "upload".into());
     let verdict = state
         .engine
         .uploads()

@@ -87,12 +87,9 @@ impl Scans<'_> {
             // Server paths the params name (rule files) are checked before anything reads
             // them, so a refused path is never opened, not even to report that it is bad.
             for (pointer, path) in scanner.local_paths(&spec.params) {
-                self.engine
-                    .local_access()
-                    .check_path(&path)
-                    .map_err(|m| {
-                        CoreError::invalid(format!("/config/scanners/{i}/params{pointer}"), m)
-                    })?;
+                self.engine.local_access().check_path(&path).map_err(|m| {
+                    CoreError::invalid(format!("/config/scanners/{i}/params{pointer}"), m)
+                })?;
             }
             scanner.validate_params(&spec.params).map_err(|e| match e {
                 CoreError::Invalid { path, message } => CoreError::Invalid {

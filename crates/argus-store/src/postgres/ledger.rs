@@ -450,7 +450,7 @@ impl PgStore {
         plan.findings_inserted(&new_findings);
 
         // 3b. Verdicts of live scans, idempotent on (scan, key); only inserted ones count.
-        let verdicts = plan.verdicts(&reports);
+        let verdicts = plan.verdicts(reports);
         if !verdicts.is_empty() {
             let mut v_scans = Vec::with_capacity(verdicts.len());
             let mut keys = Vec::with_capacity(verdicts.len());
