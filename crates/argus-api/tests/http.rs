@@ -1054,6 +1054,7 @@ async fn openapi_lists_every_route_and_every_listed_route_is_served() {
         ("get", "/api/v1/scans/{id}/status"),
         ("get", "/api/v1/scans/{id}/findings"),
         ("get", "/api/v1/scans/{id}/verdicts"),
+        ("post", "/api/v1/scan/binary"),
         ("get", "/api/v1/scans/{id}/artifacts"),
         ("get", "/api/v1/scans/{id}/artifacts/{name}"),
         ("get", "/api/v1/scans/{id}/events"),

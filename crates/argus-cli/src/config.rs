@@ -240,7 +240,7 @@ pub enum ArtifactsBackend {
 }
 
 /// Top-level sections; an `ARGUS_<SECTION>__<KEY>` variable must name one of them.
-pub const SECTIONS: [&str; 11] = [
+pub const SECTIONS: [&str; 12] = [
     "server",
     "worker",
     "store",
@@ -248,6 +248,7 @@ pub const SECTIONS: [&str; 11] = [
     "artifacts",
     "auth",
     "scan",
+    "connectors",
     "scanners",
     "tools",
     "secrets",
@@ -598,9 +599,13 @@ mod tests {
         figment::Jail::expect_with(|_| {
             // Defaults are filled in for every [scanners.<name>] factory, and only those.
             let c = Config::load(None, serde_json::json!({})).map_err(|e| e.to_string())?;
+            let mut want = vec!["clamav", "http-scanner", "noop"];
+            if cfg!(feature = "yara") {
+                want.push("yara");
+            }
             assert_eq!(
-                c.scanners.keys().collect::<Vec<_>>(),
-                vec!["noop"],
+                c.scanners.keys().map(String::as_str).collect::<Vec<_>>(),
+                want,
                 "{:?}",
                 c.scanners
             );

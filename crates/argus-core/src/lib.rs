@@ -25,6 +25,7 @@ pub mod error;
 pub mod event;
 pub mod finding;
 pub mod ids;
+pub mod json;
 pub mod queue;
 pub mod redacted;
 pub mod sarif;

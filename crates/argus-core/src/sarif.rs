@@ -201,11 +201,12 @@ pub fn log(runs: &[Run]) -> Value {
             })
         })
         .collect();
-    json!({
+    // Sorted keys: the same document whatever serde_json's features (see `crate::json`).
+    crate::json::sorted(json!({
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
         "runs": runs,
-    })
+    }))
 }
 
 #[cfg(test)]

@@ -33,7 +33,7 @@ fn finding_value(f: &Finding, opts: &OutputOptions) -> io::Result<Value> {
             m.insert("secret".into(), Value::String(s.expose().to_string()));
         }
     }
-    Ok(v)
+    Ok(argus_core::json::sorted(v))
 }
 
 /// One JSON document: `{tool, version, summary, findings}`.
@@ -53,7 +53,8 @@ pub fn write_json(
         "summary": summary,
         "findings": items,
     });
-    serde_json::to_writer_pretty(&mut *w, &doc).map_err(io::Error::other)?;
+    serde_json::to_writer_pretty(&mut *w, &argus_core::json::sorted(doc))
+        .map_err(io::Error::other)?;
     writeln!(w)
 }
 
@@ -65,7 +66,11 @@ pub fn write_jsonl_finding(w: &mut dyn Write, f: &Finding, opts: &OutputOptions)
 
 /// The closing JSONL line: `{"summary": {...}}`.
 pub fn write_jsonl_summary(w: &mut dyn Write, summary: &ScanSummary) -> io::Result<()> {
-    serde_json::to_writer(&mut *w, &json!({ "summary": summary })).map_err(io::Error::other)?;
+    serde_json::to_writer(
+        &mut *w,
+        &argus_core::json::sorted(json!({ "summary": summary })),
+    )
+    .map_err(io::Error::other)?;
     writeln!(w)
 }
 

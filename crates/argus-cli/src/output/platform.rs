@@ -23,6 +23,13 @@ pub struct Found {
 /// Name under which findings' fingerprints go into SARIF `partialFingerprints`.
 pub const FINGERPRINT_KEY: &str = "argusFingerprint/v1";
 
+/// `f` with its free-form `data` in sorted key order (see `argus_core::json`).
+fn stable(f: &NewFinding) -> NewFinding {
+    let mut f = f.clone();
+    f.data = argus_core::json::sorted(std::mem::take(&mut f.data));
+    f
+}
+
 /// The report of platform scanners' findings.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct PlatformReport;
@@ -31,7 +38,7 @@ impl super::Report for PlatformReport {
     type Item = Found;
 
     fn jsonl_line(&self, w: &mut dyn Write, item: &Found) -> io::Result<()> {
-        serde_json::to_writer(&mut *w, &item.finding).map_err(io::Error::other)?;
+        serde_json::to_writer(&mut *w, &stable(&item.finding)).map_err(io::Error::other)?;
         writeln!(w)
     }
 
@@ -72,7 +79,7 @@ impl super::Report for PlatformReport {
     }
 
     fn json(&self, w: &mut dyn Write, items: &[Found]) -> io::Result<()> {
-        let findings: Vec<&NewFinding> = items.iter().map(|i| &i.finding).collect();
+        let findings: Vec<NewFinding> = items.iter().map(|i| stable(&i.finding)).collect();
         serde_json::to_writer_pretty(&mut *w, &findings).map_err(io::Error::other)?;
         writeln!(w)
     }
@@ -171,7 +178,7 @@ fn result(f: &NewFinding) -> sarif::SarifResult {
         props.insert("sha256".into(), json!(s.sha256));
     }
     if !f.data.is_null() {
-        props.insert("data".into(), f.data.clone());
+        props.insert("data".into(), argus_core::json::sorted(f.data.clone()));
     }
     sarif::SarifResult {
         rule_id: f.kind.clone(),

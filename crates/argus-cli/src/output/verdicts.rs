@@ -36,7 +36,8 @@ impl Report for VerdictReport {
     type Item = Judged;
 
     fn jsonl_line(&self, w: &mut dyn Write, item: &Judged) -> io::Result<()> {
-        serde_json::to_writer(&mut *w, &item.verdict).map_err(io::Error::other)?;
+        let v = serde_json::to_value(&item.verdict).map_err(io::Error::other)?;
+        serde_json::to_writer(&mut *w, &argus_core::json::sorted(v)).map_err(io::Error::other)?;
         writeln!(w)
     }
 
@@ -97,7 +98,9 @@ impl Report for VerdictReport {
         let verdicts: Vec<&NewVerdict> = items.iter().map(|i| &i.verdict).collect();
         serde_json::to_writer_pretty(
             &mut *w,
-            &serde_json::json!({"verdicts": verdicts, "counts": counts(items)}),
+            &argus_core::json::sorted(
+                serde_json::json!({"verdicts": verdicts, "counts": counts(items)}),
+            ),
         )
         .map_err(io::Error::other)?;
         writeln!(w)
