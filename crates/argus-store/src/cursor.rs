@@ -42,6 +42,41 @@ pub(crate) fn page<T>(mut items: Vec<T>, limit: u32, position: impl Fn(&T) -> St
     Page { items, next_cursor }
 }
 
+/// The position of lists by `(name, id)` (templates, connectors): the last item's name and id;
+/// `s` names the list, so a cursor of another list is refused rather than misread.
+pub(crate) mod by_name {
+    use serde::{Deserialize, Serialize};
+
+    use argus_core::Result;
+
+    #[derive(Serialize, Deserialize)]
+    struct Wire {
+        s: String,
+        n: String,
+        i: String,
+    }
+
+    /// The `(name, id)` to list after, from a cursor of the list `list`; anything else is
+    /// `Invalid` at `/cursor`.
+    pub(crate) fn decode(list: &str, cursor: &str) -> Result<(String, uuid::Uuid)> {
+        let w: Wire = super::decode(cursor)?;
+        if w.s != list {
+            return Err(super::bad());
+        }
+        let id = uuid::Uuid::parse_str(&w.i).map_err(|_| super::bad())?;
+        Ok((w.n, id))
+    }
+
+    /// The position after the item `(name, id)` in the list `list`.
+    pub(crate) fn after(list: &str, name: &str, id: &impl ToString) -> String {
+        super::encode(&Wire {
+            s: list.into(),
+            n: name.into(),
+            i: id.to_string(),
+        })
+    }
+}
+
 /// The position of verdict lists (key order within a scan): the last key; `s` names the list
 /// and its filter, so a cursor of the malicious-only list is refused by the full list.
 #[derive(Serialize, Deserialize)]

@@ -7,46 +7,23 @@
 //! `limit + 1` rows; [`page`] trims the extra row and derives `next_cursor` from the last kept
 //! item, so a cursor is only handed out while more items follow.
 
-use serde::{Deserialize, Serialize};
-
 use argus_core::finding::Page;
 use argus_core::template::Template;
 use argus_core::Result;
 
-use crate::cursor::bad;
+use crate::cursor::by_name;
 
 const TAG: &str = "templates";
-
-#[derive(Serialize, Deserialize)]
-struct Wire {
-    s: String,
-    n: String,
-    i: String,
-}
 
 /// Decodes a template cursor into the `(name, id)` to list after; anything else is `Invalid`
 /// at `/cursor`.
 pub(crate) fn decode(cursor: &str) -> Result<(String, uuid::Uuid)> {
-    let w: Wire = crate::cursor::decode(cursor)?;
-    if w.s != TAG {
-        return Err(bad());
-    }
-    let id = uuid::Uuid::parse_str(&w.i).map_err(|_| bad())?;
-    Ok((w.n, id))
-}
-
-fn encode(t: &Template) -> String {
-    let w = Wire {
-        s: TAG.into(),
-        n: t.name.clone(),
-        i: t.id.to_string(),
-    };
-    crate::cursor::encode(&w)
+    by_name::decode(TAG, cursor)
 }
 
 /// One page from up to `limit + 1` rows in list order.
 pub(crate) fn page(items: Vec<Template>, limit: u32) -> Page<Template> {
-    crate::cursor::page(items, limit, encode)
+    crate::cursor::page(items, limit, |t| by_name::after(TAG, &t.name, &t.id))
 }
 
 #[cfg(test)]
