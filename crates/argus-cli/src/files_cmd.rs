@@ -72,7 +72,8 @@ pub struct CommonFileArgs {
     /// Objects larger than this many bytes are skipped unread.
     #[arg(long, value_name = "BYTES")]
     pub max_size: Option<u64>,
-    /// Objects judged at once (default: the number of CPUs).
+    /// Objects judged at once (default: four per CPU, so reading and hashing the next objects
+    /// overlaps the engine's work on the current ones).
     #[arg(long, value_name = "N")]
     pub concurrency: Option<usize>,
     /// Output format on stdout (or in --output).
@@ -199,7 +200,7 @@ pub async fn run(
     let mut items: Vec<Judged> = Vec::new();
     let mut write_err: Option<std::io::Error> = None;
     let concurrency = common.concurrency.unwrap_or_else(|| {
-        std::thread::available_parallelism()
+        4 * std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(2)
     });
