@@ -129,20 +129,13 @@ pub async fn run(
     config_overrides: Value,
 ) -> anyhow::Result<u8> {
     let mut tables = crate::runtime::scanner_tables(cfg)?;
-    if let (Value::Object(over), Some(table)) = (
-        &config_overrides,
-        Some(
-            tables
-                .entry(scanner.to_owned())
-                .or_insert_with(|| json!({})),
-        ),
-    ) {
-        if let Value::Object(t) = table {
-            for (k, v) in over {
-                t.insert(k.clone(), v.clone());
-            }
-        } else {
-            *table = config_overrides.clone();
+    if let Value::Object(over) = config_overrides {
+        let table = tables
+            .entry(scanner.to_owned())
+            .or_insert_with(|| json!({}));
+        match table {
+            Value::Object(t) => t.extend(over),
+            other => *other = Value::Object(over),
         }
     }
     let doors = crate::runtime::direct_doors(cfg)?;
@@ -175,6 +168,10 @@ pub async fn run(
         }
     }
 
+    // One file: only its own verdict counts (the listing by its name may find longer names).
+    let only_url = only
+        .as_ref()
+        .map(|key| argus_core::connector::object_url(&location, key));
     let bar = ProgressBar::new(0);
     bar.set_style(
         ProgressStyle::with_template("{spinner} {elapsed} [{bar:30}] {pos}/{len} objects {msg}")
@@ -215,11 +212,9 @@ pub async fn run(
             Progress::Listed(n) => bar.inc_length(n),
             Progress::Judged(j) => {
                 let (verdict, finding) = *j;
-                if let Some(key) = &only {
-                    if !verdict.key.ends_with(&format!("/{}", urlencode_key(key))) {
-                        bar.dec_length(1);
-                        return;
-                    }
+                if only_url.as_ref().is_some_and(|u| verdict.key != u.as_str()) {
+                    bar.dec_length(1);
+                    return;
                 }
                 bar.inc(1);
                 if verdict.verdict.is_detection() {
@@ -293,18 +288,4 @@ fn location_of(target: &str) -> anyhow::Result<(url::Url, Option<String>)> {
     let url = url::Url::from_directory_path(parent)
         .map_err(|()| anyhow::anyhow!("{} cannot be a file:// URL", parent.display()))?;
     Ok((url, Some(name.to_owned())))
-}
-
-/// A key as it appears at the end of an object URL.
-fn urlencode_key(key: &str) -> String {
-    let base = url::Url::parse("file:///").map(|mut u| {
-        if let Ok(mut s) = u.path_segments_mut() {
-            s.clear().extend(key.split('/'));
-        }
-        u
-    });
-    match base {
-        Ok(u) => u.path().trim_start_matches('/').to_owned(),
-        Err(_) => key.to_owned(),
-    }
 }
