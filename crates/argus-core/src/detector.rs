@@ -238,6 +238,13 @@ pub trait Detector: Send + Sync + fmt::Debug {
     /// The rule-set or signature version: part of the verdict cache key.
     fn version(&self) -> String;
 
+    /// Whether a verdict may be cached under [`Detector::version`] now. An engine that does not
+    /// know its version yet (clamd before its first answer) says no: a cache key that will not
+    /// change with new signatures would keep stale verdicts.
+    fn cacheable(&self) -> bool {
+        true
+    }
+
     /// Judges one content.
     async fn scan(
         &self,
