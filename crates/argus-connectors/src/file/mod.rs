@@ -58,11 +58,18 @@ impl FileConnector {
             if !meta.is_file() {
                 return Err(ConnectorError::NotFound(key.to_owned()));
             }
-            let canon = std::fs::canonicalize(&path).map_err(|e| ConnectorError::io(key, &e))?;
-            if !canon.starts_with(&self.root) {
-                return Err(ConnectorError::Invalid(format!(
-                    "key {key:?} leads outside the location"
-                )));
+            // A key without folders names an entry of the canonical root that is a regular
+            // file, not a link (just checked): nothing to resolve. Only folders on the way can
+            // be links out of the root, and resolving them costs a readlink per component, which
+            // matters at thousands of small files per second.
+            if key.contains('/') {
+                let canon =
+                    std::fs::canonicalize(&path).map_err(|e| ConnectorError::io(key, &e))?;
+                if !canon.starts_with(&self.root) {
+                    return Err(ConnectorError::Invalid(format!(
+                        "key {key:?} leads outside the location"
+                    )));
+                }
             }
         }
         Ok(path)
