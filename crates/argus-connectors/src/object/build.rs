@@ -147,6 +147,13 @@ pub fn build_store(url: &url::Url, options: &StoreOptions) -> Result<BuiltStore,
     let store: Arc<dyn ObjectStore> = match backend {
         "s3" => {
             use object_store::aws::AmazonS3Builder;
+            // With the ambient identity the environment also says whether plain HTTP is fine
+            // (`AWS_ALLOW_HTTP`, read by `from_env`); the client options set below would
+            // otherwise reset it.
+            let allow_http = options.allow_http
+                || (matches!(options.credentials, StoreCredentials::Ambient)
+                    && std::env::var("AWS_ALLOW_HTTP")
+                        .is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1"));
             let mut b = match &options.credentials {
                 StoreCredentials::Ambient => AmazonS3Builder::from_env(),
                 StoreCredentials::S3 {
@@ -166,9 +173,9 @@ pub fn build_store(url: &url::Url, options: &StoreOptions) -> Result<BuiltStore,
                 _ => return Err(mismatch("S3")),
             }
             .with_bucket_name(&bucket)
-            .with_client_options(client_options(options.allow_http))
+            .with_client_options(client_options(allow_http))
             .with_retry(retry_config())
-            .with_allow_http(options.allow_http);
+            .with_allow_http(allow_http);
             if let Some(ep) = &options.endpoint {
                 b = b.with_endpoint(ep);
             }
