@@ -146,6 +146,23 @@ fn check_target(url: &str) -> Result<(), PushError> {
     Ok(())
 }
 
+/// A relative local path made absolute: `git` runs inside the repository, and the caller meant
+/// a path relative to its own working folder. URLs and scp-like `host:path` (a `:` before any
+/// `/`, as git reads it) are left alone.
+fn absolute_local(target: &str) -> String {
+    let scp_like = match (target.find(':'), target.find('/')) {
+        (Some(colon), Some(slash)) => colon < slash,
+        (Some(_), None) => true,
+        _ => false,
+    };
+    if target.contains("://") || scp_like || Path::new(target).is_absolute() {
+        return target.to_owned();
+    }
+    std::path::absolute(target)
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_else(|_| target.to_owned())
+}
+
 /// Checks one refspec: `src[:dst]`, no leading `+` (use `force`) or `-`, no empty source (a
 /// deletion; use `mirror`), no whitespace or control characters.
 fn check_refspec(r: &str) -> Result<(), PushError> {
@@ -223,7 +240,8 @@ pub fn push_spec(
     git: &GitOptions,
 ) -> Result<process::ProcessSpec, PushError> {
     check_target(target)?;
-    let args = push_args(target, opts)?;
+    let target = absolute_local(target);
+    let args = push_args(&target, opts)?;
     let with_token = GitOptions {
         token: auth.map(|a| a.token.clone()),
         ..git.clone()
@@ -236,7 +254,7 @@ pub fn push_spec(
             "the credential's username holds ':' or control characters".into(),
         ));
     }
-    let mut env = remote::transport_env(target, username, &with_token);
+    let mut env = remote::transport_env(&target, username, &with_token);
     // An empty `credential.helper` clears the helper list: no stored credential is read, and
     // nothing is stored after a successful push.
     remote::add_config(&mut env, "credential.helper", "");
@@ -477,6 +495,13 @@ mod tests {
         assert!(bad("https://u:pw@h/r", refs(&[])).contains("password"));
         assert!(bad("ext::sh -c id", refs(&[])).contains("unsupported transport"));
         assert!(bad("--upload-pack=x", refs(&[])).contains("bad target"));
+        assert_eq!(absolute_local("h.example:r.git"), "h.example:r.git");
+        assert_eq!(absolute_local("file:///r"), "file:///r");
+        let cwd = std::env::current_dir().unwrap();
+        assert_eq!(
+            absolute_local("t/r.git"),
+            cwd.join("t/r.git").to_string_lossy()
+        );
         assert!(bad("/t", refs(&["+main"])).contains("use force"));
         assert!(bad("/t", refs(&[":main"])).contains("deletes"));
         assert!(bad("/t", refs(&["--all"])).contains("option"));
