@@ -563,6 +563,9 @@ async fn pushes_over_smart_http_with_a_token_from_the_credentials_service() {
     // The token (raw, and in its basic-auth form) is in no error and no log line.
     use base64::Engine as _;
     let basic = base64::engine::general_purpose::STANDARD.encode(format!("bot:{TOKEN}"));
+    for e in &errors {
+        eprintln!("error seen: {e}");
+    }
     let logs = log_text();
     assert!(logs.contains("pushing repository"), "logs were captured");
     for text in errors.iter().chain([&logs]) {
