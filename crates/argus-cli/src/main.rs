@@ -5,6 +5,7 @@ mod config;
 mod direct;
 mod files_cmd;
 mod output;
+mod push_cmd;
 mod runtime;
 mod secrets_cmd;
 
@@ -51,6 +52,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Push a repository (e.g. the cleaned one from `argus clean`) to a remote through git:
+    /// every branch and tag, chosen refs, or a mirror. `argus push --help` explains credentials.
+    Push(Box<push_cmd::PushArgs>),
     /// Print the OpenAPI document of the HTTP API.
     Openapi,
     /// Apply the database migrations of the configured store and exit (`serve` and `worker`
@@ -236,6 +240,10 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
             let done = runtime::migrate(&cfg).await?;
             eprintln!("{done}");
             Ok(0)
+        }
+        Command::Push(args) => {
+            let cfg = Config::load(file, serde_json::json!({}))?;
+            push_cmd::run(&cfg, *args).await
         }
         Command::Openapi => {
             println!("{}", serde_json::to_string_pretty(&argus_api::openapi())?);

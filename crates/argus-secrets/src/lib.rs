@@ -33,14 +33,17 @@
 //!   stops within a blob's scan time (milliseconds) of the flag being set.
 
 pub mod catalog;
+pub mod credentials;
 mod engine;
 mod error;
+pub mod export;
 mod finding;
 mod fs_scan;
 mod git;
 pub mod gitleaks;
 pub mod output;
 mod packs;
+pub mod push;
 pub mod remote;
 mod rules;
 pub mod scanner;

@@ -189,7 +189,7 @@ impl From<GitError> for SecretsError {
 }
 
 /// The environment of every `git` run (on top of what the door passes).
-fn base_env() -> BTreeMap<String, String> {
+pub(crate) fn base_env() -> BTreeMap<String, String> {
     BTreeMap::from([
         ("GIT_TERMINAL_PROMPT".to_owned(), "0".to_owned()),
         ("GIT_ASKPASS".to_owned(), "true".to_owned()),
@@ -219,22 +219,24 @@ pub fn is_ssh_url(url: &str) -> bool {
     url.starts_with("ssh://") || url.starts_with("git@")
 }
 
-/// The door spec of `git clone --mirror -- <url> <dest>` (exposed so its credentials handling
-/// can be checked without a network).
-pub fn clone_spec(url: &str, dest: &Path, opts: &GitOptions) -> ProcessSpec {
+/// The environment of a `git` run that talks to `url`: [`base_env`], plus the token of `opts`
+/// as HTTP basic credentials (`<username>:<token>`) in an `extraHeader` scoped to the URL's
+/// `scheme://host[:port]/` (http(s) only), plus the ssh command for ssh URLs. Shared by clones
+/// and pushes (`crate::push`), so a credential reaches `git` one way only.
+pub(crate) fn transport_env(
+    url: &str,
+    username: &str,
+    opts: &GitOptions,
+) -> BTreeMap<String, String> {
     use base64::Engine as _;
     let mut env = base_env();
     if let (Some(token), Some(scope)) = (&opts.token, http_scope(url)) {
         let basic = base64::engine::general_purpose::STANDARD
-            .encode(format!("x-access-token:{}", token.expose()));
-        env.insert("GIT_CONFIG_COUNT".into(), "1".into());
-        env.insert(
-            "GIT_CONFIG_KEY_0".into(),
-            format!("http.{scope}.extraHeader"),
-        );
-        env.insert(
-            "GIT_CONFIG_VALUE_0".into(),
-            format!("Authorization: Basic {basic}"),
+            .encode(format!("{username}:{}", token.expose()));
+        add_config(
+            &mut env,
+            &format!("http.{scope}.extraHeader"),
+            &format!("Authorization: Basic {basic}"),
         );
     }
     if is_ssh_url(url) {
@@ -250,6 +252,25 @@ pub fn clone_spec(url: &str, dest: &Path, opts: &GitOptions) -> ProcessSpec {
             }
         }
     }
+    env
+}
+
+/// Adds one `git config` entry to a child's environment (`GIT_CONFIG_COUNT`/`_KEY_n`/`_VALUE_n`):
+/// seen by that run only, never written to a config file or put on the command line.
+pub(crate) fn add_config(env: &mut BTreeMap<String, String>, key: &str, value: &str) {
+    let n: usize = env
+        .get("GIT_CONFIG_COUNT")
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    env.insert(format!("GIT_CONFIG_KEY_{n}"), key.to_owned());
+    env.insert(format!("GIT_CONFIG_VALUE_{n}"), value.to_owned());
+    env.insert("GIT_CONFIG_COUNT".into(), (n + 1).to_string());
+}
+
+/// The door spec of `git clone --mirror -- <url> <dest>` (exposed so its credentials handling
+/// can be checked without a network).
+pub fn clone_spec(url: &str, dest: &Path, opts: &GitOptions) -> ProcessSpec {
+    let env = transport_env(url, "x-access-token", opts);
     let args: Vec<OsString> = vec![
         "clone".into(),
         "--mirror".into(),
@@ -274,7 +295,7 @@ pub fn bundle_spec(repo: &Path, bundle: &Path, opts: &GitOptions) -> ProcessSpec
     spec(opts, args, base_env(), Some(repo.to_path_buf()))
 }
 
-fn spec(
+pub(crate) fn spec(
     opts: &GitOptions,
     args: Vec<OsString>,
     env: BTreeMap<String, String>,
@@ -289,7 +310,7 @@ fn spec(
 }
 
 /// Runs one `git` command through the door and checks its exit status.
-async fn run_git(
+pub(crate) async fn run_git(
     op: &'static str,
     door: &dyn ProcessDoor,
     spec: ProcessSpec,
@@ -331,7 +352,7 @@ async fn run_git(
 }
 
 /// Whether a `git` error message reads like network trouble that may pass.
-fn is_transient(message: &str) -> bool {
+pub(crate) fn is_transient(message: &str) -> bool {
     let m = message.to_ascii_lowercase();
     [
         "could not resolve host",
