@@ -42,6 +42,7 @@ pub mod gitleaks;
 pub mod output;
 mod packs;
 pub mod remote;
+pub mod rewrite;
 mod rules;
 pub mod scanner;
 pub mod sealed;
