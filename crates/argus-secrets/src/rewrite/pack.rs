@@ -47,7 +47,14 @@ impl PackWriter {
     /// Start a pack in `pack_dir` (which must exist).
     pub(crate) fn create(pack_dir: &Path) -> std::io::Result<Self> {
         let tmp = pack_dir.join("tmp-argus-rewrite.pack");
-        let mut file = BufWriter::with_capacity(1 << 20, File::create(&tmp)?);
+        // Read back by `finish` for the checksum.
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)?;
+        let mut file = BufWriter::with_capacity(1 << 20, file);
         // Signature, version 2, count (patched by `finish`).
         file.write_all(b"PACK\0\0\0\x02\0\0\0\0")?;
         Ok(PackWriter {
