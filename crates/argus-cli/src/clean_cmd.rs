@@ -13,12 +13,9 @@
 
 use anyhow::{bail, Context};
 use argus_secrets::rewrite::{
-    rewrite_history, RewriteControl, RewritePhase, RewritePlan, RewriteReport,
-    DEFAULT_REPLACEMENT,
+    rewrite_history, RewriteControl, RewritePhase, RewritePlan, RewriteReport, DEFAULT_REPLACEMENT,
 };
-use argus_secrets::{
-    is_git_repository, Engine, GitScanOptions, RuleSet, ScanControl, ScanPolicy,
-};
+use argus_secrets::{is_git_repository, Engine, GitScanOptions, RuleSet, ScanControl, ScanPolicy};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -136,7 +133,10 @@ pub async fn run(args: CleanArgs, config_rules_dir: Option<PathBuf>) -> anyhow::
     }
     let all = read_report(&args.report)?;
     if all.is_empty() {
-        bail!("the report {} has no findings: nothing to clean", args.report.display());
+        bail!(
+            "the report {} has no findings: nothing to clean",
+            args.report.display()
+        );
     }
     let selected: Vec<&Selected> = if args.select.is_empty() {
         all.iter().collect()
@@ -307,7 +307,11 @@ fn print_summary(
     );
     eprintln!("  blobs changed:       {}", r.blobs_changed);
     eprintln!("  trees changed:       {}", r.trees_changed);
-    eprintln!("  refs updated:        {} of {}", r.refs_updated, r.refs.len());
+    eprintln!(
+        "  refs updated:        {} of {}",
+        r.refs_updated,
+        r.refs.len()
+    );
     eprintln!("  signatures dropped:  {}", r.signatures_dropped.len());
     for s in &r.signatures_dropped {
         eprintln!("    {} {} -> {}", s.kind, s.old, s.new);

@@ -36,7 +36,11 @@ fn git(dir: &Path, args: &[&str]) -> String {
         .env("GIT_COMMITTER_DATE", "1704067200 +0000")
         .output()
         .unwrap();
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
@@ -70,7 +74,10 @@ fn report(root: &Path, repo: &Path) -> (std::path::PathBuf, serde_json::Value) {
         "-o",
         path.to_str().unwrap(),
     ]);
-    assert!(out.status.code() == Some(1) || out.status.success(), "{out:?}");
+    assert!(
+        out.status.code() == Some(1) || out.status.success(),
+        "{out:?}"
+    );
     let doc: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     (path, doc)
@@ -92,7 +99,10 @@ fn fingerprint_of(doc: &serde_json::Value, rule_prefix: &str) -> String {
 fn clean_removes_the_selected_secret_end_to_end() {
     let dir = tempfile::tempdir().unwrap();
     let repo = fixture(dir.path());
-    let before = git(&repo, &["for-each-ref", "--format=%(refname) %(objectname)"]);
+    let before = git(
+        &repo,
+        &["for-each-ref", "--format=%(refname) %(objectname)"],
+    );
     let (report_path, doc) = report(dir.path(), &repo);
     let gh = fingerprint_of(&doc, "github");
     let out_dir = dir.path().join("clean.git");
@@ -127,7 +137,13 @@ fn clean_removes_the_selected_secret_end_to_end() {
     );
     assert!(git(&out_dir, &["show", "v1:pay.cfg"]).contains(STRIPE));
     assert_eq!(git(&out_dir, &["rev-list", "--all", "--count"]), "3");
-    let rescan = argus(&["scan", "secrets", out_dir.to_str().unwrap(), "--format", "json"]);
+    let rescan = argus(&[
+        "scan",
+        "secrets",
+        out_dir.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
     let rescan: serde_json::Value = serde_json::from_slice(&rescan.stdout).unwrap();
     let rules: Vec<&str> = rescan["findings"]
         .as_array()
@@ -140,7 +156,10 @@ fn clean_removes_the_selected_secret_end_to_end() {
     assert!(out_dir.join("commit-map").is_file());
     // The source is untouched.
     assert_eq!(
-        git(&repo, &["for-each-ref", "--format=%(refname) %(objectname)"]),
+        git(
+            &repo,
+            &["for-each-ref", "--format=%(refname) %(objectname)"]
+        ),
         before
     );
 }
@@ -158,7 +177,10 @@ fn clean_rejects_bad_input_clearly() {
     std::fs::create_dir_all(&plain).unwrap();
     let r = argus(&["clean", plain.to_str().unwrap(), "--report", rp, "--out", o]);
     assert_eq!(r.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&r.stderr).contains("is not a git repository"), "{r:?}");
+    assert!(
+        String::from_utf8_lossy(&r.stderr).contains("is not a git repository"),
+        "{r:?}"
+    );
 
     let missing = dir.path().join("nope.json");
     let r = argus(&[
@@ -171,7 +193,10 @@ fn clean_rejects_bad_input_clearly() {
     ]);
     assert_eq!(r.status.code(), Some(2));
     let e = String::from_utf8_lossy(&r.stderr);
-    assert!(e.contains("reading the report") && e.contains("nope.json"), "{e}");
+    assert!(
+        e.contains("reading the report") && e.contains("nope.json"),
+        "{e}"
+    );
 
     let r = argus(&[
         "clean",
@@ -185,10 +210,16 @@ fn clean_rejects_bad_input_clearly() {
     ]);
     assert_eq!(r.status.code(), Some(2));
     let e = String::from_utf8_lossy(&r.stderr);
-    assert!(e.contains("unknown fingerprint") && e.contains("deadbeefdeadbeef"), "{e}");
+    assert!(
+        e.contains("unknown fingerprint") && e.contains("deadbeefdeadbeef"),
+        "{e}"
+    );
     assert!(!out_dir.exists());
 
     let help = argus(&["clean", "--help"]);
     let h = String::from_utf8_lossy(&help.stdout);
-    assert!(h.contains("argus scan secrets REPO --format json") && h.contains("--select"), "{h}");
+    assert!(
+        h.contains("argus scan secrets REPO --format json") && h.contains("--select"),
+        "{h}"
+    );
 }

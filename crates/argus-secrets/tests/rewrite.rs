@@ -7,11 +7,12 @@
 mod common;
 
 use argus_secrets::rewrite::{
-    rewrite_history, RewriteControl, RewriteError, RewritePlan, RewriteReport,
-    DEFAULT_REPLACEMENT,
+    rewrite_history, RewriteControl, RewriteError, RewritePlan, RewriteReport, DEFAULT_REPLACEMENT,
 };
 use argus_secrets::{Engine, GitScanOptions, ScanControl};
-use common::{git, ALICE, BOB, CAROL, GH_TOKEN, GITLAB, NPM_TOKEN, SENDGRID, SLACK_BOT, STRIPE, T0};
+use common::{
+    git, ALICE, BOB, CAROL, GH_TOKEN, GITLAB, NPM_TOKEN, SENDGRID, SLACK_BOT, STRIPE, T0,
+};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use std::process::Command;
@@ -71,18 +72,36 @@ fn build() -> Fx {
     write(r, "old.cfg", &format!("stripe_key = \"{STRIPE}\"\n"));
     ids.insert("c4", commit("c4 stripe", CAROL, 3));
     std::fs::create_dir_all(r.join("new")).unwrap();
-    git(r, &["mv", "old.cfg", "new/renamed.cfg"], CAROL, T0 + 4 * DAY);
+    git(
+        r,
+        &["mv", "old.cfg", "new/renamed.cfg"],
+        CAROL,
+        T0 + 4 * DAY,
+    );
     ids.insert("c5", commit("c5 rename", CAROL, 4));
     // Side branch from c3.
     git(r, &["checkout", "-q", "-b", "side", &ids["c3"]], ALICE, T0);
-    write(r, "side/npmrc", &format!("//registry.npmjs.org/:_authToken={NPM_TOKEN}\n"));
+    write(
+        r,
+        "side/npmrc",
+        &format!("//registry.npmjs.org/:_authToken={NPM_TOKEN}\n"),
+    );
     ids.insert("s1", commit("s1 npm", ALICE, 5));
     write(r, "side/other.txt", "more\n");
     ids.insert("s2", commit("s2 more", ALICE, 6));
     git(r, &["checkout", "-q", "main"], ALICE, T0);
     let when = T0 + 7 * DAY;
-    git(r, &["merge", "-q", "--no-ff", "--no-commit", "side"], BOB, when);
-    write(r, "merge-only.txt", &format!("SENDGRID_API_KEY={SENDGRID}\n"));
+    git(
+        r,
+        &["merge", "-q", "--no-ff", "--no-commit", "side"],
+        BOB,
+        when,
+    );
+    write(
+        r,
+        "merge-only.txt",
+        &format!("SENDGRID_API_KEY={SENDGRID}\n"),
+    );
     ids.insert("m1", commit("m1 merge side", BOB, 7));
     write(r, "keep.txt", &format!("GITLAB_TOKEN={GITLAB}\n"));
     ids.insert("c6", commit("c6 gitlab", ALICE, 8));
@@ -90,7 +109,12 @@ fn build() -> Fx {
     git(r, &["checkout", "-q", "-b", "tmp", &ids["c1"]], ALICE, T0);
     write(r, "tagged.txt", &format!("SLACK_TOKEN={SLACK_BOT}\n"));
     ids.insert("t1", commit("t1 tag only", CAROL, 9));
-    git(r, &["tag", "-a", "v-secret", "-m", "tag only"], CAROL, T0 + 9 * DAY);
+    git(
+        r,
+        &["tag", "-a", "v-secret", "-m", "tag only"],
+        CAROL,
+        T0 + 9 * DAY,
+    );
     git(r, &["tag", "lw-secret"], CAROL, T0 + 9 * DAY);
     git(r, &["checkout", "-q", "main"], ALICE, T0);
     git(r, &["branch", "-q", "-D", "tmp"], ALICE, T0);
@@ -137,7 +161,10 @@ fn found_values(repo: &Path) -> BTreeMap<String, String> {
 fn plan_for(values: &[&str]) -> RewritePlan {
     let mut plan = RewritePlan::default();
     for v in values {
-        plan.add(argus_secrets::SecretValue::new((*v).to_string()), DEFAULT_REPLACEMENT);
+        plan.add(
+            argus_secrets::SecretValue::new((*v).to_string()),
+            DEFAULT_REPLACEMENT,
+        );
     }
     plan
 }
@@ -148,7 +175,12 @@ fn snapshot(repo: &Path) -> (String, String) {
         run(repo, &["for-each-ref", "--format=%(refname) %(objectname)"]),
         run(
             repo,
-            &["cat-file", "--batch-all-objects", "--batch-check", "--unordered"],
+            &[
+                "cat-file",
+                "--batch-all-objects",
+                "--batch-check",
+                "--unordered",
+            ],
         ),
     )
 }
@@ -174,7 +206,10 @@ fn fixture_plants_what_the_test_expects() {
     let fx = build();
     let found = found_values(&fx.src());
     for v in SELECTED.iter().chain([&GITLAB]) {
-        assert!(found.contains_key(*v), "the engine must find every planted secret");
+        assert!(
+            found.contains_key(*v),
+            "the engine must find every planted secret"
+        );
     }
 }
 
@@ -199,12 +234,22 @@ fn cleans_every_selected_secret_and_keeps_everything_else() {
     );
     assert!(!out.join("objects/info/alternates").exists());
     // Not one object of the output carries a selected value (unreachable ones included).
-    let all = run(&out, &["cat-file", "--batch-all-objects", "--batch-check=%(objectname)"]);
+    let all = run(
+        &out,
+        &[
+            "cat-file",
+            "--batch-all-objects",
+            "--batch-check=%(objectname)",
+        ],
+    );
     for id in all.lines() {
         let body = git_ok(&out, &["cat-file", "-p", id]).stdout;
         let body = String::from_utf8_lossy(&body);
         for v in SELECTED {
-            assert!(!body.contains(v), "object {id} still holds a selected secret");
+            assert!(
+                !body.contains(v),
+                "object {id} still holds a selected secret"
+            );
         }
     }
 
@@ -213,13 +258,22 @@ fn cleans_every_selected_secret_and_keeps_everything_else() {
     for v in SELECTED {
         assert!(!after.contains_key(v), "a selected secret survived");
     }
-    assert!(after.contains_key(GITLAB), "the unselected secret must stay");
+    assert!(
+        after.contains_key(GITLAB),
+        "the unselected secret must stay"
+    );
     let kept = std::fs::read_to_string(out.join("commit-map")).unwrap();
     assert!(!kept.contains(GITLAB));
     let c6_new = map_of(&report)[&fx.ids["c6"]].clone();
     let keep = run(&out, &["show", &format!("{c6_new}:keep.txt")]);
     assert_eq!(keep, format!("GITLAB_TOKEN={GITLAB}"));
-    let cfg = run(&out, &["show", &format!("{}:config.env", map_of(&report)[&fx.ids["c2"]])]);
+    let cfg = run(
+        &out,
+        &[
+            "show",
+            &format!("{}:config.env", map_of(&report)[&fx.ids["c2"]]),
+        ],
+    );
     assert_eq!(cfg, format!("GITHUB_TOKEN={DEFAULT_REPLACEMENT}\nX=1"));
 
     // Same refs, same tags, same commit count.
@@ -278,7 +332,9 @@ fn cleans_every_selected_secret_and_keeps_everything_else() {
     // Commits before the first affected one keep their ids; later ones change.
     assert_eq!(map[&fx.ids["c1"]], fx.ids["c1"]);
     assert_eq!(map[&fx.ids["signed-old"]], fx.ids["signed-old"]);
-    for c in ["c2", "c3", "c4", "c5", "s1", "s2", "m1", "c6", "t1", "signed"] {
+    for c in [
+        "c2", "c3", "c4", "c5", "s1", "s2", "m1", "c6", "t1", "signed",
+    ] {
         assert_ne!(map[&fx.ids[c]], fx.ids[c], "{c} must be rewritten");
     }
     assert_eq!(report.commits_rewritten, 10);
@@ -286,14 +342,20 @@ fn cleans_every_selected_secret_and_keeps_everything_else() {
 
     // Tags: annotated ones re-created (still annotated, same message), lightweight moved.
     for t in ["v1", "v-secret"] {
-        assert_eq!(run(&out, &["cat-file", "-t", &format!("refs/tags/{t}")]), "tag");
+        assert_eq!(
+            run(&out, &["cat-file", "-t", &format!("refs/tags/{t}")]),
+            "tag"
+        );
         assert_eq!(
             run(&out, &["rev-parse", &format!("{t}^{{commit}}")]),
             map[&run(&src, &["rev-parse", &format!("{t}^{{commit}}")])]
         );
         let body = |r: &Path| run(r, &["cat-file", "tag", t]);
         let (a, b) = (body(&src), body(&out));
-        assert_eq!(a.lines().skip(1).collect::<Vec<_>>(), b.lines().skip(1).collect::<Vec<_>>());
+        assert_eq!(
+            a.lines().skip(1).collect::<Vec<_>>(),
+            b.lines().skip(1).collect::<Vec<_>>()
+        );
     }
     assert_eq!(run(&out, &["rev-parse", "lw-secret"]), map[&fx.ids["t1"]]);
     assert_eq!(report.tags_rewritten, 2);
@@ -328,7 +390,10 @@ fn nothing_matching_keeps_every_id() {
     assert_eq!(report.blobs_changed, 0);
     assert_eq!(report.refs_updated, 0);
     assert_eq!(
-        run(&fx.src(), &["for-each-ref", "--format=%(refname) %(objectname)"]),
+        run(
+            &fx.src(),
+            &["for-each-ref", "--format=%(refname) %(objectname)"]
+        ),
         run(&out, &["for-each-ref", "--format=%(refname) %(objectname)"])
     );
     assert!(git_ok(&out, &["fsck", "--full"]).status.success());
@@ -358,7 +423,10 @@ fn messages_are_cleaned_only_when_asked() {
     let rep = rewrite_history(&r, &out, &plan, &RewriteControl::default()).unwrap();
     assert_eq!(rep.commits_rewritten, 1);
     assert_eq!(rep.messages_changed, 2);
-    assert_eq!(run(&out, &["log", "-1", "--format=%B", "main"]), "oops pasted [stripe] here");
+    assert_eq!(
+        run(&out, &["log", "-1", "--format=%B", "main"]),
+        "oops pasted [stripe] here"
+    );
     let tag = run(&out, &["cat-file", "tag", "t"]);
     assert!(tag.ends_with("oops pasted [stripe] here"), "{tag}");
 }
@@ -382,7 +450,10 @@ fn lfs_pointers_are_left_and_reported() {
     assert_eq!(rep.blobs_changed, 1);
     assert_eq!(rep.lfs_pointers_left.len(), 1);
     assert_eq!(run(&out, &["show", "main:big.bin"]), pointer.trim_end());
-    assert_eq!(run(&out, &["show", "main:plain.txt"]), format!("k={DEFAULT_REPLACEMENT}"));
+    assert_eq!(
+        run(&out, &["show", "main:plain.txt"]),
+        format!("k={DEFAULT_REPLACEMENT}")
+    );
 }
 
 #[test]
@@ -401,7 +472,10 @@ fn bad_input_gives_clear_errors() {
     let fx = build();
     let shallow = dir.path().join("shallow");
     let url = format!("file://{}", fx.src().display());
-    run(dir.path(), &["clone", "-q", "--depth", "1", &url, "shallow"]);
+    run(
+        dir.path(),
+        &["clone", "-q", "--depth", "1", &url, "shallow"],
+    );
     let e = rewrite_history(&shallow, &dir.path().join("o2"), &plan, &ctl).unwrap_err();
     assert!(matches!(e, RewriteError::Shallow(_)), "{e}");
     assert!(e.to_string().contains("shallow"));
@@ -413,8 +487,13 @@ fn bad_input_gives_clear_errors() {
     assert!(matches!(e, RewriteError::OutputNotEmpty(_)), "{e}");
     assert!(busy.join("x").exists());
 
-    let e = rewrite_history(&fx.src(), &dir.path().join("o3"), &RewritePlan::default(), &ctl)
-        .unwrap_err();
+    let e = rewrite_history(
+        &fx.src(),
+        &dir.path().join("o3"),
+        &RewritePlan::default(),
+        &ctl,
+    )
+    .unwrap_err();
     assert!(matches!(e, RewriteError::EmptyPlan), "{e}");
 
     // A missing object: delete the loose object of a blob the history needs.
@@ -434,7 +513,10 @@ fn bad_input_gives_clear_errors() {
     let ctl = RewriteControl::default();
     ctl.cancel.store(true, std::sync::atomic::Ordering::Relaxed);
     let e = rewrite_history(&shallow, &dir.path().join("o5"), &plan, &ctl).unwrap_err();
-    assert!(matches!(e, RewriteError::Shallow(_)), "shallow is refused before any work: {e}");
+    assert!(
+        matches!(e, RewriteError::Shallow(_)),
+        "shallow is refused before any work: {e}"
+    );
 }
 
 #[test]

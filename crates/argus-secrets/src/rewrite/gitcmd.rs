@@ -15,7 +15,11 @@ use tokio_util::sync::CancellationToken;
 const GIT_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 
 /// Run `git args...` in `dir`, feeding `stdin`; returns stdout, or the failure with git's message.
-pub(crate) fn git(dir: &Path, args: &[&str], stdin: Option<Vec<u8>>) -> Result<Vec<u8>, RewriteError> {
+pub(crate) fn git(
+    dir: &Path,
+    args: &[&str],
+    stdin: Option<Vec<u8>>,
+) -> Result<Vec<u8>, RewriteError> {
     let mut spec = ProcessSpec::new("git").args(args).timeout(GIT_TIMEOUT);
     spec.cwd = Some(dir.to_owned());
     spec.stdin = stdin.map(Into::into);

@@ -73,7 +73,7 @@ pub enum RewriteError {
     /// The output folder exists and is not empty.
     #[error("output folder {0} exists and is not empty")]
     OutputNotEmpty(PathBuf),
-    /// The plan has nothing to replace and messages are not to be cleaned either.
+    /// The plan has no (non-empty) secret value to replace.
     #[error("nothing to replace: the plan holds no secret value")]
     EmptyPlan,
     /// A `git` command failed.
@@ -355,19 +355,15 @@ impl<'a> Rewriter<'a> {
                 with.push(r.with.clone());
             }
         }
-        if values.is_empty() && !plan.messages {
+        if values.is_empty() {
             return Err(RewriteError::EmptyPlan);
         }
-        let ac = if values.is_empty() {
-            None
-        } else {
-            Some(
-                AhoCorasick::builder()
-                    .match_kind(MatchKind::LeftmostLongest)
-                    .build(&values)
-                    .map_err(|e| RewriteError::Git(format!("building the matcher: {e}")))?,
-            )
-        };
+        let ac = Some(
+            AhoCorasick::builder()
+                .match_kind(MatchKind::LeftmostLongest)
+                .build(&values)
+                .map_err(|e| RewriteError::Git(format!("building the matcher: {e}")))?,
+        );
         drop(seen);
 
         std::fs::create_dir_all(out).map_err(io(format!("creating {}", out.display())))?;
@@ -682,7 +678,10 @@ impl<'a> Rewriter<'a> {
         let mut seen_trees: HashSet<ObjectId> = HashSet::new();
         let mut seen_blobs: HashSet<ObjectId> = blobs.iter().copied().collect();
         let mut stack: Vec<ObjectId> = Vec::new();
-        let roots = commits.iter().map(|c| c.tree).chain(extra_trees.iter().copied());
+        let roots = commits
+            .iter()
+            .map(|c| c.tree)
+            .chain(extra_trees.iter().copied());
         let hash_len = self.hash_len;
         let mut data = Vec::new();
         for root in roots {
@@ -771,15 +770,19 @@ impl<'a> Rewriter<'a> {
             .map_err(|e| RewriteError::Git(e.to_string()))?;
         let packs = PackSet::open(&self.repo).map_err(|e| RewriteError::Git(e.to_string()))?;
         let visited = pool.install(|| {
-            packs.for_each_blob(blobs, &control.cancel, || (), |_, i, data| {
-                visit(&blobs[i as usize], data)
-            })
+            packs.for_each_blob(
+                blobs,
+                &control.cancel,
+                || (),
+                |_, i, data| visit(&blobs[i as usize], data),
+            )
         });
         drop(packs);
         control.check()?;
         // What no pack yielded (loose objects) through the object database.
         let mut buf = Vec::new();
-        let repo = gix::open(repo_path).map_err(|_| RewriteError::NotARepository(repo_path.to_owned()))?;
+        let repo =
+            gix::open(repo_path).map_err(|_| RewriteError::NotARepository(repo_path.to_owned()))?;
         for (i, id) in blobs.iter().enumerate() {
             if visited[i] {
                 continue;
@@ -797,7 +800,6 @@ impl<'a> Rewriter<'a> {
         if let Some(e) = lock(&failure).take() {
             return Err(e);
         }
-        drop(pack);
         let changed = changed
             .into_inner()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -811,8 +813,14 @@ impl<'a> Rewriter<'a> {
         Ok(())
     }
 
-    fn write(&mut self, kind: gix::objs::Kind, data: &[u8], of: &gix::oid) -> Result<ObjectId, RewriteError> {
-        let id = gix::objs::compute_hash(self.kind, kind, data).map_err(|e| corrupt(of, e.to_string()))?;
+    fn write(
+        &mut self,
+        kind: gix::objs::Kind,
+        data: &[u8],
+        of: &gix::oid,
+    ) -> Result<ObjectId, RewriteError> {
+        let id = gix::objs::compute_hash(self.kind, kind, data)
+            .map_err(|e| corrupt(of, e.to_string()))?;
         self.pack
             .add_raw(id, kind, data)
             .map_err(io("writing the output pack"))?;

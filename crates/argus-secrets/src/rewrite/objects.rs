@@ -153,7 +153,10 @@ mod tests {
         let p = parse(raw);
         assert_eq!(p.headers.len(), 4);
         assert!(is_signature_header(p.headers[2]));
-        assert_eq!(p.headers[2], b"gpgsig -----BEGIN-----\n abc\n -----END-----");
+        assert_eq!(
+            p.headers[2],
+            b"gpgsig -----BEGIN-----\n abc\n -----END-----"
+        );
         assert_eq!(p.message, Some(&b"msg\n"[..]));
         let rebuilt = assemble(
             &p.headers.iter().map(|h| h.to_vec()).collect::<Vec<_>>(),
