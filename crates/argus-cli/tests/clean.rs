@@ -223,3 +223,43 @@ fn clean_rejects_bad_input_clearly() {
         "{h}"
     );
 }
+
+#[test]
+fn clean_applies_per_rule_replacements_to_every_finding_by_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = fixture(dir.path());
+    let (report_path, doc) = report(dir.path(), &repo);
+    let stripe_rule = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule_id"].as_str().unwrap().to_string())
+        .find(|r| r.starts_with("stripe"))
+        .unwrap();
+    let out_dir = dir.path().join("clean.git");
+    let rule_arg = format!("{stripe_rule}=sk_test_placeholder");
+    let out = argus(&[
+        "clean",
+        repo.to_str().unwrap(),
+        "--report",
+        report_path.to_str().unwrap(),
+        "--replace-rule",
+        &rule_arg,
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        git(&out_dir, &["show", "v1:pay.cfg"]),
+        "stripe = \"sk_test_placeholder\""
+    );
+    assert_eq!(
+        git(&out_dir, &["show", "v1:gh.env"]),
+        "GITHUB_TOKEN=***REMOVED***"
+    );
+}
