@@ -548,3 +548,46 @@ fn packed_and_loose_repositories_clean_the_same() {
     assert_eq!(refs(&loose_out), refs(&packed_out));
     assert!(git_ok(&packed_out, &["fsck", "--full"]).status.success());
 }
+
+#[test]
+fn signed_tags_over_rewritten_commits_lose_their_signature() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = dir.path().join("src");
+    std::fs::create_dir_all(&r).unwrap();
+    git(&r, &["init", "-q", "-b", "main"], ALICE, T0);
+    write(&r, "a.txt", "clean\n");
+    git(&r, &["add", "-A"], ALICE, T0);
+    git(&r, &["commit", "-q", "-m", "clean"], ALICE, T0);
+    let clean = run(&r, &["rev-parse", "HEAD"]);
+    write(&r, "b.txt", &format!("k={STRIPE}\n"));
+    git(&r, &["add", "-A"], ALICE, T0);
+    git(&r, &["commit", "-q", "-m", "leak"], ALICE, T0);
+    let leak = run(&r, &["rev-parse", "HEAD"]);
+    // Fake PGP-signed tags (no gpg needed): one over the leaking commit, one over the clean one.
+    let tag = |target: &str, name: &str| {
+        let raw = format!(
+            "object {target}\ntype commit\ntag {name}\ntagger Eve <eve@example.com> {T0} +0000\n\nrelease {name}\n-----BEGIN PGP SIGNATURE-----\n\niQEzBAABCAAdFiEEfake\n-----END PGP SIGNATURE-----\n"
+        );
+        let p = dir.path().join("tag.raw");
+        std::fs::write(&p, raw).unwrap();
+        let id = run(&r, &["hash-object", "-t", "tag", "-w", p.to_str().unwrap()]);
+        run(&r, &["update-ref", &format!("refs/tags/{name}"), &id]);
+        id
+    };
+    let signed_leak = tag(&leak, "v2");
+    let signed_clean = tag(&clean, "v1");
+    let out = dir.path().join("o.git");
+    let rep = rewrite_history(&r, &out, &plan_for(&[STRIPE]), &RewriteControl::default()).unwrap();
+    assert_eq!(rep.signatures_dropped.len(), 1);
+    assert_eq!(rep.signatures_dropped[0].kind, "tag");
+    assert_eq!(rep.signatures_dropped[0].old, signed_leak);
+    assert_eq!(run(&out, &["rev-parse", "refs/tags/v1"]), signed_clean);
+    let v2 = run(&out, &["cat-file", "tag", "v2"]);
+    assert!(
+        !v2.contains("PGP SIGNATURE") && v2.ends_with("release v2"),
+        "{v2}"
+    );
+    assert!(git_ok(&out, &["fsck", "--full", "--strict"])
+        .status
+        .success());
+}
