@@ -1,6 +1,7 @@
 //! `argus`: the one binary. Reads config (file ← env ← flags), chooses backends, and runs the
 //! embedded server, a worker, a direct scan, or an admin command.
 
+mod clean_cmd;
 mod config;
 mod direct;
 mod files_cmd;
@@ -43,6 +44,9 @@ enum Command {
     /// also scans the targets it discovers.
     #[command(subcommand)]
     Scan(ScanCommand),
+    /// Remove selected secrets from a repository's whole history (direct mode): reads a
+    /// `scan secrets --format json` report and writes a cleaned bare repository to --out.
+    Clean(Box<clean_cmd::CleanArgs>),
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -172,6 +176,11 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
                 args.rules_dir.insert(0, dir);
             }
             let code = secrets_cmd::run(*args).await?;
+            Ok(u8::try_from(code).unwrap_or(2))
+        }
+        Command::Clean(args) => {
+            let cfg = Config::load(file, serde_json::json!({}))?;
+            let code = clean_cmd::run(*args, cfg.secrets.rules_dir).await?;
             Ok(u8::try_from(code).unwrap_or(2))
         }
         Command::Scan(ScanCommand::Yara(args)) => {

@@ -45,6 +45,7 @@ pub mod output;
 mod packs;
 pub mod push;
 pub mod remote;
+pub mod rewrite;
 mod rules;
 pub mod scanner;
 pub mod sealed;
