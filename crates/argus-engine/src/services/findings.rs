@@ -17,6 +17,9 @@ use std::collections::HashSet;
 
 use crate::Engine;
 
+/// Most ids per list of one selection (bounds one transaction; the API schema says the same).
+pub const MAX_SELECT: usize = 10_000;
+
 /// The findings service (see the module docs); [`Engine::findings`] hands it out.
 #[derive(Clone, Copy, Debug)]
 pub struct Findings<'e> {
@@ -71,7 +74,8 @@ impl Findings<'_> {
     ///
     /// `Invalid` when both lists are empty, when an id is in both lists, or when an id is not a
     /// finding of this scan (the message names them); `NotFound` when the scan is not one of the
-    /// caller's org. An id listed twice in one list counts once.
+    /// caller's org; `Invalid` too for more than [`MAX_SELECT`] ids in a list. An id listed
+    /// twice in one list counts once.
     pub async fn select(
         &self,
         who: &Principal,
@@ -84,6 +88,14 @@ impl Findings<'_> {
                 "",
                 "`select` and `false_positives` are both empty: name at least one finding",
             ));
+        }
+        for (path, ids) in [("/select", select), ("/false_positives", false_positives)] {
+            if ids.len() > MAX_SELECT {
+                return Err(CoreError::invalid(
+                    path,
+                    format!("at most {MAX_SELECT} ids per list"),
+                ));
+            }
         }
         let dedup = |ids: &[FindingId]| {
             let mut seen = HashSet::new();
