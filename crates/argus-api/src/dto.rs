@@ -13,8 +13,8 @@
 use serde::{Deserialize, Serialize};
 
 use argus_core::finding::{FindingSort, Severity, Triage};
-use argus_core::ids::TemplateId;
-use argus_core::scan::{Progress, ScanConfig, ScanState};
+use argus_core::ids::{FindingId, TemplateId};
+use argus_core::scan::{Progress, Scan, ScanConfig, ScanState};
 use argus_core::target::Target;
 
 use crate::problem::Problem;
@@ -66,6 +66,34 @@ pub struct ScanStatus {
     pub progress: Progress,
     /// `(done + failed) / max(enqueued, expected_total)`, in `[0, 1]`.
     pub fraction: f64,
+    /// The scan completed with secret findings that still wait for a decision: some are `open`
+    /// and none is `selected` yet. The next step is `POST /scans/{id}/findings/select`. Turns
+    /// false once a finding of the scan is selected, or when none is left open.
+    pub awaiting_selection: bool,
+}
+
+/// `GET /api/v1/scans/{id}`: the scan and whether it awaits a selection of its secret findings.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct ScanView {
+    #[serde(flatten)]
+    pub scan: Scan,
+    /// As in `GET /scans/{id}/status`: the scan completed with secret findings of which some
+    /// are `open` and none is `selected` yet.
+    pub awaiting_selection: bool,
+}
+
+/// `POST /api/v1/scans/{id}/findings/select`: triage of many findings of one scan at once.
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SelectRequest {
+    /// Findings to mark `selected` (the real secrets to act on).
+    #[serde(default)]
+    #[schema(max_items = 10000)]
+    pub select: Vec<FindingId>,
+    /// Findings to mark `false_positive` (remembered for later scans of the same target).
+    #[serde(default)]
+    #[schema(max_items = 10000)]
+    pub false_positives: Vec<FindingId>,
 }
 
 /// `PATCH /api/v1/findings/{id}`.

@@ -1053,6 +1053,7 @@ async fn openapi_lists_every_route_and_every_listed_route_is_served() {
         ("post", "/api/v1/scans/{id}/resume"),
         ("get", "/api/v1/scans/{id}/status"),
         ("get", "/api/v1/scans/{id}/findings"),
+        ("post", "/api/v1/scans/{id}/findings/select"),
         ("get", "/api/v1/scans/{id}/verdicts"),
         ("post", "/api/v1/scan/binary"),
         ("get", "/api/v1/scans/{id}/artifacts"),

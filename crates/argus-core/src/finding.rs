@@ -126,6 +126,44 @@ impl Triage {
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|t| t.as_str() == s)
     }
+
+    /// Whether a later scan's finding with the same fingerprint (same org, same target) starts
+    /// in this state instead of `open`. Only judgements about the finding itself carry over: a
+    /// false positive stays one and an accepted risk stays accepted. `selected` (chosen for one
+    /// clean-up) and `fixed` (a secret that comes back is a new problem) start `open` again;
+    /// the finding's `previous_triage` still shows them.
+    pub fn carries_over(self) -> bool {
+        matches!(self, Triage::FalsePositive | Triage::Accepted)
+    }
+}
+
+/// How many findings are in each triage state (of one scan, or of its secret findings).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct TriageCounts {
+    pub open: u64,
+    pub selected: u64,
+    pub false_positive: u64,
+    pub accepted: u64,
+    pub fixed: u64,
+}
+
+impl TriageCounts {
+    /// Adds `n` findings in state `t`.
+    pub fn add(&mut self, t: Triage, n: u64) {
+        let slot = match t {
+            Triage::Open => &mut self.open,
+            Triage::Selected => &mut self.selected,
+            Triage::FalsePositive => &mut self.false_positive,
+            Triage::Accepted => &mut self.accepted,
+            Triage::Fixed => &mut self.fixed,
+        };
+        *slot += n;
+    }
+
+    /// Every finding counted.
+    pub fn total(&self) -> u64 {
+        self.open + self.selected + self.false_positive + self.accepted + self.fixed
+    }
 }
 
 /// Where in the target a finding was seen. All fields optional; scanners fill what applies.
@@ -252,6 +290,11 @@ pub struct Finding {
     pub data: serde_json::Value,
     pub secret: Option<SecretDigest>,
     pub triage: Triage,
+    /// The triage this fingerprint last had in an earlier scan of the same org and target
+    /// (`null` when it was never triaged, or was set back to `open`). `false_positive` and
+    /// `accepted` also carry into `triage` ([`Triage::carries_over`]).
+    #[serde(default)]
+    pub previous_triage: Option<Triage>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

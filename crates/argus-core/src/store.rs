@@ -17,6 +17,8 @@
 //!   reason `max_results` once the scan's findings reach `config.max_results`, else `completed`
 //!   when `Progress::is_complete`.
 //! - Events get ids from one strictly increasing store-wide sequence.
+//! - Triage is remembered per `(org, target key, fingerprint)` whenever it changes, and a
+//!   finding `record` inserts starts from it (see [`FindingStore::select_findings`]).
 
 use async_trait::async_trait;
 use std::time::Duration;
@@ -25,7 +27,7 @@ use crate::artifact::ArtifactMeta;
 use crate::connector_config::{NewConnectorRecord, RegisteredConnector};
 use crate::error::Result;
 use crate::event::Event;
-use crate::finding::{Finding, FindingQuery, Page, Triage};
+use crate::finding::{Finding, FindingQuery, Page, Triage, TriageCounts};
 use crate::ids::{ConnectorId, FindingId, OrgId, ScanId, TaskId, TemplateId};
 use crate::scan::{NewScan, Scan, ScanAction, ScanConfig, ScanState};
 use crate::task::{Task, TaskReport};
@@ -239,8 +241,36 @@ pub trait FindingStore: Send + Sync {
     /// One finding.
     async fn get_finding(&self, org: &OrgId, id: FindingId) -> Result<Finding>;
 
-    /// Sets a finding's triage state.
+    /// Sets a finding's triage state, and remembers it for later scans of the same org and
+    /// target (see [`FindingStore::select_findings`]).
     async fn set_triage(&self, org: &OrgId, id: FindingId, triage: Triage) -> Result<Finding>;
+
+    /// Sets `selected` on the findings in `select` and `false_positive` on those in
+    /// `false_positives`, all of them in one transaction or none, and returns the scan's counts
+    /// by triage afterwards. `NotFound` when the scan is not one of the org's; `Invalid` (path
+    /// `/select` or `/false_positives`, the message naming every id) when an id is not a finding
+    /// of this scan. The lists are expected disjoint and not both empty (the engine checks).
+    ///
+    /// Triage memory (every triage change, here and in `set_triage`): the state is remembered
+    /// per `(org, finding target key, fingerprint)` (`open` forgets it), and `record` gives a
+    /// finding it inserts that state as `previous_triage`, and as `triage` when
+    /// [`Triage::carries_over`].
+    async fn select_findings(
+        &self,
+        org: &OrgId,
+        scan: ScanId,
+        select: &[FindingId],
+        false_positives: &[FindingId],
+    ) -> Result<TriageCounts>;
+
+    /// A scan's findings counted by triage state (only those carrying a secret digest when
+    /// `secrets_only`); `NotFound` when the scan is not one of the org's.
+    async fn triage_counts(
+        &self,
+        org: &OrgId,
+        scan: ScanId,
+        secrets_only: bool,
+    ) -> Result<TriageCounts>;
 }
 
 /// Verdicts of file scans: one per `(scan, key)`, written by `record`.

@@ -417,6 +417,7 @@ impl RecordPlan {
                     data: f.data.clone(),
                     secret: f.secret.clone(),
                     triage: Triage::Open,
+                    previous_triage: None,
                     created_at: now,
                     updated_at: now,
                 });
@@ -1005,4 +1006,76 @@ mod tests {
         assert_eq!(a.len(), 1);
         assert_eq!((a[0].0, a[0].2.size), (s, 2));
     }
+}
+
+/// The triage states that carry over to a later scan's finding ([`Triage::carries_over`]), as
+/// an SQL list for `IN`; both backends' finding inserts use it.
+pub(crate) const CARRIED_TRIAGE_SQL: &str = "('false_positive', 'accepted')";
+
+/// Sets what the store's insert decided from the triage memory on a planned finding (so its
+/// `finding` event carries it).
+pub(crate) fn remembered(
+    f: &mut Finding,
+    triage: &str,
+    previous: Option<&str>,
+) -> argus_core::Result<()> {
+    let parse = |t: &str| {
+        Triage::parse(t).ok_or_else(|| {
+            argus_core::CoreError::Backend(format!("corrupt triage {t:?} in database"))
+        })
+    };
+    f.triage = parse(triage)?;
+    f.previous_triage = previous.map(parse).transpose()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod carried_tests {
+    use super::*;
+
+    /// The SQL list and `Triage::carries_over` say the same.
+    #[test]
+    fn carried_sql_matches_the_core_rule() {
+        let listed: Vec<String> = Triage::ALL
+            .into_iter()
+            .filter(|t| t.carries_over())
+            .map(|t| format!("'{}'", t.as_str()))
+            .collect();
+        assert_eq!(CARRIED_TRIAGE_SQL, format!("({})", listed.join(", ")));
+    }
+}
+
+/// The `Invalid` answer of `select_findings` when ids are not findings of the scan: at the
+/// first list that has some, naming every unknown id of both lists.
+pub(crate) fn unknown_findings(
+    scan: ScanId,
+    select: &[FindingId],
+    false_positives: &[FindingId],
+) -> argus_core::CoreError {
+    let path = if select.is_empty() {
+        "/false_positives"
+    } else {
+        "/select"
+    };
+    let ids: Vec<String> = select
+        .iter()
+        .chain(false_positives)
+        .map(ToString::to_string)
+        .collect();
+    argus_core::CoreError::invalid(
+        path,
+        format!("not findings of scan {scan}: {}", ids.join(", ")),
+    )
+}
+
+/// The ids of `wanted` that are not in `found`, in request order.
+pub(crate) fn missing(
+    wanted: &[FindingId],
+    found: &std::collections::HashSet<FindingId>,
+) -> Vec<FindingId> {
+    wanted
+        .iter()
+        .filter(|id| !found.contains(id))
+        .copied()
+        .collect()
 }

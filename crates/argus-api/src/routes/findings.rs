@@ -32,6 +32,7 @@ pub(crate) async fn get_finding(
 }
 
 /// Sets a finding's triage state (`open`, `selected`, `false_positive`, `accepted`, `fixed`).
+/// The state is remembered for later scans of the same target (see `previous_triage`).
 #[utoipa::path(
     patch,
     path = "/findings/{id}",
@@ -54,11 +55,12 @@ pub(crate) async fn triage_finding(
     ApiPath(id): ApiPath<FindingId>,
     ApiJson(req): ApiJson<TriageRequest>,
 ) -> ApiResult<Json<Finding>> {
-    Ok(Json(
-        state
-            .engine
-            .findings()
-            .set_triage(&caller, id, req.triage)
-            .await?,
-    ))
+    let finding = state
+        .engine
+        .findings()
+        .set_triage(&caller, id, req.triage)
+        .await?;
+    // `awaiting_selection` of the finding's cached scan may have changed.
+    state.scans.invalidate(finding.scan_id);
+    Ok(Json(finding))
 }

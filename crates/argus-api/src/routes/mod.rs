@@ -41,6 +41,7 @@ pub(crate) fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(scans::resume_scan))
         .routes(routes!(scans::scan_status))
         .routes(routes!(scans::list_findings))
+        .routes(routes!(scans::select_findings))
         .routes(routes!(scans::list_verdicts))
         .routes(routes!(uploads::scan_binary))
         .routes(routes!(scans::list_artifacts))

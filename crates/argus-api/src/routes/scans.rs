@@ -1,7 +1,10 @@
 //! `/api/v1/scans`: CRUD, lifecycle actions, status, findings and artifacts.
 //!
 //! `GET /scans/{id}` is the hot path (polling clients, the API benchmark): it does one store
-//! read and one serialization, nothing else.
+//! read and one serialization, nothing else, except for a completed scan with findings, whose
+//! `awaiting_selection` takes one count of its findings by triage (then cached like the scan).
+//! Triage changes (`POST /scans/{id}/findings/select`, `PATCH /findings/{id}`) invalidate the
+//! cached scan.
 
 use axum::body::Body;
 use axum::extract::State;
@@ -12,7 +15,9 @@ use bytes::Bytes;
 
 use argus_core::artifact::{ArtifactMeta, ArtifactName};
 use argus_core::detector::{Verdict, VerdictKind, VerdictQuery};
-use argus_core::finding::{Finding, FindingQuery, FindingSort, Page, Severity, Triage};
+use argus_core::finding::{
+    Finding, FindingQuery, FindingSort, Page, Severity, Triage, TriageCounts,
+};
 use argus_core::ids::ScanId;
 use argus_core::scan::{Scan, ScanAction, ScanState};
 use argus_core::store::ScanQuery;
@@ -22,7 +27,7 @@ use argus_engine::services::CreateScan;
 use crate::auth::Caller;
 use crate::dto::{
     parse_limit, parse_opt, CreateScanRequest, FindingListParams, ScanListParams, ScanStatus,
-    UpdateScanRequest, VerdictListParams,
+    ScanView, SelectRequest, UpdateScanRequest, VerdictListParams,
 };
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::problem::{ApiResult, Problem};
@@ -106,7 +111,7 @@ pub(crate) async fn create_scan(
     tag = "scans",
     params(("id" = String, Path, format = Uuid, description = "Scan id")),
     responses(
-        (status = 200, description = "The scan", body = Scan),
+        (status = 200, description = "The scan, with `awaiting_selection`", body = ScanView),
         (status = 404, description = "No such scan in the caller's org", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -120,11 +125,20 @@ pub(crate) async fn get_scan(
     }
     let epoch = state.scans.epoch();
     let scan = state.engine.scans().get(&caller, id).await?;
-    let body = match serde_json::to_vec(&scan) {
+    let awaiting_selection = state
+        .engine
+        .findings()
+        .awaiting_selection(&caller, &scan)
+        .await?;
+    let view = ScanView {
+        scan,
+        awaiting_selection,
+    };
+    let body = match serde_json::to_vec(&view) {
         Ok(v) => Bytes::from(v),
         Err(e) => return Err(CoreError::Backend(format!("cannot serialize scan: {e}")).into()),
     };
-    state.scans.insert(epoch, &scan, &body);
+    state.scans.insert(epoch, &view.scan, &body);
     Ok(json_body(body))
 }
 
@@ -304,13 +318,54 @@ pub(crate) async fn scan_status(
     ApiPath(id): ApiPath<ScanId>,
 ) -> ApiResult<Json<ScanStatus>> {
     let scan = state.engine.scans().get(&caller, id).await?;
+    let awaiting_selection = state
+        .engine
+        .findings()
+        .awaiting_selection(&caller, &scan)
+        .await?;
     let fraction = scan.progress.fraction();
     Ok(Json(ScanStatus {
         state: scan.state,
         reason: scan.reason,
         progress: scan.progress,
         fraction,
+        awaiting_selection,
     }))
+}
+
+/// Triage of many findings of the scan at once: `select` become `selected`, `false_positives`
+/// become `false_positive`, all of them or none. Answers the scan's findings counted by triage
+/// state afterwards. A false positive stays one on later scans of the same target (matched by
+/// fingerprint); the per-finding `PATCH /findings/{id}` stays for single changes.
+#[utoipa::path(
+    post,
+    path = "/scans/{id}/findings/select",
+    tag = "scans",
+    params(("id" = String, Path, format = Uuid, description = "Scan id")),
+    request_body = SelectRequest,
+    responses(
+        (status = 200, description = "The scan's findings counted by triage state, after the change", body = TriageCounts),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such scan in the caller's org", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Both lists empty, an id in both lists, an id that is not a finding of this scan (`detail` names them), or a malformed id", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn select_findings(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<ScanId>,
+    ApiJson(req): ApiJson<SelectRequest>,
+) -> ApiResult<Json<TriageCounts>> {
+    let r = state
+        .engine
+        .findings()
+        .select(&caller, id, &req.select, &req.false_positives)
+        .await;
+    // `awaiting_selection` of the cached scan may have changed.
+    state.scans.invalidate(id);
+    Ok(Json(r?))
 }
 
 /// Findings of a scan, filtered, sorted and paginated by cursor.

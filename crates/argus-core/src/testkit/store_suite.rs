@@ -29,7 +29,10 @@ use async_trait::async_trait;
 use crate::artifact::{ArtifactMeta, ArtifactName};
 use crate::error::CoreError;
 use crate::event::{Event, EventKind};
-use crate::finding::{FindingQuery, FindingSort, NewFinding, Severity, Triage};
+use crate::finding::{
+    Finding, FindingQuery, FindingSort, NewFinding, SecretDigest, Severity, Triage, TriageCounts,
+};
+use crate::ids::FindingId;
 use crate::ids::{OrgId, ScanId, TaskId, TemplateId, UserId};
 use crate::scan::{NewScan, Priority, ScanAction, ScanConfig, ScanState, ScannerSpec, Scope};
 use crate::store::{Cleanup, ScanQuery, Store, TemplateQuery};
@@ -240,6 +243,8 @@ macro_rules! store_suite_tests {
             connectors_org_scoping_and_names,
             list_connectors_paging,
             connector_last_full_scan,
+            triage_selection_is_atomic,
+            triage_memory_carries_to_rescans,
         );
     };
     (@each $harness:expr; $($case:ident),* $(,)?) => {
@@ -302,6 +307,11 @@ pub async fn org_scoping<S: Store>(store: Arc<S>) {
         store.set_triage(&b, f.id, Triage::Accepted).await,
         "set_triage",
     );
+    assert_not_found(
+        store.select_findings(&b, scan, &[f.id], &[]).await,
+        "select_findings",
+    );
+    assert_not_found(store.triage_counts(&b, scan, false).await, "triage_counts");
     assert_not_found(
         store.events_after(&b, Some(scan), 0, 100).await,
         "events_after(scan)",
@@ -2540,5 +2550,275 @@ pub async fn connector_last_full_scan<S: Store>(store: Arc<S>) {
     assert_eq!(
         store.get_connector(&o, c.id).await.unwrap().last_full_scan,
         Some(second.id)
+    );
+}
+
+// ---------------------------------------------------------------- triage (issue #13)
+
+/// Every finding of a scan, keyed by fingerprint key (`data.key`).
+async fn findings_by_key<S: Store>(
+    store: &S,
+    o: &OrgId,
+    scan: ScanId,
+) -> std::collections::BTreeMap<String, Finding> {
+    store
+        .list_findings(o, scan, &FindingQuery::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|f| (f.data["key"].as_str().unwrap().to_owned(), f))
+        .collect()
+}
+
+/// A started scan of `o` whose one task reported `findings`; returns the scan and the finding
+/// events `record` appended.
+async fn scan_with<S: Store>(
+    store: &S,
+    o: &OrgId,
+    findings: Vec<NewFinding>,
+) -> (ScanId, Vec<Finding>) {
+    let (scan, tasks) = started(store, o, config(), &["x"]).await;
+    let mut r = report(&tasks[0], TaskStatus::Running);
+    r.findings = findings;
+    let out = store.record(vec![r]).await.unwrap();
+    let events = out
+        .events
+        .into_iter()
+        .filter_map(|e| match e.data {
+            crate::event::EventData::Finding(f) => Some(*f),
+            _ => None,
+        })
+        .collect();
+    (scan, events)
+}
+
+/// `select_findings`: both lists applied in one go, the counts after; an id that is not a
+/// finding of the scan (unknown, or another scan's) refuses the whole request and changes
+/// nothing; `triage_counts` counts all findings or only secret ones.
+pub async fn triage_selection_is_atomic<S: Store>(store: Arc<S>) {
+    let o = org("org-a");
+    let mut secret = finding("s", Severity::High);
+    secret.secret = Some(SecretDigest::of("a-secret-value-0123456789"));
+    let (scan, _) = scan_with(
+        &*store,
+        &o,
+        vec![
+            finding("a", Severity::High),
+            finding("b", Severity::Low),
+            finding("c", Severity::Low),
+            secret,
+        ],
+    )
+    .await;
+    let (other, _) = scan_with(&*store, &o, vec![finding("z", Severity::Low)]).await;
+    let f = findings_by_key(&*store, &o, scan).await;
+    let z = findings_by_key(&*store, &o, other).await["z"].id;
+
+    let counts = store
+        .select_findings(&o, scan, &[f["a"].id], &[f["b"].id, f["s"].id])
+        .await
+        .unwrap();
+    assert_eq!(
+        counts,
+        TriageCounts {
+            open: 1,
+            selected: 1,
+            false_positive: 2,
+            ..TriageCounts::default()
+        }
+    );
+    assert_eq!(store.triage_counts(&o, scan, false).await.unwrap(), counts);
+    assert_eq!(
+        store.triage_counts(&o, scan, true).await.unwrap(),
+        TriageCounts {
+            false_positive: 1,
+            ..TriageCounts::default()
+        },
+        "only the finding with a secret digest"
+    );
+    let after = findings_by_key(&*store, &o, scan).await;
+    assert_eq!(after["a"].triage, Triage::Selected);
+    assert_eq!(after["b"].triage, Triage::FalsePositive);
+
+    // Unknown ids and another scan's finding: Invalid naming them, and nothing changed (`c`
+    // stays open although it was listed too).
+    let unknown = FindingId::new();
+    match store
+        .select_findings(&o, scan, &[f["c"].id, unknown], &[z])
+        .await
+    {
+        Err(CoreError::Invalid { path, message }) => {
+            assert_eq!(path, "/select");
+            assert!(message.contains(&unknown.to_string()), "{message}");
+            assert!(message.contains(&z.to_string()), "{message}");
+            assert!(!message.contains(&f["c"].id.to_string()), "{message}");
+        }
+        other => panic!("expected Invalid, got {other:?}"),
+    }
+    match store.select_findings(&o, scan, &[], &[z]).await {
+        Err(CoreError::Invalid { path, .. }) => assert_eq!(path, "/false_positives"),
+        other => panic!("expected Invalid, got {other:?}"),
+    }
+    assert_eq!(
+        store.get_finding(&o, f["c"].id).await.unwrap().triage,
+        Triage::Open
+    );
+    assert_eq!(store.get_finding(&o, z).await.unwrap().triage, Triage::Open);
+    assert_eq!(store.triage_counts(&o, scan, false).await.unwrap(), counts);
+    assert_not_found(
+        store
+            .select_findings(&o, ScanId::new(), &[f["c"].id], &[])
+            .await,
+        "select_findings on an unknown scan",
+    );
+    assert_not_found(
+        store.triage_counts(&o, ScanId::new(), false).await,
+        "triage_counts of an unknown scan",
+    );
+}
+
+/// Triage memory: a later scan of the same org and target starts a finding with the same
+/// fingerprint from its earlier triage (`false_positive` and `accepted` carry; `selected` and
+/// `fixed` show only as `previous_triage`; set back to `open` forgets), in the stored finding
+/// and in its `finding` event; another target or another org inherits nothing.
+pub async fn triage_memory_carries_to_rescans<S: Store>(store: Arc<S>) {
+    let (o, b) = (org("org-a"), org("org-b"));
+    let keys = ["sel", "fp", "acc", "fixed", "reopened", "never"];
+    let (first, events) = scan_with(
+        &*store,
+        &o,
+        keys.iter().map(|k| finding(k, Severity::High)).collect(),
+    )
+    .await;
+    assert!(
+        events
+            .iter()
+            .all(|f| f.triage == Triage::Open && f.previous_triage.is_none()),
+        "nothing remembered yet: {events:?}"
+    );
+    let f = findings_by_key(&*store, &o, first).await;
+    assert!(f.values().all(|f| f.previous_triage.is_none()));
+    store
+        .select_findings(&o, first, &[f["sel"].id], &[f["fp"].id, f["reopened"].id])
+        .await
+        .unwrap();
+    store
+        .set_triage(&o, f["acc"].id, Triage::Accepted)
+        .await
+        .unwrap();
+    store
+        .set_triage(&o, f["fixed"].id, Triage::Fixed)
+        .await
+        .unwrap();
+    store
+        .set_triage(&o, f["reopened"].id, Triage::Open)
+        .await
+        .unwrap();
+
+    // The rescan: same org, same target.
+    let (second, events) = scan_with(
+        &*store,
+        &o,
+        keys.iter().map(|k| finding(k, Severity::High)).collect(),
+    )
+    .await;
+    let g = findings_by_key(&*store, &o, second).await;
+    let expect = [
+        ("sel", Triage::Open, Some(Triage::Selected)),
+        ("fp", Triage::FalsePositive, Some(Triage::FalsePositive)),
+        ("acc", Triage::Accepted, Some(Triage::Accepted)),
+        ("fixed", Triage::Open, Some(Triage::Fixed)),
+        ("reopened", Triage::Open, None),
+        ("never", Triage::Open, None),
+    ];
+    for (key, triage, previous) in expect {
+        assert_eq!(
+            (g[key].triage, g[key].previous_triage),
+            (triage, previous),
+            "stored finding {key}"
+        );
+        let ev = events
+            .iter()
+            .find(|e| e.id == g[key].id)
+            .unwrap_or_else(|| panic!("no finding event for {key}"));
+        assert_eq!(
+            (ev.triage, ev.previous_triage),
+            (triage, previous),
+            "finding event of {key}"
+        );
+        assert_eq!(
+            store
+                .get_finding(&o, g[key].id)
+                .await
+                .unwrap()
+                .previous_triage,
+            previous
+        );
+    }
+    assert_eq!(
+        store.triage_counts(&o, second, false).await.unwrap(),
+        TriageCounts {
+            open: 4,
+            false_positive: 1,
+            accepted: 1,
+            ..TriageCounts::default()
+        }
+    );
+    // The first scan's findings keep their own triage.
+    assert_eq!(
+        store.get_finding(&o, f["fp"].id).await.unwrap().triage,
+        Triage::FalsePositive
+    );
+
+    // A later change overrides the memory: `fp` set back to open in the second scan is
+    // forgotten for the third.
+    store
+        .set_triage(&o, g["fp"].id, Triage::Open)
+        .await
+        .unwrap();
+    let (third, _) = scan_with(&*store, &o, vec![finding("fp", Severity::High)]).await;
+    let h = findings_by_key(&*store, &o, third).await;
+    assert_eq!(
+        (h["fp"].triage, h["fp"].previous_triage),
+        (Triage::Open, None)
+    );
+
+    // Another target with the same fingerprint inherits nothing.
+    let mut elsewhere = finding("acc", Severity::High);
+    elsewhere.target = domain("elsewhere");
+    let (fourth, _) = scan_with(&*store, &o, vec![elsewhere]).await;
+    let k = findings_by_key(&*store, &o, fourth).await;
+    assert_eq!(
+        (k["acc"].triage, k["acc"].previous_triage),
+        (Triage::Open, None)
+    );
+
+    // Another org's scan of the same target inherits nothing either.
+    let (theirs, events) = scan_with(
+        &*store,
+        &b,
+        keys.iter().map(|k| finding(k, Severity::High)).collect(),
+    )
+    .await;
+    assert!(events
+        .iter()
+        .all(|f| f.triage == Triage::Open && f.previous_triage.is_none()));
+    let t = findings_by_key(&*store, &b, theirs).await;
+    assert!(
+        t.values()
+            .all(|f| f.triage == Triage::Open && f.previous_triage.is_none()),
+        "{t:?}"
+    );
+    // And its triage does not reach this org.
+    store
+        .set_triage(&b, t["never"].id, Triage::FalsePositive)
+        .await
+        .unwrap();
+    let (fifth, _) = scan_with(&*store, &o, vec![finding("never", Severity::High)]).await;
+    let n = findings_by_key(&*store, &o, fifth).await;
+    assert_eq!(
+        (n["never"].triage, n["never"].previous_triage),
+        (Triage::Open, None)
     );
 }

@@ -410,22 +410,31 @@ impl PgStore {
                 data.push(to_json(&f.data)?);
                 secrets.push(f.secret.as_ref().map(to_json).transpose()?);
             }
-            // Input order: of duplicates within the batch, the first one is kept.
-            let inserted: HashSet<Uuid> = sqlx::query_scalar(
+            let keys: Vec<String> = new_findings.iter().map(|f| f.target.key()).collect();
+            // Input order: of duplicates within the batch, the first one is kept. The org's
+            // triage memory for (target, fingerprint) gives `previous_triage`, and the starting
+            // triage when it carries over (see `argus_core::store::FindingStore`).
+            let rows: Vec<(Uuid, String, Option<String>)> = sqlx::query_as(&format!(
                 "INSERT INTO findings (id, scan_id, org_id, task_id, scanner, kind, severity, \
                      title, description, target, location, fingerprint, data, secret, triage, \
-                     created_at, updated_at) \
+                     previous_triage, created_at, updated_at) \
                  SELECT u.id, u.scan_id, u.org_id, u.task_id, u.scanner, u.kind, u.severity, \
                      u.title, u.description, u.target::json, u.location::json, u.fingerprint, \
-                     u.data::json, u.secret::json, 'open', $1, $1 \
+                     u.data::json, u.secret::json, \
+                     CASE WHEN m.triage IN {carried} THEN m.triage ELSE 'open' END, m.triage, \
+                     $1, $1 \
                  FROM UNNEST($2::uuid[], $3::uuid[], $4::text[], $5::uuid[], $6::text[], \
                          $7::text[], $8::int2[], $9::text[], $10::text[], $11::text[], \
-                         $12::text[], $13::text[], $14::text[], $15::text[]) \
+                         $12::text[], $13::text[], $14::text[], $15::text[], $16::text[]) \
                      WITH ORDINALITY AS u(id, scan_id, org_id, task_id, scanner, kind, severity, \
-                         title, description, target, location, fingerprint, data, secret, ord) \
+                         title, description, target, location, fingerprint, data, secret, \
+                         target_key, ord) \
+                 LEFT JOIN triage_memory m ON m.org_id = u.org_id \
+                     AND m.target_key = u.target_key AND m.fingerprint = u.fingerprint \
                  ORDER BY u.ord \
-                 ON CONFLICT DO NOTHING RETURNING id",
-            )
+                 ON CONFLICT DO NOTHING RETURNING id, triage, previous_triage",
+                carried = crate::plan::CARRIED_TRIAGE_SQL,
+            ))
             .bind(now)
             .bind(&ids)
             .bind(&f_scans)
@@ -441,11 +450,19 @@ impl PgStore {
             .bind(&fps)
             .bind(&data)
             .bind(&secrets)
+            .bind(&keys)
             .fetch_all(&mut *tx)
-            .await?
-            .into_iter()
-            .collect();
-            new_findings.retain(|f| inserted.contains(&f.id.0));
+            .await?;
+            let mut inserted: HashMap<Uuid, (String, Option<String>)> = rows
+                .into_iter()
+                .map(|(id, triage, previous)| (id, (triage, previous)))
+                .collect();
+            new_findings.retain(|f| inserted.contains_key(&f.id.0));
+            for f in &mut new_findings {
+                if let Some((triage, previous)) = inserted.remove(&f.id.0) {
+                    crate::plan::remembered(f, &triage, previous.as_deref())?;
+                }
+            }
         }
         plan.findings_inserted(&new_findings);
 

@@ -29,7 +29,8 @@ pub(crate) const SCAN_COLS: &str =
      started_at, finished_at, v_clean, v_malicious, v_suspicious, v_error, v_skipped";
 
 pub(crate) const FINDING_COLS: &str = "id, scan_id, org_id, task_id, scanner, kind, severity, \
-     title, description, target, location, fingerprint, data, secret, triage, created_at, updated_at";
+     title, description, target, location, fingerprint, data, secret, triage, previous_triage, \
+     created_at, updated_at";
 
 pub(crate) const EVENT_COLS: &str = "id, scan_id, org_id, kind, data, at";
 
@@ -83,7 +84,7 @@ pub(crate) fn i32_of(v: u32) -> i32 {
     i32::try_from(v).unwrap_or(i32::MAX)
 }
 
-fn corrupt(what: &str, detail: impl std::fmt::Display) -> CoreError {
+pub(crate) fn corrupt(what: &str, detail: impl std::fmt::Display) -> CoreError {
     CoreError::Backend(format!("corrupt {what} in database: {detail}"))
 }
 
@@ -165,6 +166,9 @@ pub(crate) fn finding_from_row(r: &PgRow) -> Result<Finding> {
         data: json(r, "data")?,
         secret: opt_json(r, "secret")?,
         triage: Triage::parse(&triage).ok_or_else(|| corrupt("triage", &triage))?,
+        previous_triage: get::<Option<String>>(r, "previous_triage")?
+            .map(|t| Triage::parse(&t).ok_or_else(|| corrupt("previous triage", &t)))
+            .transpose()?,
         created_at: get(r, "created_at")?,
         updated_at: get(r, "updated_at")?,
     })

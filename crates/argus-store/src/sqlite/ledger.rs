@@ -12,7 +12,7 @@ use argus_core::{now_ms, CoreError, OrgId, Result, ScanId, TaskId};
 use async_trait::async_trait;
 use serde_json::{json, Value};
 use sqlx::Row;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 use super::store::*;
 use argus_core::store::LedgerStore;
@@ -263,30 +263,45 @@ impl LedgerStore for SqliteStore {
                         f.fingerprint,
                         f.data,
                         f.secret,
+                        f.target.key(),
                     ])
                 })
                 .collect();
-            let rows = sqlx::query(
+            // The org's triage memory for (target, fingerprint) gives `previous_triage`, and the
+            // starting triage when it carries over (see `argus_core::store::FindingStore`).
+            let rows = sqlx::query(&format!(
                 "INSERT INTO findings (id, scan_id, org_id, task_id, scanner, kind, severity, title, \
-                     description, target, location, fingerprint, data, secret, triage, created_at, \
-                     updated_at) \
+                     description, target, location, fingerprint, data, secret, triage, \
+                     previous_triage, created_at, updated_at) \
                  SELECT j.value->>0, j.value->>1, j.value->>2, j.value->>3, j.value->>4, \
                      j.value->>5, j.value->>6, j.value->>7, j.value->>8, j.value->9, j.value->10, \
-                     j.value->>11, j.value->12, j.value->13, 'open', ?1, ?1 \
-                 FROM json_each(?2) AS j WHERE true ORDER BY j.key \
-                 ON CONFLICT DO NOTHING RETURNING id",
-            )
+                     j.value->>11, j.value->12, j.value->13, \
+                     CASE WHEN m.triage IN {carried} THEN m.triage ELSE 'open' END, m.triage, \
+                     ?1, ?1 \
+                 FROM json_each(?2) AS j LEFT JOIN triage_memory m ON m.org_id = j.value->>2 \
+                     AND m.target_key = j.value->>14 AND m.fingerprint = j.value->>11 \
+                 WHERE true ORDER BY j.key \
+                 ON CONFLICT DO NOTHING RETURNING id, triage, previous_triage",
+                carried = crate::plan::CARRIED_TRIAGE_SQL,
+            ))
             .bind(now)
             .bind(to_json(&arr)?)
             .fetch_all(&mut *tx)
             .await
             .map_err(db_err)?;
-            let inserted: HashSet<String> = rows
-                .iter()
-                .map(|r| r.try_get::<String, _>(0))
-                .collect::<Result<_, _>>()
-                .map_err(db_err)?;
-            new_findings.retain(|f| inserted.contains(&f.id.to_string()));
+            let mut inserted = std::collections::HashMap::with_capacity(rows.len());
+            for r in &rows {
+                let id: String = r.try_get(0).map_err(db_err)?;
+                let triage: String = r.try_get(1).map_err(db_err)?;
+                let previous: Option<String> = r.try_get(2).map_err(db_err)?;
+                inserted.insert(id, (triage, previous));
+            }
+            new_findings.retain(|f| inserted.contains_key(&f.id.to_string()));
+            for f in &mut new_findings {
+                if let Some((triage, previous)) = inserted.remove(&f.id.to_string()) {
+                    crate::plan::remembered(f, &triage, previous.as_deref())?;
+                }
+            }
         }
         plan.findings_inserted(&new_findings);
 

@@ -23,7 +23,8 @@ pub(crate) const SCAN_COLS: &str =
      started_at, finished_at, v_clean, v_malicious, v_suspicious, v_error, v_skipped";
 
 pub(crate) const FINDING_COLS: &str = "id, scan_id, org_id, task_id, scanner, kind, severity, \
-     title, description, target, location, fingerprint, data, secret, triage, created_at, updated_at";
+     title, description, target, location, fingerprint, data, secret, triage, previous_triage, created_at, \
+     updated_at";
 
 pub(crate) const TASK_COLS: &str =
     "id, scan_id, org_id, scanner, target, depth, priority, max_attempts, params, enum_state";
@@ -71,7 +72,7 @@ pub(crate) fn db_err(e: sqlx::Error) -> CoreError {
     }
 }
 
-fn corrupt(what: &str, detail: impl std::fmt::Display) -> CoreError {
+pub(crate) fn corrupt(what: &str, detail: impl std::fmt::Display) -> CoreError {
     CoreError::Backend(format!("corrupt {what} in database: {detail}"))
 }
 
@@ -86,11 +87,11 @@ where
     row.try_get(col).map_err(db_err)
 }
 
-fn parse<T: FromStr>(s: &str, what: &str) -> Result<T> {
+pub(crate) fn parse<T: FromStr>(s: &str, what: &str) -> Result<T> {
     s.parse::<T>().map_err(|_| corrupt(what, s))
 }
 
-fn json<T: DeserializeOwned>(s: &str, what: &str) -> Result<T> {
+pub(crate) fn json<T: DeserializeOwned>(s: &str, what: &str) -> Result<T> {
     serde_json::from_str(s).map_err(|e| corrupt(what, e))
 }
 
@@ -173,6 +174,9 @@ pub(crate) fn finding_from_row(r: &SqliteRow) -> Result<Finding> {
             .unwrap_or(serde_json::Value::Null),
         secret: opt_json(get(r, "secret")?, "finding secret")?,
         triage: Triage::parse(&triage).ok_or_else(|| corrupt("triage", &triage))?,
+        previous_triage: get::<Option<String>>(r, "previous_triage")?
+            .map(|t| Triage::parse(&t).ok_or_else(|| corrupt("previous triage", &t)))
+            .transpose()?,
         created_at: ms_to_time(get(r, "created_at")?),
         updated_at: ms_to_time(get(r, "updated_at")?),
     })
