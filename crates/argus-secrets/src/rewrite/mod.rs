@@ -52,6 +52,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 
+/// Delta-base cache of the tree and commit passes.
+const PACK_CACHE_BYTES: usize = 96 << 20;
+
 /// The default replacement text (the same as git-filter-repo's).
 pub const DEFAULT_REPLACEMENT: &str = "***REMOVED***";
 
@@ -342,6 +345,13 @@ impl<'a> Rewriter<'a> {
             return Err(RewriteError::Shallow(repo_path.to_owned()));
         }
         repo.object_cache_size(32 << 20);
+        // Trees and commits come out of long delta chains: a memory-capped delta-base cache
+        // (instead of gix's default 64-entry list) keeps each base inflated about once.
+        repo.objects.set_pack_cache(|| {
+            Box::new(gix::odb::pack::cache::lru::MemoryCappedHashmap::new(
+                PACK_CACHE_BYTES,
+            ))
+        });
         let objects_dir = std::fs::canonicalize(repo.objects.store_ref().path())
             .map_err(io("locating the source object store"))?;
 
