@@ -84,9 +84,10 @@ pub struct SecretsArgs {
     /// Do not load the built-in rules (use only --rules-dir / --gitleaks-config).
     #[arg(long)]
     pub no_builtin_rules: bool,
-    /// Exit with 1 when a finding of at least this severity is reported.
-    #[arg(long, default_value = "info", value_parser = parse_severity)]
-    pub fail_on: Severity,
+    /// Exit with 1 when a finding of at least this severity is reported (info, low, medium,
+    /// high, critical), or never with `none` (as `argus scan yara --fail-on none`).
+    #[arg(long, default_value = "info", value_parser = parse_fail_on)]
+    pub fail_on: FailThreshold,
     /// Skip blobs larger than this (`512KiB`, `32MiB`, `1G`, plain bytes).
     #[arg(long, default_value = "32MiB", value_parser = parse_size)]
     pub max_blob_size: u64,
@@ -101,8 +102,15 @@ pub struct SecretsArgs {
     pub threads: usize,
 }
 
-fn parse_severity(s: &str) -> Result<Severity, String> {
-    s.parse()
+/// `--fail-on`: the least severity that makes the exit code 1; `None` for `none` (never).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FailThreshold(pub Option<Severity>);
+
+fn parse_fail_on(s: &str) -> Result<FailThreshold, String> {
+    if s.trim().eq_ignore_ascii_case("none") {
+        return Ok(FailThreshold(None));
+    }
+    s.parse().map(|v| FailThreshold(Some(v)))
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {
@@ -338,7 +346,10 @@ async fn run_inner(args: SecretsArgs) -> anyhow::Result<i32> {
             summary.mib_per_sec
         );
     }
-    let failing = findings.iter().any(|f| f.severity >= args.fail_on);
+    let failing = args
+        .fail_on
+        .0
+        .is_some_and(|least| findings.iter().any(|f| f.severity >= least));
     Ok(i32::from(failing))
 }
 
@@ -387,7 +398,11 @@ mod tests {
 
     #[test]
     fn severity_parses() {
-        assert_eq!(parse_severity("HIGH"), Ok(Severity::High));
-        assert!(parse_severity("urgent").is_err());
+        assert_eq!(
+            parse_fail_on("HIGH"),
+            Ok(FailThreshold(Some(Severity::High)))
+        );
+        assert_eq!(parse_fail_on("none"), Ok(FailThreshold(None)));
+        assert!(parse_fail_on("urgent").is_err());
     }
 }

@@ -268,6 +268,21 @@ fn scan_secrets_clones_a_repository_url() {
     );
     let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().collect();
     assert!(left.is_empty(), "the clone was not removed: {left:?}");
+
+    // --fail-on none: the same report, exit 0 (as the file scanners' --fail-on none).
+    let quiet = argus()
+        .args(["scan", "secrets", "--format", "json", "--fail-on", "none"])
+        .arg(format!("file://{}", repo.display()))
+        .env("TMPDIR", &tmp)
+        .output()
+        .unwrap();
+    assert_eq!(
+        quiet.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&quiet.stderr)
+    );
+    assert!(String::from_utf8_lossy(&quiet.stdout).contains("deploy.sh"));
 }
 
 /// The repository copy key and ssh credentials are checked at start-up with messages that say
