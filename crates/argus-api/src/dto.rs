@@ -88,11 +88,11 @@ pub struct ScanView {
 pub struct SelectRequest {
     /// Findings to mark `selected` (the real secrets to act on).
     #[serde(default)]
-    #[schema(max_items = 10000)]
+    #[schema(max_items = 1000)]
     pub select: Vec<FindingId>,
     /// Findings to mark `false_positive` (remembered for later scans of the same target).
     #[serde(default)]
-    #[schema(max_items = 10000)]
+    #[schema(max_items = 1000)]
     pub false_positives: Vec<FindingId>,
 }
 

@@ -18,7 +18,7 @@ use std::collections::HashSet;
 use crate::Engine;
 
 /// Most ids per list of one selection (bounds one transaction; the API schema says the same).
-pub const MAX_SELECT: usize = 10_000;
+pub const MAX_SELECT: usize = 1_000;
 
 /// The findings service (see the module docs); [`Engine::findings`] hands it out.
 #[derive(Clone, Copy, Debug)]
