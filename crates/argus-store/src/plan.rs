@@ -731,8 +731,16 @@ mod tests {
         let s = ScanId::new();
         let o = org("org-a");
         let t = task(s, &o, "a");
-        let long = format!("the push to https://h/r.git was rejected: {}", "x".repeat(900));
-        let reports = vec![report(&t, TaskStatus::Failed { error: long.clone() })];
+        let long = format!(
+            "the push to https://h/r.git was rejected: {}",
+            "x".repeat(900)
+        );
+        let reports = vec![report(
+            &t,
+            TaskStatus::Failed {
+                error: long.clone(),
+            },
+        )];
         let mut f = facts(s, ScanState::Running);
         f.progress.enqueued = 1;
         let mut plan = plan_of(&reports, vec![f]);
@@ -749,7 +757,11 @@ mod tests {
         let reason = endings[0].reason.clone().unwrap();
         assert!(reason.starts_with("every task failed (1)"), "{reason}");
         assert!(reason.contains("; the last: the push to https://h/r.git was rejected"));
-        assert!(reason.len() < long.len(), "the error is cut: {}", reason.len());
+        assert!(
+            reason.len() < long.len(),
+            "the error is cut: {}",
+            reason.len()
+        );
     }
 
     #[test]

@@ -32,9 +32,9 @@ pub struct CleanBody {
     /// Also replace the secrets in commit and tag messages.
     #[serde(default)]
     pub messages: bool,
-    /// Per-rule replacement (rule id → text), e.g. to keep a password inside a URL parseable.
+    /// Per-rule replacement (rule id → text; at most 200 rules), e.g. to keep a password inside
+    /// a URL parseable.
     #[serde(default)]
-    #[schema(max_properties = 200)]
     pub replace_rules: BTreeMap<String, String>,
     /// Which repository of the scan, when the selected findings are in several.
     #[serde(default)]

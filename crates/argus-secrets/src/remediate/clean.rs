@@ -77,7 +77,8 @@ impl GitCleanScanner {
                 })?;
             let _ = tokio::fs::remove_file(&sealed).await;
             let dest = work.join("source.git");
-            let cloned = remote::clone_into(&plain.to_string_lossy(), &dest, &git, &ctx.cancel).await;
+            let cloned =
+                remote::clone_into(&plain.to_string_lossy(), &dest, &git, &ctx.cancel).await;
             let _ = tokio::fs::remove_file(&plain).await;
             cloned.map_err(git_error)?;
             return Ok(dest);
@@ -295,12 +296,9 @@ impl Scanner for GitCleanScanner {
             .map_err(|e| ScanError::Failed(format!("copying the commit map: {e}")))?;
         Self::artifact(ctx, contract::COMMIT_MAP, map, "text/plain").await?;
         let json_file = results.join("report.json");
-        let body = serde_json::to_vec_pretty(&report_json(
-            &report,
-            params.selected.len(),
-            &encoded_only,
-        ))
-        .map_err(|e| ScanError::Failed(format!("encoding the clean report: {e}")))?;
+        let body =
+            serde_json::to_vec_pretty(&report_json(&report, params.selected.len(), &encoded_only))
+                .map_err(|e| ScanError::Failed(format!("encoding the clean report: {e}")))?;
         tokio::fs::write(&json_file, body)
             .await
             .map_err(|e| ScanError::Failed(format!("writing the clean report: {e}")))?;

@@ -69,7 +69,11 @@ impl GitPushScanner {
     /// The credential for this push, fetched now.
     async fn auth(&self, url: &str, params: &PushParams) -> Result<Option<GitAuth>, ScanError> {
         if let Some(name) = &params.credential {
-            return match self.secrets.auth_for(url, Some(name)).map_err(ScanError::Failed)? {
+            return match self
+                .secrets
+                .auth_for(url, Some(name))
+                .map_err(ScanError::Failed)?
+            {
                 Auth::Token(token) => Ok(Some(GitAuth {
                     username: DEFAULT_TOKEN_USERNAME.to_owned(),
                     token,
@@ -91,7 +95,8 @@ impl GitPushScanner {
 }
 
 fn parse(params: &Value) -> Result<PushParams, String> {
-    serde_json::from_value::<PushParams>(params.clone()).map_err(|e| format!("git-push params: {e}"))
+    serde_json::from_value::<PushParams>(params.clone())
+        .map_err(|e| format!("git-push params: {e}"))
 }
 
 #[async_trait]
@@ -99,7 +104,9 @@ impl Scanner for GitPushScanner {
     fn info(&self) -> ScannerInfo {
         ScannerInfo {
             name: PUSH_SCANNER.into(),
-            description: "Pushes a cleaned repository to a remote (run by POST /api/v1/scans/{id}/push).".into(),
+            description:
+                "Pushes a cleaned repository to a remote (run by POST /api/v1/scans/{id}/push)."
+                    .into(),
             source: INTERNAL_SOURCE.into(),
             target_kinds: vec![TargetKind::Repo],
             params_schema: json!({"type": "object"}),

@@ -113,8 +113,10 @@ impl Factory for SecretsFactory {
         };
         let clean: Arc<dyn Scanner> =
             Arc::new(crate::remediate::GitCleanScanner::new(secrets.clone()));
-        let push: Arc<dyn Scanner> =
-            Arc::new(crate::remediate::GitPushScanner::new(secrets.clone(), service));
+        let push: Arc<dyn Scanner> = Arc::new(crate::remediate::GitPushScanner::new(
+            secrets.clone(),
+            service,
+        ));
         let secrets: Arc<dyn Scanner> = secrets;
         Ok(vec![secrets, clean, push])
     }
