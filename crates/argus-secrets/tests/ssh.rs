@@ -20,9 +20,13 @@ use std::time::{Duration, Instant};
 
 use argus_core::finding::NewFinding;
 use argus_core::redacted::Redacted;
+use argus_core::remediation::push_input_name;
 use argus_core::scanner::{Emission, Emitter, ScanError, Scanner, TaskContext};
 use argus_core::target::{Target, TargetKind};
+use argus_core::testkit::scanner_suite::{run_with, Run};
+use argus_secrets::remediate::GitPushScanner;
 use argus_secrets::scanner::{GitCredential, GitSecret, SecretsScanner, SECRETS};
+use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 const GH_TOKEN: &str = concat!("ghp_", "R7nQ2xK9vL4mT8pW3sY6dF1gH5jZ0c1Iw7xx");
@@ -296,4 +300,50 @@ async fn clones_over_ssh_only_with_the_named_key() {
             ),
         ));
     assert!(heads.contains("refs/heads/main"), "{heads}");
+
+    // A push over ssh (`git-push`, the repository as its task input) with the same named key
+    // arrives whole; without a credential it is refused before it runs.
+    let pushed = d.join("pushed.git");
+    run(Command::new("git")
+        .args(["init", "-q", "--bare"])
+        .arg(&pushed));
+    let bundle = d.join("push.bundle");
+    run(Command::new("git")
+        .arg("-C")
+        .arg(&bare)
+        .args(["bundle", "create", "-q"])
+        .arg(&bundle)
+        .arg("--all"));
+    let push_url = format!("ssh://{user}@127.0.0.1:{port}{}", pushed.display());
+    let push_target = Target::parse(TargetKind::Repo, &push_url).unwrap();
+    let pusher: Arc<dyn Scanner> = Arc::new(GitPushScanner::new(
+        Arc::new(with(
+            "k",
+            ssh_cred(&d.join("good"), Some(known_hosts.clone())),
+        )),
+        None,
+    ));
+    let params = serde_json::json!({"user_id": "u", "credential": "k"});
+    pusher.check_target(&push_target, &params).unwrap();
+    let out = run_with(
+        &Run {
+            scanner: pusher.clone(),
+            target: push_target.clone(),
+            params,
+        },
+        CancellationToken::new(),
+        &[(push_input_name().unwrap(), std::fs::read(&bundle).unwrap())],
+    )
+    .await;
+    assert!(out.result.is_ok(), "{:?}", out.result);
+    assert_eq!(out.artifacts, vec!["push/result.json".to_owned()]);
+    let refs = |r: &Path| run(Command::new("git").arg("-C").arg(r).args(["for-each-ref"]));
+    assert_eq!(refs(&pushed), refs(&bare));
+    let refused = pusher
+        .check_target(&push_target, &serde_json::json!({"user_id": "u"}))
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("ssh key credential"),
+        "{refused}"
+    );
 }

@@ -223,18 +223,21 @@ impl Scanner for GitCleanScanner {
                 wanted.len()
             )));
         }
+        // One replacement per value: a rule's own replacement when one of the rules that found
+        // the value has one (the same value may be selected under several rules), else the
+        // default.
         let mut plan = RewritePlan {
             messages: params.messages,
             ..RewritePlan::default()
         };
-        for s in &params.selected {
-            if let Some(value) = found.values.get(&s.sha256) {
-                let with = params
-                    .replace_rules
-                    .get(&s.rule_id)
-                    .unwrap_or(&params.replacement);
-                plan.add(value.clone(), with.clone());
-            }
+        for (sha256, value) in &found.values {
+            let with = params
+                .selected
+                .iter()
+                .filter(|s| &s.sha256 == sha256)
+                .find_map(|s| params.replace_rules.get(&s.rule_id))
+                .unwrap_or(&params.replacement);
+            plan.add(value.clone(), with.clone());
         }
         let encoded_only = found.encoded_only.clone();
         drop(found);

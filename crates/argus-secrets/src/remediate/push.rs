@@ -2,9 +2,10 @@
 //!
 //! The input is the clean scan's bundle, staged by the remediation service as this scan's
 //! private file ([`argus_core::remediation::push_input_name`]); it is cloned (`--mirror`) into
-//! the work folder and pushed with [`crate::push::push`]. Credentials: a configured token
-//! credential by name (bound to its host), or an id of the external credentials service
-//! (`secrets.credentials_service_url`), fetched at the moment of use for the push's creator.
+//! the work folder and pushed with [`crate::push::push`]. Credentials: a configured credential
+//! by name (bound to its host: a token for http(s) URLs, an ssh key for ssh URLs, as for
+//! cloning), or an id of the external credentials service (`secrets.credentials_service_url`,
+//! a token), fetched at the moment of use for the push's creator.
 //! The outcome (each ref's update) is kept as the artifact `push/result.json`; a rejected push
 //! fails the task with git's message, credentials masked.
 
@@ -44,53 +45,57 @@ impl GitPushScanner {
         self.secrets.git_options(GIT_TIMEOUT)
     }
 
-    /// Why these params cannot authenticate a push to `url` (checked at creation and at run).
+    /// Why these params cannot authenticate a push to `url` (checked at creation and at run):
+    /// the rules of cloning (a credential bound to its host and transport; ssh only with a named
+    /// key unless ambient ssh is allowed), and a credentials service when an id is given.
     fn check_auth(&self, url: &str, params: &PushParams) -> Result<(), String> {
-        if params.credentials_id.is_some() && self.service.is_none() {
-            return Err("credentials_id needs an external credentials service, and none is configured (secrets.credentials_service_url)".into());
-        }
-        if let Some(name) = &params.credential {
-            match self.secrets.auth_for(url, Some(name))? {
-                Auth::Token(_) => {}
-                _ => {
-                    return Err(format!(
-                        "credential '{name}' is an ssh key; pushing supports token credentials (http(s) URLs) only"
-                    ))
-                }
+        if params.credentials_id.is_some() {
+            if self.service.is_none() {
+                return Err("credentials_id needs an external credentials service, and none is configured (secrets.credentials_service_url)".into());
             }
-        } else if remote::is_ssh_url(url) {
-            return Err(
-                "pushing to ssh URLs is not supported: push to an http(s) URL with a token credential".into(),
-            );
+            if remote::http_host(url).is_none() {
+                return Err("a credential of the credentials service is a token for http(s) URLs; this target is not one".into());
+            }
+            return Ok(());
         }
-        Ok(())
+        self.secrets
+            .auth_for(url, params.credential.as_deref())
+            .map(|_| ())
     }
 
-    /// The credential for this push, fetched now.
-    async fn auth(&self, url: &str, params: &PushParams) -> Result<Option<GitAuth>, ScanError> {
-        if let Some(name) = &params.credential {
-            return match self
-                .secrets
-                .auth_for(url, Some(name))
-                .map_err(ScanError::Failed)?
-            {
-                Auth::Token(token) => Ok(Some(GitAuth {
-                    username: DEFAULT_TOKEN_USERNAME.to_owned(),
-                    token,
-                })),
-                _ => Err(ScanError::Failed(format!(
-                    "credential '{name}' is not a token credential"
-                ))),
-            };
-        }
+    /// How this push authenticates, fetched now: a token for `git push` (http(s)), or git
+    /// options carrying the named ssh key (written into `ssh_dir`).
+    async fn auth(
+        &self,
+        url: &str,
+        params: &PushParams,
+        git: GitOptions,
+        ssh_dir: &std::path::Path,
+    ) -> Result<(Option<GitAuth>, GitOptions), ScanError> {
         if let (Some(id), Some(service)) = (&params.credentials_id, &self.service) {
-            return service
+            let auth = service
                 .fetch(id, &params.user_id)
                 .await
-                .map(Some)
-                .map_err(|e| ScanError::Failed(format!("fetching credential '{id}': {e}")));
+                .map_err(|e| ScanError::Failed(format!("fetching credential '{id}': {e}")))?;
+            return Ok((Some(auth), git));
         }
-        Ok(None)
+        match self
+            .secrets
+            .auth_for(url, params.credential.as_deref())
+            .map_err(ScanError::Failed)?
+        {
+            Auth::Token(token) => Ok((
+                Some(GitAuth {
+                    username: DEFAULT_TOKEN_USERNAME.to_owned(),
+                    token,
+                }),
+                git,
+            )),
+            ssh @ Auth::Ssh { .. } => {
+                Ok((None, self.secrets.clone_options(&git, ssh, ssh_dir).await?))
+            }
+            Auth::Ambient => Ok((None, git)),
+        }
     }
 }
 
@@ -154,19 +159,21 @@ impl Scanner for GitPushScanner {
         let _ = tokio::fs::remove_file(&bundle).await;
         cloned.map_err(git_error)?;
 
-        let auth = self.auth(&url, &params).await?;
+        let ssh_dir = work.join("ssh");
+        let (auth, push_git) = self.auth(&url, &params, git, &ssh_dir).await?;
         let opts = PushOptions {
             refs: params.refs.clone(),
             mirror: params.mirror,
             force: params.force,
         };
-        let outcome = push(&repo, &url, &opts, auth.as_ref(), &git, &ctx.cancel)
-            .await
-            .map_err(|e| match e {
-                PushError::Cancelled => ScanError::Cancelled,
-                e if e.is_transient() => ScanError::Retryable(e.to_string()),
-                e => ScanError::Failed(e.to_string()),
-            })?;
+        let pushed = push(&repo, &url, &opts, auth.as_ref(), &push_git, &ctx.cancel).await;
+        // The key file is needed only by the push.
+        let _ = tokio::fs::remove_dir_all(&ssh_dir).await;
+        let outcome = pushed.map_err(|e| match e {
+            PushError::Cancelled => ScanError::Cancelled,
+            e if e.is_transient() => ScanError::Retryable(e.to_string()),
+            e => ScanError::Failed(e.to_string()),
+        })?;
         drop(auth);
         tracing::info!(task = %ctx.task.id, refs = outcome.refs.len(), "pushed");
         let file = work.join("result.json");
