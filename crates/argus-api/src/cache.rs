@@ -165,6 +165,7 @@ mod tests {
             name: "s".into(),
             config,
             template_id: None,
+            source_scan_id: None,
             state,
             reason: None,
             progress: Progress::default(),

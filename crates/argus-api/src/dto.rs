@@ -171,6 +171,9 @@ pub struct ScanListParams {
     /// Only scans in this state.
     #[param(value_type = Option<ScanState>)]
     pub state: Option<String>,
+    /// Only the scans derived from this one (its clean and push scans).
+    #[param(value_type = Option<uuid::Uuid>, format = Uuid)]
+    pub source_scan_id: Option<String>,
     /// Opaque cursor from the previous page's `next_cursor`.
     pub cursor: Option<String>,
     /// Page size, 1-1000 (default 100).

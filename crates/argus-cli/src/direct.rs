@@ -17,6 +17,7 @@
 use std::collections::{HashSet, VecDeque};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
@@ -165,15 +166,16 @@ pub async fn run(cfg: &Config, argv: Vec<String>) -> anyhow::Result<u8> {
 
     let work = tempfile_dir()?;
     let local = LocalAccess::unrestricted();
-    let artifacts = DirArtifacts {
+    let artifacts = Arc::new(DirArtifacts {
         dir: args.artifacts_dir.clone(),
         failed: std::sync::Mutex::new(None),
-    };
+    });
+    let artifacts_dyn: Arc<dyn ArtifactStore> = artifacts.clone();
     // Every emission is handed over at once: JSONL lines stream as findings arrive.
     let runner = TaskRunner {
         registry: &registry,
         local: &local,
-        artifacts: &artifacts,
+        artifacts: &artifacts_dyn,
         work_root: work.path(),
         flush_at: 1,
     };

@@ -28,6 +28,7 @@ pub mod ids;
 pub mod json;
 pub mod queue;
 pub mod redacted;
+pub mod remediation;
 pub mod sarif;
 pub mod scan;
 pub mod scanner;

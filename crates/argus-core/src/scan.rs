@@ -408,6 +408,9 @@ pub struct NewScan {
     pub name: String,
     pub config: ScanConfig,
     pub template_id: Option<TemplateId>,
+    /// The scan this one acts on (a clean or push of a secrets scan's repositories); set by the
+    /// platform, never by a client.
+    pub source_scan_id: Option<ScanId>,
 }
 
 /// A stored scan.
@@ -421,6 +424,9 @@ pub struct Scan {
     pub name: String,
     pub config: ScanConfig,
     pub template_id: Option<TemplateId>,
+    /// The scan this one acts on: a `git-clean` scan names the secrets scan whose selected
+    /// findings it removes, a `git-push` scan the clean scan whose result it pushes.
+    pub source_scan_id: Option<ScanId>,
     pub state: ScanState,
     /// Why the scan ended the way it did (`max_duration`, `max_results`, `stopped`, an error).
     pub reason: Option<String>,

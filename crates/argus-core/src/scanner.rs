@@ -13,7 +13,8 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::artifact::ArtifactName;
+use crate::artifact::{ArtifactKey, ArtifactName, ArtifactStore, ByteStream};
+use crate::ids::ScanId;
 use crate::finding::NewFinding;
 use crate::target::{Target, TargetKind};
 use crate::task::Task;
@@ -130,6 +131,64 @@ impl Emitter {
     }
 }
 
+/// Files the platform put aside for a task before it ran: the private files of the task's own
+/// scan (a clean scan's copy of the source repository, a push scan's cleaned repository),
+/// copied there by the service that created the scan after it checked the caller's org.
+/// Scoped to the task's scan: a scanner cannot reach another scan's files through it, whatever
+/// its params say.
+#[derive(Clone, Default)]
+pub struct TaskInputs {
+    source: Option<(ScanId, Arc<dyn ArtifactStore>)>,
+}
+
+impl std::fmt::Debug for TaskInputs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TaskInputs")
+            .field("scan", &self.source.as_ref().map(|(id, _)| id))
+            .finish()
+    }
+}
+
+impl TaskInputs {
+    /// No inputs (direct mode, tests): every lookup answers `None`.
+    pub fn none() -> Self {
+        TaskInputs::default()
+    }
+
+    /// The private files of `scan` in `store`.
+    pub fn of(scan: ScanId, store: Arc<dyn ArtifactStore>) -> Self {
+        TaskInputs {
+            source: Some((scan, store)),
+        }
+    }
+
+    /// Streams the scan's private file `name`; `None` when there is none (or no inputs at all).
+    /// A name outside `private/` is refused: public artifacts are outputs, not inputs.
+    pub async fn private_file(&self, name: &ArtifactName) -> Result<Option<ByteStream>, ScanError> {
+        if !name.is_private() {
+            return Err(ScanError::Failed(format!(
+                "task input '{}' is not a private file",
+                name.as_str()
+            )));
+        }
+        let Some((scan_id, store)) = &self.source else {
+            return Ok(None);
+        };
+        let key = ArtifactKey {
+            scan_id: *scan_id,
+            name: name.clone(),
+        };
+        match store.get(&key).await {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(crate::error::CoreError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(ScanError::Retryable(format!(
+                "reading task input '{}': {e}",
+                name.as_str()
+            ))),
+        }
+    }
+}
+
 /// Everything a scanner gets for one task.
 #[derive(Debug)]
 pub struct TaskContext {
@@ -140,6 +199,8 @@ pub struct TaskContext {
     /// A private folder for this task, removed after it finishes.
     pub work_dir: PathBuf,
     pub emit: Emitter,
+    /// Files put aside for this task by the platform (see [`TaskInputs`]).
+    pub inputs: TaskInputs,
 }
 
 /// A scanner. Implementations live in `argus-scanners` (and `argus-secrets`).

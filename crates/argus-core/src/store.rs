@@ -37,6 +37,8 @@ use crate::template::{NewTemplate, Template};
 #[derive(Clone, Debug, Default)]
 pub struct ScanQuery {
     pub state: Option<ScanState>,
+    /// Only the scans derived from this one (its clean and push scans).
+    pub source_scan_id: Option<ScanId>,
     pub cursor: Option<String>,
     pub limit: u32,
 }

@@ -28,7 +28,9 @@ use tokio_util::sync::CancellationToken;
 
 use argus_core::artifact::{ArtifactKey, ArtifactMeta, ArtifactStore};
 use argus_core::scan::ScanConfig;
-use argus_core::scanner::{Emission, Emitter, ScanError, Scanner, ScannerRegistry, TaskContext};
+use argus_core::scanner::{
+    Emission, Emitter, ScanError, Scanner, ScannerRegistry, TaskContext, TaskInputs,
+};
 use argus_core::target::Target;
 use argus_core::task::{Task, TaskReport, TaskStatus};
 
@@ -48,7 +50,8 @@ pub trait ReportSink: Send {
 pub struct TaskRunner<'a> {
     pub registry: &'a ScannerRegistry,
     pub local: &'a LocalAccess,
-    pub artifacts: &'a dyn ArtifactStore,
+    /// Where emitted artifacts go, and where a task's inputs (its scan's private files) are read.
+    pub artifacts: &'a Arc<dyn ArtifactStore>,
     /// Parent of per-task work folders (`<work_root>/<task id>`).
     pub work_root: &'a Path,
     /// Findings plus tasks collected before a partial report is flushed.
@@ -98,7 +101,7 @@ impl<'a> TaskRunner<'a> {
         TaskRunner {
             registry: engine.registry(),
             local: engine.local_access(),
-            artifacts: engine.artifacts().as_ref(),
+            artifacts: engine.artifacts(),
             work_root: &engine.config().work_root,
             flush_at,
         }
@@ -140,6 +143,7 @@ impl<'a> TaskRunner<'a> {
             cancel,
             work_dir: work_dir.clone(),
             emit: emitter,
+            inputs: TaskInputs::of(task.scan_id, self.artifacts.clone()),
         };
         let result = {
             let run = scanner.run(&ctx);

@@ -136,6 +136,7 @@ fn context(
         cancel,
         work_dir: work.path().to_path_buf(),
         emit,
+        inputs: argus_core::scanner::TaskInputs::none(),
     };
     (ctx, rx, work)
 }

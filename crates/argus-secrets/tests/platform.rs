@@ -637,6 +637,7 @@ async fn redelivered_task_does_not_duplicate_findings() {
         cancel: CancellationToken::new(),
         work_dir: work.path().join("task"),
         emit,
+        inputs: argus_core::scanner::TaskInputs::none(),
     };
     argus_core::scanner::Scanner::run(&scanner, &ctx)
         .await

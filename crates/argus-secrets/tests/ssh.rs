@@ -158,6 +158,7 @@ async fn scan(
         cancel: CancellationToken::new(),
         work_dir: work.path().join("task"),
         emit,
+        inputs: argus_core::scanner::TaskInputs::none(),
     };
     let result = scanner.run(&ctx).await;
     drop(ctx);

@@ -55,6 +55,15 @@ pub(crate) async fn list_scans(
 ) -> ApiResult<Json<Page<Scan>>> {
     let query = ScanQuery {
         state: parse_opt(q.state.as_deref(), "state", ScanState::parse, STATES)?,
+        source_scan_id: q
+            .source_scan_id
+            .as_deref()
+            .map(|s| {
+                s.parse::<ScanId>().map_err(|_| {
+                    Problem::invalid("/source_scan_id", "source_scan_id must be a scan id (UUID)")
+                })
+            })
+            .transpose()?,
         cursor: q.cursor.filter(|c| !c.is_empty()),
         limit: parse_limit(q.limit.as_deref())?,
     };

@@ -203,6 +203,7 @@ pub async fn run_once(run: &Run, cancel: CancellationToken) -> Outcome {
         cancel,
         work_dir: work.path().to_path_buf(),
         emit,
+        inputs: crate::scanner::TaskInputs::none(),
     };
     let result = run.scanner.run(&ctx).await;
     drop(ctx);

@@ -84,6 +84,7 @@ pub fn new_scan(org_id: &OrgId, cfg: ScanConfig) -> NewScan {
         name: "suite scan".into(),
         config: cfg,
         template_id: None,
+        source_scan_id: None,
     }
 }
 
@@ -518,6 +519,7 @@ pub async fn list_scans_paging<S: Store>(store: Arc<S>) {
                 &o,
                 &ScanQuery {
                     state: None,
+                    source_scan_id: None,
                     cursor: cursor.clone(),
                     limit: 3,
                 },
@@ -540,6 +542,7 @@ pub async fn list_scans_paging<S: Store>(store: Arc<S>) {
             &o,
             &ScanQuery {
                 state: Some(ScanState::Queued),
+                source_scan_id: None,
                 cursor: None,
                 limit: 0,
             },
@@ -550,11 +553,52 @@ pub async fn list_scans_paging<S: Store>(store: Arc<S>) {
         queued.items.iter().map(|s| s.id).collect::<Vec<_>>(),
         vec![started_id]
     );
+    // Derived scans: the link is stored, read back, and filters the list (newest first).
+    let mut derived = Vec::new();
+    for _ in 0..2 {
+        let d = store
+            .create_scan(NewScan {
+                source_scan_id: Some(ids[0]),
+                ..new_scan(&o, config())
+            })
+            .await
+            .unwrap();
+        assert_eq!(d.source_scan_id, Some(ids[0]));
+        assert_eq!(store.get_scan(&o, d.id).await.unwrap(), d);
+        derived.push(d.id);
+    }
+    derived.reverse();
+    let of_source = |org: OrgId, source: ScanId| {
+        let store = store.clone();
+        async move {
+            store
+                .list_scans(
+                    &org,
+                    &ScanQuery {
+                        source_scan_id: Some(source),
+                        ..ScanQuery::default()
+                    },
+                )
+                .await
+                .unwrap()
+                .items
+                .iter()
+                .map(|s| s.id)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(of_source(o.clone(), ids[0]).await, derived);
+    assert!(of_source(o.clone(), ids[1]).await.is_empty());
+    assert!(
+        of_source(org("other-org"), ids[0]).await.is_empty(),
+        "another org sees no derived scan"
+    );
     match store
         .list_scans(
             &o,
             &ScanQuery {
                 state: None,
+                source_scan_id: None,
                 cursor: Some("garbage!".into()),
                 limit: 3,
             },

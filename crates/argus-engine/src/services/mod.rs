@@ -1,6 +1,7 @@
 //! The engine's services: the operations the API and the CLI call, one service per aggregate —
 //! [`Scans`] (validation, lifecycle, reads, artifacts), [`Findings`], [`Templates`] and
-//! [`Events`] (live streams), [`Uploads`] (one file judged at once) — plus readiness.
+//! [`Events`] (live streams), [`Uploads`] (one file judged at once), [`Remediation`] (clean,
+//! download and push of a secrets scan's repository, as derived scans) — plus readiness.
 //!
 //! Invariants:
 //! - Outside this crate, records are reached only through these services: the raw store handle
@@ -19,6 +20,7 @@
 pub mod connectors;
 pub mod events;
 pub mod findings;
+pub mod remediation;
 pub mod scans;
 pub mod templates;
 pub mod uploads;
@@ -30,6 +32,7 @@ use argus_core::error::Result;
 pub use connectors::{ConnectorSpec, ConnectorWithScan, Connectors};
 pub use events::Events;
 pub use findings::Findings;
+pub use remediation::{CleanRequest, ExportFormat, PushRequest, Remediation};
 pub use scans::{CreateScan, FromTemplate, Scans};
 pub use templates::Templates;
 pub use uploads::Uploads;
@@ -60,6 +63,11 @@ impl Engine {
     /// The findings service.
     pub fn findings(&self) -> Findings<'_> {
         Findings { engine: self }
+    }
+
+    /// The remediation service (clean, download, push).
+    pub fn remediation(&self) -> Remediation<'_> {
+        Remediation { engine: self }
     }
 
     /// The templates service.

@@ -54,7 +54,27 @@ impl Scans<'_> {
     /// Checks a scan config against the registry: scanners exist, params match their schemas,
     /// every target is accepted by at least one scanner, every scanner that accepts a target's
     /// kind can run it, local paths are allowed here, and the initial tasks fit the task limit.
+    /// Internal scanners (`git-clean`, `git-push`) are refused: only the remediation service
+    /// puts them in a scan, with params it wrote itself.
     pub fn validate_config(&self, config: &ScanConfig) -> Result<()> {
+        if let Some(i) = config
+            .scanners
+            .iter()
+            .position(|s| argus_core::remediation::is_internal(&s.name))
+        {
+            return Err(CoreError::invalid(
+                format!("/config/scanners/{i}/name"),
+                format!(
+                    "scanner '{}' is run by the platform only: use POST /api/v1/scans/{{id}}/clean or /push",
+                    config.scanners[i].name
+                ),
+            ));
+        }
+        self.validate_any(config)
+    }
+
+    /// [`Scans::validate_config`] without the internal-scanner rule (the remediation service).
+    pub(crate) fn validate_any(&self, config: &ScanConfig) -> Result<()> {
         config.validate_shape()?;
         if config
             .max_tasks
@@ -214,6 +234,53 @@ impl Scans<'_> {
     /// `Templates::scan_from`).
     pub(crate) async fn create_unchecked(&self, who: &Principal, req: CreateScan) -> Result<Scan> {
         self.validate_config(&req.config)?;
+        self.insert(who, req, None).await
+    }
+
+    /// Creates a scan derived from `source` (a clean or push scan) with internal scanners. The
+    /// caller checked `source` is the caller's org's and wrote the params; `before_start` runs
+    /// between creation and start (the service copies the scan's inputs there), and a failure
+    /// in it deletes the new scan again.
+    pub(crate) async fn create_derived<F, Fut>(
+        &self,
+        who: &Principal,
+        req: CreateScan,
+        source: ScanId,
+        before_start: F,
+    ) -> Result<Scan>
+    where
+        F: FnOnce(Scan) -> Fut,
+        Fut: std::future::Future<Output = Result<()>>,
+    {
+        self.validate_any(&req.config)?;
+        let start = req.start;
+        let scan = self
+            .insert(
+                who,
+                CreateScan {
+                    start: false,
+                    ..req
+                },
+                Some(source),
+            )
+            .await?;
+        if let Err(e) = before_start(scan.clone()).await {
+            let _ = self.engine.store().delete_scan(&who.org, scan.id).await;
+            let _ = self.engine.artifacts().delete_scan(scan.id).await;
+            return Err(e);
+        }
+        if start {
+            return self.start(who, scan.id).await;
+        }
+        Ok(scan)
+    }
+
+    async fn insert(
+        &self,
+        who: &Principal,
+        req: CreateScan,
+        source_scan_id: Option<ScanId>,
+    ) -> Result<Scan> {
         self.check_runnable(&req.config).await?;
         let name = checked_name(req.name, &req.config)?;
         if req.start {
@@ -229,6 +296,7 @@ impl Scans<'_> {
                 name,
                 config: self.effective(req.config),
                 template_id: req.template_id,
+                source_scan_id,
             })
             .await?;
         if req.start {

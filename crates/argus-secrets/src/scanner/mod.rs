@@ -55,7 +55,6 @@ use crate::git::{is_git_repository, GitScanOptions};
 use crate::remote::{self, BundleOutcome, GitError, GitOptions, SshAuth};
 use crate::sealed::RepoCopyKey;
 use crate::SecretsError;
-use argus_core::artifact::ArtifactName;
 use argus_core::door::SharedProcessDoor;
 use argus_core::finding::{
     fingerprint, Location as CoreLocation, NewFinding, SecretDigest, Severity as CoreSeverity,
@@ -67,7 +66,6 @@ use argus_core::CoreError;
 use async_trait::async_trait;
 use params::{schema, Params};
 use serde_json::{json, Map, Value};
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
@@ -408,13 +406,7 @@ fn resolve(target: &Target) -> Result<Source, ScanError> {
     }
 }
 
-/// The private name of a repo target's sealed copy:
-/// `private/secrets/<first 16 hex of SHA-256(target key)>/repo.bundle.sealed`. Stable per
-/// target, so each repository of a scan has its own and a re-delivered task replaces its own.
-pub fn repo_copy_name(target: &Target) -> Result<ArtifactName, CoreError> {
-    let h = hex::encode(Sha256::digest(target.key().as_bytes()));
-    ArtifactName::private(&format!("secrets/{}/{SEALED_FILE}", &h[..16]))
-}
+pub use argus_core::remediation::repo_copy_name;
 
 fn map_severity(s: crate::finding::Severity) -> CoreSeverity {
     use crate::finding::Severity as S;

@@ -278,6 +278,7 @@ async fn cancelled_before_start_returns_promptly() {
         cancel,
         work_dir: dir.path().join("w"),
         emit,
+        inputs: argus_core::scanner::TaskInputs::none(),
     };
     assert!(matches!(s.run(&ctx).await, Err(ScanError::Cancelled)));
     assert!(

@@ -24,7 +24,7 @@ use argus_core::{CoreError, OrgId, Result, UserId};
 use super::db_err;
 
 pub(crate) const SCAN_COLS: &str =
-    "id, org_id, user_id, name, config, template_id, state, reason, \
+    "id, org_id, user_id, name, config, template_id, source_scan_id, state, reason, \
      enqueued, done, failed, expected_total, enqueue_done, findings, created_at, updated_at, \
      started_at, finished_at, v_clean, v_malicious, v_suspicious, v_error, v_skipped";
 
@@ -138,6 +138,7 @@ pub(crate) fn scan_from_row(r: &PgRow) -> Result<Scan> {
         name: get(r, "name")?,
         config: json(r, "config")?,
         template_id: get::<Option<Uuid>>(r, "template_id")?.map(TemplateId),
+        source_scan_id: get::<Option<Uuid>>(r, "source_scan_id")?.map(ScanId),
         state: scan_state(&get::<String>(r, "state")?)?,
         reason: get(r, "reason")?,
         progress: progress_from_row(r)?,

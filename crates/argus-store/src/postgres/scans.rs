@@ -346,8 +346,9 @@ impl ScanStore for PgStore {
         lift(async {
             let row = sqlx::query(&format!(
                 "INSERT INTO scans (id, org_id, user_id, name, config, template_id, state, \
-                     created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5::json, $6, 'created', $7, $7) RETURNING {SCAN_COLS}"
+                     created_at, updated_at, source_scan_id) \
+                 VALUES ($1, $2, $3, $4, $5::json, $6, 'created', $7, $7, $8) \
+                 RETURNING {SCAN_COLS}"
             ))
             .bind(scan.id.0)
             .bind(scan.org.as_str())
@@ -356,6 +357,7 @@ impl ScanStore for PgStore {
             .bind(to_json(&scan.config)?)
             .bind(scan.template_id.map(|t| t.0))
             .bind(now_ts())
+            .bind(scan.source_scan_id.map(|s| s.0))
             .fetch_one(&self.pool)
             .await?;
             Ok(scan_from_row(&row)?)
@@ -385,6 +387,9 @@ impl ScanStore for PgStore {
             qb.push_bind(org.as_str().to_owned());
             if let Some(state) = query.state {
                 qb.push(" AND state = ").push_bind(state.as_str());
+            }
+            if let Some(source) = query.source_scan_id {
+                qb.push(" AND source_scan_id = ").push_bind(source.0);
             }
             if let Some(cur) = &query.cursor {
                 let c = Cursor::position(cur, "scans")?;

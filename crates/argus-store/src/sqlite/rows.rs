@@ -18,7 +18,7 @@ use argus_core::template::Template;
 use argus_core::{CoreError, OrgId, Result, UserId};
 
 pub(crate) const SCAN_COLS: &str =
-    "id, org_id, user_id, name, config, template_id, state, reason, \
+    "id, org_id, user_id, name, config, template_id, source_scan_id, state, reason, \
      enqueued, done, failed, expected_total, enqueue_done, findings, created_at, updated_at, \
      started_at, finished_at, v_clean, v_malicious, v_suspicious, v_error, v_skipped";
 
@@ -142,6 +142,9 @@ pub(crate) fn scan_from_row(r: &SqliteRow) -> Result<Scan> {
         config: json(&get::<String>(r, "config")?, "scan config")?,
         template_id: get::<Option<String>>(r, "template_id")?
             .map(|s| parse(&s, "template id"))
+            .transpose()?,
+        source_scan_id: get::<Option<String>>(r, "source_scan_id")?
+            .map(|s| parse(&s, "scan id"))
             .transpose()?,
         state: scan_state(&get::<String>(r, "state")?)?,
         reason: get(r, "reason")?,

@@ -102,8 +102,8 @@ impl ScanStore for SqliteStore {
         let now = now_ms();
         let row = sqlx::query(&format!(
             "INSERT INTO scans (id, org_id, user_id, name, config, template_id, state, \
-                 created_at, updated_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'created', ?7, ?7) RETURNING {SCAN_COLS}"
+                 created_at, updated_at, source_scan_id) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'created', ?7, ?7, ?8) RETURNING {SCAN_COLS}"
         ))
         .bind(scan.id.to_string())
         .bind(scan.org.as_str())
@@ -112,6 +112,7 @@ impl ScanStore for SqliteStore {
         .bind(to_json(&scan.config)?)
         .bind(scan.template_id.map(|t| t.to_string()))
         .bind(now)
+        .bind(scan.source_scan_id.map(|s| s.to_string()))
         .fetch_one(&self.db.writer)
         .await
         .map_err(db_err)?;
@@ -136,6 +137,10 @@ impl ScanStore for SqliteStore {
         qb.push_bind(org.as_str().to_owned());
         if let Some(state) = query.state {
             qb.push(" AND state = ").push_bind(state.as_str());
+        }
+        if let Some(source) = query.source_scan_id {
+            qb.push(" AND source_scan_id = ")
+                .push_bind(source.to_string());
         }
         if let Some(cur) = &query.cursor {
             let c = Cursor::decode(cur, "scans")?;
