@@ -2,7 +2,8 @@
 //! the OpenAPI document and problem-details errors.
 //!
 //! Shape: everything lives under `/api/v1`, except `/healthz`, `/readyz`, the interactive docs
-//! at `/docs` and a second copy of the OpenAPI document at `/openapi.json`. Routes and their
+//! at `/docs`, a second copy of the OpenAPI document at `/openapi.json`, and the
+//! DeployGuard-compatible jobs API under `/api/v2` (a thin layer over the same services). Routes and their
 //! OpenAPI operations are declared together (`#[utoipa::path]` + `utoipa_axum::routes!`), so the
 //! document at `/api/v1/openapi.json` lists exactly the routes the router serves.
 //!
@@ -132,7 +133,8 @@ impl std::ops::Deref for AppState {
         (name = "templates", description = "Reusable scan configurations"),
         (name = "connectors", description = "Registered storage locations and their full scans"),
         (name = "events", description = "Live events (SSE and WebSocket)"),
-        (name = "system", description = "Scanners, metadata, health")
+        (name = "system", description = "Scanners, metadata, health"),
+        (name = "deployguard", description = "DeployGuard-compatible jobs (`/api/v2`): a job is a secrets scan of one repository, cleaned and pushed through derived scans")
     )
 )]
 struct ApiDoc;
@@ -144,6 +146,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(utoipa_axum::routes!(routes::system::readyz))
         .routes(utoipa_axum::routes!(routes::system::openapi_json_root))
         .nest("/api/v1", routes::api())
+        .nest("/api/v2", routes::v2::api())
 }
 
 /// The OpenAPI 3.1 document of the API.

@@ -8,6 +8,7 @@ pub(crate) mod scans;
 pub(crate) mod system;
 pub(crate) mod templates;
 pub(crate) mod uploads;
+pub(crate) mod v2;
 
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;

@@ -71,12 +71,12 @@ use utoipa_axum::routes;
 
 use argus_core::finding::{Finding, FindingQuery, Triage};
 use argus_core::ids::{FindingId, ScanId};
+use argus_core::remediation::{CLEAN_SCANNER, PUSH_SCANNER};
 use argus_core::scan::{Scan, ScanAction, ScanConfig, ScanState};
 use argus_core::store::ScanQuery;
 use argus_core::target::{Target, TargetKind};
 use argus_core::CoreError;
-use argus_engine::services::remediation::{CleanRequest, ExportFormat, PushRequest as EnginePush};
-use argus_engine::services::CreateScan;
+use argus_engine::services::{CleanRequest, CreateScan, ExportFormat, PushRequest as EnginePush};
 
 use crate::auth::Caller;
 use crate::dto::{is_digits, parse_flag};
@@ -108,12 +108,14 @@ pub(crate) fn api() -> OpenApiRouter<AppState> {
 const MAX_URL: usize = 4096;
 /// Longest branch name or credentials id.
 const MAX_SHORT: usize = 255;
+/// Largest `offset` of the job list.
+const MAX_OFFSET: usize = 1_000_000;
 /// Page size when walking scans and findings.
 const WALK_PAGE: u32 = 1000;
 /// Longest scan name (the engine's limit).
 const MAX_NAME: usize = 200;
 /// `format` values of the download.
-const FORMATS: &str = "zip, tar.gz, bundle";
+const FORMATS: &str = "zip, tar.gz (or tgz), bundle";
 
 /// Whether a scan is a job: `secrets` on one `repo` target, not derived from another scan.
 fn is_job(scan: &Scan) -> bool {
@@ -143,10 +145,14 @@ enum Phase {
 
 /// The phase of a scan derived from a job (or from its clean).
 fn phase_of(scan: &Scan) -> Option<Phase> {
-    argus_engine::services::remediation::phase_of(scan).map(|p| match p {
-        argus_engine::services::remediation::Phase::Clean => Phase::Clean,
-        argus_engine::services::remediation::Phase::Push => Phase::Push,
-    })
+    let has = |name: &str| scan.config.scanners.iter().any(|s| s.name == name);
+    if has(CLEAN_SCANNER) {
+        Some(Phase::Clean)
+    } else if has(PUSH_SCANNER) {
+        Some(Phase::Push)
+    } else {
+        None
+    }
 }
 
 /// Every scan derived from `id`, newest first.
@@ -176,7 +182,11 @@ async fn derived_of(state: &AppState, caller: &Caller, id: ScanId) -> ApiResult<
 }
 
 /// The newest clean scan of a job and the newest push scan (of the job or of any of its cleans).
-async fn phases(state: &AppState, caller: &Caller, job: &Scan) -> ApiResult<(Option<Scan>, Option<Scan>)> {
+async fn phases(
+    state: &AppState,
+    caller: &Caller,
+    job: &Scan,
+) -> ApiResult<(Option<Scan>, Option<Scan>)> {
     let derived = derived_of(state, caller, job.id).await?;
     let clean = derived
         .iter()
@@ -212,11 +222,8 @@ async fn view(state: &AppState, caller: &Caller, job: &Scan) -> ApiResult<JobRes
             .filter(|s| s.state == ScanState::Completed)
             .and_then(|s| s.finished_at)
     };
-    let total = secrets.open
-        + secrets.selected
-        + secrets.false_positive
-        + secrets.accepted
-        + secrets.fixed;
+    let total =
+        secrets.open + secrets.selected + secrets.false_positive + secrets.accepted + secrets.fixed;
     let spec = &job.config.scanners[0];
     Ok(JobResponse {
         id: job.id,
@@ -282,14 +289,13 @@ fn check_len(value: Option<&str>, path: &str, max: usize) -> ApiResult<()> {
     }
 }
 
-/// A 422 unless `platform` is absent or one of DeployGuard's; returns it lowercased.
+/// A 422 unless `platform` is absent or one of DeployGuard's (exactly, as the schema says).
 fn check_platform(platform: Option<&str>, path: &str) -> ApiResult<Option<String>> {
     match platform {
         None => Ok(None),
         Some(p) => {
-            let p = p.to_ascii_lowercase();
-            if PLATFORMS.contains(&p.as_str()) {
-                Ok(Some(p))
+            if PLATFORMS.contains(&p) {
+                Ok(Some(p.to_owned()))
             } else {
                 Err(Problem::invalid(
                     path,
@@ -343,8 +349,7 @@ pub(crate) async fn health(State(state): State<AppState>) -> Json<HealthResponse
 )]
 pub(crate) async fn ready(State(state): State<AppState>) -> Response {
     let deps = state.engine.readiness().await;
-    let services: BTreeMap<String, bool> =
-        deps.iter().map(|d| (d.name.to_owned(), d.ok)).collect();
+    let services: BTreeMap<String, bool> = deps.iter().map(|d| (d.name.to_owned(), d.ok)).collect();
     if deps.iter().all(|d| d.ok) {
         return Json(ReadyResponse {
             status: "ready",
@@ -455,8 +460,8 @@ pub(crate) struct JobListParams {
     /// Page size, 1-100 (default 50).
     #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     limit: Option<String>,
-    /// Jobs to skip (default 0).
-    #[param(value_type = Option<u32>, minimum = 0)]
+    /// Jobs to skip, 0-1000000 (default 0).
+    #[param(value_type = Option<u32>, minimum = 0, maximum = 1000000)]
     offset: Option<String>,
 }
 
@@ -480,7 +485,10 @@ pub(crate) async fn list_jobs(
         None => None,
         Some(s) => Some(JobStatus::parse(s).ok_or_else(|| {
             let all: Vec<&str> = JobStatus::ALL.iter().map(|s| s.as_str()).collect();
-            Problem::invalid("/status", format!("status must be one of {}", all.join(", ")))
+            Problem::invalid(
+                "/status",
+                format!("status must be one of {}", all.join(", ")),
+            )
         })?),
     };
     let limit = match q.limit.as_deref() {
@@ -497,12 +505,12 @@ pub(crate) async fn list_jobs(
     };
     let offset = match q.offset.as_deref() {
         None => 0,
-        Some(s) => match s.parse::<u32>() {
-            Ok(n) if is_digits(s) => n as usize,
+        Some(s) => match s.parse::<usize>() {
+            Ok(n) if is_digits(s) && n <= MAX_OFFSET => n,
             _ => {
                 return Err(Problem::invalid(
                     "/offset",
-                    "offset must be a non-negative integer",
+                    format!("offset must be an integer between 0 and {MAX_OFFSET}"),
                 ))
             }
         },
@@ -578,10 +586,8 @@ pub(crate) async fn get_job(
         .iter()
         .map(model::secret_of)
         .collect();
-    let cleaned = matches!(
-        job.status,
-        JobStatus::CleanComplete | JobStatus::Pushing | JobStatus::Completed
-    ) || (job.status == JobStatus::Failed && job.push_scan_id.is_some());
+    // The newest clean completed: its repository downloads, whatever a push did since.
+    let cleaned = job.clean_completed_at.is_some();
     Ok(Json(JobDetailResponse {
         download_url: cleaned.then(|| format!("/api/v2/jobs/{id}/download")),
         report_url: (scan.state == ScanState::Completed)
@@ -624,7 +630,12 @@ pub(crate) async fn delete_job(
 
 async fn stop_and_delete(state: &AppState, caller: &Caller, scan: Scan) -> ApiResult<()> {
     if !scan.state.can_delete() {
-        match state.engine.scans().act(caller, scan.id, ScanAction::Stop).await {
+        match state
+            .engine
+            .scans()
+            .act(caller, scan.id, ScanAction::Stop)
+            .await
+        {
             // It ended by itself meanwhile: deletable now.
             Ok(_) | Err(CoreError::Conflict { .. }) => {}
             Err(e) => return Err(e.into()),
@@ -706,7 +717,10 @@ pub(crate) async fn select_secrets(
     let scan = load_job(&state, &caller, id).await?;
     if scan.state != ScanState::Completed {
         return Err(CoreError::Conflict {
-            message: format!("job {id} is not awaiting selection: its scan is {}", scan.state),
+            message: format!(
+                "job {id} is not awaiting selection: its scan is {}",
+                scan.state
+            ),
             state: Some(scan.state),
         }
         .into());
@@ -773,6 +787,8 @@ pub(crate) async fn clean_job(
                 replacement: None,
                 messages: false,
                 replace_rules: BTreeMap::new(),
+                // The job has one repository.
+                target: None,
             },
         )
         .await;
@@ -793,7 +809,7 @@ pub(crate) async fn clean_job(
 pub(crate) struct DownloadParams {
     /// `zip` (default: a bare mirror of every ref), `tar.gz` (the same) or `bundle` (a git bundle of
     /// every ref).
-    #[param(value_type = Option<String>, pattern = "^(zip|tar\\.gz|bundle)$")]
+    #[param(value_type = Option<String>, pattern = "^(zip|tar\\.gz|tgz|bundle)$")]
     format: Option<String>,
 }
 
@@ -817,15 +833,16 @@ pub(crate) async fn download_job(
     ApiQuery(q): ApiQuery<DownloadParams>,
 ) -> ApiResult<Response> {
     let format = match q.format.as_deref() {
-        None | Some("zip") => ExportFormat::Zip,
-        Some("tar.gz") => ExportFormat::TarGz,
-        Some("bundle") => ExportFormat::Bundle,
-        Some(_) => {
-            return Err(Problem::invalid(
-                "/format",
-                format!("format must be one of {FORMATS}"),
-            ))
-        }
+        None => ExportFormat::Zip,
+        Some(s) => match ExportFormat::parse(s) {
+            Some(f) => f,
+            None => {
+                return Err(Problem::invalid(
+                    "/format",
+                    format!("format must be one of {FORMATS}"),
+                ))
+            }
+        },
     };
     load_job(&state, &caller, id).await?;
     let (file_name, content_type, stream) = state

@@ -5,7 +5,8 @@
 //!
 //! Field names and status values are DeployGuard's (`deployguard/api/v2/models.py`); fields that
 //! Argus adds are marked "Argus:" in their docs. Nothing here does I/O, so every rule is unit
-//! tested below.
+//! tested below. Request strings carry [`crate::dto::NAME_PATTERN`] as their schema `pattern`
+//! (written out: attributes take literals): blank ones are refused, and the document says so.
 
 use std::collections::BTreeMap;
 
@@ -112,16 +113,28 @@ pub struct JobCreateRequest {
     #[schema(value_type = Option<String>, pattern = "^(github|bitbucket|gitlab|azure_devops)$")]
     pub source_platform: Option<String>,
     /// The repository to scan: a git URL, or a path on the server under `scan.local_roots`.
-    #[schema(min_length = 1, max_length = 4096)]
+    #[schema(
+        min_length = 1,
+        max_length = 4096,
+        pattern = "[^\\t\\n\\u000B\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]"
+    )]
     pub source_url: String,
     /// Scan only this branch (or ref). Absent: every branch and tag (Argus's default, which is
     /// what cleaning rewrites anyway); DeployGuard's default was `main`.
     #[serde(default)]
-    #[schema(min_length = 1, max_length = 255)]
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        pattern = "[^\\t\\n\\u000B\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]"
+    )]
     pub source_branch: Option<String>,
     /// Id of the source credential in the external credentials service (recorded on the job).
     #[serde(default)]
-    #[schema(min_length = 1, max_length = 255)]
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        pattern = "[^\\t\\n\\u000B\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]"
+    )]
     pub source_credentials_id: Option<String>,
 }
 
@@ -244,15 +257,27 @@ pub struct PushRequest {
     #[serde(default)]
     #[schema(value_type = Option<String>, pattern = "^(github|bitbucket|gitlab|azure_devops)$")]
     pub target_platform: Option<String>,
-    #[schema(min_length = 1, max_length = 4096)]
+    #[schema(
+        min_length = 1,
+        max_length = 4096,
+        pattern = "[^\\t\\n\\u000B\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]"
+    )]
     pub target_url: String,
     /// With `push_all_branches: false`, the one branch pushed (default `main`).
     #[serde(default)]
-    #[schema(min_length = 1, max_length = 255)]
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        pattern = "[^\\t\\n\\u000B\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]"
+    )]
     pub target_branch: Option<String>,
     /// Id of the target credential in the external credentials service.
     #[serde(default)]
-    #[schema(min_length = 1, max_length = 255)]
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        pattern = "[^\\t\\n\\u000B\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]"
+    )]
     pub target_credentials_id: Option<String>,
     /// Overwrite the target's refs (needed when they hold the old history).
     #[serde(default)]
@@ -310,12 +335,8 @@ pub(crate) fn job_status(
             return (JobStatus::Pending, Some("queued".into()), 0)
         }
         ScanState::Running => return (JobStatus::Scanning, None, percent(source)),
-        ScanState::Paused => {
-            return (JobStatus::Scanning, Some("paused".into()), percent(source))
-        }
-        ScanState::Failed => {
-            return (JobStatus::Failed, source.reason.clone(), percent(source))
-        }
+        ScanState::Paused => return (JobStatus::Scanning, Some("paused".into()), percent(source)),
+        ScanState::Failed => return (JobStatus::Failed, source.reason.clone(), percent(source)),
         ScanState::Cancelled => {
             return (JobStatus::Cancelled, source.reason.clone(), percent(source))
         }
@@ -335,15 +356,14 @@ pub(crate) fn job_status(
             ScanState::Completed => (JobStatus::Completed, p.reason.clone(), 100),
             ScanState::Failed => (
                 JobStatus::Failed,
-                Some(format!("push failed: {}", p.reason.as_deref().unwrap_or("see the push scan's events"))),
+                Some(format!(
+                    "push failed: {}",
+                    p.reason.as_deref().unwrap_or("see the push scan's events")
+                )),
                 percent(p),
             ),
             // The cleaned repository is still there: push again.
-            ScanState::Cancelled => (
-                JobStatus::CleanComplete,
-                Some("push cancelled".into()),
-                100,
-            ),
+            ScanState::Cancelled => (JobStatus::CleanComplete, Some("push cancelled".into()), 100),
         };
     }
     if let Some(c) = derived.clean {
@@ -354,7 +374,10 @@ pub(crate) fn job_status(
             ScanState::Completed => (JobStatus::CleanComplete, c.reason.clone(), 100),
             ScanState::Failed => (
                 JobStatus::Failed,
-                Some(format!("clean failed: {}", c.reason.as_deref().unwrap_or("see the clean scan's events"))),
+                Some(format!(
+                    "clean failed: {}",
+                    c.reason.as_deref().unwrap_or("see the clean scan's events")
+                )),
                 percent(c),
             ),
             // The selection is still there: clean again.
@@ -369,7 +392,11 @@ pub(crate) fn job_status(
         (JobStatus::AwaitingSelection, None, 100)
     } else {
         // Nothing found, or everything found was marked a false positive (or accepted, fixed).
-        (JobStatus::ScanComplete, Some("no secrets to clean".into()), 100)
+        (
+            JobStatus::ScanComplete,
+            Some("no secrets to clean".into()),
+            100,
+        )
     }
 }
 
@@ -385,11 +412,29 @@ fn state_message(s: &Scan) -> Option<String> {
 pub(crate) fn secret_type_of(rule_id: &str) -> SecretType {
     let r = rule_id.to_ascii_lowercase();
     let has = |words: &[&str]| words.iter().any(|w| r.contains(w));
-    if has(&["private-key", "private_key", "privatekey", "ssh-key", "pgp", "rsa"]) {
+    if has(&[
+        "private-key",
+        "private_key",
+        "privatekey",
+        "ssh-key",
+        "pgp",
+        "rsa",
+    ]) {
         SecretType::PrivateKey
     } else if has(&["cert", "pkcs", "pfx"]) {
         SecretType::Certificate
-    } else if has(&["connection", "conn-str", "dsn", "jdbc", "mongodb", "postgres", "mysql", "redis", "uri", "url"]) {
+    } else if has(&[
+        "connection",
+        "conn-str",
+        "dsn",
+        "jdbc",
+        "mongodb",
+        "postgres",
+        "mysql",
+        "redis",
+        "uri",
+        "url",
+    ]) {
         SecretType::ConnectionString
     } else if has(&["password", "passwd", "pwd"]) {
         SecretType::Password
@@ -457,6 +502,7 @@ mod tests {
             }))
             .unwrap(),
             template_id: None,
+            source_scan_id: None,
             state,
             reason: None,
             progress: Progress {
@@ -480,13 +526,31 @@ mod tests {
         };
         let st = |s: &Scan, c: &TriageCounts, d: Derived<'_>| job_status(s, c, d).0;
         let d0 = Derived::default();
-        assert_eq!(st(&scan(ScanState::Created, 0), &none, d0), JobStatus::Pending);
-        assert_eq!(st(&scan(ScanState::Queued, 0), &none, d0), JobStatus::Pending);
+        assert_eq!(
+            st(&scan(ScanState::Created, 0), &none, d0),
+            JobStatus::Pending
+        );
+        assert_eq!(
+            st(&scan(ScanState::Queued, 0), &none, d0),
+            JobStatus::Pending
+        );
         let running = scan(ScanState::Running, 0);
-        assert_eq!(job_status(&running, &none, d0), (JobStatus::Scanning, None, 25));
-        assert_eq!(st(&scan(ScanState::Paused, 0), &none, d0), JobStatus::Scanning);
-        assert_eq!(st(&scan(ScanState::Failed, 0), &open, d0), JobStatus::Failed);
-        assert_eq!(st(&scan(ScanState::Cancelled, 0), &open, d0), JobStatus::Cancelled);
+        assert_eq!(
+            job_status(&running, &none, d0),
+            (JobStatus::Scanning, None, 25)
+        );
+        assert_eq!(
+            st(&scan(ScanState::Paused, 0), &none, d0),
+            JobStatus::Scanning
+        );
+        assert_eq!(
+            st(&scan(ScanState::Failed, 0), &open, d0),
+            JobStatus::Failed
+        );
+        assert_eq!(
+            st(&scan(ScanState::Cancelled, 0), &open, d0),
+            JobStatus::Cancelled
+        );
         let done = scan(ScanState::Completed, 0);
         assert_eq!(st(&done, &none, d0), JobStatus::ScanComplete);
         assert_eq!(st(&done, &open, d0), JobStatus::AwaitingSelection);
