@@ -45,6 +45,8 @@ const KEY_VAR: &str = "ARGUS_V2_TEST_REPO_KEY";
 struct Server {
     addr: SocketAddr,
     http: reqwest::Client,
+    /// The org `get`, `post` and `raw_get` act as (trusted headers), if any.
+    org: Option<&'static str>,
     _dir: tempfile::TempDir,
     shutdown: CancellationToken,
 }
@@ -125,6 +127,7 @@ async fn start(auth: AuthConfig) -> Server {
     Server {
         addr,
         http: reqwest::Client::new(),
+        org: None,
         _dir: dir,
         shutdown,
     }
@@ -168,11 +171,20 @@ impl Server {
     }
 
     async fn get(&self, path: &str) -> (u16, Value) {
-        self.call(None, "GET", path, None).await
+        self.call(self.org, "GET", path, None).await
     }
 
     async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        self.call(None, "POST", path, Some(body)).await
+        self.call(self.org, "POST", path, Some(body)).await
+    }
+
+    /// A GET whose body is not JSON (a download).
+    async fn raw_get(&self, path: &str) -> reqwest::Response {
+        let mut req = self.http.get(self.url(path));
+        if let Some(org) = self.org {
+            req = req.header("x-org-id", org).header("x-user-id", "user123");
+        }
+        req.send().await.unwrap()
     }
 
     /// Polls `GET /api/v2/jobs/{id}` until the job's status is no longer one of `passing`;
@@ -344,7 +356,9 @@ async fn deployguard_examples_replayed() {
     let root_path = root.path().canonicalize().unwrap();
     let p = planted();
     let repo = repo_with_secrets(&root_path, &p);
-    let s = start(local()).await;
+    // Every request carries `X-User-ID: user123` as in DeployGuard's examples (and the org).
+    let mut s = start(trusted()).await;
+    s.org = Some("acme");
 
     // Health checks (API_ARCHITECTURE.md, "Health Checks").
     let (status, health) = s.get("/api/v2/health").await;
@@ -386,7 +400,7 @@ async fn deployguard_examples_replayed() {
     assert_eq!(scan["config"]["scanners"][0]["name"], "secrets");
 
     // 2. Check Status: the scan ends awaiting a selection, with its secrets.
-    let detail = s.wait_job(None, &id, &["pending", "scanning"]).await;
+    let detail = s.wait_job(s.org, &id, &["pending", "scanning"]).await;
     let job = &detail["job"];
     assert_eq!(job["status"], "awaiting_selection", "{detail}");
     assert_eq!(job["total_secrets_found"], 2, "{detail}");
@@ -484,7 +498,7 @@ async fn deployguard_examples_replayed() {
         (200, &json!(1)),
         "{again}"
     );
-    let detail = s.wait_job(None, &id, &[]).await;
+    let detail = s.wait_job(s.org, &id, &[]).await;
     assert_eq!(detail["job"]["status"], "awaiting_selection");
     assert_eq!(detail["job"]["secrets_selected_for_cleaning"], 1);
 
@@ -493,7 +507,7 @@ async fn deployguard_examples_replayed() {
     assert_eq!(cleaning["job_id"], id.as_str());
     assert_eq!(cleaning["status"], "cleaning");
     assert_eq!(cleaning["message"], "Cleaning started for 1 secrets");
-    let detail = s.wait_job(None, &id, &["cleaning"]).await;
+    let detail = s.wait_job(s.org, &id, &["cleaning"]).await;
     assert_eq!(detail["job"]["status"], "clean_complete", "{detail}");
     assert_eq!(detail["job"]["clean_scan_id"], cleaning["scan_id"]);
     assert!(detail["job"]["clean_completed_at"].is_string());
@@ -503,12 +517,7 @@ async fn deployguard_examples_replayed() {
     );
 
     // 4. Download (zip by default) or Push.
-    let res = s
-        .http
-        .get(s.url(&format!("/api/v2/jobs/{id}/download")))
-        .send()
-        .await
-        .unwrap();
+    let res = s.raw_get(&format!("/api/v2/jobs/{id}/download")).await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["content-type"], "application/zip");
     assert!(res.headers()["content-disposition"]
@@ -517,11 +526,8 @@ async fn deployguard_examples_replayed() {
         .starts_with("attachment"));
     assert!(res.bytes().await.unwrap().starts_with(b"PK"));
     let res = s
-        .http
-        .get(s.url(&format!("/api/v2/jobs/{id}/download?format=bundle")))
-        .send()
-        .await
-        .unwrap();
+        .raw_get(&format!("/api/v2/jobs/{id}/download?format=bundle"))
+        .await;
     assert_eq!(res.status(), 200);
     let bundle = root_path.join("cleaned.bundle");
     std::fs::write(&bundle, res.bytes().await.unwrap()).unwrap();
@@ -558,7 +564,7 @@ async fn deployguard_examples_replayed() {
     assert_eq!(pushing["job_id"], id.as_str());
     assert_eq!(pushing["target_url"], target.to_string_lossy().as_ref());
     assert_eq!(pushing["status"], "pushing");
-    let detail = s.wait_job(None, &id, &["pushing"]).await;
+    let detail = s.wait_job(s.org, &id, &["pushing"]).await;
     assert_eq!(detail["job"]["status"], "completed", "{detail}");
     assert_eq!(detail["job"]["push_scan_id"], pushing["scan_id"]);
     assert!(detail["job"]["completed_at"].is_string());
@@ -577,7 +583,7 @@ async fn deployguard_examples_replayed() {
 
     // Delete: the job and its clean and push scans are gone.
     let (status, _) = s
-        .call(None, "DELETE", &format!("/api/v2/jobs/{id}"), None)
+        .call(s.org, "DELETE", &format!("/api/v2/jobs/{id}"), None)
         .await;
     assert_eq!(status, 204);
     for path in [
