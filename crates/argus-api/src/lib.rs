@@ -130,6 +130,7 @@ impl std::ops::Deref for AppState {
     tags(
         (name = "scans", description = "Scans, their lifecycle, findings and artifacts"),
         (name = "findings", description = "Findings and triage"),
+        (name = "remediation", description = "Clean a secrets scan's repository history, download or push the result"),
         (name = "templates", description = "Reusable scan configurations"),
         (name = "connectors", description = "Registered storage locations and their full scans"),
         (name = "events", description = "Live events (SSE and WebSocket)"),

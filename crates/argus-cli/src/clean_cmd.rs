@@ -15,7 +15,7 @@ use anyhow::{bail, Context};
 use argus_secrets::rewrite::{
     rewrite_history, RewriteControl, RewritePhase, RewritePlan, RewriteReport, DEFAULT_REPLACEMENT,
 };
-use argus_secrets::{is_git_repository, Engine, GitScanOptions, RuleSet, ScanControl, ScanPolicy};
+use argus_secrets::{is_git_repository, Engine, RuleSet, ScanControl};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -200,32 +200,13 @@ pub async fn run(args: CleanArgs, config_rules_dir: Option<PathBuf>) -> anyhow::
             c2.store(true, Ordering::Relaxed);
         }
     });
-    let opts = GitScanOptions {
-        policy: ScanPolicy {
-            keep_secret_values: true,
-            threads: args.threads,
-            ..ScanPolicy::default()
-        },
-        ..GitScanOptions::default()
-    };
     let repo = args.repo.clone();
     let (eng, ctl) = (Arc::clone(&engine), scan_ctl.clone());
     let wanted_hashes: BTreeSet<String> = wanted.keys().cloned().collect();
+    let threads = args.threads;
     let mut scan = tokio::task::spawn_blocking(move || {
-        let mut values = BTreeMap::new();
-        let mut encoded_only = BTreeSet::new();
-        eng.scan_git(&repo, &opts, &ctl, &mut |f| {
-            if !wanted_hashes.contains(&f.sha256) {
-                return;
-            }
-            if f.locations.iter().all(|l| l.encoding.is_some()) {
-                encoded_only.insert(f.sha256.clone());
-            }
-            if let Some(v) = f.secret {
-                values.insert(f.sha256, v);
-            }
-        })
-        .map(|_| (values, encoded_only))
+        argus_secrets::remediate::find_values(&eng, &repo, &wanted_hashes, threads, &ctl)
+            .map(|f| (f.values, f.encoded_only))
     });
     let (values, encoded_only) = loop {
         tokio::select! {

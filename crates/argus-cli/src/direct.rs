@@ -330,8 +330,16 @@ fn runnable(
     registry: &ScannerRegistry,
     name: &str,
 ) -> anyhow::Result<std::sync::Arc<dyn argus_core::scanner::Scanner>> {
+    if argus_core::remediation::is_internal(name) {
+        anyhow::bail!(
+            "'{name}' runs only inside the server (POST /api/v1/scans/{{id}}/clean or /push); in direct mode use `argus clean` and `argus push`"
+        );
+    }
     let Some(scanner) = registry.get(name).cloned() else {
-        let names: Vec<&str> = registry.names().collect();
+        let names: Vec<&str> = registry
+            .names()
+            .filter(|n| !argus_core::remediation::is_internal(n))
+            .collect();
         anyhow::bail!(
             "unknown scanner '{}'; available: {}",
             name,

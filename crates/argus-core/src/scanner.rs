@@ -14,8 +14,8 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::artifact::{ArtifactKey, ArtifactName, ArtifactStore, ByteStream};
-use crate::ids::ScanId;
 use crate::finding::NewFinding;
+use crate::ids::ScanId;
 use crate::target::{Target, TargetKind};
 use crate::task::Task;
 

@@ -44,6 +44,7 @@ pub mod gitleaks;
 pub mod output;
 mod packs;
 pub mod push;
+pub mod remediate;
 pub mod remote;
 pub mod rewrite;
 mod rules;

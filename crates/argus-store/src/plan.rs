@@ -50,6 +50,9 @@ use argus_core::scan::{ending, Progress, ScanState};
 use argus_core::task::{Task, TaskReport, TaskStatus};
 use argus_core::{FindingId, OrgId, ScanId, TaskId};
 
+/// Most characters of a task's error quoted in its scan's reason.
+const MAX_REASON_ERROR: usize = 500;
+
 /// An event to append: ids and times are assigned on insert.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct NewEvent {
@@ -187,6 +190,9 @@ struct Tally {
     admitted: u64,
     hit_max_results: bool,
     hit_max_tasks: bool,
+    /// The error of the last task of this batch that failed: a scan whose every task failed
+    /// names it in its reason (a clean or push scan has one task; its error is the answer).
+    last_error: Option<String>,
     /// Set by [`RecordPlan::endings`].
     progress: Option<Progress>,
 }
@@ -329,6 +335,7 @@ impl RecordPlan {
                             admitted: 0,
                             hit_max_results: false,
                             hit_max_tasks: false,
+                            last_error: None,
                             progress: None,
                         },
                     )
@@ -364,6 +371,7 @@ impl RecordPlan {
             return;
         };
         t.d_failed += 1;
+        t.last_error.clone_from(&row.error);
         let org = t.facts.org.clone();
         self.failed_events.push((
             order,
@@ -562,7 +570,13 @@ impl RecordPlan {
                 None
             };
             t.progress = Some(progress);
-            if let Some((to, reason)) = end {
+            if let Some((to, mut reason)) = end {
+                if let (ScanState::Failed, Some(r), Some(e), false) =
+                    (to, reason.as_mut(), &t.last_error, t.hit_max_tasks)
+                {
+                    let e: String = e.chars().take(MAX_REASON_ERROR).collect();
+                    r.push_str(&format!("; the last: {e}"));
+                }
                 out.push(Ending {
                     scan_id: *id,
                     to,
@@ -710,6 +724,44 @@ mod tests {
         let out = plan.finish(Vec::new());
         assert!(out.events.is_empty());
         assert_eq!(out.spawned, 0);
+    }
+
+    #[test]
+    fn a_scan_whose_every_task_failed_quotes_the_last_error() {
+        let s = ScanId::new();
+        let o = org("org-a");
+        let t = task(s, &o, "a");
+        let long = format!(
+            "the push to https://h/r.git was rejected: {}",
+            "x".repeat(900)
+        );
+        let reports = vec![report(
+            &t,
+            TaskStatus::Failed {
+                error: long.clone(),
+            },
+        )];
+        let mut f = facts(s, ScanState::Running);
+        f.progress.enqueued = 1;
+        let mut plan = plan_of(&reports, vec![f]);
+        plan.failed(FailedRow {
+            task_id: t.id,
+            scan_id: s,
+            scanner: "git-push".into(),
+            target: Value::Null,
+            error: Some(long.clone()),
+        });
+        let endings = plan.endings();
+        assert_eq!(endings.len(), 1);
+        assert_eq!(endings[0].to, ScanState::Failed);
+        let reason = endings[0].reason.clone().unwrap();
+        assert!(reason.starts_with("every task failed (1)"), "{reason}");
+        assert!(reason.contains("; the last: the push to https://h/r.git was rejected"));
+        assert!(
+            reason.len() < long.len(),
+            "the error is cut: {}",
+            reason.len()
+        );
     }
 
     #[test]

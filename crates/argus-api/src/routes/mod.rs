@@ -4,12 +4,17 @@
 
 pub(crate) mod connectors;
 pub(crate) mod findings;
+pub(crate) mod remediation;
 pub(crate) mod scans;
 pub(crate) mod system;
 pub(crate) mod templates;
 pub(crate) mod uploads;
 pub(crate) mod v2;
 
+use argus_core::artifact::ByteStream;
+use axum::body::Body;
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -21,6 +26,25 @@ use crate::AppState;
 #[derive(utoipa::OpenApi)]
 #[openapi(paths(scans::get_artifact))]
 struct HandRouted;
+
+/// A download: `bytes` as `application/octet-stream` (never rendered or sniffed by a browser),
+/// saved as `file_name`.
+pub(crate) fn attachment(bytes: ByteStream, file_name: &str) -> Response {
+    let mut res = Body::from_stream(bytes).into_response();
+    let headers = res.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{file_name}\"")) {
+        headers.insert(header::CONTENT_DISPOSITION, v);
+    }
+    res
+}
 
 /// Everything under `/api/v1`.
 pub(crate) fn api() -> OpenApiRouter<AppState> {
@@ -44,6 +68,9 @@ pub(crate) fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(scans::list_findings))
         .routes(routes!(scans::select_findings))
         .routes(routes!(scans::list_verdicts))
+        .routes(routes!(remediation::clean_scan))
+        .routes(routes!(remediation::download))
+        .routes(routes!(remediation::push_scan))
         .routes(routes!(uploads::scan_binary))
         .routes(routes!(scans::list_artifacts))
         .routes(routes!(live::scan_events))

@@ -6,7 +6,6 @@
 //! Triage changes (`POST /scans/{id}/findings/select`, `PATCH /findings/{id}`) invalidate the
 //! cached scan.
 
-use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -519,19 +518,6 @@ pub(crate) async fn get_artifact(
     // served, indistinguishable from a missing artifact) and reads the org-scoped metadata
     // before any bytes, so another org's artifact is a 404.
     let (meta, stream) = state.engine.scans().artifact(&caller, id, name).await?;
-    let mut res = Body::from_stream(stream).into_response();
-    let headers = res.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/octet-stream"),
-    );
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
     let file_name = meta.name.as_str().rsplit('/').next().unwrap_or("artifact");
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{file_name}\"")) {
-        headers.insert(header::CONTENT_DISPOSITION, v);
-    }
-    Ok(res)
+    Ok(super::attachment(stream, file_name))
 }

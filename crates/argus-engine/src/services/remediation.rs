@@ -448,7 +448,12 @@ impl Remediation<'_> {
             .create_derived(
                 who,
                 CreateScan {
-                    name: Some(format!("push to {}", target.value()).chars().take(200).collect()),
+                    name: Some(
+                        format!("push to {}", target.value())
+                            .chars()
+                            .take(200)
+                            .collect(),
+                    ),
                     config,
                     template_id: None,
                     start: true,

@@ -39,6 +39,10 @@ pub struct SecretsConfig {
     /// for ssh keys, a file) at start-up, so it is never in the config file, a scan's params, the
     /// database or the logs.
     pub credentials: BTreeMap<String, GitCredentialConfig>,
+    /// Base URL of an external credentials service (the DeployGuard design's: `GET
+    /// {url}/api/credentials/{id}` with `X-User-ID`, answering `{"username", "token"}`), for
+    /// pushes that name a `credentials_id`. Unset: pushes use configured credentials only.
+    pub credentials_service_url: Option<String>,
 }
 
 /// One git credential for `host`: a token (http(s) URLs) or an ssh key (ssh URLs); exactly one
@@ -97,7 +101,24 @@ impl Factory for SecretsFactory {
         cfg: SecretsConfig,
         doors: &Doors,
     ) -> Result<Vec<Arc<dyn Scanner>>, BuildError> {
-        Ok(vec![Arc::new(build_scanner(&cfg, doors)?)])
+        // The remediation scanners share the secrets scanner's rules, credentials and key.
+        let secrets = Arc::new(build_scanner(&cfg, doors)?);
+        let service = match &cfg.credentials_service_url {
+            Some(url) => Some(
+                crate::credentials::CredentialsService::new(url, doors).map_err(|e| {
+                    BuildError::Failed(format!("secrets.credentials_service_url: {e}"))
+                })?,
+            ),
+            None => None,
+        };
+        let clean: Arc<dyn Scanner> =
+            Arc::new(crate::remediate::GitCleanScanner::new(secrets.clone()));
+        let push: Arc<dyn Scanner> = Arc::new(crate::remediate::GitPushScanner::new(
+            secrets.clone(),
+            service,
+        ));
+        let secrets: Arc<dyn Scanner> = secrets;
+        Ok(vec![secrets, clean, push])
     }
 }
 

@@ -117,7 +117,7 @@ pub enum GitSecret {
 }
 
 /// How one clone authenticates.
-enum Auth {
+pub(crate) enum Auth {
     /// The process's own setup (no credential: public repositories, or allowed ambient ssh).
     Ambient,
     Token(SecretValue),
@@ -134,7 +134,7 @@ pub struct SecretsScanner {
     /// The process door `git` runs through.
     door: SharedProcessDoor,
     credentials: BTreeMap<String, GitCredential>,
-    repo_copy_key: Option<Arc<RepoCopyKey>>,
+    pub(crate) repo_copy_key: Option<Arc<RepoCopyKey>>,
     allow_ambient_ssh: bool,
 }
 
@@ -203,13 +203,23 @@ impl SecretsScanner {
         self
     }
 
+    /// Options for running this scanner's `git` through its door, each run limited to `timeout`.
+    pub(crate) fn git_options(&self, timeout: Duration) -> GitOptions {
+        GitOptions {
+            git: self.git.clone(),
+            timeout,
+            door: self.door.clone(),
+            ..GitOptions::default()
+        }
+    }
+
     /// Adds a credential that params can reference by `name`.
     pub fn with_credential(mut self, name: impl Into<String>, credential: GitCredential) -> Self {
         self.credentials.insert(name.into(), credential);
         self
     }
 
-    async fn engine(&self) -> Result<Arc<Engine>, ScanError> {
+    pub(crate) async fn engine(&self) -> Result<Arc<Engine>, ScanError> {
         self.engine
             .get_or_try_init(|| async {
                 tokio::task::spawn_blocking(Engine::builtin)
@@ -224,7 +234,7 @@ impl SecretsScanner {
 
     /// How cloning `url` authenticates with the named credential (checked against the URL's
     /// scheme and host), or why it may not run.
-    fn auth_for(&self, url: &str, name: Option<&str>) -> Result<Auth, String> {
+    pub(crate) fn auth_for(&self, url: &str, name: Option<&str>) -> Result<Auth, String> {
         let ssh = remote::is_ssh_url(url);
         let Some(name) = name else {
             if ssh && !self.allow_ambient_ssh {
@@ -269,7 +279,7 @@ impl SecretsScanner {
     }
 
     /// Git options for cloning with `auth`; an ssh key is written (mode 0600) into `ssh_dir`.
-    async fn clone_options(
+    pub(crate) async fn clone_options(
         &self,
         base: &GitOptions,
         auth: Auth,
@@ -484,7 +494,7 @@ pub fn to_new_finding(f: &Finding, target: &Target) -> NewFinding {
     }
 }
 
-fn git_error(e: GitError) -> ScanError {
+pub(crate) fn git_error(e: GitError) -> ScanError {
     match e {
         GitError::Cancelled => ScanError::Cancelled,
         GitError::Failed {
@@ -494,7 +504,7 @@ fn git_error(e: GitError) -> ScanError {
     }
 }
 
-fn engine_error(e: SecretsError) -> ScanError {
+pub(crate) fn engine_error(e: SecretsError) -> ScanError {
     match e {
         SecretsError::Cancelled => ScanError::Cancelled,
         other => ScanError::Failed(other.to_string()),
@@ -661,12 +671,7 @@ impl Scanner for SecretsScanner {
         let params = Params::parse(&ctx.params)?;
         let target = &ctx.task.target;
         let source = resolve(target)?;
-        let git = GitOptions {
-            git: self.git.clone(),
-            timeout: Duration::from_secs(params.timeout_secs),
-            door: self.door.clone(),
-            ..GitOptions::default()
-        };
+        let git = self.git_options(Duration::from_secs(params.timeout_secs));
         tokio::fs::create_dir_all(&ctx.work_dir)
             .await
             .map_err(|e| ScanError::Failed(format!("creating the work folder: {e}")))?;

@@ -3,6 +3,7 @@
 use super::*;
 use crate::finding::{Confidence, Location, Severity};
 use crate::{RefSelection, ScanPolicy};
+use sha2::{Digest, Sha256};
 
 fn scanner() -> SecretsScanner {
     SecretsScanner::new()

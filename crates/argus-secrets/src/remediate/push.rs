@@ -1,0 +1,189 @@
+//! `git-push`: one task per push scan, on the target remote (`repo` target = where to push).
+//!
+//! The input is the clean scan's bundle, staged by the remediation service as this scan's
+//! private file ([`argus_core::remediation::push_input_name`]); it is cloned (`--mirror`) into
+//! the work folder and pushed with [`crate::push::push`]. Credentials: a configured token
+//! credential by name (bound to its host), or an id of the external credentials service
+//! (`secrets.credentials_service_url`), fetched at the moment of use for the push's creator.
+//! The outcome (each ref's update) is kept as the artifact `push/result.json`; a rejected push
+//! fails the task with git's message, credentials masked.
+
+use super::{stage_input, work_dir};
+use crate::credentials::{CredentialsService, GitAuth, DEFAULT_TOKEN_USERNAME};
+use crate::push::{push, PushError, PushOptions};
+use crate::remote::{self, GitOptions};
+use crate::scanner::{git_error, Auth, SecretsScanner};
+use argus_core::artifact::ArtifactName;
+use argus_core::remediation::{self as contract, PushParams, INTERNAL_SOURCE, PUSH_SCANNER};
+use argus_core::scanner::{Emission, ScanError, Scanner, ScannerInfo, TaskContext};
+use argus_core::target::{Target, TargetKind};
+use argus_core::CoreError;
+use async_trait::async_trait;
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Limit per `git` run of a push.
+const GIT_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// The `git-push` scanner; shares the `secrets` scanner's `git`, door and credentials.
+#[derive(Debug)]
+pub struct GitPushScanner {
+    secrets: Arc<SecretsScanner>,
+    service: Option<CredentialsService>,
+}
+
+impl GitPushScanner {
+    /// The scanner over `secrets`' credentials, with the external credentials service when one
+    /// is configured.
+    pub fn new(secrets: Arc<SecretsScanner>, service: Option<CredentialsService>) -> Self {
+        GitPushScanner { secrets, service }
+    }
+
+    fn git(&self) -> GitOptions {
+        self.secrets.git_options(GIT_TIMEOUT)
+    }
+
+    /// Why these params cannot authenticate a push to `url` (checked at creation and at run).
+    fn check_auth(&self, url: &str, params: &PushParams) -> Result<(), String> {
+        if params.credentials_id.is_some() && self.service.is_none() {
+            return Err("credentials_id needs an external credentials service, and none is configured (secrets.credentials_service_url)".into());
+        }
+        if let Some(name) = &params.credential {
+            match self.secrets.auth_for(url, Some(name))? {
+                Auth::Token(_) => {}
+                _ => {
+                    return Err(format!(
+                        "credential '{name}' is an ssh key; pushing supports token credentials (http(s) URLs) only"
+                    ))
+                }
+            }
+        } else if remote::is_ssh_url(url) {
+            return Err(
+                "pushing to ssh URLs is not supported: push to an http(s) URL with a token credential".into(),
+            );
+        }
+        Ok(())
+    }
+
+    /// The credential for this push, fetched now.
+    async fn auth(&self, url: &str, params: &PushParams) -> Result<Option<GitAuth>, ScanError> {
+        if let Some(name) = &params.credential {
+            return match self
+                .secrets
+                .auth_for(url, Some(name))
+                .map_err(ScanError::Failed)?
+            {
+                Auth::Token(token) => Ok(Some(GitAuth {
+                    username: DEFAULT_TOKEN_USERNAME.to_owned(),
+                    token,
+                })),
+                _ => Err(ScanError::Failed(format!(
+                    "credential '{name}' is not a token credential"
+                ))),
+            };
+        }
+        if let (Some(id), Some(service)) = (&params.credentials_id, &self.service) {
+            return service
+                .fetch(id, &params.user_id)
+                .await
+                .map(Some)
+                .map_err(|e| ScanError::Failed(format!("fetching credential '{id}': {e}")));
+        }
+        Ok(None)
+    }
+}
+
+fn parse(params: &Value) -> Result<PushParams, String> {
+    serde_json::from_value::<PushParams>(params.clone())
+        .map_err(|e| format!("git-push params: {e}"))
+}
+
+#[async_trait]
+impl Scanner for GitPushScanner {
+    fn info(&self) -> ScannerInfo {
+        ScannerInfo {
+            name: PUSH_SCANNER.into(),
+            description:
+                "Pushes a cleaned repository to a remote (run by POST /api/v1/scans/{id}/push)."
+                    .into(),
+            source: INTERNAL_SOURCE.into(),
+            target_kinds: vec![TargetKind::Repo],
+            params_schema: json!({"type": "object"}),
+            available: true,
+            detail: None,
+        }
+    }
+
+    fn validate_params(&self, params: &Value) -> Result<(), CoreError> {
+        parse(params)
+            .map(|_| ())
+            .map_err(|m| CoreError::invalid("", m))
+    }
+
+    fn check_target(&self, target: &Target, params: &Value) -> Result<(), CoreError> {
+        let params = parse(params).map_err(|m| CoreError::invalid("", m))?;
+        let url = target.value();
+        if url::Url::parse(url).is_ok_and(|u| u.password().is_some()) {
+            return Err(CoreError::invalid(
+                "/target_url",
+                "the target URL holds a password: pass a credential instead",
+            ));
+        }
+        self.check_auth(url, &params)
+            .map_err(|m| CoreError::invalid("/target_url", m))
+    }
+
+    async fn run(&self, ctx: &TaskContext) -> Result<(), ScanError> {
+        if ctx.cancel.is_cancelled() {
+            return Err(ScanError::Cancelled);
+        }
+        let params = parse(&ctx.params).map_err(ScanError::Failed)?;
+        let url = ctx.task.target.value().to_owned();
+        self.check_auth(&url, &params).map_err(ScanError::Failed)?;
+        let work = work_dir(ctx).await?;
+        let bundle = work.join("clean.bundle");
+        let input = contract::push_input_name()
+            .map_err(|e| ScanError::Failed(format!("push input name: {e}")))?;
+        if !stage_input(ctx, &input, &bundle).await? {
+            return Err(ScanError::Failed(
+                "this push has no cleaned repository to push (was the clean scan deleted?)".into(),
+            ));
+        }
+        let git = self.git();
+        let repo = work.join("clean.git");
+        let cloned = remote::clone_into(&bundle.to_string_lossy(), &repo, &git, &ctx.cancel).await;
+        let _ = tokio::fs::remove_file(&bundle).await;
+        cloned.map_err(git_error)?;
+
+        let auth = self.auth(&url, &params).await?;
+        let opts = PushOptions {
+            refs: params.refs.clone(),
+            mirror: params.mirror,
+            force: params.force,
+        };
+        let outcome = push(&repo, &url, &opts, auth.as_ref(), &git, &ctx.cancel)
+            .await
+            .map_err(|e| match e {
+                PushError::Cancelled => ScanError::Cancelled,
+                e if e.is_transient() => ScanError::Retryable(e.to_string()),
+                e => ScanError::Failed(e.to_string()),
+            })?;
+        drop(auth);
+        tracing::info!(task = %ctx.task.id, refs = outcome.refs.len(), "pushed");
+        let file = work.join("result.json");
+        let body = serde_json::to_vec_pretty(&json!({ "target": url, "refs": outcome.refs }))
+            .map_err(|e| ScanError::Failed(format!("encoding the push result: {e}")))?;
+        tokio::fs::write(&file, body)
+            .await
+            .map_err(|e| ScanError::Failed(format!("writing the push result: {e}")))?;
+        ctx.emit
+            .send(Emission::Artifact {
+                name: ArtifactName::parse("push/result.json")
+                    .map_err(|e| ScanError::Failed(e.to_string()))?,
+                path: file,
+                content_type: "application/json".into(),
+            })
+            .await
+    }
+}
