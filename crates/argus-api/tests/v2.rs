@@ -57,9 +57,55 @@ impl Drop for Server {
     }
 }
 
+/// A fake of DeployGuard's external credentials service: `GET /api/credentials/{id}` answers
+/// `{"username", "token"}` and records `(id, X-User-ID)` of every request.
+struct Credentials {
+    url: String,
+    asked: Arc<std::sync::Mutex<Vec<(String, String)>>>,
+    token: String,
+}
+
+async fn credentials_service() -> Credentials {
+    use axum::extract::{Path as UrlPath, State};
+    use axum::http::HeaderMap;
+    type Asked = Arc<std::sync::Mutex<Vec<(String, String)>>>;
+    let asked: Asked = Arc::default();
+    // Built at run time so this file does not hold a token-shaped string.
+    let token = format!("{}{}", "svc-token-", "Qm4Zr8Lw2Px6");
+    let answer = token.clone();
+    let app = axum::Router::new()
+        .route(
+            "/api/credentials/{id}",
+            axum::routing::get(
+                move |State(asked): State<Asked>, UrlPath(id): UrlPath<String>, h: HeaderMap| {
+                    let answer = answer.clone();
+                    async move {
+                        let user = h
+                            .get("x-user-id")
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("")
+                            .to_owned();
+                        asked.lock().unwrap().push((id, user));
+                        axum::Json(json!({"username": "x-access-token", "token": answer}))
+                    }
+                },
+            ),
+        )
+        .with_state(asked.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    Credentials { url, asked, token }
+}
+
 /// A server as `common::start_with` builds it, plus `argus-secrets`' scanners (built from its
 /// catalog as `argus serve` builds them, with a repository copy key).
 async fn start(auth: AuthConfig) -> Server {
+    start_with(auth, None).await
+}
+
+/// [`start`], with `secrets.credentials_service_url` when given.
+async fn start_with(auth: AuthConfig, credentials_service_url: Option<&str>) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let db = SqliteDb::open(&dir.path().join("argus.db")).await.unwrap();
     let store = SqliteStore::new(db.clone()).await.unwrap();
@@ -98,10 +144,11 @@ async fn start(auth: AuthConfig) -> Server {
             "5a".repeat(32),
         )]))))
         .with_artifacts(artifacts);
-    let tables = BTreeMap::from([(
-        "secrets".to_owned(),
-        json!({ "repo_copy_key_env": KEY_VAR }),
-    )]);
+    let mut secrets = json!({ "repo_copy_key_env": KEY_VAR });
+    if let Some(url) = credentials_service_url {
+        secrets["credentials_service_url"] = json!(url);
+    }
+    let tables = BTreeMap::from([("secrets".to_owned(), secrets)]);
     for scanner in catalog.build(&tables, &doors).unwrap() {
         registry.register(scanner);
     }
@@ -357,7 +404,8 @@ async fn deployguard_examples_replayed() {
     let p = planted();
     let repo = repo_with_secrets(&root_path, &p);
     // Every request carries `X-User-ID: user123` as in DeployGuard's examples (and the org).
-    let mut s = start(trusted()).await;
+    let creds = credentials_service().await;
+    let mut s = start_with(trusted(), Some(&creds.url)).await;
     s.org = Some("acme");
 
     // Health checks (API_ARCHITECTURE.md, "Health Checks").
@@ -555,6 +603,7 @@ async fn deployguard_examples_replayed() {
             json!({
                 "target_platform": "github",
                 "target_url": target.to_string_lossy(),
+                "target_credentials_id": "cred-xyz-789",
                 "force_push": true
             }),
         )
@@ -568,6 +617,13 @@ async fn deployguard_examples_replayed() {
     assert_eq!(detail["job"]["status"], "completed", "{detail}");
     assert_eq!(detail["job"]["push_scan_id"], pushing["scan_id"]);
     assert!(detail["job"]["completed_at"].is_string());
+    // The target credential was fetched from the credentials service for the job's user, at the
+    // moment of the push, and its token shows in no answer.
+    assert_eq!(
+        creds.asked.lock().unwrap().clone(),
+        vec![("cred-xyz-789".to_owned(), "user123".to_owned())]
+    );
+    assert!(!detail.to_string().contains(&creds.token));
     let pushed = whole_history(&target);
     assert!(
         pushed.contains("read the token from the environment"),
