@@ -708,3 +708,124 @@ async fn clean_download_and_push_through_the_api() {
         assert!(!contains(bytes, &basic), "token in {}", path.display());
     }
 }
+
+/// Without a repository copy key the secrets scan keeps no copy: the clean reads the repository
+/// again (here in place, a local one the server may read). Per-rule replacements and messages
+/// are applied; a second clean of a cleaned source fails naming what is missing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_kept_copy_the_clean_reads_the_repository_again() {
+    let root = tempfile::tempdir().unwrap();
+    let root_path = root.path().canonicalize().unwrap();
+    let real = format!("{}{}", "ghp_", "Q3mN8xK2vL7pT4wR9sY1dF6gH0jZ5c2Iw3yy");
+    let test_only = format!("{}{}", "glpat-", "Ab3Cd4Ef5Gh6Ij7Kl8Mn");
+    let (repo, _) = fixture(&root_path, &real, &test_only);
+    // The secret in a commit message too.
+    git(
+        &repo,
+        &[
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-m",
+            &format!("rotate {real}"),
+        ],
+    );
+    let data = root_path.join("data");
+    let roots = format!("[\"{}\"]", repo.display());
+    let env: Vec<(String, String)> = [
+        ("ARGUS_AUTH__MODE", "trusted-headers"),
+        ("ARGUS_AUTH__TRUSTED_PROXIES", "[\"127.0.0.1\"]"),
+        ("ARGUS_SCAN__LOCAL_ROOTS", roots.as_str()),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let data_arg = data.to_string_lossy().into_owned();
+    let server = common::spawn_argus(
+        "serve",
+        &[
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--workers",
+            "2",
+            "--data-dir",
+            &data_arg,
+        ],
+        &env,
+        true,
+    );
+    let api = Api::new(server.base.as_deref().unwrap(), ORG);
+    let (status, scan) = api
+        .call(
+            "POST",
+            "/scans",
+            Some(json!({
+                "config": {
+                    "scanners": [{"name": "secrets"}],
+                    "targets": [{"kind": "repo", "value": repo.to_string_lossy()}]
+                },
+                "start": true
+            })),
+        )
+        .await;
+    assert_eq!(status, 201, "{scan}");
+    let source = scan["id"].as_str().unwrap().to_owned();
+    assert_eq!(api.ended(&source).await["state"], "completed");
+    let (_, page) = api
+        .call("GET", &format!("/scans/{source}/findings"), None)
+        .await;
+    let real_ids: Vec<Value> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["data"]["rule_id"] == "github-pat-classic")
+        .map(|f| f["id"].clone())
+        .collect();
+    assert!(!real_ids.is_empty(), "{page}");
+    let (status, _) = api
+        .call(
+            "POST",
+            &format!("/scans/{source}/findings/select"),
+            Some(json!({"select": real_ids})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, clean) = api
+        .call(
+            "POST",
+            &format!("/scans/{source}/clean"),
+            Some(json!({
+                "replacement": "<gone>",
+                "replace_rules": {"github-pat-classic": "ghp_REMOVED"},
+                "messages": true
+            })),
+        )
+        .await;
+    assert_eq!(status, 202, "{clean}");
+    let clean_id = clean["id"].as_str().unwrap().to_owned();
+    let done = api.ended(&clean_id).await;
+    assert_eq!(done["state"], "completed", "{done}");
+    let (status, bundle, _) = api
+        .bytes(&format!("/scans/{clean_id}/download?format=bundle"))
+        .await;
+    assert_eq!(status, 200);
+    std::fs::write(root_path.join("c.bundle"), &bundle).unwrap();
+    git(
+        &root_path,
+        &["clone", "-q", "--mirror", "c.bundle", "c.git"],
+    );
+    let cleaned = root_path.join("c.git");
+    git(&cleaned, &["fsck", "--full"]);
+    let all = git(&cleaned, &["log", "--all", "-p", "--format=%B"]);
+    assert!(
+        !all.contains(&real),
+        "the value is gone from blobs and messages"
+    );
+    assert!(
+        all.contains("ghp_REMOVED"),
+        "the rule's replacement is used"
+    );
+    assert!(all.contains("rotate ghp_REMOVED"), "messages too: {all}");
+    assert!(all.contains(&test_only), "the unselected secret stays");
+}

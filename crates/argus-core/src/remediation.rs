@@ -86,7 +86,7 @@ pub struct CleanParams {
     #[serde(default)]
     pub messages: bool,
     /// The source scan's `credential` param, for cloning again when no sealed copy was kept.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credential: Option<String>,
 }
 
@@ -95,10 +95,10 @@ pub struct CleanParams {
 #[serde(deny_unknown_fields)]
 pub struct PushParams {
     /// A configured credential by name (`[secrets.credentials.NAME]`).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credential: Option<String>,
     /// A credential of the external credentials service, fetched at the moment of use.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials_id: Option<String>,
     /// The user the credentials service is asked for (`X-User-ID`): the push's creator.
     pub user_id: String,

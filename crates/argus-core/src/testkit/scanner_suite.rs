@@ -21,7 +21,11 @@
 //! - [`stops_within_one_second_of_cancel`]: a run that would go on for a long time returns
 //!   `ScanError::Cancelled` within one second of its token firing;
 //! - [`emits_stable_fingerprints`]: two runs of the same task emit at least one finding and the
-//!   same set of fingerprints.
+//!   same set of fingerprints; for an action scanner ([`Emits::Artifacts`]: a clean, a push),
+//!   at least one artifact and the same artifact names.
+//!
+//! A fixture may give its runs task inputs ([`ScannerFixture::with_input`]): private files put
+//! under each run's scan in an in-memory artifact store, read through `TaskContext::inputs`.
 //!
 //! Runs are real: the scanner's own `run` with a real work folder, emissions drained as the
 //! engine drains them. The generated tests need `tokio` (`macros`, `rt-multi-thread`) among the
@@ -38,11 +42,14 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 
+use crate::artifact::{ArtifactKey, ArtifactName, ArtifactStore, ByteStream};
 use crate::error::CoreError;
 use crate::finding::NewFinding;
 use crate::ids::{OrgId, ScanId, TaskId};
 use crate::scan::Priority;
-use crate::scanner::{Emission, Emitter, ScanError, Scanner, ScannerRegistry, TaskContext};
+use crate::scanner::{
+    Emission, Emitter, ScanError, Scanner, ScannerRegistry, TaskContext, TaskInputs,
+};
 use crate::target::{Target, TargetKind};
 use crate::task::Task;
 
@@ -70,6 +77,10 @@ pub struct ScannerFixture {
     pub slow: Run,
     /// Params the schema must refuse, with the JSON pointer the error must name.
     pub bad_params: Vec<(serde_json::Value, String)>,
+    /// What a successful run produces (findings, unless the scanner acts).
+    pub emits: Emits,
+    /// Private files every run's scan holds (its task inputs).
+    pub inputs: Vec<(ArtifactName, Vec<u8>)>,
     // Dropped last: temporary folders, repositories, stand-in executables.
     _guard: Box<dyn Any + Send>,
 }
@@ -90,9 +101,80 @@ impl ScannerFixture {
             run,
             slow,
             bad_params,
+            emits: Emits::Findings,
+            inputs: Vec::new(),
             _guard: Box::new(guard),
         }
     }
+
+    /// For an action scanner: its runs emit artifacts, not findings.
+    pub fn emitting_artifacts(mut self) -> Self {
+        self.emits = Emits::Artifacts;
+        self
+    }
+
+    /// Gives every run the private file `name` with `bytes` as a task input.
+    pub fn with_input(mut self, name: ArtifactName, bytes: Vec<u8>) -> Self {
+        self.inputs.push((name, bytes));
+        self
+    }
+}
+
+/// What a fixture's successful run must emit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Emits {
+    /// At least one finding (scanners that look for something).
+    Findings,
+    /// At least one artifact (scanners that act: clean, push).
+    Artifacts,
+}
+
+/// Task inputs in memory: the files of one fixture, under whichever scan a run has.
+struct MemoryInputs(Vec<(ArtifactName, Vec<u8>)>);
+
+#[async_trait]
+impl ArtifactStore for MemoryInputs {
+    fn backend(&self) -> &'static str {
+        "memory"
+    }
+    async fn put(&self, _: &ArtifactKey, _: ByteStream) -> crate::error::Result<u64> {
+        Err(CoreError::Backend("suite inputs are read-only".into()))
+    }
+    async fn put_file(&self, _: &ArtifactKey, _: &std::path::Path) -> crate::error::Result<u64> {
+        Err(CoreError::Backend("suite inputs are read-only".into()))
+    }
+    async fn get(&self, key: &ArtifactKey) -> crate::error::Result<ByteStream> {
+        let bytes = self
+            .0
+            .iter()
+            .find(|(n, _)| n == &key.name)
+            .map(|(_, b)| bytes::Bytes::from(b.clone()))
+            .ok_or_else(|| CoreError::not_found("artifact", key.name.as_str()))?;
+        Ok(Box::pin(one_chunk(bytes)))
+    }
+    async fn delete_scan(&self, _: ScanId) -> crate::error::Result<()> {
+        Ok(())
+    }
+    async fn ping(&self) -> crate::error::Result<()> {
+        Ok(())
+    }
+}
+
+/// A stream of one chunk.
+fn one_chunk(
+    b: bytes::Bytes,
+) -> impl futures_core::Stream<Item = std::io::Result<bytes::Bytes>> + Send {
+    struct Once(Option<bytes::Bytes>);
+    impl futures_core::Stream for Once {
+        type Item = std::io::Result<bytes::Bytes>;
+        fn poll_next(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<Self::Item>> {
+            std::task::Poll::Ready(self.0.take().map(Ok))
+        }
+    }
+    Once(Some(b))
 }
 
 /// How the suite obtains the scanners of one crate (or one family, like the built-in tools).
@@ -164,13 +246,24 @@ pub struct Outcome {
     pub result: Result<(), ScanError>,
     pub findings: Vec<NewFinding>,
     pub targets: Vec<Target>,
-    /// Every other emission (sub-tasks, artifacts, enumeration reports), counted.
+    /// Names of the artifacts emitted.
+    pub artifacts: Vec<String>,
+    /// Every other emission (sub-tasks, private files, enumeration reports), counted.
     pub others: usize,
 }
 
 /// Runs `run` once as a worker would: a fresh task and work folder, emissions drained
 /// concurrently; `cancel` is the task's token.
 pub async fn run_once(run: &Run, cancel: CancellationToken) -> Outcome {
+    run_with(run, cancel, &[]).await
+}
+
+/// [`run_once`] with task inputs.
+pub async fn run_with(
+    run: &Run,
+    cancel: CancellationToken,
+    inputs: &[(ArtifactName, Vec<u8>)],
+) -> Outcome {
     let name = run.scanner.info().name;
     let work = tempfile::tempdir().expect("work folder");
     let task = Task {
@@ -187,31 +280,39 @@ pub async fn run_once(run: &Run, cancel: CancellationToken) -> Outcome {
     };
     let (emit, mut rx) = Emitter::channel(256);
     let drain = tokio::spawn(async move {
-        let (mut findings, mut targets, mut others) = (Vec::new(), Vec::new(), 0);
+        let (mut findings, mut targets, mut artifacts, mut others) =
+            (Vec::new(), Vec::new(), Vec::new(), 0);
         while let Some(e) = rx.recv().await {
             match e {
                 Emission::Finding(f) => findings.push(f),
                 Emission::Target(t) => targets.push(t),
+                Emission::Artifact { name, .. } => artifacts.push(name.as_str().to_owned()),
                 _ => others += 1,
             }
         }
-        (findings, targets, others)
+        (findings, targets, artifacts, others)
     });
+    let inputs = if inputs.is_empty() {
+        TaskInputs::none()
+    } else {
+        TaskInputs::of(task.scan_id, Arc::new(MemoryInputs(inputs.to_vec())))
+    };
     let ctx = TaskContext {
         task,
         params: run.params.clone(),
         cancel,
         work_dir: work.path().to_path_buf(),
         emit,
-        inputs: crate::scanner::TaskInputs::none(),
+        inputs,
     };
     let result = run.scanner.run(&ctx).await;
     drop(ctx);
-    let (findings, targets, others) = drain.await.expect("drain task");
+    let (findings, targets, artifacts, others) = drain.await.expect("drain task");
     Outcome {
         result,
         findings,
         targets,
+        artifacts,
         others,
     }
 }
@@ -298,7 +399,8 @@ pub async fn stops_within_one_second_of_cancel(h: &dyn ScannerHarness) {
         let cancel = CancellationToken::new();
         let run = fx.slow.clone();
         let token = cancel.clone();
-        let running = tokio::spawn(async move { run_once(&run, token).await });
+        let inputs = fx.inputs.clone();
+        let running = tokio::spawn(async move { run_with(&run, token, &inputs).await });
         // Long enough for the run to be under way (a process started, a blob being read).
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert!(
@@ -324,14 +426,29 @@ pub async fn stops_within_one_second_of_cancel(h: &dyn ScannerHarness) {
     }
 }
 
-/// Two runs of the same task emit findings with the same fingerprints.
+/// Two runs of the same task emit findings with the same fingerprints (an action scanner: the
+/// same artifacts).
 pub async fn emits_stable_fingerprints(h: &dyn ScannerHarness) {
     for fx in fixtures(h).await {
         let name = fx.scanner.info().name;
         let mut sets = Vec::new();
         for round in 0..2 {
-            let out = run_once(&fx.run, CancellationToken::new()).await;
+            let out = run_with(&fx.run, CancellationToken::new(), &fx.inputs).await;
             assert!(out.result.is_ok(), "{name}, run {round}: {:?}", out.result);
+            if fx.emits == Emits::Artifacts {
+                assert!(
+                    !out.artifacts.is_empty(),
+                    "{name}, run {round}: the fixture's run emitted no artifact"
+                );
+                let names: BTreeSet<String> = out.artifacts.iter().cloned().collect();
+                assert_eq!(
+                    names.len(),
+                    out.artifacts.len(),
+                    "{name}: an artifact twice"
+                );
+                sets.push(names);
+                continue;
+            }
             assert!(
                 !out.findings.is_empty(),
                 "{name}, run {round}: the fixture's run emitted no finding"

@@ -12,7 +12,7 @@
 //!    and a `.zip` of a bare mirror, the commit map, and a JSON report (counts, refs updated,
 //!    signatures dropped, LFS pointers left, notes not re-keyed; no values).
 
-use super::{find_values, stage_input, work_dir};
+use super::{clean_schema, find_values, parse_params, stage_input, work_dir};
 use crate::export::{export_to_file, ExportFormat};
 use crate::remote::{self, GitOptions};
 use crate::rewrite::{rewrite_history, RewriteControl, RewriteError, RewritePlan, RewriteReport};
@@ -181,23 +181,21 @@ impl Scanner for GitCleanScanner {
             description: "Rewrites a repository's history so the secrets selected in a secrets scan are gone (run by POST /api/v1/scans/{id}/clean).".into(),
             source: INTERNAL_SOURCE.into(),
             target_kinds: vec![TargetKind::Repo],
-            params_schema: json!({"type": "object"}),
+            params_schema: clean_schema().0.clone(),
             available: true,
             detail: None,
         }
     }
 
     fn validate_params(&self, params: &Value) -> Result<(), CoreError> {
-        serde_json::from_value::<CleanParams>(params.clone())
-            .map(|_| ())
-            .map_err(|e| CoreError::invalid("", format!("git-clean params: {e}")))
+        parse_params::<CleanParams>(clean_schema(), params).map(|_| ())
     }
 
     async fn run(&self, ctx: &TaskContext) -> Result<(), ScanError> {
         if ctx.cancel.is_cancelled() {
             return Err(ScanError::Cancelled);
         }
-        let params: CleanParams = serde_json::from_value(ctx.params.clone())
+        let params: CleanParams = parse_params(clean_schema(), &ctx.params)
             .map_err(|e| ScanError::Failed(format!("git-clean params: {e}")))?;
         if params.selected.is_empty() {
             return Err(ScanError::Failed("nothing selected to clean".into()));

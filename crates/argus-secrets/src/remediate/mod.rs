@@ -28,10 +28,79 @@ use crate::finding::SecretValue;
 use crate::git::GitScanOptions;
 use crate::SecretsError;
 use argus_core::scanner::{ScanError, TaskContext};
+use argus_core::CoreError;
 use futures::StreamExt;
+use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use tokio::io::AsyncWriteExt;
+
+type Schema = (Value, Option<jsonschema::Validator>);
+
+fn compiled(s: Value) -> Schema {
+    let v = argus_scanners::schema::compile(&s).ok();
+    (s, v)
+}
+
+/// `git-clean`'s params (`argus_core::remediation::CleanParams`) as a JSON schema.
+fn clean_schema() -> &'static Schema {
+    static S: OnceLock<Schema> = OnceLock::new();
+    S.get_or_init(|| {
+        compiled(json!({
+            "type": "object",
+            "additionalProperties": false,
+            "required": ["selected", "replacement"],
+            "properties": {
+                "selected": {"type": "array", "minItems": 1, "items": {
+                    "type": "object",
+                    "additionalProperties": false,
+                    "required": ["sha256", "rule_id"],
+                    "properties": {
+                        "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                        "rule_id": {"type": "string", "minLength": 1}
+                    }
+                }, "description": "the selected secrets: SHA-256 of the value and the rule that found it"},
+                "replacement": {"type": "string", "maxLength": 1000},
+                "replace_rules": {"type": "object", "additionalProperties": {"type": "string", "maxLength": 1000}},
+                "messages": {"type": "boolean"},
+                "credential": {"type": "string", "minLength": 1}
+            }
+        }))
+    })
+}
+
+/// `git-push`'s params (`argus_core::remediation::PushParams`) as a JSON schema.
+fn push_schema() -> &'static Schema {
+    static S: OnceLock<Schema> = OnceLock::new();
+    S.get_or_init(|| {
+        compiled(json!({
+            "type": "object",
+            "additionalProperties": false,
+            "required": ["user_id"],
+            "properties": {
+                "credential": {"type": "string", "minLength": 1},
+                "credentials_id": {"type": "string", "minLength": 1, "maxLength": 512},
+                "user_id": {"type": "string", "minLength": 1},
+                "refs": {"type": "array", "maxItems": 100, "items": {"type": "string", "minLength": 1}},
+                "mirror": {"type": "boolean"},
+                "force": {"type": "boolean"}
+            }
+        }))
+    })
+}
+
+/// Checks `params` against `schema` (errors name the JSON pointer), then parses them.
+fn parse_params<T: serde::de::DeserializeOwned>(
+    schema: &'static Schema,
+    params: &Value,
+) -> Result<T, CoreError> {
+    let Some(v) = &schema.1 else {
+        return Err(CoreError::Backend("params schema does not compile".into()));
+    };
+    argus_scanners::schema::validate_with(v, params)?;
+    serde_json::from_value(params.clone()).map_err(|e| CoreError::invalid("", e.to_string()))
+}
 
 /// What [`find_values`] found.
 #[derive(Debug, Default)]

@@ -8,7 +8,7 @@
 //! The outcome (each ref's update) is kept as the artifact `push/result.json`; a rejected push
 //! fails the task with git's message, credentials masked.
 
-use super::{stage_input, work_dir};
+use super::{parse_params, push_schema, stage_input, work_dir};
 use crate::credentials::{CredentialsService, GitAuth, DEFAULT_TOKEN_USERNAME};
 use crate::push::{push, PushError, PushOptions};
 use crate::remote::{self, GitOptions};
@@ -94,9 +94,8 @@ impl GitPushScanner {
     }
 }
 
-fn parse(params: &Value) -> Result<PushParams, String> {
-    serde_json::from_value::<PushParams>(params.clone())
-        .map_err(|e| format!("git-push params: {e}"))
+fn parse(params: &Value) -> Result<PushParams, CoreError> {
+    parse_params(push_schema(), params)
 }
 
 #[async_trait]
@@ -109,20 +108,18 @@ impl Scanner for GitPushScanner {
                     .into(),
             source: INTERNAL_SOURCE.into(),
             target_kinds: vec![TargetKind::Repo],
-            params_schema: json!({"type": "object"}),
+            params_schema: push_schema().0.clone(),
             available: true,
             detail: None,
         }
     }
 
     fn validate_params(&self, params: &Value) -> Result<(), CoreError> {
-        parse(params)
-            .map(|_| ())
-            .map_err(|m| CoreError::invalid("", m))
+        parse(params).map(|_| ())
     }
 
     fn check_target(&self, target: &Target, params: &Value) -> Result<(), CoreError> {
-        let params = parse(params).map_err(|m| CoreError::invalid("", m))?;
+        let params = parse(params)?;
         let url = target.value();
         if url::Url::parse(url).is_ok_and(|u| u.password().is_some()) {
             return Err(CoreError::invalid(
@@ -138,7 +135,8 @@ impl Scanner for GitPushScanner {
         if ctx.cancel.is_cancelled() {
             return Err(ScanError::Cancelled);
         }
-        let params = parse(&ctx.params).map_err(ScanError::Failed)?;
+        let params =
+            parse(&ctx.params).map_err(|e| ScanError::Failed(format!("git-push params: {e}")))?;
         let url = ctx.task.target.value().to_owned();
         self.check_auth(&url, &params).map_err(ScanError::Failed)?;
         let work = work_dir(ctx).await?;
