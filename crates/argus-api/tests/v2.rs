@@ -312,7 +312,16 @@ fn repo_with_secrets(root: &Path, p: &Planted) -> PathBuf {
         &repo,
         &["commit", "-q", "-am", "read the token from the environment"],
     );
+    git(&repo, &["tag", "v1"]);
     repo
+}
+
+/// The refs of a repository, by name.
+fn refs(repo: &Path) -> BTreeSet<String> {
+    git(repo, &["for-each-ref", "--format=%(refname)"])
+        .lines()
+        .map(str::to_owned)
+        .collect()
 }
 
 /// Every blob and message of every ref of `repo`, as text.
@@ -624,12 +633,37 @@ async fn deployguard_examples_replayed() {
         vec![("cred-xyz-789".to_owned(), "user123".to_owned())]
     );
     assert!(!detail.to_string().contains(&creds.token));
+    // Every branch and tag by default (`push_all_branches`).
+    assert_eq!(
+        refs(&target),
+        BTreeSet::from(["refs/heads/main".to_owned(), "refs/tags/v1".to_owned()])
+    );
     let pushed = whole_history(&target);
     assert!(
         pushed.contains("read the token from the environment"),
         "{pushed}"
     );
     assert!(!pushed.contains(&p.real));
+
+    // Only `target_branch` with `push_all_branches: false`.
+    let one = root_path.join("one-branch.git");
+    std::fs::create_dir(&one).unwrap();
+    git(&one, &["init", "-q", "--bare"]);
+    let (status, pushing_one) = s
+        .post(
+            &format!("/api/v2/jobs/{id}/push"),
+            json!({
+                "target_url": one.to_string_lossy(),
+                "target_branch": "main",
+                "push_all_branches": false
+            }),
+        )
+        .await;
+    assert_eq!(status, 200, "{pushing_one}");
+    let detail = s.wait_job(s.org, &id, &["pushing"]).await;
+    assert_eq!(detail["job"]["status"], "completed", "{detail}");
+    assert_eq!(detail["job"]["push_scan_id"], pushing_one["scan_id"]);
+    assert_eq!(refs(&one), BTreeSet::from(["refs/heads/main".to_owned()]));
 
     // Every status ever answered is one of DeployGuard's.
     let (_, list) = s.get("/api/v2/jobs").await;
@@ -647,6 +681,7 @@ async fn deployguard_examples_replayed() {
         format!("/api/v1/scans/{id}"),
         format!("/api/v1/scans/{}", cleaning["scan_id"].as_str().unwrap()),
         format!("/api/v1/scans/{}", pushing["scan_id"].as_str().unwrap()),
+        format!("/api/v1/scans/{}", pushing_one["scan_id"].as_str().unwrap()),
     ] {
         let (status, p) = s.get(&path).await;
         assert_eq!(status, 404, "{path}: {p}");
