@@ -1021,6 +1021,24 @@ async fn bad_input_is_a_problem_never_a_500() {
         .await
         .unwrap();
     assert_eq!(common::read(res).await.0, 400);
+    // A job deleted right away (its scan queued, running or already done) is stopped first,
+    // then gone.
+    let (status, quick) = s
+        .post("/api/v2/jobs", json!({"source_url": repo_url}))
+        .await;
+    assert_eq!(status, 201, "{quick}");
+    let quick = quick["id"].as_str().unwrap();
+    let (status, p) = s
+        .call(None, "DELETE", &format!("/api/v2/jobs/{quick}"), None)
+        .await;
+    assert_eq!(status, 204, "{p}");
+    for path in [
+        format!("/api/v2/jobs/{quick}"),
+        format!("/api/v1/scans/{quick}"),
+    ] {
+        assert_eq!(s.get(&path).await.0, 404, "{path}");
+    }
+
     // The job is unchanged by all of that.
     let detail = s.wait_job(None, &id, &[]).await;
     assert_eq!(detail["job"]["status"], "awaiting_selection", "{detail}");

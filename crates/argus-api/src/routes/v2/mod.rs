@@ -52,6 +52,11 @@
 //!   fetched from the credentials service at push time by the remediation service.
 //! - `source_branch` absent scans every branch and tag (DeployGuard defaulted to `main`).
 //!
+//! Cost: a job's view takes a few store reads (the scan, its triage counts, its derived scans);
+//! `GET /jobs` walks the org's scans newest first and views the jobs among them until the page is
+//! full (jobs are not stored apart from other scans), so a status filter that matches few jobs
+//! reads more.
+//!
 //! Invariant: handlers only call engine services with the caller's principal (tenancy is theirs);
 //! every job route first loads the job through the org-scoped scans service.
 
