@@ -3,9 +3,10 @@
 //!
 //! Shape: everything lives under `/api/v1`, except `/healthz`, `/readyz`, the interactive docs
 //! at `/docs`, a second copy of the OpenAPI document at `/openapi.json`, and the
-//! DeployGuard-compatible jobs API under `/api/v2` (a thin layer over the same services). Routes and their
-//! OpenAPI operations are declared together (`#[utoipa::path]` + `utoipa_axum::routes!`), so the
-//! document at `/api/v1/openapi.json` lists exactly the routes the router serves.
+//! DeployGuard-compatible jobs API under `/api/v2` (a thin layer over the same services, see
+//! `routes::v2`). Routes and their OpenAPI operations are declared together (`#[utoipa::path]` +
+//! `utoipa_axum::routes!`), so the document at `/api/v1/openapi.json` lists exactly the routes
+//! the router serves.
 //!
 //! Invariants:
 //! - Only this crate knows HTTP. Handlers are thin: identify the caller, parse input with the

@@ -49,7 +49,9 @@
 //! - `source_credentials_id` is recorded on the job (label `deployguard.source_credentials_id`)
 //!   but the scan clones with the `secrets` scanner's own credentials: cloning with a credential
 //!   of the external service is not supported by the scanner yet. `target_credentials_id` is
-//!   fetched from the credentials service at push time by the remediation service.
+//!   fetched from the credentials service (`secrets.credentials_service_url`; without one it is
+//!   a 422) by the push when it runs, for the caller's user.
+//! - `POST /jobs/{id}/clean` and `/push` answer 200 as DeployGuard's did (v1 answers 202).
 //! - `source_branch` absent scans every branch and tag (DeployGuard defaulted to `main`).
 //!
 //! Cost: a job's view takes a few store reads (the scan, its triage counts, its derived scans);
