@@ -2,9 +2,11 @@
 //! the OpenAPI document and problem-details errors.
 //!
 //! Shape: everything lives under `/api/v1`, except `/healthz`, `/readyz`, the interactive docs
-//! at `/docs` and a second copy of the OpenAPI document at `/openapi.json`. Routes and their
-//! OpenAPI operations are declared together (`#[utoipa::path]` + `utoipa_axum::routes!`), so the
-//! document at `/api/v1/openapi.json` lists exactly the routes the router serves.
+//! at `/docs`, a second copy of the OpenAPI document at `/openapi.json`, and the
+//! DeployGuard-compatible jobs API under `/api/v2` (a thin layer over the same services, see
+//! `routes::v2`). Routes and their OpenAPI operations are declared together (`#[utoipa::path]` +
+//! `utoipa_axum::routes!`), so the document at `/api/v1/openapi.json` lists exactly the routes
+//! the router serves.
 //!
 //! Invariants:
 //! - Only this crate knows HTTP. Handlers are thin: identify the caller, parse input with the
@@ -133,7 +135,8 @@ impl std::ops::Deref for AppState {
         (name = "templates", description = "Reusable scan configurations"),
         (name = "connectors", description = "Registered storage locations and their full scans"),
         (name = "events", description = "Live events (SSE and WebSocket)"),
-        (name = "system", description = "Scanners, metadata, health")
+        (name = "system", description = "Scanners, metadata, health"),
+        (name = "deployguard", description = "DeployGuard-compatible jobs (`/api/v2`): a job is a secrets scan of one repository, cleaned and pushed through derived scans")
     )
 )]
 struct ApiDoc;
@@ -145,6 +148,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(utoipa_axum::routes!(routes::system::readyz))
         .routes(utoipa_axum::routes!(routes::system::openapi_json_root))
         .nest("/api/v1", routes::api())
+        .nest("/api/v2", routes::v2::api())
 }
 
 /// The OpenAPI 3.1 document of the API.

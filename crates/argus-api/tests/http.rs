@@ -1082,6 +1082,18 @@ async fn openapi_lists_every_route_and_every_listed_route_is_served() {
         ("get", "/api/v1/meta"),
         ("get", "/api/v1/openapi.json"),
         ("get", "/openapi.json"),
+        // The DeployGuard-compatible layer (tests/v2.rs).
+        ("get", "/api/v2/health"),
+        ("get", "/api/v2/health/ready"),
+        ("get", "/api/v2/jobs"),
+        ("post", "/api/v2/jobs"),
+        ("get", "/api/v2/jobs/{id}"),
+        ("delete", "/api/v2/jobs/{id}"),
+        ("get", "/api/v2/jobs/{id}/secrets"),
+        ("post", "/api/v2/jobs/{id}/secrets/select"),
+        ("post", "/api/v2/jobs/{id}/clean"),
+        ("get", "/api/v2/jobs/{id}/download"),
+        ("post", "/api/v2/jobs/{id}/push"),
     ];
     let paths = spec["paths"].as_object().unwrap();
     let mut documented = BTreeSet::new();

@@ -9,6 +9,7 @@ pub(crate) mod scans;
 pub(crate) mod system;
 pub(crate) mod templates;
 pub(crate) mod uploads;
+pub(crate) mod v2;
 
 use argus_core::artifact::ByteStream;
 use axum::body::Body;
