@@ -50,11 +50,13 @@ impl GitPushScanner {
     /// key unless ambient ssh is allowed), and a credentials service when an id is given.
     fn check_auth(&self, url: &str, params: &PushParams) -> Result<(), String> {
         if params.credentials_id.is_some() {
+            // Its token is sent only to an http(s) target's host (see `crate::push`).
             if self.service.is_none() {
                 return Err("credentials_id needs an external credentials service, and none is configured (secrets.credentials_service_url)".into());
             }
-            if remote::http_host(url).is_none() {
-                return Err("a credential of the credentials service is a token for http(s) URLs; this target is not one".into());
+            if remote::is_ssh_url(url) {
+                // Else ssh would fall back to this server's own identity.
+                return Err("a credential of the credentials service is a token; ssh URLs need a named ssh key credential".into());
             }
             return Ok(());
         }
