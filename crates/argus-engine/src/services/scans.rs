@@ -254,6 +254,9 @@ impl Scans<'_> {
     {
         self.validate_any(&req.config)?;
         let start = req.start;
+        if start {
+            self.require_queue().await?;
+        }
         let scan = self
             .insert(
                 who,
