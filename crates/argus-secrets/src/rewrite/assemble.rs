@@ -405,9 +405,7 @@ pub(crate) fn assemble(
             });
             match carried.flatten() {
                 Some(d) => {
-                    let z = super::pack::deflate(&d).map_err(io("compressing a delta"))?;
-                    out.add_delta(target, base_at, d.len(), &z)
-                        .map_err(werr())?;
+                    out.add_delta_raw(target, base_at, &d).map_err(werr())?;
                     stats.carried += 1;
                 }
                 None => {

@@ -30,6 +30,39 @@ pub(crate) struct PackWriter {
     written: gix::hashtable::HashMap<ObjectId, u64>,
     /// (id, offset, CRC-32 of the entry's header and compressed bytes) per entry.
     entries: Vec<(ObjectId, u64, u32)>,
+    deflater: Deflater,
+    zbuf: Vec<u8>,
+}
+
+/// A zlib compressor reused for every object one thread writes: a new stream allocates and
+/// zeroes a few hundred KiB of tables (fresh pages, each faulted in), which for small trees,
+/// commits and deltas cost more than compressing them; a reset only clears the hash table.
+pub(crate) struct Deflater(flate2::Compress);
+
+impl Deflater {
+    pub(crate) fn new() -> Self {
+        Deflater(flate2::Compress::new(flate2::Compression::fast(), true))
+    }
+
+    /// Compress `data` as one zlib stream into `out` (replacing its contents).
+    pub(crate) fn deflate(&mut self, data: &[u8], out: &mut Vec<u8>) -> std::io::Result<()> {
+        self.0.reset();
+        out.clear();
+        out.reserve(data.len() / 2 + 64);
+        loop {
+            let done = usize::try_from(self.0.total_in()).unwrap_or(usize::MAX);
+            let rest = data.get(done..).unwrap_or(&[]);
+            match self
+                .0
+                .compress_vec(rest, out, flate2::FlushCompress::Finish)
+                .map_err(std::io::Error::other)?
+            {
+                flate2::Status::StreamEnd => return Ok(()),
+                // The output is full: more room, and go on.
+                _ => out.reserve(out.capacity().max(64)),
+            }
+        }
+    }
 }
 
 /// Zlib-compress an object's bytes (callers do this in parallel, outside the writer's lock).
@@ -169,6 +202,8 @@ impl PackWriter {
             pos: 12,
             written: Default::default(),
             entries: Vec::new(),
+            deflater: Deflater::new(),
+            zbuf: Vec::new(),
         })
     }
 
@@ -242,8 +277,33 @@ impl PackWriter {
         if self.written.contains_key(&id) {
             return Ok(());
         }
-        let z = deflate(data)?;
-        self.add(id, kind, data.len(), &z)
+        let mut z = std::mem::take(&mut self.zbuf);
+        let result = self
+            .deflater
+            .deflate(data, &mut z)
+            .and_then(|()| self.add(id, kind, data.len(), &z));
+        self.zbuf = z;
+        result
+    }
+
+    /// Compress and append a delta (its instructions `delta`) against the object written at
+    /// `base`.
+    pub(crate) fn add_delta_raw(
+        &mut self,
+        id: ObjectId,
+        base: u64,
+        delta: &[u8],
+    ) -> std::io::Result<()> {
+        if self.written.contains_key(&id) {
+            return Ok(());
+        }
+        let mut z = std::mem::take(&mut self.zbuf);
+        let result = self
+            .deflater
+            .deflate(delta, &mut z)
+            .and_then(|()| self.add_delta(id, base, delta.len(), &z));
+        self.zbuf = z;
+        result
     }
 
     /// Close a scratch pack that is only read back by offset (never handed to git): its path and
@@ -375,6 +435,20 @@ mod tests {
         // gix reads it too (the same index a later rewrite of this output would use).
         let gix_repo = gix::open(repo).unwrap();
         assert_eq!(gix_repo.find_object(b1).unwrap().data, big);
+    }
+
+    #[test]
+    fn a_reused_deflater_gives_streams_that_inflate_back() {
+        let mut d = Deflater::new();
+        let mut z = Vec::new();
+        let big: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 253) as u8).collect();
+        for data in [&b"tree"[..], &big, b"", b"commit"] {
+            d.deflate(data, &mut z).unwrap();
+            let mut back = Vec::new();
+            std::io::Read::read_to_end(&mut flate2::read::ZlibDecoder::new(&z[..]), &mut back)
+                .unwrap();
+            assert_eq!(back, data);
+        }
     }
 
     #[test]
