@@ -715,3 +715,108 @@ fn packed_deltas_are_carried_over_into_a_self_contained_output() {
         map[&run(&r, &["rev-parse", "r1^{commit}"])]
     );
 }
+
+/// Several packs (an object in two of them, deltas in each) and loose objects on top: the output
+/// still holds every reachable object exactly once and nothing else.
+#[test]
+fn several_packs_and_loose_objects_make_one_self_contained_pack() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = dir.path().join("src");
+    std::fs::create_dir_all(&r).unwrap();
+    git(&r, &["init", "-q", "-b", "main"], ALICE, T0);
+    let mut day = 0i64;
+    let mut commit = |r: &Path, files: &[(&str, String)]| {
+        for (f, body) in files {
+            write(r, f, body);
+        }
+        day += 1;
+        git(r, &["add", "-A"], ALICE, T0 + day * DAY);
+        git(
+            r,
+            &["commit", "-q", "-m", &format!("c{day}")],
+            ALICE,
+            T0 + day * DAY,
+        );
+    };
+    let body = |v: usize, secret: bool| -> String {
+        let mut s: String = (0..40).map(|l| format!("row {l} {}\n", l * v)).collect();
+        if secret {
+            s.push_str(&format!("key={GH_TOKEN}\n"));
+        }
+        s
+    };
+    for v in 0..10 {
+        commit(
+            &r,
+            &[
+                ("a/x.txt", body(v, v >= 4)),
+                ("b/y.txt", body(v + 1, false)),
+            ],
+        );
+    }
+    run(&r, &["repack", "-adq"]);
+    for v in 10..20 {
+        commit(
+            &r,
+            &[
+                ("a/x.txt", body(v, v < 15)),
+                ("b/y.txt", body(v + 1, false)),
+            ],
+        );
+    }
+    // A second pack that holds some of the first one's objects again.
+    run(&r, &["repack", "-dq", "--window=10"]);
+    run(&r, &["repack", "-q", "-f"]);
+    for v in 20..23 {
+        commit(&r, &[("a/x.txt", body(v, v == 21))]);
+    }
+    let packs = std::fs::read_dir(r.join(".git/objects/pack"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "pack")
+        })
+        .count();
+    assert!(packs >= 2, "{packs} packs");
+
+    let out = dir.path().join("o.git");
+    let rep =
+        rewrite_history(&r, &out, &plan_for(&[GH_TOKEN]), &RewriteControl::default()).unwrap();
+    assert!(rep.commits_rewritten > 0);
+    let fsck = git_ok(&out, &["fsck", "--full", "--strict", "--unreachable"]);
+    assert!(
+        fsck.status.success() && fsck.stdout.is_empty(),
+        "fsck: {}{}",
+        String::from_utf8_lossy(&fsck.stdout),
+        String::from_utf8_lossy(&fsck.stderr)
+    );
+    let reachable: BTreeSet<String> = run(&out, &["rev-list", "--objects", "--all"])
+        .lines()
+        .map(|l| l.split(' ').next().unwrap().to_string())
+        .collect();
+    // Every entry of the output's one pack is a distinct reachable object.
+    let counts = run(&out, &["count-objects", "-v"]);
+    assert!(
+        counts.contains("count: 0\n") && counts.contains("packs: 1\n"),
+        "{counts}"
+    );
+    assert!(
+        counts.contains(&format!("in-pack: {}\n", reachable.len())),
+        "{counts} vs {} reachable",
+        reachable.len()
+    );
+    assert_eq!(rep.objects_written as usize, reachable.len());
+    assert!(
+        !String::from_utf8_lossy(&git_ok(&out, &["log", "-p", "--all"]).stdout).contains(GH_TOKEN)
+    );
+    let map = map_of(&rep);
+    let tip = run(&r, &["rev-parse", "main"]);
+    assert_eq!(run(&out, &["rev-parse", "main"]), map[&tip]);
+    assert_eq!(
+        run(&out, &["show", "main~3:b/y.txt"]),
+        run(&r, &["show", "main~3:b/y.txt"])
+    );
+}

@@ -251,6 +251,10 @@ fn apply_edits(data: &mut [u8], edits: &[Edit], hash_len: usize) -> bool {
     true
 }
 
+/// Reads an object of the source whole into the buffer; its kind.
+pub(crate) type ReadWhole<'r> =
+    dyn FnMut(&ObjectId, &mut Vec<u8>) -> Result<gix::objs::Kind, RewriteError> + 'r;
+
 /// What [`assemble`] reads besides the source packs.
 pub(crate) struct Sources<'a> {
     pub packs: &'a PackSet,
@@ -292,7 +296,7 @@ pub(crate) fn assemble(
     src: &Sources<'_>,
     keep: &gix::hashtable::HashSet<ObjectId>,
     out: &mut super::pack::PackWriter,
-    read: &mut dyn FnMut(&ObjectId, &mut Vec<u8>) -> Result<gix::objs::Kind, RewriteError>,
+    read: &mut ReadWhole<'_>,
     control: &RewriteControl,
 ) -> Result<AssembleStats, RewriteError> {
     let hash_len = src.hash.len_in_bytes();

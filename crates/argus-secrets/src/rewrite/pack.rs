@@ -18,6 +18,9 @@ use std::fs::File;
 use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
+/// An entry of a scratch pack: id, offset, end.
+pub(crate) type ScratchEntry = (ObjectId, u64, u64);
+
 /// Appends objects to a temporary pack file in a repository's `objects/pack` folder.
 pub(crate) struct PackWriter {
     file: BufWriter<File>,
@@ -129,7 +132,7 @@ fn index_v2(
     entries: &mut [(ObjectId, u64, u32)],
     pack_sum: &gix::oid,
 ) -> std::io::Result<Vec<u8>> {
-    entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    entries.sort_unstable_by_key(|e| e.0);
     let n = entries.len();
     let mut out = Vec::with_capacity(8 + 1024 + n * (hash.len_in_bytes() + 8) + 64);
     out.extend_from_slice(b"\xfftOc\0\0\0\x02");
@@ -308,7 +311,7 @@ impl PackWriter {
 
     /// Close a scratch pack that is only read back by offset (never handed to git): its path and
     /// every entry as (id, offset, end), in file order.
-    pub(crate) fn finish_scratch(self) -> std::io::Result<(PathBuf, Vec<(ObjectId, u64, u64)>)> {
+    pub(crate) fn finish_scratch(self) -> std::io::Result<(PathBuf, Vec<ScratchEntry>)> {
         let mut file = self.file.into_inner().map_err(|e| e.into_error())?;
         file.flush()?;
         let end = self.pos;
