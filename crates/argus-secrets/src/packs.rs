@@ -20,6 +20,9 @@
 //! but the process holds only its windows. Git writes each delta family contiguously (base and
 //! deltas, `compute_write_order`), so the depth-first walk mostly stays inside one window.
 //!
+//! [`RawReader`] gives the entries of a pack as stored (header, compressed bytes, CRC-32 from the
+//! index) in pack order, for the history rewrite, which copies them into its output pack.
+//!
 //! Invariants: a blob is visited at most once even when several packs hold it (`done` flags); a
 //! blob that no pack yields (loose objects, a `REF_DELTA` base outside its pack, a damaged entry)
 //! is left unvisited, and the caller reads it through the object database instead, so the set of
@@ -226,6 +229,119 @@ impl PackSet {
             );
         }
         done.into_iter().map(AtomicBool::into_inner).collect()
+    }
+}
+
+/// One entry of a pack as stored, for copying it into another pack (`rewrite`'s output).
+pub(crate) struct RawEntry {
+    /// The object's id.
+    pub id: ObjectId,
+    /// Where the entry starts in its pack.
+    pub offset: u64,
+    /// Where it ends (the next entry's offset, or the trailing checksum).
+    pub end: u64,
+    /// The entry's CRC-32 from a version 2 index (over header and compressed bytes).
+    pub crc32: Option<u32>,
+}
+
+/// What an entry's header says.
+pub(crate) struct RawHeader {
+    pub kind: RawKind,
+    /// The inflated size of the entry's data (the object, or the delta's instructions).
+    pub size: u64,
+    /// Where the compressed data starts within the entry's bytes.
+    pub data_at: usize,
+}
+
+/// The kind of a pack entry.
+pub(crate) enum RawKind {
+    /// A whole object.
+    Base,
+    /// A delta against the entry at this offset of the same pack.
+    OfsDelta(u64),
+    /// A delta against the object with this id.
+    RefDelta(ObjectId),
+}
+
+/// Sequential access to the raw entries of the packs of a [`PackSet`].
+pub(crate) struct RawReader<'p> {
+    packs: &'p PackSet,
+    window: Window,
+    inflate: gix::zlib::Inflate,
+}
+
+impl PackSet {
+    /// How many packs were opened.
+    pub(crate) fn len(&self) -> usize {
+        self.packs.len()
+    }
+
+    /// The entries of pack `pi` in pack order (ascending offsets).
+    pub(crate) fn raw_entries(&self, pi: usize) -> Vec<RawEntry> {
+        let Some((index, data)) = self.packs.get(pi) else {
+            return Vec::new();
+        };
+        let mut order: Vec<(u64, u32)> = (0..index.num_objects())
+            .map(|i| (index.pack_offset_at_index(i), i))
+            .collect();
+        order.sort_unstable();
+        order
+            .iter()
+            .enumerate()
+            .map(|(p, &(offset, i))| RawEntry {
+                id: index.oid_at_index(i).to_owned(),
+                offset,
+                end: data.end_at(p),
+                crc32: index.crc32_at_index(i),
+            })
+            .collect()
+    }
+
+    /// A reader of raw entries.
+    pub(crate) fn raw_reader(&self) -> RawReader<'_> {
+        RawReader {
+            packs: self,
+            window: Window::default(),
+            inflate: gix::zlib::Inflate::default(),
+        }
+    }
+}
+
+impl RawReader<'_> {
+    /// The bytes of `entry` of pack `pi` (header and compressed data) and what its header says;
+    /// `None` when it cannot be read or parsed.
+    pub(crate) fn entry(&mut self, pi: usize, entry: &RawEntry) -> Option<(&[u8], RawHeader)> {
+        let (_, data) = self.packs.packs.get(pi)?;
+        let bytes = self.window.get(pi as u32, data, entry.offset, entry.end)?;
+        let e = pack::data::Entry::from_bytes(bytes, entry.offset, data.hash).ok()?;
+        let kind = match e.header {
+            pack::data::entry::Header::OfsDelta { base_distance } => {
+                RawKind::OfsDelta(e.checked_base_pack_offset(base_distance)?)
+            }
+            pack::data::entry::Header::RefDelta { base_id } => RawKind::RefDelta(base_id),
+            h => {
+                h.as_kind()?;
+                RawKind::Base
+            }
+        };
+        let header = RawHeader {
+            kind,
+            size: e.decompressed_size,
+            data_at: e.header_size(),
+        };
+        Some((bytes, header))
+    }
+
+    /// Inflate the data of `entry` of pack `pi` (a whole object or a delta's instructions) into
+    /// `out`; false when it cannot be read or does not inflate to the size its header says.
+    pub(crate) fn inflate(&mut self, pi: usize, entry: &RawEntry, out: &mut Vec<u8>) -> bool {
+        let Some((_, data)) = self.packs.packs.get(pi) else {
+            return false;
+        };
+        let Some((e, body)) = self.window.entry(pi as u32, data, entry.offset, entry.end) else {
+            return false;
+        };
+        inflate_entry(&mut self.inflate, &e, body, out)
     }
 }
 

@@ -591,3 +591,232 @@ fn signed_tags_over_rewritten_commits_lose_their_signature() {
         .status
         .success());
 }
+
+/// A packed history with long delta chains of trees and blobs (one folder's files edited over
+/// and over, a secret in one file for a while and in another folder for good): the output pack
+/// is written directly, with deltas copied, carried over to changed trees, or resolved where
+/// their base held a secret. It must hold exactly the reachable objects, pass `git fsck --full`
+/// and `git verify-pack`, and read back as the source with only the secret replaced.
+#[test]
+fn packed_deltas_are_carried_over_into_a_self_contained_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = dir.path().join("src");
+    std::fs::create_dir_all(&r).unwrap();
+    git(&r, &["init", "-q", "-b", "main"], ALICE, T0);
+    let text = |f: usize, v: usize| -> String {
+        (0..60)
+            .map(|l| {
+                format!(
+                    "line {l} of file {f}, version {}\n",
+                    if l == v % 60 { v } else { 0 }
+                )
+            })
+            .collect()
+    };
+    for v in 0..80usize {
+        let f = v % 12;
+        let mut body = text(f, v);
+        if f == 3 && (20..60).contains(&v) {
+            body.push_str(&format!("token = {STRIPE}\n"));
+        }
+        write(&r, &format!("d/f{f}.txt"), &body);
+        if v == 30 {
+            write(&r, "e/keys.env", &format!("NPM={NPM_TOKEN}\n"));
+        }
+        git(&r, &["add", "-A"], ALICE, T0 + v as i64 * DAY);
+        git(
+            &r,
+            &["commit", "-q", "-m", &format!("v{v}")],
+            ALICE,
+            T0 + v as i64 * DAY,
+        );
+        if v == 50 {
+            git(
+                &r,
+                &["tag", "-a", "-m", "release", "r1"],
+                ALICE,
+                T0 + v as i64 * DAY,
+            );
+        }
+    }
+    run(&r, &["repack", "-adfq", "--depth=50", "--window=50"]);
+    let before = snapshot(&r);
+    let out = dir.path().join("o.git");
+    let rep = rewrite_history(
+        &r,
+        &out,
+        &plan_for(&[STRIPE, NPM_TOKEN]),
+        &RewriteControl::default(),
+    )
+    .unwrap();
+    assert_eq!(snapshot(&r), before, "the source is untouched");
+    assert_eq!(rep.commits_total, 80);
+    // The first secret comes in with v27 (d/f3.txt).
+    assert_eq!(rep.commits_rewritten, 53, "from the first secret on");
+    assert!(rep.trees_changed > 60, "{}", rep.trees_changed);
+    assert!(rep.deltas_reused > 100, "{}", rep.deltas_reused);
+
+    // One pack with its index, nothing else; every delta's base is inside it.
+    let packs: Vec<_> = std::fs::read_dir(out.join("objects/pack"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(packs.len(), 2, "{packs:?}");
+    let idx = packs.iter().find(|p| p.ends_with(".idx")).unwrap();
+    let verify = git_ok(&out, &["verify-pack", "-v", &format!("objects/pack/{idx}")]);
+    let listing = String::from_utf8_lossy(&verify.stdout);
+    assert!(verify.status.success(), "verify-pack: {listing}");
+    assert!(listing.contains("chain length = 1"), "{listing}");
+    let fsck = git_ok(&out, &["fsck", "--full", "--strict", "--unreachable"]);
+    assert!(
+        fsck.status.success() && fsck.stdout.is_empty(),
+        "fsck: {}{}",
+        String::from_utf8_lossy(&fsck.stdout),
+        String::from_utf8_lossy(&fsck.stderr)
+    );
+    // Exactly the reachable objects.
+    let reachable: BTreeSet<String> = run(&out, &["rev-list", "--objects", "--all"])
+        .lines()
+        .map(|l| l.split(' ').next().unwrap().to_string())
+        .collect();
+    let stored: BTreeSet<String> = run(
+        &out,
+        &[
+            "cat-file",
+            "--batch-all-objects",
+            "--batch-check=%(objectname)",
+        ],
+    )
+    .lines()
+    .map(str::to_string)
+    .collect();
+    assert_eq!(stored, reachable);
+    assert_eq!(rep.objects_written as usize, stored.len());
+    for id in &stored {
+        let body =
+            String::from_utf8_lossy(&git_ok(&out, &["cat-file", "-p", id]).stdout).into_owned();
+        assert!(!body.contains(STRIPE) && !body.contains(NPM_TOKEN), "{id}");
+    }
+
+    // Every version reads back as the source's with the secrets replaced.
+    let map = map_of(&rep);
+    for (old, new) in &map {
+        let files = run(&r, &["ls-tree", "-r", "--name-only", old]);
+        assert_eq!(files, run(&out, &["ls-tree", "-r", "--name-only", new]));
+        for f in files.lines() {
+            let a = run(&r, &["show", &format!("{old}:{f}")])
+                .replace(STRIPE, DEFAULT_REPLACEMENT)
+                .replace(NPM_TOKEN, DEFAULT_REPLACEMENT);
+            assert_eq!(a, run(&out, &["show", &format!("{new}:{f}")]), "{old}:{f}");
+        }
+    }
+    assert_eq!(
+        run(&out, &["rev-parse", "r1^{commit}"]),
+        map[&run(&r, &["rev-parse", "r1^{commit}"])]
+    );
+}
+
+/// Several packs (an object in two of them, deltas in each) and loose objects on top: the output
+/// still holds every reachable object exactly once and nothing else.
+#[test]
+fn several_packs_and_loose_objects_make_one_self_contained_pack() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = dir.path().join("src");
+    std::fs::create_dir_all(&r).unwrap();
+    git(&r, &["init", "-q", "-b", "main"], ALICE, T0);
+    let mut day = 0i64;
+    let mut commit = |r: &Path, files: &[(&str, String)]| {
+        for (f, body) in files {
+            write(r, f, body);
+        }
+        day += 1;
+        git(r, &["add", "-A"], ALICE, T0 + day * DAY);
+        git(
+            r,
+            &["commit", "-q", "-m", &format!("c{day}")],
+            ALICE,
+            T0 + day * DAY,
+        );
+    };
+    let body = |v: usize, secret: bool| -> String {
+        let mut s: String = (0..40).map(|l| format!("row {l} {}\n", l * v)).collect();
+        if secret {
+            s.push_str(&format!("key={GH_TOKEN}\n"));
+        }
+        s
+    };
+    for v in 0..10 {
+        commit(
+            &r,
+            &[
+                ("a/x.txt", body(v, v >= 4)),
+                ("b/y.txt", body(v + 1, false)),
+            ],
+        );
+    }
+    run(&r, &["repack", "-adq"]);
+    for v in 10..20 {
+        commit(
+            &r,
+            &[
+                ("a/x.txt", body(v, v < 15)),
+                ("b/y.txt", body(v + 1, false)),
+            ],
+        );
+    }
+    // A second pack that holds some of the first one's objects again.
+    run(&r, &["repack", "-dq", "--window=10"]);
+    run(&r, &["repack", "-q", "-f"]);
+    for v in 20..23 {
+        commit(&r, &[("a/x.txt", body(v, v == 21))]);
+    }
+    let packs = std::fs::read_dir(r.join(".git/objects/pack"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "pack")
+        })
+        .count();
+    assert!(packs >= 2, "{packs} packs");
+
+    let out = dir.path().join("o.git");
+    let rep =
+        rewrite_history(&r, &out, &plan_for(&[GH_TOKEN]), &RewriteControl::default()).unwrap();
+    assert!(rep.commits_rewritten > 0);
+    let fsck = git_ok(&out, &["fsck", "--full", "--strict", "--unreachable"]);
+    assert!(
+        fsck.status.success() && fsck.stdout.is_empty(),
+        "fsck: {}{}",
+        String::from_utf8_lossy(&fsck.stdout),
+        String::from_utf8_lossy(&fsck.stderr)
+    );
+    let reachable: BTreeSet<String> = run(&out, &["rev-list", "--objects", "--all"])
+        .lines()
+        .map(|l| l.split(' ').next().unwrap().to_string())
+        .collect();
+    // Every entry of the output's one pack is a distinct reachable object.
+    let counts = run(&out, &["count-objects", "-v"]);
+    assert!(
+        counts.contains("count: 0\n") && counts.contains("packs: 1\n"),
+        "{counts}"
+    );
+    assert!(
+        counts.contains(&format!("in-pack: {}\n", reachable.len())),
+        "{counts} vs {} reachable",
+        reachable.len()
+    );
+    assert_eq!(rep.objects_written as usize, reachable.len());
+    assert!(
+        !String::from_utf8_lossy(&git_ok(&out, &["log", "-p", "--all"]).stdout).contains(GH_TOKEN)
+    );
+    let map = map_of(&rep);
+    let tip = run(&r, &["rev-parse", "main"]);
+    assert_eq!(run(&out, &["rev-parse", "main"]), map[&tip]);
+    assert_eq!(
+        run(&out, &["show", "main~3:b/y.txt"]),
+        run(&r, &["show", "main~3:b/y.txt"])
+    );
+}

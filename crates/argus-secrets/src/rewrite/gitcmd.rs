@@ -1,4 +1,4 @@
-//! Running `git` for the steps gix does not do for us (init, index-pack, ref updates, repack),
+//! Running `git` for the steps gix does not do for us (init, ref updates),
 //! always through the platform's process door (`argus_scanners::process`).
 //!
 //! The rewrite itself is synchronous (it may be called from a blocking task or from a plain
@@ -11,7 +11,7 @@ use std::path::Path;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-/// Long enough for a repack of a very large repository; cancellation is checked between steps.
+/// Long enough for ref updates of a very large repository; cancellation is checked between steps.
 const GIT_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 
 /// Run `git args...` in `dir`, feeding `stdin`; returns stdout, or the failure with git's message.

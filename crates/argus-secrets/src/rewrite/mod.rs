@@ -6,20 +6,24 @@
 //! 1. Open the source (refusing shallow clones), list its refs, and walk every commit reachable
 //!    from them parents-first (iterative depth-first post-order), keeping only ids, trees and
 //!    parents in memory.
-//! 2. Walk every unique tree once to collect the unique blob ids, then scan every blob once,
-//!    in parallel and in pack order (`packs::PackSet`, each delta inflated once), with one
-//!    Aho-Corasick automaton over the secret values. A blob that matches is rewritten on the spot
-//!    (every occurrence, leftmost-longest) and appended to the output pack; blobs are never held
-//!    beyond the worker that reads them (bounded memory).
-//! 3. Rewrite trees memoized by id (a tree changes only when a blob or subtree below it did),
-//!    then commits parents-first: a commit changes when its tree, any parent or (with
-//!    `messages`) its message changes; commits before the first affected one keep their ids.
-//!    Annotated tags are re-created over their new targets; lightweight refs simply move.
-//! 4. The output: `git init --bare`, the new objects as one pack (`git index-pack`), the source's
-//!    object store borrowed through `objects/info/alternates`, refs written with
-//!    `git update-ref --stdin`, then `git repack -a -d` copies exactly the reachable objects into
-//!    the output's own pack and the alternates link is removed, so the output shares nothing with
-//!    the source and holds no unreachable (secret-bearing) object.
+//! 2. Walk every unique tree once (packed trees through `packs::ObjectReader`, which keeps the
+//!    intermediate objects of delta chains, so consecutive versions of a folder cost one delta
+//!    each) to collect the unique blob ids and a compact graph of which trees and blobs each tree
+//!    holds ([`TreeGraph`]: indices, no ids or names). Then scan every blob once, in parallel and
+//!    in pack order (`packs::PackSet`, each delta inflated once), with one Aho-Corasick automaton
+//!    over the secret values. A blob that matches is rewritten on the spot (every occurrence,
+//!    leftmost-longest) and appended to a scratch pack; blobs are never held beyond the worker
+//!    that reads them (bounded memory).
+//! 3. From the graph, mark the trees with a changed blob below them; only those are read again
+//!    and rewritten (memoized by id, ids swapped in place, each swap recorded as an
+//!    `assemble::Edit`). Commits are rewritten parents-first: a commit changes when its tree, any
+//!    parent or (with `messages`) its message changes; commits before the first affected one keep
+//!    their ids. Annotated tags are re-created over their new targets; lightweight refs move.
+//! 4. The output: `git init --bare`, then one pack holding exactly the objects of the new history
+//!    written directly with its index (`assemble`: the source's entries copied as stored, deltas
+//!    kept, a changed tree written as its old delta carried over to the new ids), then refs with
+//!    `git update-ref --stdin`. The output shares nothing with the source (no alternates) and
+//!    holds no unreachable (secret-bearing) object; no `git repack` or `git index-pack` runs.
 //!
 //! Invariants:
 //! - The source repository is never written to (no command runs in it; gix opens it read-only
@@ -32,15 +36,19 @@
 //!   a pointer that matched a secret is listed in [`RewriteReport::lfs_pointers_left`].
 //! - Notes refs are kept and their own history cleaned, but notes are not re-keyed to the new
 //!   commit ids; [`RewriteReport::notes_not_remapped`] says which notes refs this concerns.
+//! - The output holds every object reachable from its refs and nothing else, each once, in one
+//!   pack whose deltas all have their base inside it (self-contained, `git fsck --full` clean).
 //! - On any error or cancellation the partially written output folder is removed.
 
+mod assemble;
 mod gitcmd;
 mod objects;
 mod pack;
 
 use crate::finding::SecretValue;
-use crate::packs::PackSet;
+use crate::packs::{ObjectReader, PackSet};
 use aho_corasick::{AhoCorasick, MatchKind};
+use assemble::{Edit, TreeEdit};
 use gix::objs::Find;
 use gix::prelude::Header as _;
 use gix::ObjectId;
@@ -52,8 +60,20 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 
-/// Delta-base cache of the tree and commit passes.
-const PACK_CACHE_BYTES: usize = 96 << 20;
+/// Maps keyed by object ids, hashed by their first bytes (ids are already uniform hashes).
+type IdMap<V> = gix::hashtable::HashMap<ObjectId, V>;
+
+/// Delta-base cache of the object database, for what the packs reader does not serve.
+const PACK_CACHE_BYTES: usize = 32 << 20;
+
+/// Bytes per cache generation of the packs reader of the tree and commit passes (two generations:
+/// at most twice this is held). Trees are read in history order, and consecutive versions of a
+/// folder are neighbours on one delta chain, so the intermediate objects it keeps make most reads
+/// one delta away from a cached object.
+const READER_CACHE_BYTES: usize = 48 << 20;
+
+/// Marks a tree (rather than a blob) in [`TreeGraph::edges`].
+const TREE_BIT: u32 = 1 << 31;
 
 /// The default replacement text (the same as git-filter-repo's).
 pub const DEFAULT_REPLACEMENT: &str = "***REMOVED***";
@@ -139,7 +159,7 @@ pub enum RewritePhase {
     Scan = 1,
     /// Rewriting trees and commits (`done`/`total` = commits).
     Rewrite = 2,
-    /// Writing the output repository (index, refs, repack).
+    /// Writing the output repository (`done`/`total` = objects of the output pack, then refs).
     Write = 3,
 }
 
@@ -226,6 +246,11 @@ pub struct RewriteReport {
     pub tags_rewritten: u64,
     /// Commit and tag messages in which a secret was replaced (`messages` only).
     pub messages_changed: u64,
+    /// Objects in the output repository (every object of the new history, once).
+    pub objects_written: u64,
+    /// Of those, objects stored as deltas taken over from the source's packs (as they were, or
+    /// carried over to a changed tree or base) instead of whole.
+    pub deltas_reused: u64,
     /// Refs written to the output (every ref); `old != new` for the moved ones.
     pub refs: Vec<RefUpdate>,
     /// Refs whose target changed.
@@ -293,18 +318,96 @@ pub fn rewrite_history(
     result
 }
 
+/// The reachable trees as read once by [`Rewriter::collect_blobs`]: which trees and blobs each
+/// holds, as indices (no ids, no names), so that after the blob scan the trees that need a new
+/// version (those above a changed blob) are known without reading any tree again.
+#[derive(Default)]
+struct TreeGraph {
+    /// Tree id → tree index.
+    index: IdMap<u32>,
+    /// Per tree index, where its children sit in `edges` (start, count).
+    span: Vec<(usize, u32)>,
+    /// Children: a tree index with [`TREE_BIT`] set, or a blob index (position in the blob list).
+    edges: Vec<u32>,
+    /// Per tree index: a changed blob lies below it (filled by [`TreeGraph::mark_dirty`]).
+    dirty: Vec<bool>,
+}
+
+impl TreeGraph {
+    /// Mark every tree with a changed blob below it (`changed` per blob index): a post-order walk
+    /// over the graph, each tree visited once.
+    fn mark_dirty(&mut self, changed: &[bool]) {
+        let n = self.span.len();
+        let mut dirty = vec![false; n];
+        // 0 unvisited, 1 on the stack, 2 done.
+        let mut state = vec![0u8; n];
+        let mut stack: Vec<(u32, u32)> = Vec::new();
+        for root in 0..n {
+            if state[root] != 0 {
+                continue;
+            }
+            state[root] = 1;
+            stack.push((root as u32, 0));
+            while let Some(&mut (t, ref mut next)) = stack.last_mut() {
+                let (start, len) = self.span[t as usize];
+                if *next < len {
+                    let e = self.edges[start + *next as usize];
+                    *next += 1;
+                    if e & TREE_BIT != 0 {
+                        let c = (e & !TREE_BIT) as usize;
+                        match state[c] {
+                            0 => {
+                                state[c] = 1;
+                                stack.push((c as u32, 0));
+                            }
+                            2 if dirty[c] => dirty[t as usize] = true,
+                            // Trees cannot hold themselves (ids are hashes of contents).
+                            _ => {}
+                        }
+                    } else if changed.get(e as usize).copied().unwrap_or(false) {
+                        dirty[t as usize] = true;
+                    }
+                } else {
+                    stack.pop();
+                    state[t as usize] = 2;
+                    if dirty[t as usize] {
+                        if let Some(&(p, _)) = stack.last() {
+                            dirty[p as usize] = true;
+                        }
+                    }
+                }
+            }
+        }
+        self.dirty = dirty;
+    }
+
+    /// Whether tree `id` is known to need no new version.
+    fn clean(&self, id: &ObjectId) -> bool {
+        self.index
+            .get(id)
+            .is_some_and(|&t| !self.dirty.get(t as usize).copied().unwrap_or(true))
+    }
+}
+
 struct Rewriter<'a> {
     repo: gix::Repository,
+    /// Packed trees and commits (delta chains resolved once); `None` outside the passes that read
+    /// many objects, so its cache is not held during the blob scan.
+    reader: Option<ObjectReader<'a>>,
+    packs: &'a PackSet,
+    graph: TreeGraph,
     hash_len: usize,
     kind: gix::hash::Kind,
     control: &'a RewriteControl,
     ac: Option<AhoCorasick>,
     with: Vec<String>,
     messages: bool,
-    blob_map: HashMap<ObjectId, ObjectId>,
-    tree_map: HashMap<ObjectId, ObjectId>,
-    tag_map: HashMap<ObjectId, ObjectId>,
-    commit_new: HashMap<ObjectId, ObjectId>,
+    blob_map: IdMap<ObjectId>,
+    tree_map: IdMap<ObjectId>,
+    /// How each changed tree differs from its old version (for the output pack's deltas).
+    tree_edits: IdMap<TreeEdit>,
+    tag_map: IdMap<ObjectId>,
+    commit_new: IdMap<ObjectId>,
     pack: PackWriter,
     report: RewriteReport,
     buf: Vec<u8>,
@@ -344,16 +447,15 @@ impl<'a> Rewriter<'a> {
         {
             return Err(RewriteError::Shallow(repo_path.to_owned()));
         }
-        repo.object_cache_size(32 << 20);
-        // Trees and commits come out of long delta chains: a memory-capped delta-base cache
-        // (instead of gix's default 64-entry list) keeps each base inflated about once.
+        repo.object_cache_size(8 << 20);
+        // What the packs reader does not serve comes through the object database: a
+        // memory-capped delta-base cache (instead of gix's default 64-entry list) keeps each base
+        // inflated about once.
         repo.objects.set_pack_cache(|| {
             Box::new(gix::odb::pack::cache::lru::MemoryCappedHashmap::new(
                 PACK_CACHE_BYTES,
             ))
         });
-        let objects_dir = std::fs::canonicalize(repo.objects.store_ref().path())
-            .map_err(io("locating the source object store"))?;
 
         // The automaton: values deduplicated (first replacement wins), empties dropped.
         let mut seen = HashSet::new();
@@ -381,21 +483,27 @@ impl<'a> Rewriter<'a> {
         gitcmd::git(&out, &["init", "--bare", "--quiet", "."], None)?;
         let pack_dir = out.join("objects").join("pack");
         std::fs::create_dir_all(&pack_dir).map_err(io("creating the pack folder"))?;
-        let pack = PackWriter::create(&pack_dir).map_err(io("creating the output pack"))?;
-
         let kind = repo.object_hash();
+        let pack =
+            PackWriter::create(&pack_dir, "new", kind).map_err(io("creating a scratch pack"))?;
+        let packs = PackSet::open(&repo).map_err(|e| RewriteError::Git(e.to_string()))?;
+
         let mut rw = Rewriter {
             repo,
+            reader: Some(ObjectReader::new(&packs, READER_CACHE_BYTES)),
+            packs: &packs,
+            graph: TreeGraph::default(),
             hash_len: kind.len_in_bytes(),
             kind,
             control,
             ac,
             with,
             messages: plan.messages,
-            blob_map: HashMap::new(),
-            tree_map: HashMap::new(),
-            tag_map: HashMap::new(),
-            commit_new: HashMap::new(),
+            blob_map: IdMap::default(),
+            tree_map: IdMap::default(),
+            tree_edits: IdMap::default(),
+            tag_map: IdMap::default(),
+            commit_new: IdMap::default(),
             pack,
             report: RewriteReport::default(),
             buf: Vec::new(),
@@ -409,8 +517,12 @@ impl<'a> Rewriter<'a> {
 
         // 2. Blobs.
         let blobs = rw.collect_blobs(&commits, &extra_trees, extra_blobs)?;
+        rw.reader = None;
         rw.scan_blobs(repo_path, &blobs)?;
-        drop(blobs);
+        let changed: Vec<bool> = blobs.iter().map(|b| rw.blob_map.contains_key(b)).collect();
+        rw.graph.mark_dirty(&changed);
+        drop(changed);
+        rw.reader = Some(ObjectReader::new(&packs, READER_CACHE_BYTES));
 
         // 3. Trees, commits, tags.
         control
@@ -464,20 +576,70 @@ impl<'a> Rewriter<'a> {
         };
         control.check()?;
 
-        // 4. Output repository.
+        // 4. Output repository: exactly the objects of the new history, in one pack.
+        let mut keep: gix::hashtable::HashSet<ObjectId> = gix::hashtable::HashSet::default();
+        keep.extend(new_ids.iter().copied());
+        keep.extend(
+            blobs
+                .iter()
+                .map(|b| rw.blob_map.get(b).copied().unwrap_or(*b)),
+        );
+        drop(blobs);
+        let mut dirty = Vec::new();
+        for (id, t) in &rw.graph.index {
+            if rw.graph.dirty.get(*t as usize).copied().unwrap_or(false) {
+                dirty.push(*id);
+            } else {
+                keep.insert(*id);
+            }
+        }
+        for id in dirty {
+            keep.insert(rw.rewrite_tree(id)?);
+        }
+        keep.extend(rw.tag_map.values().copied());
+        control
+            .progress
+            .enter(RewritePhase::Write, keep.len() as u64);
         let Rewriter {
-            pack, mut report, ..
+            pack,
+            mut report,
+            repo,
+            mut reader,
+            tree_edits,
+            ..
         } = rw;
-        if let Some(p) = pack.finish().map_err(io("finishing the output pack"))? {
-            let name = p.to_string_lossy().into_owned();
-            gitcmd::git(&out, &["index-pack", &name], None)?;
-        }
-        let alternates = out.join("objects").join("info").join("alternates");
-        if let Some(parent) = alternates.parent() {
-            std::fs::create_dir_all(parent).map_err(io("creating objects/info"))?;
-        }
-        std::fs::write(&alternates, format!("{}\n", objects_dir.display()))
-            .map_err(io("linking the source objects"))?;
+        let (scratch, scratch_entries) = pack
+            .finish_scratch()
+            .map_err(io("finishing the scratch pack"))?;
+        let mut output =
+            PackWriter::create(&pack_dir, "out", kind).map_err(io("creating the output pack"))?;
+        let mut read = |id: &ObjectId, buf: &mut Vec<u8>| {
+            if let Some(r) = &mut reader {
+                if let Some(kind) = r.read(id, buf) {
+                    return Ok(kind);
+                }
+            }
+            match repo.objects.try_find(id, buf) {
+                Ok(Some(d)) => Ok(d.kind),
+                Ok(None) => Err(missing(id, "object of the new history")),
+                Err(e) => Err(corrupt(id, e.to_string())),
+            }
+        };
+        let sources = assemble::Sources {
+            packs: &packs,
+            scratch: &scratch,
+            scratch_entries: &scratch_entries,
+            tree_edits: &tree_edits,
+            hash: kind,
+        };
+        let stats = assemble::assemble(&sources, &keep, &mut output, &mut read, control)?;
+        drop((reader, tree_edits, keep, scratch_entries));
+        std::fs::remove_file(&scratch).map_err(io("removing the scratch pack"))?;
+        output.finish().map_err(io("finishing the output pack"))?;
+        report.objects_written = stats.total();
+        report.deltas_reused = stats.copied_deltas + stats.carried;
+        control.check()?;
+
         let mut stdin = Vec::new();
         for (name, id) in &updates {
             stdin.extend_from_slice(format!("create {name} {id}\n").as_bytes());
@@ -499,14 +661,6 @@ impl<'a> Rewriter<'a> {
             _ => {}
         }
         control.check()?;
-        // Copy exactly the reachable objects into the output's own pack; unreferenced objects
-        // (the secret-bearing originals) are not copied.
-        gitcmd::git(
-            &out,
-            &["repack", "-a", "-d", "-q", "--no-write-bitmap-index"],
-            None,
-        )?;
-        std::fs::remove_file(&alternates).map_err(io("unlinking the source objects"))?;
 
         report.commit_map = commits
             .iter()
@@ -553,6 +707,11 @@ impl<'a> Rewriter<'a> {
 
     /// Read an object into `self.buf`; its kind.
     fn read(&mut self, id: &gix::oid, context: &str) -> Result<gix::objs::Kind, RewriteError> {
+        if let Some(r) = &mut self.reader {
+            if let Some(kind) = r.read(id, &mut self.buf) {
+                return Ok(kind);
+            }
+        }
         match self.repo.objects.try_find(id, &mut self.buf) {
             Ok(Some(d)) => Ok(d.kind),
             Ok(None) => Err(missing(id, context)),
@@ -617,7 +776,7 @@ impl<'a> Rewriter<'a> {
             }
         }
 
-        let mut index: HashMap<ObjectId, u32> = HashMap::new();
+        let mut index: IdMap<u32> = IdMap::default();
         let mut commits: Vec<Commit> = Vec::new();
         let mut order: Vec<u32> = Vec::new();
         // (id, child index waiting for it), expanded marker.
@@ -678,29 +837,49 @@ impl<'a> Rewriter<'a> {
         Ok((commits, order, extra_trees, extra_blobs))
     }
 
-    /// Every unique blob reachable from the commits' trees and the extra roots.
+    /// Every unique blob reachable from the commits' trees and the extra roots; also records
+    /// which trees and blobs each tree holds ([`TreeGraph`]).
     fn collect_blobs(
         &mut self,
         commits: &[Commit],
         extra_trees: &[ObjectId],
         mut blobs: Vec<ObjectId>,
     ) -> Result<Vec<ObjectId>, RewriteError> {
-        let mut seen_trees: HashSet<ObjectId> = HashSet::new();
-        let mut seen_blobs: HashSet<ObjectId> = blobs.iter().copied().collect();
-        let mut stack: Vec<ObjectId> = Vec::new();
+        let too_many = || RewriteError::Git("more than 2^31 trees or blobs".into());
+        let mut graph = TreeGraph::default();
+        let mut blob_index: IdMap<u32> = IdMap::default();
+        for (i, b) in blobs.iter().enumerate() {
+            blob_index.entry(*b).or_insert(i as u32);
+        }
+        let mut stack: Vec<(ObjectId, u32)> = Vec::new();
         let roots = commits
             .iter()
             .map(|c| c.tree)
             .chain(extra_trees.iter().copied());
         let hash_len = self.hash_len;
         let mut data = Vec::new();
+        let intern = |graph: &mut TreeGraph, id: ObjectId| -> Result<(u32, bool), RewriteError> {
+            let next = u32::try_from(graph.span.len())
+                .ok()
+                .filter(|n| n & TREE_BIT == 0)
+                .ok_or_else(too_many)?;
+            match graph.index.entry(id) {
+                gix::hashtable::hash_map::Entry::Occupied(e) => Ok((*e.get(), false)),
+                gix::hashtable::hash_map::Entry::Vacant(e) => {
+                    e.insert(next);
+                    graph.span.push((0, 0));
+                    Ok((next, true))
+                }
+            }
+        };
         for root in roots {
-            if !seen_trees.insert(root) {
+            let (ti, new) = intern(&mut graph, root)?;
+            if !new {
                 continue;
             }
             self.control.check()?;
-            stack.push(root);
-            while let Some(t) = stack.pop() {
+            stack.push((root, ti));
+            while let Some((t, ti)) = stack.pop() {
                 let kind = self.read(&t, "tree")?;
                 if kind != gix::objs::Kind::Tree {
                     return Err(corrupt(&t, format!("expected a tree, found a {kind}")));
@@ -708,24 +887,37 @@ impl<'a> Rewriter<'a> {
                 std::mem::swap(&mut data, &mut self.buf);
                 let entries = objects::tree_entries(&data, hash_len)
                     .ok_or_else(|| corrupt(&t, "malformed tree"))?;
+                let start = graph.edges.len();
                 for e in entries {
                     let id = ObjectId::from_bytes_or_panic(&data[e.id_at..e.id_at + hash_len]);
                     match e.kind() {
                         EntryKind::Tree => {
-                            if seen_trees.insert(id) {
-                                stack.push(id);
+                            let (ci, new) = intern(&mut graph, id)?;
+                            if new {
+                                stack.push((id, ci));
                             }
+                            graph.edges.push(ci | TREE_BIT);
                         }
                         EntryKind::Blob => {
-                            if seen_blobs.insert(id) {
+                            let next = u32::try_from(blobs.len())
+                                .ok()
+                                .filter(|n| n & TREE_BIT == 0)
+                                .ok_or_else(too_many)?;
+                            let bi = *blob_index.entry(id).or_insert_with(|| {
                                 blobs.push(id);
-                            }
+                                next
+                            });
+                            graph.edges.push(bi);
                         }
                         EntryKind::Gitlink => {}
                     }
                 }
+                let len = (graph.edges.len() - start) as u32;
+                graph.span[ti as usize] = (start, len);
             }
         }
+        graph.edges.shrink_to_fit();
+        self.graph = graph;
         Ok(blobs)
     }
 
@@ -778,7 +970,7 @@ impl<'a> Rewriter<'a> {
 
         let pool = crate::git::thread_pool(control.threads)
             .map_err(|e| RewriteError::Git(e.to_string()))?;
-        let packs = PackSet::open(&self.repo).map_err(|e| RewriteError::Git(e.to_string()))?;
+        let packs = self.packs;
         let visited = pool.install(|| {
             packs.for_each_blob(
                 blobs,
@@ -787,7 +979,6 @@ impl<'a> Rewriter<'a> {
                 |_, i, data| visit(&blobs[i as usize], data),
             )
         });
-        drop(packs);
         control.check()?;
         // What no pack yielded (loose objects) through the object database.
         let mut buf = Vec::new();
@@ -842,7 +1033,7 @@ impl<'a> Rewriter<'a> {
         if let Some(&n) = self.tree_map.get(&id) {
             return Ok(n);
         }
-        if self.blob_map.is_empty() {
+        if self.blob_map.is_empty() || self.graph.clean(&id) {
             return Ok(id);
         }
         let kind = self.read(&id, "tree")?;
@@ -856,7 +1047,7 @@ impl<'a> Rewriter<'a> {
             .iter()
             .map(|e| (e.kind(), e.id_at))
             .collect();
-        let mut changed = false;
+        let mut edits = Vec::new();
         for (k, at) in entries {
             let old = ObjectId::from_bytes_or_panic(&data[at..at + hash_len]);
             let new = match k {
@@ -866,13 +1057,17 @@ impl<'a> Rewriter<'a> {
             };
             if new != old {
                 data[at..at + hash_len].copy_from_slice(new.as_bytes());
-                changed = true;
+                let at = u32::try_from(at).map_err(|_| corrupt(&id, "tree larger than 4 GiB"))?;
+                edits.push(Edit { at, old, new });
             }
         }
-        let new = if changed {
-            self.write(gix::objs::Kind::Tree, &data, &id)?
-        } else {
+        let new = if edits.is_empty() {
             id
+        } else {
+            let new = self.write(gix::objs::Kind::Tree, &data, &id)?;
+            let edits = edits.into_boxed_slice();
+            self.tree_edits.insert(id, TreeEdit { new, edits });
+            new
         };
         self.tree_map.insert(id, new);
         Ok(new)
