@@ -630,6 +630,7 @@ async fn clean_download_and_push_through_the_api() {
         status, 422,
         "a server path outside the allowed folders: {p}"
     );
+    assert_eq!(p["path"], "/target_url", "{p}");
     let (status, p) = api
         .call(
             "POST",

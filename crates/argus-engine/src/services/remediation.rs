@@ -471,6 +471,16 @@ impl Remediation<'_> {
                 },
             )
             .await
+            // The push target is the request's `target_url`, whatever the config calls it.
+            .map_err(|e| match e {
+                CoreError::Invalid { path, message } if path.starts_with("/config/targets") => {
+                    CoreError::Invalid {
+                        path: "/target_url".into(),
+                        message,
+                    }
+                }
+                other => other,
+            })
     }
 
     /// Copies scan `from`'s file `name` to scan `to`'s `as_name`; `false` when there was none.
