@@ -366,8 +366,8 @@ impl Progress {
 ///   `max_tasks: …` naming the limit;
 /// - its findings reached `max_results` → `completed`, reason `max_results`;
 /// - every task finished and nothing more will be enqueued ([`Progress::is_complete`]) →
-///   `failed` when every one of its tasks failed (reason `every task failed …`), else
-///   `completed`.
+///   `failed` when every one of its tasks failed (reason `every task failed …`, to which the
+///   stores append the error of the last task that failed), else `completed`.
 pub fn ending(
     progress: &Progress,
     hit_max_results: bool,

@@ -13,6 +13,7 @@
 //!   while the scan has not reached `max_results`; a sub-task needs a known scanner and passes the
 //!   local-access policy, at the same depth;
 //! - an artifact under `private/` is refused; a private file is stored but never recorded;
+//! - a task's inputs ([`TaskInputs`]) are its own scan's private files, nothing else;
 //! - a partial report is handed to the sink once `flush_at` findings and tasks piled up, or at
 //!   once after an enumeration report (progress and `enqueue_done` are live state);
 //! - the work folder is removed after the run.
