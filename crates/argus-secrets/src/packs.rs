@@ -799,7 +799,7 @@ impl<'p> ObjectReader<'p> {
 }
 
 /// Little-endian base-128 size at the start of a delta.
-fn delta_size(d: &[u8], mut i: usize) -> Option<(usize, usize)> {
+pub(crate) fn delta_size(d: &[u8], mut i: usize) -> Option<(usize, usize)> {
     let mut size = 0usize;
     let mut shift = 0u32;
     loop {
@@ -816,9 +816,32 @@ fn delta_size(d: &[u8], mut i: usize) -> Option<(usize, usize)> {
     }
 }
 
+/// The `(offset, size)` of a delta's copy instruction `cmd` (high bit set), whose operand bytes
+/// start at `*i` (advanced past them). `None` when the delta ends early.
+pub(crate) fn copy_op(cmd: u8, delta: &[u8], i: &mut usize) -> Option<(usize, usize)> {
+    let mut off = 0usize;
+    let mut size = 0usize;
+    for k in 0..4 {
+        if cmd & (1 << k) != 0 {
+            off |= usize::from(*delta.get(*i)?) << (8 * k);
+            *i += 1;
+        }
+    }
+    for k in 0..3 {
+        if cmd & (0x10 << k) != 0 {
+            size |= usize::from(*delta.get(*i)?) << (8 * k);
+            *i += 1;
+        }
+    }
+    if size == 0 {
+        size = 0x10000;
+    }
+    Some((off, size))
+}
+
 /// Apply a git delta to `base`, writing the result into `out`. `None` when the delta is
 /// malformed or does not fit `base`.
-fn apply_delta(base: &[u8], delta: &[u8], out: &mut Vec<u8>) -> Option<()> {
+pub(crate) fn apply_delta(base: &[u8], delta: &[u8], out: &mut Vec<u8>) -> Option<()> {
     let (base_size, i) = delta_size(delta, 0)?;
     let (result_size, mut i) = delta_size(delta, i)?;
     if base_size != base.len() {
@@ -830,23 +853,7 @@ fn apply_delta(base: &[u8], delta: &[u8], out: &mut Vec<u8>) -> Option<()> {
         let cmd = delta[i];
         i += 1;
         if cmd & 0x80 != 0 {
-            let mut off = 0usize;
-            let mut size = 0usize;
-            for k in 0..4 {
-                if cmd & (1 << k) != 0 {
-                    off |= usize::from(*delta.get(i)?) << (8 * k);
-                    i += 1;
-                }
-            }
-            for k in 0..3 {
-                if cmd & (0x10 << k) != 0 {
-                    size |= usize::from(*delta.get(i)?) << (8 * k);
-                    i += 1;
-                }
-            }
-            if size == 0 {
-                size = 0x10000;
-            }
+            let (off, size) = copy_op(cmd, delta, &mut i)?;
             out.extend_from_slice(base.get(off..off.checked_add(size)?)?);
         } else if cmd != 0 {
             let n = usize::from(cmd);

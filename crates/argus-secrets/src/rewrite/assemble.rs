@@ -24,7 +24,7 @@
 //! base; a materialized changed tree must hash to the id the rewrite computed.
 
 use super::{corrupt, io, IdMap, RewriteControl, RewriteError};
-use crate::packs::{PackSet, RawKind};
+use crate::packs::{copy_op, delta_size, PackSet, RawKind};
 use gix::ObjectId;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
@@ -42,24 +42,6 @@ pub(crate) struct Edit {
 pub(crate) struct TreeEdit {
     pub new: ObjectId,
     pub edits: Box<[Edit]>,
-}
-
-/// Little-endian base-128 size at the start of a delta.
-fn delta_size(d: &[u8], mut i: usize) -> Option<(usize, usize)> {
-    let mut size = 0usize;
-    let mut shift = 0u32;
-    loop {
-        let b = *d.get(i)?;
-        i += 1;
-        size |= usize::from(b & 0x7f).checked_shl(shift)?;
-        shift += 7;
-        if b & 0x80 == 0 {
-            return Some((size, i));
-        }
-        if shift > 63 {
-            return None;
-        }
-    }
 }
 
 fn push_size(out: &mut Vec<u8>, mut n: usize) {
@@ -174,23 +156,7 @@ pub(crate) fn transform_delta(
         let cmd = delta[i];
         i += 1;
         if cmd & 0x80 != 0 {
-            let mut off = 0usize;
-            let mut size = 0usize;
-            for k in 0..4 {
-                if cmd & (1 << k) != 0 {
-                    off |= usize::from(*delta.get(i)?) << (8 * k);
-                    i += 1;
-                }
-            }
-            for k in 0..3 {
-                if cmd & (0x10 << k) != 0 {
-                    size |= usize::from(*delta.get(i)?) << (8 * k);
-                    i += 1;
-                }
-            }
-            if size == 0 {
-                size = 0x10000;
-            }
+            let (off, size) = copy_op(cmd, delta, &mut i)?;
             if off.checked_add(size)? > base_size || o + size > result_size {
                 return None;
             }
@@ -456,40 +422,10 @@ mod tests {
         ObjectId::from_bytes_or_panic(&[b; 20])
     }
 
-    /// Apply a git delta (a reference decoder for the tests).
+    /// Apply a git delta with the packs reader's decoder (what reads these deltas back).
     fn apply(base: &[u8], delta: &[u8]) -> Vec<u8> {
-        let (bs, i) = delta_size(delta, 0).unwrap();
-        let (rs, mut i) = delta_size(delta, i).unwrap();
-        assert_eq!(bs, base.len());
         let mut out = Vec::new();
-        while i < delta.len() {
-            let cmd = delta[i];
-            i += 1;
-            if cmd & 0x80 != 0 {
-                let (mut off, mut size) = (0usize, 0usize);
-                for k in 0..4 {
-                    if cmd & (1 << k) != 0 {
-                        off |= usize::from(delta[i]) << (8 * k);
-                        i += 1;
-                    }
-                }
-                for k in 0..3 {
-                    if cmd & (0x10 << k) != 0 {
-                        size |= usize::from(delta[i]) << (8 * k);
-                        i += 1;
-                    }
-                }
-                if size == 0 {
-                    size = 0x10000;
-                }
-                out.extend_from_slice(&base[off..off + size]);
-            } else {
-                let n = usize::from(cmd);
-                out.extend_from_slice(&delta[i..i + n]);
-                i += n;
-            }
-        }
-        assert_eq!(out.len(), rs);
+        crate::packs::apply_delta(base, delta, &mut out).expect("a well-formed delta");
         out
     }
 
