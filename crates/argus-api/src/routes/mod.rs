@@ -27,15 +27,15 @@ use crate::AppState;
 #[openapi(paths(scans::get_artifact))]
 struct HandRouted;
 
-/// A download: `bytes` as `application/octet-stream` (never rendered or sniffed by a browser),
-/// saved as `file_name`.
-pub(crate) fn attachment(bytes: ByteStream, file_name: &str) -> Response {
+/// A download: `bytes` as `content_type` (never sniffed by a browser), saved as `file_name`.
+pub(crate) fn attachment(
+    bytes: ByteStream,
+    file_name: &str,
+    content_type: &'static str,
+) -> Response {
     let mut res = Body::from_stream(bytes).into_response();
     let headers = res.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/octet-stream"),
-    );
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),

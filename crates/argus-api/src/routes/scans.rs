@@ -519,5 +519,9 @@ pub(crate) async fn get_artifact(
     // before any bytes, so another org's artifact is a 404.
     let (meta, stream) = state.engine.scans().artifact(&caller, id, name).await?;
     let file_name = meta.name.as_str().rsplit('/').next().unwrap_or("artifact");
-    Ok(super::attachment(stream, file_name))
+    Ok(super::attachment(
+        stream,
+        file_name,
+        "application/octet-stream",
+    ))
 }

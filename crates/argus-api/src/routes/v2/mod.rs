@@ -66,7 +66,6 @@ pub(crate) mod model;
 
 use std::collections::{BTreeMap, HashSet};
 
-use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -857,21 +856,8 @@ pub(crate) async fn download_job(
         .remediation()
         .download(&caller, id, format)
         .await?;
-    let mut res = Body::from_stream(stream).into_response();
-    let headers = res.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    let safe: String = file_name
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
-        .collect();
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{safe}\"")) {
-        headers.insert(header::CONTENT_DISPOSITION, v);
-    }
-    Ok(res)
+    // The engine's file name is already of safe characters only (the repository's stem).
+    Ok(super::attachment(stream, &file_name, content_type))
 }
 
 /// Pushes the job's cleaned repository to `target_url` (a push scan).
