@@ -28,14 +28,14 @@ use crate::AppState;
 struct HandRouted;
 
 /// A download: `bytes` as `content_type` (never sniffed by a browser), saved as `file_name`.
-pub(crate) fn attachment(
-    bytes: ByteStream,
-    file_name: &str,
-    content_type: &'static str,
-) -> Response {
+pub(crate) fn attachment(bytes: ByteStream, file_name: &str, content_type: &str) -> Response {
     let mut res = Body::from_stream(bytes).into_response();
     let headers = res.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(content_type)
+            .unwrap_or(HeaderValue::from_static("application/octet-stream")),
+    );
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),

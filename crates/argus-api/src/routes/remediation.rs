@@ -154,7 +154,7 @@ pub(crate) async fn download(
         .download(&caller, id, format)
         .await?;
     let mut res = super::attachment(stream, &file_name, "application/octet-stream");
-    if let Ok(v) = HeaderValue::from_str(content_type) {
+    if let Ok(v) = HeaderValue::from_str(&content_type) {
         res.headers_mut().insert("x-argus-format", v);
     }
     Ok(res)

@@ -102,15 +102,6 @@ impl ExportFormat {
             ExportFormat::TarGz => "tar.gz",
         }
     }
-
-    /// The download's content type.
-    pub fn content_type(self) -> &'static str {
-        match self {
-            ExportFormat::Bundle => "application/x-git-bundle",
-            ExportFormat::Zip => "application/zip",
-            ExportFormat::TarGz => "application/gzip",
-        }
-    }
 }
 
 /// What `POST /scans/{id}/push` asks for.
@@ -374,17 +365,18 @@ impl Remediation<'_> {
         who: &Principal,
         id: ScanId,
         format: ExportFormat,
-    ) -> Result<(String, &'static str, ByteStream)> {
+    ) -> Result<(String, String, ByteStream)> {
         let clean = self.completed_clean(who, id, "download").await?;
         let name = ArtifactName::parse(format.artifact())?;
-        // The org-scoped metadata first: it says the artifact is this org's and exists.
-        match self
+        // The org-scoped metadata first: it says the artifact is this org's and exists, and
+        // carries the content type the clean task recorded.
+        let meta = match self
             .engine
             .store()
             .get_artifact(&who.org, clean.id, name.as_str())
             .await
         {
-            Ok(_) => {}
+            Ok(meta) => meta,
             Err(CoreError::NotFound { .. }) => {
                 return Err(conflict(
                     &clean,
@@ -392,7 +384,7 @@ impl Remediation<'_> {
                 ))
             }
             Err(e) => return Err(e),
-        }
+        };
         let bytes = self
             .engine
             .artifacts()
@@ -409,7 +401,7 @@ impl Remediation<'_> {
             .unwrap_or_else(|| "repository".into());
         Ok((
             format!("{stem}-cleaned.{}", format.extension()),
-            format.content_type(),
+            meta.content_type,
             bytes,
         ))
     }

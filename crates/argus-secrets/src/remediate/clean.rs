@@ -284,12 +284,7 @@ impl Scanner for GitCleanScanner {
                     crate::export::ExportError::Cancelled => ScanError::Cancelled,
                     other => ScanError::Failed(format!("writing the cleaned repository: {other}")),
                 })?;
-            let ctype = match format {
-                ExportFormat::Bundle => "application/x-git-bundle",
-                ExportFormat::Zip => "application/zip",
-                ExportFormat::TarGz => "application/gzip",
-            };
-            Self::artifact(ctx, name, file, ctype).await?;
+            Self::artifact(ctx, name, file, format.content_type()).await?;
         }
         let map = results.join("commit-map.txt");
         tokio::fs::copy(&report.commit_map_path, &map)

@@ -857,7 +857,7 @@ pub(crate) async fn download_job(
         .download(&caller, id, format)
         .await?;
     // The engine's file name is already of safe characters only (the repository's stem).
-    Ok(super::attachment(stream, &file_name, content_type))
+    Ok(super::attachment(stream, &file_name, &content_type))
 }
 
 /// Pushes the job's cleaned repository to `target_url` (a push scan).
