@@ -105,6 +105,18 @@ pub struct DirectArgs {
     #[arg(long, value_name = "N", default_value_t = 1000, requires = "follow",
           value_parser = clap::value_parser!(u64).range(1..))]
     pub max_tasks: u64,
+    /// Let discovered targets reach loopback, private, link-local and cloud-metadata
+    /// addresses too. The target you name is always scanned as given.
+    #[arg(long)]
+    pub allow_private: bool,
+    /// Ports to scan (network scanners): ranges, lists and top-N lists, e.g. `1-1024,8080`
+    /// or `top-100`. Same as `--param ports=…`.
+    #[arg(long, value_name = "PORTS")]
+    pub ports: Option<String>,
+    /// DNS server to ask (network scanners), e.g. `127.0.0.1:5353`; default: the system's.
+    /// Same as `--param resolver=…`.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub resolver: Option<String>,
 }
 
 /// Parses `argv` (scanner first) and runs the scan; returns the exit code.
@@ -127,7 +139,12 @@ pub async fn run(cfg: &Config, argv: Vec<String>) -> anyhow::Result<u8> {
     let scanner = runnable(&registry, &args.scanner)?;
     let info = scanner.info();
     let target = parse_target(&args, &info.target_kinds)?;
-    let params = parse_params(&args.params)?;
+    let mut params = parse_params(&args.params)?;
+    for (key, value) in [("ports", &args.ports), ("resolver", &args.resolver)] {
+        if let (Some(v), Some(obj)) = (value, params.as_object_mut()) {
+            obj.insert(key.to_owned(), serde_json::Value::String(v.clone()));
+        }
+    }
     scanner
         .validate_params(&params)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -166,6 +183,13 @@ pub async fn run(cfg: &Config, argv: Vec<String>) -> anyhow::Result<u8> {
 
     let work = tempfile_dir()?;
     let local = LocalAccess::unrestricted();
+    // The targets named on the command line are scanned as given; discovered ones pass the
+    // network guard unless --allow-private.
+    let net = argus_core::net::NetAccess::new(if args.allow_private {
+        argus_core::net::NetPolicy::allow_all()
+    } else {
+        argus_core::net::NetPolicy::public_only()
+    });
     let artifacts = Arc::new(DirArtifacts {
         dir: args.artifacts_dir.clone(),
         failed: std::sync::Mutex::new(None),
@@ -178,6 +202,8 @@ pub async fn run(cfg: &Config, argv: Vec<String>) -> anyhow::Result<u8> {
         artifacts: &artifacts_dyn,
         work_root: work.path(),
         flush_at: 1,
+        net: &net,
+        trust_seeds: true,
     };
     let root = Task {
         id: TaskId::new(),
@@ -522,9 +548,10 @@ fn parse_target(args: &DirectArgs, accepted: &[TargetKind]) -> anyhow::Result<Ta
             TargetKind::parse(k).ok_or_else(|| anyhow::anyhow!("unknown target kind '{k}'"))?;
         return Target::parse(kind, &args.target).map_err(|e| anyhow::anyhow!("{e}"));
     }
-    const ORDER: [TargetKind; 9] = [
+    const ORDER: [TargetKind; 10] = [
         TargetKind::Ip,
         TargetKind::Cidr,
+        TargetKind::Service,
         TargetKind::Email,
         TargetKind::Location,
         TargetKind::Url,

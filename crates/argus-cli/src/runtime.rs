@@ -50,6 +50,7 @@ pub fn scanner_catalog() -> ScannerCatalog {
     argus_scanners::catalog::register(&mut catalog);
     argus_secrets::catalog::register(&mut catalog);
     argus_malware::catalog::register(&mut catalog);
+    argus_recon::catalog::register(&mut catalog);
     catalog
 }
 

@@ -26,6 +26,7 @@ pub mod event;
 pub mod finding;
 pub mod ids;
 pub mod json;
+pub mod net;
 pub mod queue;
 pub mod redacted;
 pub mod remediation;

@@ -201,6 +201,9 @@ pub struct TaskContext {
     pub emit: Emitter,
     /// Files put aside for this task by the platform (see [`TaskInputs`]).
     pub inputs: TaskInputs,
+    /// What the task may reach on the network and how fast: a network scanner checks every
+    /// address it connects to against `net.policy` and paces its requests with `net.rate`.
+    pub net: crate::net::NetAccess,
 }
 
 /// A scanner. Implementations live in `argus-scanners` (and `argus-secrets`).
@@ -250,6 +253,12 @@ pub trait Scanner: Send + Sync + 'static {
     fn enumerates(&self, params: &serde_json::Value) -> bool {
         let _ = params;
         false
+    }
+
+    /// Target kinds this scanner may discover ([`Emission::Target`]), for planning the chain a
+    /// scan may follow (`POST /api/v1/scans/plan`). The default discovers nothing.
+    fn emits(&self) -> Vec<TargetKind> {
+        Vec::new()
     }
 
     /// Runs on one task. Return promptly with `Cancelled` when `ctx.cancel` fires.

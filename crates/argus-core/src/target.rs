@@ -44,11 +44,14 @@ pub enum TargetKind {
     Email,
     /// A file uploaded to the API, by upload id.
     Upload,
+    /// A network service: `host:port` (a DNS name or an address; IPv6 in brackets), as an open
+    /// port is reported, so HTTP and TLS scanners can follow it.
+    Service,
 }
 
 impl TargetKind {
     /// Every kind, in declaration order.
-    pub const ALL: [TargetKind; 9] = [
+    pub const ALL: [TargetKind; 10] = [
         TargetKind::Repo,
         TargetKind::Location,
         TargetKind::Object,
@@ -58,6 +61,7 @@ impl TargetKind {
         TargetKind::Url,
         TargetKind::Email,
         TargetKind::Upload,
+        TargetKind::Service,
     ];
 
     /// The wire name (`repo`, `domain`, …).
@@ -72,6 +76,7 @@ impl TargetKind {
             TargetKind::Url => "url",
             TargetKind::Email => "email",
             TargetKind::Upload => "upload",
+            TargetKind::Service => "service",
         }
     }
 
@@ -202,6 +207,19 @@ impl Target {
                 }
                 u.to_string()
             }
+            TargetKind::Service => {
+                let (host, port) = split_host_port(value)
+                    .ok_or_else(|| bad("expected host:port, e.g. example.com:443 or [::1]:80"))?;
+                let host = canonical_host(host).ok_or_else(|| {
+                    bad("the host must be a DNS name or an IP address (IPv6 in brackets)")
+                })?;
+                let port: u16 = port
+                    .parse()
+                    .ok()
+                    .filter(|p| *p > 0)
+                    .ok_or_else(|| bad("the port must be a number from 1 to 65535"))?;
+                join_host_port(&host, port)
+            }
             TargetKind::Repo => value.to_owned(),
             TargetKind::Upload => {
                 if !value
@@ -243,9 +261,58 @@ impl Target {
                 .host_str()
                 .map(str::to_owned),
             TargetKind::Email => self.value.rsplit_once('@').map(|(_, d)| d.to_owned()),
+            TargetKind::Service => split_host_port(&self.value)
+                .map(|(h, _)| h.trim_start_matches('[').trim_end_matches(']').to_owned()),
+            TargetKind::Cidr => Some(self.value.clone()),
             _ => None,
         }
     }
+
+    /// The port of a `service` target, or of a URL (its explicit or default port).
+    pub fn port(&self) -> Option<u16> {
+        match self.kind {
+            TargetKind::Service => split_host_port(&self.value).and_then(|(_, p)| p.parse().ok()),
+            TargetKind::Url => url::Url::parse(&self.value).ok()?.port_or_known_default(),
+            _ => None,
+        }
+    }
+
+    /// A `service` target for `host` (a DNS name or an address) and `port`.
+    pub fn service(host: &str, port: u16) -> Result<Target, CoreError> {
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        Target::parse(TargetKind::Service, &join_host_port(host, port))
+    }
+}
+
+/// `host:port` with an IPv6 host in brackets.
+fn join_host_port(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+/// Splits `host:port` / `[v6]:port` (the host keeps its brackets).
+fn split_host_port(value: &str) -> Option<(&str, &str)> {
+    if value.starts_with('[') {
+        let end = value.find(']')?;
+        let rest = value[end + 1..].strip_prefix(':')?;
+        Some((&value[..=end], rest))
+    } else {
+        let (h, p) = value.rsplit_once(':')?;
+        (!h.contains(':')).then_some((h, p))
+    }
+}
+
+/// A lower-cased DNS name or a normalised address (IPv6 without brackets).
+fn canonical_host(host: &str) -> Option<String> {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = bare.parse::<IpAddr>() {
+        return Some(ip.to_string());
+    }
+    let d = host.trim_end_matches('.').to_ascii_lowercase();
+    is_domain(&d).then_some(d)
 }
 
 impl fmt::Display for Target {
@@ -299,5 +366,33 @@ mod tests {
                 .as_deref(),
             Some("x.example")
         );
+    }
+
+    #[test]
+    fn services_are_host_and_port() {
+        let s = Target::parse(TargetKind::Service, "WWW.Example.com:443").unwrap();
+        assert_eq!(s.value(), "www.example.com:443");
+        assert_eq!(s.host().as_deref(), Some("www.example.com"));
+        assert_eq!(s.port(), Some(443));
+        let v6 = Target::parse(TargetKind::Service, "[::0001]:8080").unwrap();
+        assert_eq!(v6.value(), "[::1]:8080");
+        assert_eq!(v6.host().as_deref(), Some("::1"));
+        assert_eq!(Target::service("::1", 22).unwrap().value(), "[::1]:22");
+        assert_eq!(
+            Target::service("10.0.0.1", 22).unwrap().value(),
+            "10.0.0.1:22"
+        );
+        for bad in [
+            "example.com",
+            "example.com:0",
+            "example.com:70000",
+            "::1:80",
+            "a b:1",
+            ":80",
+        ] {
+            assert!(Target::parse(TargetKind::Service, bad).is_err(), "{bad}");
+        }
+        let u = Target::parse(TargetKind::Url, "https://a.example/").unwrap();
+        assert_eq!(u.port(), Some(443));
     }
 }

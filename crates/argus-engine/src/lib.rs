@@ -68,6 +68,8 @@ pub struct EngineConfig {
     pub max_tasks: u64,
     /// Where scan creation learns which scanners can run.
     pub scanners: ScannerSource,
+    /// The network guard of every task (`[network]`): public addresses only by default.
+    pub network: argus_core::net::NetPolicy,
 }
 
 /// Which scanners can run, for refusing at creation a scan no worker could run.
@@ -95,6 +97,7 @@ impl Default for EngineConfig {
             local_roots: Vec::new(),
             max_tasks: DEFAULT_MAX_TASKS,
             scanners: ScannerSource::Local,
+            network: argus_core::net::NetPolicy::public_only(),
         }
     }
 }
@@ -127,6 +130,8 @@ pub struct Engine {
     config: EngineConfig,
     /// What scans may touch on this machine's file system.
     local: policy::LocalAccess,
+    /// What tasks may reach on the network: the configured guard (rate gate added per task).
+    net: argus_core::net::NetAccess,
     /// Wakes the relay when the ledger gained pending tasks.
     relay_wake: Notify,
 }
@@ -146,6 +151,7 @@ impl Engine {
             backends,
             registry: Arc::new(registry),
             local: policy::LocalAccess::new(&config.local_roots),
+            net: argus_core::net::NetAccess::new(config.network.clone()),
             config,
             relay_wake: Notify::new(),
         })
@@ -196,6 +202,11 @@ impl Engine {
     /// What scans may touch on this machine's file system.
     pub fn local_access(&self) -> &policy::LocalAccess {
         &self.local
+    }
+
+    /// What tasks may reach on the network.
+    pub fn net(&self) -> &argus_core::net::NetAccess {
+        &self.net
     }
 
     /// The engine's tunables.

@@ -28,6 +28,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use argus_core::artifact::{ArtifactKey, ArtifactMeta, ArtifactStore};
+use argus_core::net::NetAccess;
 use argus_core::scan::ScanConfig;
 use argus_core::scanner::{
     Emission, Emitter, ScanError, Scanner, ScannerRegistry, TaskContext, TaskInputs,
@@ -57,6 +58,11 @@ pub struct TaskRunner<'a> {
     pub work_root: &'a Path,
     /// Findings plus tasks collected before a partial report is flushed.
     pub flush_at: usize,
+    /// What tasks may reach on the network (the guard and the rate gate).
+    pub net: &'a NetAccess,
+    /// Tasks at depth 0 reach their targets whatever the guard says: direct mode, where the
+    /// person named them on the command line. Chained tasks always pass the guard.
+    pub trust_seeds: bool,
 }
 
 impl std::fmt::Debug for TaskRunner<'_> {
@@ -105,6 +111,8 @@ impl<'a> TaskRunner<'a> {
             artifacts: engine.artifacts(),
             work_root: &engine.config().work_root,
             flush_at,
+            net: engine.net(),
+            trust_seeds: false,
         }
     }
 
@@ -145,6 +153,14 @@ impl<'a> TaskRunner<'a> {
             work_dir: work_dir.clone(),
             emit: emitter,
             inputs: TaskInputs::of(task.scan_id, self.artifacts.clone()),
+            net: if self.trust_seeds && task.depth == 0 {
+                NetAccess {
+                    policy: argus_core::net::NetPolicy::allow_all(),
+                    rate: self.net.rate.clone(),
+                }
+            } else {
+                self.net.clone()
+            },
         };
         let result = {
             let run = scanner.run(&ctx);

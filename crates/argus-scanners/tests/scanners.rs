@@ -137,6 +137,7 @@ fn context(
         work_dir: work.path().to_path_buf(),
         emit,
         inputs: argus_core::scanner::TaskInputs::none(),
+        net: argus_core::net::NetAccess::default(),
     };
     (ctx, rx, work)
 }

@@ -638,6 +638,7 @@ async fn redelivered_task_does_not_duplicate_findings() {
         work_dir: work.path().join("task"),
         emit,
         inputs: argus_core::scanner::TaskInputs::none(),
+        net: argus_core::net::NetAccess::default(),
     };
     argus_core::scanner::Scanner::run(&scanner, &ctx)
         .await

@@ -163,6 +163,7 @@ async fn scan(
         work_dir: work.path().join("task"),
         emit,
         inputs: argus_core::scanner::TaskInputs::none(),
+        net: argus_core::net::NetAccess::default(),
     };
     let result = scanner.run(&ctx).await;
     drop(ctx);

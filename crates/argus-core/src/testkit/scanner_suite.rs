@@ -219,6 +219,7 @@ pub fn sample_target(kind: TargetKind) -> Target {
         TargetKind::Url => "https://example.com/",
         TargetKind::Email => "security@example.com",
         TargetKind::Upload => "upload-1",
+        TargetKind::Service => "example.com:443",
     };
     Target::parse(kind, value).expect("sample target")
 }
@@ -304,6 +305,8 @@ pub async fn run_with(
         work_dir: work.path().to_path_buf(),
         emit,
         inputs,
+        // Fixtures point at servers on loopback; the guard has tests of its own.
+        net: crate::net::NetAccess::unrestricted(),
     };
     let result = run.scanner.run(&ctx).await;
     drop(ctx);

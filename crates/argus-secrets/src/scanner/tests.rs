@@ -280,6 +280,7 @@ async fn cancelled_before_start_returns_promptly() {
         work_dir: dir.path().join("w"),
         emit,
         inputs: argus_core::scanner::TaskInputs::none(),
+        net: argus_core::net::NetAccess::default(),
     };
     assert!(matches!(s.run(&ctx).await, Err(ScanError::Cancelled)));
     assert!(

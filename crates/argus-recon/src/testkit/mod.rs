@@ -1,0 +1,1 @@
+//! Local servers for tests: DNS, HTTP and TLS on loopback (feature `testkit`).
