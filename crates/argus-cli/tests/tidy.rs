@@ -24,6 +24,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("argus-engine", 2),
     ("argus-secrets", 2),
     ("argus-malware", 2),
+    ("argus-recon", 2),
     ("argus-api", 3),
     ("argus-cli", 4),
     ("argus-benches", 4),
