@@ -60,6 +60,7 @@ async fn main() {
                     max_attempts: 3,
                     scope: Scope::default(),
                     labels: Default::default(),
+                    rate_limit: None,
                     max_tasks: None,
                 },
                 template_id: None,

@@ -44,6 +44,21 @@ pub struct CreateScanRequest {
     pub start: bool,
 }
 
+/// `POST /api/v1/scans/plan`: a scan config, or a template of the caller's org with optional
+/// targets replacing its own.
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlanScanRequest {
+    #[serde(default)]
+    pub config: Option<ScanConfig>,
+    #[serde(default)]
+    pub template_id: Option<TemplateId>,
+    /// With `template_id`: the targets to plan for instead of the template's.
+    #[serde(default)]
+    #[schema(min_items = 1)]
+    pub targets: Option<Vec<argus_core::target::Target>>,
+}
+
 /// `PUT /api/v1/scans/{id}` (only while the scan is `created`).
 #[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -27,6 +27,8 @@ pub struct Config {
     pub artifacts: ArtifactsConfig,
     pub auth: AuthSection,
     pub scan: ScanSection,
+    /// `[network]`: what network scanners may reach from this server.
+    pub network: NetworkSection,
     /// `[connectors]`: named credentials for storage locations and whether the server's own
     /// cloud identity may be used (secrets only by environment variable name).
     pub connectors: argus_connectors::ConnectorsConfig,
@@ -53,6 +55,9 @@ pub struct ScanSection {
     /// Most tasks one scan may create (initial plus fan-out and chained); a scan that reaches it
     /// fails with reason `max_tasks`. A scan's own `max_tasks` may only lower it.
     pub max_tasks: u64,
+    /// Chaining rules (TOML, `[[rules]]`): which scanners run on what scans discover. Unset:
+    /// the shipped `rules/chains.toml`.
+    pub chain_rules: Option<PathBuf>,
 }
 
 impl Default for ScanSection {
@@ -60,6 +65,50 @@ impl Default for ScanSection {
         ScanSection {
             local_roots: Vec::new(),
             max_tasks: argus_engine::DEFAULT_MAX_TASKS,
+            chain_rules: None,
+        }
+    }
+}
+
+/// What network scanners (dns, ports, http, tls, tools that connect) may reach from a server.
+/// Loopback, private, link-local, shared and cloud-metadata addresses are refused unless
+/// allowed here; direct mode scans the targets a person names as given.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct NetworkSection {
+    /// Allow every special range (a lab, an internal scanner).
+    pub allow_private: bool,
+    /// Special ranges allowed one by one, as CIDR blocks (e.g. `["127.0.0.0/8"]`).
+    pub allow: Vec<String>,
+    /// Most network requests per second of every scan together, on every worker.
+    pub rate_limit: Option<f64>,
+    /// Most network requests per second per scanner (`{ ports = 200, http = 20 }`).
+    pub scanner_rate_limits: BTreeMap<String, f64>,
+}
+
+impl NetworkSection {
+    /// The guard these settings describe; a block that does not parse is an error naming it.
+    pub fn policy(&self) -> anyhow::Result<argus_core::net::NetPolicy> {
+        let allow = self
+            .allow
+            .iter()
+            .map(|s| {
+                s.trim().parse().map_err(|_| {
+                    anyhow::anyhow!("network.allow: '{s}' is not a CIDR block such as 127.0.0.0/8")
+                })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        Ok(argus_core::net::NetPolicy {
+            allow_private: self.allow_private,
+            allow,
+        })
+    }
+
+    /// The global and per-scanner request rates.
+    pub fn rate_limits(&self) -> argus_engine::rate::RateLimits {
+        argus_engine::rate::RateLimits {
+            global: self.rate_limit,
+            per_scanner: self.scanner_rate_limits.clone(),
         }
     }
 }
@@ -315,6 +364,7 @@ impl Config {
         self.tools.absolutize(cwd);
         self.secrets.absolutize(cwd);
         self.scan.local_roots = self.scan.local_roots.iter().map(|p| abs(p)).collect();
+        self.scan.chain_rules = self.scan.chain_rules.as_deref().map(abs);
         for (url, scheme) in [
             (&mut self.store.url, "sqlite://"),
             (&mut self.artifacts.url, "file://"),

@@ -105,6 +105,13 @@ pub struct DirectArgs {
     #[arg(long, value_name = "N", default_value_t = 1000, requires = "follow",
           value_parser = clap::value_parser!(u64).range(1..))]
     pub max_tasks: u64,
+    /// Chaining rules (TOML) for --follow; default: the config's `scan.chain_rules`, else the
+    /// shipped rules/chains.toml.
+    #[arg(long, value_name = "FILE", requires = "follow")]
+    pub chain_rules: Option<PathBuf>,
+    /// Most network requests per second of the whole run (network scanners).
+    #[arg(long, value_name = "PER_SECOND", value_parser = parse_rate)]
+    pub rate: Option<f64>,
     /// Let discovered targets reach loopback, private, link-local and cloud-metadata
     /// addresses too. The target you name is always scanned as given.
     #[arg(long)]
@@ -179,10 +186,17 @@ pub async fn run(cfg: &Config, argv: Vec<String>) -> anyhow::Result<u8> {
             deny: args.exclude.clone(),
         },
         labels: Default::default(),
+        rate_limit: args.rate,
     };
 
     let work = tempfile_dir()?;
     let local = LocalAccess::unrestricted();
+    let rates = argus_engine::rate::RateLimiter::local(cfg.network.rate_limits());
+    let rules = crate::runtime::chain_rules(
+        args.chain_rules
+            .as_deref()
+            .or(cfg.scan.chain_rules.as_deref()),
+    )?;
     // The targets named on the command line are scanned as given; discovered ones pass the
     // network guard unless --allow-private.
     let net = argus_core::net::NetAccess::new(if args.allow_private {
@@ -204,6 +218,8 @@ pub async fn run(cfg: &Config, argv: Vec<String>) -> anyhow::Result<u8> {
         flush_at: 1,
         net: &net,
         trust_seeds: true,
+        rules: &rules,
+        rates: &rates,
     };
     let root = Task {
         id: TaskId::new(),
@@ -524,6 +540,13 @@ impl ArtifactStore for DirArtifacts {
 
     async fn ping(&self) -> argus_core::Result<()> {
         Ok(())
+    }
+}
+
+fn parse_rate(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(r) if r.is_finite() && (0.001..=1_000_000.0).contains(&r) => Ok(r),
+        _ => Err("expected requests per second between 0.001 and 1000000, e.g. 50".into()),
     }
 }
 

@@ -126,6 +126,20 @@ pub fn registry_with(cfg: &Config, doors: &Doors) -> anyhow::Result<ScannerRegis
         .context("loading scanners")
 }
 
+/// The chaining rules at `path`, or the shipped ones; a file that does not parse or names an
+/// unknown kind is an error naming the file and the rule.
+pub fn chain_rules(
+    path: Option<&std::path::Path>,
+) -> anyhow::Result<argus_core::chain::ChainRules> {
+    let Some(p) = path else {
+        return Ok(argus_core::chain::ChainRules::shipped());
+    };
+    let text = std::fs::read_to_string(p)
+        .with_context(|| format!("reading chain rules {}", p.display()))?;
+    argus_core::chain::ChainRules::from_toml(&text)
+        .with_context(|| format!("checking chain rules in {}", p.display()))
+}
+
 /// Opens the configured backends and builds the engine.
 pub async fn engine(cfg: &Config) -> anyhow::Result<Arc<Engine>> {
     let backends = backends(cfg).await?;
@@ -140,6 +154,9 @@ pub async fn engine(cfg: &Config) -> anyhow::Result<Arc<Engine>> {
         shutdown_grace: Duration::from_secs(cfg.worker.shutdown_grace_secs),
         local_roots: cfg.scan.local_roots.clone(),
         max_tasks: cfg.scan.max_tasks.max(1),
+        network: cfg.network.policy()?,
+        chain_rules: chain_rules(cfg.scan.chain_rules.as_deref())?,
+        rate_limits: cfg.network.rate_limits(),
         // Embedded: this process (or another on the same data dir, with the same registry)
         // runs every task. A broker queue: workers elsewhere say what they can run.
         scanners: match cfg.queue_backend()? {

@@ -9,6 +9,12 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
+/// Rules letting the `chain` tool follow its own discoveries.
+const CRAWL: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/chains-crawl.toml"
+);
+
 fn manifest() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -135,6 +141,8 @@ fn follow_runs_chained_targets_within_depth_and_dedups() {
         "tool:chain",
         "a.example",
         "--follow",
+        "--chain-rules",
+        CRAWL,
         "--depth",
         "2",
         "--format",
@@ -167,6 +175,8 @@ fn follow_applies_scope_and_the_task_limit() {
         "tool:chain",
         "a.example",
         "--follow",
+        "--chain-rules",
+        CRAWL,
         "--depth",
         "5",
         "--exclude",
@@ -176,7 +186,15 @@ fn follow_applies_scope_and_the_task_limit() {
     ]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let text = stdout(&out);
-    assert_eq!(text.lines().count(), 4, "{text}");
+    // Two findings for each of the two domains scanned, and the excluded one reported once
+    // as skipped, with the reason.
+    assert_eq!(text.lines().count(), 5, "{text}");
+    let skipped: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("scope-skipped"))
+        .collect();
+    assert_eq!(skipped.len(), 1, "{text}");
+    assert!(skipped[0].contains("x.x.a.example"), "{text}");
     // x.x.a.example is named as the next target, never scanned.
     assert!(
         !text.contains("\"target\":{\"kind\":\"domain\",\"value\":\"x.x.a.example\"}"),
@@ -187,6 +205,8 @@ fn follow_applies_scope_and_the_task_limit() {
         "tool:chain",
         "a.example",
         "--follow",
+        "--chain-rules",
+        CRAWL,
         "--scope",
         "b.example",
         "--depth",
@@ -194,13 +214,16 @@ fn follow_applies_scope_and_the_task_limit() {
         "--format",
         "jsonl",
     ]);
-    assert_eq!(stdout(&out).lines().count(), 2, "{}", stdout(&out));
+    // The seed's two findings and x.a.example skipped (outside --scope).
+    assert_eq!(stdout(&out).lines().count(), 3, "{}", stdout(&out));
 
     // More chained tasks than --max-tasks: an error (exit 2), after the findings so far.
     let out = scan(&[
         "tool:chain",
         "a.example",
         "--follow",
+        "--chain-rules",
+        CRAWL,
         "--depth",
         "5",
         "--max-tasks",
@@ -215,8 +238,8 @@ fn follow_applies_scope_and_the_task_limit() {
 
 #[test]
 fn follow_runs_noop_discoveries_through_then_scanners() {
-    // noop discovers two domains: with --then tool:chain they are scanned by the tool (which
-    // accepts domains) and by noop itself (with the same params, so it rediscovers them: dedup).
+    // noop discovers two domains (outside the seed's own domain, hence --scope '*'): with
+    // --then tool:chain they are scanned by the tool (which accepts domains).
     let out = scan(&[
         "noop",
         "noop://x",
@@ -227,6 +250,8 @@ fn follow_runs_noop_discoveries_through_then_scanners() {
         "--param",
         "findings=1",
         "--follow",
+        "--scope",
+        "*",
         "--then",
         "tool:chain",
         "--format",
@@ -244,12 +269,11 @@ fn follow_runs_noop_discoveries_through_then_scanners() {
             "Port 22 open on b.example",
             "Port 22 open on c.example",
             "noop finding 0",
-            "noop finding 0",
-            "noop finding 0",
         ],
         "{t:?}"
     );
-    assert!(stderr(&out).contains("5 task(s) run"), "{}", stderr(&out));
+    // noop does not re-run on what it discovered itself (no rule says so).
+    assert!(stderr(&out).contains("3 task(s) run"), "{}", stderr(&out));
 
     // --then without --follow is refused, teaching the flag.
     let out = scan(&["noop", "noop://x", "--kind", "url", "--then", "tool:chain"]);

@@ -16,6 +16,7 @@
 
 pub mod artifact;
 pub mod bus;
+pub mod chain;
 pub mod component;
 pub mod connector;
 pub mod connector_config;

@@ -10,10 +10,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
+use std::net::IpAddr;
 
 use crate::error::CoreError;
 use crate::ids::{OrgId, ScanId, TemplateId, UserId};
-use crate::target::Target;
+use crate::target::{Target, TargetKind};
 
 /// Scan priority; tasks of higher-priority scans are claimed first.
 #[derive(
@@ -186,7 +187,13 @@ fn empty_object() -> serde_json::Value {
 }
 
 /// Allow / deny patterns every chained target must pass. A pattern is a host suffix
-/// (`example.com` matches `a.example.com`), `*` for anything, or an exact target key.
+/// (`example.com` matches `a.example.com`), an address or CIDR block (`192.0.2.0/24` matches
+/// addresses in it and services and URLs on them), `*` for anything, or an exact target key.
+///
+/// With no `allow` list the scope is the seeds': the registrable domains of the scan's own
+/// targets (`www.example.com` → `example.com` and its subdomains) and their addresses and
+/// blocks. Either way, an address discovered by a task on an in-scope name (what the name
+/// resolves to) and a service on an in-scope task's own host are in scope; `deny` always wins.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Scope {
@@ -197,7 +204,8 @@ pub struct Scope {
 }
 
 impl Scope {
-    /// Whether a chained target is in scope: not denied, and allowed when an allow list exists.
+    /// Whether a target passes the explicit lists alone: not denied, and allowed when an
+    /// allow list exists.
     pub fn permits(&self, target: &Target) -> bool {
         let matches = |p: &String| pattern_matches(p, target);
         if self.deny.iter().any(matches) {
@@ -205,11 +213,164 @@ impl Scope {
         }
         self.allow.is_empty() || self.allow.iter().any(matches)
     }
+
+    /// The allow list as applied: the explicit one, or the seeds' registrable domains,
+    /// addresses and blocks (`"explicit"` / `"seeds"`).
+    pub fn effective_allow(&self, seeds: &[Target]) -> (&'static str, Vec<String>) {
+        if !self.allow.is_empty() {
+            return ("explicit", self.allow.clone());
+        }
+        let mut allow: Vec<String> = Vec::new();
+        for s in seeds {
+            let entry = match (s.kind(), s.host()) {
+                (TargetKind::Cidr, _) => s.value().to_owned(),
+                (_, Some(h)) if h.parse::<IpAddr>().is_ok() => h,
+                (_, Some(h)) => registrable_domain(&h),
+                (_, None) => continue,
+            };
+            if !allow.contains(&entry) {
+                allow.push(entry);
+            }
+        }
+        ("seeds", allow)
+    }
+
+    /// Judges a target discovered by a task on `parent` in a scan whose own targets are
+    /// `seeds` (see the type's docs); `Err` says why it is out of scope.
+    pub fn judge(&self, target: &Target, seeds: &[Target], parent: &Target) -> Result<(), String> {
+        if let Some(p) = self.deny.iter().find(|p| pattern_matches(p, target)) {
+            return Err(format!("{target} is excluded by the scope pattern '{p}'"));
+        }
+        let allowed = if self.allow.is_empty() {
+            // Targets without a host (locations, repositories) are bounded by the
+            // local-access policy, not by the seeds.
+            target.host().is_none() || seeds.iter().any(|s| seed_covers(s, target))
+        } else {
+            self.allow.iter().any(|p| pattern_matches(p, target))
+        };
+        if allowed || follows_parent(target, parent) {
+            return Ok(());
+        }
+        Err(if self.allow.is_empty() {
+            format!(
+                "{target} is outside the scan's scope (by default the seeds' registrable \
+                 domains and addresses; set scope.allow to widen it)"
+            )
+        } else {
+            format!("{target} matches no scope.allow pattern")
+        })
+    }
+}
+
+/// An address a name resolves to, or a service on the parent's own host.
+fn follows_parent(target: &Target, parent: &Target) -> bool {
+    let parent_host = parent.host();
+    match target.kind() {
+        TargetKind::Ip => parent_host
+            .as_deref()
+            .is_some_and(|h| h.parse::<IpAddr>().is_err() && !h.contains('/')),
+        TargetKind::Service | TargetKind::Url => {
+            target.host().is_some() && target.host() == parent_host
+        }
+        _ => false,
+    }
+}
+
+fn target_ip(target: &Target) -> Option<IpAddr> {
+    match target.kind() {
+        TargetKind::Ip | TargetKind::Service | TargetKind::Url => target.host()?.parse().ok(),
+        _ => None,
+    }
+}
+
+fn seed_covers(seed: &Target, target: &Target) -> bool {
+    if seed.kind() == TargetKind::Cidr {
+        let Ok(net) = seed.value().parse::<crate::net::IpNet>() else {
+            return false;
+        };
+        return match target.kind() {
+            TargetKind::Cidr => target
+                .value()
+                .parse::<crate::net::IpNet>()
+                .is_ok_and(|t| net.contains(&t)),
+            _ => target_ip(target).is_some_and(|ip| net.contains(&ip)),
+        };
+    }
+    let (Some(seed_host), Some(host)) = (seed.host(), target.host()) else {
+        return false;
+    };
+    if let Ok(ip) = seed_host.parse::<IpAddr>() {
+        return target_ip(target) == Some(ip);
+    }
+    let base = registrable_domain(&seed_host);
+    host == base || host.ends_with(&format!(".{base}"))
+}
+
+/// The registrable domain of a name: its last two labels, or three under a common two-label
+/// public suffix (`example.co.uk`). An approximation of the public suffix list, which the
+/// default scope only uses to widen a seed to its siblings.
+pub fn registrable_domain(host: &str) -> String {
+    const TWO_LABEL_SUFFIXES: &[&str] = &[
+        "co.uk",
+        "org.uk",
+        "ac.uk",
+        "gov.uk",
+        "com.au",
+        "net.au",
+        "org.au",
+        "co.nz",
+        "co.jp",
+        "ne.jp",
+        "or.jp",
+        "co.kr",
+        "com.br",
+        "com.cn",
+        "com.mx",
+        "com.tr",
+        "co.in",
+        "co.za",
+        "com.sg",
+        "com.hk",
+        "com.tw",
+        "co.il",
+        "com.ar",
+        "com.pl",
+        "github.io",
+        "herokuapp.com",
+        "azurewebsites.net",
+        "cloudfront.net",
+        "appspot.com",
+        "blogspot.com",
+        "s3.amazonaws.com",
+    ];
+    let labels: Vec<&str> = host.split('.').collect();
+    if labels.len() <= 2 {
+        return host.to_owned();
+    }
+    let last2 = labels[labels.len() - 2..].join(".");
+    let keep = if TWO_LABEL_SUFFIXES.contains(&last2.as_str()) {
+        3
+    } else {
+        2
+    };
+    labels[labels.len().saturating_sub(keep)..].join(".")
 }
 
 fn pattern_matches(pattern: &str, target: &Target) -> bool {
     if pattern == "*" || pattern == target.key() || pattern == target.value() {
         return true;
+    }
+    if let Ok(net) = pattern.parse::<crate::net::IpNet>() {
+        return match target.kind() {
+            TargetKind::Cidr => target
+                .value()
+                .parse::<crate::net::IpNet>()
+                .is_ok_and(|t| net.contains(&t)),
+            _ => target_ip(target).is_some_and(|ip| net.contains(&ip)),
+        };
+    }
+    if let Ok(ip) = pattern.parse::<IpAddr>() {
+        return target_ip(target) == Some(ip);
     }
     let p = pattern.trim_start_matches("*.").to_ascii_lowercase();
     match target.host() {
@@ -254,6 +415,11 @@ pub struct ScanConfig {
     pub max_attempts: u32,
     #[serde(default)]
     pub scope: Scope,
+    /// Most network requests per second of all the scan's tasks together (network scanners:
+    /// dns, subdomains, ports, http, tls), on every worker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0.001, maximum = 1000000)]
+    pub rate_limit: Option<f64>,
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
 }
@@ -316,6 +482,14 @@ impl ScanConfig {
                 "/config/max_tasks",
                 "must be at least 1",
             ));
+        }
+        if let Some(rate) = self.rate_limit {
+            if !(rate.is_finite() && (0.001..=1_000_000.0).contains(&rate)) {
+                return Err(CoreError::invalid(
+                    "/config/rate_limit",
+                    "must be between 0.001 and 1000000 requests per second",
+                ));
+            }
         }
         if self.max_duration == Some(0) {
             return Err(CoreError::invalid(
@@ -518,5 +692,76 @@ mod tests {
         assert!(!s.permits(&t("x.dev.example.com")));
         assert!(!s.permits(&t("example.org")));
         assert!(Scope::default().permits(&t("anything.org")));
+    }
+
+    #[test]
+    fn scope_judges_addresses_blocks_and_the_seeds_default() {
+        let t = |k: TargetKind, v: &str| Target::parse(k, v).unwrap();
+        let seeds = [
+            t(TargetKind::Domain, "www.example.com"),
+            t(TargetKind::Cidr, "198.51.100.0/24"),
+        ];
+        let apex = t(TargetKind::Domain, "example.com");
+        let auto = Scope::default();
+        // The seeds' registrable domain and its subdomains, the seed block's addresses.
+        assert!(auto
+            .judge(&t(TargetKind::Domain, "api.example.com"), &seeds, &apex)
+            .is_ok());
+        assert!(auto
+            .judge(&t(TargetKind::Ip, "198.51.100.9"), &seeds, &seeds[1])
+            .is_ok());
+        assert!(auto
+            .judge(
+                &t(TargetKind::Service, "198.51.100.9:443"),
+                &seeds,
+                &seeds[1]
+            )
+            .is_ok());
+        let out = auto
+            .judge(&t(TargetKind::Domain, "example.org"), &seeds, &apex)
+            .unwrap_err();
+        assert!(out.contains("scope.allow"), "{out}");
+        // An address an in-scope name resolves to is in scope; one an address names is not.
+        assert!(auto
+            .judge(&t(TargetKind::Ip, "203.0.113.5"), &seeds, &apex)
+            .is_ok());
+        let ip_parent = t(TargetKind::Ip, "198.51.100.9");
+        assert!(auto
+            .judge(&t(TargetKind::Ip, "203.0.113.5"), &seeds, &ip_parent)
+            .is_err());
+        // A service on the parent's own host.
+        let other = t(TargetKind::Ip, "203.0.113.5");
+        assert!(auto
+            .judge(&t(TargetKind::Service, "203.0.113.5:80"), &seeds, &other)
+            .is_ok());
+
+        let explicit = Scope {
+            allow: vec!["example.com".into(), "192.0.2.0/24".into()],
+            deny: vec!["192.0.2.128/25".into(), "dev.example.com".into()],
+        };
+        assert!(explicit
+            .judge(&t(TargetKind::Ip, "192.0.2.7"), &seeds, &ip_parent)
+            .is_ok());
+        assert!(explicit
+            .judge(
+                &t(TargetKind::Url, "http://192.0.2.7:8080/"),
+                &seeds,
+                &ip_parent
+            )
+            .is_ok());
+        let denied = explicit
+            .judge(&t(TargetKind::Ip, "192.0.2.200"), &seeds, &apex)
+            .unwrap_err();
+        assert!(denied.contains("192.0.2.128/25"), "{denied}");
+        assert!(explicit
+            .judge(&t(TargetKind::Cidr, "192.0.2.0/26"), &seeds, &ip_parent)
+            .is_ok());
+        // A domain allow-list does not reject the addresses its names resolve to.
+        assert!(explicit
+            .judge(&t(TargetKind::Ip, "203.0.113.5"), &seeds, &apex)
+            .is_ok());
+        assert_eq!(registrable_domain("a.b.example.co.uk"), "example.co.uk");
+        assert_eq!(registrable_domain("a.b.example.com"), "example.com");
+        assert_eq!(registrable_domain("localhost"), "localhost");
     }
 }

@@ -140,6 +140,13 @@ pub trait Coordination: Send + Sync {
 
     /// Every scanner name that some worker advertises and whose advertisement has not expired.
     async fn advertised_scanners(&self) -> Result<Vec<String>>;
+
+    /// Reserves `permits` consecutive slots `interval` apart on `key`'s schedule and returns
+    /// how long the caller must wait before using the first. Slots are handed out in order to
+    /// every process sharing the store, so `1 / interval` requests per second hold across
+    /// workers; a key left idle starts at once (no burst is saved up). Times come from the
+    /// store's one clock.
+    async fn reserve_rate(&self, key: &str, interval: Duration, permits: u32) -> Result<Duration>;
 }
 
 /// Scans: their records, lifecycle and the clean-up of ended and deleted ones.

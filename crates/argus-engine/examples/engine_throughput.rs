@@ -75,6 +75,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     max_attempts: 3,
                     scope: Scope::default(),
                     labels: Default::default(),
+                    rate_limit: None,
                     max_tasks: None,
                 },
                 template_id: None,

@@ -25,6 +25,7 @@
 pub mod follow;
 pub mod monitor;
 pub mod policy;
+pub mod rate;
 pub mod relay;
 pub mod runner;
 pub mod services;
@@ -70,6 +71,10 @@ pub struct EngineConfig {
     pub scanners: ScannerSource,
     /// The network guard of every task (`[network]`): public addresses only by default.
     pub network: argus_core::net::NetPolicy,
+    /// Which scanners run on what tasks discover (`scan.chain_rules`).
+    pub chain_rules: argus_core::chain::ChainRules,
+    /// Global and per-scanner request rates of network scanners (`[network]`).
+    pub rate_limits: rate::RateLimits,
 }
 
 /// Which scanners can run, for refusing at creation a scan no worker could run.
@@ -98,6 +103,8 @@ impl Default for EngineConfig {
             max_tasks: DEFAULT_MAX_TASKS,
             scanners: ScannerSource::Local,
             network: argus_core::net::NetPolicy::public_only(),
+            chain_rules: argus_core::chain::ChainRules::shipped(),
+            rate_limits: rate::RateLimits::default(),
         }
     }
 }
@@ -132,6 +139,8 @@ pub struct Engine {
     local: policy::LocalAccess,
     /// What tasks may reach on the network: the configured guard (rate gate added per task).
     net: argus_core::net::NetAccess,
+    /// Each task's rate gate: schedules in the store when workers are spread over processes.
+    rates: rate::RateLimiter,
     /// Wakes the relay when the ledger gained pending tasks.
     relay_wake: Notify,
 }
@@ -147,11 +156,18 @@ impl std::fmt::Debug for Engine {
 impl Engine {
     /// Builds an engine over the given backends and scanners.
     pub fn new(backends: Backends, registry: ScannerRegistry, config: EngineConfig) -> Arc<Self> {
+        let rates = match config.scanners {
+            ScannerSource::Local => rate::RateLimiter::local(config.rate_limits.clone()),
+            ScannerSource::Advertised => {
+                rate::RateLimiter::shared(config.rate_limits.clone(), backends.store.clone())
+            }
+        };
         Arc::new(Engine {
             backends,
             registry: Arc::new(registry),
             local: policy::LocalAccess::new(&config.local_roots),
             net: argus_core::net::NetAccess::new(config.network.clone()),
+            rates,
             config,
             relay_wake: Notify::new(),
         })
@@ -207,6 +223,11 @@ impl Engine {
     /// What tasks may reach on the network.
     pub fn net(&self) -> &argus_core::net::NetAccess {
         &self.net
+    }
+
+    /// Builds each task's rate gate.
+    pub fn rates(&self) -> &rate::RateLimiter {
+        &self.rates
     }
 
     /// The engine's tunables.

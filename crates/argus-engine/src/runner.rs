@@ -8,10 +8,19 @@
 //! Invariants kept here (the same for both callers):
 //! - the task's target passes the local-access policy right before the run (the configuration
 //!   may have changed since creation, and a file may have become a symlink);
-//! - a discovered target becomes tasks (one per scan scanner accepting its kind) only at
-//!   depth + 1 within `recursion_depth`, inside `scope`, past the local-access policy, and only
-//!   while the scan has not reached `max_results`; a sub-task needs a known scanner and passes the
+//! - what a task discovers (targets, and findings that finding rules match) becomes tasks for
+//!   the scanners the chaining rules ([`ChainRules`]) choose among the scan's, only at depth + 1
+//!   within `recursion_depth`, inside `scope` (explicit, or the seeds' by default), past the
+//!   local-access policy and the network guard (for addresses and blocks; names are checked
+//!   when scanners resolve them), and only while the scan has not reached `max_results`; a
+//!   target the scope or the guard refuses is reported once as a [`SKIPPED_KIND`] finding with
+//!   the reason, never as an error; a sub-task needs a known scanner and passes the
 //!   local-access policy, at the same depth;
+//! - a chained task carries its lineage (the tasks that led to it) in a params envelope the
+//!   run unwraps before the scanner sees its params; its findings carry that lineage in
+//!   `data.lineage`;
+//! - each task gets the network guard (direct mode: none for the targets a person named) and
+//!   a rate gate holding the scan's, its scanner's and the global limits;
 //! - an artifact under `private/` is refused; a private file is stored but never recorded;
 //! - a task's inputs ([`TaskInputs`]) are its own scan's private files, nothing else;
 //! - a partial report is handed to the sink once `flush_at` findings and tasks piled up, or at
@@ -28,6 +37,8 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use argus_core::artifact::{ArtifactKey, ArtifactMeta, ArtifactStore};
+use argus_core::chain::ChainRules;
+use argus_core::finding::{NewFinding, Severity};
 use argus_core::net::NetAccess;
 use argus_core::scan::ScanConfig;
 use argus_core::scanner::{
@@ -63,6 +74,10 @@ pub struct TaskRunner<'a> {
     /// Tasks at depth 0 reach their targets whatever the guard says: direct mode, where the
     /// person named them on the command line. Chained tasks always pass the guard.
     pub trust_seeds: bool,
+    /// Which scanners run on what tasks discover.
+    pub rules: &'a ChainRules,
+    /// Each task's rate gate.
+    pub rates: &'a crate::rate::RateLimiter,
 }
 
 impl std::fmt::Debug for TaskRunner<'_> {
@@ -113,6 +128,8 @@ impl<'a> TaskRunner<'a> {
             flush_at,
             net: engine.net(),
             trust_seeds: false,
+            rules: &engine.config().chain_rules,
+            rates: engine.rates(),
         }
     }
 
@@ -136,14 +153,9 @@ impl<'a> TaskRunner<'a> {
                 collector,
             };
         }
-        let params = task.params.clone().unwrap_or_else(|| {
-            config
-                .scanners
-                .iter()
-                .find(|s| s.name == task.scanner)
-                .map(|s| s.params.clone())
-                .unwrap_or_else(|| serde_json::json!({}))
-        });
+        let (own, lineage) = unwrap_lineage(task.params.as_ref());
+        collector.lineage = lineage;
+        let params = own.unwrap_or_else(|| scan_params(config, &task.scanner));
         let work_dir = self.work_root.join(task.id.to_string());
         let (emitter, mut rx) = Emitter::channel(256);
         let ctx = TaskContext {
@@ -153,13 +165,15 @@ impl<'a> TaskRunner<'a> {
             work_dir: work_dir.clone(),
             emit: emitter,
             inputs: TaskInputs::of(task.scan_id, self.artifacts.clone()),
-            net: if self.trust_seeds && task.depth == 0 {
-                NetAccess {
-                    policy: argus_core::net::NetPolicy::allow_all(),
-                    rate: self.net.rate.clone(),
-                }
-            } else {
-                self.net.clone()
+            net: NetAccess {
+                policy: if self.trust_seeds && task.depth == 0 {
+                    argus_core::net::NetPolicy::allow_all()
+                } else {
+                    self.net.policy.clone()
+                },
+                rate: self
+                    .rates
+                    .gate(task.scan_id, &task.scanner, config.rate_limit),
             },
         };
         let result = {
@@ -187,6 +201,60 @@ impl<'a> TaskRunner<'a> {
     }
 }
 
+/// The finding kind of a discovered target that was not followed because the scope or the
+/// network guard refused it: counted with the scan's findings, with the reason.
+pub const SKIPPED_KIND: &str = "scope-skipped";
+
+/// A chained task's params are an envelope: its lineage and the params it runs with.
+const LINEAGE_KEY: &str = "_lineage";
+const PARAMS_KEY: &str = "_params";
+
+/// Splits a task's params into the scanner's own params (`None`: the scan's) and the lineage.
+fn unwrap_lineage(
+    params: Option<&serde_json::Value>,
+) -> (Option<serde_json::Value>, Vec<serde_json::Value>) {
+    match params {
+        Some(serde_json::Value::Object(map)) if map.contains_key(LINEAGE_KEY) => {
+            let lineage = map
+                .get(LINEAGE_KEY)
+                .and_then(serde_json::Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            (map.get(PARAMS_KEY).cloned(), lineage)
+        }
+        other => (other.cloned(), Vec::new()),
+    }
+}
+
+/// The scan's params for `scanner`, or `{}`.
+fn scan_params(config: &ScanConfig, scanner: &str) -> serde_json::Value {
+    config
+        .scanners
+        .iter()
+        .find(|s| s.name == scanner)
+        .map(|s| s.params.clone())
+        .unwrap_or_else(|| serde_json::json!({}))
+}
+
+/// The network guard on a discovered target that names an address or a block (names are
+/// checked by the scanners when they resolve them).
+fn guard(policy: &argus_core::net::NetPolicy, t: &Target) -> Result<(), String> {
+    use argus_core::target::TargetKind;
+    match t.kind() {
+        TargetKind::Cidr => match t.value().parse::<argus_core::net::IpNet>() {
+            Ok(net) => policy.permits_net(&net).map_err(|d| d.to_string()),
+            Err(_) => Ok(()),
+        },
+        TargetKind::Ip | TargetKind::Service | TargetKind::Url => {
+            match t.host().and_then(|h| h.parse::<std::net::IpAddr>().ok()) {
+                Some(ip) => policy.check(ip).map_err(|d| d.to_string()),
+                None => Ok(()),
+            }
+        }
+        _ => Ok(()),
+    }
+}
+
 async fn remove_work_dir(dir: PathBuf) {
     // Most scanners never create their work folder. A plain lstat (microseconds, never blocks
     // for long) avoids a blocking-pool round trip per task, which dominated no-op throughput.
@@ -210,6 +278,8 @@ struct Collector<'a, S> {
     subtasks: u64,
     /// Flush at once: an enumeration reported (progress and `enqueue_done` are live state).
     urgent: bool,
+    /// The chain of tasks that led to this one (empty for the scan's own targets).
+    lineage: Vec<serde_json::Value>,
 }
 
 impl<'a, S: ReportSink> Collector<'a, S> {
@@ -230,6 +300,7 @@ impl<'a, S: ReportSink> Collector<'a, S> {
             may_spawn,
             subtasks: 0,
             urgent: false,
+            lineage: Vec::new(),
         }
     }
 
@@ -258,7 +329,8 @@ impl<'a, S: ReportSink> Collector<'a, S> {
                 .iter()
                 .find(|spec| spec.name == scanner)
                 .map(|spec| &spec.params);
-            match params.as_ref().or(scan_params) {
+            let (own, _) = unwrap_lineage(params.as_ref());
+            match own.as_ref().or(scan_params) {
                 Some(p) => s.enumerates(p),
                 None => s.enumerates(&serde_json::Value::Object(Default::default())),
             }
@@ -277,14 +349,114 @@ impl<'a, S: ReportSink> Collector<'a, S> {
         }
     }
 
+    /// The scan's scanner names.
+    fn scan_scanners(&self) -> Vec<&'a str> {
+        self.config
+            .scanners
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect()
+    }
+
+    /// A chained task for what a rule (or the open default) decided, at depth + 1, if the
+    /// depth, the scope, the local-access policy and the network guard let it through. A
+    /// target refused by the scope or the guard is reported once as a `scope-skipped` finding
+    /// (never an error of the scan).
+    fn follow(&mut self, follow: argus_core::chain::Follow) {
+        let depth = self.task.depth + 1;
+        if !self.may_spawn || depth > self.config.recursion_depth {
+            return;
+        }
+        let t = follow.target;
+        let judged = self
+            .config
+            .scope
+            .judge(&t, &self.config.targets, &self.task.target)
+            .and_then(|()| guard(&self.runner.net.policy, &t));
+        if let Err(reason) = judged {
+            self.skipped(&t, reason);
+            return;
+        }
+        if let Err(why) = self.runner.local.check(&t) {
+            tracing::warn!(scan = %self.task.scan_id, target = %t, reason = %why, "discovered target skipped");
+            return;
+        }
+        let mut lineage = self.lineage.clone();
+        lineage.push(self.step());
+        let params = follow
+            .params
+            .unwrap_or_else(|| scan_params(self.config, &follow.scanner));
+        let envelope = serde_json::json!({ LINEAGE_KEY: lineage, PARAMS_KEY: params });
+        let child = self.child(&follow.scanner, t, depth, Some(envelope));
+        self.report.spawned.push(child);
+    }
+
+    /// This task as a lineage step.
+    fn step(&self) -> serde_json::Value {
+        serde_json::json!({
+            "task": self.task.id.to_string(),
+            "scanner": self.task.scanner,
+            "target": self.task.target.to_string(),
+        })
+    }
+
+    /// Adds `lineage` (the chain of tasks that led to the finding, this one last) to its data.
+    fn stamp_lineage(&self, f: &mut NewFinding) {
+        let mut chain = self.lineage.clone();
+        chain.push(self.step());
+        let chain = serde_json::Value::Array(chain);
+        match &mut f.data {
+            serde_json::Value::Object(map) => {
+                map.insert("lineage".into(), chain);
+            }
+            serde_json::Value::Null => f.data = serde_json::json!({ "lineage": chain }),
+            other => {
+                let value = std::mem::take(other);
+                f.data = serde_json::json!({ "value": value, "lineage": chain });
+            }
+        }
+    }
+
+    /// Reports a discovered target the scope or the network guard refused.
+    fn skipped(&mut self, t: &Target, reason: String) {
+        tracing::debug!(scan = %self.task.scan_id, target = %t, %reason, "discovered target skipped");
+        let mut f = NewFinding::new(
+            SKIPPED_KIND,
+            Severity::Info,
+            format!("Skipped {t}"),
+            self.task.target.clone(),
+            &[SKIPPED_KIND, &t.key()],
+        );
+        f.description = Some(reason.clone());
+        f.data = serde_json::json!({ "skipped": t.to_string(), "reason": reason });
+        if !self.lineage.is_empty() {
+            self.stamp_lineage(&mut f);
+        }
+        self.report.findings.push(f);
+    }
+
     async fn push(&mut self, e: Emission) {
         let registry = self.runner.registry;
         let local = self.runner.local;
         match e {
             // Findings are validated here, where emissions arrive, and nowhere after: the store
             // takes the report as it is.
-            Emission::Finding(f) => match f.validate() {
-                Ok(()) => self.report.findings.push(f),
+            Emission::Finding(mut f) => match f.validate() {
+                Ok(()) => {
+                    let follows = self.runner.rules.follow_finding(
+                        &self.scan_scanners(),
+                        &self.task.scanner,
+                        &f,
+                        |s, k| registry.accepts(s, k),
+                    );
+                    for follow in follows {
+                        self.follow(follow);
+                    }
+                    if !self.lineage.is_empty() {
+                        self.stamp_lineage(&mut f);
+                    }
+                    self.report.findings.push(f);
+                }
                 Err(e) => {
                     tracing::warn!(scan = %self.task.scan_id, task = %self.task.id, error = %e, "skipping invalid finding");
                 }
@@ -296,22 +468,14 @@ impl<'a, S: ReportSink> Collector<'a, S> {
                 }
             },
             Emission::Target(t) => {
-                let depth = self.task.depth + 1;
-                if !self.may_spawn
-                    || depth > self.config.recursion_depth
-                    || !self.config.scope.permits(&t)
-                {
-                    return;
-                }
-                if let Err(why) = local.check(&t) {
-                    tracing::warn!(scan = %self.task.scan_id, target = %t, reason = %why, "discovered target skipped");
-                    return;
-                }
-                for spec in &self.config.scanners {
-                    if registry.accepts(&spec.name, t.kind()) {
-                        let child = self.child(&spec.name, t.clone(), depth, None);
-                        self.report.spawned.push(child);
-                    }
+                let follows = self.runner.rules.follow_target(
+                    &self.scan_scanners(),
+                    &self.task.scanner,
+                    &t,
+                    |s, k| registry.accepts(s, k),
+                );
+                for follow in follows {
+                    self.follow(follow);
                 }
             }
             Emission::SubTask {

@@ -114,6 +114,21 @@ async fn harness_setup(setup: Setup) -> Harness {
         work_root: dir.path().join("work"),
         retry_backoff: Duration::from_millis(20),
         monitor_interval: Duration::from_millis(100),
+        // noop stands for a crawler in these tests: it follows its own discoveries, which
+        // takes a rule.
+        chain_rules: argus_core::chain::ChainRules::from_toml(
+            r#"
+[[rules]]
+on = "domain"
+run = ["noop"]
+self = true
+[[rules]]
+on = "location"
+run = ["noop"]
+self = true
+"#,
+        )
+        .unwrap(),
         ..EngineConfig::default()
     };
     (setup.tweak)(&mut config);
@@ -158,6 +173,7 @@ fn noop(params: serde_json::Value) -> ScanConfig {
         max_attempts: 3,
         scope: Scope::default(),
         labels: Default::default(),
+        rate_limit: None,
         max_tasks: None,
     }
 }
@@ -859,4 +875,59 @@ async fn invalid_findings_skipped() {
         .items;
     assert_eq!(items.len(), 1);
     assert_eq!(items[0].title, "finding good");
+}
+
+/// Takes one permit of its task's rate gate per target and records when it got it.
+struct Paced(Arc<std::sync::Mutex<Vec<Instant>>>);
+
+#[async_trait::async_trait]
+impl Scanner for Paced {
+    fn info(&self) -> ScannerInfo {
+        ScannerInfo {
+            name: "paced".into(),
+            description: "one rate-gated request per task".into(),
+            source: "builtin".into(),
+            target_kinds: TargetKind::ALL.to_vec(),
+            params_schema: serde_json::json!({ "type": "object" }),
+            available: true,
+            detail: None,
+        }
+    }
+
+    fn validate_params(&self, _params: &serde_json::Value) -> Result<(), CoreError> {
+        Ok(())
+    }
+
+    async fn run(&self, ctx: &TaskContext) -> Result<(), ScanError> {
+        ctx.net.rate.acquire(1).await;
+        self.0.lock().unwrap().push(Instant::now());
+        Ok(())
+    }
+}
+
+/// A scan's `rate_limit` paces its tasks' requests across the worker pool's concurrent tasks:
+/// 12 requests at 20/s take at least 11 intervals, however many run at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scan_rate_limit_paces_concurrent_tasks() {
+    let times = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let h = harness_setup(Setup {
+        concurrency: 8,
+        extra: Some(Arc::new(Paced(times.clone()))),
+        ..Setup::default()
+    })
+    .await;
+    let mut config = noop(serde_json::json!({}));
+    config.scanners[0].name = "paced".into();
+    config.targets = (0..12)
+        .map(|i| Target::parse(TargetKind::Domain, &format!("h{i}.example.com")).unwrap())
+        .collect();
+    config.rate_limit = Some(20.0);
+    let scan = create(&h, config, true).await;
+    wait_state(&h, &scan, ScanState::Completed, Duration::from_secs(30)).await;
+    let mut t = times.lock().unwrap().clone();
+    t.sort();
+    assert_eq!(t.len(), 12);
+    let span = t[11] - t[0];
+    // 11 intervals of 50 ms; a little slack for the clock readings around the sleeps.
+    assert!(span >= Duration::from_millis(540), "12 requests in {span:?}");
 }

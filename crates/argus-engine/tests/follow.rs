@@ -87,6 +87,7 @@ async fn started_scan(h: &Harness) -> (Scan, Task) {
         max_attempts: 3,
         scope: Scope::default(),
         labels: Default::default(),
+        rate_limit: None,
         max_tasks: None,
     };
     let scan = h

@@ -118,6 +118,7 @@ fn config(targets: Vec<Target>) -> ScanConfig {
         max_attempts: 3,
         scope: Scope::default(),
         labels: Default::default(),
+        rate_limit: None,
         max_tasks: None,
     }
 }

@@ -17,6 +17,7 @@ pub mod object;
 mod plan;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+mod rate;
 pub mod sqlite;
 mod template_cursor;
 

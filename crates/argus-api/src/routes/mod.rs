@@ -55,6 +55,7 @@ pub(crate) fn api() -> OpenApiRouter<AppState> {
             axum::routing::get(scans::get_artifact),
         )
         .routes(routes!(scans::list_scans, scans::create_scan))
+        .routes(routes!(scans::plan_scan))
         .routes(routes!(
             scans::get_scan,
             scans::update_scan,

@@ -25,8 +25,8 @@ use argus_engine::services::CreateScan;
 
 use crate::auth::Caller;
 use crate::dto::{
-    parse_limit, parse_opt, CreateScanRequest, FindingListParams, ScanListParams, ScanStatus,
-    ScanView, SelectRequest, UpdateScanRequest, VerdictListParams,
+    parse_limit, parse_opt, CreateScanRequest, FindingListParams, PlanScanRequest, ScanListParams,
+    ScanStatus, ScanView, SelectRequest, UpdateScanRequest, VerdictListParams,
 };
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::problem::{ApiResult, Problem};
@@ -110,6 +110,37 @@ pub(crate) async fn create_scan(
         )
         .await?;
     Ok((StatusCode::CREATED, Json(scan)))
+}
+
+/// Plans a scan without creating or running anything: the tasks its first wave would run,
+/// the chaining graph that may follow (which scanner's discoveries start which scanners, by the
+/// server's chaining rules), the recursion depth and the scope chained targets must pass.
+/// Validated as `POST /scans` validates (422 naming the field).
+#[utoipa::path(
+    post,
+    path = "/scans/plan",
+    tag = "scans",
+    request_body = PlanScanRequest,
+    responses(
+        (status = 200, description = "The plan", body = argus_core::chain::ScanPlan),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`template_id` names no template of the caller's org", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid config (see `path`)", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn plan_scan(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<PlanScanRequest>,
+) -> ApiResult<Json<argus_core::chain::ScanPlan>> {
+    let plan = state
+        .engine
+        .scans()
+        .preview(&caller, req.config, req.template_id, req.targets)
+        .await?;
+    Ok(Json(plan))
 }
 
 /// One scan. A path id that is not a UUID answers 404.

@@ -33,6 +33,8 @@ pub struct Options {
     pub bus_capacity: usize,
     /// Server folders scans may read (`scan.local_roots`); the fixtures live in temp folders.
     pub local_roots: Vec<PathBuf>,
+    /// Chaining rules (default: the shipped ones).
+    pub chain_rules: argus_core::chain::ChainRules,
 }
 
 impl Default for Options {
@@ -47,6 +49,7 @@ impl Default for Options {
             workers: true,
             bus_capacity: 4096,
             local_roots: vec![std::env::temp_dir()],
+            chain_rules: argus_core::chain::ChainRules::shipped(),
         }
     }
 }
@@ -101,6 +104,7 @@ pub async fn start_with(opts: Options) -> Server {
         retry_backoff: Duration::from_millis(20),
         monitor_interval: Duration::from_millis(100),
         local_roots: opts.local_roots.clone(),
+        chain_rules: opts.chain_rules.clone(),
         ..EngineConfig::default()
     };
     let registry = argus_scanners::registry_with(&argus_scanners::RegistryOptions {

@@ -71,6 +71,7 @@ pub fn config() -> ScanConfig {
         max_attempts: 3,
         scope: Scope::default(),
         labels: Default::default(),
+        rate_limit: None,
         max_tasks: None,
     }
 }
@@ -239,6 +240,7 @@ macro_rules! store_suite_tests {
             enumerations_hold_enqueue_done,
             stop_and_delete_are_lazy,
             worker_advertisements,
+            rate_slots_are_shared_in_order,
             verdicts_once_per_object,
             connectors_crud,
             connectors_org_scoping_and_names,
@@ -2022,6 +2024,32 @@ pub async fn stop_and_delete_are_lazy<S: Store>(store: Arc<S>) {
     assert!(store.pending_cleanups(10).await.unwrap().is_empty());
     assert_eq!(store.get_scan(&o, keep).await.unwrap().progress.enqueued, 1);
     assert!(!all_events(&*store, &o, Some(keep)).await.is_empty());
+}
+
+/// Rate slots: an idle key starts at once, each reservation waits for the ones before it,
+/// keys are independent, several permits take several slots.
+pub async fn rate_slots_are_shared_in_order<S: Store>(store: Arc<S>) {
+    use std::time::Duration;
+    let every = Duration::from_secs(10);
+    let first = store.reserve_rate("scan:rate-a", every, 1).await.unwrap();
+    assert!(first < Duration::from_secs(1), "{first:?}");
+    let second = store.reserve_rate("scan:rate-a", every, 1).await.unwrap();
+    assert!(
+        second > Duration::from_secs(8) && second <= every,
+        "the second waits one interval: {second:?}"
+    );
+    let third = store.reserve_rate("scan:rate-a", every, 2).await.unwrap();
+    assert!(
+        third > Duration::from_secs(18) && third <= Duration::from_secs(20),
+        "{third:?}"
+    );
+    let fourth = store.reserve_rate("scan:rate-a", every, 1).await.unwrap();
+    assert!(
+        fourth > Duration::from_secs(38),
+        "two permits took two slots: {fourth:?}"
+    );
+    let other = store.reserve_rate("scan:rate-b", every, 1).await.unwrap();
+    assert!(other < Duration::from_secs(1), "{other:?}");
 }
 
 /// Workers' advertisements: union of live ones, expired ones ignored, withdrawn ones gone.

@@ -532,6 +532,7 @@ fn derived_config<P: serde::Serialize>(
         max_attempts: source.config.max_attempts,
         scope: Default::default(),
         labels: Default::default(),
+        rate_limit: None,
     })
 }
 

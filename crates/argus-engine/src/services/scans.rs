@@ -363,6 +363,75 @@ impl Scans<'_> {
         tasks
     }
 
+    /// What a scan with `config` (or the caller's template `template_id` with `targets`) would
+    /// run, validated as at creation and without creating anything: the first wave of tasks
+    /// and the chaining graph that may follow.
+    pub async fn preview(
+        &self,
+        who: &Principal,
+        config: Option<ScanConfig>,
+        template_id: Option<TemplateId>,
+        targets: Option<Vec<Target>>,
+    ) -> Result<argus_core::chain::ScanPlan> {
+        let mut config = match (config, template_id) {
+            (Some(c), None) => c,
+            (None, Some(id)) => self.engine.store().get_template(&who.org, id).await?.config,
+            _ => {
+                return Err(CoreError::invalid(
+                    "/config",
+                    "give either a config or a template_id (with optional targets)",
+                ))
+            }
+        };
+        if let Some(t) = targets {
+            config.targets = t;
+        }
+        self.validate_config(&config)?;
+        self.check_runnable(&config).await?;
+        let config = self.effective(config);
+        let registry = self.engine.registry();
+        let mut tasks = Vec::new();
+        for target in &config.targets {
+            for spec in &config.scanners {
+                if registry.accepts(&spec.name, target.kind()) {
+                    tasks.push(argus_core::chain::PlannedTask {
+                        scanner: spec.name.clone(),
+                        target: target.clone(),
+                        params: spec.params.clone(),
+                    });
+                }
+            }
+        }
+        let names: Vec<&str> = config.scanners.iter().map(|s| s.name.as_str()).collect();
+        let chain = if config.recursion_depth == 0 {
+            Vec::new()
+        } else {
+            self.engine
+                .config()
+                .chain_rules
+                .graph(
+                    &names,
+                    |s| registry.get(s).map(|s| s.emits()).unwrap_or_default(),
+                    |s, k| registry.accepts(s, k),
+                )
+                .into_iter()
+                .map(|(from, on, to)| argus_core::chain::PlanEdge { from, on, to })
+                .collect()
+        };
+        let (mode, allow) = config.scope.effective_allow(&config.targets);
+        Ok(argus_core::chain::ScanPlan {
+            tasks,
+            chain,
+            recursion_depth: config.recursion_depth,
+            scope: argus_core::chain::PlannedScope {
+                mode: mode.to_owned(),
+                allow,
+                deny: config.scope.deny.clone(),
+            },
+            max_tasks: config.max_tasks.unwrap_or(self.engine.config().max_tasks),
+        })
+    }
+
     /// `created → queued`: plans the initial tasks and hands them to the relay.
     pub async fn start(&self, who: &Principal, id: ScanId) -> Result<Scan> {
         let store = self.engine.store();

@@ -710,6 +710,17 @@ impl Scanner for ToolScanner {
         crate::schema::validate_with(&self.inner.validator, params)
     }
 
+    fn emits(&self) -> Vec<TargetKind> {
+        let out = &self.inner.def.output;
+        let mut kinds: Vec<TargetKind> = Vec::new();
+        for t in out.target.iter().chain(&out.targets) {
+            if !kinds.contains(&t.kind) {
+                kinds.push(t.kind);
+            }
+        }
+        kinds
+    }
+
     fn check_target(&self, target: &Target, _params: &Value) -> Result<(), CoreError> {
         if self.inner.def.local_paths_only && names_network_location(target) {
             return Err(CoreError::invalid(

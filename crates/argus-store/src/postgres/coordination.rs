@@ -11,6 +11,7 @@ use async_trait::async_trait;
 use std::time::Duration;
 
 use super::store::*;
+use crate::rate::{rate_cost, rate_wait};
 use argus_core::store::Coordination;
 
 #[async_trait]
@@ -34,6 +35,26 @@ impl Coordination for PgStore {
             .fetch_optional(&self.pool)
             .await?;
             Ok(row.is_some())
+        })
+        .await
+    }
+    async fn reserve_rate(&self, key: &str, interval: Duration, permits: u32) -> Result<Duration> {
+        let cost = rate_cost(interval, permits);
+        // One statement, judged by the database clock: racing processes are ordered by the
+        // row lock of the upsert.
+        lift(async {
+            let (next, now): (i64, i64) = sqlx::query_as(
+                "WITH clock AS (SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint AS us) \
+                 INSERT INTO rate_slots (key, next_us) SELECT $1, us + $2 FROM clock \
+                 ON CONFLICT (key) DO UPDATE \
+                     SET next_us = GREATEST(rate_slots.next_us + $2, excluded.next_us) \
+                 RETURNING next_us, (SELECT us FROM clock)",
+            )
+            .bind(key)
+            .bind(cost)
+            .fetch_one(&self.pool)
+            .await?;
+            Ok(rate_wait(next, cost, now))
         })
         .await
     }

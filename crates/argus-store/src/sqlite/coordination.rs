@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use sqlx::Row;
 
 use super::store::*;
+use crate::rate::{rate_cost, rate_wait};
 use argus_core::store::Coordination;
 
 #[async_trait]
@@ -34,6 +35,27 @@ impl Coordination for SqliteStore {
         .await
         .map_err(db_err)?;
         Ok(row.is_some())
+    }
+    async fn reserve_rate(
+        &self,
+        key: &str,
+        interval: std::time::Duration,
+        permits: u32,
+    ) -> Result<std::time::Duration> {
+        let cost = rate_cost(interval, permits);
+        let now = now_ms().saturating_mul(1000);
+        let next: i64 = sqlx::query_scalar(
+            "INSERT INTO rate_slots (key, next_us) VALUES (?1, ?2 + ?3) \
+             ON CONFLICT(key) DO UPDATE SET next_us = max(rate_slots.next_us, ?2) + ?3 \
+             RETURNING next_us",
+        )
+        .bind(key)
+        .bind(now)
+        .bind(cost)
+        .fetch_one(&self.db.writer)
+        .await
+        .map_err(db_err)?;
+        Ok(rate_wait(next, cost, now))
     }
     async fn resign(&self, role: &str, holder: &str) -> Result<()> {
         sqlx::query("DELETE FROM leaders WHERE role = ?1 AND holder = ?2")
