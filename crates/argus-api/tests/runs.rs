@@ -119,7 +119,9 @@ async fn next(ws: &mut Socket) -> Value {
 /// Sends a client action and returns its answer (`success` …), keeping the pushed events that
 /// arrived meanwhile in `pushed`.
 async fn act(ws: &mut Socket, msg: Value, pushed: &mut Vec<Value>) -> Value {
-    ws.send(Message::Text(msg.to_string().into())).await.unwrap();
+    ws.send(Message::Text(msg.to_string().into()))
+        .await
+        .unwrap();
     loop {
         let m = next(ws).await;
         if m.get("success").is_some() {
@@ -274,7 +276,10 @@ async fn the_list_pages_and_filters() {
     let (_, p1) = get(&s, "/runs?size=2&page=1").await;
     let (_, p2) = get(&s, "/runs?size=2&page=2").await;
     let (_, p3) = get(&s, "/runs?size=2&page=3").await;
-    assert_eq!((p1["total"].as_u64(), p1["pages"].as_u64()), (Some(3), Some(2)));
+    assert_eq!(
+        (p1["total"].as_u64(), p1["pages"].as_u64()),
+        (Some(3), Some(2))
+    );
     assert_eq!(ids_of(&p1), newest_first[..2].to_vec());
     assert_eq!(ids_of(&p2), newest_first[2..].to_vec());
     assert!(ids_of(&p3).is_empty());
@@ -291,7 +296,11 @@ async fn the_list_pages_and_filters() {
         let (status, page) = get(&s, &format!("/runs?{query}")).await;
         assert_eq!(status, 200, "{query}: {page}");
         assert_eq!(ids_of(&page), want, "{query}");
-        assert_eq!(page["total"].as_u64().unwrap(), want.len() as u64, "{query}");
+        assert_eq!(
+            page["total"].as_u64().unwrap(),
+            want.len() as u64,
+            "{query}"
+        );
     }
     let (status, page) = post(
         &s,
@@ -313,14 +322,22 @@ async fn the_list_pages_and_filters() {
         ("/runs?page=x", "/page"),
     ] {
         let (status, p) = get(&s, path).await;
-        assert_eq!((status, p["path"].as_str()), (422, Some(field)), "{path}: {p}");
+        assert_eq!(
+            (status, p["path"].as_str()),
+            (422, Some(field)),
+            "{path}: {p}"
+        );
     }
     let (status, p) = post(&s, "/runs/filters", json!({"bogus": 1})).await;
     assert_eq!(status, 422, "{p}");
     let (status, p) = post(&s, "/runs/filters", json!({"status": "DONE"})).await;
     assert_eq!((status, p["path"].as_str()), (422, Some("/status")), "{p}");
     let (status, p) = post(&s, "/runs/filters", json!({"parent_id": "x"})).await;
-    assert_eq!((status, p["path"].as_str()), (422, Some("/parent_id")), "{p}");
+    assert_eq!(
+        (status, p["path"].as_str()),
+        (422, Some("/parent_id")),
+        "{p}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -348,7 +365,10 @@ async fn the_socket_pushes_status_changes_and_answers_actions() {
         .collect();
     assert_eq!(
         changes,
-        vec![&json!(["PENDING", "RUNNING"]), &json!(["RUNNING", "SUCCESS"])],
+        vec![
+            &json!(["PENDING", "RUNNING"]),
+            &json!(["RUNNING", "SUCCESS"])
+        ],
         "{events:#?}"
     );
     let last = events.last().unwrap();
@@ -412,8 +432,14 @@ async fn the_socket_pushes_status_changes_and_answers_actions() {
     // Bad actions are answered, and the socket stays usable.
     for (msg, path) in [
         (json!({"action": "DANCE", "data": {}}), "/action"),
-        (json!({"action": "RUN_TASK", "data": {"task": "ghost", "target": "example.com"}}), "/data/task"),
-        (json!({"action": "RUN_TASK", "data": {"task": "noop"}}), "/data/targets"),
+        (
+            json!({"action": "RUN_TASK", "data": {"task": "ghost", "target": "example.com"}}),
+            "/data/task",
+        ),
+        (
+            json!({"action": "RUN_TASK", "data": {"task": "noop"}}),
+            "/data/targets",
+        ),
         (json!({"action": "QUERY", "data": {}}), "/data"),
         (json!({"nope": 1}), ""),
     ] {
@@ -460,7 +486,13 @@ async fn another_orgs_runs_are_not_there() {
         assert_eq!(status, 404, "{path}: {p}");
     }
     let (_, page) = call(&s, Some("other"), "GET", "/runs", None).await;
-    assert_eq!((page["total"].as_u64(), page["items"].as_array().unwrap().len()), (Some(0), 0));
+    assert_eq!(
+        (
+            page["total"].as_u64(),
+            page["items"].as_array().unwrap().len()
+        ),
+        (Some(0), 0)
+    );
     let (_, page) = call(&s, Some("other"), "POST", "/runs/filters", Some(json!({}))).await;
     assert_eq!(page["total"], 0);
     let (_, page) = call(&s, Some("acme"), "GET", "/runs", None).await;
@@ -474,7 +506,11 @@ async fn another_orgs_runs_are_not_there() {
         Some(json!({"task": "noop", "target": "noop://x", "parent_id": id})),
     )
     .await;
-    assert_eq!((status, p["path"].as_str()), (422, Some("/parent_id")), "{p}");
+    assert_eq!(
+        (status, p["path"].as_str()),
+        (422, Some("/parent_id")),
+        "{p}"
+    );
     // Without headers: 401.
     let (status, _) = get(&s, "/runs").await;
     assert_eq!(status, 401);
@@ -489,7 +525,12 @@ async fn another_orgs_runs_are_not_there() {
     )
     .await;
     assert_eq!(answer, json!({"success": true, "data": []}));
-    let own = create(&s, Some("other"), json!({"task": "noop", "target": "noop://other"})).await;
+    let own = create(
+        &s,
+        Some("other"),
+        json!({"task": "noop", "target": "noop://other"}),
+    )
+    .await;
     let own_id = own["id"].as_str().unwrap();
     events_until_done(&mut other_ws, own_id, &mut pushed).await;
     assert!(
@@ -504,25 +545,67 @@ async fn bad_input_is_a_422_naming_the_field() {
     for (body, path) in [
         (json!({"task": "ghost", "target": "example.com"}), "/task"),
         (json!({"tool": "ghost", "target": "example.com"}), "/tool"),
-        (json!({"task": "tool:ghost", "target": "example.com"}), "/task"),
+        (
+            json!({"task": "tool:ghost", "target": "example.com"}),
+            "/task",
+        ),
         (json!({"target": "example.com"}), "/task"),
         (json!({"task": " ", "target": "example.com"}), "/task"),
-        (json!({"task": "noop", "tool": "noop", "target": "noop://x"}), "/tool"),
+        (
+            json!({"task": "noop", "tool": "noop", "target": "noop://x"}),
+            "/tool",
+        ),
         // `emit` takes domains only.
-        (json!({"task": "emit", "target": "https://example.com/x"}), "/target"),
-        (json!({"task": "emit", "targets": ["example.com", "https://x.example/"]}), "/targets/1"),
-        (json!({"task": "emit", "params": {"domain": "https://example.com/"}}), "/params/domain"),
-        (json!({"task": "emit", "parameters": {"domains": ["a.example", 7]}}), "/parameters/domains/1"),
-        (json!({"task": "noop", "targets": [{"kind": "ip", "value": "nope"}]}), "/targets/0"),
+        (
+            json!({"task": "emit", "target": "https://example.com/x"}),
+            "/target",
+        ),
+        (
+            json!({"task": "emit", "targets": ["example.com", "https://x.example/"]}),
+            "/targets/1",
+        ),
+        (
+            json!({"task": "emit", "params": {"domain": "https://example.com/"}}),
+            "/params/domain",
+        ),
+        (
+            json!({"task": "emit", "parameters": {"domains": ["a.example", 7]}}),
+            "/parameters/domains/1",
+        ),
+        (
+            json!({"task": "noop", "targets": [{"kind": "ip", "value": "nope"}]}),
+            "/targets/0",
+        ),
         (json!({"task": "noop"}), "/targets"),
         (json!({"task": "noop", "params": {}}), "/targets"),
-        (json!({"task": "noop", "target": "noop://x", "params": {"bogus": 1}}), "/params"),
-        (json!({"task": "noop", "target": "noop://x", "parameters": {"findings": -1}}), "/parameters"),
-        (json!({"task": "noop", "target": "noop://x", "params": {}, "parameters": {}}), "/params"),
-        (json!({"task": "noop", "target": "noop://x", "parent_id": "x"}), "/parent_id"),
-        (json!({"task": "noop", "target": "noop://x", "parent_id": uuid::Uuid::now_v7().to_string()}), "/parent_id"),
-        (json!({"task": "noop", "target": "noop://x", "owner_id": ""}), "/owner_id"),
-        (json!({"task": "noop", "target": "noop://x", "bogus": 1}), "/bogus"),
+        (
+            json!({"task": "noop", "target": "noop://x", "params": {"bogus": 1}}),
+            "/params",
+        ),
+        (
+            json!({"task": "noop", "target": "noop://x", "parameters": {"findings": -1}}),
+            "/parameters",
+        ),
+        (
+            json!({"task": "noop", "target": "noop://x", "params": {}, "parameters": {}}),
+            "/params",
+        ),
+        (
+            json!({"task": "noop", "target": "noop://x", "parent_id": "x"}),
+            "/parent_id",
+        ),
+        (
+            json!({"task": "noop", "target": "noop://x", "parent_id": uuid::Uuid::now_v7().to_string()}),
+            "/parent_id",
+        ),
+        (
+            json!({"task": "noop", "target": "noop://x", "owner_id": ""}),
+            "/owner_id",
+        ),
+        (
+            json!({"task": "noop", "target": "noop://x", "bogus": 1}),
+            "/bogus",
+        ),
         (json!({"task": "noop", "target": 7}), "/target"),
         (json!([]), "/"),
     ] {
@@ -532,7 +615,12 @@ async fn bad_input_is_a_422_naming_the_field() {
         assert!(got.starts_with(path), "{body}: want {path}, got {p}");
     }
     // The unknown task is named.
-    let (_, p) = post(&s, "/runs", json!({"task": "ghost", "target": "example.com"})).await;
+    let (_, p) = post(
+        &s,
+        "/runs",
+        json!({"task": "ghost", "target": "example.com"}),
+    )
+    .await;
     assert!(p["detail"].as_str().unwrap().contains("ghost"), "{p}");
     // Not JSON, not a JSON content type.
     let res = s

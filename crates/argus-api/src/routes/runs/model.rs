@@ -295,19 +295,35 @@ pub struct RunRequest {
     /// The task (tool) to run: a built-in scanner (`noop`, `secrets`, …) or an external tool by
     /// its name (`subfinder` runs `tool:subfinder`); `GET /api/v1/scanners` lists them.
     #[serde(default)]
-    #[schema(min_length = 1, max_length = 200, pattern = "^[A-Za-z0-9][A-Za-z0-9_.:-]*$")]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[A-Za-z0-9][A-Za-z0-9_.:-]*$"
+    )]
     pub task: Option<String>,
     /// The task, as the later Discovery API named it (its registry id).
     #[serde(default)]
-    #[schema(min_length = 1, max_length = 200, pattern = "^[A-Za-z0-9][A-Za-z0-9_.:-]*$")]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[A-Za-z0-9][A-Za-z0-9_.:-]*$"
+    )]
     pub id: Option<String>,
     /// The task, as a run names it.
     #[serde(default)]
-    #[schema(min_length = 1, max_length = 200, pattern = "^[A-Za-z0-9][A-Za-z0-9_.:-]*$")]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[A-Za-z0-9][A-Za-z0-9_.:-]*$"
+    )]
     pub name: Option<String>,
     /// The task.
     #[serde(default)]
-    #[schema(min_length = 1, max_length = 200, pattern = "^[A-Za-z0-9][A-Za-z0-9_.:-]*$")]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[A-Za-z0-9][A-Za-z0-9_.:-]*$"
+    )]
     pub tool: Option<String>,
     /// The task's parameters (the scanner's params, checked against its schema). A target may be
     /// given here as Discovery tasks took it (`domain`, `url`, `host`, `ip`, `cidr`, `target`
@@ -329,7 +345,11 @@ pub struct RunRequest {
     /// The client's own owner id, recorded and answered as `owner_id` (tenancy is the caller's
     /// org whatever this says).
     #[serde(default)]
-    #[schema(min_length = 1, max_length = 255, pattern = "[^\\t\\n\\u000B\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]")]
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        pattern = "[^\\t\\n\\u000B\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]"
+    )]
     pub owner_id: Option<String>,
     /// Makes this run a sub-run of another run of the org (`QUERY` on the socket returns a run
     /// with its sub-runs).
@@ -353,7 +373,10 @@ impl RunRequest {
         .collect();
         match given.as_slice() {
             [one] => Ok(*one),
-            [] => Err(("/task", "a run needs a task: `task` (or `id`, `name`, `tool`)".into())),
+            [] => Err((
+                "/task",
+                "a run needs a task: `task` (or `id`, `name`, `tool`)".into(),
+            )),
             [_, (_, second), ..] => Err((
                 *second,
                 "give the task once: `task`, `id`, `name` and `tool` are the same field".into(),
@@ -612,10 +635,7 @@ mod tests {
         }
         for s in RunStatus::ALL {
             assert_eq!(RunStatus::parse(s.as_str()), Some(s));
-            assert_eq!(
-                RunStatus::parse(&s.as_str().to_ascii_lowercase()),
-                Some(s)
-            );
+            assert_eq!(RunStatus::parse(&s.as_str().to_ascii_lowercase()), Some(s));
             assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
         }
         assert_eq!(RunStatus::parse("done"), None);
@@ -703,10 +723,15 @@ mod tests {
         assert_eq!(ev[0].data["params"], serde_json::json!({"all": true}));
         let ev = state_events(id, &meta, ScanState::Queued, ScanState::Running, None, at);
         assert_eq!(ev[0].event, "RUN_STATUS_CHANGED");
-        assert_eq!(ev[0].data["status"], serde_json::json!(["PENDING", "RUNNING"]));
+        assert_eq!(
+            ev[0].data["status"],
+            serde_json::json!(["PENDING", "RUNNING"])
+        );
         assert!(ev[0].data["started_at"].is_string());
         // Same Discovery status: nothing to say.
-        assert!(state_events(id, &meta, ScanState::Running, ScanState::Paused, None, at).is_empty());
+        assert!(
+            state_events(id, &meta, ScanState::Running, ScanState::Paused, None, at).is_empty()
+        );
         let ev = state_events(
             id,
             &meta,
@@ -715,7 +740,10 @@ mod tests {
             Some("max_duration"),
             at,
         );
-        assert_eq!(ev[0].data["status"], serde_json::json!(["RUNNING", "FAILED"]));
+        assert_eq!(
+            ev[0].data["status"],
+            serde_json::json!(["RUNNING", "FAILED"])
+        );
         assert_eq!(ev[0].data["error"], "max_duration");
         assert!(ev[0].data["failed_at"].is_string());
     }

@@ -156,7 +156,11 @@ async fn session(
             Step::Incoming(Some(Ok(_))) => continue,
         };
         for v in out {
-            if sink.send(Message::Text(v.to_string().into())).await.is_err() {
+            if sink
+                .send(Message::Text(v.to_string().into()))
+                .await
+                .is_err()
+            {
                 return;
             }
         }
