@@ -358,10 +358,13 @@ pub struct RunRequest {
     pub parent_id: Option<String>,
 }
 
+/// A field of a request (its JSON pointer) and what is wrong with it.
+pub(crate) type FieldError = (&'static str, String);
+
 impl RunRequest {
     /// The task and the field it was given in (`/task`, `/id`, `/name`, `/tool`); an error when
     /// none or several were given.
-    pub(crate) fn task(&self) -> Result<(&str, &'static str), (&'static str, String)> {
+    pub(crate) fn task(&self) -> Result<(&str, &'static str), FieldError> {
         let given: Vec<(&str, &'static str)> = [
             (&self.task, "/task"),
             (&self.id, "/id"),
@@ -385,9 +388,7 @@ impl RunRequest {
     }
 
     /// The parameters and the field they were given in (`/parameters` or `/params`).
-    pub(crate) fn parameters(
-        &self,
-    ) -> Result<(Map<String, Value>, &'static str), (&'static str, String)> {
+    pub(crate) fn parameters(&self) -> Result<(Map<String, Value>, &'static str), FieldError> {
         match (&self.parameters, &self.params) {
             (Some(_), Some(_)) => Err((
                 "/params",
