@@ -5,9 +5,9 @@
 //! at `/docs`, a second copy of the OpenAPI document at `/openapi.json`, and the
 //! DeployGuard-compatible jobs API under `/api/v2` (a thin layer over the same services, see
 //! `routes::v2`), and the Discovery-API-compatible runs at `/runs` and `/runs/ws`, where its
-//! clients call them (likewise, see `routes::runs`). Routes and their OpenAPI operations are declared together (`#[utoipa::path]` +
-//! `utoipa_axum::routes!`), so the document at `/api/v1/openapi.json` lists exactly the routes
-//! the router serves.
+//! clients call them (likewise, see `routes::runs`). Routes and their OpenAPI operations are
+//! declared together (`#[utoipa::path]` + `utoipa_axum::routes!`), so the document at
+//! `/api/v1/openapi.json` lists exactly the routes the router serves.
 //!
 //! Invariants:
 //! - Only this crate knows HTTP. Handlers are thin: identify the caller, parse input with the
