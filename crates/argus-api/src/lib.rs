@@ -4,9 +4,10 @@
 //! Shape: everything lives under `/api/v1`, except `/healthz`, `/readyz`, the interactive docs
 //! at `/docs`, a second copy of the OpenAPI document at `/openapi.json`, and the
 //! DeployGuard-compatible jobs API under `/api/v2` (a thin layer over the same services, see
-//! `routes::v2`). Routes and their OpenAPI operations are declared together (`#[utoipa::path]` +
-//! `utoipa_axum::routes!`), so the document at `/api/v1/openapi.json` lists exactly the routes
-//! the router serves.
+//! `routes::v2`), and the Discovery-API-compatible runs at `/runs` and `/runs/ws`, where its
+//! clients call them (likewise, see `routes::runs`). Routes and their OpenAPI operations are
+//! declared together (`#[utoipa::path]` + `utoipa_axum::routes!`), so the document at
+//! `/api/v1/openapi.json` lists exactly the routes the router serves.
 //!
 //! Invariants:
 //! - Only this crate knows HTTP. Handlers are thin: identify the caller, parse input with the
@@ -136,7 +137,8 @@ impl std::ops::Deref for AppState {
         (name = "connectors", description = "Registered storage locations and their full scans"),
         (name = "events", description = "Live events (SSE and WebSocket)"),
         (name = "system", description = "Scanners, metadata, health"),
-        (name = "deployguard", description = "DeployGuard-compatible jobs (`/api/v2`): a job is a secrets scan of one repository, cleaned and pushed through derived scans")
+        (name = "deployguard", description = "DeployGuard-compatible jobs (`/api/v2`): a job is a secrets scan of one repository, cleaned and pushed through derived scans"),
+        (name = "discovery", description = "Discovery-API-compatible runs (`/runs`, `/runs/ws`): a run is a scan of one task (scanner or external tool)")
     )
 )]
 struct ApiDoc;
@@ -149,6 +151,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(utoipa_axum::routes!(routes::system::openapi_json_root))
         .nest("/api/v1", routes::api())
         .nest("/api/v2", routes::v2::api())
+        .merge(routes::runs::api())
 }
 
 /// The OpenAPI 3.1 document of the API.

@@ -1094,6 +1094,13 @@ async fn openapi_lists_every_route_and_every_listed_route_is_served() {
         ("post", "/api/v2/jobs/{id}/clean"),
         ("get", "/api/v2/jobs/{id}/download"),
         ("post", "/api/v2/jobs/{id}/push"),
+        // The Discovery-API-compatible runs (tests/runs.rs).
+        ("get", "/runs"),
+        ("post", "/runs"),
+        ("post", "/runs/filters"),
+        ("get", "/runs/ws"),
+        ("get", "/runs/{run_id}"),
+        ("get", "/runs/{run_id}/results"),
     ];
     let paths = spec["paths"].as_object().unwrap();
     let mut documented = BTreeSet::new();
@@ -1115,7 +1122,12 @@ async fn openapi_lists_every_route_and_every_listed_route_is_served() {
     // 405), whatever the handler then answers.
     let any_id = uuid::Uuid::now_v7().to_string();
     for (method, path) in &documented {
-        let url = s.url(&path.replace("{id}", &any_id).replace("{name}", "x.txt"));
+        let url = s.url(
+            &path
+                .replace("{id}", &any_id)
+                .replace("{run_id}", &any_id)
+                .replace("{name}", "x.txt"),
+        );
         let req = match method.as_str() {
             "get" => s.http.get(&url),
             "post" => s.http.post(&url).json(&json!({})),

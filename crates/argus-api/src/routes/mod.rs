@@ -5,6 +5,7 @@
 pub(crate) mod connectors;
 pub(crate) mod findings;
 pub(crate) mod remediation;
+pub(crate) mod runs;
 pub(crate) mod scans;
 pub(crate) mod system;
 pub(crate) mod templates;
