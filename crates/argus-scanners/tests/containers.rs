@@ -287,7 +287,7 @@ async fn podman_command_line_and_environment() {
             "run".to_owned(),
             "--rm".to_owned(),
             format!("--name={name}"),
-            format!("--label=argus.task={name}"),
+            format!("--label=argus.task={}", run.task_id),
             "--network=none".to_owned(),
             "--security-opt=no-new-privileges".to_owned(),
             "--cpus=0.5".to_owned(),

@@ -187,7 +187,7 @@ impl ContainerConf {
     pub fn run_args(
         &self,
         def: &ToolDef,
-        name: &str,
+        task: &str,
         work_dir: &Path,
         args: Vec<OsString>,
     ) -> Result<Vec<OsString>, String> {
@@ -201,8 +201,9 @@ impl ContainerConf {
         let mut a: Vec<OsString> = vec![
             "run".into(),
             "--rm".into(),
-            format!("--name={name}").into(),
-            format!("--label=argus.task={name}").into(),
+            format!("--name={}", container_name(task)).into(),
+            // Lets an operator find Argus's containers (`podman ps --filter label=argus.task`).
+            format!("--label=argus.task={task}").into(),
             format!("--network={}", self.network.as_str()).into(),
             "--security-opt=no-new-privileges".into(),
         ];
@@ -243,7 +244,7 @@ fn memory_ok(m: &str) -> bool {
 }
 
 /// The container's name for a task.
-pub fn container_name(task: impl std::fmt::Display) -> String {
+pub fn container_name(task: &str) -> String {
     format!("argus-{task}")
 }
 

@@ -818,9 +818,10 @@ impl Scanner for ToolScanner {
         let mut guard = None;
         if let Some(conf) = &c.container {
             let cli = ContainerCli::new(program.clone());
-            let name = container::container_name(ctx.task.id);
+            let task = ctx.task.id.to_string();
+            let name = container::container_name(&task);
             args = conf
-                .run_args(&c.def, &name, &ctx.work_dir, args)
+                .run_args(&c.def, &task, &ctx.work_dir, args)
                 .map_err(ScanError::Failed)?;
             env = container::cli_env(&c.def);
             // A container left by an earlier attempt of this task (a worker that died) would
