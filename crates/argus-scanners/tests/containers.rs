@@ -477,6 +477,13 @@ async fn podman() -> Option<String> {
 
 /// Runs the CLI through the process door; panics unless it exits 0. Returns stdout.
 async fn cli(cli: &str, args: &[&str]) -> String {
+    let (ok, out) = try_cli(cli, args).await;
+    assert!(ok, "{cli} {args:?}: {out}");
+    out
+}
+
+/// Runs the CLI through the process door: whether it exited 0, and stdout (stderr if not).
+async fn try_cli(cli: &str, args: &[&str]) -> (bool, String) {
     let program = argus_scanners::process::which(cli).unwrap_or_else(|| panic!("{cli} not found"));
     let spec = ProcessSpec {
         program,
@@ -496,18 +503,21 @@ async fn cli(cli: &str, args: &[&str]) -> String {
     let out = argus_scanners::process::run(spec, &CancellationToken::new())
         .await
         .unwrap();
-    assert!(
-        out.success(),
-        "{cli} {args:?}: {:?}: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    if out.success() {
+        (true, String::from_utf8(out.stdout).unwrap())
+    } else {
+        let err = String::from_utf8_lossy(&out.stderr);
+        (false, format!("{:?}: {err}", out.status))
+    }
 }
 
 /// Builds the image offline: a root filesystem holding the static busybox and a link per
 /// applet, as a tarball given to `podman import`.
 async fn import_image(podman: &str) {
+    // Imported by an earlier run: importing again would only leave an untagged copy behind.
+    if try_cli(podman, &["image", "exists", IMAGE]).await.0 {
+        return;
+    }
     let busybox = Path::new("/bin/busybox");
     assert!(
         busybox.is_file(),
