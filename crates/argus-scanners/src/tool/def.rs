@@ -17,7 +17,25 @@ pub struct ToolDef {
     #[serde(default)]
     pub description: String,
     /// A bare name looked up on PATH, an absolute path, or a path relative to the tool file.
+    /// With `runner = "container"`: the program run inside the image (its entrypoint is
+    /// replaced); empty or absent keeps the image's own entrypoint.
+    #[serde(default)]
     pub executable: String,
+    /// Where the tool runs: a local process (default) or a container.
+    #[serde(default)]
+    pub runner: Runner,
+    /// `runner = "container"`: the image (`registry/name:tag` or `name@sha256:…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// `runner = "container"`: CPU limit (`--cpus`), e.g. `0.5`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpus: Option<f64>,
+    /// `runner = "container"`: memory limit (`--memory`), e.g. `"256m"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<String>,
+    /// `runner = "container"`: the container's network; `none` (no network at all) by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<NetworkMode>,
     /// Target kinds the tool accepts.
     pub target_kinds: Vec<TargetKind>,
     /// The tool reads its target from the worker's disk (e.g. gitleaks on a repository): a
@@ -52,6 +70,41 @@ pub struct ToolDef {
     /// Sample outputs and the findings they map to (`[[examples]]`); ignored when running.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub examples: Vec<ToolExample>,
+}
+
+/// Where a tool runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Runner {
+    /// A local process started by the process door.
+    #[default]
+    Process,
+    /// A container started by `podman`/`docker run` (itself started by the process door).
+    Container,
+}
+
+/// A container's network (`--network`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NetworkMode {
+    /// No network interface but loopback: the safe default for tools that read files.
+    #[default]
+    None,
+    /// The engine's default bridge (outbound access, no access to the host's loopback).
+    Bridge,
+    /// The host's network stack, loopback included.
+    Host,
+}
+
+impl NetworkMode {
+    /// The `--network` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NetworkMode::None => "none",
+            NetworkMode::Bridge => "bridge",
+            NetworkMode::Host => "host",
+        }
+    }
 }
 
 /// One `argv` entry.

@@ -59,6 +59,12 @@ pub fn stand_in(def: &ToolDef, how: StandIn<'_>, dir: &Path) -> Result<ToolScann
         .map_err(|e| io("making it executable", e))?;
     let mut def = def.clone();
     def.executable = script_path.display().to_string();
+    // Examples are about the output mapping: a container tool's stand-in runs as a process.
+    def.runner = super::Runner::Process;
+    def.image = None;
+    def.cpus = None;
+    def.memory = None;
+    def.network = None;
     ToolScanner::new(def, None)
 }
 

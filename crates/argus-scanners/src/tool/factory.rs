@@ -20,6 +20,9 @@ pub const TOOLS: &str = "tools";
 pub struct ToolsConfig {
     /// Folder of user tool definitions (`*.toml`), added to the built-in ones.
     pub dir: Option<PathBuf>,
+    /// The CLI that runs `runner = "container"` tools: a name on PATH (`podman`, `docker`) or a
+    /// path. Unset: `podman`, else `docker`, whichever is found on PATH first.
+    pub container_cli: Option<String>,
 }
 
 impl ComponentConfig for ToolsConfig {
@@ -57,7 +60,12 @@ impl Factory for ToolsFactory {
         }
         Ok(tools
             .into_iter()
-            .map(|t| Arc::new(t.with_process_door(doors.processes().clone())) as Arc<dyn Scanner>)
+            .map(|t| {
+                Arc::new(
+                    t.with_process_door(doors.processes().clone())
+                        .with_container_cli(config.container_cli.clone()),
+                ) as Arc<dyn Scanner>
+            })
             .collect())
     }
 }

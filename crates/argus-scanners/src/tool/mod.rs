@@ -12,8 +12,11 @@
 //! - every `argv` entry becomes exactly one argument; a substituted target or string param that
 //!   would stand alone as an argument starting with `-` is refused (it would be read as an option);
 //! - a mapped secret is reduced to a [`SecretDigest`] and removed from the finding's data;
-//! - stdout and stderr are always kept as artifacts (capped), also when the tool failed.
+//! - stdout and stderr are always kept as artifacts (capped), also when the tool failed;
+//! - a `runner = "container"` tool runs as `podman`/`docker run` started by that same door, and
+//!   its container never outlives the task ([`container`]).
 
+pub mod container;
 mod def;
 pub mod examples;
 mod factory;
@@ -21,8 +24,8 @@ mod output;
 pub mod template;
 
 pub use def::{
-    ArgEntry, ArgGroup, ExampleFinding, ExampleTarget, FindingDef, LocationDef, OutputDef,
-    OutputFormat, TargetDef, ToolDef, ToolExample,
+    ArgEntry, ArgGroup, ExampleFinding, ExampleTarget, FindingDef, LocationDef, NetworkMode,
+    OutputDef, OutputFormat, Runner, TargetDef, ToolDef, ToolExample,
 };
 pub use factory::{ToolsConfig, ToolsFactory, TOOLS};
 
@@ -42,6 +45,7 @@ use std::time::{Duration, Instant};
 
 use crate::process::{self, ProcessError, ProcessSpec};
 use argus_core::door::SharedProcessDoor;
+use container::{ContainerCli, ContainerConf, ContainerGuard};
 use output::{RecordsPath, Source};
 use template::{canonical_json, truthy, value_text, FieldPath, Part, Record, Template};
 
@@ -71,6 +75,8 @@ pub struct ToolScanner {
     /// The process door the tool runs through ([`process::door`] unless the factory hands in
     /// its own from [`Doors`](argus_core::component::Doors)).
     door: SharedProcessDoor,
+    /// `[tools] container_cli`: the CLI container tools run with (auto-detected when `None`).
+    container_cli: Option<String>,
 }
 
 impl std::fmt::Debug for ToolScanner {
@@ -83,8 +89,11 @@ impl std::fmt::Debug for ToolScanner {
 
 struct Compiled {
     def: ToolDef,
-    /// The executable as configured, with a relative path made absolute against the tool file.
+    /// The executable as configured, with a relative path made absolute against the tool file
+    /// (for a container tool: the command inside the image, as written).
     executable: PathBuf,
+    /// `Some` for `runner = "container"`.
+    container: Option<ContainerConf>,
     schema: Value,
     validator: jsonschema::Validator,
     defaults: Map<String, Value>,
@@ -94,7 +103,7 @@ struct Compiled {
     finding: Option<FindingMap>,
     targets: Vec<TargetMap>,
     keep_files: Vec<String>,
-    which_cache: Mutex<Option<(Instant, Option<PathBuf>)>>,
+    which_cache: Mutex<Option<(Instant, Result<PathBuf, String>)>>,
 }
 
 /// One argument template plus, for groups, the group's condition.
@@ -194,12 +203,33 @@ impl ToolScanner {
                 def.name
             ));
         }
-        if def.executable.trim().is_empty() {
-            return Err("executable must not be empty".into());
-        }
+        let container = match def.runner {
+            Runner::Container => Some(ContainerConf::from_def(&def)?),
+            Runner::Process => {
+                if def.image.is_some()
+                    || def.cpus.is_some()
+                    || def.memory.is_some()
+                    || def.network.is_some()
+                {
+                    return Err(
+                        "image, cpus, memory and network only apply to runner = \"container\""
+                            .into(),
+                    );
+                }
+                if def.executable.trim().is_empty() {
+                    return Err("executable must not be empty".into());
+                }
+                None
+            }
+        };
         let exe = PathBuf::from(&def.executable);
         let executable = match base_dir {
-            Some(base) if def.executable.contains('/') && exe.is_relative() => base.join(exe),
+            // A container tool's executable is a path inside its image.
+            Some(base)
+                if container.is_none() && def.executable.contains('/') && exe.is_relative() =>
+            {
+                base.join(exe)
+            }
             _ => exe,
         };
         if def.target_kinds.is_empty() {
@@ -321,6 +351,7 @@ impl ToolScanner {
                 keep_files: def.keep_files.clone(),
                 def,
                 executable,
+                container,
                 schema,
                 validator,
                 argv,
@@ -331,7 +362,20 @@ impl ToolScanner {
                 which_cache: Mutex::new(None),
             }),
             door: process::door(),
+            container_cli: None,
         })
+    }
+
+    /// Runs container tools with this CLI (a name on PATH or a path) instead of the first of
+    /// `podman`, `docker` found on PATH. No effect on process tools.
+    pub fn with_container_cli(mut self, cli: Option<String>) -> Self {
+        self.container_cli = cli;
+        self
+    }
+
+    /// Whether this tool runs in a container.
+    pub fn is_container(&self) -> bool {
+        self.inner.container.is_some()
     }
 
     /// Runs the tool through `door` instead of the default process door.
@@ -350,15 +394,28 @@ impl ToolScanner {
         format!("tool:{}", self.inner.def.name)
     }
 
-    /// The executable, resolved on PATH (or checked, for paths); `None` when missing.
+    /// The program Argus starts for this tool, resolved on PATH (or checked, for paths): the
+    /// executable, or for a container tool the container CLI. `None` when missing.
     pub fn resolve_executable(&self) -> Option<PathBuf> {
-        self.door.which(&self.inner.executable)
+        self.resolve_program().ok()
+    }
+
+    /// [`Self::resolve_executable`] with the reason when missing.
+    fn resolve_program(&self) -> Result<PathBuf, String> {
+        let c = &self.inner;
+        if c.container.is_some() {
+            return ContainerCli::resolve(&self.door, self.container_cli.as_deref())
+                .map(|cli| cli.program);
+        }
+        self.door
+            .which(&c.executable)
+            .ok_or_else(|| format!("executable '{}' not found on PATH", c.executable.display()))
     }
 
     /// [`Self::resolve_executable`], remembered for a few seconds: `info()` is called on hot
     /// paths (the engine asks every scanner's target kinds for each chained target), and a PATH
     /// search is a dozen `stat` calls. Short enough that installing a tool shows up promptly.
-    fn cached_executable(&self) -> Option<PathBuf> {
+    fn cached_executable(&self) -> Result<PathBuf, String> {
         const FRESH_FOR: Duration = Duration::from_secs(5);
         let mut cache = match self.inner.which_cache.lock() {
             Ok(g) => g,
@@ -369,7 +426,7 @@ impl ToolScanner {
                 return found.clone();
             }
         }
-        let found = self.resolve_executable();
+        let found = self.resolve_program();
         *cache = Some((Instant::now(), found.clone()));
         found
     }
@@ -692,17 +749,19 @@ impl Scanner for ToolScanner {
     fn info(&self) -> ScannerInfo {
         let c = &self.inner;
         let resolved = self.cached_executable();
+        let detail = match (&resolved, &c.container) {
+            (Ok(p), None) => p.display().to_string(),
+            (Ok(p), Some(k)) => format!("container image {} run by {}", k.image, p.display()),
+            (Err(e), _) => e.clone(),
+        };
         ScannerInfo {
             name: self.registry_name(),
             description: c.def.description.clone(),
             source: "tool".into(),
             target_kinds: c.def.target_kinds.clone(),
             params_schema: c.schema.clone(),
-            available: resolved.is_some(),
-            detail: Some(match resolved {
-                Some(p) => p.display().to_string(),
-                None => format!("executable '{}' not found on PATH", c.executable.display()),
-            }),
+            available: resolved.is_ok(),
+            detail: Some(detail),
         }
     }
 
@@ -748,14 +807,14 @@ impl Scanner for ToolScanner {
                 target.kind()
             )));
         }
-        let Some(program) = self.resolve_executable() else {
-            return Err(ScanError::Failed(format!(
-                "executable '{}' not found on PATH",
-                c.executable.display()
-            )));
+        let program = self.resolve_program().map_err(ScanError::Failed)?;
+        // Inside a container the work folder is the mount point.
+        let tool_work_dir = match &c.container {
+            Some(_) => Path::new(container::WORK_MOUNT),
+            None => ctx.work_dir.as_path(),
         };
-        let args = self
-            .build_argv(target, &ctx.params, &ctx.work_dir)
+        let mut args = self
+            .build_argv(target, &ctx.params, tool_work_dir)
             .map_err(ScanError::Failed)?;
 
         let out_dir = ctx.work_dir.join(".argus");
@@ -766,6 +825,23 @@ impl Scanner for ToolScanner {
             if let Ok(v) = std::env::var(k) {
                 env.insert(k.clone(), v);
             }
+        }
+        let mut guard = None;
+        if let Some(conf) = &c.container {
+            let cli = ContainerCli::new(program.clone());
+            let task = ctx.task.id.to_string();
+            let name = container::container_name(&task);
+            args = conf
+                .run_args(&c.def, &task, &ctx.work_dir, args)
+                .map_err(ScanError::Failed)?;
+            env = container::cli_env(&c.def);
+            // A container left by an earlier attempt of this task (a worker that died) would
+            // hold the name.
+            container::remove(&self.door, &cli, &name, &ctx.cancel).await;
+            if ctx.cancel.is_cancelled() {
+                return Err(ScanError::Cancelled);
+            }
+            guard = Some(ContainerGuard::new(self.door.clone(), cli, name));
         }
         let spec = ProcessSpec {
             program,
@@ -781,6 +857,15 @@ impl Scanner for ToolScanner {
         };
         tracing::debug!(tool = %c.def.name, target = %target, "running tool");
         let result = self.door.run(spec, &ctx.cancel).await;
+        if let Some(g) = guard.as_mut() {
+            match &result {
+                // The CLI exited on its own, so the container did too and `--rm` removed it.
+                Ok(out) if out.status.code().is_some() => g.disarm(),
+                // Killing the CLI (ours on cancel/timeout, or someone's signal) left the
+                // container running.
+                _ => g.remove_now().await,
+            }
+        }
 
         let stdout_type = match c.def.output.format {
             OutputFormat::Jsonl => "application/x-ndjson",
