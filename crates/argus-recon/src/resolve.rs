@@ -80,10 +80,7 @@ pub fn resolver(
     timeout: Duration,
     concurrency: usize,
 ) -> Result<TokioResolver, ResolveError> {
-    let servers = match server {
-        Some(addr) => vec![addr],
-        None => system_servers()?,
-    };
+    let servers = servers(server)?;
     let name_servers = servers
         .iter()
         .map(|addr| {
@@ -112,6 +109,14 @@ pub fn resolver(
         name: "(resolver)".into(),
         message: e.to_string(),
     })
+}
+
+/// The servers a resolver built with `server` asks: that one, else the system's.
+pub fn servers(server: Option<SocketAddr>) -> Result<Vec<SocketAddr>, ResolveError> {
+    match server {
+        Some(addr) => Ok(vec![addr]),
+        None => system_servers(),
+    }
 }
 
 /// The `nameserver` lines of `/etc/resolv.conf`, port 53.

@@ -543,3 +543,24 @@ async fn cancellation_stops_a_hanging_brute_force() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unanswered_names_are_asked_again_then_given_up() {
+    let server = TestDns::start(sample_zone()).await.unwrap();
+    let before = server.queries();
+    let out = run(
+        &SubdomainsScanner::default(),
+        domain("slow.test"),
+        json!({"resolver": server.addr().to_string(), "words": ["a", "b"], "timeout_ms": 100}),
+        NetAccess::unrestricted(),
+    )
+    .await;
+    out.result.as_ref().unwrap();
+    assert!(names(&out).is_empty());
+    // Two names, A and AAAA, each sent twice (besides the wildcard probes).
+    assert!(
+        server.queries() - before >= 8,
+        "{}",
+        server.queries() - before
+    );
+}

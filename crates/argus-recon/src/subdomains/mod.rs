@@ -2,8 +2,9 @@
 //!
 //! - **Brute force**: each label of the wordlist (the shipped `data/subdomains.txt`, a
 //!   `wordlist` file on the server, or inline `words`) is asked as `label.<domain>` (A and
-//!   AAAA), `concurrency` names at once, each name waiting for the task's rate gate (2 permits:
-//!   two queries).
+//!   AAAA) of the first server the task asks, in bulk over one UDP socket ([`bulk`]):
+//!   `concurrency` names (twice as many queries) in flight, each query waiting for the task's
+//!   rate gate, unanswered ones sent twice in all.
 //! - **Wildcard detection** first: three random labels are asked; if any answers, the domain
 //!   has a wildcard, reported as one `dns-wildcard` finding, and a brute-forced name whose
 //!   addresses all belong to the wildcard's answers is dropped (it exists only through the
@@ -24,6 +25,7 @@
 //! target domain are reported. The DNS server asked follows the rules of [`crate::dns`]: the
 //! param's passes the guard, the config's is trusted, else the system's.
 
+mod bulk;
 mod params;
 #[cfg(test)]
 mod tests;
@@ -297,44 +299,36 @@ impl SubdomainsScanner {
     }
 
     /// The brute-forced names that answer with addresses of their own (not only the
-    /// wildcard's).
+    /// wildcard's), asked in bulk of `server` (see [`bulk`]).
     async fn brute(
         &self,
         ctx: &TaskContext,
-        resolver: &TokioResolver,
+        bulk: bulk::Bulk,
         domain: &str,
         words: Vec<String>,
-        concurrency: usize,
         wildcard: &BTreeSet<IpAddr>,
-    ) -> Vec<(String, Vec<IpAddr>)> {
+    ) -> Result<Vec<(String, Vec<IpAddr>)>, ScanError> {
+        let names = words.iter().map(|w| format!("{w}.{domain}")).collect();
+        let outcomes = bulk
+            .resolve(names, ctx.net.rate.as_ref())
+            .await
+            .map_err(|e| ScanError::Retryable(format!("subdomains: DNS socket: {e}")))?;
         let mut found = Vec::new();
-        let mut failed = 0u64;
-        let mut dropped = 0u64;
-        let mut answers = futures::stream::iter(words.into_iter().map(|w| {
-            let name = format!("{w}.{domain}");
-            async move {
-                let r = resolve_name(ctx, resolver, &name).await;
-                (name, r)
-            }
-        }))
-        .buffer_unordered(concurrency.max(1));
-        while let Some((name, r)) = answers.next().await {
-            match r {
-                Ok(ips) if ips.is_empty() => {}
-                Ok(ips) if !wildcard.is_empty() && ips.iter().all(|ip| wildcard.contains(ip)) => {
+        let (mut failed, mut dropped) = (0u64, 0u64);
+        for (name, ips) in outcomes {
+            match ips {
+                None => failed += 1,
+                Some(ips) if ips.is_empty() => {}
+                Some(ips) if !wildcard.is_empty() && ips.iter().all(|ip| wildcard.contains(ip)) => {
                     dropped += 1;
                 }
-                Ok(ips) => found.push((name, ips)),
-                Err(e) => {
-                    failed += 1;
-                    tracing::debug!(%name, error = %e, "subdomain lookup failed");
-                }
+                Some(ips) => found.push((name, ips)),
             }
         }
         if failed > 0 || dropped > 0 {
             tracing::info!(%domain, failed, dropped, "subdomains brute force done");
         }
-        found
+        Ok(found)
     }
 
     /// Fetches one passive source. A trusted one (`policy` is `None`) goes through the
@@ -376,6 +370,7 @@ impl SubdomainsScanner {
         &self,
         ctx: &TaskContext,
         resolver: &TokioResolver,
+        bulk_server: SocketAddr,
         p: &SubdomainsParams,
     ) -> Result<(), ScanError> {
         let target = &ctx.task.target;
@@ -432,9 +427,13 @@ impl SubdomainsScanner {
                 f.data = json!({"name": format!("*.{domain}"), "addresses": addrs});
                 ctx.emit.finding(f).await?;
             }
-            let brute = self
-                .brute(ctx, resolver, &domain, words, concurrency, &wildcard)
-                .await;
+            let bulk = bulk::Bulk {
+                server: bulk_server,
+                timeout: Duration::from_millis(p.timeout_ms),
+                attempts: 2,
+                window: concurrency.saturating_mul(2),
+            };
+            let brute = self.brute(ctx, bulk, &domain, words, &wildcard).await?;
             for (name, ips) in brute {
                 let f = found.entry(name).or_default();
                 f.addresses.extend(ips);
@@ -531,11 +530,19 @@ impl Scanner for SubdomainsScanner {
             Err(refused) => return ctx.emit.finding(refused).await,
         };
         let concurrency = usize::try_from(p.concurrency).unwrap_or(usize::MAX);
-        let resolver =
-            resolve::resolver(server, Duration::from_millis(p.timeout_ms), concurrency * 2)
-                .map_err(|e| ScanError::Failed(format!("subdomains: {e}")))?;
+        let resolver = resolve::resolver(
+            server,
+            Duration::from_millis(p.timeout_ms),
+            concurrency.saturating_mul(2),
+        )
+        .map_err(|e| ScanError::Failed(format!("subdomains: {e}")))?;
+        // The brute force asks the first of the servers the resolver asks.
+        let bulk_server = resolve::servers(server)
+            .ok()
+            .and_then(|s| s.first().copied())
+            .ok_or_else(|| ScanError::Failed("subdomains: no DNS server".into()))?;
         tokio::select! {
-            r = self.work(ctx, &resolver, &p) => r,
+            r = self.work(ctx, &resolver, bulk_server, &p) => r,
             _ = ctx.cancel.cancelled() => Err(ScanError::Cancelled),
         }
     }
