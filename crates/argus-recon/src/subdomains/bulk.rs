@@ -20,6 +20,9 @@ use hickory_resolver::proto::op::{Message, MessageType, OpCode, Query, ResponseC
 use hickory_resolver::proto::rr::{Name, RecordType};
 use tokio::net::UdpSocket;
 
+/// Receive buffer asked for the bulk socket.
+pub const RECV_BUFFER: usize = 8 << 20;
+
 /// How names are asked.
 #[derive(Clone, Copy, Debug)]
 pub struct Bulk {
@@ -69,6 +72,10 @@ impl Bulk {
             "[::]:0".parse().map_err(std::io::Error::other)?
         };
         let socket = UdpSocket::bind(bind).await?;
+        // Answers to a window of queries arrive in a burst; the default buffer (~200 KiB of
+        // kernel accounting, a few hundred datagrams) would drop some. The kernel caps this at
+        // `net.core.rmem_max`; failing to raise it only costs retries.
+        let _ = socket2::SockRef::from(&socket).set_recv_buffer_size(RECV_BUFFER);
         let mut states: Vec<NameState> = names
             .into_iter()
             .map(|name| NameState {

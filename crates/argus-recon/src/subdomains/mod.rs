@@ -4,7 +4,7 @@
 //!   `wordlist` file on the server, or inline `words`) is asked as `label.<domain>` (A and
 //!   AAAA) of the first server the task asks, in bulk over one UDP socket ([`bulk`]):
 //!   `concurrency` names (twice as many queries) in flight, each query waiting for the task's
-//!   rate gate, unanswered ones sent twice in all.
+//!   rate gate, unanswered ones sent three times in all.
 //! - **Wildcard detection** first: three random labels are asked; if any answers, the domain
 //!   has a wildcard, reported as one `dns-wildcard` finding, and a brute-forced name whose
 //!   addresses all belong to the wildcard's answers is dropped (it exists only through the
@@ -430,7 +430,7 @@ impl SubdomainsScanner {
             let bulk = bulk::Bulk {
                 server: bulk_server,
                 timeout: Duration::from_millis(p.timeout_ms),
-                attempts: 2,
+                attempts: 3,
                 window: concurrency.saturating_mul(2),
             };
             let brute = self.brute(ctx, bulk, &domain, words, &wildcard).await?;

@@ -209,7 +209,10 @@ impl TestDns {
 
     /// Serves `zone` on `addr` (port 0: any free port; the UDP port is reused for TCP).
     pub async fn start_on(zone: Zone, addr: SocketAddr) -> std::io::Result<TestDns> {
-        let udp = Arc::new(UdpSocket::bind(addr).await?);
+        let udp = UdpSocket::bind(addr).await?;
+        // Bursts of a brute force would overflow the default buffer (the kernel caps it).
+        let _ = socket2::SockRef::from(&udp).set_recv_buffer_size(8 << 20);
+        let udp = Arc::new(udp);
         let addr = udp.local_addr()?;
         let tcp = TcpListener::bind(addr).await?;
         let zone = Arc::new(zone);
