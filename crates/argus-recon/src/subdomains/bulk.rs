@@ -1,8 +1,9 @@
 //! Bulk resolution for the brute force: many names' A and AAAA records asked of one server over
-//! one UDP socket, the way mass resolvers do it, instead of one resolver lookup (and one socket)
-//! per query.
+//! a few UDP sockets, the way mass resolvers do it, instead of one resolver lookup (and one
+//! socket) per query. [`Bulk::resolve_sharded`] splits the names over one task and socket per
+//! core (at most four); each shard is [`Bulk::resolve`].
 //!
-//! Invariants:
+//! Invariants (per shard):
 //! - at most `window` queries are in flight; each waits for the task's rate gate (1 permit per
 //!   query) before it is sent;
 //! - an answer counts only when it comes from the server asked, with the ID of a query in
@@ -13,6 +14,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use argus_core::net::RateGate;
@@ -60,6 +62,38 @@ fn rtype(q: usize) -> RecordType {
 }
 
 impl Bulk {
+    /// [`Bulk::resolve`] over `shards` tasks, each with its own socket, a share of the names
+    /// and of the window. Outcomes come back in no particular order.
+    pub async fn resolve_sharded(
+        &self,
+        names: Vec<String>,
+        rate: Arc<dyn RateGate>,
+        shards: usize,
+    ) -> std::io::Result<Vec<Outcome>> {
+        let shards = shards.clamp(1, 4).min(names.len().max(1));
+        if shards == 1 {
+            return self.resolve(names, rate.as_ref()).await;
+        }
+        let per = names.len().div_ceil(shards);
+        let shard = Bulk {
+            window: (self.window / shards).max(1),
+            ..*self
+        };
+        // Dropping the set (a cancelled task) aborts the shards.
+        let mut set = tokio::task::JoinSet::new();
+        let mut names = names.into_iter();
+        for _ in 0..shards {
+            let chunk: Vec<String> = names.by_ref().take(per).collect();
+            let rate = rate.clone();
+            set.spawn(async move { shard.resolve(chunk, rate.as_ref()).await });
+        }
+        let mut out = Vec::new();
+        while let Some(joined) = set.join_next().await {
+            out.extend(joined.map_err(std::io::Error::other)??);
+        }
+        Ok(out)
+    }
+
     /// Asks every name (absolute or not; asked as absolute) and returns each name's outcome.
     pub async fn resolve(
         &self,

@@ -2,7 +2,7 @@
 //!
 //! - **Brute force**: each label of the wordlist (the shipped `data/subdomains.txt`, a
 //!   `wordlist` file on the server, or inline `words`) is asked as `label.<domain>` (A and
-//!   AAAA) of the first server the task asks, in bulk over one UDP socket ([`bulk`]):
+//!   AAAA) of the first server the task asks, in bulk over one UDP socket per core ([`bulk`]):
 //!   `concurrency` names (twice as many queries) in flight, each query waiting for the task's
 //!   rate gate, unanswered ones sent three times in all.
 //! - **Wildcard detection** first: three random labels are asked; if any answers, the domain
@@ -236,6 +236,14 @@ async fn guarded_client(
     built.map_err(|e| format!("HTTP client: {e}"))
 }
 
+/// Brute-force shards: one per core, at most four.
+fn shards() -> usize {
+    std::thread::available_parallelism()
+        .map(usize::from)
+        .unwrap_or(1)
+        .min(4)
+}
+
 /// What was learnt about one subdomain.
 #[derive(Debug, Default)]
 struct Found {
@@ -310,7 +318,7 @@ impl SubdomainsScanner {
     ) -> Result<Vec<(String, Vec<IpAddr>)>, ScanError> {
         let names = words.iter().map(|w| format!("{w}.{domain}")).collect();
         let outcomes = bulk
-            .resolve(names, ctx.net.rate.as_ref())
+            .resolve_sharded(names, ctx.net.rate.clone(), shards())
             .await
             .map_err(|e| ScanError::Retryable(format!("subdomains: DNS socket: {e}")))?;
         let mut found = Vec::new();
