@@ -4,5 +4,6 @@ use argus_core::component::ScannerCatalog;
 
 /// Adds the recon scanners.
 pub fn register(catalog: &mut ScannerCatalog) {
-    let _ = catalog;
+    catalog.add(crate::dns::DnsFactory);
+    catalog.add(crate::subdomains::SubdomainsFactory);
 }

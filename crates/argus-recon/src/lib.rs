@@ -11,5 +11,8 @@
 //! - cancellation is honoured within a second.
 
 pub mod catalog;
+pub mod dns;
+pub mod resolve;
+pub mod subdomains;
 #[cfg(feature = "testkit")]
 pub mod testkit;
