@@ -4,5 +4,7 @@ use argus_core::component::ScannerCatalog;
 
 /// Adds the recon scanners.
 pub fn register(catalog: &mut ScannerCatalog) {
-    let _ = catalog;
+    catalog.add(crate::ports::PortsFactory);
+    catalog.add(crate::http::HttpFactory);
+    catalog.add(crate::tls::TlsFactory);
 }

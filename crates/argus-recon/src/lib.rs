@@ -11,5 +11,8 @@
 //! - cancellation is honoured within a second.
 
 pub mod catalog;
+pub mod http;
+pub mod ports;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+pub mod tls;

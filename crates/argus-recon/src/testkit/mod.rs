@@ -1,1 +1,3 @@
 //! Local servers for tests: DNS, HTTP and TLS on loopback (feature `testkit`).
+
+pub mod web;
