@@ -1094,6 +1094,7 @@ async fn openapi_lists_every_route_and_every_listed_route_is_served() {
         ("post", "/api/v2/jobs/{id}/clean"),
         ("get", "/api/v2/jobs/{id}/download"),
         ("post", "/api/v2/jobs/{id}/push"),
+        ("post", "/api/v1/scans/plan"),
         // The Discovery-API-compatible runs (tests/runs.rs).
         ("get", "/runs"),
         ("post", "/runs"),

@@ -929,5 +929,8 @@ async fn a_scan_rate_limit_paces_concurrent_tasks() {
     assert_eq!(t.len(), 12);
     let span = t[11] - t[0];
     // 11 intervals of 50 ms; a little slack for the clock readings around the sleeps.
-    assert!(span >= Duration::from_millis(540), "12 requests in {span:?}");
+    assert!(
+        span >= Duration::from_millis(540),
+        "12 requests in {span:?}"
+    );
 }

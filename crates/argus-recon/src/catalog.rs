@@ -6,4 +6,7 @@ use argus_core::component::ScannerCatalog;
 pub fn register(catalog: &mut ScannerCatalog) {
     catalog.add(crate::dns::DnsFactory);
     catalog.add(crate::subdomains::SubdomainsFactory);
+    catalog.add(crate::ports::PortsFactory);
+    catalog.add(crate::http::HttpFactory);
+    catalog.add(crate::tls::TlsFactory);
 }

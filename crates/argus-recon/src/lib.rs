@@ -12,7 +12,10 @@
 
 pub mod catalog;
 pub mod dns;
+pub mod http;
+pub mod ports;
 pub mod resolve;
 pub mod subdomains;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+pub mod tls;
