@@ -32,8 +32,10 @@ on = "domain"
 run = ["tool:emit"]
 [[rules]]
 on = "finding:name"
+from = ["tool:names"]
 target = "domain:www.{host}"
 run = ["tool:names"]
+self = true
 "#,
     )
     .unwrap();
@@ -73,7 +75,7 @@ run = ["tool:names"]
         ("tool:names", "domain", "tool:emit"),
         // noop is named by no rule: it follows every discovery it accepts.
         ("tool:names", "domain", "noop"),
-        // A finding rule is an edge too.
+        // A finding rule is an edge too (here one that lets names follow itself).
         ("tool:names", "finding:name", "tool:names"),
     ] {
         let edge = (edge.0.to_owned(), edge.1.to_owned(), edge.2.to_owned());

@@ -239,7 +239,9 @@ impl ChainRules {
     }
 
     /// Edges of the chaining graph among `scan_scanners`: `(from, kind, to)` — what `from`
-    /// may emit (`emits`) and which scanner a rule (or the open default) starts on it.
+    /// may emit (`emits`) and which scanner a rule (or the open default) starts on it. Finding
+    /// rules are edges from every scanner their `from` admits: scanners do not declare the
+    /// finding kinds they report.
     pub fn graph(
         &self,
         scan_scanners: &[&str],
