@@ -289,7 +289,7 @@ pub enum ArtifactsBackend {
 }
 
 /// Top-level sections; an `ARGUS_<SECTION>__<KEY>` variable must name one of them.
-pub const SECTIONS: [&str; 12] = [
+pub const SECTIONS: [&str; 13] = [
     "server",
     "worker",
     "store",
@@ -297,6 +297,7 @@ pub const SECTIONS: [&str; 12] = [
     "artifacts",
     "auth",
     "scan",
+    "network",
     "connectors",
     "scanners",
     "tools",
