@@ -650,7 +650,16 @@ mod tests {
         figment::Jail::expect_with(|_| {
             // Defaults are filled in for every [scanners.<name>] factory, and only those.
             let c = Config::load(None, serde_json::json!({})).map_err(|e| e.to_string())?;
-            let mut want = vec!["clamav", "http-scanner", "noop"];
+            let mut want = vec![
+                "clamav",
+                "dns",
+                "http",
+                "http-scanner",
+                "noop",
+                "ports",
+                "subdomains",
+                "tls",
+            ];
             if cfg!(feature = "yara") {
                 want.push("yara");
             }
