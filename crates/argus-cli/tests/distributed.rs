@@ -583,3 +583,78 @@ fn migrate_prepares_a_fresh_postgres_database_and_is_idempotent() {
     }
     assert_eq!(tables(), "4");
 }
+
+/// A scan's rate limit holds across worker processes: 32 `http` probes of a local server at
+/// 8 requests per second, run by two `argus worker` processes, take at least 31 intervals at
+/// the server, and both workers ran some (the schedule lives in PostgreSQL, not in either).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limit_holds_across_two_worker_processes() {
+    const PROBES: usize = 32;
+    const RATE: f64 = 8.0;
+    let Some(stack) = Stack::new() else { return };
+    let web = argus_recon::testkit::web::LocalServer::http(vec![(
+        "/",
+        argus_recon::testkit::web::Route::html("paced"),
+    )])
+    .await;
+    let mut env = stack.env(&stack.pg_url, &stack.amqp_url);
+    env.push(("ARGUS_NETWORK__ALLOW".into(), "[\"127.0.0.0/8\"]".into()));
+    let api = stack.api("api", &env, 0);
+    let base = api.base.clone().unwrap();
+    // Claims are logged at debug: they tell which worker ran what.
+    env.push(("RUST_LOG".into(), "warn,argus_engine::worker=debug".into()));
+    let workers: Vec<Proc> = (0..2)
+        .map(|i| stack.worker(&format!("worker{i}"), &env, 2))
+        .collect();
+    let http = reqwest::Client::new();
+    let targets: Vec<Value> = (0..PROBES)
+        .map(|i| json!({"kind": "url", "value": web.url(false, &format!("/p{i}"))}))
+        .collect();
+    let body = json!({
+        "config": {
+            "scanners": [{"name": "http"}],
+            "targets": targets,
+            "rate_limit": RATE
+        },
+        "start": true
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let id = loop {
+        let resp = http
+            .post(format!("{base}/scans"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        if status == 422 && text.contains("no live worker") && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        }
+        assert_eq!(status, 201, "{text}");
+        let scan: Value = serde_json::from_str(&text).unwrap();
+        break scan["id"].as_str().unwrap().to_string();
+    };
+    let done = wait_completed(&http, &base, &id).await;
+    assert_eq!(done["progress"]["done"], PROBES as u64, "{done}");
+    let mut at: Vec<Instant> = web
+        .received()
+        .into_iter()
+        .filter(|r| r.path.starts_with("/p"))
+        .map(|r| r.at)
+        .collect();
+    at.sort();
+    assert_eq!(at.len(), PROBES, "one request per probe");
+    let span = at[PROBES - 1] - at[0];
+    let least = Duration::from_secs_f64((PROBES - 1) as f64 / RATE * 0.95);
+    assert!(
+        span >= least,
+        "{PROBES} requests in {span:?}, the limit allows no less than {least:?}"
+    );
+    for w in &workers {
+        assert!(claimed(w) > 0, "a worker ran none of the probes");
+    }
+    drop(workers);
+    drop(api);
+}

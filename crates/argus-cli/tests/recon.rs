@@ -184,7 +184,11 @@ async fn one_scan_from_the_apex_reaches_services_and_stops_at_the_scope() {
         .iter()
         .map(|s| s["scanner"].as_str().unwrap())
         .collect();
-    assert_eq!(vpn_chain[vpn_chain.len() - 2..], ["tls", "dns"], "{vpn_chain:?}");
+    assert_eq!(
+        vpn_chain[vpn_chain.len() - 2..],
+        ["tls", "dns"],
+        "{vpn_chain:?}"
+    );
     let skipped: Vec<String> = of_kind(&items, "scope-skipped")
         .iter()
         .map(|f| f["data"]["skipped"].as_str().unwrap_or_default().to_owned())
