@@ -112,9 +112,7 @@ impl ChainRules {
         for (index, r) in self.rules.iter().enumerate() {
             let err = |message: String| RuleError { index, message };
             match r.on.strip_prefix("finding:") {
-                Some(kind) if kind.is_empty() => {
-                    return Err(err("`on = \"finding:\"` needs a finding kind".into()))
-                }
+                Some("") => return Err(err("`on = \"finding:\"` needs a finding kind".into())),
                 Some(_) => {}
                 None => {
                     if TargetKind::parse(&r.on).is_none() {
