@@ -427,6 +427,16 @@ impl<'a, S: ReportSink> Collector<'a, S> {
             self.task.target.clone(),
             &[SKIPPED_KIND, &t.key()],
         );
+        // One target refused for several scanners is one finding (the store dedups across
+        // reports by fingerprint; this keeps a report free of repeats).
+        if self
+            .report
+            .findings
+            .iter()
+            .any(|seen| seen.fingerprint == f.fingerprint)
+        {
+            return;
+        }
         f.description = Some(reason.clone());
         f.data = serde_json::json!({ "skipped": t.to_string(), "reason": reason });
         if !self.lineage.is_empty() {
