@@ -204,7 +204,15 @@ pub struct TestDns {
 impl TestDns {
     /// Serves `zone` on a fresh `127.0.0.1` port, UDP and TCP.
     pub async fn start(zone: Zone) -> std::io::Result<TestDns> {
-        Self::start_on(zone, "127.0.0.1:0".parse().expect("address")).await
+        // The UDP port the kernel picks may be taken for TCP by another test (or process)
+        // already: pick again.
+        let mut tries = 0;
+        loop {
+            match Self::start_on(zone.clone(), "127.0.0.1:0".parse().expect("address")).await {
+                Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && tries < 20 => tries += 1,
+                other => return other,
+            }
+        }
     }
 
     /// Serves `zone` on `addr` (port 0: any free port; the UDP port is reused for TCP).
