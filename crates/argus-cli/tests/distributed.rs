@@ -187,13 +187,17 @@ async fn start_fanout(http: &reqwest::Client, base: &str, children: u64, sleep_m
         },
         "start": true
     });
-    // Workers advertise their scanners in the store once they run; until one has, the API
-    // refuses the scan (422, "no live worker"), as it would in production.
+    create_when_workers_run(http, base, &body).await
+}
+
+/// Creates a scan (`body`), retrying while no worker has advertised its scanners yet: until
+/// one has, the API refuses the scan (422, "no live worker"), as it would in production.
+async fn create_when_workers_run(http: &reqwest::Client, base: &str, body: &Value) -> String {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let resp = http
             .post(format!("{base}/scans"))
-            .json(&body)
+            .json(body)
             .send()
             .await
             .unwrap();
@@ -618,24 +622,7 @@ async fn a_rate_limit_holds_across_two_worker_processes() {
         },
         "start": true
     });
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let id = loop {
-        let resp = http
-            .post(format!("{base}/scans"))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        let status = resp.status();
-        let text = resp.text().await.unwrap();
-        if status == 422 && text.contains("no live worker") && Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            continue;
-        }
-        assert_eq!(status, 201, "{text}");
-        let scan: Value = serde_json::from_str(&text).unwrap();
-        break scan["id"].as_str().unwrap().to_string();
-    };
+    let id = create_when_workers_run(&http, &base, &body).await;
     let done = wait_completed(&http, &base, &id).await;
     assert_eq!(done["progress"]["done"], PROBES as u64, "{done}");
     let mut at: Vec<Instant> = web
