@@ -571,24 +571,8 @@ fn parse_target(args: &DirectArgs, accepted: &[TargetKind]) -> anyhow::Result<Ta
             TargetKind::parse(k).ok_or_else(|| anyhow::anyhow!("unknown target kind '{k}'"))?;
         return Target::parse(kind, &args.target).map_err(|e| anyhow::anyhow!("{e}"));
     }
-    const ORDER: [TargetKind; 10] = [
-        TargetKind::Ip,
-        TargetKind::Cidr,
-        TargetKind::Service,
-        TargetKind::Email,
-        TargetKind::Location,
-        TargetKind::Url,
-        TargetKind::Domain,
-        TargetKind::Repo,
-        TargetKind::Object,
-        TargetKind::Upload,
-    ];
-    for kind in ORDER {
-        if accepted.contains(&kind) {
-            if let Ok(t) = Target::parse(kind, &args.target) {
-                return Ok(t);
-            }
-        }
+    if let Some(t) = Target::guess(&args.target, |k| accepted.contains(&k)) {
+        return Ok(t);
     }
     let kinds: Vec<&str> = accepted.iter().map(|k| k.as_str()).collect();
     anyhow::bail!(

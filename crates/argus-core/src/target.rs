@@ -80,6 +80,21 @@ impl TargetKind {
         }
     }
 
+    /// Kinds tried, most specific first, when a target is given as a plain string (direct
+    /// mode's argument, a Discovery run's `target`): see [`Target::guess`].
+    pub const GUESS_ORDER: [TargetKind; 10] = [
+        TargetKind::Ip,
+        TargetKind::Cidr,
+        TargetKind::Service,
+        TargetKind::Email,
+        TargetKind::Location,
+        TargetKind::Url,
+        TargetKind::Domain,
+        TargetKind::Repo,
+        TargetKind::Object,
+        TargetKind::Upload,
+    ];
+
     /// Parses a wire name.
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.as_str() == s)
@@ -235,6 +250,15 @@ impl Target {
             kind,
             value: canonical,
         })
+    }
+
+    /// A plain string as the first kind of [`TargetKind::GUESS_ORDER`] that `accepts` and that
+    /// it parses as; `None` when there is none.
+    pub fn guess(value: &str, accepts: impl Fn(TargetKind) -> bool) -> Option<Target> {
+        TargetKind::GUESS_ORDER
+            .into_iter()
+            .filter(|k| accepts(*k))
+            .find_map(|k| Target::parse(k, value).ok())
     }
 
     /// The target's kind.

@@ -37,21 +37,6 @@ pub(crate) const TARGET_PARAMS: [&str; 12] = [
     "cidrs",
 ];
 
-/// Target kinds tried, most specific first, when a target is a plain string (as the CLI's
-/// direct mode guesses them).
-pub(crate) const GUESS_ORDER: [TargetKind; 10] = [
-    TargetKind::Ip,
-    TargetKind::Cidr,
-    TargetKind::Service,
-    TargetKind::Email,
-    TargetKind::Location,
-    TargetKind::Url,
-    TargetKind::Domain,
-    TargetKind::Repo,
-    TargetKind::Object,
-    TargetKind::Upload,
-];
-
 /// A Discovery run status (`RunStatus`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -263,27 +248,22 @@ pub enum TargetInput {
     Typed(RawTarget),
 }
 
-/// The first kind of [`GUESS_ORDER`] that `accepts` and that `value` parses as.
+/// A plain-string target as [`Target::guess`] reads it, or why it is none this task accepts.
 pub(crate) fn guess_target(
     value: &str,
     accepts: impl Fn(TargetKind) -> bool,
 ) -> Result<Target, String> {
-    for kind in GUESS_ORDER {
-        if accepts(kind) {
-            if let Ok(t) = Target::parse(kind, value) {
-                return Ok(t);
-            }
-        }
-    }
-    let kinds: Vec<&str> = GUESS_ORDER
-        .iter()
-        .filter(|k| accepts(**k))
-        .map(|k| k.as_str())
-        .collect();
-    Err(format!(
-        "'{value}' is not a target this task accepts ({}); give it as {{\"kind\", \"value\"}} to say what it is",
-        kinds.join(", ")
-    ))
+    Target::guess(value, &accepts).ok_or_else(|| {
+        let kinds: Vec<&str> = TargetKind::GUESS_ORDER
+            .iter()
+            .filter(|k| accepts(**k))
+            .map(|k| k.as_str())
+            .collect();
+        format!(
+            "'{value}' is not a target this task accepts ({}); give it as {{\"kind\", \"value\"}} to say what it is",
+            kinds.join(", ")
+        )
+    })
 }
 
 /// `POST /runs` (and the socket's `RUN_TASK` `data`): a Discovery `TaskRequest`. Both
