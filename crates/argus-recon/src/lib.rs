@@ -12,6 +12,7 @@
 
 pub mod catalog;
 pub mod dns;
+pub mod enabled;
 pub mod http;
 pub mod ports;
 pub mod resolve;

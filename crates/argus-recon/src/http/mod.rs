@@ -12,7 +12,7 @@
 //! Redirects to another host are emitted as `url` targets.
 
 mod fingerprint;
-mod guard;
+pub(crate) mod guard;
 mod params;
 
 pub use fingerprint::{Detected, Evidence, Technology};
@@ -21,7 +21,8 @@ pub use params::HttpParams;
 use std::sync::Arc;
 use std::time::Duration;
 
-use argus_core::component::{BuildError, ComponentConfig, Doors, Factory};
+use crate::enabled::EnabledConfig;
+use argus_core::component::{BuildError, Doors, Factory};
 use argus_core::finding::{NewFinding, Severity};
 use argus_core::net::{Denied, NetAccess};
 use argus_core::scanner::{ScanError, Scanner, ScannerInfo, TaskContext};
@@ -29,7 +30,7 @@ use argus_core::target::{Target, TargetKind};
 use argus_core::CoreError;
 use argus_scanners::schema::ParamsSchema;
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use url::Url;
@@ -43,29 +44,13 @@ pub const HTTP: &str = "http";
 #[derive(Debug, Default, Clone, Copy)]
 pub struct HttpScanner;
 
-/// `[scanners.http]`.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
-pub struct HttpConfig {
-    /// Register `http`.
-    pub enabled: bool,
-}
-
-impl Default for HttpConfig {
-    fn default() -> Self {
-        HttpConfig { enabled: true }
-    }
-}
-
-impl ComponentConfig for HttpConfig {}
-
 /// Builds `http` unless `[scanners.http] enabled = false`.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct HttpFactory;
 
 impl Factory for HttpFactory {
     type Built = dyn Scanner;
-    type Config = HttpConfig;
+    type Config = EnabledConfig;
 
     fn name(&self) -> &'static str {
         HTTP
@@ -73,14 +58,10 @@ impl Factory for HttpFactory {
 
     fn build(
         &self,
-        config: HttpConfig,
+        config: EnabledConfig,
         _doors: &Doors,
     ) -> Result<Vec<Arc<dyn Scanner>>, BuildError> {
-        Ok(if config.enabled {
-            vec![Arc::new(HttpScanner)]
-        } else {
-            Vec::new()
-        })
+        Ok(config.build(HttpScanner))
     }
 }
 

@@ -28,7 +28,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use argus_core::component::{BuildError, ComponentConfig, Doors, Factory};
+use crate::enabled::EnabledConfig;
+use argus_core::component::{BuildError, Doors, Factory};
 use argus_core::finding::{NewFinding, Severity};
 use argus_core::net::{Denied, IpNet, NetAccess};
 use argus_core::scanner::{ScanError, Scanner, ScannerInfo, TaskContext};
@@ -37,7 +38,6 @@ use argus_core::CoreError;
 use argus_scanners::schema::ParamsSchema;
 use async_trait::async_trait;
 use futures::StreamExt;
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
@@ -50,29 +50,13 @@ pub const PORTS: &str = "ports";
 #[derive(Debug, Default, Clone, Copy)]
 pub struct PortsScanner;
 
-/// `[scanners.ports]`.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
-pub struct PortsConfig {
-    /// Register `ports`.
-    pub enabled: bool,
-}
-
-impl Default for PortsConfig {
-    fn default() -> Self {
-        PortsConfig { enabled: true }
-    }
-}
-
-impl ComponentConfig for PortsConfig {}
-
 /// Builds `ports` unless `[scanners.ports] enabled = false`.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct PortsFactory;
 
 impl Factory for PortsFactory {
     type Built = dyn Scanner;
-    type Config = PortsConfig;
+    type Config = EnabledConfig;
 
     fn name(&self) -> &'static str {
         PORTS
@@ -80,14 +64,10 @@ impl Factory for PortsFactory {
 
     fn build(
         &self,
-        config: PortsConfig,
+        config: EnabledConfig,
         _doors: &Doors,
     ) -> Result<Vec<Arc<dyn Scanner>>, BuildError> {
-        Ok(if config.enabled {
-            vec![Arc::new(PortsScanner)]
-        } else {
-            Vec::new()
-        })
+        Ok(config.build(PortsScanner))
     }
 }
 

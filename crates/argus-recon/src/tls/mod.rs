@@ -23,7 +23,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use argus_core::component::{BuildError, ComponentConfig, Doors, Factory};
+use crate::enabled::EnabledConfig;
+use argus_core::component::{BuildError, Doors, Factory};
 use argus_core::finding::{NewFinding, Severity};
 use argus_core::scanner::{ScanError, Scanner, ScannerInfo, TaskContext};
 use argus_core::target::{Target, TargetKind};
@@ -31,7 +32,6 @@ use argus_core::CoreError;
 use argus_scanners::schema::ParamsSchema;
 use async_trait::async_trait;
 use rustls::pki_types::ServerName;
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
@@ -43,29 +43,13 @@ pub const TLS: &str = "tls";
 #[derive(Debug, Default, Clone, Copy)]
 pub struct TlsScanner;
 
-/// `[scanners.tls]`.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
-pub struct TlsConfig {
-    /// Register `tls`.
-    pub enabled: bool,
-}
-
-impl Default for TlsConfig {
-    fn default() -> Self {
-        TlsConfig { enabled: true }
-    }
-}
-
-impl ComponentConfig for TlsConfig {}
-
 /// Builds `tls` unless `[scanners.tls] enabled = false`.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct TlsFactory;
 
 impl Factory for TlsFactory {
     type Built = dyn Scanner;
-    type Config = TlsConfig;
+    type Config = EnabledConfig;
 
     fn name(&self) -> &'static str {
         TLS
@@ -73,14 +57,10 @@ impl Factory for TlsFactory {
 
     fn build(
         &self,
-        config: TlsConfig,
+        config: EnabledConfig,
         _doors: &Doors,
     ) -> Result<Vec<Arc<dyn Scanner>>, BuildError> {
-        Ok(if config.enabled {
-            vec![Arc::new(TlsScanner)]
-        } else {
-            Vec::new()
-        })
+        Ok(config.build(TlsScanner))
     }
 }
 
