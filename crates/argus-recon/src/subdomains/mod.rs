@@ -195,44 +195,27 @@ pub fn passive_names(body: &[u8], domain: &str) -> Result<BTreeSet<String>, Stri
         .collect())
 }
 
-/// A client that connects to `url`'s host only at the addresses resolved here, each passing
-/// `policy` when given: the guard holds at connect time, with no second resolution between the
-/// check and the connect (DNS rebinding).
-async fn guarded_client(
-    url: &url::Url,
-    policy: Option<&NetPolicy>,
-) -> Result<reqwest::Client, String> {
+/// A one-request client for a passive source: with `policy`, an address literal must pass it
+/// and a name connects only to the addresses of it that pass (the http scanner's
+/// [`GuardedResolver`](crate::http::guard::GuardedResolver), checked at connect time).
+fn guarded_client(url: &url::Url, policy: Option<&NetPolicy>) -> Result<reqwest::Client, String> {
     let host = url.host_str().unwrap_or_default();
-    let port = url.port_or_known_default().unwrap_or(443);
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    let addrs: Vec<SocketAddr> = match bare.parse::<IpAddr>() {
-        Ok(ip) => vec![SocketAddr::new(ip, port)],
-        Err(_) => tokio::net::lookup_host((bare, port))
-            .await
-            .map_err(|e| format!("resolving {host}: {e}"))?
-            .collect(),
-    };
-    let addrs: Vec<SocketAddr> = match policy {
-        None => addrs,
-        Some(policy) => {
-            let (ok, denied) = policy.filter(addrs.iter().map(SocketAddr::ip));
-            if ok.is_empty() {
-                return Err(denied
-                    .first()
-                    .map(|d| format!("{host}: {d}"))
-                    .unwrap_or_else(|| format!("{host} has no address")));
-            }
-            ok.into_iter().map(|ip| SocketAddr::new(ip, port)).collect()
-        }
-    };
-    // The shared client of the HTTP door resolves names itself, so it cannot be pinned to
-    // checked addresses; this one-request client is the exception the guard needs.
-    #[allow(clippy::disallowed_methods)]
-    let built = reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder()
         .user_agent(concat!("argus/", env!("CARGO_PKG_VERSION")))
-        .resolve_to_addrs(bare, &addrs)
-        .redirect(reqwest::redirect::Policy::none())
-        .build();
+        .redirect(reqwest::redirect::Policy::none());
+    if let Some(policy) = policy {
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        if let Ok(ip) = bare.parse::<IpAddr>() {
+            policy.check(ip).map_err(|d| format!("{host}: {d}"))?;
+        }
+        builder = builder.dns_resolver(Arc::new(crate::http::guard::GuardedResolver::new(
+            policy.clone(),
+        )));
+    }
+    // The shared client of the HTTP door resolves names without the guard; this one-request
+    // client is the exception the guard needs.
+    #[allow(clippy::disallowed_methods)]
+    let built = builder.build();
     built.map_err(|e| format!("HTTP client: {e}"))
 }
 
@@ -351,7 +334,7 @@ impl SubdomainsScanner {
         let url = check_template(&template.replace("{domain}", domain))?;
         let client = match (&self.http, policy) {
             (Some(shared), None) => shared.clone(),
-            _ => guarded_client(&url, policy).await?,
+            _ => guarded_client(&url, policy)?,
         };
         let mut resp = client
             .get(url.clone())
