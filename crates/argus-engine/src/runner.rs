@@ -280,6 +280,8 @@ struct Collector<'a, S> {
     urgent: bool,
     /// The chain of tasks that led to this one (empty for the scan's own targets).
     lineage: Vec<serde_json::Value>,
+    /// The scan's scanner names, which the chaining rules choose among.
+    scan_scanners: Vec<&'a str>,
 }
 
 impl<'a, S: ReportSink> Collector<'a, S> {
@@ -301,6 +303,7 @@ impl<'a, S: ReportSink> Collector<'a, S> {
             subtasks: 0,
             urgent: false,
             lineage: Vec::new(),
+            scan_scanners: config.scanners.iter().map(|s| s.name.as_str()).collect(),
         }
     }
 
@@ -347,15 +350,6 @@ impl<'a, S: ReportSink> Collector<'a, S> {
             params,
             enumerates,
         }
-    }
-
-    /// The scan's scanner names.
-    fn scan_scanners(&self) -> Vec<&'a str> {
-        self.config
-            .scanners
-            .iter()
-            .map(|s| s.name.as_str())
-            .collect()
     }
 
     /// A chained task for what a rule (or the open default) decided, at depth + 1, if the
@@ -454,7 +448,7 @@ impl<'a, S: ReportSink> Collector<'a, S> {
             Emission::Finding(mut f) => match f.validate() {
                 Ok(()) => {
                     let follows = self.runner.rules.follow_finding(
-                        &self.scan_scanners(),
+                        &self.scan_scanners,
                         &self.task.scanner,
                         &f,
                         |s, k| registry.accepts(s, k),
@@ -479,7 +473,7 @@ impl<'a, S: ReportSink> Collector<'a, S> {
             },
             Emission::Target(t) => {
                 let follows = self.runner.rules.follow_target(
-                    &self.scan_scanners(),
+                    &self.scan_scanners,
                     &self.task.scanner,
                     &t,
                     |s, k| registry.accepts(s, k),
