@@ -21,6 +21,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("argus-queue", 1),
     ("argus-scanners", 1),
     ("argus-connectors", 1),
+    ("argus-sinks", 1),
     ("argus-engine", 2),
     ("argus-secrets", 2),
     ("argus-malware", 2),

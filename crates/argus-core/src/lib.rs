@@ -34,6 +34,7 @@ pub mod remediation;
 pub mod sarif;
 pub mod scan;
 pub mod scanner;
+pub mod sink;
 pub mod store;
 pub mod target;
 pub mod task;

@@ -102,6 +102,7 @@ pub trait Store:
     + ArtifactIndex
     + VerdictStore
     + ConnectorStore
+    + SinkStore
     + 'static
 {
     /// Short backend name (`sqlite`, `postgres`).
@@ -307,6 +308,36 @@ pub trait EventLog: Send + Sync {
     ) -> Result<Vec<Event>>;
 }
 
+/// Forwarding state of the sinks (`crate::sink`): the store-wide event feed, each sink's
+/// cursor and counters, and the dead-letter list.
+///
+/// Semantics: `events_since` reads every org's events in id order (the forwarder is the
+/// server's, not a tenant's); `save_sink_state` upserts by name and never moves a cursor
+/// back (a late write of a process that lost the sink's lease cannot rewind it); dead letters
+/// are listed per org, so a tenant sees only its own events.
+#[async_trait]
+pub trait SinkStore: Send + Sync {
+    /// Committed events of every org with id > `after`, oldest first, at most `limit`.
+    async fn events_since(&self, after: i64, limit: u32) -> Result<Vec<Event>>;
+    /// The highest committed event id (0 when there is none).
+    async fn last_event_id(&self) -> Result<i64>;
+    /// A sink's saved state, `None` if it never saved one.
+    async fn sink_state(&self, name: &str) -> Result<Option<crate::sink::SinkState>>;
+    /// Saves a sink's cursor and counters (the cursor only moves forward).
+    async fn save_sink_state(&self, state: &crate::sink::SinkState) -> Result<()>;
+    /// Appends dead letters.
+    async fn add_dead_letters(&self, letters: Vec<crate::sink::NewDeadLetter>) -> Result<()>;
+    /// One sink's dead letters of the org, newest first; `before` is the `id` to continue
+    /// below (`next_cursor` of the previous page).
+    async fn list_dead_letters(
+        &self,
+        org: &OrgId,
+        sink: &str,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Page<crate::sink::DeadLetter>>;
+}
+
 /// Scan templates.
 #[async_trait]
 pub trait TemplateStore: Send + Sync {
@@ -373,6 +404,6 @@ pub trait ArtifactIndex: Send + Sync {
 pub mod prelude {
     pub use super::{
         ArtifactIndex, ConnectorStore, Coordination, EventLog, FindingStore, LedgerStore,
-        ScanStore, Store, TemplateStore, VerdictStore,
+        ScanStore, SinkStore, Store, TemplateStore, VerdictStore,
     };
 }

@@ -1,0 +1,2 @@
+//! Encoders: how a [`SinkEvent`](argus_core::sink::SinkEvent) becomes a destination's message
+//! body, apart from how the bytes travel (`crate::transport`).

@@ -1,0 +1,2 @@
+//! Transports: how encoded bytes reach a destination, apart from what they say
+//! (`crate::encoding`).
