@@ -1,2 +1,4 @@
 //! Transports: how encoded bytes reach a destination, apart from what they say
 //! (`crate::encoding`).
+
+pub mod http;
