@@ -29,6 +29,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod distributed;
+mod sinks;
 mod stop;
 
 #[derive(Parser, Debug)]
@@ -49,6 +50,9 @@ enum Sub {
     Distributed(distributed::DistArgs),
     /// What stopping and deleting a scan of 10 vs 3,000,000 queued tasks costs.
     Stop(stop::StopArgs),
+    /// Result forwarding: events/s to syslog TCP and Splunk HEC receivers vs a Python
+    /// forwarder, and the cost to scan throughput with two sinks on.
+    Sinks(sinks::SinksArgs),
 }
 
 /// The embedded (SQLite) platform benchmark: the default without a subcommand.
@@ -401,6 +405,7 @@ async fn main() -> anyhow::Result<()> {
     let args = match cli.command {
         Some(Sub::Distributed(d)) => return distributed::run(d).await,
         Some(Sub::Stop(s)) => return stop::run(s).await,
+        Some(Sub::Sinks(s)) => return sinks::run(s).await,
         None => cli.platform,
     };
     let mut server = start_server(&args)?;

@@ -207,6 +207,17 @@ pub struct TemplateListParams {
     pub limit: Option<String>,
 }
 
+/// Query of `GET /api/v1/sinks/{name}/dead-letters`.
+#[derive(Clone, Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DeadLetterListParams {
+    /// Opaque cursor from the previous page's `next_cursor`.
+    pub cursor: Option<String>,
+    /// Page size, 1-1000 (default 100).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
+    pub limit: Option<String>,
+}
+
 /// Query of `GET /api/v1/scans/{id}/findings`.
 #[derive(Clone, Debug, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]

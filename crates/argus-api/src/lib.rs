@@ -136,6 +136,7 @@ impl std::ops::Deref for AppState {
         (name = "templates", description = "Reusable scan configurations"),
         (name = "connectors", description = "Registered storage locations and their full scans"),
         (name = "events", description = "Live events (SSE and WebSocket)"),
+        (name = "sinks", description = "Result forwarding: configured sinks, their state and dead letters"),
         (name = "system", description = "Scanners, metadata, health"),
         (name = "deployguard", description = "DeployGuard-compatible jobs (`/api/v2`): a job is a secrets scan of one repository, cleaned and pushed through derived scans"),
         (name = "discovery", description = "Discovery-API-compatible runs (`/runs`, `/runs/ws`): a run is a scan of one task (scanner or external tool)")

@@ -42,6 +42,10 @@ pub struct Config {
     /// `argus scan secrets` reads it too).
     pub secrets: SecretsConfig,
     pub log: LogConfig,
+    /// `[[sinks]]`: where results and lifecycle events are forwarded (see `crate::sinks`);
+    /// each entry is checked at load time and built by the factory of its `type`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sinks: Vec<serde_json::Value>,
 }
 
 /// What a tenant's scan may touch on this server, and how big a scan may grow.
@@ -289,7 +293,7 @@ pub enum ArtifactsBackend {
 }
 
 /// Top-level sections; an `ARGUS_<SECTION>__<KEY>` variable must name one of them.
-pub const SECTIONS: [&str; 13] = [
+pub const SECTIONS: [&str; 14] = [
     "server",
     "worker",
     "store",
@@ -303,6 +307,7 @@ pub const SECTIONS: [&str; 13] = [
     "tools",
     "secrets",
     "log",
+    "sinks",
 ];
 
 impl Config {
@@ -335,7 +340,10 @@ impl Config {
                 .split("__")
                 // Keys arrive stripped and split (`store.url`); ARGUS_CONFIG and friends have
                 // no section and are not config.
-                .filter(|k| k.as_str().contains('.')),
+                .filter(|k| k.as_str().contains('.'))
+                // `[[sinks]]` is a list, which figment cannot address by name: its variables
+                // are applied per entry below (`sinks::apply_env`).
+                .filter(|k| !k.as_str().starts_with("sinks.")),
         );
         fig = fig.merge(Serialized::globals(overrides));
         let mut cfg = fig
@@ -345,6 +353,12 @@ impl Config {
             .map_err(|e| anyhow::anyhow!("cannot read the current directory: {e}"))?;
         cfg.absolutize(&cwd);
         cfg.scanners = effective_scanner_tables(&cfg.scanners, &cwd)?;
+        crate::sinks::apply_env(
+            &mut cfg.sinks,
+            std::env::vars_os()
+                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))),
+        )?;
+        crate::sinks::check(&cfg.sinks)?;
         Ok(cfg)
     }
 

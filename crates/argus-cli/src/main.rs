@@ -9,6 +9,7 @@ mod output;
 mod push_cmd;
 mod runtime;
 mod secrets_cmd;
+mod sinks;
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;

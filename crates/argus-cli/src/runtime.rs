@@ -143,7 +143,9 @@ pub fn chain_rules(
 /// Opens the configured backends and builds the engine.
 pub async fn engine(cfg: &Config) -> anyhow::Result<Arc<Engine>> {
     let backends = backends(cfg).await?;
-    let registry = registry_with(cfg, &doors(cfg, Some(backends.artifacts.clone()))?)?;
+    let doors = doors(cfg, Some(backends.artifacts.clone()))?;
+    let registry = registry_with(cfg, &doors)?;
+    let sinks = crate::sinks::build(&cfg.sinks, &doors).context("loading [[sinks]]")?;
     let engine_cfg = EngineConfig {
         worker_id: format!("{}-{}", hostname(), std::process::id()),
         concurrency: cfg.worker.workers.max(1),
@@ -165,7 +167,11 @@ pub async fn engine(cfg: &Config) -> anyhow::Result<Arc<Engine>> {
         },
         ..EngineConfig::default()
     };
-    Ok(Engine::new(backends, registry, engine_cfg))
+    let engine = Engine::new(backends, registry, engine_cfg);
+    engine
+        .install_sinks(sinks)
+        .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+    Ok(engine)
 }
 
 /// Opens store, queue, artifact store and event bus as the config's URLs say.
@@ -369,6 +375,10 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
         argus_engine::relay::spawn(engine.clone(), shutdown.clone()),
         argus_engine::monitor::spawn(engine.clone(), shutdown.clone()),
     ];
+    handles.extend(argus_engine::forward::spawn(
+        engine.clone(),
+        shutdown.clone(),
+    ));
     if cfg.worker.workers > 0 {
         handles.push(argus_engine::worker::spawn(
             engine.clone(),
@@ -431,11 +441,16 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
 pub async fn worker(cfg: Config) -> anyhow::Result<()> {
     let engine = engine(&cfg).await?;
     let shutdown = CancellationToken::new();
-    let handles = vec![
+    let mut handles = vec![
         argus_engine::relay::spawn(engine.clone(), shutdown.clone()),
         argus_engine::monitor::spawn(engine.clone(), shutdown.clone()),
         argus_engine::worker::spawn(engine.clone(), shutdown.clone()),
     ];
+    // Every process may forward; each sink's lease picks one at a time.
+    handles.extend(argus_engine::forward::spawn(
+        engine.clone(),
+        shutdown.clone(),
+    ));
     tracing::info!(workers = cfg.worker.workers, "worker started");
     shutdown_signal().await;
     shutdown.cancel();

@@ -173,6 +173,8 @@ pub struct ScanLifecycle {
 }
 
 /// What a forwarded event says.
+// Results are most of the traffic: boxing them would cost an allocation per event for nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum SinkPayload {
@@ -397,7 +399,7 @@ impl SinkFilter {
         if !self.events.is_empty() && !self.events.contains(&e.kind()) {
             return false;
         }
-        if !self.orgs.is_empty() && !self.orgs.iter().any(|o| *o == e.org_id) {
+        if !self.orgs.is_empty() && !self.orgs.contains(&e.org_id) {
             return false;
         }
         match &e.payload {
@@ -419,6 +421,156 @@ pub struct Redaction {
     pub mask: Vec<String>,
     /// Strings longer than this many characters are cut, ending in `…` (0: no limit).
     pub truncate: usize,
+}
+
+/// What the forwarder does when a sink's buffer is full while its destination fails.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WhenFull {
+    /// Drop the oldest buffered event for each new one (the freshest events get through).
+    #[default]
+    DropOldest,
+    /// Keep one new event in `sample_rate` (each replacing the oldest), drop the others.
+    Sample,
+}
+
+/// Where a sink seen for the first time starts reading the event log.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StartAt {
+    /// Events committed from now on.
+    #[default]
+    Now,
+    /// Every event the store still holds.
+    Beginning,
+}
+
+/// The settings every `[[sinks]]` entry has, whatever its `type`: name, filters, redaction,
+/// buffering and retries. The entry's other keys are its destination's (given to the
+/// factory of its `type`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct SinkSettings {
+    /// Unique name (the cursor's key in the store, the lease's, the API's).
+    pub name: String,
+    /// The destination type (`syslog`, `splunk_hec`, `cloudwatch_logs`, `sentinel`,
+    /// `webhook`, `pusher`).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `false` keeps the entry (and its cursor) but forwards nothing.
+    pub enabled: bool,
+    /// Event kinds to forward (empty: both).
+    pub events: Vec<SinkEventKind>,
+    /// Lowest severity of results to forward.
+    pub min_severity: Option<Severity>,
+    /// Only results of these scanners (empty: all).
+    pub scanners: Vec<String>,
+    /// Only events of these organisations (empty: all).
+    pub orgs: Vec<String>,
+    /// Dotted paths masked before sending (see [`Redaction`]).
+    pub mask: Vec<String>,
+    /// Strings cut to this many characters (0: no limit).
+    pub truncate: usize,
+    /// Events held in memory while the destination is slow or down.
+    pub buffer: usize,
+    /// What to drop when the buffer is full while the destination fails.
+    pub when_full: WhenFull,
+    /// With `when_full = "sample"`: keep one event in this many.
+    pub sample_rate: u32,
+    /// Most events per batch (the destination's own limit applies too; 0: the destination's).
+    pub batch_max: usize,
+    /// How long a partial batch waits for more events.
+    pub batch_timeout_ms: u64,
+    /// How long one batch's delivery may take before it counts as failed.
+    pub send_timeout_ms: u64,
+    /// Tries of one batch before it is dead-lettered (0: the destination's default —
+    /// 5 for webhooks, unlimited for the others).
+    pub max_attempts: u32,
+    /// First retry delay; doubles per failed try, with jitter, up to `backoff_max_ms`.
+    pub backoff_min_ms: u64,
+    pub backoff_max_ms: u64,
+    /// Where a new sink starts in the event log.
+    pub start: StartAt,
+}
+
+impl Default for SinkSettings {
+    fn default() -> Self {
+        SinkSettings {
+            name: String::new(),
+            kind: String::new(),
+            enabled: true,
+            events: Vec::new(),
+            min_severity: None,
+            scanners: Vec::new(),
+            orgs: Vec::new(),
+            mask: Vec::new(),
+            truncate: 0,
+            buffer: 10_000,
+            when_full: WhenFull::DropOldest,
+            sample_rate: 10,
+            batch_max: 0,
+            batch_timeout_ms: 1_000,
+            send_timeout_ms: 30_000,
+            max_attempts: 0,
+            backoff_min_ms: 200,
+            backoff_max_ms: 30_000,
+            start: StartAt::Now,
+        }
+    }
+}
+
+impl SinkSettings {
+    /// The keys these settings take; every other key of an entry is its destination's.
+    pub fn keys() -> Vec<String> {
+        match serde_json::to_value(SinkSettings::default()) {
+            Ok(Value::Object(m)) => m.keys().cloned().collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The entry's filters.
+    pub fn filter(&self) -> SinkFilter {
+        SinkFilter {
+            events: self.events.clone(),
+            min_severity: self.min_severity,
+            scanners: self.scanners.clone(),
+            orgs: self.orgs.clone(),
+        }
+    }
+
+    /// The entry's masking and truncation.
+    pub fn redaction(&self) -> Redaction {
+        Redaction {
+            mask: self.mask.clone(),
+            truncate: self.truncate,
+        }
+    }
+
+    /// Checks what serde cannot: a name, sane sizes.
+    pub fn check(&self) -> Result<(), String> {
+        let name_ok = !self.name.is_empty()
+            && self.name.len() <= 64
+            && self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !name_ok {
+            return Err(format!(
+                "name {:?}: give each sink a name of 1-64 letters, digits, '-' or '_'",
+                self.name
+            ));
+        }
+        if self.buffer == 0 {
+            return Err("buffer must be at least 1".into());
+        }
+        if self.sample_rate == 0 {
+            return Err("sample_rate must be at least 1".into());
+        }
+        if self.backoff_min_ms == 0 || self.backoff_max_ms < self.backoff_min_ms {
+            return Err("backoff_min_ms must be > 0 and at most backoff_max_ms".into());
+        }
+        Ok(())
+    }
 }
 
 /// What a masked string becomes.

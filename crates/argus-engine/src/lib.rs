@@ -14,6 +14,8 @@
 //!   chaining rules (depth, scope, local access); shared by the worker pool and direct mode.
 //! - [`relay`]: moves pending tasks from the store's ledger (the outbox) onto the queue; it
 //!   wakes when told and also polls every second.
+//! - [`forward`]: result forwarding — one loop per configured sink, under the sink's lease,
+//!   feeding it from the store's event log with a cursor kept in the store.
 //! - [`monitor`]: the scheduler role — enforces `max_duration` and runs the janitor that clears
 //!   ended and deleted scans' leftovers in bounded batches.
 //!
@@ -23,6 +25,7 @@
 //! through [`services`] (the engine's store handle is crate-private).
 
 pub mod follow;
+pub mod forward;
 pub mod monitor;
 pub mod policy;
 pub mod rate;
@@ -143,6 +146,8 @@ pub struct Engine {
     rates: rate::RateLimiter,
     /// Wakes the relay when the ledger gained pending tasks.
     relay_wake: Notify,
+    /// The configured sinks (`[[sinks]]`), set once at start-up.
+    sinks: std::sync::OnceLock<forward::Forwarders>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -170,6 +175,7 @@ impl Engine {
             rates,
             config,
             relay_wake: Notify::new(),
+            sinks: std::sync::OnceLock::new(),
         })
     }
 
@@ -240,6 +246,20 @@ impl Engine {
         if !events.is_empty() {
             self.backends.bus.publish(events);
         }
+    }
+
+    /// Sets the configured sinks, once, before [`forward::spawn`]; a second call, two sinks
+    /// of the same name or bad settings are refused with a message for the operator.
+    pub fn install_sinks(&self, specs: Vec<forward::SinkSpec>) -> Result<(), String> {
+        let forwarders = forward::forwarders(specs)?;
+        self.sinks
+            .set(forwarders)
+            .map_err(|_| "sinks are already installed".to_owned())
+    }
+
+    /// The configured sinks (none until [`Engine::install_sinks`]).
+    pub(crate) fn forwarders(&self) -> &[std::sync::Arc<forward::Forwarder>] {
+        self.sinks.get().map(Vec::as_slice).unwrap_or_default()
     }
 
     /// Asks the relay to move pending tasks onto the queue now.

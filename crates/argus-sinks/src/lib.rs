@@ -1,6 +1,6 @@
 //! Result forwarding destinations: one folder per destination, each an encoder (how a
 //! [`SinkEvent`](argus_core::sink::SinkEvent) becomes bytes: `encoding/`) over a transport (how
-//! bytes reach the destination: `transport/`) with its settings, registered in [`catalog`].
+//! bytes reach the destination: `transport/`) with its settings, registered in [`catalog()`].
 //!
 //! A destination only delivers batches ([`argus_core::sink::Sink::send`]); what to send, when to
 //! retry, what to drop and where the cursor stands are the forwarder's
@@ -25,6 +25,8 @@ pub mod sentinel;
 pub mod splunk_hec;
 pub mod syslog;
 #[cfg(feature = "testkit")]
+// Test support: a failed expectation is the test's failure.
+#[allow(clippy::expect_used, clippy::unwrap_used)]
 pub mod testkit;
 pub mod transport;
 pub mod webhook;

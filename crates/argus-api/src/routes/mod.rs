@@ -7,6 +7,7 @@ pub(crate) mod findings;
 pub(crate) mod remediation;
 pub(crate) mod runs;
 pub(crate) mod scans;
+pub(crate) mod sinks;
 pub(crate) mod system;
 pub(crate) mod templates;
 pub(crate) mod uploads;
@@ -99,6 +100,9 @@ pub(crate) fn api() -> OpenApiRouter<AppState> {
             connectors::delete_connector
         ))
         .routes(routes!(connectors::full_scan))
+        .routes(routes!(sinks::list_sinks))
+        .routes(routes!(sinks::get_sink))
+        .routes(routes!(sinks::list_dead_letters))
         .routes(routes!(system::list_scanners))
         .routes(routes!(system::meta))
         .routes(routes!(system::openapi_json))

@@ -20,6 +20,7 @@
 pub mod connectors;
 pub mod events;
 pub mod findings;
+pub mod forwarding;
 pub mod remediation;
 pub mod scans;
 pub mod templates;
@@ -32,6 +33,7 @@ use argus_core::error::Result;
 pub use connectors::{ConnectorSpec, ConnectorWithScan, Connectors};
 pub use events::Events;
 pub use findings::Findings;
+pub use forwarding::{Forwarding, SinkView};
 pub use remediation::{CleanRequest, ExportFormat, PushRequest, Remediation};
 pub use scans::{CreateScan, FromTemplate, Scans};
 pub use templates::Templates;
@@ -68,6 +70,11 @@ impl Engine {
     /// The remediation service (clean, download, push).
     pub fn remediation(&self) -> Remediation<'_> {
         Remediation { engine: self }
+    }
+
+    /// The forwarding service (sinks' state, dead letters).
+    pub fn forwarding(&self) -> Forwarding<'_> {
+        Forwarding { engine: self }
     }
 
     /// The templates service.
