@@ -19,7 +19,10 @@ use serde_json::{json, Value};
 const TOKEN_VAR: &str = "ARGUS_TEST_HEC_TOKEN";
 
 fn doors() -> Doors {
-    let env = FixedEnv(BTreeMap::from([(TOKEN_VAR.to_owned(), SUITE_SECRET.to_owned())]));
+    let env = FixedEnv(BTreeMap::from([(
+        TOKEN_VAR.to_owned(),
+        SUITE_SECRET.to_owned(),
+    )]));
     Doors::new(argus_scanners::process::door())
         .with_http(Arc::new(argus_scanners::http::ReqwestDoor::new()))
         .with_env(Arc::new(env))
@@ -85,7 +88,11 @@ impl SinkHarness for HecHarness {
     }
 
     async fn received(&self) -> Vec<Value> {
-        self.receiver.events().into_iter().map(|e| e.event).collect()
+        self.receiver
+            .events()
+            .into_iter()
+            .map(|e| e.event)
+            .collect()
     }
 
     async fn unreachable(&self) -> Option<Arc<dyn Sink>> {
@@ -348,7 +355,10 @@ fn build_errors_name_the_problem_and_never_a_value() {
         .unwrap()
         .to_string();
     assert!(err.contains("ARGUS_NO_SUCH_VAR"), "{err}");
-    let err = build(json!({"token_env": TOKEN_VAR})).err().unwrap().to_string();
+    let err = build(json!({"token_env": TOKEN_VAR}))
+        .err()
+        .unwrap()
+        .to_string();
     assert!(err.contains("url"), "{err}");
     let err = build(json!({"url": "http://127.0.0.1:8088", "tokn": "x"}))
         .err()
@@ -387,7 +397,10 @@ async fn the_collector_refuses_like_hec() {
             r = r.header("Authorization", auth);
         }
         if channel {
-            r = r.header("X-Splunk-Request-Channel", "11111111-2222-3333-4444-555555555555");
+            r = r.header(
+                "X-Splunk-Request-Channel",
+                "11111111-2222-3333-4444-555555555555",
+            );
         }
         r.send()
     };

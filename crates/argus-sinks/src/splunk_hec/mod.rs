@@ -157,8 +157,10 @@ impl SplunkHecSink {
             ))
         })?;
         auth.set_sensitive(true);
-        for (key, value) in [("batch_max", config.batch_max), ("batch_bytes", config.batch_bytes)]
-        {
+        for (key, value) in [
+            ("batch_max", config.batch_max),
+            ("batch_bytes", config.batch_bytes),
+        ] {
             if value == 0 {
                 return Err(BuildError::config(
                     format!("{SECTION}.{key}"),
@@ -227,7 +229,8 @@ impl SplunkHecSink {
                     self.batch_bytes
                 )));
             }
-            if count > 0 && (count == self.batch_max || body.len() + encoded.len() > self.batch_bytes)
+            if count > 0
+                && (count == self.batch_max || body.len() + encoded.len() > self.batch_bytes)
             {
                 bodies.push(std::mem::take(&mut body));
                 count = 0;

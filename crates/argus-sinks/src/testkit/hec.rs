@@ -172,7 +172,13 @@ impl HecReceiver {
 
     /// Ack ids answered `true`, over all channels, in order.
     pub fn acked(&self) -> Vec<u64> {
-        self.shared.seen().acked.values().flatten().copied().collect()
+        self.shared
+            .seen()
+            .acked
+            .values()
+            .flatten()
+            .copied()
+            .collect()
     }
 
     /// Ack ids handed out and not yet answered `true`, over all channels.
@@ -195,11 +201,20 @@ impl HecReceiver {
     }
 }
 
-fn answer(status: StatusCode, body: Value) -> Response {
-    (status, Json(body)).into_response()
+/// An answer: status and JSON body (small enough to travel in `Result`s).
+struct Answer(StatusCode, Value);
+
+impl IntoResponse for Answer {
+    fn into_response(self) -> Response {
+        (self.0, Json(self.1)).into_response()
+    }
 }
 
-fn busy() -> Response {
+fn answer(status: StatusCode, body: Value) -> Answer {
+    Answer(status, body)
+}
+
+fn busy() -> Answer {
     answer(
         StatusCode::SERVICE_UNAVAILABLE,
         json!({"text": "Server is busy", "code": 9}),
@@ -207,7 +222,7 @@ fn busy() -> Response {
 }
 
 /// The token check every endpoint does first.
-fn authorize(options: &HecOptions, headers: &HeaderMap) -> Result<(), Response> {
+fn authorize(options: &HecOptions, headers: &HeaderMap) -> Result<(), Answer> {
     let Some(value) = headers.get("authorization") else {
         return Err(answer(
             StatusCode::UNAUTHORIZED,
@@ -234,7 +249,7 @@ fn channel(
     options: &HecOptions,
     headers: &HeaderMap,
     query: &HashMap<String, String>,
-) -> Result<Option<String>, Response> {
+) -> Result<Option<String>, Answer> {
     let found = headers
         .get("x-splunk-request-channel")
         .and_then(|v| v.to_str().ok())
@@ -247,7 +262,7 @@ fn channel(
     Ok(found)
 }
 
-fn no_channel() -> Response {
+fn no_channel() -> Answer {
     answer(
         StatusCode::BAD_REQUEST,
         json!({"text": "Data channel is missing", "code": 10}),
@@ -255,7 +270,7 @@ fn no_channel() -> Response {
 }
 
 /// The body's events, or HEC's answer refusing it.
-fn parse_events(body: &[u8], channel: Option<&str>) -> Result<Vec<HecEvent>, Response> {
+fn parse_events(body: &[u8], channel: Option<&str>) -> Result<Vec<HecEvent>, Answer> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(answer(
             StatusCode::BAD_REQUEST,
@@ -311,7 +326,7 @@ async fn event(
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
+) -> Answer {
     let options = &shared.options;
     if shared.seen().down {
         return busy();
@@ -360,7 +375,7 @@ async fn ack(
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
+) -> Answer {
     let options = &shared.options;
     if shared.seen().down {
         return busy();

@@ -144,7 +144,9 @@ impl WebhookReceiver {
         self.requests()
             .iter()
             .flat_map(|r| match r.json() {
-                Value::Object(mut o) if o.len() == 1 && o.get("events").is_some_and(Value::is_array) => {
+                Value::Object(mut o)
+                    if o.len() == 1 && o.get("events").is_some_and(Value::is_array) =>
+                {
                     match o.remove("events") {
                         Some(Value::Array(items)) => items,
                         _ => Vec::new(),

@@ -148,11 +148,15 @@ impl WebhookSink {
                 ))
             }
             Some(name) => {
-                let value = doors.env().var(name).filter(|v| !v.is_empty()).ok_or_else(|| {
-                    BuildError::Failed(format!(
-                        "{SECTION}: the environment variable {name} (secret_env) is not set"
-                    ))
-                })?;
+                let value = doors
+                    .env()
+                    .var(name)
+                    .filter(|v| !v.is_empty())
+                    .ok_or_else(|| {
+                        BuildError::Failed(format!(
+                            "{SECTION}: the environment variable {name} (secret_env) is not set"
+                        ))
+                    })?;
                 Some(Redacted::new(value.into_bytes()))
             }
         };
@@ -263,7 +267,8 @@ fn parse_url(raw: &str) -> Result<url::Url, BuildError> {
             "required: where to POST (https://hooks.example.com/argus)",
         ));
     }
-    let url = url::Url::parse(raw).map_err(|e| BuildError::config(&what, format!("not a URL: {e}")))?;
+    let url =
+        url::Url::parse(raw).map_err(|e| BuildError::config(&what, format!("not a URL: {e}")))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
         return Err(BuildError::config(
             what,

@@ -82,8 +82,20 @@ mod tests {
         let body = br#"{"event_id":1}"#;
         let header = signature_header(b"s3cret", 1_780_000_000, body);
         assert!(header.starts_with("t=1780000000,v1="), "{header}");
-        assert!(verify_signature(b"s3cret", &header, body, at(1_780_000_010), FIVE_MINUTES));
-        assert!(!verify_signature(b"other", &header, body, at(1_780_000_010), FIVE_MINUTES));
+        assert!(verify_signature(
+            b"s3cret",
+            &header,
+            body,
+            at(1_780_000_010),
+            FIVE_MINUTES
+        ));
+        assert!(!verify_signature(
+            b"other",
+            &header,
+            body,
+            at(1_780_000_010),
+            FIVE_MINUTES
+        ));
         assert!(!verify_signature(
             b"s3cret",
             &header,
@@ -93,15 +105,39 @@ mod tests {
         ));
         // The timestamp is signed too.
         let moved = header.replace("t=1780000000", "t=1780000001");
-        assert!(!verify_signature(b"s3cret", &moved, body, at(1_780_000_010), FIVE_MINUTES));
+        assert!(!verify_signature(
+            b"s3cret",
+            &moved,
+            body,
+            at(1_780_000_010),
+            FIVE_MINUTES
+        ));
     }
 
     #[test]
     fn old_and_future_signatures_are_refused() {
         let header = signature_header(b"k", 1_000_000, b"x");
-        assert!(verify_signature(b"k", &header, b"x", at(1_000_300), FIVE_MINUTES));
-        assert!(!verify_signature(b"k", &header, b"x", at(1_000_301), FIVE_MINUTES));
-        assert!(!verify_signature(b"k", &header, b"x", at(999_699), FIVE_MINUTES));
+        assert!(verify_signature(
+            b"k",
+            &header,
+            b"x",
+            at(1_000_300),
+            FIVE_MINUTES
+        ));
+        assert!(!verify_signature(
+            b"k",
+            &header,
+            b"x",
+            at(1_000_301),
+            FIVE_MINUTES
+        ));
+        assert!(!verify_signature(
+            b"k",
+            &header,
+            b"x",
+            at(999_699),
+            FIVE_MINUTES
+        ));
     }
 
     #[test]
@@ -109,7 +145,10 @@ mod tests {
         let good = signature_header(b"k", 10, b"x");
         let tag = good.split_once("v1=").unwrap().1;
         for bad in ["", "t=10", "v1=00", "t=x,v1=00", "t=10,v1=zz"] {
-            assert!(!verify_signature(b"k", bad, b"x", at(10), FIVE_MINUTES), "{bad}");
+            assert!(
+                !verify_signature(b"k", bad, b"x", at(10), FIVE_MINUTES),
+                "{bad}"
+            );
         }
         let rotated = format!("t=10,v1={},v0=ignored,v1={tag}", "00".repeat(32));
         assert!(verify_signature(b"k", &rotated, b"x", at(10), FIVE_MINUTES));
