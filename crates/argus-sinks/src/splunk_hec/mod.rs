@@ -158,17 +158,8 @@ impl SplunkHecSink {
         })?;
         auth.set_sensitive(true);
         for (key, value) in [
-            ("batch_max", config.batch_max),
-            ("batch_bytes", config.batch_bytes),
-        ] {
-            if value == 0 {
-                return Err(BuildError::config(
-                    format!("{SECTION}.{key}"),
-                    "must be at least 1",
-                ));
-            }
-        }
-        for (key, value) in [
+            ("batch_max", config.batch_max as u64),
+            ("batch_bytes", config.batch_bytes as u64),
             ("ack_timeout_ms", config.ack_timeout_ms),
             ("ack_poll_ms", config.ack_poll_ms),
         ] {
