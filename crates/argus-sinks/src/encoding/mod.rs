@@ -1,2 +1,3 @@
 //! Encoders: how a [`SinkEvent`](argus_core::sink::SinkEvent) becomes a destination's message
 //! body, apart from how the bytes travel (`crate::transport`).
+pub mod hec;

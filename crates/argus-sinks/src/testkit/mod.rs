@@ -8,6 +8,9 @@
 //! }
 //! ```
 
+pub mod hec;
+pub mod webhook;
+
 use std::time::Duration;
 
 use async_trait::async_trait;
