@@ -14,12 +14,12 @@ use std::sync::Arc;
 
 use argus_core::component::{BuildError, Doors, Factory};
 use argus_core::door::FixedEnv;
+use argus_core::redacted::Redacted;
 use argus_core::sink::{Outgoing, Sink, SinkError};
 use argus_sinks::cloudwatch_logs::CloudWatchLogsFactory;
 use argus_sinks::encoding::cloudwatch::MAX_MESSAGE_BYTES;
 use argus_sinks::testkit::{outgoing, sample_events, SinkHarness, SUITE_SECRET};
 use argus_sinks::transport::sigv4::{self, Credentials, Scope};
-use argus_core::redacted::Redacted;
 use async_trait::async_trait;
 use serde_json::{json, Value};
 use url::Url;
@@ -151,12 +151,11 @@ async fn call(endpoint: &str, action: &str, body: &Value) -> Result<Value, Strin
         chrono::Utc::now(),
     );
     let mut request = reqwest::Client::new().post(url);
-    for (k, v) in headers.iter().copied().chain(
-        signed
-            .headers
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str())),
-    ) {
+    for (k, v) in headers
+        .iter()
+        .copied()
+        .chain(signed.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+    {
         request = request.header(k, v);
     }
     let response = request.body(body).send().await.map_err(|e| e.to_string())?;
@@ -246,7 +245,13 @@ async fn a_missing_stream_without_create_is_rejected_with_a_hint() {
     let Some(endpoint) = moto() else {
         return;
     };
-    let sink = build(config(&endpoint, &unique("group"), &unique("stream"), false)).unwrap();
+    let sink = build(config(
+        &endpoint,
+        &unique("group"),
+        &unique("stream"),
+        false,
+    ))
+    .unwrap();
     match sink.send(&outgoing(&sample_events(1, 1))).await {
         Err(SinkError::Rejected(m)) => {
             assert!(m.contains("ResourceNotFoundException"), "{m}");

@@ -131,7 +131,11 @@ async fn a_wrong_secret_is_rejected() {
     let h = PusherHarness::start().await;
     let mut c = config(&h.receiver.url(), h.receiver.config());
     c["secret_env"] = Value::from("PUSHER_WRONG");
-    match build(c).unwrap().send(&outgoing(&sample_events(1, 1))).await {
+    match build(c)
+        .unwrap()
+        .send(&outgoing(&sample_events(1, 1)))
+        .await
+    {
         Err(SinkError::Rejected(m)) => {
             assert!(m.contains("401"), "{m}");
             assert!(!m.contains("another-secret"), "{m}");

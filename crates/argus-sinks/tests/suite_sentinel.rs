@@ -105,8 +105,7 @@ async fn records_carry_time_generated_from_the_event() {
     let records = h.receiver.records();
     assert_eq!(records.len(), 3);
     for (o, r) in batch.iter().zip(&records) {
-        let t = chrono::DateTime::parse_from_rfc3339(r["TimeGenerated"].as_str().unwrap())
-            .unwrap();
+        let t = chrono::DateTime::parse_from_rfc3339(r["TimeGenerated"].as_str().unwrap()).unwrap();
         assert_eq!(t, o.event.time);
         assert_eq!(r["event_id"], o.event.event_id);
     }
@@ -150,7 +149,11 @@ async fn a_token_close_to_expiry_is_renewed_before_use() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_secret_is_rejected_with_a_clear_message() {
     let h = SentinelHarness::start().await;
-    let mut c = config(&h.receiver.url(), &h.receiver.token_url(), h.receiver.config());
+    let mut c = config(
+        &h.receiver.url(),
+        &h.receiver.token_url(),
+        h.receiver.config(),
+    );
     c["client_secret_env"] = Value::from("SENTINEL_WRONG");
     let sink = build(c).unwrap();
     match sink.send(&outgoing(&sample_events(1, 1))).await {
@@ -184,7 +187,11 @@ async fn batches_over_a_megabyte_are_split_and_an_oversized_record_rejected() {
         .map(|r| r["event_id"].as_i64().unwrap())
         .collect();
     assert_eq!(ids, vec![1, 2, 3, 5, 6], "the others were delivered");
-    assert_eq!(h.receiver.uploads(), 2, "three 300 KB records fit in one call");
+    assert_eq!(
+        h.receiver.uploads(),
+        2,
+        "three 300 KB records fit in one call"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

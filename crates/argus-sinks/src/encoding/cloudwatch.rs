@@ -270,7 +270,11 @@ mod tests {
         let info = json!({"tooOldLogEventEndIndex": 1, "tooNewLogEventStartIndex": 4});
         assert_eq!(
             rejected(&info, &events),
-            vec![(10, "too old"), (11, "too old"), (14, "too far in the future")]
+            vec![
+                (10, "too old"),
+                (11, "too old"),
+                (14, "too far in the future")
+            ]
         );
         assert!(rejected(&json!({}), &events).is_empty());
     }

@@ -157,8 +157,8 @@ impl PusherSink {
                 ))
             }
         };
-        let mut events_url = Url::parse(&base)
-            .map_err(|e| BuildError::config(format!("{COMPONENT}.url"), e))?;
+        let mut events_url =
+            Url::parse(&base).map_err(|e| BuildError::config(format!("{COMPONENT}.url"), e))?;
         if !matches!(events_url.scheme(), "http" | "https")
             || events_url.host_str().is_none()
             || !events_url.username().is_empty()
@@ -190,11 +190,8 @@ impl PusherSink {
     }
 
     async fn trigger(&self, o: &Outgoing) -> Result<(), SinkError> {
-        let channels = encoding::channels(
-            &self.prefix,
-            &o.event.org_id,
-            &o.event.scan_id.to_string(),
-        );
+        let channels =
+            encoding::channels(&self.prefix, &o.event.org_id, &o.event.scan_id.to_string());
         let name = self
             .event_name
             .clone()
@@ -224,9 +221,8 @@ impl PusherSink {
 pub fn signed_query(key: &str, secret: &str, path: &str, body: &[u8], timestamp: i64) -> String {
     let body_md5 = hex::encode(Md5::digest(body));
     // Already sorted by key.
-    let params = format!(
-        "auth_key={key}&auth_timestamp={timestamp}&auth_version=1.0&body_md5={body_md5}"
-    );
+    let params =
+        format!("auth_key={key}&auth_timestamp={timestamp}&auth_version=1.0&body_md5={body_md5}");
     let to_sign = format!("POST\n{path}\n{params}");
     let signature = match Hmac::<Sha256>::new_from_slice(secret.as_bytes()) {
         Ok(mut mac) => {

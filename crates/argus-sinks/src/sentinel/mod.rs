@@ -268,8 +268,7 @@ impl SentinelSink {
             .unwrap_or(0);
         Ok(Token {
             value: Redacted::new(value.to_owned()),
-            renew_at: Instant::now()
-                + Duration::from_secs(expires_in).saturating_sub(TOKEN_MARGIN),
+            renew_at: Instant::now() + Duration::from_secs(expires_in).saturating_sub(TOKEN_MARGIN),
         })
     }
 

@@ -186,8 +186,7 @@ async fn trigger(
         return refuse(
             &s,
             StatusCode::UNAUTHORIZED,
-            "Invalid signature: you should have sent HmacSHA256Hex(string_to_sign, secret)"
-                .into(),
+            "Invalid signature: you should have sent HmacSHA256Hex(string_to_sign, secret)".into(),
         );
     }
 

@@ -286,8 +286,7 @@ async fn upload(
     };
     for r in &records {
         let time = r.get(TIME_GENERATED).and_then(Value::as_str);
-        if !r.is_object() || time.is_none_or(|t| chrono::DateTime::parse_from_rfc3339(t).is_err())
-        {
+        if !r.is_object() || time.is_none_or(|t| chrono::DateTime::parse_from_rfc3339(t).is_err()) {
             return api_error(
                 StatusCode::BAD_REQUEST,
                 "InvalidPayload",

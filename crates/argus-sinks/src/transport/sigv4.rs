@@ -219,7 +219,11 @@ mod tests {
     }
 
     fn authorization(s: &Signed) -> &str {
-        &s.headers.iter().find(|(k, _)| k == "authorization").unwrap().1
+        &s.headers
+            .iter()
+            .find(|(k, _)| k == "authorization")
+            .unwrap()
+            .1
     }
 
     const SUITE: Scope<'static> = Scope {
