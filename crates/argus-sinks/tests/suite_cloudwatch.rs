@@ -291,3 +291,76 @@ fn required_settings_and_credentials_are_checked_at_build() {
     assert!(!sink.endpoint().contains(KEY_ID));
     assert_eq!(sink.max_batch(), 10_000);
 }
+
+/// What the sink puts on the wire is what it signed: a local server captures one
+/// `PutLogEvents` request and its signature is recomputed from the received method, host,
+/// headers and body (a header or body changed after signing, or a `Host` with a different
+/// port, would not match).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_request_sent_is_the_request_signed() {
+    use axum::http::HeaderMap;
+    use std::sync::Mutex;
+
+    type Captured = Arc<Mutex<Option<(HeaderMap, Vec<u8>)>>>;
+    let captured: Captured = Arc::default();
+    let app = axum::Router::new()
+        .route(
+            "/",
+            axum::routing::post(
+                |axum::extract::State(c): axum::extract::State<Captured>,
+                 headers: HeaderMap,
+                 body: axum::body::Bytes| async move {
+                    *c.lock().unwrap() = Some((headers, body.to_vec()));
+                    "{}"
+                },
+            ),
+        )
+        .with_state(captured.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}/", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let sink = build(config(&endpoint, "g", "s", false)).unwrap();
+    sink.send(&outgoing(&sample_events(1, 2))).await.unwrap();
+    let (headers, body) = captured.lock().unwrap().take().unwrap();
+    let h = |k: &str| headers.get(k).unwrap().to_str().unwrap().to_owned();
+    assert_eq!(h("x-amz-target"), "Logs_20140328.PutLogEvents");
+    assert_eq!(h("content-type"), "application/x-amz-json-1.1");
+    assert_eq!(
+        h("host"),
+        Url::parse(&endpoint).unwrap()[url::Position::BeforeHost..url::Position::AfterPort]
+    );
+    let at = chrono::NaiveDateTime::parse_from_str(&h("x-amz-date"), "%Y%m%dT%H%M%SZ")
+        .unwrap()
+        .and_utc();
+    let target = h("x-amz-target");
+    let content_type = h("content-type");
+    let url = Url::parse(&endpoint).unwrap();
+    let expected = sigv4::sign(
+        &Credentials {
+            access_key_id: KEY_ID.into(),
+            secret_access_key: Redacted::new(SUITE_SECRET.into()),
+            session_token: None,
+        },
+        Scope {
+            region: REGION,
+            service: "logs",
+        },
+        sigv4::Request {
+            method: "POST",
+            url: &url,
+            headers: &[
+                ("content-type", content_type.as_str()),
+                ("x-amz-target", target.as_str()),
+            ],
+            body: &body,
+        },
+        at,
+    );
+    let authorization = &expected.headers.last().unwrap().1;
+    assert_eq!(h("authorization"), *authorization);
+    assert!(authorization.contains("SignedHeaders=content-type;host;x-amz-date;x-amz-target,"));
+    let sent: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(sent["logGroupName"], "g");
+    assert_eq!(sent["logEvents"].as_array().unwrap().len(), 2);
+}
