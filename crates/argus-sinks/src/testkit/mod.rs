@@ -236,3 +236,6 @@ macro_rules! sink_suite_tests {
         )*
     };
 }
+
+pub mod pusher;
+pub mod sentinel;

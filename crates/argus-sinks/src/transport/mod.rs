@@ -2,3 +2,4 @@
 //! (`crate::encoding`).
 
 pub mod http;
+pub mod sigv4;
