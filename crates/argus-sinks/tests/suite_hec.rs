@@ -312,9 +312,9 @@ async fn a_batch_over_batch_bytes_goes_as_several_acknowledged_requests() {
 }
 
 #[tokio::test]
-async fn more_events_than_batch_max_go_as_several_requests() {
+async fn more_events_than_max_events_go_as_several_requests() {
     let receiver = collector(false, 0).await;
-    let sink = sink_for(&receiver, json!({"batch_max": 10}));
+    let sink = sink_for(&receiver, json!({"max_events": 10}));
     assert_eq!(sink.max_batch(), 10);
     sink.send(&outgoing(&sample_events(1, 25))).await.unwrap();
     assert_eq!(receiver.request_sizes().len(), 3);

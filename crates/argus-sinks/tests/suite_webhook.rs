@@ -283,10 +283,6 @@ async fn max_attempts_is_the_default_of_the_entry() {
         sink_for(&receiver, json!({})).default_max_attempts(),
         Some(5)
     );
-    assert_eq!(
-        sink_for(&receiver, json!({"max_attempts": 2})).default_max_attempts(),
-        Some(2)
-    );
     assert_eq!(sink_for(&receiver, json!({})).max_batch(), 100);
 }
 

@@ -17,7 +17,7 @@
 //! a warning says so; resending it would only duplicate it.
 //!
 //! Invariants:
-//! - one `send` is one batch of at most `batch_max` events, sent as one or more sequential
+//! - one `send` is one batch of at most `max_events` events, sent as one or more sequential
 //!   requests so that no request body exceeds `batch_bytes`; an event that alone exceeds
 //!   `batch_bytes` rejects the batch before anything is sent;
 //! - `send` returns `Ok` only after every request was answered `2xx` and, with acks, every
@@ -62,8 +62,9 @@ pub struct Config {
     pub source: String,
     /// The `host` field; HEC records the sender's address when unset.
     pub host: Option<String>,
-    /// Most events per `send` (per batch).
-    pub batch_max: usize,
+    /// Most events per request (and per batch the forwarder hands over; the entry's
+    /// `batch_max` may only lower it).
+    pub max_events: usize,
     /// Most bytes per request body; a batch larger than this goes as several requests.
     pub batch_bytes: usize,
     /// Wait for indexer acknowledgement of every request.
@@ -85,7 +86,7 @@ impl Default for Config {
             sourcetype: "argus:event".into(),
             source: "argus".into(),
             host: None,
-            batch_max: 100,
+            max_events: 100,
             batch_bytes: 1024 * 1024,
             acks: false,
             ack_timeout_ms: 30_000,
@@ -158,7 +159,7 @@ impl SplunkHecSink {
         })?;
         auth.set_sensitive(true);
         for (key, value) in [
-            ("batch_max", config.batch_max as u64),
+            ("max_events", config.max_events as u64),
             ("batch_bytes", config.batch_bytes as u64),
             ("ack_timeout_ms", config.ack_timeout_ms),
             ("ack_poll_ms", config.ack_poll_ms),
@@ -189,7 +190,7 @@ impl SplunkHecSink {
                 index: config.index,
             },
             channel,
-            batch_max: config.batch_max,
+            batch_max: config.max_events,
             batch_bytes: config.batch_bytes,
             timeout: config
                 .timeout_ms
@@ -200,7 +201,7 @@ impl SplunkHecSink {
     }
 
     /// The batch's request bodies: events in order, a new body whenever the next event would
-    /// pass `batch_max` events or `batch_bytes` bytes.
+    /// pass `max_events` events or `batch_bytes` bytes.
     fn bodies(&self, batch: &[Outgoing]) -> Result<Vec<Vec<u8>>, SinkError> {
         let mut bodies = Vec::new();
         let mut body = Vec::new();

@@ -18,8 +18,9 @@
 //!
 //! Answers are classified by [`crate::transport::http`]: `5xx`, `408`, `429` and connection
 //! failures are retryable, other `4xx` rejected. A webhook gives up after
-//! [`Config::max_attempts`] tries by default (an endpoint that is gone should not hold the
-//! forwarder for ever).
+//! [`DEFAULT_MAX_ATTEMPTS`] tries unless its `[[sinks]]` entry sets `max_attempts` (an
+//! endpoint that is gone should not hold the forwarder for ever); the batch is then a dead
+//! letter.
 //!
 //! Invariants:
 //! - the signature covers exactly the bytes sent; the secret is read from the variable
@@ -52,6 +53,9 @@ pub use signature::{signature_header, verify_signature, EVENT_ID_HEADER, SIGNATU
 const WHAT: &str = "webhook";
 /// Where build errors point.
 const SECTION: &str = "sinks.webhook";
+
+/// Tries of a failing batch before it is dead-lettered, unless the entry's `max_attempts` says.
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
 /// The `User-Agent` of every request.
 pub const USER_AGENT_VALUE: &str = concat!("argus/", env!("CARGO_PKG_VERSION"));
 /// Most events per `send` in batch mode.
@@ -83,8 +87,6 @@ pub struct Config {
     pub headers: BTreeMap<String, String>,
     /// One request per batch (`{"events":[…]}`) instead of one per event.
     pub batch: bool,
-    /// Tries before a failing batch is dead-lettered, unless the `[[sinks]]` entry says.
-    pub max_attempts: u32,
     /// Per-request timeout ([`http::DEFAULT_TIMEOUT`] when unset).
     pub timeout_ms: Option<u64>,
 }
@@ -96,7 +98,6 @@ impl Default for Config {
             secret_env: None,
             headers: BTreeMap::new(),
             batch: false,
-            max_attempts: 5,
             timeout_ms: None,
         }
     }
@@ -131,7 +132,6 @@ pub struct WebhookSink {
     /// The static headers, values marked sensitive (they may be someone's API key).
     headers: HeaderMap,
     batch: bool,
-    max_attempts: u32,
     timeout: Duration,
 }
 
@@ -173,12 +173,6 @@ impl WebhookSink {
             value.set_sensitive(true);
             headers.insert(header, value);
         }
-        if config.max_attempts == 0 {
-            return Err(BuildError::config(
-                format!("{SECTION}.max_attempts"),
-                "must be at least 1",
-            ));
-        }
         let client = doors.http_client::<reqwest::Client>(SECTION)?;
         Ok(WebhookSink {
             client,
@@ -187,7 +181,6 @@ impl WebhookSink {
             secret,
             headers,
             batch: config.batch,
-            max_attempts: config.max_attempts,
             timeout: config
                 .timeout_ms
                 .map_or(http::DEFAULT_TIMEOUT, Duration::from_millis),
@@ -232,7 +225,7 @@ impl Sink for WebhookSink {
     }
 
     fn default_max_attempts(&self) -> Option<u32> {
-        Some(self.max_attempts)
+        Some(DEFAULT_MAX_ATTEMPTS)
     }
 
     async fn send(&self, batch: &[Outgoing]) -> Result<(), SinkError> {
