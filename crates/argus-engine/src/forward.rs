@@ -46,7 +46,7 @@ const PAGE: u32 = 1_000;
 /// Pages read in one go while the destination fails (to drop what must be dropped).
 const CATCH_UP_PAGES: usize = 20;
 /// How long a sink's lease lasts; renewed every third of it.
-const LEASE_TTL: Duration = Duration::from_secs(15);
+const LEASE_TTL: Duration = Duration::from_secs(6);
 /// How often an idle forwarder looks at the store when no bus event woke it.
 const POLL: Duration = Duration::from_secs(1);
 /// Cursor advances from filtered-out events are saved at most this often.
