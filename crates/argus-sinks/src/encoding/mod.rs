@@ -4,4 +4,5 @@
 pub mod cloudwatch;
 pub mod hec;
 pub mod pusher;
+pub mod rfc5424;
 pub mod sentinel;

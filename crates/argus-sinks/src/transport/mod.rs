@@ -3,3 +3,5 @@
 
 pub mod http;
 pub mod sigv4;
+pub mod stream;
+pub mod udp;
