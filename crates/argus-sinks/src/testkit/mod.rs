@@ -9,6 +9,7 @@
 //! ```
 
 pub mod hec;
+pub mod syslog;
 pub mod webhook;
 
 use std::time::Duration;
