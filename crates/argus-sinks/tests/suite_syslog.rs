@@ -9,7 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::SecondsFormat;
 use serde_json::{json, Value};
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 use argus_core::component::{Doors, Factory};
@@ -103,7 +103,10 @@ impl SinkHarness for SyslogHarness {
 
     async fn received(&self) -> Vec<Value> {
         let errors = self.receiver.errors();
-        assert!(errors.is_empty(), "the receiver saw bad messages: {errors:#?}");
+        assert!(
+            errors.is_empty(),
+            "the receiver saw bad messages: {errors:#?}"
+        );
         self.receiver.received()
     }
 
@@ -112,7 +115,11 @@ impl SinkHarness for SyslogHarness {
             return None;
         }
         let mut config = config_for(&self.receiver, self.format, json!({}));
-        config["url"] = json!(format!("{}://localhost:{}", self.scheme, closed_port().await));
+        config["url"] = json!(format!(
+            "{}://localhost:{}",
+            self.scheme,
+            closed_port().await
+        ));
         Some(build(config))
     }
 }
@@ -374,7 +381,7 @@ fn the_frame_parser_is_strict() {
 }
 
 /// Reads one octet-counted frame from a raw stream.
-async fn read_frame(stream: &mut tokio::net::TcpStream) -> Vec<u8> {
+async fn read_frame<S: AsyncRead + Unpin>(stream: &mut S) -> Vec<u8> {
     let mut buf = Vec::new();
     loop {
         if let Some((_, msg)) = next_frame(&buf).unwrap() {
@@ -387,45 +394,138 @@ async fn read_frame(stream: &mut tokio::net::TcpStream) -> Vec<u8> {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_connection_the_receiver_closed_is_replaced() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let sink = build(json!({
-        "url": format!("tcp://127.0.0.1:{port}"),
-        "format": "json",
-        "hostname": "argus-test",
-    }));
-    let first = outgoing(&sample_events(1, 1));
-    sink.send(&first).await.expect("first");
-    let (mut conn, _) = listener.accept().await.unwrap();
-    let msg = read_frame(&mut conn).await;
-    assert!(String::from_utf8(msg).unwrap().contains("\"event_id\":1"));
-    // The receiver goes away (an idle timeout, a restart).
-    drop(conn);
+/// A one-connection-at-a-time receiver under the test's control: plain TCP, or TLS with a
+/// certificate for 127.0.0.1.
+struct ManualReceiver {
+    listener: TcpListener,
+    tls: Option<(tokio_rustls::TlsAcceptor, std::path::PathBuf)>,
+}
 
-    // The sink notices the close before writing and connects again; should the close not
-    // have reached it yet, the batch fails or is lost once, and a retry goes through.
-    let second = outgoing(&sample_events(2, 1));
-    let accept = tokio::spawn(async move {
-        let (mut conn, _) = listener.accept().await.unwrap();
-        read_frame(&mut conn).await
-    });
-    let mut tries = 0;
-    while !accept.is_finished() && tries < 5 {
-        tries += 1;
-        let _ = sink.send(&second).await;
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
-        while !accept.is_finished() && tokio::time::Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(20)).await;
+impl ManualReceiver {
+    async fn start(tls: bool) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let tls = tls.then(|| {
+            let pki = TestPki::new();
+            let ca = std::env::temp_dir().join(format!(
+                "argus-syslog-manual-ca-{}.pem",
+                uuid::Uuid::now_v7()
+            ));
+            std::fs::write(&ca, &pki.ca_pem).unwrap();
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            let config = rustls::ServerConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_no_client_auth()
+                .with_single_cert(
+                    pki.chain.clone(),
+                    rustls::pki_types::PrivateKeyDer::Pkcs8(pki.key.clone().into()),
+                )
+                .unwrap();
+            (tokio_rustls::TlsAcceptor::from(Arc::new(config)), ca)
+        });
+        ManualReceiver { listener, tls }
+    }
+
+    fn config(&self) -> Value {
+        let port = self.listener.local_addr().unwrap().port();
+        match &self.tls {
+            None => json!({
+                "url": format!("tcp://127.0.0.1:{port}"),
+                "format": "json",
+                "hostname": "argus-test",
+            }),
+            Some((_, ca)) => json!({
+                "url": format!("tls://127.0.0.1:{port}"),
+                "format": "json",
+                "hostname": "argus-test",
+                "ca_file": ca,
+            }),
         }
     }
-    let msg = tokio::time::timeout(Duration::from_secs(5), accept)
+
+    /// Accepts one connection, reads one frame and closes (with a TLS close_notify first).
+    async fn take_one_and_close(&self) -> Vec<u8> {
+        let (tcp, _) = self.listener.accept().await.unwrap();
+        match &self.tls {
+            None => {
+                let mut tcp = tcp;
+                read_frame(&mut tcp).await
+            }
+            Some((acceptor, _)) => {
+                let mut tls = acceptor.accept(tcp).await.unwrap();
+                let msg = read_frame(&mut tls).await;
+                tls.shutdown().await.unwrap();
+                msg
+            }
+        }
+    }
+}
+
+impl Drop for ManualReceiver {
+    fn drop(&mut self) {
+        if let Some((_, ca)) = &self.tls {
+            let _ = std::fs::remove_file(ca);
+        }
+    }
+}
+
+/// The receiver closes the kept connection between two batches: the sink notices before it
+/// writes the second and connects again.
+async fn a_closed_connection_is_replaced(tls: bool) {
+    let receiver = Arc::new(ManualReceiver::start(tls).await);
+    let sink = build(receiver.config());
+    let first = tokio::spawn({
+        let receiver = receiver.clone();
+        async move { receiver.take_one_and_close().await }
+    });
+    sink.send(&outgoing(&sample_events(1, 1)))
         .await
-        .expect("a second connection")
+        .expect("first");
+    let msg = tokio::time::timeout(Duration::from_secs(10), first)
+        .await
+        .expect("the first batch arrives")
+        .unwrap();
+    assert!(String::from_utf8(msg).unwrap().contains("\"event_id\":1"));
+
+    let second = tokio::spawn({
+        let receiver = receiver.clone();
+        async move { receiver.take_one_and_close().await }
+    });
+    sink.send(&outgoing(&sample_events(2, 1)))
+        .await
+        .expect("sent on a new connection");
+    let msg = tokio::time::timeout(Duration::from_secs(10), second)
+        .await
+        .expect("the second batch arrives on a second connection")
         .unwrap();
     assert!(String::from_utf8(msg).unwrap().contains("\"event_id\":2"));
-    assert_eq!(tries, 1, "the close was noticed before the first write");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tcp_connection_the_receiver_closed_is_replaced() {
+    a_closed_connection_is_replaced(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tls_connection_the_receiver_closed_is_replaced() {
+    a_closed_connection_is_replaced(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tls_connection_is_kept_across_batches() {
+    let receiver = SyslogReceiver::tls(Expect::new(MsgFormat::Rfc5424)).await;
+    let sink = build(config_for(&receiver, MsgFormat::Rfc5424, json!({})));
+    for first in [1, 11, 21] {
+        sink.send(&outgoing(&sample_events(first, 10)))
+            .await
+            .expect("sent");
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while receiver.received().len() < 30 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(receiver.received().len(), 30, "{:?}", receiver.errors());
+    assert_eq!(receiver.connections(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -130,11 +130,13 @@ impl Encoder {
             MsgFormat::Rfc5424 => {
                 push_structured_data(&mut line, event, &out.body);
                 line.push(' ');
-                line.extend(
-                    summary(event, &out.body)
-                        .chars()
-                        .map(|c| if c.is_control() { ' ' } else { c }),
-                );
+                line.extend(summary(event, &out.body).chars().map(|c| {
+                    if c.is_control() {
+                        ' '
+                    } else {
+                        c
+                    }
+                }));
             }
         }
         line

@@ -124,7 +124,9 @@ fn url_error(message: impl fmt::Display) -> BuildError {
 /// Parses `url` (`udp://`, `tcp://`, `tls://` with a host and optional port; nothing else).
 pub fn parse_url(url: Option<&str>) -> Result<Destination, BuildError> {
     let raw = url.ok_or_else(|| {
-        url_error("missing: the destination, as udp://host:port, tcp://host:port or tls://host:port")
+        url_error(
+            "missing: the destination, as udp://host:port, tcp://host:port or tls://host:port",
+        )
     })?;
     let parsed = url::Url::parse(raw).map_err(|e| url_error(format!("'{raw}': {e}")))?;
     let scheme = match parsed.scheme() {
@@ -143,10 +145,17 @@ pub fn parse_url(url: Option<&str>) -> Result<Destination, BuildError> {
     }
     if !matches!(parsed.path(), "" | "/") || parsed.query().is_some() || parsed.fragment().is_some()
     {
-        return Err(url_error(format!("'{raw}': only a host and a port are allowed")));
+        return Err(url_error(format!(
+            "'{raw}': only a host and a port are allowed"
+        )));
     }
     let host = match parsed.host() {
-        Some(url::Host::Domain(d)) if !d.is_empty() => url::Host::Domain(d.to_owned()),
+        // `udp`/`tcp`/`tls` are not special schemes to the URL parser: their hosts come back
+        // as written, IPv4 addresses included.
+        Some(url::Host::Domain(d)) if !d.is_empty() => match d.parse::<std::net::Ipv4Addr>() {
+            Ok(ip) => url::Host::Ipv4(ip),
+            Err(_) => url::Host::Domain(d.to_ascii_lowercase()),
+        },
         Some(url::Host::Ipv4(ip)) => url::Host::Ipv4(ip),
         Some(url::Host::Ipv6(ip)) => url::Host::Ipv6(ip),
         _ => return Err(url_error(format!("'{raw}': no host"))),

@@ -35,11 +35,11 @@ use argus_core::sink::{Outgoing, Sink, SinkError};
 use async_trait::async_trait;
 use rustls::pki_types::ServerName;
 
+use self::config::WHAT;
 pub use self::config::{
     parse_url, Config, Destination, Facility, Scheme, DEFAULT_CONNECT_TIMEOUT_MS,
     DEFAULT_UDP_MESSAGE, MAX_UDP_MESSAGE,
 };
-use self::config::WHAT;
 use crate::encoding::rfc5424::{self, Encoder};
 use crate::transport::stream::{StreamTransport, Tls};
 use crate::transport::udp::UdpTransport;

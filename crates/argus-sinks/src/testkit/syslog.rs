@@ -138,7 +138,8 @@ impl SyslogReceiver {
     /// 127.0.0.1) issued by a fresh CA whose PEM is in [`SyslogReceiver::ca_file`].
     pub async fn tls(expect: Expect) -> Self {
         let pki = TestPki::new();
-        let ca_file = std::env::temp_dir().join(format!("argus-syslog-ca-{}.pem", uuid::Uuid::now_v7()));
+        let ca_file =
+            std::env::temp_dir().join(format!("argus-syslog-ca-{}.pem", uuid::Uuid::now_v7()));
         std::fs::write(&ca_file, &pki.ca_pem).expect("write CA file");
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let config = rustls::ServerConfig::builder_with_provider(provider)
@@ -259,10 +260,11 @@ impl TestPki {
         ];
         let ca = ca.self_signed(&ca_key).expect("CA certificate");
         let key = rcgen::KeyPair::generate().expect("server key");
-        let leaf = rcgen::CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
-            .expect("server params")
-            .signed_by(&key, &ca, &ca_key)
-            .expect("server certificate");
+        let leaf =
+            rcgen::CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+                .expect("server params")
+                .signed_by(&key, &ca, &ca_key)
+                .expect("server certificate");
         TestPki {
             ca_pem: ca.pem(),
             chain: vec![leaf.der().clone(), ca.der().clone()],
@@ -331,7 +333,10 @@ pub fn next_frame(buf: &[u8]) -> Result<Option<(usize, &[u8])>, String> {
         return Ok(None);
     };
     if !(b'1'..=b'9').contains(first) {
-        return Err(format!("a frame starts with {:?}, not a length", char::from(*first)));
+        return Err(format!(
+            "a frame starts with {:?}, not a length",
+            char::from(*first)
+        ));
     }
     let digits = buf.iter().take_while(|b| b.is_ascii_digit()).count();
     if digits > 9 {
@@ -407,13 +412,22 @@ pub fn decode(text: &str, expect: &Expect) -> Result<Value, String> {
     }
     let facility = m.facility.map(|f| f as u8);
     if facility != Some(expect.facility) {
-        return Err(format!("facility {facility:?}, expected {}", expect.facility));
+        return Err(format!(
+            "facility {facility:?}, expected {}",
+            expect.facility
+        ));
     }
     if m.hostname != Some(expect.hostname.as_str()) {
-        return Err(format!("hostname {:?}, expected {}", m.hostname, expect.hostname));
+        return Err(format!(
+            "hostname {:?}, expected {}",
+            m.hostname, expect.hostname
+        ));
     }
     if m.appname != Some(expect.app_name.as_str()) {
-        return Err(format!("app name {:?}, expected {}", m.appname, expect.app_name));
+        return Err(format!(
+            "app name {:?}, expected {}",
+            m.appname, expect.app_name
+        ));
     }
     if m.procid.is_some() {
         return Err(format!("procid {:?}, expected -", m.procid));
@@ -489,13 +503,14 @@ fn summary(event: &Value) -> String {
 
 /// The event JSON rebuilt from the `argus@32473` element: `parent.child` names nest, ids and
 /// versions are numbers, everything else a string.
-fn from_structured_data(
-    sd: &[syslog_loose::StructuredElement<&str>],
-) -> Result<Value, String> {
+fn from_structured_data(sd: &[syslog_loose::StructuredElement<&str>]) -> Result<Value, String> {
     let mut ours = sd.iter().filter(|e| e.id == SD_ID);
     let element = ours.next().ok_or("no argus@32473 structured data")?;
     if ours.next().is_some() || sd.len() != 1 {
-        return Err(format!("{} structured data elements, expected one", sd.len()));
+        return Err(format!(
+            "{} structured data elements, expected one",
+            sd.len()
+        ));
     }
     let mut event = Map::new();
     for (name, value) in element.params() {
@@ -524,7 +539,14 @@ fn from_structured_data(
             }
         }
     }
-    for key in ["event_id", "kind", "org_id", "scan_id", "severity", "schema_version"] {
+    for key in [
+        "event_id",
+        "kind",
+        "org_id",
+        "scan_id",
+        "severity",
+        "schema_version",
+    ] {
         if !event.contains_key(key) {
             return Err(format!("no {key} parameter"));
         }

@@ -16,15 +16,14 @@
 //!   at most [`WRITE_TIMEOUT`], so a stalled receiver cannot hold the sink forever.
 
 use std::fmt;
-use std::io;
+use std::io::{self, Read as _};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use argus_core::sink::SinkError;
-use futures::FutureExt;
 use rustls::pki_types::ServerName;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::Mutex;
 use tokio_rustls::client::TlsStream;
@@ -130,17 +129,68 @@ impl Conn {
         }
     }
 
-    /// Whether the peer closed (or broke) the connection: a read that completes at once.
+    /// Whether the peer closed (or broke) the connection. A syslog receiver never sends, so
+    /// what is waiting to be read can only be an end of stream, an error, or (TLS) handshake
+    /// leftovers such as session tickets. Read with non-blocking system calls rather than
+    /// through tokio, whose cached readiness may not have seen the close yet.
     fn closed_by_peer(&mut self) -> bool {
-        let mut buf = [0u8; 512];
-        let ready = match self {
-            Conn::Tcp(s) => s.read(&mut buf).now_or_never(),
-            Conn::Tls(s) => s.read(&mut buf).now_or_never(),
-        };
-        // Pending: nothing to read, the connection is alive. Data (which a syslog receiver
-        // has no reason to send) is discarded.
-        matches!(ready, Some(Ok(0) | Err(_)))
+        match self {
+            Conn::Tcp(s) => tcp_closed(s),
+            Conn::Tls(s) => {
+                let (tcp, tls) = s.get_mut();
+                tls_closed(tcp, tls)
+            }
+        }
     }
+}
+
+/// How many reads a liveness check makes before it calls a talkative peer alive.
+const PROBE_READS: usize = 64;
+
+fn tcp_closed(tcp: &TcpStream) -> bool {
+    let sock = socket2::SockRef::from(tcp);
+    let mut reader: &socket2::Socket = &sock;
+    let mut buf = [0u8; 1024];
+    for _ in 0..PROBE_READS {
+        match reader.read(&mut buf) {
+            Ok(0) => return true,
+            // Nothing a receiver says matters to us: discarded.
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return true,
+        }
+    }
+    false
+}
+
+fn tls_closed(tcp: &TcpStream, tls: &mut rustls::ClientConnection) -> bool {
+    let sock = socket2::SockRef::from(tcp);
+    let mut reader: &socket2::Socket = &sock;
+    let mut plain = [0u8; 1024];
+    for _ in 0..PROBE_READS {
+        match tls.read_tls(&mut reader) {
+            Ok(0) => return true,
+            Ok(_) => {
+                if tls.process_new_packets().is_err() {
+                    return true;
+                }
+                loop {
+                    match tls.reader().read(&mut plain) {
+                        // A close_notify.
+                        Ok(0) => return true,
+                        Ok(_) => {}
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                        Err(_) => return true,
+                    }
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return true,
+        }
+    }
+    false
 }
 
 /// TCP or TLS to one host and port.

@@ -59,7 +59,8 @@ impl UdpTransport {
     }
 
     async fn open(&self) -> Result<UdpSocket, SinkError> {
-        let fail = |e: std::io::Error| SinkError::Retryable(format!("syslog: udp://{}: {e}", self.peer));
+        let fail =
+            |e: std::io::Error| SinkError::Retryable(format!("syslog: udp://{}: {e}", self.peer));
         let addr = self.peer.resolve().await?;
         let local: SocketAddr = if addr.is_ipv4() {
             SocketAddr::from(([0, 0, 0, 0], 0))
