@@ -19,7 +19,7 @@ use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 use serde_json::{Map, Value};
 use syslog_loose::{Protocol, Variant};
 use tokio::io::{AsyncRead, AsyncReadExt};
-use tokio::net::{TcpListener, UdpSocket};
+use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use crate::encoding::rfc5424::{MsgFormat, SD_ID};
@@ -80,22 +80,53 @@ impl Drop for SyslogReceiver {
 }
 
 impl SyslogReceiver {
-    /// A UDP receiver: one message per datagram (receive buffer enlarged so a burst of a full
-    /// batch is not dropped by the kernel).
+    /// A UDP receiver: one message per datagram. Datagrams are drained by a thread of their
+    /// own into a queue (with the largest receive buffer the system grants) and checked
+    /// elsewhere, so a burst of a full batch is not dropped by the kernel while messages are
+    /// being parsed.
     pub async fn udp(expect: Expect) -> Self {
-        let socket = UdpSocket::bind("127.0.0.1:0").await.expect("bind udp");
-        let _ = socket2::SockRef::from(&socket).set_recv_buffer_size(8 << 20);
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind udp");
+        let sock = socket2::SockRef::from(&socket);
+        let _ = sock.set_recv_buffer_size(8 << 20);
+        // Linux caps the buffer at net.core.rmem_max (×2); below about 1 MiB a burst of 500
+        // datagrams overflows it on a busy machine and the full-batch check loses some.
+        let granted = sock.recv_buffer_size().unwrap_or(0);
+        if granted < 1 << 20 {
+            eprintln!(
+                "syslog UDP receiver: the receive buffer is {granted} bytes (raise \
+                 net.core.rmem_max): bursts of a full batch may be dropped by the kernel"
+            );
+        }
+        // Lets the thread notice, between datagrams, that the receiver was dropped.
+        socket
+            .set_read_timeout(Some(std::time::Duration::from_millis(50)))
+            .expect("read timeout");
         let addr = socket.local_addr().expect("udp address");
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Vec<u8>>();
+        std::thread::spawn(move || {
+            let mut buf = vec![0u8; 70_000];
+            while !tx.is_closed() {
+                match socket.recv_from(&mut buf) {
+                    Ok((n, _)) => {
+                        if tx.send(buf[..n].to_vec()).is_err() {
+                            return;
+                        }
+                    }
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                        ) => {}
+                    Err(_) => return,
+                }
+            }
+        });
         let log = SharedLog::default();
         let task = tokio::spawn({
             let log = log.clone();
             async move {
-                let mut buf = vec![0u8; 70_000];
-                loop {
-                    let Ok((n, _)) = socket.recv_from(&mut buf).await else {
-                        return;
-                    };
-                    record(&log, &expect, buf[..n].to_vec());
+                while let Some(datagram) = rx.recv().await {
+                    record(&log, &expect, datagram);
                 }
             }
         });
