@@ -2,11 +2,9 @@
 //! datagram each, [`crate::transport::udp`]) or TCP/TLS (RFC 6587 octet counting on one
 //! persistent connection, [`crate::transport::stream`]).
 //!
+//! The settings of a `type = "syslog"` entry ([`Config`]):
 //! ```toml
-//! [[sinks]]
-//! name = "siem"
-//! type = "syslog"
-//! url = "tls://siem.example.com:6514"
+//! url = "tls://siem.example.com:6514"   # required; udp://, tcp:// or tls://
 //! format = "json"          # or "rfc5424" (default)
 //! facility = "local3"
 //! ca_file = "/etc/argus/siem-ca.pem"

@@ -9,9 +9,10 @@
 //!   never interleave;
 //! - a failed connect, handshake or write is [`SinkError::Retryable`] and drops the
 //!   connection: the next batch connects again;
-//! - before a reused connection is written to, it is checked for a close by the peer (a
-//!   syslog receiver never sends, so anything readable is an end of stream or an error):
-//!   writing into a connection the receiver already closed would "succeed" and lose the batch;
+//! - before a reused connection is written to, it is checked for a close by the peer with
+//!   non-blocking reads (a syslog receiver never sends, so what is readable is an end of
+//!   stream, an error, or TLS session tickets): writing into a connection the receiver already
+//!   closed would "succeed" and lose the batch;
 //! - a connect (with its TLS handshake) takes at most the connect timeout and a batch's write
 //!   at most [`WRITE_TIMEOUT`], so a stalled receiver cannot hold the sink forever.
 
