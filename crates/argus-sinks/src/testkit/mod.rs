@@ -7,7 +7,6 @@
 //!     argus_sinks::sink_suite_tests!(crate::SyslogTcpHarness::start().await);
 //! }
 //! ```
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod hec;
 pub mod syslog;

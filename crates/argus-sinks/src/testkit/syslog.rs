@@ -8,7 +8,6 @@
 //! strict RFC 6587 octet counting (`NONZERO-DIGIT *DIGIT SP MSG`): bad framing is recorded as an
 //! error and ends the connection. Anything wrong lands in [`SyslogReceiver::errors`] (the suite
 //! harnesses fail on it) instead of being skipped silently.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
