@@ -9,6 +9,8 @@
 //! ```
 
 pub mod hec;
+pub mod pusher;
+pub mod sentinel;
 pub mod syslog;
 pub mod webhook;
 
@@ -237,6 +239,3 @@ macro_rules! sink_suite_tests {
         )*
     };
 }
-
-pub mod pusher;
-pub mod sentinel;

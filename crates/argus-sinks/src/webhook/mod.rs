@@ -75,7 +75,7 @@ const RESERVED: &[&str] = &[
 ];
 
 /// Settings of a `type = "webhook"` entry.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Default, Clone, Debug, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Where to POST (`https://hooks.example.com/argus`); required.
@@ -89,18 +89,6 @@ pub struct Config {
     pub batch: bool,
     /// Per-request timeout ([`http::DEFAULT_TIMEOUT`] when unset).
     pub timeout_ms: Option<u64>,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            url: String::new(),
-            secret_env: None,
-            headers: BTreeMap::new(),
-            batch: false,
-            timeout_ms: None,
-        }
-    }
 }
 
 impl ComponentConfig for Config {}
