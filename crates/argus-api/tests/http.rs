@@ -63,7 +63,12 @@ async fn full_lifecycle_with_sse_events_in_order() {
         assert_eq!(e.data["scan_id"], id.as_str());
     }
     let states: Vec<&str> = events.iter().filter_map(state_to).collect();
-    assert_eq!(states, ["queued", "running", "completed"], "{events:#?}");
+    // The stream replays the scan's `created` event first.
+    assert_eq!(
+        states,
+        ["created", "queued", "running", "completed"],
+        "{events:#?}"
+    );
     assert_eq!(events.last().and_then(state_to), Some("completed"));
     let findings = events.iter().filter(|e| e.event == "finding").count();
     assert_eq!(findings, 6, "3 targets × 2 findings");
@@ -1488,7 +1493,12 @@ async fn last_event_id_must_be_one_non_negative_integer() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(state_to(&first), Some("queued"));
+    assert_eq!(state_to(&first), Some("created"));
+    let second = tokio::time::timeout(LONG, sse.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(state_to(&second), Some("queued"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -80,6 +80,12 @@ impl NewEvent {
             },
         }
     }
+
+    /// A new scan's first event: the state change `created → created`, which sinks forward as
+    /// the `created` lifecycle step (`argus_core::sink::LifecycleAction::of`).
+    pub fn created(scan: ScanId, org: &OrgId) -> Self {
+        NewEvent::state(scan, org, ScanState::Created, ScanState::Created, None)
+    }
 }
 
 /// What the backend read of one touched scan, before this batch changed its counters.

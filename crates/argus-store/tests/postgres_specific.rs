@@ -1,7 +1,8 @@
 //! PostgreSQL-specific behaviour the shared suite cannot express, for distributed mode where
 //! several processes share one database (each process is simulated by its own `PgStore`, i.e.
 //! its own pool and relay identity):
-//! - event ids become visible in id order under concurrent writers (no gap filled later);
+//! - event ids become visible in id order under concurrent writers (no gap filled later), in
+//!   one org's log and in the forwarder's feed of every org;
 //! - the relay lease hands each pending task to one process at a time, and a crashed relay's
 //!   tasks come back once its lease ran out;
 //! - spawned tasks are written once and relayed through relay marks (no ledger row rewritten),
@@ -9,7 +10,8 @@
 //! - counters stay exact when several processes report overlapping batches;
 //! - the pool recovers after the server terminated all its connections;
 //! - leadership is exclusive across processes; migrations re-run and tolerate foreign versions;
-//!   event ids are never reused; NUL characters never make a batch fail for good; connection
+//!   event ids are never reused; NUL characters never make a batch (or a sink's state or dead
+//!   letter) fail for good; connection
 //!   failures are `Unavailable` and never show credentials.
 //!
 //! Needs `ARGUS_TEST_POSTGRES_URL` (skipped when unset, a failure under `CI=true`). Each test
@@ -210,6 +212,157 @@ async fn event_ids_become_visible_in_id_order() {
         &missed[..missed.len().min(10)]
     );
     assert_eq!(seen, all, "seen in id order, each once");
+    schema.drop().await;
+}
+
+/// The forwarder's feed (`events_since`, every org) keeps the same order under concurrent
+/// writers of two orgs in two processes, scans being created (each `create_scan` appends its
+/// `created` event) while others record: a reader that resumes from the highest id it has seen
+/// ends up with every event, each once, in id order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn events_since_never_skips_under_concurrent_writers() {
+    let Some(schema) = Schema::new().await else {
+        return;
+    };
+    const WRITERS: usize = 8;
+    const TASKS: usize = 30;
+    let processes = [
+        Arc::new(schema.store(6).await),
+        Arc::new(schema.store(6).await),
+    ];
+    let orgs = [org("org-a"), org("org-b")];
+    let mut work = Vec::new();
+    for w in 0..WRITERS {
+        let names: Vec<String> = (0..TASKS).map(|i| format!("w{w}t{i}")).collect();
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        work.push(started(&*processes[w % 2], &orgs[w % 2], config(), &refs).await);
+    }
+    let reader_store = processes[0].clone();
+    let writers_done = Arc::new(tokio::sync::Notify::new());
+    let stop = writers_done.clone();
+    let reader = tokio::spawn(async move {
+        let (mut seen, mut last, mut polls, mut finishing) = (Vec::new(), 0, 0u32, false);
+        loop {
+            let page = reader_store.events_since(last, 500).await.unwrap();
+            polls += 1;
+            if let Some(e) = page.last() {
+                last = e.id;
+            }
+            let empty = page.is_empty();
+            seen.extend(page.into_iter().map(|e| e.id));
+            if finishing && empty {
+                return (seen, polls);
+            }
+            if !finishing {
+                tokio::select! {
+                    _ = stop.notified() => finishing = true,
+                    _ = tokio::task::yield_now() => {}
+                }
+            }
+        }
+    });
+    let mut handles = Vec::new();
+    for (w, (_, tasks)) in work.into_iter().enumerate() {
+        let store = processes[w % 2].clone();
+        let o = orgs[w % 2].clone();
+        handles.push(tokio::spawn(async move {
+            for chunk in tasks.chunks(3) {
+                let reports = chunk
+                    .iter()
+                    .map(|t| {
+                        let mut r = done(t);
+                        r.findings = vec![finding(&t.id.to_string(), Severity::Low)];
+                        r
+                    })
+                    .collect();
+                store.record(reports).await.unwrap();
+                // A new scan between batches: its `created` event races the records.
+                store
+                    .create_scan(argus_core::testkit::store_suite::new_scan(&o, config()))
+                    .await
+                    .unwrap();
+            }
+        }));
+    }
+    for h in handles {
+        h.await.unwrap();
+    }
+    writers_done.notify_one();
+    let (seen, polls) = reader.await.unwrap();
+
+    let mut all = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = processes[1].events_since(after, 1000).await.unwrap();
+        let Some(e) = page.last() else { break };
+        after = e.id;
+        all.extend(page);
+    }
+    // Per writer: 10 batches × (3 findings + 1 progress) + the completion + 10 created scans.
+    assert!(all.len() >= WRITERS * 51, "only {} events", all.len());
+    assert!(
+        orgs.iter().all(|o| all.iter().any(|e| &e.org_id == o)),
+        "both orgs' events in one feed"
+    );
+    assert!(
+        polls > 5,
+        "the reader polled while writers ran ({polls} polls)"
+    );
+    let all: Vec<i64> = all.into_iter().map(|e| e.id).collect();
+    assert_eq!(
+        seen, all,
+        "the live reader saw every event once, in id order (none filled in below one it saw)"
+    );
+    assert_eq!(
+        processes[1].last_event_id().await.unwrap(),
+        *all.last().unwrap()
+    );
+    schema.drop().await;
+}
+
+/// Sink states and dead letters carrying NUL (an error text from a destination) are stored
+/// with U+FFFD in text columns; the dead letter's JSON body keeps it escaped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sink_text_with_nul_is_stored() {
+    let Some(schema) = Schema::new().await else {
+        return;
+    };
+    let store = schema.store(2).await;
+    let o = org("org-a");
+    let scan = store
+        .create_scan(argus_core::testkit::store_suite::new_scan(&o, config()))
+        .await
+        .unwrap();
+    let ev = store.events_after(&o, Some(scan.id), 0, 10).await.unwrap();
+    let event = argus_core::sink::SinkEvent::from_event(&ev[0]).unwrap();
+    let body = serde_json::json!({ "raw": "x\u{0}y" });
+    store
+        .add_dead_letters(vec![argus_core::sink::NewDeadLetter {
+            sink: "siem".into(),
+            event,
+            body: body.clone(),
+            error: "bad\0answer".into(),
+            attempts: 3,
+        }])
+        .await
+        .unwrap();
+    let d = store
+        .list_dead_letters(&o, "siem", None, 10)
+        .await
+        .unwrap()
+        .items
+        .remove(0);
+    assert_eq!((d.error.as_str(), &d.event), ("bad\u{FFFD}answer", &body));
+    store
+        .save_sink_state(&argus_core::sink::SinkState {
+            name: "siem".into(),
+            last_error: Some("bad\0answer".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let st = store.sink_state("siem").await.unwrap().unwrap();
+    assert_eq!(st.last_error.as_deref(), Some("bad\u{FFFD}answer"));
     schema.drop().await;
 }
 

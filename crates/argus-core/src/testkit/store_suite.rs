@@ -28,13 +28,15 @@ use async_trait::async_trait;
 
 use crate::artifact::{ArtifactMeta, ArtifactName};
 use crate::error::CoreError;
-use crate::event::{Event, EventKind};
+use crate::event::{Event, EventData, EventKind};
 use crate::finding::{
-    Finding, FindingQuery, FindingSort, NewFinding, SecretDigest, Severity, Triage, TriageCounts,
+    Finding, FindingQuery, FindingSort, NewFinding, Page, SecretDigest, Severity, Triage,
+    TriageCounts,
 };
 use crate::ids::FindingId;
 use crate::ids::{OrgId, ScanId, TaskId, TemplateId, UserId};
 use crate::scan::{NewScan, Priority, ScanAction, ScanConfig, ScanState, ScannerSpec, Scope};
+use crate::sink::{DeadLetter, LifecycleAction, NewDeadLetter, SinkEvent, SinkPayload, SinkState};
 use crate::store::{Cleanup, ScanQuery, Store, TemplateQuery};
 use crate::target::{Target, TargetKind};
 use crate::task::{EnumerationUpdate, Task, TaskReport, TaskStatus};
@@ -248,6 +250,10 @@ macro_rules! store_suite_tests {
             connector_last_full_scan,
             triage_selection_is_atomic,
             triage_memory_carries_to_rescans,
+            create_scan_appends_created_event,
+            events_since_reads_every_org,
+            sink_state_cursor_never_rewinds,
+            dead_letters_per_org_and_sink,
         );
     };
     (@each $harness:expr; $($case:ident),* $(,)?) => {
@@ -489,6 +495,7 @@ pub async fn lifecycle<S: Store>(store: Arc<S>) {
     assert_eq!(
         state_events(&all),
         vec![
+            ("created".into(), "created".into()),
             ("created".into(), "queued".into()),
             ("queued".into(), "running".into()),
             ("running".into(), "paused".into()),
@@ -2893,4 +2900,280 @@ pub async fn triage_memory_carries_to_rescans<S: Store>(store: Arc<S>) {
         (n["never"].triage, n["never"].previous_triage),
         (Triage::Open, None)
     );
+}
+
+// ---------------------------------------------------------------- forwarding (SinkStore)
+
+/// A time at millisecond precision (what every backend stores).
+fn ms_time(ms: i64) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp_millis(ms).unwrap()
+}
+
+/// `create_scan` appends one `created → created` state event in the scan's transaction,
+/// visible through `events_after` (per scan and org-wide) and forwarded as `created`.
+pub async fn create_scan_appends_created_event<S: Store>(store: Arc<S>) {
+    let o = org("org-a");
+    let scan = store.create_scan(new_scan(&o, config())).await.unwrap();
+    let evs = all_events(&*store, &o, Some(scan.id)).await;
+    assert_eq!(evs.len(), 1, "{evs:?}");
+    assert_eq!(
+        evs[0].data,
+        EventData::State {
+            from: ScanState::Created,
+            to: ScanState::Created,
+            reason: None,
+        }
+    );
+    assert_eq!((evs[0].scan_id, &evs[0].org_id), (scan.id, &o));
+    assert_eq!(all_events(&*store, &o, None).await, evs);
+    let forwarded = SinkEvent::from_event(&evs[0]).unwrap();
+    match forwarded.payload {
+        SinkPayload::ScanLifecycle(l) => assert_eq!(l.action, LifecycleAction::Created),
+        other => panic!("created event forwarded as {other:?}"),
+    }
+
+    // A refused create (duplicate id) appends nothing.
+    assert!(store
+        .create_scan(NewScan {
+            id: scan.id,
+            ..new_scan(&o, config())
+        })
+        .await
+        .is_err());
+    assert_eq!(all_events(&*store, &o, None).await, evs);
+
+    // Starting follows it: created → created, then created → queued.
+    store
+        .start_scan(&o, scan.id, vec![task(scan.id, &o, "a")])
+        .await
+        .unwrap();
+    assert_eq!(
+        state_events(&all_events(&*store, &o, Some(scan.id)).await),
+        vec![
+            ("created".into(), "created".into()),
+            ("created".into(), "queued".into())
+        ]
+    );
+}
+
+/// `events_since` reads every org's events in id order, page by page; `last_event_id` is the
+/// highest id (0 when empty); a deleted scan's events are invisible, as in `events_after`.
+pub async fn events_since_reads_every_org<S: Store>(store: Arc<S>) {
+    let (a, b) = (org("org-a"), org("org-b"));
+    assert_eq!(store.last_event_id().await.unwrap(), 0);
+    assert!(store.events_since(0, 10).await.unwrap().is_empty());
+
+    // Interleave the two orgs' writes so their ids alternate.
+    let (sa, ta) = started(&*store, &a, config(), &["x", "y"]).await;
+    let (sb, tb) = started(&*store, &b, config(), &["x"]).await;
+    store.mark_running(&[sa, sb]).await.unwrap();
+    let mut r = report(&ta[0], TaskStatus::Done);
+    r.findings = vec![finding("fa", Severity::High)];
+    store.record(vec![r]).await.unwrap();
+    let mut r = report(&tb[0], TaskStatus::Done);
+    r.findings = vec![finding("fb", Severity::Low)];
+    store.record(vec![r]).await.unwrap();
+    store
+        .record(vec![report(&ta[1], TaskStatus::Done)])
+        .await
+        .unwrap();
+
+    let mut expected = all_events(&*store, &a, None).await;
+    expected.extend(all_events(&*store, &b, None).await);
+    expected.sort_by_key(|e| e.id);
+    assert!(expected.iter().any(|e| e.org_id == a) && expected.iter().any(|e| e.org_id == b));
+
+    let all = store.events_since(0, 1000).await.unwrap();
+    assert_eq!(all, expected, "every org's events, in id order");
+
+    // Paged with a small limit: the same sequence, no page longer than the limit.
+    let mut paged = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = store.events_since(after, 3).await.unwrap();
+        assert!(page.len() <= 3);
+        let Some(last) = page.last() else { break };
+        after = last.id;
+        paged.extend(page);
+    }
+    assert_eq!(paged, expected);
+
+    let last = expected.last().unwrap().id;
+    assert_eq!(store.last_event_id().await.unwrap(), last);
+    assert!(store.events_since(last, 10).await.unwrap().is_empty());
+    let mid = expected[expected.len() / 2].id;
+    assert_eq!(
+        store.events_since(mid, 1000).await.unwrap(),
+        expected
+            .iter()
+            .filter(|e| e.id > mid)
+            .cloned()
+            .collect::<Vec<_>>()
+    );
+
+    // A deleted scan's events drop out of the feed at once.
+    let done = store.get_scan(&b, sb).await.unwrap();
+    assert_eq!(done.state, ScanState::Completed);
+    store.delete_scan(&b, sb).await.unwrap();
+    assert_eq!(
+        store.events_since(0, 1000).await.unwrap(),
+        expected
+            .iter()
+            .filter(|e| e.scan_id != sb)
+            .cloned()
+            .collect::<Vec<_>>()
+    );
+}
+
+/// `save_sink_state` upserts by name, never moves the cursor back and replaces the rest.
+pub async fn sink_state_cursor_never_rewinds<S: Store>(store: Arc<S>) {
+    assert_eq!(store.sink_state("siem").await.unwrap(), None);
+    let first = SinkState {
+        name: "siem".into(),
+        cursor: 10,
+        sent: 7,
+        dropped: 1,
+        dead_lettered: 2,
+        last_error: Some("connection refused".into()),
+        last_error_at: Some(ms_time(1_700_000_000_123)),
+        last_sent_at: Some(ms_time(1_700_000_001_456)),
+        holder: Some("host-1:42".into()),
+        updated_at: Some(ms_time(1_700_000_002_789)),
+    };
+    store.save_sink_state(&first).await.unwrap();
+    assert_eq!(store.sink_state("siem").await.unwrap(), Some(first.clone()));
+
+    // A late save with an older cursor (a process that lost the lease) keeps the cursor; the
+    // counters and the rest are the saver's.
+    let late = SinkState {
+        cursor: 4,
+        sent: 9,
+        dropped: 1,
+        dead_lettered: 3,
+        last_error: None,
+        last_error_at: None,
+        holder: Some("host-2:7".into()),
+        updated_at: Some(ms_time(1_700_000_003_000)),
+        ..first.clone()
+    };
+    store.save_sink_state(&late).await.unwrap();
+    assert_eq!(
+        store.sink_state("siem").await.unwrap(),
+        Some(SinkState {
+            cursor: 10,
+            ..late.clone()
+        })
+    );
+
+    // Forward it moves.
+    let ahead = SinkState {
+        cursor: 25,
+        sent: 12,
+        ..late.clone()
+    };
+    store.save_sink_state(&ahead).await.unwrap();
+    assert_eq!(store.sink_state("siem").await.unwrap(), Some(ahead.clone()));
+
+    // Another sink is a row of its own.
+    let other = SinkState {
+        name: "webhook".into(),
+        cursor: 3,
+        ..SinkState::default()
+    };
+    store.save_sink_state(&other).await.unwrap();
+    assert_eq!(store.sink_state("webhook").await.unwrap(), Some(other));
+    assert_eq!(store.sink_state("siem").await.unwrap(), Some(ahead));
+}
+
+/// Dead letters are kept per sink and org, listed newest first, one page at a time.
+pub async fn dead_letters_per_org_and_sink<S: Store>(store: Arc<S>) {
+    let (a, b) = (org("org-a"), org("org-b"));
+    let sa = store.create_scan(new_scan(&a, config())).await.unwrap();
+    let sb = store.create_scan(new_scan(&b, config())).await.unwrap();
+    let ev_a = SinkEvent::from_event(&all_events(&*store, &a, Some(sa.id)).await[0]).unwrap();
+    let ev_b = SinkEvent::from_event(&all_events(&*store, &b, Some(sb.id)).await[0]).unwrap();
+    let letter = |sink: &str, event: &SinkEvent, n: u32| {
+        let mut body = event.to_json();
+        body["title"] = serde_json::json!(format!("letter {n}"));
+        NewDeadLetter {
+            sink: sink.into(),
+            event: event.clone(),
+            body,
+            error: format!("refused {n}"),
+            attempts: n,
+        }
+    };
+    assert!(store
+        .list_dead_letters(&a, "siem", None, 10)
+        .await
+        .unwrap()
+        .items
+        .is_empty());
+    store.add_dead_letters(Vec::new()).await.unwrap();
+    store
+        .add_dead_letters(vec![
+            letter("siem", &ev_a, 1),
+            letter("siem", &ev_b, 2),
+            letter("siem", &ev_a, 3),
+            letter("webhook", &ev_a, 4),
+        ])
+        .await
+        .unwrap();
+    store
+        .add_dead_letters(vec![letter("siem", &ev_a, 5)])
+        .await
+        .unwrap();
+
+    // org-a's `siem` letters, newest first, two per page.
+    let p1 = store.list_dead_letters(&a, "siem", None, 2).await.unwrap();
+    let errors = |p: &Page<DeadLetter>| p.items.iter().map(|d| d.error.clone()).collect::<Vec<_>>();
+    assert_eq!(errors(&p1), ["refused 5", "refused 3"]);
+    let cursor = p1.next_cursor.clone().expect("more letters follow");
+    let p2 = store
+        .list_dead_letters(&a, "siem", Some(cursor.parse().unwrap()), 2)
+        .await
+        .unwrap();
+    assert_eq!(errors(&p2), ["refused 1"]);
+    assert_eq!(p2.next_cursor, None);
+    assert!(p1.items[0].id > p1.items[1].id && p1.items[1].id > p2.items[0].id);
+
+    // What a letter keeps: the masked body as `event`, org, scan and event id of the event.
+    let d = &p2.items[0];
+    assert_eq!(
+        (
+            d.sink.as_str(),
+            d.org_id.as_str(),
+            d.scan_id,
+            d.event_id,
+            d.attempts
+        ),
+        ("siem", "org-a", sa.id, ev_a.event_id, 1)
+    );
+    assert_eq!(d.event, letter("siem", &ev_a, 1).body);
+
+    // Scoped by org and by sink.
+    let theirs = store.list_dead_letters(&b, "siem", None, 10).await.unwrap();
+    assert_eq!(errors(&theirs), ["refused 2"]);
+    assert_eq!(theirs.items[0].scan_id, sb.id);
+    let hooks = store
+        .list_dead_letters(&a, "webhook", None, 10)
+        .await
+        .unwrap();
+    assert_eq!(errors(&hooks), ["refused 4"]);
+    assert!(store
+        .list_dead_letters(&b, "webhook", None, 10)
+        .await
+        .unwrap()
+        .items
+        .is_empty());
+    assert!(store
+        .list_dead_letters(&org("org-c"), "siem", None, 10)
+        .await
+        .unwrap()
+        .items
+        .is_empty());
+    // A whole list in one page has no cursor.
+    let whole = store.list_dead_letters(&a, "siem", None, 3).await.unwrap();
+    assert_eq!(whole.items.len(), 3);
+    assert_eq!(whole.next_cursor, None);
 }

@@ -26,6 +26,7 @@ mod findings;
 mod ledger;
 mod rows;
 mod scans;
+mod sinks;
 mod store;
 mod templates;
 mod verdicts;

@@ -21,6 +21,37 @@ use super::store::*;
 use argus_core::store::ScanStore;
 
 impl PgStore {
+    pub(super) async fn create_scan_tx(&self, scan: &NewScan) -> PgResult<Scan> {
+        let now = now_ts();
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(&format!(
+            "INSERT INTO scans (id, org_id, user_id, name, config, template_id, state, \
+                 created_at, updated_at, source_scan_id) \
+             VALUES ($1, $2, $3, $4, $5::json, $6, 'created', $7, $7, $8) \
+             RETURNING {SCAN_COLS}"
+        ))
+        .bind(scan.id.0)
+        .bind(scan.org.as_str())
+        .bind(scan.user.as_str())
+        .bind(&scan.name)
+        .bind(to_json(&scan.config)?)
+        .bind(scan.template_id.map(|t| t.0))
+        .bind(now)
+        .bind(scan.source_scan_id.map(|s| s.0))
+        .fetch_one(&mut *tx)
+        .await?;
+        let created = scan_from_row(&row)?;
+        // The `created` lifecycle step, committed with the scan (forwarded to sinks as such);
+        // the event lock comes last, after the new scan row (see the lock order in store.rs).
+        insert_events(
+            &mut tx,
+            vec![NewEvent::created(created.id, &created.org_id)],
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(created)
+    }
     pub(super) async fn update_scan_tx(
         &self,
         org: &OrgId,
@@ -343,26 +374,7 @@ impl ScanStore for PgStore {
         .await
     }
     async fn create_scan(&self, scan: NewScan) -> Result<Scan> {
-        lift(async {
-            let row = sqlx::query(&format!(
-                "INSERT INTO scans (id, org_id, user_id, name, config, template_id, state, \
-                     created_at, updated_at, source_scan_id) \
-                 VALUES ($1, $2, $3, $4, $5::json, $6, 'created', $7, $7, $8) \
-                 RETURNING {SCAN_COLS}"
-            ))
-            .bind(scan.id.0)
-            .bind(scan.org.as_str())
-            .bind(scan.user.as_str())
-            .bind(&scan.name)
-            .bind(to_json(&scan.config)?)
-            .bind(scan.template_id.map(|t| t.0))
-            .bind(now_ts())
-            .bind(scan.source_scan_id.map(|s| s.0))
-            .fetch_one(&self.pool)
-            .await?;
-            Ok(scan_from_row(&row)?)
-        })
-        .await
+        retrying(|| self.create_scan_tx(&scan)).await
     }
     async fn get_scan(&self, org: &OrgId, id: ScanId) -> Result<Scan> {
         lift(async {

@@ -3,7 +3,8 @@
 //! Layout: this file holds [`PgStore`]'s `Store` (backend, ping, shutdown) and the statements the
 //! aggregates share (event inserts, ledger inserts, ending a scan); each aggregate trait is
 //! implemented in a file of its own, named alike in both backends: `coordination.rs`,
-//! `scans.rs`, `ledger.rs`, `findings.rs`, `events.rs`, `templates.rs`, `artifacts.rs`.
+//! `scans.rs`, `ledger.rs`, `findings.rs`, `events.rs`, `templates.rs`, `artifacts.rs`,
+//! `verdicts.rs`, `connectors.rs`, `sinks.rs`.
 //!
 //! Same semantics as the SQLite store, choices where the trait leaves room included (see
 //! `sqlite/store.rs`; `record`'s rules are `crate::plan`'s, which both backends run): `record` on
@@ -13,7 +14,9 @@
 //! `max_tasks` fail the scan (`max_tasks`); a paused scan whose every task finished completes;
 //! `pause` parks pending rows, `resume` makes parked rows pending again, `stop` changes only the
 //! scan row (reason `stopped`); ending or deleting a scan marks it for the batched clean-up instead
-//! of touching its rows; `start_scan` with no tasks left after dedup completes at once;
+//! of touching its rows; `create_scan` appends the `created→created` state event in its
+//! transaction; the forwarder's feed hides a deleted scan's events at once, like the org-wide
+//! `events_after`; `start_scan` with no tasks left after dedup completes at once;
 //! `apply_action(Start)` is `Invalid` from `created` and `Conflict` otherwise.
 //!
 //! Differences from SQLite that callers cannot observe through the engine:
@@ -44,6 +47,8 @@
 //!   transaction that inserts events takes `pg_advisory_xact_lock(EVENTS_LOCK)` right before
 //!   drawing ids and holds it until commit, and takes no other lock after it (no deadlock), so
 //!   ids are drawn and become visible in the same order: readers always see a gap-free prefix.
+//!   Both `events_after` and the forwarder's `events_since` (whose cursor must never skip an
+//!   id) rely on it, reading in one statement each.
 //! - **Relay marks.** Tasks that `record` adds (a running task's fan-out: nearly every task of
 //!   a large scan) are inserted once, already `published`, and the same transaction writes one
 //!   `relay_marks` row per scan and 1,000 tasks that lists them, leased to this store instance

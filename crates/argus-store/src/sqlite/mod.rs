@@ -13,6 +13,7 @@ mod ledger;
 mod queue;
 mod rows;
 mod scans;
+mod sinks;
 mod store;
 mod templates;
 mod verdicts;

@@ -100,6 +100,7 @@ impl ScanStore for SqliteStore {
     }
     async fn create_scan(&self, scan: NewScan) -> Result<Scan> {
         let now = now_ms();
+        let mut tx = self.begin().await?;
         let row = sqlx::query(&format!(
             "INSERT INTO scans (id, org_id, user_id, name, config, template_id, state, \
                  created_at, updated_at, source_scan_id) \
@@ -113,10 +114,19 @@ impl ScanStore for SqliteStore {
         .bind(scan.template_id.map(|t| t.to_string()))
         .bind(now)
         .bind(scan.source_scan_id.map(|s| s.to_string()))
-        .fetch_one(&self.db.writer)
+        .fetch_one(&mut *tx)
         .await
         .map_err(db_err)?;
-        scan_from_row(&row)
+        let created = scan_from_row(&row)?;
+        // The `created` lifecycle step, committed with the scan (forwarded to sinks as such).
+        insert_events(
+            &mut tx,
+            vec![NewEvent::created(created.id, &created.org_id)],
+            now,
+        )
+        .await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(created)
     }
     async fn get_scan(&self, org: &OrgId, id: ScanId) -> Result<Scan> {
         let row = sqlx::query(&format!(

@@ -3,7 +3,8 @@
 //! Layout: this file holds [`SqliteStore`]'s `Store` (backend, ping, shutdown) and the statements
 //! the aggregates share (event inserts, ledger inserts, ending a scan); each aggregate trait is
 //! implemented in a file of its own, named alike in both backends: `coordination.rs`, `scans.rs`,
-//! `ledger.rs`, `findings.rs`, `events.rs`, `templates.rs`, `artifacts.rs`.
+//! `ledger.rs`, `findings.rs`, `events.rs`, `templates.rs`, `artifacts.rs`, `verdicts.rs`,
+//! `connectors.rs`, `sinks.rs`.
 //!
 //! Every write is one transaction on the single writer connection (`SqliteDb::writer`), opened
 //! with `BEGIN IMMEDIATE` so it holds the write lock from the start; reads use the reader pool.
@@ -34,8 +35,12 @@
 //! - With an inline queue ([`SqliteStore::with_inline_queue`]) new ledger rows are inserted as
 //!   `published` and put on that queue in the same transaction, except a paused scan's spawned
 //!   tasks, which stay `pending` for the relay; `RecordOutcome::published` counts the former.
+//! - `create_scan` appends the scan's first event, the state change `created→created` (the
+//!   `created` lifecycle step sinks forward), in the insert's transaction.
 //! - `start_scan` with no tasks left after dedup completes the scan in the same transaction
 //!   (events `created→queued`, then `queued→completed`).
+//! - The forwarder's feed (`SinkStore::events_since`) hides a deleted scan's events at once, as
+//!   the org-wide `events_after` does (the janitor removes them later anyway).
 //! - `apply_action(Start)` is `Invalid` when the scan is in `created` (starting needs the planned
 //!   tasks, so it goes through `start_scan`), and `Conflict` otherwise, like any illegal action.
 
