@@ -343,7 +343,7 @@ impl Config {
                 .filter(|k| k.as_str().contains('.'))
                 // `[[sinks]]` is a list, which figment cannot address by name: its variables
                 // are applied per entry below (`sinks::apply_env`).
-                .filter(|k| !k.as_str().starts_with("sinks.")),
+                .filter(|k| !k.as_str().to_ascii_lowercase().starts_with("sinks.")),
         );
         fig = fig.merge(Serialized::globals(overrides));
         let mut cfg = fig

@@ -419,7 +419,8 @@ pub struct Redaction {
     /// Dotted paths into the event (`location.path`, `data.author_email`, `secret`): a string
     /// becomes `****`, any other value is removed.
     pub mask: Vec<String>,
-    /// Strings longer than this many characters are cut, ending in `…` (0: no limit).
+    /// Strings longer than this many characters are cut, ending in `…` (0: no limit); the
+    /// envelope and identifying fields ([`Redaction::KEPT_WHOLE`]) are never cut.
     pub truncate: usize,
 }
 
@@ -577,6 +578,27 @@ impl SinkSettings {
 pub const MASKED: &str = "****";
 
 impl Redaction {
+    /// Top-level fields truncation leaves alone: the envelope, ids and enumerations a
+    /// receiver routes or deduplicates by (cutting them would only break it).
+    pub const KEPT_WHOLE: [&'static str; 16] = [
+        "schema",
+        "schema_version",
+        "event_id",
+        "kind",
+        "time",
+        "org_id",
+        "scan_id",
+        "finding_id",
+        "task_id",
+        "severity",
+        "action",
+        "from",
+        "to",
+        "scanner",
+        "target_kind",
+        "finding_kind",
+    ];
+
     /// Masks and truncates `body` in place.
     pub fn apply(&self, body: &mut Value) {
         for path in &self.mask {
@@ -584,7 +606,13 @@ impl Redaction {
             mask_path(body, &parts);
         }
         if self.truncate > 0 {
-            truncate_strings(body, self.truncate);
+            match body {
+                Value::Object(map) => map
+                    .iter_mut()
+                    .filter(|(k, _)| !Self::KEPT_WHOLE.contains(&k.as_str()))
+                    .for_each(|(_, v)| truncate_strings(v, self.truncate)),
+                other => truncate_strings(other, self.truncate),
+            }
         }
     }
 }
@@ -688,6 +716,7 @@ mod tests {
             "location": {"path": "home/alice/secret.txt", "line": 3},
             "data": {"authors": [{"email": "a@x"}, {"email": "b@x"}]},
             "title": "abcdefghij",
+            "kind": "scan_result",
             "secret": {"preview": "AKI…LE", "sha256": "00"},
         });
         Redaction {
@@ -707,6 +736,7 @@ mod tests {
                 "location": {"path": "****"},
                 "data": {"authors": [{"email": "****"}, {"email": "****"}]},
                 "title": "abcd…",
+                "kind": "scan_result",
             })
         );
     }

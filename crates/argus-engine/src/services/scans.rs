@@ -302,6 +302,17 @@ impl Scans<'_> {
                 source_scan_id,
             })
             .await?;
+        // The store appended the `created` event in the insert's transaction; live streams and
+        // sinks hear of it now rather than with the scan's next event.
+        match self
+            .engine
+            .store()
+            .events_after(&who.org, Some(scan.id), 0, 1)
+            .await
+        {
+            Ok(events) => self.engine.publish(&events),
+            Err(e) => tracing::debug!(scan = %scan.id, error = %e, "reading the created event"),
+        }
         if req.start {
             return self.start(who, scan.id).await;
         }
