@@ -10,7 +10,9 @@
 //! - two API processes: an SSE client on one sees the findings that workers attached to the
 //!   other produce (cross-process event bus);
 //! - SIGTERM on a worker with tasks running past its shutdown grace: it stops claiming, exits
-//!   cleanly, and hands the unfinished tasks back unacknowledged; another worker runs them.
+//!   cleanly, and hands the unfinished tasks back unacknowledged; another worker runs them;
+//! - a sink configured on every process is forwarded by one at a time, and by another after
+//!   the forwarding process is SIGKILLed.
 //!
 //! Each test gets its own database and its own queue names. Needs `ARGUS_TEST_POSTGRES_URL` and
 //! `ARGUS_TEST_AMQP_URL` (skips without them, fails without them under `CI=true`).
@@ -644,4 +646,121 @@ async fn a_rate_limit_holds_across_two_worker_processes() {
     }
     drop(workers);
     drop(api);
+}
+
+/// One sink configured on four processes (two API replicas, two workers): exactly one
+/// forwards at a time (the sink's lease), so without failures every event arrives once; when
+/// the forwarding process is SIGKILLed, another takes the lease over and nothing is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_process_forwards_each_sink_and_another_takes_over_after_a_kill() {
+    use argus_sinks::testkit::hec::HecReceiver;
+    use std::collections::HashSet;
+    let Some(stack) = Stack::new() else { return };
+    let hec = HecReceiver::start("dist-hec-token").await.unwrap();
+    let mut env = stack.env(&stack.pg_url, &stack.amqp_url);
+    env.extend(
+        [
+            ("DIST_HEC_TOKEN", "dist-hec-token".to_string()),
+            ("ARGUS_SINKS__SPLUNK__TYPE", "splunk_hec".into()),
+            ("ARGUS_SINKS__SPLUNK__URL", hec.url()),
+            ("ARGUS_SINKS__SPLUNK__TOKEN_ENV", "DIST_HEC_TOKEN".into()),
+            ("ARGUS_SINKS__SPLUNK__START", "beginning".into()),
+            ("ARGUS_SINKS__SPLUNK__EVENTS", "[\"scan_result\"]".into()),
+            ("ARGUS_SINKS__SPLUNK__BATCH_TIMEOUT_MS", "50".into()),
+        ]
+        .map(|(k, v)| (k.to_string(), v)),
+    );
+    let mut procs: Vec<Option<Proc>> = vec![
+        Some(stack.api("api0", &env, 0)),
+        Some(stack.api("api1", &env, 0)),
+        Some(stack.worker("worker0", &env, 4)),
+        Some(stack.worker("worker1", &env, 4)),
+    ];
+    let http = reqwest::Client::new();
+    let received = || -> Vec<String> {
+        hec.events()
+            .iter()
+            .map(|e| e.event["fingerprint"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let holder = |base: String| {
+        let http = http.clone();
+        async move {
+            let sinks: Value = http
+                .get(format!("{base}/sinks"))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            sinks[0]["state"]["holder"].as_str().unwrap().to_owned()
+        }
+    };
+
+    let base = procs[0].as_ref().unwrap().base.clone().unwrap();
+    let first = start_fanout(&http, &base, 300, 0).await;
+    wait_completed(&http, &base, &first).await;
+    let want = all_fingerprints(&http, &base, &first).await;
+    let got = wait_for(
+        Duration::from_secs(60),
+        "the first scan forwarded",
+        || async {
+            let got = received();
+            (got.iter().collect::<HashSet<_>>().len() >= want.len()).then_some(got)
+        },
+    )
+    .await;
+    assert_eq!(
+        got.len(),
+        want.len(),
+        "no event twice: one process forwards"
+    );
+    assert_eq!(got.into_iter().collect::<HashSet<_>>(), want);
+
+    // The holder is `<host>-<pid>` of one of the four processes: SIGKILL it.
+    let was = holder(base.clone()).await;
+    let pid: u32 = was.rsplit('-').next().unwrap().parse().unwrap();
+    let i = procs
+        .iter()
+        .position(|p| p.as_ref().unwrap().child.id() == pid)
+        .unwrap_or_else(|| panic!("holder {was} is none of the processes"));
+    let mut p = procs[i].take().unwrap();
+    p.child.kill().unwrap();
+    p.child.wait().unwrap();
+    // Go on through an API replica that is still there.
+    let base = procs[..2]
+        .iter()
+        .flatten()
+        .next()
+        .unwrap()
+        .base
+        .clone()
+        .unwrap();
+    let second = start_fanout(&http, &base, 200, 0).await;
+    wait_completed(&http, &base, &second).await;
+    let mut want_all = want.clone();
+    want_all.extend(all_fingerprints(&http, &base, &second).await);
+    let got = wait_for(
+        Duration::from_secs(60),
+        "the second scan forwarded",
+        || async {
+            let got = received();
+            (got.iter().collect::<HashSet<_>>().len() >= want_all.len()).then_some(got)
+        },
+    )
+    .await;
+    assert_eq!(got.into_iter().collect::<HashSet<_>>(), want_all);
+    // Saved with the cursor just after the batch went through.
+    wait_for(
+        Duration::from_secs(20),
+        "another process to hold the lease",
+        || {
+            let (base, was) = (base.clone(), was.clone());
+            let holder = &holder;
+            async move { (holder(base).await != was).then_some(()) }
+        },
+    )
+    .await;
+    drop(procs);
 }

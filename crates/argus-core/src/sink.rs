@@ -710,6 +710,102 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn finding(data: Value) -> Finding {
+        serde_json::from_value(json!({
+            "id": "0191c7a0-0000-7000-8000-000000000001",
+            "scan_id": "0191c7a0-0000-7000-8000-000000000002",
+            "org_id": "acme",
+            "task_id": null,
+            "scanner": "yara",
+            "kind": "malware",
+            "severity": "critical",
+            "title": "malicious Eicar in docs/x.com",
+            "description": null,
+            "target": {"kind": "location", "value": "s3://bucket/docs/"},
+            "location": {"path": "docs/x.com"},
+            "fingerprint": "fp",
+            "data": data,
+            "secret": null,
+            "triage": "open",
+            "created_at": "2026-12-07T10:00:00Z",
+            "updated_at": "2026-12-07T10:00:00Z"
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_verdict_result_carries_rule_verdict_and_the_action_taken() {
+        let r = ScanResult::from_finding(&finding(json!({
+            "verdict": "malicious",
+            "engine": "yara",
+            "hits": [{"signature": "Eicar"}, {"signature": "Dropper"}, {"signature": "Eicar"}],
+            "action": {"action": "move", "outcome": "done", "detail": "quarantine/x.com"},
+        })));
+        assert_eq!(r.rule.as_deref(), Some("Dropper,Eicar"));
+        assert_eq!(r.verdict.as_deref(), Some("malicious"));
+        assert_eq!(
+            r.action,
+            Some(ResultAction {
+                name: "move".into(),
+                outcome: "done".into(),
+                detail: Some("quarantine/x.com".into()),
+            })
+        );
+        assert_eq!(r.target_kind, "location");
+        assert_eq!(r.target, "s3://bucket/docs/");
+        assert_eq!(r.location.path.as_deref(), Some("docs/x.com"));
+        // A secret finding names its rule; no verdict, no action.
+        let r = ScanResult::from_finding(&finding(json!({"rule_id": "aws-access-key-id"})));
+        assert_eq!(r.rule.as_deref(), Some("aws-access-key-id"));
+        assert!(r.verdict.is_none() && r.action.is_none());
+    }
+
+    #[test]
+    fn filters_admit_by_kind_severity_scanner_and_org() {
+        let result = SinkEvent {
+            schema: "argus.event".into(),
+            schema_version: SCHEMA_VERSION,
+            event_id: 1,
+            time: Utc::now(),
+            org_id: "acme".into(),
+            scan_id: ScanId::new(),
+            payload: SinkPayload::ScanResult(ScanResult::from_finding(&finding(json!(null)))),
+        };
+        let lifecycle = SinkEvent {
+            payload: SinkPayload::ScanLifecycle(ScanLifecycle {
+                action: LifecycleAction::Completed,
+                from: ScanState::Running,
+                to: ScanState::Completed,
+                reason: None,
+                counters: None,
+            }),
+            ..result.clone()
+        };
+        let all = SinkFilter::default();
+        assert!(all.admits(&result) && all.admits(&lifecycle));
+        let f = SinkFilter {
+            events: vec![SinkEventKind::ScanLifecycle],
+            ..SinkFilter::default()
+        };
+        assert!(!f.admits(&result) && f.admits(&lifecycle));
+        let f = SinkFilter {
+            min_severity: Some(Severity::Critical),
+            scanners: vec!["yara".into()],
+            ..SinkFilter::default()
+        };
+        assert!(f.admits(&result) && f.admits(&lifecycle));
+        let f = SinkFilter {
+            scanners: vec!["secrets".into()],
+            ..SinkFilter::default()
+        };
+        assert!(!f.admits(&result) && f.admits(&lifecycle));
+        let f = SinkFilter {
+            orgs: vec!["globex".into()],
+            ..SinkFilter::default()
+        };
+        assert!(!f.admits(&result) && !f.admits(&lifecycle));
+    }
+
     #[test]
     fn redaction_masks_paths_and_cuts_long_strings() {
         let mut body = json!({

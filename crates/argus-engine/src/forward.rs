@@ -299,22 +299,8 @@ impl Leader {
             if shutdown.is_cancelled() {
                 return Ended::Shutdown;
             }
-            if self.lease_renewed.elapsed() >= LEASE_TTL / 3 {
-                match self
-                    .store
-                    .try_lead(&role(self.name()), &self.holder, LEASE_TTL)
-                    .await
-                {
-                    Ok(true) => self.lease_renewed = Instant::now(),
-                    Ok(false) => return Ended::LostLease,
-                    // Keep going while the lease still runs; give up once it may have expired.
-                    Err(e) => {
-                        tracing::warn!(sink = %self.name(), error = %e, "renewing the sink's lease failed");
-                        if self.lease_renewed.elapsed() >= LEASE_TTL * 2 / 3 {
-                            return Ended::LostLease;
-                        }
-                    }
-                }
+            if self.lease_renewed.elapsed() >= LEASE_TTL / 3 && !self.renew().await {
+                return Ended::LostLease;
             }
             let caught_up = match self.fill().await {
                 Ok(c) => c,
@@ -353,7 +339,29 @@ impl Leader {
                     continue;
                 }
             }
-            self.deliver(shutdown).await;
+            if !self.deliver(shutdown).await {
+                return Ended::LostLease;
+            }
+        }
+    }
+
+    /// Renews the sink's lease; `false` once it is (or may be) another process's.
+    async fn renew(&mut self) -> bool {
+        match self
+            .store
+            .try_lead(&role(self.name()), &self.holder, LEASE_TTL)
+            .await
+        {
+            Ok(true) => {
+                self.lease_renewed = Instant::now();
+                true
+            }
+            Ok(false) => false,
+            // Keep going while the lease still runs; give up once it may have expired.
+            Err(e) => {
+                tracing::warn!(sink = %self.name(), error = %e, "renewing the sink's lease failed");
+                self.lease_renewed.elapsed() < LEASE_TTL * 2 / 3
+            }
         }
     }
 
@@ -440,7 +448,8 @@ impl Leader {
             WhenFull::DropOldest => true,
             WhenFull::Sample => {
                 self.sampled += 1;
-                self.sampled % u64::from(self.settings.sample_rate) == 0
+                self.sampled
+                    .is_multiple_of(u64::from(self.settings.sample_rate))
             }
         };
         if keep {
@@ -448,7 +457,7 @@ impl Leader {
             self.buffer.push_back((out, Instant::now()));
         }
         self.state.dropped += 1;
-        if self.state.dropped == 1 || self.state.dropped % 1_000 == 0 {
+        if self.state.dropped == 1 || self.state.dropped.is_multiple_of(1_000) {
             tracing::warn!(
                 sink = %self.name(),
                 dropped = self.state.dropped,
@@ -470,14 +479,30 @@ impl Leader {
         }
     }
 
-    async fn deliver(&mut self, shutdown: &CancellationToken) {
+    /// Sends one batch and books the outcome; `false` when the lease was lost meanwhile.
+    async fn deliver(&mut self, shutdown: &CancellationToken) -> bool {
         let n = self.buffer.len().min(self.max_batch);
         let batch: Vec<Outgoing> = self.buffer.iter().take(n).map(|(o, _)| o.clone()).collect();
         let timeout = Duration::from_millis(self.settings.send_timeout_ms.max(1));
-        let result = tokio::select! {
-            // A shutdown abandons the batch: it is still before the cursor, so it goes again.
-            _ = shutdown.cancelled() => return,
-            r = tokio::time::timeout(timeout, self.f.spec.sink.send(&batch)) => r,
+        let sink = self.f.spec.sink.clone();
+        // A delivery may outlast the lease (acknowledgements, a slow destination): keep it.
+        let result = {
+            let send = tokio::time::timeout(timeout, sink.send(&batch));
+            tokio::pin!(send);
+            loop {
+                tokio::select! {
+                    // A shutdown abandons the batch: it is still before the cursor, so it goes
+                    // again.
+                    _ = shutdown.cancelled() => return true,
+                    r = &mut send => break r,
+                    _ = tokio::time::sleep(LEASE_TTL / 3) => {
+                        if !self.renew().await {
+                            // Another process forwards now; the batch is its to send.
+                            return false;
+                        }
+                    }
+                }
+            }
         };
         let result = result.unwrap_or_else(|_| {
             Err(SinkError::Retryable(format!(
@@ -521,7 +546,7 @@ impl Leader {
                         // Not written: keep the batch and try it again later.
                         tracing::warn!(sink = %self.name(), error = %err, "writing dead letters failed");
                         self.backoff();
-                        return;
+                        return true;
                     }
                     self.buffer.drain(..n);
                     self.state.dead_lettered += n as u64;
@@ -529,7 +554,7 @@ impl Leader {
                     self.failing = false;
                     self.advance_cursor();
                 } else {
-                    if !self.failing || self.attempts % 10 == 0 {
+                    if !self.failing || self.attempts.is_multiple_of(10) {
                         tracing::warn!(sink = %self.name(), error = %message, attempts = self.attempts, "delivery failed; retrying");
                     }
                     self.failing = true;
@@ -539,6 +564,7 @@ impl Leader {
             }
         }
         self.publish_live();
+        true
     }
 
     /// Exponential backoff with full jitter between half the delay and the delay.
@@ -578,8 +604,10 @@ impl Leader {
         }
     }
 
-    /// Waits until `max` passes, an event is published, or shutdown.
+    /// Waits until `max` passes (at most a third of the lease, so it is renewed in time), an
+    /// event is published, or shutdown.
     async fn idle(&mut self, max: Duration, shutdown: &CancellationToken) -> Wake {
+        let max = max.min(LEASE_TTL / 3);
         let bus = &mut self.bus;
         tokio::select! {
             _ = shutdown.cancelled() => Wake::Shutdown,

@@ -22,6 +22,7 @@ pub mod cloudwatch_logs;
 pub mod encoding;
 pub mod pusher;
 pub mod sentinel;
+pub mod settings;
 pub mod splunk_hec;
 pub mod syslog;
 #[cfg(feature = "testkit")]

@@ -102,13 +102,7 @@ impl Factory for CloudWatchLogsFactory {
 }
 
 fn required(value: Option<String>, key: &str) -> Result<String, BuildError> {
-    match value {
-        Some(v) if !v.trim().is_empty() => Ok(v),
-        _ => Err(BuildError::config(
-            format!("{COMPONENT}.{key}"),
-            "is required",
-        )),
-    }
+    crate::settings::required(value, COMPONENT, key)
 }
 
 /// A CloudWatch Logs stream as a sink.
@@ -157,13 +151,8 @@ impl CloudWatchLogsSink {
             ));
         }
         let env = doors.env();
-        let var = |name: &str, key: &str| {
-            env.var(name).filter(|v| !v.is_empty()).ok_or_else(|| {
-                BuildError::Failed(format!(
-                    "{COMPONENT}: the environment variable {name} ({key}) is not set"
-                ))
-            })
-        };
+        let var =
+            |name: &str, key: &str| crate::settings::secret(env.as_ref(), COMPONENT, key, name);
         let credentials = Credentials {
             access_key_id: var(&config.access_key_id_env, "access_key_id_env")?,
             secret_access_key: Redacted::new(var(

@@ -102,13 +102,7 @@ impl Factory for PusherFactory {
 }
 
 fn required(value: Option<String>, key: &str) -> Result<String, BuildError> {
-    match value {
-        Some(v) if !v.trim().is_empty() => Ok(v),
-        _ => Err(BuildError::config(
-            format!("{COMPONENT}.{key}"),
-            "is required",
-        )),
-    }
+    crate::settings::required(value, COMPONENT, key)
 }
 
 /// A Pusher Channels app as a sink.
@@ -137,15 +131,8 @@ impl PusherSink {
         let app_id = required(config.app_id, "app_id")?;
         let key = required(config.key, "key")?;
         let secret_env = required(config.secret_env, "secret_env")?;
-        let secret = doors
-            .env()
-            .var(&secret_env)
-            .filter(|v| !v.is_empty())
-            .ok_or_else(|| {
-                BuildError::Failed(format!(
-                    "{COMPONENT}: the environment variable {secret_env} (secret_env) is not set"
-                ))
-            })?;
+        let secret =
+            crate::settings::secret(doors.env().as_ref(), COMPONENT, "secret_env", &secret_env)?;
         let base = match (config.url, config.host, config.cluster) {
             (Some(url), _, _) => url,
             (None, Some(host), _) => format!("https://{host}"),

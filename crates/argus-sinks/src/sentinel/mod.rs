@@ -104,13 +104,7 @@ impl Factory for SentinelFactory {
 }
 
 fn required(value: Option<String>, key: &str) -> Result<String, BuildError> {
-    match value {
-        Some(v) if !v.trim().is_empty() => Ok(v),
-        _ => Err(BuildError::config(
-            format!("{COMPONENT}.{key}"),
-            "is required",
-        )),
-    }
+    crate::settings::required(value, COMPONENT, key)
 }
 
 fn http_url(s: &str, key: &str) -> Result<Url, BuildError> {
@@ -164,15 +158,12 @@ impl SentinelSink {
         let tenant = required(config.tenant_id, "tenant_id")?;
         let client_id = required(config.client_id, "client_id")?;
         let secret_env = required(config.client_secret_env, "client_secret_env")?;
-        let client_secret = doors
-            .env()
-            .var(&secret_env)
-            .filter(|v| !v.is_empty())
-            .ok_or_else(|| {
-                BuildError::Failed(format!(
-                    "{COMPONENT}: the environment variable {secret_env} (client_secret_env) is not set"
-                ))
-            })?;
+        let client_secret = crate::settings::secret(
+            doors.env().as_ref(),
+            COMPONENT,
+            "client_secret_env",
+            &secret_env,
+        )?;
 
         let mut upload_url = http_url(&endpoint, "endpoint")?;
         upload_url

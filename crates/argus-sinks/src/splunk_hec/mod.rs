@@ -143,15 +143,7 @@ impl SplunkHecSink {
                 "required: the environment variable holding the HEC token",
             ));
         };
-        let token = doors
-            .env()
-            .var(token_env)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| {
-                BuildError::Failed(format!(
-                    "{SECTION}: the environment variable {token_env} (token_env) is not set"
-                ))
-            })?;
+        let token = crate::settings::secret(doors.env().as_ref(), SECTION, "token_env", token_env)?;
         let mut auth = HeaderValue::from_str(&format!("Splunk {token}")).map_err(|_| {
             BuildError::Failed(format!(
                 "{SECTION}: the value of {token_env} is not usable in an HTTP header"

@@ -136,15 +136,8 @@ impl WebhookSink {
                 ))
             }
             Some(name) => {
-                let value = doors
-                    .env()
-                    .var(name)
-                    .filter(|v| !v.is_empty())
-                    .ok_or_else(|| {
-                        BuildError::Failed(format!(
-                            "{SECTION}: the environment variable {name} (secret_env) is not set"
-                        ))
-                    })?;
+                let value =
+                    crate::settings::secret(doors.env().as_ref(), SECTION, "secret_env", name)?;
                 Some(Redacted::new(value.into_bytes()))
             }
         };
