@@ -441,8 +441,15 @@ async fn last_event_id_resume_misses_nothing() {
         "old event replayed: {first:?}"
     );
     assert_eq!(first.data["scan_id"], next["id"]);
-    // The stream was subscribed before its response arrived: nothing of the new scan is missed.
-    assert_eq!(state_to(&first), Some("queued"), "{first:?}");
+    // The stream was subscribed before its response arrived: nothing of the new scan is missed,
+    // from its creation on.
+    assert_eq!(state_to(&first), Some("created"), "{first:?}");
+    let second = tokio::time::timeout(LONG, live.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(second.data["scan_id"], next["id"]);
+    assert_eq!(state_to(&second), Some("queued"), "{second:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
