@@ -69,6 +69,10 @@ ARGUS_SERVER__DATA_DIR="$WORK/data" \
 ARGUS_SCANNERS__NOOP__ENABLED=true \
 ARGUS_TOOLS__DIR="$PWD/crates/argus-api/tests/fixtures/tools" \
 ARGUS_SCAN__MAX_TASKS=1000 \
+ARGUS_SINKS__SEED__TYPE=webhook \
+ARGUS_SINKS__SEED__URL=http://127.0.0.1:9/hook \
+ARGUS_SINKS__SEED__START=beginning \
+ARGUS_SINKS__SEED__MAX_ATTEMPTS=1 \
 ARGUS_LOG__LEVEL=warn \
   "$ARGUS_BIN" serve >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
