@@ -411,13 +411,14 @@ pub async fn run(args: SinksArgs) -> anyhow::Result<()> {
     let total_findings = (args.events / 100).max(1) * 100;
 
     // 1. Events/s, Argus then the peer, per destination, `repeat` times.
-    let mut argus_rates: Vec<(&str, Vec<f64>)> = vec![("syslog", vec![]), ("splunk_hec", vec![])];
-    let mut peer_rates: Vec<(&str, Vec<f64>)> = vec![("syslog", vec![]), ("splunk_hec", vec![])];
+    // HEC first: its receiver keeps the first run's events for the peer's input.
+    let mut argus_rates: Vec<(&str, Vec<f64>)> = vec![("splunk_hec", vec![]), ("syslog", vec![])];
+    let mut peer_rates: Vec<(&str, Vec<f64>)> = vec![("splunk_hec", vec![]), ("syslog", vec![])];
     let capture = tempfile::NamedTempFile::new()?;
     for round in 0..args.repeat.max(1) {
         for (i, (kind, port, counter)) in [
-            ("syslog", syslog_port, syslog.clone()),
             ("splunk_hec", hec_port, hec.clone()),
+            ("syslog", syslog_port, syslog.clone()),
         ]
         .into_iter()
         .enumerate()
