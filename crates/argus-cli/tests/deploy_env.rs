@@ -493,7 +493,10 @@ fn local_auth_exposed(
             // Set without a literal value (templated, `${…}`): whatever it is, it is not the
             // default; treat it as unknown and judge the other setting.
             Some(None) => "?".to_owned(),
-            None => image.get(key).cloned().unwrap_or_else(|| default.to_owned()),
+            None => image
+                .get(key)
+                .cloned()
+                .unwrap_or_else(|| default.to_owned()),
         }
     };
     let mode = effective("ARGUS_AUTH__MODE", "local");
@@ -565,12 +568,7 @@ fn no_deployment_runs_local_auth_on_a_public_bind() {
         ])
     )
     .is_none());
-    assert!(local_auth_exposed(
-        "t",
-        &none,
-        &set(&[("ARGUS_SERVER__BIND", "[::]:8080")])
-    )
-    .is_some());
+    assert!(local_auth_exposed("t", &none, &set(&[("ARGUS_SERVER__BIND", "[::]:8080")])).is_some());
     assert!(local_auth_exposed("t", &image, &set(&[("ARGUS_AUTH__MODE", "apikey")])).is_none());
     let compose = "services:\n  api:\n    build: .\n    environment:\n      ARGUS_AUTH__MODE: local\n      ARGUS_SERVER__BIND: 0.0.0.0:8080\n";
     let svc = compose_service_envs(compose);

@@ -237,7 +237,11 @@ async fn queue_enqueue_claim_ack_over_amqps_with_a_private_ca() {
     while got.len() < tasks.len() {
         let batch = fx
             .queue
-            .claim(tasks.len(), Duration::from_secs(30), Duration::from_secs(10))
+            .claim(
+                tasks.len(),
+                Duration::from_secs(30),
+                Duration::from_secs(10),
+            )
             .await
             .unwrap();
         assert!(!batch.is_empty(), "nothing delivered through the TLS proxy");
@@ -350,11 +354,20 @@ async fn wrong_ca_missing_ca_and_wrong_host_name_are_refused() {
     with_pw.set_password(Some("hunter2")).unwrap();
     let with_pw = with_pw.to_string();
 
-    let wrong = tls_url(&with_pw, "localhost", proxy.port, &[("cacertfile", &wrong_ca)]);
+    let wrong = tls_url(
+        &with_pw,
+        "localhost",
+        proxy.port,
+        &[("cacertfile", &wrong_ca)],
+    );
     let shown = both_refused(&wrong).await;
     eprintln!("wrong CA: {shown}");
     assert!(shown.contains("certificate"), "{shown}");
     assert!(shown.contains("UnknownIssuer"), "{shown}");
+    assert!(
+        shown.contains("cacertfile"),
+        "the error says where CAs come from: {shown}"
+    );
     assert!(!shown.contains("hunter2"), "{shown}");
     assert!(shown.contains("argus:****@localhost"), "{shown}");
 
@@ -364,7 +377,12 @@ async fn wrong_ca_missing_ca_and_wrong_host_name_are_refused() {
     assert!(shown.contains("UnknownIssuer"), "{shown}");
 
     // Right CA, but the certificate names `localhost`, not 127.0.0.1.
-    let ip = tls_url(&with_pw, "127.0.0.1", proxy.port, &[("cacertfile", &good_ca)]);
+    let ip = tls_url(
+        &with_pw,
+        "127.0.0.1",
+        proxy.port,
+        &[("cacertfile", &good_ca)],
+    );
     let shown = both_refused(&ip).await;
     eprintln!("wrong host: {shown}");
     assert!(shown.contains("not valid for name"), "{shown}");
@@ -397,7 +415,9 @@ async fn bad_tls_parameters_fail_at_start_up() {
     plain
         .query_pairs_mut()
         .append_pair("cacertfile", ca.to_str().unwrap());
-    let err = AmqpQueue::connect(plain.as_str(), opts()).await.unwrap_err();
+    let err = AmqpQueue::connect(plain.as_str(), opts())
+        .await
+        .unwrap_err();
     assert!(matches!(err, CoreError::Invalid { .. }), "{err}");
     assert!(err.to_string().contains("amqps://"), "{err}");
 }
@@ -433,4 +453,5 @@ async fn client_certificates_from_certfile_and_keyfile() {
     let shown = both_refused(&without).await;
     eprintln!("no client certificate: {shown}");
     assert!(shown.contains("CertificateRequired"), "{shown}");
+    assert!(shown.contains("certfile and keyfile"), "{shown}");
 }

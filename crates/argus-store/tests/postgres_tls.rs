@@ -4,9 +4,9 @@
 //! that admits TCP clients over TLS only (`hostssl`), so every connection that succeeds is
 //! encrypted. Checked: `verify-full` with the CA connects (and migrates the whole schema); with
 //! a wrong CA, with no CA (system store only) or under a host name the certificate does not
-//! name it fails; `verify-ca` ignores the name; `require` encrypts without a CA but verifies
-//! when one is given (as libpq); `disable` is refused by the server; bad file parameters fail
-//! before any connection, naming the file.
+//! name it fails; `verify-ca` checks the chain (and, through a sqlx bug, the name too);
+//! `require` encrypts without a CA but verifies when one is given (as libpq); `disable` is
+//! refused by the server; bad file parameters fail before any connection, naming the file.
 //!
 //! Needs PostgreSQL's server binaries: `ARGUS_TEST_PG_BIN` names their folder (Debian:
 //! `/usr/lib/postgresql/<version>/bin`). Without it the test prints why and passes; under
@@ -64,15 +64,18 @@ fn is_root() -> bool {
         .unwrap_or(false)
 }
 
-/// `program args…`, as the `postgres` user when running as root.
+/// `program`, as the `postgres` user when running as root, in the system's temporary folder
+/// (the `postgres` user may not be allowed into the test's working directory).
 fn server_cmd(root: bool, program: &Path) -> Command {
-    if root {
+    let mut c = if root {
         let mut c = Command::new("runuser");
         c.args(["-u", "postgres", "--"]).arg(program);
         c
     } else {
         Command::new(program)
-    }
+    };
+    c.current_dir(std::env::temp_dir());
+    c
 }
 
 fn run(mut c: Command, what: &str) {
@@ -113,10 +116,15 @@ impl TempPg {
         }
         let data = dir.path().join("data");
         let mut initdb = server_cmd(root, &bin.join("initdb"));
-        initdb
-            .arg("-D")
-            .arg(&data)
-            .args(["-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync"]);
+        initdb.arg("-D").arg(&data).args([
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        ]);
         run(initdb, "initdb");
 
         // TCP only over TLS; local (socket) connections stay open for pg_ctl.
@@ -258,7 +266,10 @@ async fn postgres_over_tls_with_a_private_ca() {
     let wrong_ca = wrong_ca.display();
 
     // verify-full with the CA: connects, encrypted, and the whole schema migrates over it.
-    let full = pg.url("localhost", &format!("sslmode=verify-full&sslrootcert={ca}"));
+    let full = pg.url(
+        "localhost",
+        &format!("sslmode=verify-full&sslrootcert={ca}"),
+    );
     let store = PgStore::connect(&full, opts(true)).await.unwrap();
     let ssl: bool = sqlx::query_scalar("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
         .fetch_one(store.pool())
@@ -284,26 +295,48 @@ async fn postgres_over_tls_with_a_private_ca() {
     .await;
     assert!(shown.contains("UnknownIssuer"), "{shown}");
 
-    // The right CA under a name the certificate does not carry: verify-full refuses,
-    // verify-ca (chain only) accepts.
+    // The right CA under a name the certificate does not carry: verify-full refuses.
     let shown = refused(
-        &pg.url("127.0.0.1", &format!("sslmode=verify-full&sslrootcert={ca}")),
+        &pg.url(
+            "127.0.0.1",
+            &format!("sslmode=verify-full&sslrootcert={ca}"),
+        ),
         "verify-full under the wrong host name",
     )
     .await;
     assert!(shown.contains("not valid for name"), "{shown}");
+
+    // verify-ca checks the chain: the right CA connects, a wrong one is refused.
     assert!(
-        connect_ssl(&pg.url("127.0.0.1", &format!("sslmode=verify-ca&sslrootcert={ca}")))
+        connect_ssl(&pg.url("localhost", &format!("sslmode=verify-ca&sslrootcert={ca}")))
             .await
             .unwrap()
     );
+    refused(
+        &pg.url(
+            "localhost",
+            &format!("sslmode=verify-ca&sslrootcert={wrong_ca}"),
+        ),
+        "verify-ca with a wrong CA",
+    )
+    .await;
+    // libpq's verify-ca ignores the host name; sqlx 0.8.6 with rustls >= 0.23.24 does not
+    // (sqlx issue 3793: its no-hostname verifier misses rustls' newer error variant), so
+    // verify-ca currently fails closed like verify-full. Pinned here so that a sqlx upgrade that
+    // fixes it is noticed (then flip this and the note in docs/config.md).
+    let shown = refused(
+        &pg.url("127.0.0.1", &format!("sslmode=verify-ca&sslrootcert={ca}")),
+        "verify-ca under the wrong host name (sqlx#3793)",
+    )
+    .await;
+    assert!(shown.contains("not valid for name"), "{shown}");
 
     // require: encrypted without any CA; with sslrootcert it verifies the chain (libpq's rule).
     assert!(connect_ssl(&pg.url("127.0.0.1", "sslmode=require"))
         .await
         .unwrap());
     assert!(
-        connect_ssl(&pg.url("127.0.0.1", &format!("sslmode=require&sslrootcert={ca}")))
+        connect_ssl(&pg.url("localhost", &format!("sslmode=require&sslrootcert={ca}")))
             .await
             .unwrap()
     );

@@ -198,7 +198,21 @@ impl<S: Send + Sync + 'static> Conn<S> {
                 conn,
                 session,
             })),
-            Ok(Err(e)) => Err(unavailable(format!("{}: {e}", self.masked))),
+            Ok(Err(e)) => {
+                let text = e.to_string();
+                // rustls names the defect (UnknownIssuer, not valid for name …); say where the
+                // trusted CAs come from so the fix is obvious.
+                let tls = self.masked.starts_with("amqps:");
+                let hint = if tls && text.contains("CertificateRequired") {
+                    " (amqps: the broker wants a client certificate: certfile and keyfile)"
+                } else if tls && text.contains("certificate") {
+                    " (amqps: the broker's certificate must chain to the system CA store or to the \
+                     URL's cacertfile, and name the URL's host)"
+                } else {
+                    ""
+                };
+                Err(unavailable(format!("{}: {text}{hint}", self.masked)))
+            }
             Err(_) => Err(unavailable(format!(
                 "{}: no connection within {:?}",
                 self.masked, self.connect_timeout

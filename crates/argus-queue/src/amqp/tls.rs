@@ -68,9 +68,11 @@ pub(crate) fn tls_config(url: &str, scheme: &AMQPScheme) -> Result<Redacted<Owne
             let pem = read(CA, path)?;
             let certs = certificates(CA, path, &pem)?;
             tracing::debug!(file = %path, certificates = certs, "trusting extra CA certificates for the broker");
-            Some(String::from_utf8(pem).map_err(|_| {
-                invalid(format!("{CA} {path}: not a PEM file (not UTF-8 text)"))
-            })?)
+            Some(
+                String::from_utf8(pem).map_err(|_| {
+                    invalid(format!("{CA} {path}: not a PEM file (not UTF-8 text)"))
+                })?,
+            )
         }
         None => None,
     };
@@ -141,17 +143,23 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let missing = dir.path().join("nope.pem");
         let url = format!("amqps://h/%2f?cacertfile={}", missing.display());
-        let e = tls_config(&url, &AMQPScheme::AMQPS).unwrap_err().to_string();
+        let e = tls_config(&url, &AMQPScheme::AMQPS)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("cacertfile") && e.contains("nope.pem"), "{e}");
 
         let junk = dir.path().join("junk.pem");
         std::fs::write(&junk, "hello").unwrap();
         let url = format!("amqps://h/%2f?cacertfile={}", junk.display());
-        let e = tls_config(&url, &AMQPScheme::AMQPS).unwrap_err().to_string();
+        let e = tls_config(&url, &AMQPScheme::AMQPS)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("no PEM certificate"), "{e}");
 
         let url = format!("amqps://h/%2f?certfile={}", junk.display());
-        let e = tls_config(&url, &AMQPScheme::AMQPS).unwrap_err().to_string();
+        let e = tls_config(&url, &AMQPScheme::AMQPS)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("needs keyfile"), "{e}");
     }
 
