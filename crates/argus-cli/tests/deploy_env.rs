@@ -10,6 +10,10 @@
 //!
 //! A typo in a deployment file thus fails here instead of being silently ignored in production.
 //! The checker itself is shown to catch deliberately bogus names.
+//!
+//! Second check: no deployment runs auth mode `local` (no authentication) on a non-loopback
+//! bind. Each Argus container's effective settings are the image's `ENV` (Dockerfile) overlaid
+//! with what the file sets, falling back to the binary's defaults (`local`, `127.0.0.1:8080`).
 #![allow(clippy::disallowed_methods, clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
@@ -415,4 +419,164 @@ services:
         "env:\n  - name: ARGUS_QUEUE__NAMES\n    value: {{ .Values.x }}\n  - name: http\n",
     );
     assert_eq!(problems(&tpl).len(), 1);
+}
+
+/// The Dockerfile's `ENV` settings (continuation lines joined; `K=V` pairs only).
+fn dockerfile_env(text: &str) -> BTreeMap<String, String> {
+    let joined = text.replace("\\\n", " ");
+    let mut out = BTreeMap::new();
+    for line in joined.lines() {
+        let Some(rest) = line.trim().strip_prefix("ENV ") else {
+            continue;
+        };
+        for pair in rest.split_whitespace() {
+            if let Some((k, v)) = pair.split_once('=') {
+                out.insert(k.to_owned(), v.trim_matches('"').to_owned());
+            }
+        }
+    }
+    out
+}
+
+/// Each Argus service of a compose file with the variables it sets (the last setting wins).
+fn compose_service_envs(text: &str) -> Vec<(String, BTreeMap<String, Option<String>>)> {
+    let doc = load_yaml(text, "docker-compose.yml");
+    let mut out = Vec::new();
+    for (name, svc) in doc["services"].as_hash().expect("services") {
+        let name = name.as_str().unwrap_or("?").to_owned();
+        let image = get(svc, "image").and_then(Yaml::as_str).unwrap_or("");
+        let is_argus = get(svc, "build").is_some()
+            || image == "argus"
+            || image.starts_with("argus:")
+            || image.ends_with("/argus")
+            || image.contains("/argus:");
+        if !is_argus {
+            continue;
+        }
+        let mut vars = Vars::new();
+        if let Some(env) = get(svc, "environment") {
+            environment(&mut vars, env, &name);
+        }
+        let env = vars
+            .into_iter()
+            .map(|(k, v)| (k, v.into_iter().last().and_then(|(_, v)| v)))
+            .collect();
+        out.push((name, env));
+    }
+    out
+}
+
+/// Whether a bind address only accepts local connections (`127.0.0.0/8`, `::1`, `localhost`).
+fn loopback_bind(bind: &str) -> bool {
+    let host = match bind.rsplit_once(':') {
+        Some((h, _port)) => h,
+        None => bind,
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host == "localhost"
+        || host == "::1"
+        || host
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// A problem when `settings` (file over image over binary defaults) run `local` auth on a
+/// non-loopback bind.
+fn local_auth_exposed(
+    what: &str,
+    image: &BTreeMap<String, String>,
+    settings: &BTreeMap<String, Option<String>>,
+) -> Option<String> {
+    let effective = |key: &str, default: &str| -> String {
+        match settings.get(key) {
+            Some(Some(v)) => v.clone(),
+            // Set without a literal value (templated, `${…}`): whatever it is, it is not the
+            // default; treat it as unknown and judge the other setting.
+            Some(None) => "?".to_owned(),
+            None => image
+                .get(key)
+                .cloned()
+                .unwrap_or_else(|| default.to_owned()),
+        }
+    };
+    let mode = effective("ARGUS_AUTH__MODE", "local");
+    let bind = effective("ARGUS_SERVER__BIND", "127.0.0.1:8080");
+    let bind = if bind.contains("${") || bind.contains("{{") || bind == "?" {
+        // Unknown: assume the worst.
+        "0.0.0.0:8080".to_owned()
+    } else {
+        bind
+    };
+    (mode.trim() == "local" && !loopback_bind(bind.trim())).then(|| {
+        format!("{what}: auth mode `local` (no authentication) on the non-loopback bind {bind}")
+    })
+}
+
+#[test]
+fn no_deployment_runs_local_auth_on_a_public_bind() {
+    let image = dockerfile_env(&read("Dockerfile"));
+    assert_eq!(
+        image.get("ARGUS_SERVER__BIND").map(String::as_str),
+        Some("0.0.0.0:8080"),
+        "the image's ENV was not found: {image:?}"
+    );
+    let mut found = Vec::new();
+    let services = compose_service_envs(&read("docker-compose.yml"));
+    assert!(services.iter().any(|(n, _)| n == "api"), "{services:?}");
+    for (name, env) in &services {
+        found.extend(local_auth_exposed(
+            &format!("docker-compose.yml services.{name}"),
+            &image,
+            env,
+        ));
+    }
+    // Helm: the ConfigMap (values `config`) reaches every container; literal template `env:`
+    // entries come on top.
+    let values = load_yaml(&read("deploy/helm/argus/values.yaml"), "values.yaml");
+    let mut chart: BTreeMap<String, Option<String>> = values["config"]
+        .as_hash()
+        .expect("values.yaml has config")
+        .iter()
+        .map(|(k, v)| (k.as_str().unwrap_or("?").to_owned(), scalar(v)))
+        .collect();
+    for (k, places) in chart_template_vars() {
+        if let Some((_, v)) = places.into_iter().last() {
+            chart.insert(k, v);
+        }
+    }
+    assert!(chart.contains_key("ARGUS_AUTH__MODE"), "{chart:?}");
+    found.extend(local_auth_exposed("deploy/helm/argus", &image, &chart));
+    assert!(found.is_empty(), "{}", found.join("\n"));
+
+    // The detector itself: flags `local` (explicit or by default) on 0.0.0.0, not otherwise.
+    let set = |pairs: &[(&str, &str)]| -> BTreeMap<String, Option<String>> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), Some((*v).to_owned())))
+            .collect()
+    };
+    let none = BTreeMap::new();
+    assert!(local_auth_exposed("t", &image, &set(&[])).is_some());
+    assert!(local_auth_exposed("t", &image, &set(&[("ARGUS_AUTH__MODE", "local")])).is_some());
+    assert!(local_auth_exposed("t", &none, &set(&[])).is_none());
+    assert!(local_auth_exposed(
+        "t",
+        &image,
+        &set(&[
+            ("ARGUS_AUTH__MODE", "local"),
+            ("ARGUS_SERVER__BIND", "127.0.0.1:8080")
+        ])
+    )
+    .is_none());
+    assert!(local_auth_exposed("t", &none, &set(&[("ARGUS_SERVER__BIND", "[::]:8080")])).is_some());
+    assert!(local_auth_exposed("t", &image, &set(&[("ARGUS_AUTH__MODE", "apikey")])).is_none());
+    let compose = "services:\n  api:\n    build: .\n    environment:\n      ARGUS_AUTH__MODE: local\n      ARGUS_SERVER__BIND: 0.0.0.0:8080\n";
+    let svc = compose_service_envs(compose);
+    assert!(local_auth_exposed("t", &none, &svc[0].1).is_some());
+    for bind in ["127.0.0.1:80", "[::1]:80", "localhost:80", "127.1.2.3:9"] {
+        assert!(loopback_bind(bind), "{bind}");
+    }
+    for bind in ["0.0.0.0:80", "[::]:80", "10.0.0.1:80", "example.org:80"] {
+        assert!(!loopback_bind(bind), "{bind}");
+    }
 }

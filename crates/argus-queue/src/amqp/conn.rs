@@ -14,6 +14,8 @@
 //!   manager then publishes `None`, calls [`Setup::lost`] exactly once for that generation, closes
 //!   the old connection (so the broker re-queues what it had delivered on it) and reconnects.
 //! - The broker URL is only ever shown masked.
+//! - An `amqps://` URL's TLS settings (see [`super::tls`]) are read once, in [`Conn::new`], and
+//!   used for every connection of the manager.
 
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -24,6 +26,7 @@ use argus_core::redacted::Redacted;
 use argus_core::{CoreError, Result};
 use async_trait::async_trait;
 use futures::StreamExt;
+use lapin::tcp::OwnedTLSConfig;
 use lapin::uri::AMQPUri;
 use lapin::{Connection, ConnectionProperties};
 use tokio::sync::{watch, Notify};
@@ -71,6 +74,7 @@ pub(crate) trait Setup: Send + Sync + 'static {
 /// Keeps one connection to the broker alive.
 pub(crate) struct Conn<S> {
     uri: Redacted<AMQPUri>,
+    tls: Redacted<OwnedTLSConfig>,
     masked: String,
     name: String,
     connect_timeout: Duration,
@@ -88,6 +92,7 @@ impl<S: Send + Sync + 'static> Conn<S> {
             // The parser's message describes the defect, not the URL, but keep it short anyway.
             CoreError::invalid("/amqp_url", format!("{masked}: {e}"))
         })?;
+        let tls = super::tls::tls_config(url, &uri.scheme)?;
         if uri.query.heartbeat.is_none() {
             uri.query.heartbeat = Some(DEFAULT_HEARTBEAT_SECS);
         }
@@ -98,6 +103,7 @@ impl<S: Send + Sync + 'static> Conn<S> {
         let (live, _) = watch::channel(None);
         Ok(Conn {
             uri: Redacted::new(uri),
+            tls,
             masked,
             name: name.to_owned(),
             connect_timeout,
@@ -167,7 +173,13 @@ impl<S: Send + Sync + 'static> Conn<S> {
         let attempt = async {
             let props =
                 ConnectionProperties::default().with_connection_name(self.name.clone().into());
-            let conn = Connection::connect_uri(self.uri.expose().clone(), props).await?;
+            let conn = Connection::connect_uri_with_config(
+                self.uri.expose().clone(),
+                props,
+                self.tls.expose().clone(),
+                lapin::runtime::default_runtime()?,
+            )
+            .await?;
             match setup.setup(&conn, generation).await {
                 Ok(session) => Ok((conn, session)),
                 Err(e) => {
@@ -186,7 +198,21 @@ impl<S: Send + Sync + 'static> Conn<S> {
                 conn,
                 session,
             })),
-            Ok(Err(e)) => Err(unavailable(format!("{}: {e}", self.masked))),
+            Ok(Err(e)) => {
+                let text = e.to_string();
+                // rustls names the defect (UnknownIssuer, not valid for name …); say where the
+                // trusted CAs come from so the fix is obvious.
+                let tls = self.masked.starts_with("amqps:");
+                let hint = if tls && text.contains("CertificateRequired") {
+                    " (amqps: the broker wants a client certificate: certfile and keyfile)"
+                } else if tls && text.contains("certificate") {
+                    " (amqps: the broker's certificate must chain to the system CA store or to the \
+                     URL's cacertfile, and name the URL's host)"
+                } else {
+                    ""
+                };
+                Err(unavailable(format!("{}: {text}{hint}", self.masked)))
+            }
             Err(_) => Err(unavailable(format!(
                 "{}: no connection within {:?}",
                 self.masked, self.connect_timeout

@@ -11,6 +11,11 @@
 //! they are kept in a [`Redacted`](argus_core::redacted::Redacted) and only ever logged masked
 //! (`amqp://user:****@host:port/vhost`).
 //!
+//! # TLS
+//! `amqps://` URLs connect over TLS (rustls; the broker's certificate and host name are always
+//! verified). `cacertfile=PATH` in the URL's query adds a CA to trust (a private CA or a
+//! self-signed broker), `certfile=PATH&keyfile=PATH` presents a client certificate; see [`tls`].
+//!
 //! # Queue topology (`opts.queue`, default `argus.tasks`)
 //! - `<queue>`: durable classic queue with `x-max-priority = 10`; messages are persistent
 //!   (delivery mode 2) with priority [`Priority::rank`](argus_core::scan::Priority::rank)
@@ -110,6 +115,7 @@
 mod bus;
 mod conn;
 mod queue;
+mod tls;
 
 pub use bus::AmqpEventBus;
 pub use queue::{AmqpOptions, AmqpQueue};

@@ -7,6 +7,10 @@
 //! schema. The URL and the connect options are never logged or put into error messages, so
 //! credentials in them stay out of logs.
 //!
+//! TLS: libpq's `sslmode` (`require`, `verify-ca`, `verify-full`, …), `sslrootcert`, `sslcert`
+//! and `sslkey` in the URL, carried out by sqlx over rustls; see [`tls`] for the checks made at
+//! start-up and where the behaviour follows libpq rather than sqlx.
+//!
 //! Invariants kept by this module:
 //! - Every error leaves as a [`CoreError`]: unreachable server, broken connections, pool
 //!   exhaustion, deadlocks and serialisation failures are `Unavailable` (retry later, HTTP 503);
@@ -30,6 +34,7 @@ mod scans;
 mod sinks;
 mod store;
 mod templates;
+mod tls;
 mod verdicts;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -107,6 +112,7 @@ impl PgStore {
         if connect.get_application_name().is_none() {
             connect = connect.application_name("argus");
         }
+        let connect = tls::check(url, connect)?;
         let pool = PgPoolOptions::new()
             .max_connections(opts.max_connections.max(1))
             .min_connections(0)

@@ -35,12 +35,18 @@ app.kubernetes.io/instance: {{ .Release.Name }}
     name: {{ include "argus.secretName" . }}
 {{- end -}}
 
-{{/* Writable folders (the root file system is read-only): work folders and /tmp. */}}
+{{/* Writable folders (the root file system is read-only): work folders and /tmp; and the
+     backends' TLS files when backendTls.secretName is set. */}}
 {{- define "argus.dataVolume" -}}
 - name: data
   emptyDir: {}
 - name: tmp
   emptyDir: {}
+{{- with .Values.backendTls.secretName }}
+- name: backend-tls
+  secret:
+    secretName: {{ . }}
+{{- end }}
 {{- end -}}
 
 {{- define "argus.dataMounts" -}}
@@ -48,4 +54,9 @@ app.kubernetes.io/instance: {{ .Release.Name }}
   mountPath: /var/lib/argus
 - name: tmp
   mountPath: /tmp
+{{- if .Values.backendTls.secretName }}
+- name: backend-tls
+  mountPath: {{ .Values.backendTls.mountPath }}
+  readOnly: true
+{{- end }}
 {{- end -}}
