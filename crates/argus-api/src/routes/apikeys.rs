@@ -22,12 +22,14 @@ use crate::AppState;
 pub(crate) struct CreateApiKeyRequest {
     /// What the key may do in the caller's organisation.
     pub role: Role,
-    /// A label for people (at most 100 characters).
+    /// A label for people (at most 100 characters, no control characters).
     #[serde(default)]
+    #[schema(max_length = 100, pattern = "^[^\\u0000-\\u001F\\u007F]*$")]
     pub name: String,
     /// When it stops working, as a duration from now (`30d`, `12h`, `2w`); no expiry when
     /// both this and `expires_at` are absent.
     #[serde(default)]
+    #[schema(pattern = "^[1-9][0-9]{0,4}[smhdw]$")]
     pub expires_in: Option<String>,
     /// When it stops working (RFC 3339), instead of `expires_in`.
     #[serde(default)]

@@ -142,7 +142,8 @@ fn verify_hash(key: &str, phc: &str) -> bool {
 }
 
 fn check_name(name: &str) -> Result<()> {
-    if name.len() > 100 || name.chars().any(char::is_control) {
+    // As the API documents it: 100 characters, none below U+0020 nor U+007F.
+    if name.chars().count() > 100 || name.chars().any(|c| c < ' ' || c == '\u{7f}') {
         return Err(CoreError::invalid(
             "/name",
             "a key name is at most 100 characters without control characters",
@@ -269,7 +270,8 @@ fn shown_form(mut key: ApiKey) -> ApiKey {
     key
 }
 
-/// Parses a duration such as `30d`, `12h`, `90m` or `3600s` (for `--expires`).
+/// Parses a duration such as `30d`, `12h`, `90m`, `2w` or `3600s` (for `--expires`): one to
+/// five digits, no leading zero, and a unit (`^[1-9][0-9]{0,4}[smhdw]$`, as the API documents).
 pub fn parse_ttl(s: &str) -> Result<chrono::Duration> {
     let s = s.trim();
     let bad = || {
@@ -280,10 +282,10 @@ pub fn parse_ttl(s: &str) -> Result<chrono::Duration> {
     };
     let split = s.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
     let (n, unit) = s.split_at(split);
-    let n: i64 = n.parse().map_err(|_| bad())?;
-    if n <= 0 || n > 36_500 * 86_400 {
+    if n.is_empty() || n.len() > 5 || n.starts_with('0') {
         return Err(bad());
     }
+    let n: i64 = n.parse().map_err(|_| bad())?;
     let d = match unit {
         "d" => chrono::Duration::try_days(n),
         "h" => chrono::Duration::try_hours(n),
@@ -292,8 +294,7 @@ pub fn parse_ttl(s: &str) -> Result<chrono::Duration> {
         "w" => chrono::Duration::try_weeks(n),
         _ => None,
     };
-    d.filter(|d| *d <= chrono::Duration::days(36_500))
-        .ok_or_else(bad)
+    d.ok_or_else(bad)
 }
 
 #[cfg(test)]
