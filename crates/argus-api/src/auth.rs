@@ -14,6 +14,8 @@
 //! organisation is never visible (it is a 404). Every caller acts as an admin until roles are
 //! enforced.
 
+pub mod jwt;
+
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use std::net::{IpAddr, SocketAddr};
