@@ -433,7 +433,8 @@ async fn refuses_tokens_that_fail_a_check() {
     let stranger = TestKey::es256("stranger").sign(&good);
     let impostor = TestKey::es256("k1").sign(&good);
 
-    let cases: Vec<(&str, String, fn(&JwtError) -> bool)> = vec![
+    type Expected = fn(&JwtError) -> bool;
+    let cases: Vec<(&str, String, Expected)> = vec![
         (
             "wrong issuer",
             key.sign(&with("iss", json!("https://evil.example"))),

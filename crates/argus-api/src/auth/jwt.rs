@@ -334,6 +334,11 @@ impl JwtVerifier {
         {
             http = http.https_only(true);
         }
+        // The identity layer's own client rather than the scanners' shared one (the HTTP door):
+        // key downloads carry their own policy (HTTPS only when the issuer is, short timeouts,
+        // few redirects), and the API does not reach into the scanners' doors. Built only when
+        // OIDC is configured.
+        #[allow(clippy::disallowed_methods)]
         let http = http
             .build()
             .map_err(|e| JwtError::Config(format!("cannot build the HTTP client: {e}")))?;
