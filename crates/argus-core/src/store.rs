@@ -103,6 +103,7 @@ pub trait Store:
     + VerdictStore
     + ConnectorStore
     + SinkStore
+    + crate::apikey::ApiKeyStore
     + 'static
 {
     /// Short backend name (`sqlite`, `postgres`).

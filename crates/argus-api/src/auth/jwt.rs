@@ -108,7 +108,7 @@ impl Default for OidcConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum JwtError {
     /// The `[auth.oidc]` settings cannot work (checked by [`JwtVerifier::new`]).
-    #[error("invalid [auth.oidc] configuration: {0}")]
+    #[error("{0}")]
     Config(String),
     /// Not a JWT: wrong shape, bad base64 or JSON, or an unknown algorithm name (`none`).
     #[error("the bearer token is not a well-formed JWT")]

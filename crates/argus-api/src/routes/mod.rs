@@ -2,6 +2,7 @@
 //! [`api`] registers handlers only through `utoipa_axum::routes!`, so a route cannot be served
 //! without being documented.
 
+pub(crate) mod apikeys;
 pub(crate) mod connectors;
 pub(crate) mod findings;
 pub(crate) mod remediation;
@@ -100,6 +101,8 @@ pub(crate) fn api() -> OpenApiRouter<AppState> {
             connectors::delete_connector
         ))
         .routes(routes!(connectors::full_scan))
+        .routes(routes!(apikeys::list_api_keys, apikeys::create_api_key))
+        .routes(routes!(apikeys::revoke_api_key))
         .routes(routes!(sinks::list_sinks))
         .routes(routes!(sinks::get_sink))
         .routes(routes!(sinks::list_dead_letters))
