@@ -393,10 +393,21 @@ async fn bearer(
             });
     }
     match jwt {
-        Some(v) if jwt::JwtVerifier::looks_like_jwt(token) => v.verify(token).await.map_err(|e| {
-            tracing::info!(reason = %e, "bearer JWT refused");
-            unauthorized(format!("bearer token refused: {e}"))
-        }),
+        Some(v) if jwt::JwtVerifier::looks_like_jwt(token) => {
+            v.verify(token).await.map_err(|e| {
+                if e.is_unavailable() {
+                    // The issuer's keys cannot be read: the token may be fine, retry later.
+                    tracing::warn!(reason = %e, "cannot verify a bearer JWT");
+                    Problem::new(
+                        Code::Unavailable,
+                        format!("cannot verify the token now: {e}"),
+                    )
+                } else {
+                    tracing::info!(reason = %e, "bearer JWT refused");
+                    unauthorized(format!("bearer token refused: {e}"))
+                }
+            })
+        }
         Some(_) => Err(unauthorized(
             "the bearer token is neither an API key nor a JWT",
         )),
@@ -434,12 +445,12 @@ fn from_headers(
                 format!("the {name} header is sent more than once"),
             ));
         }
-        Ok(value
+        value
             .map(|v| {
                 v.to_str()
                     .map_err(|_| unauthorized(format!("unreadable {name} header")))
             })
-            .transpose()?)
+            .transpose()
     };
     let required =
         |name: &str| header(name)?.ok_or_else(|| unauthorized(format!("missing {name} header")));
