@@ -129,7 +129,11 @@ fn rule_table() -> impl Strategy<Value = String> {
                 if !allow.is_empty() {
                     t.push_str(&format!(
                         "[rule.allowlist]\nregexes = [{}]\n",
-                        allow.iter().map(|a| quote(a)).collect::<Vec<_>>().join(", ")
+                        allow
+                            .iter()
+                            .map(|a| quote(a))
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ));
                 }
                 t
