@@ -214,7 +214,7 @@ impl<'a> Grepper<'a> {
                 .status()
                 .unwrap();
             assert!(st.success(), "{what}: not a tar.gz");
-            self.dir(&x, sealed, out);
+            self.unpacked(&x, what, sealed, out);
         } else if bytes.starts_with(b"PK\x03\x04") {
             let d = self.fresh("zip");
             let file = d.join("a.zip");
@@ -228,7 +228,16 @@ impl<'a> Grepper<'a> {
                 .status()
                 .unwrap();
             assert!(st.success(), "{what}: not a zip");
-            self.dir(&x, sealed, out);
+            self.unpacked(&x, what, sealed, out);
+        }
+    }
+
+    /// Greps an unpacked archive's folder; what is found there is named after the archive.
+    fn unpacked(&self, x: &Path, archive: &str, sealed: Option<&str>, out: &mut Grep) {
+        let from = out.plain.len();
+        self.dir(x, sealed, out);
+        for (what, _) in &mut out.plain[from..] {
+            *what = format!("{archive} → {what}");
         }
     }
 
