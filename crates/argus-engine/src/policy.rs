@@ -8,7 +8,9 @@
 //! Invariants:
 //! - A path is checked in its resolved form: `..` segments are removed first, and when the path
 //!   exists its symlinks are followed (`canonicalize`), so neither `root/../etc` nor a symlink
-//!   inside a root that points outside passes.
+//!   inside a root that points outside passes. The path as given is resolved too (symlinks
+//!   before the `..` after them, as the kernel does when a scanner opens it), so
+//!   `root/link/../x` with `link` pointing out of the root does not pass either.
 //! - Relative paths are refused: they would mean whatever directory the server runs in.
 //! - The check runs where targets enter a scan (creation, chaining) and again right before a
 //!   task runs (the configuration may have changed, and a file may have become a symlink).
@@ -85,10 +87,16 @@ impl LocalAccess {
         if !self.inside(&lexical) {
             return refuse();
         }
-        // Follow symlinks where the path exists (a missing path is reported by the scanner).
-        if let Ok(real) = std::fs::canonicalize(&lexical) {
-            if !self.inside(&real) {
-                return refuse();
+        // Follow symlinks where the path exists (a missing path is reported by the scanner),
+        // in both forms: the lexical one, and the path as given, which is what a scanner opens.
+        // The kernel resolves a symlink before the `..` after it, so `root/link/../x` with
+        // `link` pointing out of the root reaches `x` beside the link's target, although its
+        // lexical form `root/x` is inside.
+        for form in [lexical.as_path(), path] {
+            if let Ok(real) = std::fs::canonicalize(form) {
+                if !self.inside(&real) {
+                    return refuse();
+                }
             }
         }
         Ok(())
