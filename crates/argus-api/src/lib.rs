@@ -23,6 +23,7 @@
 //!   mutation through the API and every bus event invalidates it (see [`cache`]), so a client
 //!   never reads a scan older than its own last write or the last event it saw.
 
+pub mod audit;
 pub mod auth;
 mod cache;
 pub mod dto;
@@ -136,6 +137,7 @@ impl std::ops::Deref for AppState {
         (name = "templates", description = "Reusable scan configurations"),
         (name = "connectors", description = "Registered storage locations and their full scans"),
         (name = "events", description = "Live events (SSE and WebSocket)"),
+        (name = "audit", description = "The audit log: every mutating request and every download, allowed or denied"),
         (name = "sinks", description = "Result forwarding: configured sinks, their state and dead letters"),
         (name = "system", description = "Scanners, metadata, health"),
         (name = "deployguard", description = "DeployGuard-compatible jobs (`/api/v2`): a job is a secrets scan of one repository, cleaned and pushed through derived scans"),
@@ -182,8 +184,9 @@ pub fn router(engine: Arc<Engine>, config: ApiConfig) -> Router {
     let docs = utoipa_swagger_ui::SwaggerUi::new("/docs")
         .config(utoipa_swagger_ui::Config::from("/api/v1/openapi.json"));
     api.merge(Router::from(docs))
+        .route_layer(middleware::from_fn(audit::route_marker))
         .fallback(routes::system::no_route)
-        .with_state(state)
+        .with_state(state.clone())
         .layer(DefaultBodyLimit::max(config.body_limit))
         .layer(CatchPanicLayer::new())
         .layer(middleware::from_fn(problem_safety_net))
@@ -192,6 +195,7 @@ pub fn router(engine: Arc<Engine>, config: ApiConfig) -> Router {
                 .make_span_with(DefaultMakeSpan::new().level(Level::DEBUG))
                 .on_response(DefaultOnResponse::new().level(Level::DEBUG)),
         )
+        .layer(middleware::from_fn_with_state(state, audit::record))
 }
 
 /// Turns any error answer that is not already a problem (axum's 405, a caught panic, a docs

@@ -15,6 +15,7 @@
 //! - Secret values are wrapped in [`redacted::Redacted`], whose `Debug`/`Display` never show them.
 
 pub mod artifact;
+pub mod audit;
 pub mod bus;
 pub mod chain;
 pub mod component;

@@ -103,6 +103,7 @@ pub trait Store:
     + VerdictStore
     + ConnectorStore
     + SinkStore
+    + crate::audit::AuditStore
     + 'static
 {
     /// Short backend name (`sqlite`, `postgres`).

@@ -2,6 +2,7 @@
 //! [`api`] registers handlers only through `utoipa_axum::routes!`, so a route cannot be served
 //! without being documented.
 
+pub(crate) mod audit;
 pub(crate) mod connectors;
 pub(crate) mod findings;
 pub(crate) mod remediation;
@@ -100,6 +101,7 @@ pub(crate) fn api() -> OpenApiRouter<AppState> {
             connectors::delete_connector
         ))
         .routes(routes!(connectors::full_scan))
+        .routes(routes!(audit::list_audit))
         .routes(routes!(sinks::list_sinks))
         .routes(routes!(sinks::get_sink))
         .routes(routes!(sinks::list_dead_letters))

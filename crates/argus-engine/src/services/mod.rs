@@ -17,6 +17,7 @@
 //! [`Connectors`] (registered storage locations, issue #12) validates a connector as the full
 //! scan it would start and starts that scan through [`Scans`].
 
+pub mod audit;
 pub mod connectors;
 pub mod events;
 pub mod findings;

@@ -19,6 +19,7 @@
 //!   an advisory lock.
 
 mod artifacts;
+mod audit;
 mod connectors;
 mod coordination;
 mod events;

@@ -2,6 +2,7 @@
 //! and the embedded [`Queue`](argus_core::queue::Queue) that lives in the same database.
 
 mod artifacts;
+mod audit;
 mod batch;
 mod connectors;
 mod coordination;
