@@ -47,7 +47,15 @@ const ALICE: Option<(&str, &str)> = Some(("acme", "alice"));
 const BOB: Option<(&str, &str)> = Some(("globex", "bob"));
 
 async fn audit(s: &Server, who: Option<(&str, &str)>, query: &str) -> (u16, Value) {
-    let (status, body, _) = call(s, Method::GET, &format!("/api/v1/audit{query}"), who, None, None).await;
+    let (status, body, _) = call(
+        s,
+        Method::GET,
+        &format!("/api/v1/audit{query}"),
+        who,
+        None,
+        None,
+    )
+    .await;
     (status, body)
 }
 
@@ -90,7 +98,15 @@ async fn mutations_and_downloads_are_audited_per_org() {
     let id = scan["id"].as_str().unwrap().to_owned();
     let deadline = std::time::Instant::now() + LONG;
     loop {
-        let (_, scan, _) = call(&s, Method::GET, &format!("/api/v1/scans/{id}"), ALICE, None, None).await;
+        let (_, scan, _) = call(
+            &s,
+            Method::GET,
+            &format!("/api/v1/scans/{id}"),
+            ALICE,
+            None,
+            None,
+        )
+        .await;
         if scan["state"] == "completed" {
             break;
         }
@@ -99,7 +115,15 @@ async fn mutations_and_downloads_are_audited_per_org() {
     }
 
     // Reads are not audited; a download is. An unusable request id is replaced (and echoed).
-    let (_, arts, _) = call(&s, Method::GET, &format!("/api/v1/scans/{id}/artifacts"), ALICE, None, None).await;
+    let (_, arts, _) = call(
+        &s,
+        Method::GET,
+        &format!("/api/v1/scans/{id}/artifacts"),
+        ALICE,
+        None,
+        None,
+    )
+    .await;
     let name = arts["items"][0]["name"].as_str().unwrap().to_owned();
     let (status, _, echoed) = call(
         &s,
@@ -115,7 +139,15 @@ async fn mutations_and_downloads_are_audited_per_org() {
     assert!(uuid::Uuid::parse_str(&generated).is_ok(), "{generated}");
 
     // A triage, and a mutation that fails (no such scan).
-    let (_, findings, _) = call(&s, Method::GET, &format!("/api/v1/scans/{id}/findings"), ALICE, None, None).await;
+    let (_, findings, _) = call(
+        &s,
+        Method::GET,
+        &format!("/api/v1/scans/{id}/findings"),
+        ALICE,
+        None,
+        None,
+    )
+    .await;
     let fid = findings["items"][0]["id"].as_str().unwrap().to_owned();
     let (status, _, _) = call(
         &s,
@@ -128,11 +160,27 @@ async fn mutations_and_downloads_are_audited_per_org() {
     .await;
     assert_eq!(status, 200);
     let missing = uuid::Uuid::now_v7();
-    let (status, _, _) = call(&s, Method::POST, &format!("/api/v1/scans/{missing}/start"), ALICE, None, None).await;
+    let (status, _, _) = call(
+        &s,
+        Method::POST,
+        &format!("/api/v1/scans/{missing}/start"),
+        ALICE,
+        None,
+        None,
+    )
+    .await;
     assert_eq!(status, 404);
 
     // Without an identity (401) nothing is stored for any org.
-    let (status, _, echoed) = call(&s, Method::DELETE, &format!("/api/v1/scans/{id}"), None, None, None).await;
+    let (status, _, echoed) = call(
+        &s,
+        Method::DELETE,
+        &format!("/api/v1/scans/{id}"),
+        None,
+        None,
+        None,
+    )
+    .await;
     assert_eq!(status, 401);
     assert!(echoed.is_some());
 
@@ -141,7 +189,12 @@ async fn mutations_and_downloads_are_audited_per_org() {
     assert_eq!(status, 200, "{page}");
     assert_eq!(
         actions(&page),
-        ["scan.start", "finding.triage", "artifact.download", "scan.create"]
+        [
+            "scan.start",
+            "finding.triage",
+            "artifact.download",
+            "scan.create"
+        ]
     );
     let items = page["items"].as_array().unwrap();
     let created = &items[3];
@@ -158,9 +211,15 @@ async fn mutations_and_downloads_are_audited_per_org() {
     assert!(created["at"].is_string());
     let download = &items[2];
     assert_eq!(download["route"], "/api/v1/scans/{id}/artifacts/{*name}");
-    assert_eq!(download["resource"], format!("/api/v1/scans/{id}/artifacts/{name}"));
+    assert_eq!(
+        download["resource"],
+        format!("/api/v1/scans/{id}/artifacts/{name}")
+    );
     assert_eq!(download["request_id"], generated.as_str());
-    assert!(!page.to_string().contains("not-stored"), "no query string is kept");
+    assert!(
+        !page.to_string().contains("not-stored"),
+        "no query string is kept"
+    );
     assert_eq!(items[1]["resource"], format!("/api/v1/findings/{fid}"));
     assert_eq!(items[0]["outcome"], "failed");
     assert_eq!(items[0]["status"], 404);
@@ -173,17 +232,28 @@ async fn mutations_and_downloads_are_audited_per_org() {
     let (_, p) = audit(&s, ALICE, &format!("?resource=/api/v1/scans/{id}")).await;
     assert_eq!(actions(&p), ["artifact.download"]);
     let (_, p) = audit(&s, ALICE, "?user=alice&outcome=success").await;
-    assert_eq!(actions(&p), ["finding.triage", "artifact.download", "scan.create"]);
+    assert_eq!(
+        actions(&p),
+        ["finding.triage", "artifact.download", "scan.create"]
+    );
     let (_, p) = audit(&s, ALICE, "?user=carol").await;
     assert!(actions(&p).is_empty());
     let (_, p) = audit(&s, ALICE, "?since=2999-01-01T00:00:00Z").await;
     assert!(actions(&p).is_empty());
-    let (_, p) = audit(&s, ALICE, "?since=2000-01-01T00:00:00Z&until=2999-01-01T00:00:00Z").await;
+    let (_, p) = audit(
+        &s,
+        ALICE,
+        "?since=2000-01-01T00:00:00Z&until=2999-01-01T00:00:00Z",
+    )
+    .await;
     assert_eq!(actions(&p).len(), 4);
 
     // Paging: two at a time through the opaque cursor.
     let (_, p1) = audit(&s, ALICE, "?limit=3").await;
-    assert_eq!(actions(&p1), ["scan.start", "finding.triage", "artifact.download"]);
+    assert_eq!(
+        actions(&p1),
+        ["scan.start", "finding.triage", "artifact.download"]
+    );
     let cursor = p1["next_cursor"].as_str().unwrap();
     let (_, p2) = audit(&s, ALICE, &format!("?limit=3&cursor={cursor}")).await;
     assert_eq!(actions(&p2), ["scan.create"]);
@@ -198,14 +268,26 @@ async fn mutations_and_downloads_are_audited_per_org() {
         ("?user=", "/user"),
     ] {
         let (status, body) = audit(&s, ALICE, q).await;
-        assert_eq!((status, body["path"].as_str()), (422, Some(path)), "{q}: {body}");
+        assert_eq!(
+            (status, body["path"].as_str()),
+            (422, Some(path)),
+            "{q}: {body}"
+        );
     }
 
     // Another org's admin sees none of it, and its own list records its own actions only.
     let (status, p) = audit(&s, BOB, "").await;
     assert_eq!(status, 200);
     assert!(actions(&p).is_empty(), "{p}");
-    let (status, _, _) = call(&s, Method::DELETE, &format!("/api/v1/scans/{id}"), BOB, None, None).await;
+    let (status, _, _) = call(
+        &s,
+        Method::DELETE,
+        &format!("/api/v1/scans/{id}"),
+        BOB,
+        None,
+        None,
+    )
+    .await;
     assert_eq!(status, 404, "not globex's scan");
     let (_, p) = audit(&s, BOB, "").await;
     assert_eq!(actions(&p), ["scan.delete"]);

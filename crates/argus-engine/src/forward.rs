@@ -41,7 +41,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use argus_core::audit::{AuditRecord, AuditStore as _};
+use argus_core::audit::AuditRecord;
 use argus_core::event::{Event, EventData};
 use argus_core::scan::Progress;
 use argus_core::sink::{

@@ -557,7 +557,12 @@ async fn a_new_sink_starts_now_unless_told_otherwise() {
     assert_eq!(rec.ids(), all[before..].to_vec());
 }
 
-fn audit_record(org: &str, user: &str, action: &str, status: u16) -> argus_core::audit::NewAuditRecord {
+fn audit_record(
+    org: &str,
+    user: &str,
+    action: &str,
+    status: u16,
+) -> argus_core::audit::NewAuditRecord {
     argus_core::audit::NewAuditRecord {
         at: chrono::Utc::now(),
         org_id: argus_core::OrgId::parse(org).unwrap(),
@@ -627,8 +632,15 @@ async fn audit_records_reach_sinks_as_audit_events_once() {
     })
     .await;
     let got = all.kinds("audit");
-    let ids: Vec<i64> = got.iter().map(|e| e["event_id"].as_i64().unwrap()).collect();
-    assert_eq!(ids, [first.id, second.id, third.id], "each once, in id order");
+    let ids: Vec<i64> = got
+        .iter()
+        .map(|e| e["event_id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [first.id, second.id, third.id],
+        "each once, in id order"
+    );
     assert!(
         ids.iter().all(|id| !scan_events.contains(id)),
         "audit ids are never scan event ids: {ids:?} vs {scan_events:?}"
@@ -655,7 +667,12 @@ async fn audit_records_reach_sinks_as_audit_events_once() {
     })
     .await;
     let views = h.engine.forwarding().list(&h.who).await.unwrap();
-    assert!(views.iter().find(|v| v.name == "scans").unwrap().audit.is_none());
+    assert!(views
+        .iter()
+        .find(|v| v.name == "scans")
+        .unwrap()
+        .audit
+        .is_none());
 
     // A restart resumes after what was sent: only the new record goes out.
     let dir = stop(h).await;

@@ -8,7 +8,7 @@
 //! - The forwarder reads the same log as its `audit` feed (`forward`), polling it: an audit
 //!   record reaches a sink within a poll interval, never through the event bus.
 
-use argus_core::audit::{AuditQuery, AuditRecord, AuditStore as _, NewAuditRecord};
+use argus_core::audit::{AuditQuery, AuditRecord, NewAuditRecord};
 use argus_core::error::Result;
 use argus_core::finding::Page;
 use argus_core::ids::Principal;

@@ -13,7 +13,6 @@ use argus_core::ids::Principal;
 use argus_core::sink::{DeadLetter, SinkFilter, SinkState};
 
 use crate::forward::{Feed, LiveStatus};
-use argus_core::audit::AuditStore as _;
 use crate::Engine;
 
 /// The forwarding service.
@@ -73,14 +72,11 @@ impl Forwarding<'_> {
                 });
             let audit = if f.forwards_audit() {
                 let name = Feed::Audit.state_name(&s.name);
-                let state = store
-                    .sink_state(&name)
-                    .await?
-                    .unwrap_or_else(|| SinkState {
-                        name,
-                        cursor: last_audit,
-                        ..SinkState::default()
-                    });
+                let state = store.sink_state(&name).await?.unwrap_or_else(|| SinkState {
+                    name,
+                    cursor: last_audit,
+                    ..SinkState::default()
+                });
                 Some(AuditFeedView {
                     lag: (last_audit - state.cursor).max(0),
                     state,
