@@ -3393,8 +3393,36 @@ pub async fn audit_appends_and_lists_per_org<S: Store>(store: Arc<S>) {
 pub async fn audit_feed_reads_every_org_in_order<S: Store>(store: Arc<S>) {
     let (a, b) = (org("org-a"), org("org-b"));
     assert!(store.audit_since(0, 10).await.unwrap().is_empty());
+    // Audit ids come from the events' sequence: never an event's id, and in the same order.
+    store.create_scan(new_scan(&a, config())).await.unwrap();
+    let between = store
+        .append_audit(audit_record(
+            &a,
+            "u",
+            "scan.create",
+            "/r",
+            201,
+            chrono::Utc::now(),
+        ))
+        .await
+        .unwrap();
+    store.create_scan(new_scan(&b, config())).await.unwrap();
+    let events: Vec<i64> = store
+        .events_since(0, 100)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(events.len(), 2);
+    assert!(
+        events[0] < between.id && between.id < events[1],
+        "{events:?} vs {}",
+        between.id
+    );
+    assert_eq!(store.last_event_id().await.unwrap(), events[1]);
     let now = chrono::Utc::now();
-    let mut expected = Vec::new();
+    let mut expected = vec![between];
     for i in 0u32..7 {
         let o = if i.is_multiple_of(2) { &a } else { &b };
         expected.push(
@@ -3415,11 +3443,8 @@ pub async fn audit_feed_reads_every_org_in_order<S: Store>(store: Arc<S>) {
         paged.extend(page);
     }
     assert_eq!(paged, expected);
-    assert!(store
-        .audit_since(expected[6].id, 10)
-        .await
-        .unwrap()
-        .is_empty());
+    let last = expected.last().unwrap().id;
+    assert!(store.audit_since(last, 10).await.unwrap().is_empty());
     // Concurrent appends: every one gets its own id, and the feed reads each exactly once.
     let mut handles = Vec::new();
     for i in 0..8 {
@@ -3438,7 +3463,7 @@ pub async fn audit_feed_reads_every_org_in_order<S: Store>(store: Arc<S>) {
         assert!(ids.insert(h.await.unwrap()));
     }
     let fed: Vec<i64> = store
-        .audit_since(expected[6].id, 100)
+        .audit_since(last, 100)
         .await
         .unwrap()
         .iter()
