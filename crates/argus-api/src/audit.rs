@@ -35,7 +35,7 @@
 
 use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, Request, State};
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -160,11 +160,6 @@ pub(crate) async fn record(
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(a)| a.ip().to_canonical().to_string());
-    // The caller as the handlers' extractor identifies it, for answers that carry none (an
-    // auth layer hands its caller over in the response, which then wins).
-    let (mut parts, body) = req.into_parts();
-    let fallback = Caller::from_request_parts(&mut parts, &state).await.ok();
-    let req = Request::from_parts(parts, body);
 
     let mut res = next.run(req).await;
     res.headers_mut().insert(REQUEST_ID, id_header);
@@ -177,7 +172,7 @@ pub(crate) async fn record(
         return res;
     }
     let status = res.status().as_u16();
-    let caller = res.extensions().get::<Caller>().cloned().or(fallback);
+    let caller = res.extensions().get::<Caller>().cloned();
     let Some(caller) = caller else {
         tracing::info!(
             %method, route, resource = %path, status, client = client.as_deref().unwrap_or("-"),

@@ -130,6 +130,7 @@ impl std::ops::Deref for AppState {
     // Schemas referenced only by `value_type` of query parameters are not collected by
     // utoipa: list them here (FindingSort for `sort`).
     components(schemas(Problem, Code, live::WsSubscribe, argus_core::finding::FindingSort)),
+    modifiers(&BearerScheme),
     tags(
         (name = "scans", description = "Scans, their lifecycle, findings and artifacts"),
         (name = "findings", description = "Findings and triage"),
@@ -138,6 +139,7 @@ impl std::ops::Deref for AppState {
         (name = "connectors", description = "Registered storage locations and their full scans"),
         (name = "events", description = "Live events (SSE and WebSocket)"),
         (name = "audit", description = "The audit log: every mutating request and every download, allowed or denied"),
+        (name = "apikeys", description = "The organisation's API keys (admins only)"),
         (name = "sinks", description = "Result forwarding: configured sinks, their state and dead letters"),
         (name = "system", description = "Scanners, metadata, health"),
         (name = "deployguard", description = "DeployGuard-compatible jobs (`/api/v2`): a job is a secrets scan of one repository, cleaned and pushed through derived scans"),
@@ -145,6 +147,31 @@ impl std::ops::Deref for AppState {
     )
 )]
 struct ApiDoc;
+
+/// The `bearer` security scheme every operation's requirement names; its scopes are the
+/// permission the operation needs (`read`, `write`, `admin`), enforced by [`auth`].
+struct BearerScheme;
+
+impl utoipa::Modify for BearerScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "An Argus API key (`argus_…`) or, with `[auth.oidc]`, a JWT of the \
+                         configured issuer; in `auth.mode = \"apikey\"`. The requirement's \
+                         scope is the permission the operation needs: `read` (every role), \
+                         `write` (analyst, admin) or `admin`.",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
 
 /// Every route with its OpenAPI operation (state is supplied by [`router`]).
 fn routes() -> OpenApiRouter<AppState> {
@@ -159,12 +186,15 @@ fn routes() -> OpenApiRouter<AppState> {
 
 /// The OpenAPI 3.1 document of the API.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    routes().split_for_parts().1
+    let mut spec = routes().split_for_parts().1;
+    auth::document(&mut spec);
+    spec
 }
 
 /// The full router: API, health, OpenAPI document and `/docs`.
 pub fn router(engine: Arc<Engine>, config: ApiConfig) -> Router {
-    let (api, spec) = routes().split_for_parts();
+    let (api, mut spec) = routes().split_for_parts();
+    auth::document(&mut spec);
     let openapi_json = match serde_json::to_vec(&spec) {
         Ok(v) => Bytes::from(v),
         Err(e) => {
@@ -173,10 +203,20 @@ pub fn router(engine: Arc<Engine>, config: ApiConfig) -> Router {
         }
     };
     let scans = cache::ScanCache::new(engine.bus().as_ref());
+    let spec_value = serde_json::to_value(&spec).unwrap_or_default();
+    let auth = match auth::Auth::new(config.auth, &spec_value) {
+        Ok(a) => a,
+        Err(e) => {
+            // `argus serve` checks the config before it gets here; refuse every bearer token
+            // rather than serve with a broken verifier.
+            tracing::error!(error = %e, "auth config unusable; every bearer token is refused");
+            auth::Auth::refusing(&spec_value)
+        }
+    };
     let state = AppState(Arc::new(StateInner {
         engine,
         scans,
-        auth: config.auth.into(),
+        auth,
         meta: config.meta,
         openapi_json,
         upload_limit: config.upload_limit,
@@ -184,6 +224,11 @@ pub fn router(engine: Arc<Engine>, config: ApiConfig) -> Router {
     let docs = utoipa_swagger_ui::SwaggerUi::new("/docs")
         .config(utoipa_swagger_ui::Config::from("/api/v1/openapi.json"));
     api.merge(Router::from(docs))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
+        ))
+        // Outside the auth layer, so its own 403s carry the route too.
         .route_layer(middleware::from_fn(audit::route_marker))
         .fallback(routes::system::no_route)
         .with_state(state.clone())

@@ -124,6 +124,7 @@ fn no_buffering(sse: impl IntoResponse) -> Response {
 /// stream ends after the scan's terminal `state` event.
 #[utoipa::path(
     get,
+    security(("bearer" = ["read"])),
     path = "/scans/{id}/events",
     tag = "events",
     params(
@@ -172,6 +173,7 @@ pub(crate) async fn scan_events(
 /// event committed (send `Last-Event-ID: 0` to replay the org's retained history first).
 #[utoipa::path(
     get,
+    security(("bearer" = ["read"])),
     path = "/events",
     tag = "events",
     params(
@@ -251,6 +253,7 @@ pub(crate) struct WsSubscribe {
 /// arrive as `{"error": <problem>}`.
 #[utoipa::path(
     get,
+    security(("bearer" = ["read"])),
     path = "/ws",
     tag = "events",
     responses(

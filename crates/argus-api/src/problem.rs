@@ -27,6 +27,10 @@ pub enum Code {
     UnsupportedMediaType,
     BadRequest,
     Unauthorized,
+    /// The caller is known but its role lacks the route's permission.
+    Forbidden,
+    /// A request rate limit was hit (`Retry-After` says when to try again).
+    TooManyRequests,
     MethodNotAllowed,
     Internal,
 }
@@ -43,6 +47,8 @@ impl Code {
             Code::UnsupportedMediaType => "unsupported_media_type",
             Code::BadRequest => "bad_request",
             Code::Unauthorized => "unauthorized",
+            Code::Forbidden => "forbidden",
+            Code::TooManyRequests => "too_many_requests",
             Code::MethodNotAllowed => "method_not_allowed",
             Code::Internal => "internal",
         }
@@ -58,6 +64,8 @@ impl Code {
             Code::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Code::BadRequest => StatusCode::BAD_REQUEST,
             Code::Unauthorized => StatusCode::UNAUTHORIZED,
+            Code::Forbidden => StatusCode::FORBIDDEN,
+            Code::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             Code::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -73,6 +81,8 @@ impl Code {
             StatusCode::PAYLOAD_TOO_LARGE => Code::PayloadTooLarge,
             StatusCode::UNSUPPORTED_MEDIA_TYPE => Code::UnsupportedMediaType,
             StatusCode::UNAUTHORIZED => Code::Unauthorized,
+            StatusCode::FORBIDDEN => Code::Forbidden,
+            StatusCode::TOO_MANY_REQUESTS => Code::TooManyRequests,
             StatusCode::METHOD_NOT_ALLOWED => Code::MethodNotAllowed,
             s if s.is_server_error() => Code::Internal,
             _ => Code::BadRequest,

@@ -8,7 +8,7 @@ mod common;
 use std::time::Duration;
 
 use argus_api::AuthConfig;
-use argus_core::ids::Principal;
+use argus_core::ids::Role;
 use common::{read, start_with, Options, Server};
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -27,6 +27,9 @@ async fn call(
     let mut req = s.http.request(method, s.url(path));
     if let Some((org, user)) = who {
         req = req.header("x-org-id", org).header("x-user-id", user);
+        if user == "victor" {
+            req = req.header("x-user-role", "viewer");
+        }
     }
     if let Some(id) = request_id {
         req = req.header("x-request-id", id);
@@ -45,6 +48,8 @@ async fn call(
 
 const ALICE: Option<(&str, &str)> = Some(("acme", "alice"));
 const BOB: Option<(&str, &str)> = Some(("globex", "bob"));
+/// A viewer of acme: may read, may not change anything.
+const VICTOR: Option<(&str, &str)> = Some(("acme", "victor"));
 
 async fn audit(s: &Server, who: Option<(&str, &str)>, query: &str) -> (u16, Value) {
     let (status, body, _) = call(
@@ -72,8 +77,8 @@ fn actions(page: &Value) -> Vec<String> {
 async fn mutations_and_downloads_are_audited_per_org() {
     let s = start_with(Options {
         auth: AuthConfig::TrustedHeaders {
-            default: Principal::local("acme", "alice").unwrap(),
-            trusted_proxies: vec!["127.0.0.1".parse().unwrap()],
+            default_role: Role::Admin,
+            trusted_proxies: vec!["127.0.0.1/32".parse().unwrap()],
         },
         ..Options::default()
     })
@@ -171,6 +176,20 @@ async fn mutations_and_downloads_are_audited_per_org() {
     .await;
     assert_eq!(status, 404);
 
+    // A viewer's mutation is refused (403) and recorded as denied; a viewer may not read the log.
+    let (status, _, _) = call(
+        &s,
+        Method::POST,
+        &format!("/api/v1/scans/{id}/stop"),
+        VICTOR,
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, _) = audit(&s, VICTOR, "").await;
+    assert_eq!(status, 403);
+
     // Without an identity (401) nothing is stored for any org.
     let (status, _, echoed) = call(
         &s,
@@ -190,13 +209,20 @@ async fn mutations_and_downloads_are_audited_per_org() {
     assert_eq!(
         actions(&page),
         [
+            "scan.stop",
             "scan.start",
             "finding.triage",
             "artifact.download",
             "scan.create"
         ]
     );
-    let items = page["items"].as_array().unwrap();
+    let denied = page["items"][0].clone();
+    assert_eq!(denied["user_id"], "victor");
+    assert_eq!(denied["role"], "viewer");
+    assert_eq!(denied["outcome"], "denied");
+    assert_eq!(denied["status"], 403);
+    assert_eq!(denied["resource"], format!("/api/v1/scans/{id}/stop"));
+    let items = &page["items"].as_array().unwrap()[1..];
     let created = &items[3];
     assert_eq!(created["org_id"], "acme");
     assert_eq!(created["user_id"], "alice");
@@ -230,7 +256,11 @@ async fn mutations_and_downloads_are_audited_per_org() {
     let (_, p) = audit(&s, ALICE, "?outcome=failed").await;
     assert_eq!(actions(&p), ["scan.start"]);
     let (_, p) = audit(&s, ALICE, &format!("?resource=/api/v1/scans/{id}")).await;
-    assert_eq!(actions(&p), ["artifact.download"]);
+    assert_eq!(actions(&p), ["scan.stop", "artifact.download"]);
+    let (_, p) = audit(&s, ALICE, "?outcome=denied").await;
+    assert_eq!(actions(&p), ["scan.stop"]);
+    let (_, p) = audit(&s, ALICE, "?user=victor").await;
+    assert_eq!(actions(&p), ["scan.stop"]);
     let (_, p) = audit(&s, ALICE, "?user=alice&outcome=success").await;
     assert_eq!(
         actions(&p),
@@ -246,17 +276,14 @@ async fn mutations_and_downloads_are_audited_per_org() {
         "?since=2000-01-01T00:00:00Z&until=2999-01-01T00:00:00Z",
     )
     .await;
-    assert_eq!(actions(&p).len(), 4);
+    assert_eq!(actions(&p).len(), 5);
 
-    // Paging: two at a time through the opaque cursor.
+    // Paging: three at a time through the opaque cursor.
     let (_, p1) = audit(&s, ALICE, "?limit=3").await;
-    assert_eq!(
-        actions(&p1),
-        ["scan.start", "finding.triage", "artifact.download"]
-    );
+    assert_eq!(actions(&p1), ["scan.stop", "scan.start", "finding.triage"]);
     let cursor = p1["next_cursor"].as_str().unwrap();
     let (_, p2) = audit(&s, ALICE, &format!("?limit=3&cursor={cursor}")).await;
-    assert_eq!(actions(&p2), ["scan.create"]);
+    assert_eq!(actions(&p2), ["artifact.download", "scan.create"]);
     assert!(p2["next_cursor"].is_null());
 
     // Bad queries are 422 problems naming the parameter.
@@ -293,5 +320,5 @@ async fn mutations_and_downloads_are_audited_per_org() {
     assert_eq!(actions(&p), ["scan.delete"]);
     assert_eq!(p["items"][0]["outcome"], "failed");
     let (_, p) = audit(&s, ALICE, "").await;
-    assert_eq!(actions(&p).len(), 4, "acme's list is unchanged");
+    assert_eq!(actions(&p).len(), 5, "acme's list is unchanged");
 }

@@ -15,7 +15,6 @@ mod common;
 use std::time::Duration;
 
 use argus_api::AuthConfig;
-use argus_core::ids::Principal;
 use common::{start, start_with, Options, Server};
 use serde_json::{json, Value};
 
@@ -308,8 +307,8 @@ async fn full_scan_runs_and_shows_as_the_last_full_scan() {
 async fn another_org_cannot_see_change_delete_or_scan_a_connector() {
     let s = start_with(Options {
         auth: AuthConfig::TrustedHeaders {
-            default: Principal::local("acme", "alice").unwrap(),
-            trusted_proxies: vec!["127.0.0.1".parse().unwrap()],
+            default_role: argus_core::ids::Role::Admin,
+            trusted_proxies: vec!["127.0.0.1/32".parse().unwrap()],
         },
         workers: false,
         ..Options::default()

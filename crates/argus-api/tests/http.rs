@@ -11,7 +11,6 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use argus_api::AuthConfig;
-use argus_core::ids::Principal;
 use common::{noop_config, noop_targets, start, start_with, state_to, Options, Sse};
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
@@ -848,8 +847,8 @@ async fn error_answers_are_problems_with_stable_codes() {
 async fn trusted_headers_scope_every_record_by_org() {
     let s = start_with(Options {
         auth: AuthConfig::TrustedHeaders {
-            default: Principal::local("acme", "alice").unwrap(),
-            trusted_proxies: vec!["127.0.0.1".parse().unwrap()],
+            default_role: argus_core::ids::Role::Admin,
+            trusted_proxies: vec!["127.0.0.1/32".parse().unwrap()],
         },
         workers: false,
         ..Options::default()
@@ -922,8 +921,8 @@ async fn trusted_headers_scope_every_record_by_org() {
     // Headers from a peer that is not a trusted proxy are not honoured.
     let s2 = start_with(Options {
         auth: AuthConfig::TrustedHeaders {
-            default: Principal::local("acme", "alice").unwrap(),
-            trusted_proxies: vec!["10.9.9.9".parse().unwrap()],
+            default_role: argus_core::ids::Role::Admin,
+            trusted_proxies: vec!["10.9.9.9/32".parse().unwrap()],
         },
         workers: false,
         ..Options::default()
@@ -938,8 +937,8 @@ async fn trusted_headers_scope_every_record_by_org() {
     // …and are honoured from one that is.
     let s3 = start_with(Options {
         auth: AuthConfig::TrustedHeaders {
-            default: Principal::local("acme", "alice").unwrap(),
-            trusted_proxies: vec!["127.0.0.1".parse().unwrap()],
+            default_role: argus_core::ids::Role::Admin,
+            trusted_proxies: vec!["127.0.0.1/32".parse().unwrap()],
         },
         workers: false,
         ..Options::default()
@@ -1091,6 +1090,9 @@ async fn openapi_lists_every_route_and_every_listed_route_is_served() {
         ("delete", "/api/v1/connectors/{id}"),
         ("post", "/api/v1/connectors/{id}/full-scan"),
         ("get", "/api/v1/audit"),
+        ("get", "/api/v1/apikeys"),
+        ("post", "/api/v1/apikeys"),
+        ("delete", "/api/v1/apikeys/{id}"),
         ("get", "/api/v1/sinks"),
         ("get", "/api/v1/sinks/{name}"),
         ("get", "/api/v1/sinks/{name}/dead-letters"),
@@ -1513,8 +1515,8 @@ async fn last_event_id_must_be_one_non_negative_integer() {
 async fn identity_headers_sent_twice_are_refused() {
     let s = start_with(Options {
         auth: AuthConfig::TrustedHeaders {
-            default: Principal::local("acme", "alice").unwrap(),
-            trusted_proxies: vec!["127.0.0.1".parse().unwrap()],
+            default_role: argus_core::ids::Role::Admin,
+            trusted_proxies: vec!["127.0.0.1/32".parse().unwrap()],
         },
         workers: false,
         ..Options::default()
@@ -1553,7 +1555,7 @@ async fn identity_headers_sent_twice_are_refused() {
 async fn trusted_headers_with_no_trusted_proxy_trust_no_one() {
     let s = start_with(Options {
         auth: AuthConfig::TrustedHeaders {
-            default: Principal::local("acme", "alice").unwrap(),
+            default_role: argus_core::ids::Role::Admin,
             trusted_proxies: vec![],
         },
         workers: false,
@@ -1582,8 +1584,8 @@ async fn trusted_headers_with_no_trusted_proxy_trust_no_one() {
 async fn scanners_need_a_caller_and_hide_server_paths() {
     let trusted = start_with(Options {
         auth: AuthConfig::TrustedHeaders {
-            default: Principal::local("acme", "alice").unwrap(),
-            trusted_proxies: vec!["127.0.0.1".parse().unwrap()],
+            default_role: argus_core::ids::Role::Admin,
+            trusted_proxies: vec!["127.0.0.1/32".parse().unwrap()],
         },
         workers: false,
         ..Options::default()

@@ -20,7 +20,6 @@ mod common;
 use std::time::{Duration, Instant};
 
 use argus_api::AuthConfig;
-use argus_core::ids::Principal;
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -33,8 +32,8 @@ type Socket =
 
 fn trusted() -> AuthConfig {
     AuthConfig::TrustedHeaders {
-        default: Principal::local("acme", "alice").unwrap(),
-        trusted_proxies: vec!["127.0.0.1".parse().unwrap()],
+        default_role: argus_core::ids::Role::Admin,
+        trusted_proxies: vec!["127.0.0.1/32".parse().unwrap()],
     }
 }
 

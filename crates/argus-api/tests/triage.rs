@@ -14,7 +14,6 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use argus_api::AuthConfig;
-use argus_core::ids::Principal;
 use common::{noop_config, start, start_with, Options, Server};
 use serde_json::{json, Value};
 
@@ -215,8 +214,8 @@ async fn select_answers_counts_and_refuses_bad_lists_whole() {
 async fn a_rescan_keeps_false_positives_within_the_org_only() {
     let s = start_with(Options {
         auth: AuthConfig::TrustedHeaders {
-            default: Principal::local("acme", "alice").unwrap(),
-            trusted_proxies: vec!["127.0.0.1".parse().unwrap()],
+            default_role: argus_core::ids::Role::Admin,
+            trusted_proxies: vec!["127.0.0.1/32".parse().unwrap()],
         },
         ..Options::default()
     })

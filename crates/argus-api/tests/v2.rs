@@ -188,8 +188,8 @@ fn local() -> AuthConfig {
 
 fn trusted() -> AuthConfig {
     AuthConfig::TrustedHeaders {
-        default: Principal::local("acme", "alice").unwrap(),
-        trusted_proxies: vec!["127.0.0.1".parse().unwrap()],
+        default_role: argus_core::ids::Role::Admin,
+        trusted_proxies: vec!["127.0.0.1/32".parse().unwrap()],
     }
 }
 

@@ -13,6 +13,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use argus_core::component::ComponentConfig;
+use argus_core::ids::Role;
 pub use argus_scanners::tool::ToolsConfig;
 pub use argus_secrets::scanner::SecretsConfig;
 
@@ -225,8 +226,10 @@ pub enum AuthMode {
     /// Every request acts as the configured local principal.
     #[default]
     Local,
-    /// `X-User-ID` / `X-Org-ID` headers from a trusted gateway.
+    /// `X-User-ID` / `X-Org-ID` (and `X-User-Role`) headers from a trusted gateway.
     TrustedHeaders,
+    /// `Authorization: Bearer` with an Argus API key, or a JWT of `[auth.oidc]`'s issuer.
+    Apikey,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -237,9 +240,15 @@ pub struct AuthSection {
     pub org: String,
     /// User of the local principal.
     pub user: String,
-    /// Peers allowed to set identity headers in `trusted-headers` mode; required (non-empty) in
-    /// that mode: `argus serve` refuses to start without it.
-    pub trusted_proxies: Vec<IpAddr>,
+    /// Peers allowed to set identity headers in `trusted-headers` mode, as addresses or
+    /// networks (`10.0.0.5`, `10.0.0.0/24`); required (non-empty) in that mode: `argus serve`
+    /// refuses to start without it.
+    pub trusted_proxies: Vec<String>,
+    /// Role of a trusted-headers request without `X-User-Role`.
+    pub trusted_role: Role,
+    /// `[auth.oidc]`: accept JWTs of this issuer as bearer tokens (mode `apikey`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oidc: Option<argus_api::auth::jwt::OidcConfig>,
 }
 
 impl Default for AuthSection {
@@ -249,7 +258,29 @@ impl Default for AuthSection {
             org: "default".into(),
             user: "local".into(),
             trusted_proxies: Vec::new(),
+            trusted_role: Role::Analyst,
+            oidc: None,
         }
+    }
+}
+
+impl AuthSection {
+    /// `trusted_proxies` as networks (an address is a one-address network).
+    pub fn proxy_networks(&self) -> anyhow::Result<Vec<ipnet::IpNet>> {
+        self.trusted_proxies
+            .iter()
+            .map(|s| {
+                let s = s.trim();
+                s.parse::<ipnet::IpNet>()
+                    .or_else(|_| s.parse::<IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| {
+                        anyhow::anyhow!(
+                            "auth.trusted_proxies: {s:?} is neither an address nor a network \
+                             (write 10.0.0.5 or 10.0.0.0/24)"
+                        )
+                    })
+            })
+            .collect()
     }
 }
 

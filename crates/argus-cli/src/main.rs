@@ -1,6 +1,7 @@
 //! `argus`: the one binary. Reads config (file ← env ← flags), chooses backends, and runs the
 //! embedded server, a worker, a direct scan, or an admin command.
 
+mod admin_cmd;
 mod clean_cmd;
 mod config;
 mod direct;
@@ -65,6 +66,9 @@ enum Command {
     /// Apply the database migrations of the configured store and exit (`serve` and `worker`
     /// also apply them at start; run this as a one-shot job before rolling out a new version).
     Migrate(MigrateArgs),
+    /// Operator commands on the server's store: `argus admin apikey create|list|revoke`.
+    #[command(subcommand)]
+    Admin(admin_cmd::AdminCommand),
 }
 
 #[derive(Args, Debug, Default)]
@@ -244,6 +248,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
             }
             Ok(0)
         }
+        Command::Admin(cmd) => admin_cmd::run(file, cmd).await,
         Command::Migrate(a) => {
             let cfg = Config::load(file, overrides(a.data_dir, None, None))?;
             runtime::init_logging(&cfg.log);

@@ -335,6 +335,53 @@ fn principal(cfg: &Config) -> anyhow::Result<Principal> {
     Principal::local(&cfg.auth.org, &cfg.auth.user).context("auth.org / auth.user")
 }
 
+/// The API's identity layer from `[auth]`, refusing configs that would let any client act as
+/// anyone: local mode on an address other than loopback, trusted headers from every peer.
+pub fn auth_config(cfg: &Config) -> anyhow::Result<argus_api::AuthConfig> {
+    let bind = cfg.server.bind.ip();
+    Ok(match cfg.auth.mode {
+        AuthMode::Local => {
+            if !bind.is_loopback() {
+                anyhow::bail!(
+                    "refusing to serve on {bind} without authentication: auth.mode = \"local\" \
+                     lets every client act as an admin, so it is only for a loopback bind. Set \
+                     auth.mode = \"apikey\" (ARGUS_AUTH__MODE=apikey) and create a key with \
+                     `argus admin apikey create --org ORG --role admin`, or auth.mode = \
+                     \"trusted-headers\" with auth.trusted_proxies behind a gateway; or bind \
+                     127.0.0.1 (--bind 127.0.0.1:8080)"
+                );
+            }
+            argus_api::AuthConfig::Local {
+                principal: principal(cfg)?,
+            }
+        }
+        AuthMode::TrustedHeaders => {
+            let trusted_proxies = cfg.auth.proxy_networks()?;
+            if trusted_proxies.is_empty() {
+                anyhow::bail!(
+                    "invalid configuration: auth.mode = \"trusted-headers\" needs \
+                     auth.trusted_proxies (ARGUS_AUTH__TRUSTED_PROXIES): list the gateway \
+                     addresses or networks allowed to set X-Org-ID and X-User-ID; with an \
+                     empty list any client could claim any org"
+                );
+            }
+            argus_api::AuthConfig::TrustedHeaders {
+                trusted_proxies,
+                default_role: cfg.auth.trusted_role,
+            }
+        }
+        AuthMode::Apikey => {
+            if let Some(oidc) = &cfg.auth.oidc {
+                argus_api::auth::jwt::JwtVerifier::new(oidc.clone())
+                    .map_err(|e| anyhow::anyhow!("invalid configuration: auth.oidc: {e}"))?;
+            }
+            argus_api::AuthConfig::ApiKey {
+                oidc: cfg.auth.oidc.clone(),
+            }
+        }
+    })
+}
+
 /// Resolves when SIGINT or SIGTERM arrives.
 async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
@@ -360,15 +407,8 @@ async fn shutdown_signal() {
 
 /// `argus serve`: API + workers + relay + monitor in one process.
 pub async fn serve(cfg: Config) -> anyhow::Result<()> {
-    // Checked before anything starts: trusting identity headers from every peer would let any
-    // client act as any org.
-    if cfg.auth.mode == AuthMode::TrustedHeaders && cfg.auth.trusted_proxies.is_empty() {
-        anyhow::bail!(
-            "invalid configuration: auth.mode = \"trusted-headers\" needs auth.trusted_proxies \
-             (ARGUS_AUTH__TRUSTED_PROXIES): list the gateway addresses allowed to set X-Org-ID and \
-             X-User-ID; with an empty list any client could claim any org"
-        );
-    }
+    // Checked before anything starts, so a server that would be open to anyone never listens.
+    let auth = auth_config(&cfg)?;
     let engine = engine(&cfg).await?;
     let shutdown = CancellationToken::new();
     let mut handles = vec![
@@ -385,15 +425,6 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
             shutdown.clone(),
         ));
     }
-    let auth = match cfg.auth.mode {
-        AuthMode::Local => argus_api::AuthConfig::Local {
-            principal: principal(&cfg)?,
-        },
-        AuthMode::TrustedHeaders => argus_api::AuthConfig::TrustedHeaders {
-            default: principal(&cfg)?,
-            trusted_proxies: cfg.auth.trusted_proxies.clone(),
-        },
-    };
     let backends: BTreeMap<String, String> = engine
         .backend_names()
         .into_iter()

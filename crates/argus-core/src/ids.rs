@@ -72,6 +72,10 @@ uuid_id!(
     /// Identifies a registered connector.
     ConnectorId, "connector"
 );
+uuid_id!(
+    /// Identifies an API key (not the key itself: the id is public).
+    ApiKeyId, "API key"
+);
 
 macro_rules! name_id {
     ($(#[$doc:meta])* $name:ident, $what:literal) => {
@@ -133,10 +137,10 @@ name_id!(
     UserId, "user"
 );
 
-/// What a principal may do within its organisation. Every caller acts as [`Role::Admin`] until
-/// roles are enforced; the engine's services receive the [`Principal`] so the checks can be added
-/// there, in one place.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// What a principal may do within its organisation: each role grants the [`Permission`]s of
+/// the roles below it (`viewer` < `analyst` < `admin`). The API enforces the permission every
+/// route declares (see `argus_api::auth`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Everything, including the organisation's settings.
@@ -148,6 +152,31 @@ pub enum Role {
 }
 
 impl Role {
+    /// Every role, lowest first.
+    pub const ALL: [Role; 3] = [Role::Viewer, Role::Analyst, Role::Admin];
+
+    /// Whether this role grants `permission`.
+    pub fn allows(self, permission: Permission) -> bool {
+        match permission {
+            Permission::Read => true,
+            Permission::Write => matches!(self, Role::Analyst | Role::Admin),
+            Permission::Admin => self == Role::Admin,
+        }
+    }
+
+    /// Parses a role name (`admin`, `analyst`, `viewer`).
+    pub fn parse(s: &str) -> Result<Self, CoreError> {
+        match s {
+            "admin" => Ok(Role::Admin),
+            "analyst" => Ok(Role::Analyst),
+            "viewer" => Ok(Role::Viewer),
+            other => Err(CoreError::invalid(
+                "/role",
+                format!("unknown role {other:?}: use admin, analyst or viewer"),
+            )),
+        }
+    }
+
     /// The role's name as it is written in config and headers.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -161,6 +190,49 @@ impl Role {
 impl fmt::Display for Role {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// What a route needs of its caller's role. Declared once per route, in its OpenAPI operation
+/// (`security(("bearer" = ["write"]))`), and enforced from there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Permission {
+    /// Reading the organisation's records (every role).
+    Read,
+    /// Creating, running, triaging, cleaning and pushing (`analyst`, `admin`).
+    Write,
+    /// Managing the organisation: API keys, the audit log, forwarding (`admin`).
+    Admin,
+}
+
+impl Permission {
+    /// The permission's name as the OpenAPI document writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Permission::Read => "read",
+            Permission::Write => "write",
+            Permission::Admin => "admin",
+        }
+    }
+
+    /// Parses a permission name (`read`, `write`, `admin`).
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "read" => Some(Permission::Read),
+            "write" => Some(Permission::Write),
+            "admin" => Some(Permission::Admin),
+            _ => None,
+        }
+    }
+
+    /// The lowest role that has this permission.
+    pub fn lowest_role(self) -> Role {
+        match self {
+            Permission::Read => Role::Viewer,
+            Permission::Write => Role::Analyst,
+            Permission::Admin => Role::Admin,
+        }
     }
 }
 

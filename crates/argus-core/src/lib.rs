@@ -14,6 +14,7 @@
 //!   result with a conditional update so two racing callers cannot both win.
 //! - Secret values are wrapped in [`redacted::Redacted`], whose `Debug`/`Display` never show them.
 
+pub mod apikey;
 pub mod artifact;
 pub mod audit;
 pub mod bus;
@@ -45,7 +46,9 @@ pub mod template;
 pub mod testkit;
 
 pub use error::{CoreError, Result};
-pub use ids::{ConnectorId, FindingId, OrgId, Principal, Role, ScanId, TaskId, TemplateId, UserId};
+pub use ids::{
+    ConnectorId, FindingId, OrgId, Permission, Principal, Role, ScanId, TaskId, TemplateId, UserId,
+};
 
 /// Milliseconds since the Unix epoch; the one clock unit used in the model and the backends.
 pub fn now_ms() -> i64 {

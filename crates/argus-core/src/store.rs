@@ -104,6 +104,7 @@ pub trait Store:
     + ConnectorStore
     + SinkStore
     + crate::audit::AuditStore
+    + crate::apikey::ApiKeyStore
     + 'static
 {
     /// Short backend name (`sqlite`, `postgres`).

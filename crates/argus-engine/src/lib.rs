@@ -148,6 +148,8 @@ pub struct Engine {
     relay_wake: Notify,
     /// The configured sinks (`[[sinks]]`), set once at start-up.
     sinks: std::sync::OnceLock<forward::Forwarders>,
+    /// API keys verified lately (see `services::apikeys`).
+    api_key_cache: services::apikeys::KeyCache,
 }
 
 impl std::fmt::Debug for Engine {
@@ -176,6 +178,7 @@ impl Engine {
             config,
             relay_wake: Notify::new(),
             sinks: std::sync::OnceLock::new(),
+            api_key_cache: Default::default(),
         })
     }
 

@@ -82,6 +82,7 @@ impl From<ConnectorRequest> for ConnectorSpec {
 /// The org's connectors, by name, paginated by cursor.
 #[utoipa::path(
     get,
+    security(("bearer" = ["read"])),
     path = "/connectors",
     tag = "connectors",
     params(ConnectorListParams),
@@ -109,6 +110,7 @@ pub(crate) async fn list_connectors(
 /// Registers a connector; it is validated as the full scan it would start.
 #[utoipa::path(
     post,
+    security(("bearer" = ["admin"])),
     path = "/connectors",
     tag = "connectors",
     request_body = ConnectorRequest,
@@ -137,6 +139,7 @@ pub(crate) async fn create_connector(
 /// One connector, with its last full scan. A path id that is not a UUID answers 404.
 #[utoipa::path(
     get,
+    security(("bearer" = ["read"])),
     path = "/connectors/{id}",
     tag = "connectors",
     params(("id" = String, Path, format = Uuid, description = "Connector id")),
@@ -159,6 +162,7 @@ pub(crate) async fn get_connector(
 /// full scan is kept).
 #[utoipa::path(
     put,
+    security(("bearer" = ["admin"])),
     path = "/connectors/{id}",
     tag = "connectors",
     params(("id" = String, Path, format = Uuid, description = "Connector id")),
@@ -190,6 +194,7 @@ pub(crate) async fn update_connector(
 /// Deletes a connector (the scans it started are kept).
 #[utoipa::path(
     delete,
+    security(("bearer" = ["admin"])),
     path = "/connectors/{id}",
     tag = "connectors",
     params(("id" = String, Path, format = Uuid, description = "Connector id")),
@@ -213,6 +218,7 @@ pub(crate) async fn delete_connector(
 /// verdicts).
 #[utoipa::path(
     post,
+    security(("bearer" = ["write"])),
     path = "/connectors/{id}/full-scan",
     tag = "connectors",
     params(("id" = String, Path, format = Uuid, description = "Connector id")),

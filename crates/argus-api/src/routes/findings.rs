@@ -15,6 +15,7 @@ use crate::AppState;
 /// One finding. A path id that is not a UUID answers 404.
 #[utoipa::path(
     get,
+    security(("bearer" = ["read"])),
     path = "/findings/{id}",
     tag = "findings",
     params(("id" = String, Path, format = Uuid, description = "Finding id")),
@@ -35,6 +36,7 @@ pub(crate) async fn get_finding(
 /// The state is remembered for later scans of the same target (see `previous_triage`).
 #[utoipa::path(
     patch,
+    security(("bearer" = ["write"])),
     path = "/findings/{id}",
     tag = "findings",
     params(("id" = String, Path, format = Uuid, description = "Finding id")),

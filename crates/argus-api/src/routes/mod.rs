@@ -2,6 +2,7 @@
 //! [`api`] registers handlers only through `utoipa_axum::routes!`, so a route cannot be served
 //! without being documented.
 
+pub(crate) mod apikeys;
 pub(crate) mod audit;
 pub(crate) mod connectors;
 pub(crate) mod findings;
@@ -102,6 +103,8 @@ pub(crate) fn api() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(connectors::full_scan))
         .routes(routes!(audit::list_audit))
+        .routes(routes!(apikeys::list_api_keys, apikeys::create_api_key))
+        .routes(routes!(apikeys::revoke_api_key))
         .routes(routes!(sinks::list_sinks))
         .routes(routes!(sinks::get_sink))
         .routes(routes!(sinks::list_dead_letters))

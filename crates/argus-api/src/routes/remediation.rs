@@ -83,6 +83,7 @@ pub struct DownloadParams {
 /// never held the secret values: the task finds them again by SHA-256.
 #[utoipa::path(
     post,
+    security(("bearer" = ["write"])),
     path = "/scans/{id}/clean",
     tag = "remediation",
     params(("id" = String, Path, format = Uuid, description = "The secrets scan")),
@@ -126,6 +127,7 @@ pub(crate) async fn clean_scan(
 /// (then its newest clean).
 #[utoipa::path(
     get,
+    security(("bearer" = ["read"])),
     path = "/scans/{id}/download",
     tag = "remediation",
     params(("id" = String, Path, format = Uuid, description = "The clean scan, or the secrets scan"), DownloadParams),
@@ -166,6 +168,7 @@ pub(crate) async fn download(
 /// the push scan; a push the remote rejects fails that scan with git's message.
 #[utoipa::path(
     post,
+    security(("bearer" = ["write"])),
     path = "/scans/{id}/push",
     tag = "remediation",
     params(("id" = String, Path, format = Uuid, description = "The clean scan, or the secrets scan")),

@@ -39,6 +39,7 @@ const TRIAGES: &str = "open, selected, false_positive, accepted, fixed";
 /// Lists the org's scans, newest first.
 #[utoipa::path(
     get,
+    security(("bearer" = ["read"])),
     path = "/scans",
     tag = "scans",
     params(ScanListParams),
@@ -75,6 +76,7 @@ pub(crate) async fn list_scans(
 /// schema, targets no scanner accepts and unknown fields all answer 422 with the failing `path`.
 #[utoipa::path(
     post,
+    security(("bearer" = ["write"])),
     path = "/scans",
     tag = "scans",
     request_body = CreateScanRequest,
@@ -118,6 +120,7 @@ pub(crate) async fn create_scan(
 /// Validated as `POST /scans` validates (422 naming the field).
 #[utoipa::path(
     post,
+    security(("bearer" = ["read"])),
     path = "/scans/plan",
     tag = "scans",
     request_body = PlanScanRequest,
@@ -146,6 +149,7 @@ pub(crate) async fn plan_scan(
 /// One scan. A path id that is not a UUID answers 404.
 #[utoipa::path(
     get,
+    security(("bearer" = ["read"])),
     path = "/scans/{id}",
     tag = "scans",
     params(("id" = String, Path, format = Uuid, description = "Scan id")),
@@ -193,6 +197,7 @@ fn json_body(body: Bytes) -> Response {
 /// Replaces the name and config of a scan that has not started (409 otherwise).
 #[utoipa::path(
     put,
+    security(("bearer" = ["write"])),
     path = "/scans/{id}",
     tag = "scans",
     params(("id" = String, Path, format = Uuid, description = "Scan id")),
@@ -225,6 +230,7 @@ pub(crate) async fn update_scan(
 /// Deletes a scan that never started or has finished, with its findings, events and artifacts.
 #[utoipa::path(
     delete,
+    security(("bearer" = ["write"])),
     path = "/scans/{id}",
     tag = "scans",
     params(("id" = String, Path, format = Uuid, description = "Scan id")),
@@ -260,6 +266,7 @@ async fn act(
 /// `created → queued`: plans the tasks and queues them.
 #[utoipa::path(
     post,
+    security(("bearer" = ["write"])),
     path = "/scans/{id}/start",
     tag = "scans",
     params(("id" = String, Path, format = Uuid, description = "Scan id")),
@@ -282,6 +289,7 @@ pub(crate) async fn start_scan(
 /// dropped.
 #[utoipa::path(
     post,
+    security(("bearer" = ["write"])),
     path = "/scans/{id}/stop",
     tag = "scans",
     params(("id" = String, Path, format = Uuid, description = "Scan id")),
@@ -302,6 +310,7 @@ pub(crate) async fn stop_scan(
 /// Pauses a queued or running scan: queued tasks are parked, running ones finish.
 #[utoipa::path(
     post,
+    security(("bearer" = ["write"])),
     path = "/scans/{id}/pause",
     tag = "scans",
     params(("id" = String, Path, format = Uuid, description = "Scan id")),
@@ -322,6 +331,7 @@ pub(crate) async fn pause_scan(
 /// Resumes a paused scan: parked tasks are released.
 #[utoipa::path(
     post,
+    security(("bearer" = ["write"])),
     path = "/scans/{id}/resume",
     tag = "scans",
     params(("id" = String, Path, format = Uuid, description = "Scan id")),
@@ -343,6 +353,7 @@ pub(crate) async fn resume_scan(
 /// State, reason and progress of a scan.
 #[utoipa::path(
     get,
+    security(("bearer" = ["read"])),
     path = "/scans/{id}/status",
     tag = "scans",
     params(("id" = String, Path, format = Uuid, description = "Scan id")),
@@ -378,6 +389,7 @@ pub(crate) async fn scan_status(
 /// fingerprint); the per-finding `PATCH /findings/{id}` stays for single changes.
 #[utoipa::path(
     post,
+    security(("bearer" = ["write"])),
     path = "/scans/{id}/findings/select",
     tag = "scans",
     params(("id" = String, Path, format = Uuid, description = "Scan id")),
@@ -410,6 +422,7 @@ pub(crate) async fn select_findings(
 /// Findings of a scan, filtered, sorted and paginated by cursor.
 #[utoipa::path(
     get,
+    security(("bearer" = ["read"])),
     path = "/scans/{id}/findings",
     tag = "scans",
     params(("id" = String, Path, format = Uuid, description = "Scan id"), FindingListParams),
@@ -463,6 +476,7 @@ pub(crate) async fn list_findings(
 /// `skipped`, with engine, hits and the action taken), in key order, paginated by cursor.
 #[utoipa::path(
     get,
+    security(("bearer" = ["read"])),
     path = "/scans/{id}/verdicts",
     tag = "scans",
     params(("id" = String, Path, format = Uuid, description = "Scan id"), VerdictListParams),
@@ -500,6 +514,7 @@ pub(crate) async fn list_verdicts(
 /// Artifacts a scan produced (tool output, reports), by name.
 #[utoipa::path(
     get,
+    security(("bearer" = ["read"])),
     path = "/scans/{id}/artifacts",
     tag = "scans",
     params(("id" = String, Path, format = Uuid, description = "Scan id")),
@@ -527,6 +542,7 @@ pub(crate) async fn list_artifacts(
 /// its recorded type is in the artifact list, and a download is never rendered by a browser.
 #[utoipa::path(
     get,
+    security(("bearer" = ["read"])),
     path = "/scans/{id}/artifacts/{name}",
     tag = "scans",
     params(

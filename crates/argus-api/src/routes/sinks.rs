@@ -18,6 +18,7 @@ use crate::AppState;
 /// Every configured sink with its forwarding state.
 #[utoipa::path(
     get,
+    security(("bearer" = ["admin"])),
     path = "/sinks",
     tag = "sinks",
     responses(
@@ -34,6 +35,7 @@ pub(crate) async fn list_sinks(
 /// One sink by name.
 #[utoipa::path(
     get,
+    security(("bearer" = ["admin"])),
     path = "/sinks/{name}",
     tag = "sinks",
     params(("name" = String, Path, description = "The sink's name")),
@@ -54,6 +56,7 @@ pub(crate) async fn get_sink(
 /// failing after the last retry), newest first.
 #[utoipa::path(
     get,
+    security(("bearer" = ["admin"])),
     path = "/sinks/{name}/dead-letters",
     tag = "sinks",
     params(("name" = String, Path, description = "The sink's name"), DeadLetterListParams),

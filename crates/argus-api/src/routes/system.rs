@@ -17,6 +17,7 @@ use crate::{AppState, Meta};
 /// Liveness: 200 while the process serves requests.
 #[utoipa::path(
     get,
+    security(()),
     path = "/healthz",
     tag = "system",
     responses((status = 200, description = "The process is serving", body = Health))
@@ -28,6 +29,7 @@ pub(crate) async fn healthz() -> Json<Health> {
 /// Readiness: pings every dependency; 503 when one is down.
 #[utoipa::path(
     get,
+    security(()),
     path = "/readyz",
     tag = "system",
     responses(
@@ -70,6 +72,7 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<R
 /// available, and only when that reason names no server path.
 #[utoipa::path(
     get,
+    security(("bearer" = ["read"])),
     path = "/scanners",
     tag = "system",
     responses((status = 200, description = "The scanner registry", body = Page<ScannerInfo>))
@@ -111,6 +114,7 @@ fn public_detail(available: bool, detail: Option<String>) -> Option<String> {
 /// Version, build and the backends in use.
 #[utoipa::path(
     get,
+    security(("bearer" = ["read"])),
     path = "/meta",
     tag = "system",
     responses((status = 200, description = "Server metadata", body = Meta))
@@ -122,6 +126,7 @@ pub(crate) async fn meta(State(state): State<AppState>) -> Json<Meta> {
 /// This document (OpenAPI 3.1).
 #[utoipa::path(
     get,
+    security(()),
     path = "/openapi.json",
     tag = "system",
     responses((status = 200, description = "The OpenAPI document", body = Object))
@@ -138,6 +143,7 @@ pub(crate) async fn openapi_json(State(state): State<AppState>) -> Response {
 /// The OpenAPI document again at the root, where tools look for it by default.
 #[utoipa::path(
     get,
+    security(()),
     path = "/openapi.json",
     tag = "system",
     responses((status = 200, description = "The OpenAPI document (same as `/api/v1/openapi.json`)", body = Object))

@@ -20,6 +20,7 @@ use crate::AppState;
 /// The org's templates, by name, paginated by cursor.
 #[utoipa::path(
     get,
+    security(("bearer" = ["read"])),
     path = "/templates",
     tag = "templates",
     params(TemplateListParams),
@@ -43,6 +44,7 @@ pub(crate) async fn list_templates(
 /// Creates a template; its config is validated like a scan's.
 #[utoipa::path(
     post,
+    security(("bearer" = ["write"])),
     path = "/templates",
     tag = "templates",
     request_body = TemplateRequest,
@@ -70,6 +72,7 @@ pub(crate) async fn create_template(
 /// One template. A path id that is not a UUID answers 404.
 #[utoipa::path(
     get,
+    security(("bearer" = ["read"])),
     path = "/templates/{id}",
     tag = "templates",
     params(("id" = String, Path, format = Uuid, description = "Template id")),
@@ -89,6 +92,7 @@ pub(crate) async fn get_template(
 /// Replaces a template's name, description and config.
 #[utoipa::path(
     put,
+    security(("bearer" = ["write"])),
     path = "/templates/{id}",
     tag = "templates",
     params(("id" = String, Path, format = Uuid, description = "Template id")),
@@ -119,6 +123,7 @@ pub(crate) async fn update_template(
 /// Deletes a template (scans made from it are kept).
 #[utoipa::path(
     delete,
+    security(("bearer" = ["write"])),
     path = "/templates/{id}",
     tag = "templates",
     params(("id" = String, Path, format = Uuid, description = "Template id")),
@@ -139,6 +144,7 @@ pub(crate) async fn delete_template(
 /// Creates a scan from a template, optionally renaming it and replacing its targets.
 #[utoipa::path(
     post,
+    security(("bearer" = ["write"])),
     path = "/templates/{id}/scans",
     tag = "templates",
     params(("id" = String, Path, format = Uuid, description = "Template id")),

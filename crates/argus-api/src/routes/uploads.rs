@@ -32,6 +32,7 @@ pub struct UploadParams {
 /// `skipped`, with the engine's hits.
 #[utoipa::path(
     post,
+    security(("bearer" = ["write"])),
     path = "/scan/binary",
     tag = "scans",
     params(UploadParams),

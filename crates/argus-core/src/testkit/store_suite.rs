@@ -256,6 +256,7 @@ macro_rules! store_suite_tests {
             dead_letters_per_org_and_sink,
             audit_appends_and_lists_per_org,
             audit_feed_reads_every_org_in_order,
+            api_keys_by_prefix_and_org,
         );
     };
     (@each $harness:expr; $($case:ident),* $(,)?) => {
@@ -3471,4 +3472,101 @@ pub async fn audit_feed_reads_every_org_in_order<S: Store>(store: Arc<S>) {
         .collect();
     assert_eq!(fed.iter().copied().collect::<HashSet<_>>(), ids);
     assert!(fed.windows(2).all(|w| w[0] < w[1]));
+/// API keys: found by prefix in any org, listed and revoked per org (or by the operator across
+/// orgs), a duplicate prefix is a conflict, revoking keeps the record and its first time.
+pub async fn api_keys_by_prefix_and_org<S: Store>(store: Arc<S>) {
+    use crate::apikey::ApiKey;
+    use crate::ids::{ApiKeyId, Role};
+    use chrono::{Duration as ChronoDuration, TimeZone, Utc};
+
+    let at = |s: i64| {
+        Utc.timestamp_millis_opt(1_800_000_000_000 + s * 1000)
+            .unwrap()
+    };
+    let key = |org: &str, prefix: &str, n: i64| ApiKey {
+        id: ApiKeyId::new(),
+        org: OrgId::parse(org).unwrap(),
+        name: format!("key {n}"),
+        role: Role::Analyst,
+        prefix: prefix.to_string(),
+        created_by: "cli".into(),
+        created_at: at(n),
+        expires_at: Some(at(n) + ChronoDuration::days(30)),
+        revoked_at: None,
+        last_used_at: None,
+    };
+    let a1 = key("acme", "aaaaaaaaaaa1", 1);
+    let a2 = key("acme", "aaaaaaaaaaa2", 2);
+    let b1 = key("globex", "bbbbbbbbbbb1", 3);
+    for k in [&a1, &a2, &b1] {
+        store
+            .insert_api_key(k, &format!("hash-of-{}", k.prefix))
+            .await
+            .unwrap();
+    }
+    let dup = key("globex", "aaaaaaaaaaa1", 4);
+    assert!(matches!(
+        store.insert_api_key(&dup, "x").await,
+        Err(CoreError::Conflict { .. })
+    ));
+
+    let found = store
+        .api_key_by_prefix("bbbbbbbbbbb1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.key, b1);
+    assert_eq!(found.hash, "hash-of-bbbbbbbbbbb1");
+    assert!(store
+        .api_key_by_prefix("zzzzzzzzzzzz")
+        .await
+        .unwrap()
+        .is_none());
+
+    let acme = OrgId::parse("acme").unwrap();
+    let globex = OrgId::parse("globex").unwrap();
+    let listed = store.list_api_keys(Some(&acme)).await.unwrap();
+    assert_eq!(
+        listed,
+        vec![a2.clone(), a1.clone()],
+        "newest first, one org"
+    );
+    assert_eq!(store.list_api_keys(None).await.unwrap().len(), 3);
+
+    // Another org cannot revoke it; the operator (no org) and its own org can.
+    assert!(matches!(
+        store.revoke_api_key(Some(&globex), a1.id, at(10)).await,
+        Err(CoreError::NotFound { .. })
+    ));
+    let revoked = store
+        .revoke_api_key(Some(&acme), a1.id, at(10))
+        .await
+        .unwrap();
+    assert_eq!(revoked.revoked_at, Some(at(10)));
+    let again = store.revoke_api_key(None, a1.id, at(20)).await.unwrap();
+    assert_eq!(
+        again.revoked_at,
+        Some(at(10)),
+        "the first revocation time stays"
+    );
+    assert!(!again.usable_at(at(11)));
+    assert!(store
+        .list_api_keys(Some(&acme))
+        .await
+        .unwrap()
+        .iter()
+        .any(|k| k.id == a1.id));
+
+    store.touch_api_key(a2.id, at(30)).await.unwrap();
+    let touched = store
+        .api_key_by_prefix("aaaaaaaaaaa2")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(touched.key.last_used_at, Some(at(30)));
+    assert!(touched.key.usable_at(at(31)));
+    assert!(
+        !touched.key.usable_at(at(2) + ChronoDuration::days(31)),
+        "expired"
+    );
 }

@@ -8,8 +8,8 @@
 //!   is crate-private ([`Engine`]'s docs show the compile-time check), so the API cannot read or
 //!   write around them.
 //! - Every operation takes the acting [`Principal`](argus_core::ids::Principal) and is scoped by
-//!   its org; a record of another org is `NotFound`. The principal's role is where permission
-//!   checks go (not enforced yet: every caller acts as an admin).
+//!   its org; a record of another org is `NotFound`. Roles are enforced by the API, from the
+//!   permission each route declares (`argus_api::auth`); [`ApiKeys`] manages the keys.
 //! - Existence and tenancy are checked once per operation, by the scoped store call that does
 //!   the work (the `Store` contract: a scan's findings, events or artifacts of a scan that is not
 //!   the org's are `NotFound`), not by a read of the scan before it.
@@ -17,6 +17,7 @@
 //! [`Connectors`] (registered storage locations, issue #12) validates a connector as the full
 //! scan it would start and starts that scan through [`Scans`].
 
+pub mod apikeys;
 pub mod audit;
 pub mod connectors;
 pub mod events;
@@ -31,6 +32,7 @@ use serde::Serialize;
 
 use argus_core::error::Result;
 
+pub use apikeys::{ApiKeys, CreatedKey, KeyRefused, NewKey};
 pub use connectors::{ConnectorSpec, ConnectorWithScan, Connectors};
 pub use events::Events;
 pub use findings::Findings;
@@ -71,6 +73,11 @@ impl Engine {
     /// The remediation service (clean, download, push).
     pub fn remediation(&self) -> Remediation<'_> {
         Remediation { engine: self }
+    }
+
+    /// The API-keys service.
+    pub fn api_keys(&self) -> ApiKeys<'_> {
+        ApiKeys { engine: self }
     }
 
     /// The forwarding service (sinks' state, dead letters).

@@ -18,6 +18,7 @@
 //!   `_sqlx_migrations` table; the sqlx migrator serialises concurrent migrating processes with
 //!   an advisory lock.
 
+mod api_keys;
 mod artifacts;
 mod audit;
 mod connectors;

@@ -1,6 +1,7 @@
 //! SQLite backend: the shared database handle, the embedded [`Store`](argus_core::store::Store)
 //! and the embedded [`Queue`](argus_core::queue::Queue) that lives in the same database.
 
+mod api_keys;
 mod artifacts;
 mod audit;
 mod batch;

@@ -412,6 +412,7 @@ fn paging(page: Option<&str>, size: Option<&str>) -> ApiResult<(u64, u64)> {
 /// Lists the caller's org's runs, newest first, a page at a time (`page` from 1, `size`).
 #[utoipa::path(
     get,
+    security(("bearer" = ["read"])),
     path = "/runs",
     tag = "discovery",
     params(RunListParams),
@@ -454,6 +455,7 @@ pub(crate) async fn list_runs(
 /// time (the Discovery API's `POST /runs/filters`).
 #[utoipa::path(
     post,
+    security(("bearer" = ["read"])),
     path = "/runs/filters",
     tag = "discovery",
     params(PageParams),
@@ -485,6 +487,7 @@ pub(crate) async fn filter_runs(
 /// Creates a run and starts it: a scan of `task` on the targets (see the module docs).
 #[utoipa::path(
     post,
+    security(("bearer" = ["write"])),
     path = "/runs",
     tag = "discovery",
     request_body = RunRequest,
@@ -510,6 +513,7 @@ pub(crate) async fn create_run(
 /// One run.
 #[utoipa::path(
     get,
+    security(("bearer" = ["read"])),
     path = "/runs/{run_id}",
     tag = "discovery",
     params(("run_id" = String, Path, format = Uuid, description = "Run id (the scan id)")),
@@ -542,6 +546,7 @@ pub(crate) struct ResultParams {
 /// finding format of `/api/v1`).
 #[utoipa::path(
     get,
+    security(("bearer" = ["read"])),
     path = "/runs/{run_id}/results",
     tag = "discovery",
     params(("run_id" = String, Path, format = Uuid, description = "Run id (the scan id)"), ResultParams),

@@ -10,7 +10,8 @@
 //! name, owner, parent, params) is read once per run and remembered for the session.
 //!
 //! Invariant: everything is read as the caller: the stream is the caller's org's, and `QUERY`
-//! and `RUN_TASK` go through the same org-scoped services as the HTTP routes.
+//! and `RUN_TASK` go through the same org-scoped services as the HTTP routes. Opening the
+//! socket needs `read`; `RUN_TASK` checks `write` itself, as `POST /runs` would.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -44,6 +45,7 @@ const MEMORY: usize = 10_000;
 /// `{"success": true, "data"}` or `{"success": false, "message", "error": <problem>}`.
 #[utoipa::path(
     get,
+    security(("bearer" = ["read"])),
     path = "/runs/ws",
     tag = "discovery",
     responses(
@@ -240,6 +242,16 @@ async fn answer(state: &AppState, caller: &Caller, text: &str) -> Value {
             }
         }
         "RUN_TASK" => {
+            // The socket is opened with `read`; starting a run needs what `POST /runs` needs.
+            if !caller.role.allows(argus_core::ids::Permission::Write) {
+                return failure(Problem::new(
+                    crate::problem::Code::Forbidden,
+                    format!(
+                        "RUN_TASK needs the write permission; role {} does not have it",
+                        caller.role
+                    ),
+                ));
+            }
             let req: RunRequest = match parse(msg.data) {
                 Ok(r) => r,
                 Err(p) => return failure(p),

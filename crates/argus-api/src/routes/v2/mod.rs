@@ -330,6 +330,7 @@ fn v2_path(problem: Problem, fields: &[(&str, &str)]) -> Problem {
 /// Basic health: the process serves.
 #[utoipa::path(
     get,
+    security(()),
     path = "/health",
     tag = "deployguard",
     responses((status = 200, description = "Serving", body = HealthResponse))
@@ -346,6 +347,7 @@ pub(crate) async fn health(State(state): State<AppState>) -> Json<HealthResponse
 /// problem (`code` `unavailable`) that carries `services` too.
 #[utoipa::path(
     get,
+    security(()),
     path = "/health/ready",
     tag = "deployguard",
     responses(
@@ -379,6 +381,7 @@ pub(crate) async fn ready(State(state): State<AppState>) -> Response {
 /// Creates a job: a `secrets` scan of `source_url`, started right away.
 #[utoipa::path(
     post,
+    security(("bearer" = ["write"])),
     path = "/jobs",
     tag = "deployguard",
     request_body = JobCreateRequest,
@@ -474,6 +477,7 @@ pub(crate) struct JobListParams {
 /// The caller's org's jobs, newest first (DeployGuard's plain array, paged by `offset`).
 #[utoipa::path(
     get,
+    security(("bearer" = ["read"])),
     path = "/jobs",
     tag = "deployguard",
     params(JobListParams),
@@ -572,6 +576,7 @@ pub(crate) async fn list_jobs(
 /// One job with every secret it found (false positives included).
 #[utoipa::path(
     get,
+    security(("bearer" = ["read"])),
     path = "/jobs/{id}",
     tag = "deployguard",
     params(("id" = String, Path, format = Uuid, description = "Job id (the scan id)")),
@@ -606,6 +611,7 @@ pub(crate) async fn get_job(
 /// Stops whatever of the job still runs and deletes it with its clean and push scans.
 #[utoipa::path(
     delete,
+    security(("bearer" = ["write"])),
     path = "/jobs/{id}",
     tag = "deployguard",
     params(("id" = String, Path, format = Uuid, description = "Job id (the scan id)")),
@@ -667,6 +673,7 @@ pub(crate) struct SecretListParams {
 /// The job's secrets (without false positives unless asked).
 #[utoipa::path(
     get,
+    security(("bearer" = ["read"])),
     path = "/jobs/{id}/secrets",
     tag = "deployguard",
     params(("id" = String, Path, format = Uuid, description = "Job id (the scan id)"), SecretListParams),
@@ -700,6 +707,7 @@ pub(crate) async fn list_secrets(
 /// Replaces the selection of secrets to clean (see the module docs).
 #[utoipa::path(
     post,
+    security(("bearer" = ["write"])),
     path = "/jobs/{id}/secrets/select",
     tag = "deployguard",
     params(("id" = String, Path, format = Uuid, description = "Job id (the scan id)")),
@@ -766,6 +774,7 @@ pub(crate) async fn select_secrets(
 /// Starts cleaning the job's selected secrets out of the repository's history (a clean scan).
 #[utoipa::path(
     post,
+    security(("bearer" = ["write"])),
     path = "/jobs/{id}/clean",
     tag = "deployguard",
     params(("id" = String, Path, format = Uuid, description = "Job id (the scan id)")),
@@ -822,6 +831,7 @@ pub(crate) struct DownloadParams {
 /// The cleaned repository of the job's newest completed clean, streamed.
 #[utoipa::path(
     get,
+    security(("bearer" = ["read"])),
     path = "/jobs/{id}/download",
     tag = "deployguard",
     params(("id" = String, Path, format = Uuid, description = "Job id (the scan id)"), DownloadParams),
@@ -863,6 +873,7 @@ pub(crate) async fn download_job(
 /// Pushes the job's cleaned repository to `target_url` (a push scan).
 #[utoipa::path(
     post,
+    security(("bearer" = ["write"])),
     path = "/jobs/{id}/push",
     tag = "deployguard",
     params(("id" = String, Path, format = Uuid, description = "Job id (the scan id)")),
