@@ -3472,6 +3472,8 @@ pub async fn audit_feed_reads_every_org_in_order<S: Store>(store: Arc<S>) {
         .collect();
     assert_eq!(fed.iter().copied().collect::<HashSet<_>>(), ids);
     assert!(fed.windows(2).all(|w| w[0] < w[1]));
+}
+
 /// API keys: found by prefix in any org, listed and revoked per org (or by the operator across
 /// orgs), a duplicate prefix is a conflict, revoking keeps the record and its first time.
 pub async fn api_keys_by_prefix_and_org<S: Store>(store: Arc<S>) {
