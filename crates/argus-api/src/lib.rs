@@ -23,6 +23,7 @@
 //!   mutation through the API and every bus event invalidates it (see [`cache`]), so a client
 //!   never reads a scan older than its own last write or the last event it saw.
 
+pub mod audit;
 pub mod auth;
 mod cache;
 pub mod dto;
@@ -137,6 +138,7 @@ impl std::ops::Deref for AppState {
         (name = "templates", description = "Reusable scan configurations"),
         (name = "connectors", description = "Registered storage locations and their full scans"),
         (name = "events", description = "Live events (SSE and WebSocket)"),
+        (name = "audit", description = "The audit log: every mutating request and every download, allowed or denied"),
         (name = "apikeys", description = "The organisation's API keys (admins only)"),
         (name = "sinks", description = "Result forwarding: configured sinks, their state and dead letters"),
         (name = "system", description = "Scanners, metadata, health"),
@@ -226,8 +228,10 @@ pub fn router(engine: Arc<Engine>, config: ApiConfig) -> Router {
             state.clone(),
             auth::authenticate,
         ))
+        // Outside the auth layer, so its own 403s carry the route too.
+        .route_layer(middleware::from_fn(audit::route_marker))
         .fallback(routes::system::no_route)
-        .with_state(state)
+        .with_state(state.clone())
         .layer(DefaultBodyLimit::max(config.body_limit))
         .layer(CatchPanicLayer::new())
         .layer(middleware::from_fn(problem_safety_net))
@@ -236,6 +240,7 @@ pub fn router(engine: Arc<Engine>, config: ApiConfig) -> Router {
                 .make_span_with(DefaultMakeSpan::new().level(Level::DEBUG))
                 .on_response(DefaultOnResponse::new().level(Level::DEBUG)),
         )
+        .layer(middleware::from_fn_with_state(state, audit::record))
 }
 
 /// Turns any error answer that is not already a problem (axum's 405, a caught panic, a docs

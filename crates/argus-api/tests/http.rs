@@ -1089,6 +1089,7 @@ async fn openapi_lists_every_route_and_every_listed_route_is_served() {
         ("put", "/api/v1/connectors/{id}"),
         ("delete", "/api/v1/connectors/{id}"),
         ("post", "/api/v1/connectors/{id}/full-scan"),
+        ("get", "/api/v1/audit"),
         ("get", "/api/v1/apikeys"),
         ("post", "/api/v1/apikeys"),
         ("delete", "/api/v1/apikeys/{id}"),

@@ -16,6 +16,7 @@
 
 pub mod apikey;
 pub mod artifact;
+pub mod audit;
 pub mod bus;
 pub mod chain;
 pub mod component;

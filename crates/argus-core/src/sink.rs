@@ -50,6 +50,8 @@ pub enum SinkEventKind {
     ScanResult,
     /// A scan was created, started, paused, resumed or ended.
     ScanLifecycle,
+    /// An audit record: a mutating request or a download, allowed or denied (`argus_core::audit`).
+    Audit,
 }
 
 impl SinkEventKind {
@@ -58,6 +60,7 @@ impl SinkEventKind {
         match self {
             SinkEventKind::ScanResult => "scan_result",
             SinkEventKind::ScanLifecycle => "scan_lifecycle",
+            SinkEventKind::Audit => "audit",
         }
     }
 }
@@ -180,6 +183,25 @@ pub struct ScanLifecycle {
 pub enum SinkPayload {
     ScanResult(ScanResult),
     ScanLifecycle(ScanLifecycle),
+    Audit(AuditEvent),
+}
+
+/// An `audit` event: one audit record (its id is the event's `event_id`, its time `time`).
+/// Its `scan_id` is the scan the request named (`/scans/{id}/…`), or the nil UUID.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct AuditEvent {
+    pub user_id: String,
+    pub role: String,
+    /// `scan.create`, `finding.triage`, `artifact.download`, …
+    pub action: String,
+    pub method: String,
+    pub route: String,
+    pub resource: String,
+    pub outcome: crate::audit::AuditOutcome,
+    pub status: u16,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
+    pub request_id: String,
 }
 
 /// One forwarded event, schema `argus.event` version [`SCHEMA_VERSION`]:
@@ -225,11 +247,44 @@ impl SinkEvent {
         })
     }
 
-    /// `scan_result` or `scan_lifecycle`.
+    /// The forwarded form of an audit record (`audit`).
+    pub fn from_audit(r: &crate::audit::AuditRecord) -> SinkEvent {
+        // The scan a request named, for sinks that route by scan (a nil id otherwise).
+        let mut parts = r.resource.split('/');
+        let scan_id = std::iter::from_fn(|| parts.next())
+            .skip_while(|p| *p != "scans" && *p != "jobs" && *p != "runs")
+            .nth(1)
+            .and_then(|id| id.parse::<uuid::Uuid>().ok())
+            .map(ScanId)
+            .unwrap_or(ScanId(uuid::Uuid::nil()));
+        SinkEvent {
+            schema: "argus.event".into(),
+            schema_version: SCHEMA_VERSION,
+            event_id: r.id,
+            time: r.at,
+            org_id: r.org_id.as_str().to_owned(),
+            scan_id,
+            payload: SinkPayload::Audit(AuditEvent {
+                user_id: r.user_id.as_str().to_owned(),
+                role: r.role.as_str().to_owned(),
+                action: r.action.clone(),
+                method: r.method.clone(),
+                route: r.route.clone(),
+                resource: r.resource.clone(),
+                outcome: r.outcome,
+                status: r.status,
+                client: r.client.clone(),
+                request_id: r.request_id.clone(),
+            }),
+        }
+    }
+
+    /// `scan_result`, `scan_lifecycle` or `audit`.
     pub fn kind(&self) -> SinkEventKind {
         match self.payload {
             SinkPayload::ScanResult(_) => SinkEventKind::ScanResult,
             SinkPayload::ScanLifecycle(_) => SinkEventKind::ScanLifecycle,
+            SinkPayload::Audit(_) => SinkEventKind::Audit,
         }
     }
 
@@ -240,6 +295,11 @@ impl SinkEvent {
             SinkPayload::ScanResult(r) => r.severity,
             SinkPayload::ScanLifecycle(l) if l.action == LifecycleAction::Failed => Severity::High,
             SinkPayload::ScanLifecycle(_) => Severity::Info,
+            // A refused request is worth a look; the rest is the record of normal work.
+            SinkPayload::Audit(a) if a.outcome == crate::audit::AuditOutcome::Denied => {
+                Severity::Medium
+            }
+            SinkPayload::Audit(_) => Severity::Info,
         }
     }
 
@@ -247,7 +307,7 @@ impl SinkEvent {
     pub fn scanner(&self) -> Option<&str> {
         match &self.payload {
             SinkPayload::ScanResult(r) => Some(&r.scanner),
-            SinkPayload::ScanLifecycle(_) => None,
+            SinkPayload::ScanLifecycle(_) | SinkPayload::Audit(_) => None,
         }
     }
 
@@ -264,6 +324,14 @@ impl SinkEvent {
                 }
                 s
             }
+            SinkPayload::Audit(a) => format!(
+                "audit {} {} {}: {} ({})",
+                a.user_id,
+                a.action,
+                a.resource,
+                a.outcome.as_str(),
+                a.status
+            ),
         }
     }
 
@@ -383,9 +451,9 @@ impl Outgoing {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct SinkFilter {
-    /// `scan_result`, `scan_lifecycle`.
+    /// `scan_result`, `scan_lifecycle`, `audit` (empty: all three).
     pub events: Vec<SinkEventKind>,
-    /// Results below this severity are not forwarded (lifecycle events always pass).
+    /// Results below this severity are not forwarded (lifecycle and audit events always pass).
     pub min_severity: Option<Severity>,
     /// Only results of these scanners.
     pub scanners: Vec<String>,
@@ -407,7 +475,7 @@ impl SinkFilter {
                 self.min_severity.is_none_or(|min| r.severity >= min)
                     && (self.scanners.is_empty() || self.scanners.contains(&r.scanner))
             }
-            SinkPayload::ScanLifecycle(_) => true,
+            SinkPayload::ScanLifecycle(_) | SinkPayload::Audit(_) => true,
         }
     }
 }

@@ -103,6 +103,7 @@ pub trait Store:
     + VerdictStore
     + ConnectorStore
     + SinkStore
+    + crate::audit::AuditStore
     + crate::apikey::ApiKeyStore
     + 'static
 {

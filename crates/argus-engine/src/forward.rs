@@ -17,7 +17,17 @@
 //! a batch refused for its content, or failing `max_attempts` times, is dead-lettered
 //! ([`SinkStore::add_dead_letters`]) and forwarding goes on.
 //!
+//! Two feeds per sink: the event log (`scan_result`, `scan_lifecycle`) and the audit log
+//! (`audit`, [`AuditStore::audit_since`]). Each is forwarded by its own loop with its own lease
+//! (`sink:<name>` and `sink:<name>#audit`) and its own saved state (rows `<name>` and
+//! `<name>#audit`; sink names cannot contain `#`), so each keeps the guarantees above on its
+//! own: a cursor per feed, moved only past what was settled. The audit loop runs only when the
+//! sink's `events` filter admits `audit` (an empty filter admits everything, `audit` included);
+//! it is not woken by the event bus, so an audit record goes out within a poll interval.
+//! Audit ids come from the event id sequence, so `event_id` stays one key for deduplication.
+//!
 //! [`Coordination::try_lead`]: argus_core::store::Coordination::try_lead
+//! [`AuditStore::audit_since`]: argus_core::audit::AuditStore::audit_since
 //! [`SinkStore::events_since`]: argus_core::store::SinkStore::events_since
 //! [`SinkStore::add_dead_letters`]: argus_core::store::SinkStore::add_dead_letters
 
@@ -31,11 +41,12 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use argus_core::audit::AuditRecord;
 use argus_core::event::{Event, EventData};
 use argus_core::scan::Progress;
 use argus_core::sink::{
-    NewDeadLetter, Outgoing, Redaction, Sink, SinkError, SinkEvent, SinkFilter, SinkPayload,
-    SinkSettings, SinkState, StartAt, WhenFull,
+    NewDeadLetter, Outgoing, Redaction, Sink, SinkError, SinkEvent, SinkEventKind, SinkFilter,
+    SinkPayload, SinkSettings, SinkState, StartAt, WhenFull,
 };
 use argus_core::store::Store;
 
@@ -83,11 +94,29 @@ pub struct LiveStatus {
     pub attempts: u32,
 }
 
+/// What a forwarding loop reads: the event log or the audit log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Feed {
+    Events,
+    Audit,
+}
+
+impl Feed {
+    /// The name of the feed's saved state (and lease) for the sink `name`.
+    pub fn state_name(self, name: &str) -> String {
+        match self {
+            Feed::Events => name.to_owned(),
+            Feed::Audit => format!("{name}#audit"),
+        }
+    }
+}
+
 /// A configured sink and its live status, shared with the sinks service.
 #[derive(Debug)]
 pub struct Forwarder {
     pub spec: SinkSpec,
     live: Mutex<LiveStatus>,
+    audit_live: Mutex<LiveStatus>,
 }
 
 impl Forwarder {
@@ -95,16 +124,35 @@ impl Forwarder {
         Forwarder {
             spec,
             live: Mutex::new(LiveStatus::default()),
+            audit_live: Mutex::new(LiveStatus::default()),
         }
     }
 
-    /// This process's view of the sink.
+    /// This process's view of the sink's event feed.
     pub fn live(&self) -> LiveStatus {
         self.live.lock().map(|l| l.clone()).unwrap_or_default()
     }
 
-    fn set_live(&self, f: impl FnOnce(&mut LiveStatus)) {
-        if let Ok(mut l) = self.live.lock() {
+    /// This process's view of the sink's audit feed.
+    pub fn audit_live(&self) -> LiveStatus {
+        self.audit_live
+            .lock()
+            .map(|l| l.clone())
+            .unwrap_or_default()
+    }
+
+    /// Whether the sink forwards `audit` events (its filter admits the kind).
+    pub fn forwards_audit(&self) -> bool {
+        let events = &self.spec.settings.events;
+        events.is_empty() || events.contains(&SinkEventKind::Audit)
+    }
+
+    fn set_live(&self, feed: Feed, f: impl FnOnce(&mut LiveStatus)) {
+        let live = match feed {
+            Feed::Events => &self.live,
+            Feed::Audit => &self.audit_live,
+        };
+        if let Ok(mut l) = live.lock() {
             f(&mut l);
         }
     }
@@ -138,11 +186,18 @@ pub fn spawn(engine: Arc<Engine>, shutdown: CancellationToken) -> Vec<JoinHandle
         .forwarders()
         .iter()
         .filter(|f| f.spec.settings.enabled)
-        .map(|f| {
+        .flat_map(|f| {
+            let feeds = if f.forwards_audit() {
+                vec![Feed::Events, Feed::Audit]
+            } else {
+                vec![Feed::Events]
+            };
+            feeds.into_iter().map(move |feed| (f.clone(), feed))
+        })
+        .map(|(f, feed)| {
             let engine = engine.clone();
-            let f = f.clone();
             let shutdown = shutdown.clone();
-            tokio::spawn(async move { run(engine, f, shutdown).await })
+            tokio::spawn(async move { run(engine, f, feed, shutdown).await })
         })
         .collect()
 }
@@ -151,8 +206,9 @@ fn role(name: &str) -> String {
     format!("sink:{name}")
 }
 
-async fn run(engine: Arc<Engine>, f: Arc<Forwarder>, shutdown: CancellationToken) {
-    let name = f.spec.settings.name.clone();
+async fn run(engine: Arc<Engine>, f: Arc<Forwarder>, feed: Feed, shutdown: CancellationToken) {
+    // The feed's name: the lease and the saved state of the audit feed are its own.
+    let name = feed.state_name(&f.spec.settings.name);
     let holder = engine.config().worker_id.clone();
     let store = engine.store().clone();
     loop {
@@ -169,12 +225,12 @@ async fn run(engine: Arc<Engine>, f: Arc<Forwarder>, shutdown: CancellationToken
             }
         }
         tracing::info!(sink = %name, holder = %holder, "forwarding");
-        f.set_live(|l| l.leading = true);
-        let mut leader = match Leader::start(&engine, &f, &holder).await {
+        f.set_live(feed, |l| l.leading = true);
+        let mut leader = match Leader::start(&engine, &f, feed, &holder).await {
             Ok(l) => l,
             Err(e) => {
                 tracing::warn!(sink = %name, error = %e, "reading the sink's state failed");
-                f.set_live(|l| l.leading = false);
+                f.set_live(feed, |l| l.leading = false);
                 tokio::select! {
                     _ = shutdown.cancelled() => return,
                     _ = tokio::time::sleep(POLL) => continue,
@@ -183,7 +239,7 @@ async fn run(engine: Arc<Engine>, f: Arc<Forwarder>, shutdown: CancellationToken
         };
         let ended = leader.run(&shutdown).await;
         leader.save().await;
-        f.set_live(|l| *l = LiveStatus::default());
+        f.set_live(feed, |l| *l = LiveStatus::default());
         if ended == Ended::Shutdown {
             if let Err(e) = store.resign(&role(&name), &holder).await {
                 tracing::warn!(sink = %name, error = %e, "resigning the sink's lease failed");
@@ -210,6 +266,9 @@ enum Wake {
 struct Leader {
     store: Arc<dyn Store>,
     f: Arc<Forwarder>,
+    feed: Feed,
+    /// The feed's name (its lease and saved state): the sink's, or `<sink>#audit`.
+    feed_name: String,
     holder: String,
     filter: SinkFilter,
     redaction: Redaction,
@@ -234,21 +293,24 @@ impl Leader {
     async fn start(
         engine: &Arc<Engine>,
         f: &Arc<Forwarder>,
+        feed: Feed,
         holder: &str,
     ) -> argus_core::Result<Leader> {
         let store = engine.store().clone();
         let settings = f.spec.settings.clone();
+        let feed_name = feed.state_name(&settings.name);
         // Subscribed before the first read, so no commit between the two goes unnoticed.
         let bus = engine.bus().subscribe();
-        let state = match store.sink_state(&settings.name).await? {
+        let state = match store.sink_state(&feed_name).await? {
             Some(s) => s,
             None => {
-                let cursor = match settings.start {
-                    StartAt::Now => store.last_event_id().await?,
-                    StartAt::Beginning => 0,
+                let cursor = match (settings.start, feed) {
+                    (StartAt::Now, Feed::Events) => store.last_event_id().await?,
+                    (StartAt::Now, Feed::Audit) => store.last_audit_id().await?,
+                    (StartAt::Beginning, _) => 0,
                 };
                 let s = SinkState {
-                    name: settings.name.clone(),
+                    name: feed_name.clone(),
                     cursor,
                     holder: Some(holder.to_owned()),
                     updated_at: Some(Utc::now()),
@@ -270,6 +332,8 @@ impl Leader {
         Ok(Leader {
             store,
             f: f.clone(),
+            feed,
+            feed_name,
             holder: holder.to_owned(),
             filter: settings.filter(),
             redaction: settings.redaction(),
@@ -290,8 +354,9 @@ impl Leader {
         })
     }
 
+    /// The feed's name, as logs, the lease and the saved state know it.
     fn name(&self) -> &str {
-        &self.settings.name
+        &self.feed_name
     }
 
     async fn run(&mut self, shutdown: &CancellationToken) -> Ended {
@@ -380,12 +445,26 @@ impl Leader {
             } else {
                 PAGE.min(u32::try_from(room).unwrap_or(PAGE))
             };
-            let events = self.store.events_since(self.read, limit).await?;
-            let n = events.len();
-            for e in events {
-                self.read = e.id;
-                self.admit(&e).await;
-            }
+            let n = match self.feed {
+                Feed::Events => {
+                    let events = self.store.events_since(self.read, limit).await?;
+                    let n = events.len();
+                    for e in events {
+                        self.read = e.id;
+                        self.admit(&e).await;
+                    }
+                    n
+                }
+                Feed::Audit => {
+                    let records = self.store.audit_since(self.read, limit).await?;
+                    let n = records.len();
+                    for r in records {
+                        self.read = r.id;
+                        self.admit_audit(&r);
+                    }
+                    n
+                }
+            };
             if self.buffer.is_empty() && self.state.cursor < self.read {
                 // Everything read so far was filtered out: the cursor may move past it.
                 self.state.cursor = self.read;
@@ -432,6 +511,16 @@ impl Leader {
             if ended {
                 self.counters.remove(&e.scan_id);
             }
+        }
+        let mut out = Outgoing::new(event);
+        self.redaction.apply(&mut out.body);
+        self.push(out);
+    }
+
+    fn admit_audit(&mut self, r: &AuditRecord) {
+        let event = SinkEvent::from_audit(r);
+        if !self.filter.admits(&event) {
+            return;
         }
         let mut out = Outgoing::new(event);
         self.redaction.apply(&mut out.body);
@@ -579,7 +668,7 @@ impl Leader {
 
     fn publish_live(&self) {
         let (buffered, failing, attempts) = (self.buffer.len(), self.failing, self.attempts);
-        self.f.set_live(|l| {
+        self.f.set_live(self.feed, |l| {
             l.leading = true;
             l.buffered = buffered;
             l.failing = failing;

@@ -168,7 +168,7 @@ async fn stop(mut h: Harness) -> tempfile::TempDir {
         .await
         .unwrap()
         .iter()
-        .any(|v| v.live.leading)
+        .any(|v| v.live.leading || v.audit.as_ref().is_some_and(|a| a.live.leading))
         && Instant::now() < deadline
     {
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -555,4 +555,155 @@ async fn a_new_sink_starts_now_unless_told_otherwise() {
     })
     .await;
     assert_eq!(rec.ids(), all[before..].to_vec());
+}
+
+fn audit_record(
+    org: &str,
+    user: &str,
+    action: &str,
+    status: u16,
+) -> argus_core::audit::NewAuditRecord {
+    argus_core::audit::NewAuditRecord {
+        at: chrono::Utc::now(),
+        org_id: argus_core::OrgId::parse(org).unwrap(),
+        user_id: argus_core::UserId::parse(user).unwrap(),
+        role: argus_core::Role::Analyst,
+        action: action.into(),
+        method: "POST".into(),
+        route: "/api/v1/scans/{id}/start".into(),
+        resource: "/api/v1/scans/0191c7a0-0000-7000-8000-000000000002/start".into(),
+        outcome: argus_core::audit::AuditOutcome::of_status(status),
+        status,
+        client: Some("192.0.2.7".into()),
+        request_id: format!("req-{action}"),
+    }
+}
+
+/// Audit records go to every sink whose filter admits `audit` (an empty filter does), as
+/// `audit` events keyed by ids no scan event has, each once and in order; a sink filtering
+/// them out gets none; after a restart the feed resumes after what was sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_records_reach_sinks_as_audit_events_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let all = Arc::new(Recorder {
+        max_batch: 100,
+        ..Recorder::default()
+    });
+    let scans_only = Arc::new(Recorder {
+        max_batch: 100,
+        ..Recorder::default()
+    });
+    let sinks = |all: &Arc<Recorder>, scans_only: &Arc<Recorder>| {
+        vec![
+            spec(settings("all", |_| {}), all.clone()),
+            spec(
+                settings("scans", |s| {
+                    s.events = vec![
+                        argus_core::sink::SinkEventKind::ScanResult,
+                        argus_core::sink::SinkEventKind::ScanLifecycle,
+                    ];
+                }),
+                scans_only.clone(),
+            ),
+        ]
+    };
+    let h = open(dir, sinks(&all, &scans_only)).await;
+    let audit = h.engine.audit();
+    let first = audit
+        .record(audit_record("acme", "alice", "scan.create", 201))
+        .await
+        .unwrap();
+    scan(&h, 2).await;
+    let second = audit
+        .record(audit_record("globex", "bob", "scan.start", 403))
+        .await
+        .unwrap();
+    let third = audit
+        .record(audit_record("acme", "carol", "artifact.download", 200))
+        .await
+        .unwrap();
+    let scan_events = forwardable(&h).await;
+    until("three audit events", Duration::from_secs(20), || {
+        all.kinds("audit").len() >= 3
+    })
+    .await;
+    until("every scan event", Duration::from_secs(20), || {
+        scans_only.ids().len() >= scan_events.len()
+    })
+    .await;
+    let got = all.kinds("audit");
+    let ids: Vec<i64> = got
+        .iter()
+        .map(|e| e["event_id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [first.id, second.id, third.id],
+        "each once, in id order"
+    );
+    assert!(
+        ids.iter().all(|id| !scan_events.contains(id)),
+        "audit ids are never scan event ids: {ids:?} vs {scan_events:?}"
+    );
+    let denied = &got[1];
+    assert_eq!(denied["schema"], "argus.event");
+    assert_eq!(denied["org_id"], "globex");
+    assert_eq!(denied["user_id"], "bob");
+    assert_eq!(denied["action"], "scan.start");
+    assert_eq!(denied["outcome"], "denied");
+    assert_eq!(denied["status"], 403);
+    assert_eq!(denied["client"], "192.0.2.7");
+    assert_eq!(denied["request_id"], "req-scan.start");
+    assert_eq!(denied["scan_id"], "0191c7a0-0000-7000-8000-000000000002");
+    assert!(scans_only.kinds("audit").is_empty(), "filtered out");
+    assert_eq!(scans_only.ids(), scan_events);
+
+    // The sinks' views: the audit feed of `all` caught up, none for `scans`.
+    until_views(&h, |v| {
+        v.iter()
+            .find(|v| v.name == "all")
+            .and_then(|v| v.audit.as_ref())
+            .is_some_and(|a| a.state.sent == 3 && a.lag == 0)
+    })
+    .await;
+    let views = h.engine.forwarding().list(&h.who).await.unwrap();
+    assert!(views
+        .iter()
+        .find(|v| v.name == "scans")
+        .unwrap()
+        .audit
+        .is_none());
+
+    // A restart resumes after what was sent: only the new record goes out.
+    let dir = stop(h).await;
+    let h = open(dir, sinks(&all, &scans_only)).await;
+    let fourth = h
+        .engine
+        .audit()
+        .record(audit_record("acme", "alice", "scan.delete", 204))
+        .await
+        .unwrap();
+    until("the fourth audit event", Duration::from_secs(20), || {
+        all.kinds("audit").len() >= 4
+    })
+    .await;
+    let ids: Vec<i64> = all
+        .kinds("audit")
+        .iter()
+        .map(|e| e["event_id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids, [first.id, second.id, third.id, fourth.id]);
+    stop(h).await;
+}
+
+async fn until_views(h: &Harness, f: impl Fn(&[argus_engine::services::SinkView]) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let views = h.engine.forwarding().list(&h.who).await.unwrap();
+        if f(&views) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "timed out: {views:?}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }

@@ -3,6 +3,7 @@
 //! without being documented.
 
 pub(crate) mod apikeys;
+pub(crate) mod audit;
 pub(crate) mod connectors;
 pub(crate) mod findings;
 pub(crate) mod remediation;
@@ -101,6 +102,7 @@ pub(crate) fn api() -> OpenApiRouter<AppState> {
             connectors::delete_connector
         ))
         .routes(routes!(connectors::full_scan))
+        .routes(routes!(audit::list_audit))
         .routes(routes!(apikeys::list_api_keys, apikeys::create_api_key))
         .routes(routes!(apikeys::revoke_api_key))
         .routes(routes!(sinks::list_sinks))

@@ -254,6 +254,8 @@ macro_rules! store_suite_tests {
             events_since_reads_every_org,
             sink_state_cursor_never_rewinds,
             dead_letters_per_org_and_sink,
+            audit_appends_and_lists_per_org,
+            audit_feed_reads_every_org_in_order,
             api_keys_by_prefix_and_org,
         );
     };
@@ -3177,6 +3179,299 @@ pub async fn dead_letters_per_org_and_sink<S: Store>(store: Arc<S>) {
     let whole = store.list_dead_letters(&a, "siem", None, 3).await.unwrap();
     assert_eq!(whole.items.len(), 3);
     assert_eq!(whole.next_cursor, None);
+}
+
+// ---------------------------------------------------------------- audit log
+
+/// An audit record for the audit cases: `user` of `org` did `action` on `resource`.
+pub fn audit_record(
+    org: &OrgId,
+    user: &str,
+    action: &str,
+    resource: &str,
+    status: u16,
+    at: chrono::DateTime<chrono::Utc>,
+) -> crate::audit::NewAuditRecord {
+    crate::audit::NewAuditRecord {
+        at,
+        org_id: org.clone(),
+        user_id: UserId::parse(user).unwrap(),
+        role: crate::ids::Role::Analyst,
+        action: action.into(),
+        method: "POST".into(),
+        route: "/api/v1/scans/{id}/start".into(),
+        resource: resource.into(),
+        outcome: crate::audit::AuditOutcome::of_status(status),
+        status,
+        client: Some("192.0.2.7".into()),
+        request_id: format!("req-{action}-{user}"),
+    }
+}
+
+/// Audit records are appended with increasing ids, read back as written (millisecond times),
+/// listed per org newest first with every filter and cursor paging, and never shown to another
+/// org.
+pub async fn audit_appends_and_lists_per_org<S: Store>(store: Arc<S>) {
+    use crate::audit::{AuditOutcome, AuditQuery};
+    let (a, b) = (org("org-a"), org("org-b"));
+    let t0 = chrono::DateTime::from_timestamp_millis(1_800_000_000_123).unwrap();
+    let sec = |n: i64| t0 + chrono::Duration::seconds(n);
+    assert_eq!(store.last_audit_id().await.unwrap(), 0);
+    assert!(store
+        .list_audit(&a, &AuditQuery::default())
+        .await
+        .unwrap()
+        .items
+        .is_empty());
+
+    let written = [
+        audit_record(&a, "alice", "scan.create", "/api/v1/scans", 201, sec(0)),
+        audit_record(
+            &a,
+            "alice",
+            "scan.start",
+            "/api/v1/scans/s1/start",
+            200,
+            sec(1),
+        ),
+        audit_record(
+            &b,
+            "bob",
+            "scan.start",
+            "/api/v1/scans/s1/start",
+            200,
+            sec(2),
+        ),
+        audit_record(
+            &a,
+            "carol",
+            "scan.start",
+            "/api/v1/scans/s1x/start",
+            403,
+            sec(3),
+        ),
+        audit_record(
+            &a,
+            "alice",
+            "artifact.download",
+            "/api/v1/scans/s1/artifacts/a%_b",
+            200,
+            sec(4),
+        ),
+        audit_record(&a, "carol", "scan.delete", "/api/v1/scans/s1", 404, sec(5)),
+    ];
+    let mut stored = Vec::new();
+    for r in written.iter().cloned() {
+        let mut precise = r.clone();
+        // Sub-millisecond precision is not kept.
+        precise.at += chrono::Duration::nanoseconds(400);
+        let s = store.append_audit(precise).await.unwrap();
+        assert_eq!(s.at, r.at);
+        assert_eq!(
+            (
+                s.org_id.clone(),
+                s.user_id.clone(),
+                s.action.clone(),
+                s.outcome,
+                s.status
+            ),
+            (
+                r.org_id.clone(),
+                r.user_id.clone(),
+                r.action.clone(),
+                r.outcome,
+                r.status
+            )
+        );
+        stored.push(s);
+    }
+    assert!(stored.windows(2).all(|w| w[0].id < w[1].id), "ids increase");
+    assert_eq!(store.last_audit_id().await.unwrap(), stored[5].id);
+
+    let list = |q: AuditQuery| {
+        let store = store.clone();
+        let a = a.clone();
+        async move { store.list_audit(&a, &q).await.unwrap() }
+    };
+    let ids =
+        |p: &Page<crate::audit::AuditRecord>| p.items.iter().map(|r| r.id).collect::<Vec<_>>();
+
+    // Everything of org-a, newest first, read back exactly as stored.
+    let all = list(AuditQuery::default()).await;
+    let expected: Vec<_> = [5, 4, 3, 1, 0].iter().map(|&i| stored[i].clone()).collect();
+    assert_eq!(all.items, expected);
+    assert_eq!(all.next_cursor, None);
+    // org-b sees only its own record.
+    let other = store.list_audit(&b, &AuditQuery::default()).await.unwrap();
+    assert_eq!(ids(&other), [stored[2].id]);
+
+    // Paging: two per page, the cursor is the last id.
+    let p1 = list(AuditQuery {
+        limit: 2,
+        ..AuditQuery::default()
+    })
+    .await;
+    assert_eq!(ids(&p1), [stored[5].id, stored[4].id]);
+    let before: i64 = p1.next_cursor.clone().unwrap().parse().unwrap();
+    let p2 = list(AuditQuery {
+        limit: 2,
+        before: Some(before),
+        ..AuditQuery::default()
+    })
+    .await;
+    assert_eq!(ids(&p2), [stored[3].id, stored[1].id]);
+    let before: i64 = p2.next_cursor.clone().unwrap().parse().unwrap();
+    let p3 = list(AuditQuery {
+        limit: 2,
+        before: Some(before),
+        ..AuditQuery::default()
+    })
+    .await;
+    assert_eq!(ids(&p3), [stored[0].id]);
+    assert_eq!(p3.next_cursor, None);
+
+    // Filters: user, action, outcome, resource (itself or below, no wildcards), time range.
+    let q = AuditQuery {
+        user: Some("carol".into()),
+        ..AuditQuery::default()
+    };
+    assert_eq!(ids(&list(q).await), [stored[5].id, stored[3].id]);
+    let q = AuditQuery {
+        action: Some("scan.start".into()),
+        ..AuditQuery::default()
+    };
+    assert_eq!(ids(&list(q).await), [stored[3].id, stored[1].id]);
+    let q = AuditQuery {
+        outcome: Some(AuditOutcome::Denied),
+        ..AuditQuery::default()
+    };
+    assert_eq!(ids(&list(q).await), [stored[3].id]);
+    let q = AuditQuery {
+        outcome: Some(AuditOutcome::Failed),
+        ..AuditQuery::default()
+    };
+    assert_eq!(ids(&list(q).await), [stored[5].id]);
+    let q = AuditQuery {
+        resource: Some("/api/v1/scans/s1".into()),
+        ..AuditQuery::default()
+    };
+    assert_eq!(
+        ids(&list(q).await),
+        [stored[5].id, stored[4].id, stored[1].id]
+    );
+    let q = AuditQuery {
+        resource: Some("/api/v1/scans/s1/".into()),
+        ..AuditQuery::default()
+    };
+    assert_eq!(
+        ids(&list(q).await),
+        [stored[5].id, stored[4].id, stored[1].id]
+    );
+    let q = AuditQuery {
+        resource: Some("/api/v1/scans/s1/artifacts/a%".into()),
+        ..AuditQuery::default()
+    };
+    assert!(list(q).await.items.is_empty(), "`%` is no wildcard");
+    let q = AuditQuery {
+        since: Some(sec(1)),
+        until: Some(sec(4)),
+        ..AuditQuery::default()
+    };
+    assert_eq!(ids(&list(q).await), [stored[3].id, stored[1].id]);
+    let q = AuditQuery {
+        user: Some("alice".into()),
+        action: Some("scan.start".into()),
+        outcome: Some(AuditOutcome::Success),
+        resource: Some("/api/v1/scans/s1".into()),
+        since: Some(sec(0)),
+        until: Some(sec(10)),
+        ..AuditQuery::default()
+    };
+    assert_eq!(ids(&list(q).await), [stored[1].id]);
+}
+
+/// The forwarder's audit feed: every org's records after a cursor, oldest first, in pages.
+pub async fn audit_feed_reads_every_org_in_order<S: Store>(store: Arc<S>) {
+    let (a, b) = (org("org-a"), org("org-b"));
+    assert!(store.audit_since(0, 10).await.unwrap().is_empty());
+    // Audit ids come from the events' sequence: never an event's id, and in the same order.
+    store.create_scan(new_scan(&a, config())).await.unwrap();
+    let between = store
+        .append_audit(audit_record(
+            &a,
+            "u",
+            "scan.create",
+            "/r",
+            201,
+            chrono::Utc::now(),
+        ))
+        .await
+        .unwrap();
+    store.create_scan(new_scan(&b, config())).await.unwrap();
+    let events: Vec<i64> = store
+        .events_since(0, 100)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(events.len(), 2);
+    assert!(
+        events[0] < between.id && between.id < events[1],
+        "{events:?} vs {}",
+        between.id
+    );
+    assert_eq!(store.last_event_id().await.unwrap(), events[1]);
+    let now = chrono::Utc::now();
+    let mut expected = vec![between];
+    for i in 0u32..7 {
+        let o = if i.is_multiple_of(2) { &a } else { &b };
+        expected.push(
+            store
+                .append_audit(audit_record(o, "u", &format!("a{i}"), "/r", 200, now))
+                .await
+                .unwrap(),
+        );
+    }
+    assert_eq!(store.audit_since(0, 1000).await.unwrap(), expected);
+    let mut paged = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = store.audit_since(after, 3).await.unwrap();
+        assert!(page.len() <= 3);
+        let Some(last) = page.last() else { break };
+        after = last.id;
+        paged.extend(page);
+    }
+    assert_eq!(paged, expected);
+    let last = expected.last().unwrap().id;
+    assert!(store.audit_since(last, 10).await.unwrap().is_empty());
+    // Concurrent appends: every one gets its own id, and the feed reads each exactly once.
+    let mut handles = Vec::new();
+    for i in 0..8 {
+        let store = store.clone();
+        let a = a.clone();
+        handles.push(tokio::spawn(async move {
+            store
+                .append_audit(audit_record(&a, "u", &format!("c{i}"), "/r", 200, now))
+                .await
+                .unwrap()
+                .id
+        }));
+    }
+    let mut ids = HashSet::new();
+    for h in handles {
+        assert!(ids.insert(h.await.unwrap()));
+    }
+    let fed: Vec<i64> = store
+        .audit_since(last, 100)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(fed.iter().copied().collect::<HashSet<_>>(), ids);
+    assert!(fed.windows(2).all(|w| w[0] < w[1]));
 }
 
 /// API keys: found by prefix in any org, listed and revoked per org (or by the operator across

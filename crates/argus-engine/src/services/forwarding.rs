@@ -12,7 +12,7 @@ use argus_core::finding::Page;
 use argus_core::ids::Principal;
 use argus_core::sink::{DeadLetter, SinkFilter, SinkState};
 
-use crate::forward::LiveStatus;
+use crate::forward::{Feed, LiveStatus};
 use crate::Engine;
 
 /// The forwarding service.
@@ -38,6 +38,19 @@ pub struct SinkView {
     pub state: SinkState,
     /// This process's live view (buffer, retries), when it forwards for the sink.
     pub live: LiveStatus,
+    /// The audit feed (`audit` events), when the sink's filter admits them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audit: Option<AuditFeedView>,
+}
+
+/// A sink's audit feed: its own cursor, lag and live view (see `forward`).
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct AuditFeedView {
+    /// Audit records after the cursor, by id.
+    pub lag: i64,
+    /// Cursor and counters of the feed (saved as `<name>#audit`).
+    pub state: SinkState,
+    pub live: LiveStatus,
 }
 
 impl Forwarding<'_> {
@@ -45,6 +58,7 @@ impl Forwarding<'_> {
     pub async fn list(&self, _who: &Principal) -> Result<Vec<SinkView>> {
         let store = self.engine.store();
         let last = store.last_event_id().await?;
+        let last_audit = store.last_audit_id().await?;
         let mut out = Vec::new();
         for f in self.engine.forwarders() {
             let s = &f.spec.settings;
@@ -56,6 +70,21 @@ impl Forwarding<'_> {
                     cursor: last,
                     ..SinkState::default()
                 });
+            let audit = if f.forwards_audit() {
+                let name = Feed::Audit.state_name(&s.name);
+                let state = store.sink_state(&name).await?.unwrap_or_else(|| SinkState {
+                    name,
+                    cursor: last_audit,
+                    ..SinkState::default()
+                });
+                Some(AuditFeedView {
+                    lag: (last_audit - state.cursor).max(0),
+                    state,
+                    live: f.audit_live(),
+                })
+            } else {
+                None
+            };
             out.push(SinkView {
                 name: s.name.clone(),
                 kind: f.spec.sink.kind().to_owned(),
@@ -65,6 +94,7 @@ impl Forwarding<'_> {
                 lag: (last - state.cursor).max(0),
                 state,
                 live: f.live(),
+                audit,
             });
         }
         Ok(out)

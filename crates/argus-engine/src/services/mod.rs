@@ -18,6 +18,7 @@
 //! scan it would start and starts that scan through [`Scans`].
 
 pub mod apikeys;
+pub mod audit;
 pub mod connectors;
 pub mod events;
 pub mod findings;

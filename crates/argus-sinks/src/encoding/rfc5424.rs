@@ -234,5 +234,24 @@ pub fn summary(event: &SinkEvent, body: &Value) -> String {
             }
             s
         }
+        // `audit <user> <action> <resource>: <outcome> (<status>)`, each word as the body has it.
+        SinkEventKind::Audit => {
+            let mut s = "audit".to_owned();
+            for key in ["user_id", "action", "resource"] {
+                if let Some(v) = text(key) {
+                    s.push(' ');
+                    s.push_str(v);
+                }
+            }
+            s.push(':');
+            if let Some(outcome) = text("outcome") {
+                s.push(' ');
+                s.push_str(outcome);
+            }
+            if let Some(status) = body.get("status").and_then(Value::as_u64) {
+                let _ = write!(s, " ({status})");
+            }
+            s
+        }
     }
 }

@@ -24,6 +24,7 @@
 
 mod api_keys;
 mod artifacts;
+mod audit;
 mod connectors;
 mod coordination;
 mod events;

@@ -3,6 +3,7 @@
 
 mod api_keys;
 mod artifacts;
+mod audit;
 mod batch;
 mod connectors;
 mod coordination;
