@@ -779,3 +779,84 @@ async fn config_refuses_plain_http_to_a_remote_issuer() {
     assert_eq!(parsed.leeway_secs, 60);
     assert!(toml::from_str::<OidcConfig>("isuer = \"x\"").is_err());
 }
+
+/// Through the API (mode `apikey` with `[auth.oidc]`): a JWT acts as its org and role — an
+/// analyst token may create a scan but not list API keys, another org's token sees nothing of
+/// it — and API keys keep working beside JWTs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_accepts_jwts_as_their_org_and_role() {
+    let key = TestKey::es256("ec-api");
+    let issuer = Issuer::start(&[&key]).await;
+    let s = common::start_with(common::Options {
+        auth: argus_api::AuthConfig::ApiKey {
+            oidc: Some(issuer.config()),
+        },
+        ..common::Options::default()
+    })
+    .await;
+    let send = |token: String, method: &str, path: &str, body: Option<Value>| {
+        let mut req = s
+            .http
+            .request(method.parse().unwrap(), s.url(path))
+            .bearer_auth(token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        async move {
+            let res = req.send().await.unwrap();
+            (res.status().as_u16(), res.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let analyst = key.sign(&claims(&issuer));
+    let mut viewer_claims = claims(&issuer);
+    viewer_claims["role"] = json!("viewer");
+    let viewer = key.sign(&viewer_claims);
+    let mut other_claims = claims(&issuer);
+    other_claims["org"] = json!("globex");
+    other_claims["role"] = json!("admin");
+    let other = key.sign(&other_claims);
+
+    let config = common::noop_config(json!({}), &["noop://t/0"]);
+    let (status, scan) = send(
+        analyst.clone(),
+        "POST",
+        "/api/v1/scans",
+        Some(json!({"config": config})),
+    )
+    .await;
+    assert_eq!(status, 201, "{scan}");
+    assert_eq!(scan["org_id"], "acme", "{scan}");
+    let path = format!("/api/v1/scans/{}", scan["id"].as_str().unwrap());
+    assert_eq!(send(viewer.clone(), "GET", &path, None).await.0, 200);
+    assert_eq!(
+        send(viewer, "POST", "/api/v1/scans", Some(json!({"config": config})))
+            .await
+            .0,
+        403
+    );
+    assert_eq!(send(analyst.clone(), "GET", "/api/v1/apikeys", None).await.0, 403);
+    assert_eq!(send(other.clone(), "GET", &path, None).await.0, 404);
+    assert_eq!(send(other, "GET", "/api/v1/apikeys", None).await.0, 200);
+
+    // A token of another issuer's key, and a tampered one, are 401.
+    let stranger = TestKey::es256("ec-api");
+    assert_eq!(send(stranger.sign(&claims(&issuer)), "GET", &path, None).await.0, 401);
+    let mut tampered = analyst.clone();
+    tampered.insert(tampered.len() - 2, 'A');
+    assert_eq!(send(tampered, "GET", &path, None).await.0, 401);
+
+    // API keys still work beside JWTs.
+    let created = s
+        .engine
+        .api_keys()
+        .create(argus_engine::services::NewKey {
+            org: argus_core::ids::OrgId::parse("acme").unwrap(),
+            role: Role::Viewer,
+            name: String::new(),
+            expires_at: None,
+            created_by: "test".into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(send(created.key, "GET", &path, None).await.0, 200);
+}
