@@ -29,6 +29,10 @@ pub enum Code {
     Unauthorized,
     MethodNotAllowed,
     Internal,
+    /// 429: over a request rate limit (`retry_after` says when to come back).
+    RateLimited,
+    /// 431: the request head is over the server's header limits.
+    HeadersTooLarge,
 }
 
 impl Code {
@@ -45,6 +49,8 @@ impl Code {
             Code::Unauthorized => "unauthorized",
             Code::MethodNotAllowed => "method_not_allowed",
             Code::Internal => "internal",
+            Code::RateLimited => "rate_limited",
+            Code::HeadersTooLarge => "headers_too_large",
         }
     }
 
@@ -60,6 +66,8 @@ impl Code {
             Code::Unauthorized => StatusCode::UNAUTHORIZED,
             Code::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            Code::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Code::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
         }
     }
 
@@ -74,6 +82,8 @@ impl Code {
             StatusCode::UNSUPPORTED_MEDIA_TYPE => Code::UnsupportedMediaType,
             StatusCode::UNAUTHORIZED => Code::Unauthorized,
             StatusCode::METHOD_NOT_ALLOWED => Code::MethodNotAllowed,
+            StatusCode::TOO_MANY_REQUESTS => Code::RateLimited,
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => Code::HeadersTooLarge,
             s if s.is_server_error() => Code::Internal,
             _ => Code::BadRequest,
         }
@@ -100,7 +110,7 @@ pub struct Problem {
     /// The scan's current state (`conflict` only, when known).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub state: Option<ScanState>,
-    /// Seconds after which a retry may succeed (`unavailable` only).
+    /// Seconds after which a retry may succeed (`unavailable` and `rate_limited` only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<u32>,
 }

@@ -4,6 +4,7 @@
 mod clean_cmd;
 mod config;
 mod direct;
+mod edge;
 mod files_cmd;
 mod output;
 mod push_cmd;
