@@ -27,6 +27,7 @@ pub mod audit;
 pub mod auth;
 mod cache;
 pub mod dto;
+pub mod edge;
 pub mod extract;
 mod live;
 pub mod problem;
@@ -41,7 +42,6 @@ use bytes::Bytes;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
@@ -277,31 +277,13 @@ async fn problem_safety_net(req: Request, next: Next) -> Response {
     Response::from_parts(parts, fresh.into_body())
 }
 
-/// Serves the router on `listener` until `shutdown` resolves, with the peer address available
-/// to handlers (trusted-proxy checks) and Nagle off (latency).
+/// Serves the router on `listener` until `shutdown` resolves, in plain HTTP with the default
+/// connection limits, with the peer address available to handlers (trusted-proxy checks) and
+/// Nagle off (latency). `argus serve` uses [`edge::serve`] with its configured transport.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    use axum::serve::ListenerExt;
-    // Live streams (SSE, WebSocket) never end on their own; they watch this token so that a
-    // graceful shutdown is not held open by them.
-    let token = tokio_util::sync::CancellationToken::new();
-    let router = router.layer(axum::Extension(live::Shutdown(token.clone())));
-    let shutdown = async move {
-        shutdown.await;
-        token.cancel();
-    };
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-        }
-    });
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    edge::serve(listener, router, edge::Transport::default(), shutdown).await
 }

@@ -29,10 +29,12 @@ pub enum Code {
     Unauthorized,
     /// The caller is known but its role lacks the route's permission.
     Forbidden,
-    /// A request rate limit was hit (`Retry-After` says when to try again).
-    TooManyRequests,
     MethodNotAllowed,
     Internal,
+    /// 429: over a request rate limit (`retry_after` says when to come back).
+    RateLimited,
+    /// 431: the request head is over the server's header limits.
+    HeadersTooLarge,
 }
 
 impl Code {
@@ -48,9 +50,10 @@ impl Code {
             Code::BadRequest => "bad_request",
             Code::Unauthorized => "unauthorized",
             Code::Forbidden => "forbidden",
-            Code::TooManyRequests => "too_many_requests",
             Code::MethodNotAllowed => "method_not_allowed",
             Code::Internal => "internal",
+            Code::RateLimited => "rate_limited",
+            Code::HeadersTooLarge => "headers_too_large",
         }
     }
 
@@ -65,9 +68,10 @@ impl Code {
             Code::BadRequest => StatusCode::BAD_REQUEST,
             Code::Unauthorized => StatusCode::UNAUTHORIZED,
             Code::Forbidden => StatusCode::FORBIDDEN,
-            Code::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             Code::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            Code::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Code::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
         }
     }
 
@@ -82,8 +86,9 @@ impl Code {
             StatusCode::UNSUPPORTED_MEDIA_TYPE => Code::UnsupportedMediaType,
             StatusCode::UNAUTHORIZED => Code::Unauthorized,
             StatusCode::FORBIDDEN => Code::Forbidden,
-            StatusCode::TOO_MANY_REQUESTS => Code::TooManyRequests,
             StatusCode::METHOD_NOT_ALLOWED => Code::MethodNotAllowed,
+            StatusCode::TOO_MANY_REQUESTS => Code::RateLimited,
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => Code::HeadersTooLarge,
             s if s.is_server_error() => Code::Internal,
             _ => Code::BadRequest,
         }
@@ -110,7 +115,7 @@ pub struct Problem {
     /// The scan's current state (`conflict` only, when known).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub state: Option<ScanState>,
-    /// Seconds after which a retry may succeed (`unavailable` only).
+    /// Seconds after which a retry may succeed (`unavailable` and `rate_limited` only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<u32>,
 }

@@ -129,6 +129,21 @@ pub struct ServerConfig {
     pub body_limit: usize,
     /// Largest file `POST /api/v1/scan/binary` judges, in bytes.
     pub upload_limit: usize,
+    /// Largest request target plus headers, in bytes (431 past it).
+    pub max_header_bytes: usize,
+    /// Most request header fields (431 past it).
+    pub max_headers: usize,
+    /// Longest time to an answer's head, in seconds (503 past it); 0: no limit.
+    pub request_timeout_secs: u64,
+    /// Seconds a connection has to send a request head, finish a TLS handshake, or start its
+    /// next request when kept alive; then it is closed.
+    pub header_read_timeout_secs: u64,
+    /// `[server.tls]`: HTTPS (see `crate::edge`).
+    pub tls: crate::edge::TlsSection,
+    /// `[server.cors]`: cross-origin browser access, off by default.
+    pub cors: crate::edge::CorsSection,
+    /// `[server.rate_limit]`: requests a minute per address and per key, off by default.
+    pub rate_limit: crate::edge::RateLimitSection,
 }
 
 impl Default for ServerConfig {
@@ -138,6 +153,14 @@ impl Default for ServerConfig {
             data_dir: PathBuf::from("argus-data"),
             body_limit: 1024 * 1024,
             upload_limit: 32 * 1024 * 1024,
+            max_header_bytes: argus_api::edge::limits::DEFAULT_MAX_HEADER_BYTES,
+            max_headers: argus_api::edge::limits::DEFAULT_MAX_HEADERS,
+            request_timeout_secs: argus_api::edge::limits::DEFAULT_REQUEST_TIMEOUT.as_secs(),
+            header_read_timeout_secs: argus_api::edge::limits::DEFAULT_HEADER_READ_TIMEOUT
+                .as_secs(),
+            tls: Default::default(),
+            cors: Default::default(),
+            rate_limit: Default::default(),
         }
     }
 }
@@ -405,6 +428,8 @@ impl Config {
             }
         };
         self.server.data_dir = abs(&self.server.data_dir);
+        self.server.tls.cert = self.server.tls.cert.as_deref().map(abs);
+        self.server.tls.key = self.server.tls.key.as_deref().map(abs);
         // The component tables know their own paths; `[scanners.<name>]` tables are made
         // absolute by their factories in `load` (the catalog's effective config).
         self.tools.absolutize(cwd);

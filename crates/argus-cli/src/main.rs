@@ -5,6 +5,7 @@ mod admin_cmd;
 mod clean_cmd;
 mod config;
 mod direct;
+mod edge;
 mod files_cmd;
 mod output;
 mod push_cmd;

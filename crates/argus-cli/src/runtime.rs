@@ -409,6 +409,8 @@ async fn shutdown_signal() {
 pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     // Checked before anything starts, so a server that would be open to anyone never listens.
     let auth = auth_config(&cfg)?;
+    // TLS, CORS and limits are checked before the backends open.
+    let edge = crate::edge::load(&cfg)?;
     let engine = engine(&cfg).await?;
     let shutdown = CancellationToken::new();
     let mut handles = vec![
@@ -419,6 +421,12 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
         engine.clone(),
         shutdown.clone(),
     ));
+    if let Some(tls) = &edge.transport.tls {
+        handles.push(crate::edge::reload_on_sighup(
+            tls.clone(),
+            shutdown.clone(),
+        )?);
+    }
     if cfg.worker.workers > 0 {
         handles.push(argus_engine::worker::spawn(
             engine.clone(),
@@ -440,7 +448,8 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
             backends,
         },
     };
-    let router = argus_api::router(engine.clone(), api_cfg);
+    let router = argus_api::edge::apply(argus_api::router(engine.clone(), api_cfg), &edge.config)
+        .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
     let listener = tokio::net::TcpListener::bind(cfg.server.bind)
         .await
         .with_context(|| {
@@ -451,10 +460,11 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
         })?;
     let addr = listener.local_addr()?;
     // Machine-readable line for scripts and tests that bind port 0.
-    eprintln!("argus listening on http://{addr} (docs at http://{addr}/docs)");
+    let scheme = edge.scheme();
+    eprintln!("argus listening on {scheme}://{addr} (docs at {scheme}://{addr}/docs)");
     tracing::info!(%addr, workers = cfg.worker.workers, "serving");
     let stop = shutdown.clone();
-    let served = argus_api::serve(listener, router, async move {
+    let served = argus_api::edge::serve(listener, router, edge.transport, async move {
         shutdown_signal().await;
         stop.cancel();
     })

@@ -94,11 +94,11 @@ pub fn spawn_argus(label: &str, args: &[&str], env: &[(String, String)], listens
                 .unwrap_or_else(|| panic!("argus {label} exited before listening"))
                 .expect("read stderr");
             eprintln!("[{label}] {line}");
-            if let Some(rest) = line.strip_prefix("argus listening on http://") {
-                break rest.split_whitespace().next().expect("addr").to_string();
+            if let Some(origin) = listening_origin(&line) {
+                break origin;
             }
         };
-        base = Some(format!("http://{addr}/api/v1"));
+        base = Some(format!("{addr}/api/v1"));
     }
     let label = label.to_string();
     let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -179,8 +179,8 @@ pub fn listen(mut cmd: Command) -> Server {
             .expect("argus exited before listening")
             .expect("read stderr");
         eprintln!("[argus] {line}");
-        if let Some(rest) = line.strip_prefix("argus listening on http://") {
-            break rest.split_whitespace().next().expect("addr").to_string();
+        if let Some(origin) = listening_origin(&line) {
+            break origin;
         }
     };
     std::thread::spawn(move || {
@@ -190,8 +190,15 @@ pub fn listen(mut cmd: Command) -> Server {
     });
     Server {
         child,
-        base: format!("http://{addr}/api/v1"),
+        base: format!("{addr}/api/v1"),
     }
+}
+
+/// `http://ADDR` or `https://ADDR` from the server's "listening" line.
+pub fn listening_origin(line: &str) -> Option<String> {
+    let rest = line.strip_prefix("argus listening on ")?;
+    let url = rest.split_whitespace().next()?;
+    (url.starts_with("http://") || url.starts_with("https://")).then(|| url.to_string())
 }
 
 /// Creates a scan (`POST /scans` with `body`), insisting on 201; returns its id.
