@@ -804,7 +804,10 @@ async fn the_api_accepts_jwts_as_their_org_and_role() {
         }
         async move {
             let res = req.send().await.unwrap();
-            (res.status().as_u16(), res.json::<Value>().await.unwrap_or(Value::Null))
+            (
+                res.status().as_u16(),
+                res.json::<Value>().await.unwrap_or(Value::Null),
+            )
         }
     };
     let analyst = key.sign(&claims(&issuer));
@@ -829,18 +832,33 @@ async fn the_api_accepts_jwts_as_their_org_and_role() {
     let path = format!("/api/v1/scans/{}", scan["id"].as_str().unwrap());
     assert_eq!(send(viewer.clone(), "GET", &path, None).await.0, 200);
     assert_eq!(
-        send(viewer, "POST", "/api/v1/scans", Some(json!({"config": config})))
+        send(
+            viewer,
+            "POST",
+            "/api/v1/scans",
+            Some(json!({"config": config}))
+        )
+        .await
+        .0,
+        403
+    );
+    assert_eq!(
+        send(analyst.clone(), "GET", "/api/v1/apikeys", None)
             .await
             .0,
         403
     );
-    assert_eq!(send(analyst.clone(), "GET", "/api/v1/apikeys", None).await.0, 403);
     assert_eq!(send(other.clone(), "GET", &path, None).await.0, 404);
     assert_eq!(send(other, "GET", "/api/v1/apikeys", None).await.0, 200);
 
     // A token of another issuer's key, and a tampered one, are 401.
     let stranger = TestKey::es256("ec-api");
-    assert_eq!(send(stranger.sign(&claims(&issuer)), "GET", &path, None).await.0, 401);
+    assert_eq!(
+        send(stranger.sign(&claims(&issuer)), "GET", &path, None)
+            .await
+            .0,
+        401
+    );
     let mut tampered = analyst.clone();
     tampered.insert(tampered.len() - 2, 'A');
     assert_eq!(send(tampered, "GET", &path, None).await.0, 401);
