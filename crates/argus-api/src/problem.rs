@@ -28,6 +28,7 @@ pub enum Code {
     BadRequest,
     Unauthorized,
     MethodNotAllowed,
+    QuotaExceeded,
     Internal,
 }
 
@@ -44,6 +45,7 @@ impl Code {
             Code::BadRequest => "bad_request",
             Code::Unauthorized => "unauthorized",
             Code::MethodNotAllowed => "method_not_allowed",
+            Code::QuotaExceeded => "quota_exceeded",
             Code::Internal => "internal",
         }
     }
@@ -59,6 +61,7 @@ impl Code {
             Code::BadRequest => StatusCode::BAD_REQUEST,
             Code::Unauthorized => StatusCode::UNAUTHORIZED,
             Code::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Code::QuotaExceeded => StatusCode::TOO_MANY_REQUESTS,
             Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -100,7 +103,7 @@ pub struct Problem {
     /// The scan's current state (`conflict` only, when known).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub state: Option<ScanState>,
-    /// Seconds after which a retry may succeed (`unavailable` only).
+    /// Seconds after which a retry may succeed (`unavailable` and `quota_exceeded`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<u32>,
 }
@@ -174,6 +177,14 @@ impl From<CoreError> for Problem {
                 p
             }
             CoreError::Invalid { path, message } => Problem::invalid(path, message),
+            CoreError::QuotaExceeded {
+                message,
+                retry_after_secs,
+            } => {
+                let mut p = Problem::new(Code::QuotaExceeded, message);
+                p.retry_after = Some(retry_after_secs);
+                p
+            }
             CoreError::Unavailable { what, message } => {
                 let mut p =
                     Problem::new(Code::Unavailable, format!("{what} unavailable: {message}"));

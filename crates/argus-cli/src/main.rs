@@ -7,6 +7,7 @@ mod direct;
 mod files_cmd;
 mod output;
 mod push_cmd;
+mod quotas;
 mod runtime;
 mod secrets_cmd;
 mod sinks;
