@@ -206,15 +206,23 @@ async fn small_scan_finishes_while_a_big_one_runs_on_the_broker() {
         return;
     };
     let (acme, other) = (who("acme"), who("other"));
-    let big = start(&h, &acme, config("noop", serde_json::json!({"fanout": BIG}), 1))
-        .await
-        .unwrap();
+    let big = start(
+        &h,
+        &acme,
+        config("noop", serde_json::json!({"fanout": BIG}), 1),
+    )
+    .await
+    .unwrap();
     let big_running = wait_until(&h, &acme, &big, |s| s.progress.enqueued > BIG).await;
     assert_eq!(big_running.state, ScanState::Running);
 
-    let small = start(&h, &other, config("noop", serde_json::json!({"fanout": 9}), 1))
-        .await
-        .unwrap();
+    let small = start(
+        &h,
+        &other,
+        config("noop", serde_json::json!({"fanout": 9}), 1),
+    )
+    .await
+    .unwrap();
     let small_done = wait_until(&h, &other, &small, |s| s.state.is_terminal()).await;
     assert_eq!(small_done.state, ScanState::Completed);
     assert_eq!(small_done.progress.done, 10);

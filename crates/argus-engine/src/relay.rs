@@ -120,10 +120,9 @@ impl Dispatcher {
 
         let mut scans = engine.store().pending_scans().await?;
         if scans.is_empty() {
-            engine.relay_holding.store(
-                tracking && !self.flights.is_empty(),
-                Ordering::Relaxed,
-            );
+            engine
+                .relay_holding
+                .store(tracking && !self.flights.is_empty(), Ordering::Relaxed);
             return Ok(0);
         }
         let n = scans.len();
@@ -178,9 +177,10 @@ impl Dispatcher {
                 }
             }
         }
-        engine
-            .relay_holding
-            .store(tracking && (held || !self.flights.is_empty()), Ordering::Relaxed);
+        engine.relay_holding.store(
+            tracking && (held || !self.flights.is_empty()),
+            Ordering::Relaxed,
+        );
         Ok(moved)
     }
 

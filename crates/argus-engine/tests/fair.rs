@@ -135,7 +135,12 @@ async fn start(h: &Harness, who: &Principal, config: ScanConfig) -> Result<Scan,
 }
 
 /// Polls the store until `done` holds for the scan (failsafe: [`PATIENCE`]).
-async fn wait_until(h: &Harness, who: &Principal, scan: &Scan, done: impl Fn(&Scan) -> bool) -> Scan {
+async fn wait_until(
+    h: &Harness,
+    who: &Principal,
+    scan: &Scan,
+    done: impl Fn(&Scan) -> bool,
+) -> Scan {
     let deadline = Instant::now() + PATIENCE;
     loop {
         let s = h.store.get_scan(&who.org, scan.id).await.unwrap();
@@ -155,16 +160,24 @@ async fn small_scan_finishes_while_a_big_one_runs() {
     const BIG: u64 = 100_000;
     let h = harness(4, Quotas::default(), None).await;
     let (acme, other) = (who("acme"), who("other"));
-    let big = start(&h, &acme, config("noop", serde_json::json!({"fanout": BIG}), 1))
-        .await
-        .unwrap();
+    let big = start(
+        &h,
+        &acme,
+        config("noop", serde_json::json!({"fanout": BIG}), 1),
+    )
+    .await
+    .unwrap();
     // The root task ran and its 100,000 children are on the queue.
     let big_running = wait_until(&h, &acme, &big, |s| s.progress.enqueued > BIG).await;
     assert_eq!(big_running.state, ScanState::Running);
 
-    let small = start(&h, &other, config("noop", serde_json::json!({"fanout": 9}), 1))
-        .await
-        .unwrap();
+    let small = start(
+        &h,
+        &other,
+        config("noop", serde_json::json!({"fanout": 9}), 1),
+    )
+    .await
+    .unwrap();
     let small_done = wait_until(&h, &other, &small, |s| s.state.is_terminal()).await;
     assert_eq!(small_done.state, ScanState::Completed);
     assert_eq!(small_done.progress.done, 10);
@@ -270,7 +283,12 @@ async fn running_scans_quota_refuses_the_next_start() {
         .await
         .unwrap();
     h.engine.scans().start(&acme, created.id).await.unwrap();
-    for (p, s) in [(&acme, created.id), (&other, o.id), (&roomy, r1.id), (&roomy, r2.id)] {
+    for (p, s) in [
+        (&acme, created.id),
+        (&other, o.id),
+        (&roomy, r1.id),
+        (&roomy, r2.id),
+    ] {
         h.engine.scans().act(p, s, ScanAction::Stop).await.unwrap();
     }
 }

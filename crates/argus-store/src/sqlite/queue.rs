@@ -102,7 +102,8 @@ const VTIME_SQL: &str = "SELECT COALESCE(\
 
 const LAST_TAG_SQL: &str = "SELECT last_tag FROM queue_fair WHERE scan_id = ?1 AND priority = ?2";
 
-const SET_TAG_SQL: &str = "INSERT INTO queue_fair (scan_id, priority, last_tag) VALUES (?1, ?2, ?3) \
+const SET_TAG_SQL: &str =
+    "INSERT INTO queue_fair (scan_id, priority, last_tag) VALUES (?1, ?2, ?3) \
 ON CONFLICT (scan_id, priority) DO UPDATE SET last_tag = excluded.last_tag";
 
 // With a running-tasks quota: leased rows per org (the leased rows are few: the workers'
@@ -312,8 +313,7 @@ impl EmbeddedQueue {
         self.sweep(now).await?;
         let limit = i64::try_from(max).unwrap_or(i64::MAX);
         let due = now.saturating_add(millis(lease));
-        let mut rows: Vec<(i64, i64, i64, i64, String)> = if self.inner.opts.quotas.limits_tasks()
-        {
+        let mut rows: Vec<(i64, i64, i64, i64, String)> = if self.inner.opts.quotas.limits_tasks() {
             self.claim_within_quotas(limit, due).await?
         } else {
             sqlx::query_as(CLAIM_SQL)
