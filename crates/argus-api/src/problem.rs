@@ -30,6 +30,7 @@ pub enum Code {
     /// The caller is known but its role lacks the route's permission.
     Forbidden,
     MethodNotAllowed,
+    QuotaExceeded,
     Internal,
     /// 429: over a request rate limit (`retry_after` says when to come back).
     RateLimited,
@@ -51,6 +52,7 @@ impl Code {
             Code::Unauthorized => "unauthorized",
             Code::Forbidden => "forbidden",
             Code::MethodNotAllowed => "method_not_allowed",
+            Code::QuotaExceeded => "quota_exceeded",
             Code::Internal => "internal",
             Code::RateLimited => "rate_limited",
             Code::HeadersTooLarge => "headers_too_large",
@@ -69,6 +71,7 @@ impl Code {
             Code::Unauthorized => StatusCode::UNAUTHORIZED,
             Code::Forbidden => StatusCode::FORBIDDEN,
             Code::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Code::QuotaExceeded => StatusCode::TOO_MANY_REQUESTS,
             Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Code::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Code::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
@@ -115,7 +118,8 @@ pub struct Problem {
     /// The scan's current state (`conflict` only, when known).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub state: Option<ScanState>,
-    /// Seconds after which a retry may succeed (`unavailable` and `rate_limited` only).
+    /// Seconds after which a retry may succeed (`unavailable`, `rate_limited` and
+    /// `quota_exceeded` only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<u32>,
 }
@@ -189,6 +193,14 @@ impl From<CoreError> for Problem {
                 p
             }
             CoreError::Invalid { path, message } => Problem::invalid(path, message),
+            CoreError::QuotaExceeded {
+                message,
+                retry_after_secs,
+            } => {
+                let mut p = Problem::new(Code::QuotaExceeded, message);
+                p.retry_after = Some(retry_after_secs);
+                p
+            }
             CoreError::Unavailable { what, message } => {
                 let mut p =
                     Problem::new(Code::Unavailable, format!("{what} unavailable: {message}"));

@@ -43,6 +43,8 @@ pub struct Config {
     /// `argus scan secrets` reads it too).
     pub secrets: SecretsConfig,
     pub log: LogConfig,
+    /// `[quotas]`: per-org limits and the relay's per-scan window.
+    pub quotas: crate::quotas::QuotasSection,
     /// `[[sinks]]`: where results and lifecycle events are forwarded (see `crate::sinks`);
     /// each entry is checked at load time and built by the factory of its `type`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -347,7 +349,7 @@ pub enum ArtifactsBackend {
 }
 
 /// Top-level sections; an `ARGUS_<SECTION>__<KEY>` variable must name one of them.
-pub const SECTIONS: [&str; 14] = [
+pub const SECTIONS: [&str; 15] = [
     "server",
     "worker",
     "store",
@@ -362,6 +364,7 @@ pub const SECTIONS: [&str; 14] = [
     "secrets",
     "log",
     "sinks",
+    "quotas",
 ];
 
 impl Config {

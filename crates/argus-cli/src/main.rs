@@ -9,6 +9,7 @@ mod edge;
 mod files_cmd;
 mod output;
 mod push_cmd;
+mod quotas;
 mod runtime;
 mod secrets_cmd;
 mod sinks;

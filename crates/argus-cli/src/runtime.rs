@@ -159,6 +159,8 @@ pub async fn engine(cfg: &Config) -> anyhow::Result<Arc<Engine>> {
         network: cfg.network.policy()?,
         chain_rules: chain_rules(cfg.scan.chain_rules.as_deref())?,
         rate_limits: cfg.network.rate_limits(),
+        quotas: cfg.quotas.quotas(),
+        scan_window: cfg.quotas.scan_window,
         // Embedded: this process (or another on the same data dir, with the same registry)
         // runs every task. A broker queue: workers elsewhere say what they can run.
         scanners: match cfg.queue_backend()? {
@@ -191,7 +193,12 @@ async fn backends(cfg: &Config) -> anyhow::Result<Backends> {
                     .context("migrating the store")?;
                 match queue_backend {
                     QueueBackend::Embedded => {
-                        let queue = EmbeddedQueue::new(db)
+                        // The running-tasks quota is applied where tasks are claimed.
+                        let opts = argus_store::sqlite::EmbeddedQueueOptions {
+                            quotas: cfg.quotas.quotas(),
+                            ..Default::default()
+                        };
+                        let queue = EmbeddedQueue::with_options(db, opts)
                             .await
                             .context("migrating the queue")?;
                         (

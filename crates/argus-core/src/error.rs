@@ -1,7 +1,8 @@
 //! The error kinds every trait implementation reports.
 //!
 //! Kinds map one-to-one to what a caller can do about them (and to HTTP statuses in `argus-api`):
-//! `NotFound` 404, `Conflict` 409, `Invalid` 422, `Unavailable` 503, `Backend` 500.
+//! `NotFound` 404, `Conflict` 409, `Invalid` 422, `QuotaExceeded` 429, `Unavailable` 503,
+//! `Backend` 500.
 //! Backends convert their own errors into these at their boundary.
 
 use crate::scan::ScanState;
@@ -24,6 +25,14 @@ pub enum CoreError {
     /// Input failed validation; `path` is a JSON pointer to the failing field.
     #[error("invalid {path}: {message}")]
     Invalid { path: String, message: String },
+    /// An organisation's quota (`[quotas]`, see [`crate::quota`]) refuses the operation now;
+    /// it may succeed once the org's other work has finished.
+    #[error("{message}")]
+    QuotaExceeded {
+        message: String,
+        /// Seconds after which trying again is sensible.
+        retry_after_secs: u32,
+    },
     /// A dependency (database, broker, object store) cannot be reached right now; retry later.
     #[error("{what} unavailable: {message}")]
     Unavailable { what: &'static str, message: String },

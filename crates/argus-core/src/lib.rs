@@ -31,6 +31,7 @@ pub mod ids;
 pub mod json;
 pub mod net;
 pub mod queue;
+pub mod quota;
 pub mod redacted;
 pub mod remediation;
 pub mod sarif;

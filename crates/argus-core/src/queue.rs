@@ -3,8 +3,11 @@
 //! Semantics every implementation keeps (checked by `testkit::queue_suite`):
 //! - `enqueue` is durable when it returns, and idempotent on task id where the backend can
 //!   dedup (the embedded queue does; the engine tolerates duplicates anyway).
-//! - `claim` hands out up to `max` tasks, higher priority first, FIFO within a priority, each
-//!   under a lease. It waits up to `wait` for work and wakes early when work arrives.
+//! - `claim` hands out up to `max` tasks, higher priority first, FIFO within a priority and
+//!   scan, each under a lease. It waits up to `wait` for work and wakes early when work
+//!   arrives. Between scans of one priority a queue may interleave (the embedded queue shares
+//!   fairly, see `argus_store::sqlite::EmbeddedQueue`); a FIFO broker is made fair by the
+//!   engine's relay, which publishes a window of each scan at a time.
 //! - A lease that is neither acked, retried nor renewed before it expires is re-delivered with
 //!   `attempt + 1`. Acks, retries and renewals with a stale token are no-ops.
 //! - The queue is mechanism, not policy: the engine decides when to retry and when to

@@ -231,6 +231,19 @@ pub trait LedgerStore: Send + Sync {
     /// Marks tasks as handed to the queue.
     async fn mark_published(&self, ids: &[TaskId]) -> Result<()>;
 
+    /// Queued or running scans that have tasks not yet handed to the queue (what
+    /// [`LedgerStore::pending_tasks`] would return some of), with their org: the relay's fair
+    /// dispatch picks among them (`argus_engine::relay`).
+    async fn pending_scans(&self) -> Result<Vec<(ScanId, OrgId)>>;
+
+    /// Like [`LedgerStore::pending_tasks`], for one scan only, oldest first.
+    async fn pending_tasks_of(&self, scan: ScanId, limit: u32) -> Result<Vec<Task>>;
+
+    /// Of these tasks, the ones still in flight: handed to the queue (`published`), not in a
+    /// terminal status, not parked or pending again, and of a scan that has not ended. The
+    /// relay counts a scan's and an org's dispatched work with it.
+    async fn in_flight_tasks(&self, ids: &[TaskId]) -> Result<Vec<TaskId>>;
+
     /// Of these tasks, the ones already in a terminal status (done, failed, dropped) or whose
     /// scan has ended (tasks of a deleted scan are not there at all).
     async fn finished_tasks(&self, ids: &[TaskId]) -> Result<Vec<TaskId>>;

@@ -12,8 +12,10 @@
 //!   commits results in batches, acks only after the commit; advertises its scanners.
 //! - [`runner`]: runs one task with its scanner and turns its emissions into a report by the
 //!   chaining rules (depth, scope, local access); shared by the worker pool and direct mode.
-//! - [`relay`]: moves pending tasks from the store's ledger (the outbox) onto the queue; it
-//!   wakes when told and also polls every second.
+//! - [`relay`]: moves pending tasks from the store's ledger (the outbox) onto the queue, fairly
+//!   between scans (a window of in-flight tasks per scan) and within each org's running-tasks
+//!   quota; it wakes when told and also polls every second.
+//! - [`quota`]: the per-org running-scans quota, checked when a scan starts.
 //! - [`forward`]: result forwarding — one loop per configured sink, under the sink's lease,
 //!   feeding it from the store's event log with a cursor kept in the store.
 //! - [`monitor`]: the scheduler role — enforces `max_duration` and runs the janitor that clears
@@ -28,6 +30,7 @@ pub mod follow;
 pub mod forward;
 pub mod monitor;
 pub mod policy;
+pub mod quota;
 pub mod rate;
 pub mod relay;
 pub mod runner;
@@ -78,6 +81,12 @@ pub struct EngineConfig {
     pub chain_rules: argus_core::chain::ChainRules,
     /// Global and per-scanner request rates of network scanners (`[network]`).
     pub rate_limits: rate::RateLimits,
+    /// Per-org quotas (`[quotas]`): running scans, checked at start; running tasks, held back
+    /// by the relay (see [`relay`]).
+    pub quotas: argus_core::quota::Quotas,
+    /// Most tasks of one scan the relay keeps handed to the queue and not finished (0: no
+    /// window, publish everything); see [`relay`].
+    pub scan_window: u32,
 }
 
 /// Which scanners can run, for refusing at creation a scan no worker could run.
@@ -108,9 +117,14 @@ impl Default for EngineConfig {
             network: argus_core::net::NetPolicy::public_only(),
             chain_rules: argus_core::chain::ChainRules::shipped(),
             rate_limits: rate::RateLimits::default(),
+            quotas: argus_core::quota::Quotas::default(),
+            scan_window: DEFAULT_SCAN_WINDOW,
         }
     }
 }
+
+/// The default relay window per scan (`quotas.scan_window`).
+pub const DEFAULT_SCAN_WINDOW: u32 = 256;
 
 /// The default per-scan task limit (`scan.max_tasks`).
 pub const DEFAULT_MAX_TASKS: u64 = 1_000_000;
@@ -146,6 +160,9 @@ pub struct Engine {
     rates: rate::RateLimiter,
     /// Wakes the relay when the ledger gained pending tasks.
     relay_wake: Notify,
+    /// The relay holds back work until tasks finish (a full window or org quota): workers
+    /// wake it after every commit, not only after commits that left pending tasks.
+    relay_holding: std::sync::atomic::AtomicBool,
     /// The configured sinks (`[[sinks]]`), set once at start-up.
     sinks: std::sync::OnceLock<forward::Forwarders>,
     /// API keys verified lately (see `services::apikeys`).
@@ -177,6 +194,7 @@ impl Engine {
             rates,
             config,
             relay_wake: Notify::new(),
+            relay_holding: std::sync::atomic::AtomicBool::new(false),
             sinks: std::sync::OnceLock::new(),
             api_key_cache: Default::default(),
         })
@@ -268,5 +286,11 @@ impl Engine {
     /// Asks the relay to move pending tasks onto the queue now.
     pub fn wake_relay(&self) {
         self.relay_wake.notify_one();
+    }
+
+    /// Whether the relay waits for tasks to finish before it can publish more.
+    pub(crate) fn relay_holding(&self) -> bool {
+        self.relay_holding
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 }

@@ -395,7 +395,8 @@ async fn commit_loop(
                 match engine.store().record(reports.clone()).await {
                     Ok(out) => {
                         engine.publish(&out.events);
-                        if out.spawned > out.published {
+                        // Finished tasks free room in the relay's windows and org quotas.
+                        if out.spawned > out.published || engine.relay_holding() {
                             engine.wake_relay();
                         }
                         // A finished scan's leftovers are the janitor's (see `monitor`).

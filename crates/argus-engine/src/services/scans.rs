@@ -288,6 +288,8 @@ impl Scans<'_> {
         let name = checked_name(req.name, &req.config)?;
         if req.start {
             self.require_queue().await?;
+            // Refused before anything is created: a 429 leaves no scan behind.
+            crate::quota::check_running_scans(self.engine, &who.org).await?;
         }
         let scan = self
             .engine
@@ -449,6 +451,7 @@ impl Scans<'_> {
         let scan = store.get_scan(&who.org, id).await?;
         scan.state.apply(ScanAction::Start)?;
         self.require_queue().await?;
+        crate::quota::check_running_scans(self.engine, &who.org).await?;
         let tasks = self.plan(&scan);
         let t = store.start_scan(&who.org, id, tasks).await?;
         self.engine.publish(&t.events);

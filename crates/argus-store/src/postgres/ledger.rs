@@ -635,24 +635,49 @@ impl PgStore {
             finished: out.finished,
         })
     }
-    pub(super) async fn pending_tasks_leased(&self, limit: u32) -> PgResult<Vec<Task>> {
+    /// Pending tasks (relay marks, then pending rows) under the relay lease; of one scan only
+    /// when `scan` is given (the fair relay's per-scan window).
+    pub(super) async fn pending_tasks_leased(
+        &self,
+        limit: u32,
+        scan: Option<Uuid>,
+    ) -> PgResult<Vec<Task>> {
         let _one_at_a_time = self.relay.gate.lock().await;
         let limit_n = limit as usize;
         let mut tx = self.pool.begin().await?;
 
         // 1. Relay marks: this instance's own, and those whose lease ran out (their owner
         //    crashed or stalled); oldest first, as many as `limit` tasks fill (at least one).
-        let candidates: Vec<(Uuid, i32, bool)> = sqlx::query_as(
-            "SELECT id, task_count, \
-                 (relay_owner <> $1 OR relay_until < now() + make_interval(secs => $2)) \
-             FROM relay_marks WHERE relay_owner = $1 OR relay_until < now() \
-             ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED",
-        )
-        .bind(self.relay.owner)
-        .bind(RELAY_LEASE.as_secs_f64() / 2.0)
-        .bind(MARKS_PER_PASS)
-        .fetch_all(&mut *tx)
-        .await?;
+        let candidates: Vec<(Uuid, i32, bool)> = match scan {
+            None => {
+                sqlx::query_as(
+                    "SELECT id, task_count, \
+                         (relay_owner <> $1 OR relay_until < now() + make_interval(secs => $2)) \
+                     FROM relay_marks WHERE relay_owner = $1 OR relay_until < now() \
+                     ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED",
+                )
+                .bind(self.relay.owner)
+                .bind(RELAY_LEASE.as_secs_f64() / 2.0)
+                .bind(MARKS_PER_PASS)
+                .fetch_all(&mut *tx)
+                .await?
+            }
+            Some(scan) => {
+                sqlx::query_as(
+                    "SELECT id, task_count, \
+                         (relay_owner <> $1 OR relay_until < now() + make_interval(secs => $2)) \
+                     FROM relay_marks WHERE scan_id = $4 \
+                         AND (relay_owner = $1 OR relay_until < now()) \
+                     ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED",
+                )
+                .bind(self.relay.owner)
+                .bind(RELAY_LEASE.as_secs_f64() / 2.0)
+                .bind(MARKS_PER_PASS)
+                .bind(scan)
+                .fetch_all(&mut *tx)
+                .await?
+            }
+        };
         let mut out: Vec<(i64, Task)> = Vec::new();
         let mut queue = candidates.into_iter().peekable();
         // Rounds: marks whose listed tasks fit the room left (at least one mark a round), until
@@ -747,26 +772,20 @@ impl PgStore {
         if room > 0 {
             // Walk the pending index in order and stop at `limit` (see RELAY_PLAN).
             sqlx::query(RELAY_PLAN).execute(&mut *tx).await?;
-            let rows = sqlx::query(
-                "WITH picked AS ( \
-                     SELECT id FROM scan_tasks \
-                     WHERE pending_rank IS NOT NULL \
-                         AND (relay_until IS NULL OR relay_until < now() OR relay_owner = $2) \
-                         AND EXISTS (SELECT 1 FROM scans s WHERE s.id = scan_tasks.scan_id \
-                             AND s.state IN ('queued', 'running', 'paused')) \
-                     ORDER BY pending_rank DESC, seq LIMIT $1 \
-                     FOR UPDATE SKIP LOCKED) \
-                 UPDATE scan_tasks AS t \
-                 SET relay_owner = $2, relay_until = now() + make_interval(secs => $3) \
-                 FROM picked WHERE t.id = picked.id \
-                 RETURNING t.id, t.scan_id, t.org_id, t.scanner, t.target, t.depth, t.priority, \
-                     t.max_attempts, t.params, t.enum_state, t.seq",
-            )
-            .bind(i64::try_from(room).unwrap_or(i64::MAX))
-            .bind(self.relay.owner)
-            .bind(RELAY_LEASE.as_secs_f64())
-            .fetch_all(&mut *tx)
-            .await?;
+            // One scan: its own pending index (`scan_id, seq`), oldest first.
+            let sql = if scan.is_some() {
+                PENDING_OF_SCAN
+            } else {
+                PENDING_ANY
+            };
+            let mut q = sqlx::query(sql)
+                .bind(i64::try_from(room).unwrap_or(i64::MAX))
+                .bind(self.relay.owner)
+                .bind(RELAY_LEASE.as_secs_f64());
+            if let Some(scan) = scan {
+                q = q.bind(scan);
+            }
+            let rows = q.fetch_all(&mut *tx).await?;
             for r in &rows {
                 out.push((get::<i64>(r, "seq")?, task_from_row(r)?));
             }
@@ -780,13 +799,88 @@ impl PgStore {
     }
 }
 
+/// Pending rows of any live scan, priority then FIFO, under the relay lease.
+const PENDING_ANY: &str = "WITH picked AS ( \
+     SELECT id FROM scan_tasks \
+     WHERE pending_rank IS NOT NULL \
+         AND (relay_until IS NULL OR relay_until < now() OR relay_owner = $2) \
+         AND EXISTS (SELECT 1 FROM scans s WHERE s.id = scan_tasks.scan_id \
+             AND s.state IN ('queued', 'running', 'paused')) \
+     ORDER BY pending_rank DESC, seq LIMIT $1 \
+     FOR UPDATE SKIP LOCKED) \
+ UPDATE scan_tasks AS t \
+ SET relay_owner = $2, relay_until = now() + make_interval(secs => $3) \
+ FROM picked WHERE t.id = picked.id \
+ RETURNING t.id, t.scan_id, t.org_id, t.scanner, t.target, t.depth, t.priority, \
+     t.max_attempts, t.params, t.enum_state, t.seq";
+
+/// Pending rows of scan `$4` (its own index, `scan_tasks_pending_scan`), oldest first, under
+/// the relay lease.
+const PENDING_OF_SCAN: &str = "WITH picked AS ( \
+     SELECT id FROM scan_tasks \
+     WHERE scan_id = $4 AND pending_rank IS NOT NULL \
+         AND (relay_until IS NULL OR relay_until < now() OR relay_owner = $2) \
+         AND EXISTS (SELECT 1 FROM scans s WHERE s.id = $4 \
+             AND s.state IN ('queued', 'running', 'paused')) \
+     ORDER BY seq LIMIT $1 \
+     FOR UPDATE SKIP LOCKED) \
+ UPDATE scan_tasks AS t \
+ SET relay_owner = $2, relay_until = now() + make_interval(secs => $3) \
+ FROM picked WHERE t.id = picked.id \
+ RETURNING t.id, t.scan_id, t.org_id, t.scanner, t.target, t.depth, t.priority, \
+     t.max_attempts, t.params, t.enum_state, t.seq";
+
 #[async_trait]
 impl LedgerStore for PgStore {
     async fn pending_tasks(&self, limit: u32) -> Result<Vec<Task>> {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        lift(self.pending_tasks_leased(limit)).await
+        lift(self.pending_tasks_leased(limit, None)).await
+    }
+    async fn pending_scans(&self) -> Result<Vec<(ScanId, OrgId)>> {
+        lift(async {
+            // Live scans (a small index), then one probe each of the per-scan pending index
+            // and of the marks (this instance's, or any whose lease ran out).
+            let rows: Vec<(Uuid, String)> = sqlx::query_as(
+                "SELECT s.id, s.org_id FROM scans s WHERE s.state IN ('queued', 'running') \
+                 AND (EXISTS (SELECT 1 FROM scan_tasks t WHERE t.scan_id = s.id \
+                         AND t.pending_rank IS NOT NULL) \
+                     OR EXISTS (SELECT 1 FROM relay_marks m WHERE m.scan_id = s.id \
+                         AND (m.relay_owner = $1 OR m.relay_until < now()))) \
+                 ORDER BY s.id",
+            )
+            .bind(self.relay.owner)
+            .fetch_all(&self.pool)
+            .await?;
+            rows.into_iter()
+                .map(|(scan, org)| Ok((ScanId(scan), OrgId::parse(&org)?)))
+                .collect()
+        })
+        .await
+    }
+    async fn pending_tasks_of(&self, scan: ScanId, limit: u32) -> Result<Vec<Task>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        lift(self.pending_tasks_leased(limit, Some(scan.0))).await
+    }
+    async fn in_flight_tasks(&self, ids: &[TaskId]) -> Result<Vec<TaskId>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        lift(async {
+            let rows: Vec<Uuid> = sqlx::query_scalar(
+                "SELECT t.id FROM scan_tasks t JOIN scans s ON s.id = t.scan_id \
+                 WHERE t.id = ANY($1) AND t.status = 'published' \
+                     AND s.state IN ('queued', 'running', 'paused')",
+            )
+            .bind(uuids(ids, |t| t.0))
+            .fetch_all(&self.pool)
+            .await?;
+            Ok(rows.into_iter().map(TaskId).collect())
+        })
+        .await
     }
     async fn mark_published(&self, ids: &[TaskId]) -> Result<()> {
         if ids.is_empty() {

@@ -56,6 +56,69 @@ impl LedgerStore for SqliteStore {
         tx.commit().await.map_err(db_err)?;
         Ok(())
     }
+    async fn pending_scans(&self) -> Result<Vec<(ScanId, OrgId)>> {
+        // Live scans first (the active index is small), then one probe of the pending index
+        // per scan.
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT s.id, s.org_id FROM scans s WHERE s.state IN ('queued', 'running') \
+             AND EXISTS (SELECT 1 FROM scan_tasks t INDEXED BY scan_tasks_pending_scan \
+                 WHERE t.scan_id = s.id AND t.status = 'pending') \
+             ORDER BY s.id",
+        )
+        .fetch_all(&self.db.reader)
+        .await
+        .map_err(db_err)?;
+        rows.into_iter()
+            .map(|(scan, org)| {
+                let scan = scan
+                    .parse::<ScanId>()
+                    .map_err(|_| CoreError::Backend("corrupt scan id in database".into()))?;
+                let org = OrgId::parse(&org)
+                    .map_err(|_| CoreError::Backend("corrupt org id in database".into()))?;
+                Ok((scan, org))
+            })
+            .collect()
+    }
+    async fn pending_tasks_of(&self, scan: ScanId, limit: u32) -> Result<Vec<Task>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let rows = sqlx::query(&format!(
+            "SELECT {TASK_COLS} FROM scan_tasks INDEXED BY scan_tasks_pending_scan \
+             WHERE scan_id = ?1 AND status = 'pending' \
+             AND EXISTS (SELECT 1 FROM scans s WHERE s.id = ?1 \
+                 AND s.state IN ('queued', 'running', 'paused')) \
+             ORDER BY rowid LIMIT ?2"
+        ))
+        .bind(scan.to_string())
+        .bind(i64::from(limit))
+        .fetch_all(&self.db.reader)
+        .await
+        .map_err(db_err)?;
+        rows.iter().map(task_from_row).collect()
+    }
+    async fn in_flight_tasks(&self, ids: &[TaskId]) -> Result<Vec<TaskId>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = sqlx::query(
+            "SELECT t.id FROM json_each(?1) AS j CROSS JOIN scan_tasks t ON t.id = j.value \
+             JOIN scans s ON s.id = t.scan_id \
+             WHERE t.status = 'published' AND s.state IN ('queued', 'running', 'paused')",
+        )
+        .bind(ids_json(ids)?)
+        .fetch_all(&self.db.reader)
+        .await
+        .map_err(db_err)?;
+        rows.iter()
+            .map(|r| {
+                r.try_get::<String, _>(0)
+                    .map_err(db_err)?
+                    .parse::<TaskId>()
+                    .map_err(|_| CoreError::Backend("corrupt task id in database".into()))
+            })
+            .collect()
+    }
     async fn finished_tasks(&self, ids: &[TaskId]) -> Result<Vec<TaskId>> {
         if ids.is_empty() {
             return Ok(Vec::new());

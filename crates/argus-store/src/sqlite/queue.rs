@@ -5,6 +5,21 @@
 //! `0 ready → 1 leased → (deleted on ack | 0 ready on expiry/retry | 3 delayed on retry with a
 //! delay | 2 dead on dead-letter)`, and `3 delayed → 0 ready` once its time has come.
 //!
+//! Claim order is priority first, then **fair share between scans** within a priority
+//! (start-time fair queueing, migration `1003_fair_share.sql`): every row carries a `tag`, its
+//! virtual start time. A batch of a scan's tasks gets consecutive tags starting after
+//! `max(scan's last tag, virtual time)`, where the virtual time is the smallest ready tag of that
+//! priority (the head of the line) or, with nothing ready, the largest tag handed out so far.
+//! Claims take the smallest tags, so a scan that arrives behind a 100,000-task backlog gets its
+//! first tasks right after the tasks being claimed now and then alternates with the backlog
+//! (one task each per tag step) instead of waiting for all of it; within a scan the order stays
+//! FIFO. Every scan of a priority weighs the same: priority itself is the weight between
+//! classes, and it is strict (the `Queue` contract, like RabbitMQ's priority queue).
+//!
+//! With a per-org running-tasks quota (`EmbeddedQueueOptions::quotas`), a claim leases no more
+//! of an org's tasks than its limit minus its leased ones: rows of orgs at their limit are
+//! skipped in the same order, so other orgs' tasks go and theirs wait.
+//!
 //! Invariants:
 //! - Writes go through the store's single writer connection and a claim is one `UPDATE ...
 //!   RETURNING`, so claims are serialised by SQLite: two claimers can never lease the same row.
@@ -36,6 +51,7 @@
 //! the lease expires (delivery is at-least-once anyway).
 
 use std::cmp::Reverse;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -54,14 +70,14 @@ use tokio::time::Instant;
 const READY: i64 = 0;
 const DELAYED: i64 = 3;
 
-/// `INSERT` of up to 1,024 tasks (4 parameters each, well under SQLite's 32,766), in
+/// `INSERT` of up to 1,024 tasks (6 parameters each, well under SQLite's 32,766), in
 /// power-of-two sizes: a batch is padded with rows carrying its last task's id, which `ON CONFLICT
 /// (task_id) DO NOTHING` drops (1,000 tasks: one statement of 1,024 rows). Bound parameters
 /// rather than a JSON array: SQLite's JSON functions cost more than the insert.
 static ENQUEUE: Pow2Sql = Pow2Sql::new(1024, |n| {
-    let values = vec!["(?, ?, ?, ?)"; n].join(", ");
+    let values = vec!["(?, ?, ?, ?, ?, ?)"; n].join(", ");
     format!(
-        "INSERT INTO queue_tasks (task_id, scan_id, priority, payload) VALUES {values} \
+        "INSERT INTO queue_tasks (task_id, scan_id, priority, payload, tag, org) VALUES {values} \
          ON CONFLICT (task_id) DO NOTHING"
     )
 });
@@ -75,8 +91,37 @@ const RELEASE_SQL: &str = "UPDATE queue_tasks SET state = 0 WHERE state IN (1, 3
 
 const CLAIM_SQL: &str = "\
 UPDATE queue_tasks SET state = 1, attempt = attempt + 1, due_at = ?1 \
-WHERE id IN (SELECT id FROM queue_tasks WHERE state = 0 ORDER BY priority DESC, id LIMIT ?2) \
-RETURNING id, priority, attempt, payload";
+WHERE id IN (SELECT id FROM queue_tasks WHERE state = 0 ORDER BY priority DESC, tag, id LIMIT ?2) \
+RETURNING id, priority, tag, attempt, payload";
+
+// The virtual time of a priority (`?1`): the head of its ready line, else the largest tag
+// handed out (nothing ready means every tagged task was claimed).
+const VTIME_SQL: &str = "SELECT COALESCE(\
+(SELECT tag FROM queue_tasks WHERE state = 0 AND priority = ?1 ORDER BY priority DESC, tag LIMIT 1), \
+(SELECT max(last_tag) FROM queue_fair WHERE priority = ?1), 0)";
+
+const LAST_TAG_SQL: &str = "SELECT last_tag FROM queue_fair WHERE scan_id = ?1 AND priority = ?2";
+
+const SET_TAG_SQL: &str =
+    "INSERT INTO queue_fair (scan_id, priority, last_tag) VALUES (?1, ?2, ?3) \
+ON CONFLICT (scan_id, priority) DO UPDATE SET last_tag = excluded.last_tag";
+
+// With a running-tasks quota: leased rows per org (the leased rows are few: the workers'
+// concurrency), then candidates in claim order without the orgs at their limit (`?1`, a JSON
+// array), then the lease of the chosen ids (`?2`, a JSON array).
+const LEASED_BY_ORG_SQL: &str =
+    "SELECT org, count(*) FROM queue_tasks WHERE state IN (1, 3) AND state = 1 GROUP BY org";
+
+const CANDIDATES_SQL: &str = "\
+SELECT id, org FROM queue_tasks WHERE state = 0 AND org NOT IN (SELECT value FROM json_each(?1)) \
+ORDER BY priority DESC, tag, id LIMIT ?2";
+
+const LEASE_IDS_SQL: &str = "\
+UPDATE queue_tasks SET state = 1, attempt = attempt + 1, due_at = ?1 \
+WHERE state = 0 AND id IN (SELECT value FROM json_each(?2)) \
+RETURNING id, priority, tag, attempt, payload";
+
+const FORGET_SCAN_SQL: &str = "DELETE FROM queue_fair WHERE scan_id = ?1";
 
 // `?1` is a JSON array of `[id, attempt]` pairs. CROSS JOIN pins json_each as the outer loop
 // (SQLite never reorders it), so each pair is one primary-key lookup and matching costs
@@ -119,6 +164,8 @@ pub struct EmbeddedQueueOptions {
     pub poll_interval: Duration,
     /// Shortest gap between two sweeps of expired leases and due retries.
     pub sweep_interval: Duration,
+    /// Per-org quotas; only the running-tasks limit matters here (leased tasks per org).
+    pub quotas: argus_core::quota::Quotas,
 }
 
 impl Default for EmbeddedQueueOptions {
@@ -126,6 +173,7 @@ impl Default for EmbeddedQueueOptions {
         EmbeddedQueueOptions {
             poll_interval: Duration::from_millis(500),
             sweep_interval: Duration::from_millis(250),
+            quotas: argus_core::quota::Quotas::default(),
         }
     }
 }
@@ -264,16 +312,21 @@ impl EmbeddedQueue {
         let now = now_ms();
         self.sweep(now).await?;
         let limit = i64::try_from(max).unwrap_or(i64::MAX);
-        let mut rows: Vec<(i64, i64, i64, String)> = sqlx::query_as(CLAIM_SQL)
-            .bind(now.saturating_add(millis(lease)))
-            .bind(limit)
-            .fetch_all(&self.inner.db.writer)
-            .await
-            .map_err(db_err)?;
+        let due = now.saturating_add(millis(lease));
+        let mut rows: Vec<(i64, i64, i64, i64, String)> = if self.inner.opts.quotas.limits_tasks() {
+            self.claim_within_quotas(limit, due).await?
+        } else {
+            sqlx::query_as(CLAIM_SQL)
+                .bind(due)
+                .bind(limit)
+                .fetch_all(&self.inner.db.writer)
+                .await
+                .map_err(db_err)?
+        };
         // RETURNING order is unspecified.
-        rows.sort_unstable_by_key(|&(id, priority, _, _)| (Reverse(priority), id));
+        rows.sort_unstable_by_key(|&(id, priority, tag, _, _)| (Reverse(priority), tag, id));
         let mut out = Vec::with_capacity(rows.len());
-        for (id, _, attempt, payload) in rows {
+        for (id, _, _, attempt, payload) in rows {
             let lease = token(id, attempt);
             match serde_json::from_str::<Task>(&payload) {
                 Ok(task) => out.push(Delivery {
@@ -294,22 +347,134 @@ impl EmbeddedQueue {
     }
 }
 
+impl EmbeddedQueue {
+    /// One claim under the running-tasks quota, in one write transaction: leased counts per
+    /// org, candidates in claim order without the orgs at their limit, then the lease of those
+    /// that fit their org's remaining room. A claim may so return fewer than `limit` tasks while
+    /// more are ready (they belong to orgs at their limit).
+    async fn claim_within_quotas(
+        &self,
+        limit: i64,
+        due: i64,
+    ) -> Result<Vec<(i64, i64, i64, i64, String)>> {
+        let quotas = &self.inner.opts.quotas;
+        let mut tx = self.inner.db.writer.begin().await.map_err(db_err)?;
+        let leased: Vec<(String, i64)> = sqlx::query_as(LEASED_BY_ORG_SQL)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        let mut room: HashMap<String, i64> = HashMap::new();
+        let mut full: Vec<String> = Vec::new();
+        for (org, n) in leased {
+            if let Some(max) = quotas.running_tasks(&org) {
+                let left = i64::from(max) - n;
+                if left <= 0 {
+                    full.push(org);
+                } else {
+                    room.insert(org, left);
+                }
+            }
+        }
+        let full_json = serde_json::to_string(&full)
+            .map_err(|e| CoreError::Backend(format!("queue: cannot encode orgs: {e}")))?;
+        let candidates: Vec<(i64, String)> = sqlx::query_as(CANDIDATES_SQL)
+            .bind(full_json)
+            .bind(limit)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        let mut chosen = Vec::with_capacity(candidates.len());
+        for (id, org) in candidates {
+            let Some(max) = quotas.running_tasks(&org) else {
+                chosen.push(id);
+                continue;
+            };
+            let left = room.entry(org).or_insert(i64::from(max));
+            if *left > 0 {
+                *left -= 1;
+                chosen.push(id);
+            }
+        }
+        if chosen.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids = serde_json::to_string(&chosen)
+            .map_err(|e| CoreError::Backend(format!("queue: cannot encode ids: {e}")))?;
+        let rows = sqlx::query_as(LEASE_IDS_SQL)
+            .bind(due)
+            .bind(ids)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(rows)
+    }
+}
+
+/// Gives `tasks` their fair-share tags (see the module docs): per scan and priority, in input
+/// order, consecutive tags after `max(scan's last tag, virtual time)`; records each scan's new
+/// last tag. Runs inside the caller's transaction, so tags and rows commit together.
+async fn assign_tags(conn: &mut SqliteConnection, tasks: &[&Task]) -> Result<Vec<i64>> {
+    let mut next: HashMap<(ScanId, i64), i64> = HashMap::new();
+    let mut tags = Vec::with_capacity(tasks.len());
+    for t in tasks {
+        let priority = i64::from(t.priority.rank());
+        let key = (t.scan_id, priority);
+        let tag = match next.get(&key) {
+            Some(last) => last + 1,
+            None => {
+                let vtime: i64 = sqlx::query_scalar(VTIME_SQL)
+                    .bind(priority)
+                    .fetch_one(&mut *conn)
+                    .await
+                    .map_err(db_err)?;
+                let last: Option<i64> = sqlx::query_scalar(LAST_TAG_SQL)
+                    .bind(t.scan_id.to_string())
+                    .bind(priority)
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map_err(db_err)?;
+                last.unwrap_or(0).max(vtime) + 1
+            }
+        };
+        next.insert(key, tag);
+        tags.push(tag);
+    }
+    for ((scan, priority), last) in next {
+        sqlx::query(SET_TAG_SQL)
+            .bind(scan.to_string())
+            .bind(priority)
+            .bind(last)
+            .execute(&mut *conn)
+            .await
+            .map_err(db_err)?;
+    }
+    Ok(tags)
+}
+
 /// Inserts `tasks` as ready rows through `conn` (the caller owns the transaction); a task
 /// already on the queue is skipped. Returns how many rows were added.
 async fn insert_rows(conn: &mut SqliteConnection, tasks: &[&Task]) -> Result<u64> {
     let mut added = 0;
-    for chunk in tasks.chunks(ENQUEUE.max()) {
+    let tags = assign_tags(conn, tasks).await?;
+    for (chunk, chunk_tags) in tasks.chunks(ENQUEUE.max()).zip(tags.chunks(ENQUEUE.max())) {
         let (sql, n) = ENQUEUE.get(chunk.len());
         let mut q = sqlx::query(sql);
-        for t in chunk {
-            q = bind_row(q, t)?;
+        for (t, tag) in chunk.iter().zip(chunk_tags) {
+            q = bind_row(q, t, *tag)?;
         }
         // Padding: rows with the last task's id, dropped by the conflict clause (that id is in
         // the table by then, inserted by this statement or before it).
         if let Some(t) = chunk.last() {
             let id = t.id.to_string();
             for _ in chunk.len()..n {
-                q = q.bind(id.clone()).bind("").bind(0i64).bind("");
+                q = q
+                    .bind(id.clone())
+                    .bind("")
+                    .bind(0i64)
+                    .bind("")
+                    .bind(0i64)
+                    .bind("");
             }
         }
         added += q.execute(&mut *conn).await.map_err(db_err)?.rows_affected();
@@ -320,13 +485,15 @@ async fn insert_rows(conn: &mut SqliteConnection, tasks: &[&Task]) -> Result<u64
 type Insert<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
 
 /// Binds one task's row of [`ENQUEUE`].
-fn bind_row<'q>(q: Insert<'q>, t: &Task) -> Result<Insert<'q>> {
+fn bind_row<'q>(q: Insert<'q>, t: &Task, tag: i64) -> Result<Insert<'q>> {
     let payload = serde_json::to_string(t)
         .map_err(|e| CoreError::Backend(format!("queue: cannot encode task: {e}")))?;
     Ok(q.bind(t.id.to_string())
         .bind(t.scan_id.to_string())
         .bind(i64::from(t.priority.rank()))
-        .bind(payload))
+        .bind(payload)
+        .bind(tag)
+        .bind(t.org_id.to_string()))
 }
 
 /// The store side of the same database: new tasks go onto the queue in the ledger's own
@@ -468,6 +635,14 @@ impl Queue for EmbeddedQueue {
             .execute(&self.inner.db.writer)
             .await
             .map_err(db_err)?;
+        if done.rows_affected() == 0 {
+            // Nothing of the ended scan is queued any more: forget its fair-share clock.
+            sqlx::query(FORGET_SCAN_SQL)
+                .bind(scan.to_string())
+                .execute(&self.inner.db.writer)
+                .await
+                .map_err(db_err)?;
+        }
         Ok(done.rows_affected())
     }
 
@@ -577,6 +752,12 @@ mod tests {
             SWEEP_SQL,
             RELEASE_SQL,
             CLAIM_SQL,
+            VTIME_SQL,
+            LAST_TAG_SQL,
+            SET_TAG_SQL,
+            LEASED_BY_ORG_SQL,
+            CANDIDATES_SQL,
+            LEASE_IDS_SQL,
             ACK_SQL,
             RENEW_SQL,
             RETRY_SQL,
