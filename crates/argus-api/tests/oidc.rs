@@ -7,6 +7,8 @@
 //! refetch limit are checked by moving the clock and counting the server's requests, without
 //! sleeping. Token `exp`/`nbf` use the system clock (as in production), with margins of hours.
 
+mod common;
+
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
