@@ -464,7 +464,14 @@ pub struct SinkFilter {
 impl SinkFilter {
     /// Whether `e` passes.
     pub fn admits(&self, e: &SinkEvent) -> bool {
-        if !self.events.is_empty() && !self.events.contains(&e.kind()) {
+        // An empty list means the scan events; the audit log goes out only when listed (a
+        // sink made for results should not start receiving every API request).
+        let listed = if self.events.is_empty() {
+            e.kind() != SinkEventKind::Audit
+        } else {
+            self.events.contains(&e.kind())
+        };
+        if !listed {
             return false;
         }
         if !self.orgs.is_empty() && !self.orgs.contains(&e.org_id) {

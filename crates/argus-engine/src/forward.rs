@@ -22,7 +22,7 @@
 //! (`sink:<name>` and `sink:<name>#audit`) and its own saved state (rows `<name>` and
 //! `<name>#audit`; sink names cannot contain `#`), so each keeps the guarantees above on its
 //! own: a cursor per feed, moved only past what was settled. The audit loop runs only when the
-//! sink's `events` filter admits `audit` (an empty filter admits everything, `audit` included);
+//! sink's `events` filter lists `audit` (an empty filter means the scan events only);
 //! it is not woken by the event bus, so an audit record goes out within a poll interval.
 //! Audit ids come from the event id sequence, so `event_id` stays one key for deduplication.
 //!
@@ -143,8 +143,7 @@ impl Forwarder {
 
     /// Whether the sink forwards `audit` events (its filter admits the kind).
     pub fn forwards_audit(&self) -> bool {
-        let events = &self.spec.settings.events;
-        events.is_empty() || events.contains(&SinkEventKind::Audit)
+        self.spec.settings.events.contains(&SinkEventKind::Audit)
     }
 
     fn set_live(&self, feed: Feed, f: impl FnOnce(&mut LiveStatus)) {

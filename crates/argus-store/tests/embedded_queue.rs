@@ -315,7 +315,7 @@ async fn coexists_with_store_migrations() {
             .fetch_all(&db.reader)
             .await
             .unwrap();
-    assert_eq!(versions, vec![(1,), (1001,), (1002,)]);
+    assert_eq!(versions, vec![(1,), (1001,), (1002,), (1003,)]);
 }
 
 /// Many waiting claimers and a stream of single enqueues: each task is picked up, none lost.
