@@ -595,16 +595,18 @@ async fn audit_records_reach_sinks_as_audit_events_once() {
     });
     let sinks = |all: &Arc<Recorder>, scans_only: &Arc<Recorder>| {
         vec![
-            spec(settings("all", |_| {}), all.clone()),
             spec(
-                settings("scans", |s| {
+                settings("all", |s| {
                     s.events = vec![
                         argus_core::sink::SinkEventKind::ScanResult,
                         argus_core::sink::SinkEventKind::ScanLifecycle,
+                        argus_core::sink::SinkEventKind::Audit,
                     ];
                 }),
-                scans_only.clone(),
+                all.clone(),
             ),
+            // No `events` list: the scan events only (audit is opt-in).
+            spec(settings("scans", |_| {}), scans_only.clone()),
         ]
     };
     let h = open(dir, sinks(&all, &scans_only)).await;
