@@ -566,19 +566,38 @@ async fn a_connector_full_scan_runs_from_its_card() {
                 .ok_or(format!("last_full_scan {}", v["last_full_scan"]))
         })
         .await;
-    // The card follows it to the end: 100 %, six of six objects processed, one malicious.
+    // The card follows it to the end: 100 %, every task processed, the verdicts of the six
+    // files (one malicious).
     b.wait("the card's progress to reach 100 %", SCAN_WAIT, || async {
         let v = b
             .attr_of(&format!("{card} [role=progressbar]"), "aria-valuenow")
             .await;
         let processed = b.text_of(&format!("{card} .processed")).await;
-        match (&v, &processed) {
-            (Some(v), Some(p)) if v == "100" && p.contains('6') => Ok(()),
+        let done = processed.as_deref().and_then(|p| {
+            let (a, rest) = p.split_once(" / ")?;
+            let b = rest.split_whitespace().next()?;
+            (a == b && a != "0").then_some(())
+        });
+        match (&v, done) {
+            (Some(v), Some(())) if v == "100" => Ok(()),
             _ => Err(format!("aria-valuenow {v:?}, processed {processed:?}")),
         }
     })
     .await;
-    b.wait_text(&format!("{card} .verdicts"), "1").await;
+    b.wait("the card's verdicts", UI_WAIT, || async {
+        let m = b
+            .text_of(&format!("{card} .verdicts [data-verdict=malicious] .v"))
+            .await
+            .unwrap_or_default();
+        let c = b
+            .text_of(&format!("{card} .verdicts [data-verdict=clean] .v"))
+            .await
+            .unwrap_or_default();
+        (m == "1" && c == "5")
+            .then_some(())
+            .ok_or(format!("malicious {m:?}, clean {c:?}"))
+    })
+    .await;
     b.save_screenshot("connectors-after-full-scan").await;
     // Once the scan has ended the card flips back: Full scan again, no pause/cancel.
     b.wait("the card to offer a full scan again", SCAN_WAIT, || async {
@@ -655,8 +674,11 @@ async fn an_invalid_target_is_reported_beside_its_field() {
                 .exec(
                     "const i = document.querySelector(arguments[0]);\
                      const row = i.closest('.target-row');\
-                     const e = row && row.querySelector('.field-error');\
-                     return e && e.getClientRects().length ? e.innerText : null;",
+                     const errs = row ? [...row.querySelectorAll('.field-error')] : [];\
+                     const e = errs.find((e) => e.innerText.trim() && e.getClientRects().length);\
+                     if (!e) return null;\
+                     const described = (i.getAttribute('aria-describedby') || '').split(' ');\
+                     return (described.includes(e.id) ? '' : 'NOT DESCRIBED BY: ') + e.innerText;",
                     vec![json!(input)],
                 )
                 .await
@@ -667,6 +689,10 @@ async fn an_invalid_target_is_reported_beside_its_field() {
                 .ok_or(format!("no visible .field-error in the row ({t})"))
         })
         .await;
+    assert!(
+        !shown.starts_with("NOT DESCRIBED BY"),
+        "the input's aria-describedby does not name its error: {shown}"
+    );
     assert!(
         shown.contains(&detail) || detail.contains(shown.trim()),
         "field error {shown:?}, API said {detail:?}"
