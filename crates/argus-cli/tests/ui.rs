@@ -12,11 +12,13 @@
 mod browser;
 mod common;
 
+use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use browser::{Browser, UI_WAIT};
+use futures::FutureExt as _;
 use serde_json::{json, Value};
 
 /// Long enough for a scan on a loaded 2-core machine.
@@ -234,6 +236,39 @@ async fn harness_drives_the_api_docs_page() {
     let width = b.exec("return window.innerWidth;", vec![]).await.unwrap();
     assert_eq!(width, 390, "phone width");
     b.save_screenshot("harness-docs").await;
+
+    // A condition that never holds fails the test with what was awaited, the last thing seen,
+    // the page and a screenshot.
+    let failed = AssertUnwindSafe(
+        b.wait("the impossible", Duration::from_millis(300), || async {
+            Err::<(), _>("still impossible".to_string())
+        }),
+    )
+    .catch_unwind()
+    .await
+    .expect_err("a wait past its deadline fails");
+    let msg = failed.downcast_ref::<String>().cloned().unwrap_or_default();
+    for needle in [
+        "waiting for the impossible",
+        "last seen: still impossible",
+        "/docs",
+        "FAILED-the-impossible.png",
+    ] {
+        assert!(msg.contains(needle), "{needle:?} not in {msg}");
+    }
+    assert!(browser::screenshot_dir()
+        .join("FAILED-the-impossible.png")
+        .is_file());
+    std::fs::remove_file(browser::screenshot_dir().join("FAILED-the-impossible.png")).unwrap();
+
+    // Dropping the browser ends chromium (no process left behind).
+    let pid = b.browser_pid.expect("chromium's pid");
+    assert!(browser::process_alive(pid));
+    drop(b);
+    common::wait_for(Duration::from_secs(20), "chromium to exit", || async {
+        (!browser::process_alive(pid)).then_some(())
+    })
+    .await;
 }
 
 // ---- scans --------------------------------------------------------------------------------

@@ -102,6 +102,8 @@ pub struct Browser {
     /// `http://127.0.0.1:PORT`
     driver: String,
     session: String,
+    /// Chromium's main process (`goog:processID` of the session).
+    pub browser_pid: Option<u32>,
     child: Child,
     _profile: tempfile::TempDir,
     _turn: tokio::sync::MutexGuard<'static, ()>,
@@ -188,10 +190,14 @@ impl Browser {
                 panic!("no WebDriver session: {body}")
             })
             .to_string();
+        let browser_pid = body["value"]["capabilities"]["goog:processID"]
+            .as_u64()
+            .and_then(|p| u32::try_from(p).ok());
         Some(Browser {
             http,
             driver,
             session,
+            browser_pid,
             child,
             _profile: profile,
             _turn: turn,
@@ -540,5 +546,17 @@ impl Browser {
         );
         eprintln!("screenshot: {}", path.display());
         path
+    }
+}
+
+/// Whether process `pid` still runs (a zombie does not count).
+pub fn process_alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // "pid (comm) S …": the state follows the last ')'.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .map(|(_, rest)| !rest.trim_start().starts_with('Z'))
+            .unwrap_or(false),
+        Err(_) => false,
     }
 }
