@@ -184,6 +184,24 @@ async fn page_titled(b: &Browser, title: &str) {
     .await
 }
 
+/// Waits (up to [`SCAN_WAIT`]) until the scan page's state badge says `want`.
+async fn detail_state(b: &Browser, want: &str) {
+    b.wait(
+        &format!("the scan's state badge to say {want}"),
+        SCAN_WAIT,
+        || async move {
+            match b
+                .attr_of("#scan-state .badge[data-state]", "data-state")
+                .await
+            {
+                Some(s) if s == want => Ok(()),
+                other => Err(format!("data-state {other:?}")),
+            }
+        },
+    )
+    .await
+}
+
 /// Picks `kind` in the first target row and types `value`.
 async fn set_target(b: &Browser, kind: &str, value: &str) {
     let row = "#targets .target-row";
@@ -300,18 +318,9 @@ async fn a_scan_created_from_the_form_runs_to_completion() {
             scan_id_in(&url).ok_or(url)
         })
         .await;
+    detail_state(&b, "completed").await;
     b.wait_attr("#scan-progress[role=progressbar]", "aria-valuenow", "100")
         .await;
-    b.wait("the state badge to say completed", SCAN_WAIT, || async {
-        match b
-            .attr_of("#scan-state .badge[data-state]", "data-state")
-            .await
-        {
-            Some(s) if s == "completed" => Ok(()),
-            other => Err(format!("data-state {other:?}")),
-        }
-    })
-    .await;
     b.save_screenshot("scan-detail").await;
 
     // What the page showed is what the API says.
@@ -436,18 +445,9 @@ async fn a_scan_is_paused_from_the_list_and_resumed_from_its_page() {
         "after resume: {state}"
     );
     // And it finishes.
+    detail_state(&b, "completed").await;
     b.wait_attr("#scan-progress[role=progressbar]", "aria-valuenow", "100")
         .await;
-    b.wait("the scan to complete", SCAN_WAIT, || async {
-        match b
-            .attr_of("#scan-state .badge[data-state]", "data-state")
-            .await
-        {
-            Some(s) if s == "completed" => Ok(()),
-            other => Err(format!("data-state {other:?}")),
-        }
-    })
-    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -484,16 +484,7 @@ async fn a_finding_is_marked_false_positive_on_the_scan_page() {
         .await;
 
     b.goto(&argus.url(&format!("/ui/scans/{id}"))).await;
-    b.wait("the scan to complete", SCAN_WAIT, || async {
-        match b
-            .attr_of("#scan-state .badge[data-state]", "data-state")
-            .await
-        {
-            Some(s) if s == "completed" => Ok(()),
-            other => Err(format!("data-state {other:?}")),
-        }
-    })
-    .await;
+    detail_state(&b, "completed").await;
     let finding = b
         .wait("a finding in the table", UI_WAIT, || async {
             b.attr_of("#findings-table tr[data-finding-id]", "data-finding-id")
@@ -827,6 +818,7 @@ async fn sign_in_with_an_api_key() {
     let identity = b.text_of("#identity").await.unwrap();
     assert!(identity.contains("analyst"), "{identity}");
     assert!(!identity.contains(&key), "the key is not shown");
+    assert!(b.visible("#signout").await, "no Sign out button");
     b.save_screenshot("signed-in").await;
 }
 
