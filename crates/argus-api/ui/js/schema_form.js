@@ -24,6 +24,12 @@ export function uid(prefix) {
   return `${String(prefix).toLowerCase().replace(/[^a-z0-9-]+/g, "-")}-${++seq}`;
 }
 
+// Text with `backtick` spans (as scanner descriptions write code) as nodes: code for those.
+export function rich(text) {
+  return String(text ?? "").split(/(`[^`]+`)/).filter(Boolean)
+    .map((part) => (part.length > 2 && part.startsWith("`") && part.endsWith("`") ? h("code", part.slice(1, -1)) : part));
+}
+
 // ---- fields ---------------------------------------------------------------------------------
 
 const slots = new WeakMap(); // control → its .field-error element
@@ -86,6 +92,8 @@ export function liveCheck(control, validate) {
 
 // Focuses a control, or the first focusable control inside a group.
 export function focusControl(control) {
+  // A field inside a closed <details> cannot take the focus: open it first.
+  for (let d = control.closest("details"); d; d = d.parentElement?.closest("details")) d.open = true;
   const target = control.matches("input, select, textarea, button")
     ? control : control.querySelector("input:not(:disabled), select:not(:disabled), textarea:not(:disabled), button:not(:disabled)");
   (target || control).focus();
@@ -132,7 +140,8 @@ export function placeApiError(root, err, alertBox) {
   if (err && err.status === 422 && err.path !== null && err.path !== undefined) {
     const control = controlFor(root, err.path);
     if (control) {
-      setError(control, err.detail || message(err));
+      // Serde's position in the body ("… at line 1 column 103") means nothing beside a field.
+      setError(control, (err.detail || message(err)).replace(/ at line \d+ column \d+$/, ""));
       focusControl(control);
       return control;
     }
@@ -375,14 +384,14 @@ function paramField(key, prop, { idBase, required }) {
   const w = widgetOf(prop);
   const id = uid(`${idBase}-${key}`);
   const def = prop.default;
-  const hasDef = def !== undefined;
+  const hasDef = def !== undefined && def !== null;
   const label = prop.title && prop.title !== key ? [h("code", key), ` — ${prop.title}`] : h("code", key);
   const cons = constraints(prop, false, { options: w.kind !== "select" && w.kind !== "checks" });
   const helpParts = [];
-  if (prop.description) helpParts.push(String(prop.description).replace(/\.?$/, "."));
   if (hasDef) helpParts.push(`Default: ${show(def)}.`);
   else if (!required) helpParts.push("Optional.");
-  const help = () => [helpParts.join(" "), cons.length ? h("span.constraints", ` Allowed: ${cons.join(" · ")}.`) : null];
+  const desc = prop.description ? [...rich(String(prop.description).replace(/\.?$/, ".")), " "] : [];
+  const help = () => [...desc, helpParts.join(" "), cons.length ? h("span.constraints", ` Allowed: ${cons.join(" · ")}.`) : null];
   let control;
   let el;
   let read;

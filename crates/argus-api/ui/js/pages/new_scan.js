@@ -16,8 +16,8 @@
 // - Nothing is created until `#create` (or the form's submit); `#plan` creates nothing.
 
 import * as api from "../api.js";
-import { h, clear, toast, message } from "../dom.js";
-import { field, uid, setError, errorSlot, describe, liveCheck, clearErrors, showErrors, placeApiError, schemaForm, check } from "../schema_form.js";
+import { h, clear, toast, message, num } from "../dom.js";
+import { field, rich, uid, setError, errorSlot, describe, liveCheck, clearErrors, showErrors, placeApiError, schemaForm, check } from "../schema_form.js";
 
 // TargetKind wire names (argus_core::target::TargetKind), with what a value looks like.
 export const TARGET_KINDS = [
@@ -48,7 +48,8 @@ const KNOWN = new Set(["scanners", "targets", "recursion_depth", "max_duration",
 // - set(config): fills everything from a config (a template's); returns warnings for what it
 //   could not show (scanners this server does not know).
 export function configForm(registry) {
-  const scanners = registry.map((info) => scannerEntry(info));
+  // Internal scanners (git-clean, git-push) are put in scans by the platform only.
+  const scanners = registry.filter((info) => info.source !== "internal").map((info) => scannerEntry(info));
   const byName = new Map(scanners.map((s) => [s.info.name, s]));
   let extraConfig = {};
 
@@ -65,7 +66,7 @@ export function configForm(registry) {
   const targetsHelp = h("p#targets-help.help",
     "What to scan. Each target is a kind and a value, e.g. domain ", h("code", "example.com"), ", url ",
     h("code", "https://example.com/"), ", cidr ", h("code", "192.0.2.0/24"), ", service ", h("code", "example.com:443"),
-    ". Pasting several lines into a value adds one row per line.");
+    ". Enter in a value adds a row; pasting several lines adds one row per line.");
   const targetsBox = h("div#targets", { role: "group", "aria-labelledby": "targets-legend",
     "aria-describedby": "targets-help targets-error", tabindex: "-1", "data-pointer": "/config/targets" },
   h("div.target-head", { "aria-hidden": "true" }, h("span", "Kind"), h("span", "Value"), h("span")));
@@ -92,6 +93,15 @@ export function configForm(registry) {
     select.addEventListener("change", () => { placeholder(); setError(select, kindProblem(select.value)); });
     input.value = value || "";
     liveCheck(input, () => valueProblem(input.value, rows.length === 1));
+    // Enter in a value adds the next row (instead of submitting the form, which starts a scan).
+    input.addEventListener("keydown", (e) => {
+      if (e.key !== "Enter" || e.ctrlKey || e.metaKey || e.altKey || e.shiftKey || e.isComposing) return;
+      e.preventDefault();
+      if (!input.value.trim()) return;
+      const i = rows.indexOf(row);
+      if (rows[i + 1] && !rows[i + 1].input.value.trim()) rows[i + 1].input.focus();
+      else addRow(select.value, "", { after: row, focus: true });
+    });
     input.addEventListener("paste", (e) => {
       const text = e.clipboardData?.getData("text") || "";
       const lines = text.split(/\r?\n/).map((s) => s.trim()).filter(Boolean);
@@ -157,15 +167,15 @@ export function configForm(registry) {
   }
 
   // Limits.
-  const num = (id, attrs) => h("input", { id, type: "number", inputmode: "numeric", step: "1", ...attrs });
-  const depth = num("recursion_depth", { min: 0, max: 16, placeholder: "0" });
+  const numInput = (id, attrs) => h("input", { id, type: "number", inputmode: "numeric", step: "1", ...attrs });
+  const depth = numInput("recursion_depth", { min: 0, max: 16, placeholder: "0" });
   const priority = h("select#priority", PRIORITIES.map((p) => h("option", { value: p }, p)));
-  const maxDuration = num("max_duration", { min: 1, placeholder: "no limit" });
-  const maxResults = num("max_results", { min: 0, placeholder: "no limit" });
+  const maxDuration = numInput("max_duration", { min: 1, placeholder: "no limit" });
+  const maxResults = numInput("max_results", { min: 0, placeholder: "no limit" });
   const allow = h("textarea#scope_allow", { rows: 3, spellcheck: "false", placeholder: "example.com\n192.0.2.0/24" });
   const deny = h("textarea#scope_deny", { rows: 3, spellcheck: "false", placeholder: "admin.example.com" });
-  const attempts = num("max_attempts", { min: 1, max: 20, placeholder: "3" });
-  const maxTasks = num("max_tasks", { min: 1, placeholder: "the server's limit" });
+  const attempts = numInput("max_attempts", { min: 1, max: 20, placeholder: "3" });
+  const maxTasks = numInput("max_tasks", { min: 1, placeholder: "the server's limit" });
   const rate = h("input#rate_limit", { type: "number", inputmode: "decimal", step: "any", min: 0.001, max: 1000000, placeholder: "no limit" });
   const labels = h("textarea#labels", { rows: 2, spellcheck: "false", placeholder: "team=red\nticket=SEC-42" });
 
@@ -182,6 +192,7 @@ export function configForm(registry) {
     liveCheck(input, () => readNumber(input, rule).error || null);
   }
 
+  let advanced;
   const el = h("div.config-form",
     h("fieldset.scanners-section", h("legend#scanners-legend", "Scanners"), scannersHelp, scannerGroup, scannersError),
     paramsBox,
@@ -202,7 +213,7 @@ export function configForm(registry) {
           help: "One pattern per line that chained targets must match: a host suffix (example.com), an address or CIDR block, * or an exact target. Empty: the targets' own domains and addresses." }),
         field(deny, { label: "Scope: deny", pointer: "/config/scope/deny",
           help: "One pattern per line; a chained target matching one is never scanned (deny wins over allow)." })),
-      h("details.advanced",
+      advanced = h("details.advanced",
         h("summary", "More limits"),
         h("div.grid2",
           field(attempts, { label: "Attempts per task", pointer: "/config/max_attempts",
@@ -221,7 +232,7 @@ export function configForm(registry) {
     const unavailable = !info.available;
     box.disabled = unavailable;
     const help = [
-      info.description || "",
+      rich(info.description || ""),
       " ",
       h("span.kinds", `Targets: ${(info.target_kinds || []).join(", ") || "none"}.`),
       unavailable ? h("span.unavailable", ` Not available on this server: ${info.detail || "no reason given"}.`) : null,
@@ -376,6 +387,7 @@ export function configForm(registry) {
     allow.value = (c.scope?.allow || []).join("\n");
     deny.value = (c.scope?.deny || []).join("\n");
     labels.value = Object.entries(c.labels || {}).map(([k, v]) => `${k}=${v}`).join("\n");
+    advanced.open = [attempts, maxTasks, rate, labels].some((x) => x.value !== "");
     clearErrors(el);
     return warnings;
   }
@@ -439,7 +451,7 @@ export function renderPlan(plan) {
 }
 
 function stat(v, k) {
-  return h("div.stat", h("div.v", String(v)), h("div.k", k));
+  return h("div.stat", h("div.v", typeof v === "number" ? num(v) : String(v)), h("div.k", k));
 }
 
 // ---- helpers shared with the template pages ---------------------------------------------------

@@ -10,7 +10,7 @@
 
 import * as api from "../api.js";
 import { h, clear, emptyState } from "../dom.js";
-import { typeOf, typeLabel, constraints } from "../schema_form.js";
+import { typeOf, typeLabel, constraints, rich } from "../schema_form.js";
 
 export async function render(main, ctx) {
   const abort = new AbortController();
@@ -73,7 +73,7 @@ function card(info) {
           h("td", { "data-label": "Param" }, h("code", key)),
           h("td", { "data-label": "Type" }, typeLabel(prop)),
           h("td", { "data-label": "Default" }, prop.default === undefined ? h("span.muted", "—") : h("code", JSON.stringify(prop.default))),
-          h("td", { "data-label": "Description" }, prop.description || prop.title || h("span.muted", "—")),
+          h("td", { "data-label": "Description" }, prop.description || prop.title ? rich(prop.description || prop.title) : h("span.muted", "—")),
           h("td", { "data-label": "Constraints" }, cons.length ? cons.join(" · ") : h("span.muted", "—")));
       }))))
     : h("p.muted", typeOf(schema).type === "object" && schema.additionalProperties !== false && !entries.length
@@ -88,15 +88,16 @@ function card(info) {
       info.available
         ? h("span.badge.state-completed", "available")
         : h("span.badge.state-failed", "unavailable")),
-    h("p", info.description || h("span.muted", "No description.")),
+    h("p", info.description ? rich(info.description) : h("span.muted", "No description.")),
     info.available ? null : h("p.unavailable", h("strong", "Why not: "), info.detail || "no reason given"),
+    info.source === "internal" ? h("p.muted", "Run by the platform only, for remediation (Clean and Push on a scan's page); a scan config cannot name it.") : null,
     h("dl.kv",
       h("dt", "Target kinds"),
       h("dd", (info.target_kinds || []).length ? info.target_kinds.map((k) => h("span.pill.kind", k)) : h("span.muted", "none"))),
     h("h3", "Parameters"),
     params,
     extra,
-    info.available ? h("p", h("a", { href: `/ui/scans/new?scanner=${encodeURIComponent(info.name)}`, "data-link": true }, `Use ${info.name} in a new scan`)) : null);
+    info.available && info.source !== "internal" ? h("p", h("a", { href: `/ui/scans/new?scanner=${encodeURIComponent(info.name)}`, "data-link": true }, `Use ${info.name} in a new scan`)) : null);
   const text = [info.name, info.description, info.source, ...(info.target_kinds || []), ...Object.keys(props)].join(" ").toLowerCase();
   return { el, info, text };
 }
