@@ -33,6 +33,8 @@ export async function render(main, ctx) {
       h("div", h("label", { for: filter.id }, "Filter"), filter),
       h("div.check-row", onlyAvailable, h("label.check-label", { for: onlyAvailable.id }, "Available only"))),
     count,
+    scanners.length > 1 ? h("div.scanner-index", { role: "navigation", "aria-label": "Scanners on this page" },
+      cards.map((c) => { c.link = h("a", { href: `#${c.headingId}` }, c.info.name); return c.link; })) : null,
     scanners.length ? list : emptyState("This server has no scanners."));
 
   function apply() {
@@ -41,6 +43,7 @@ export async function render(main, ctx) {
     for (const c of cards) {
       const ok = (!q || c.text.includes(q)) && (!onlyAvailable.checked || c.info.available);
       c.el.hidden = !ok;
+      c.link.hidden = !ok;
       if (ok) shown += 1;
     }
     const avail = scanners.filter((s) => s.available).length;
@@ -99,5 +102,5 @@ function card(info) {
     extra,
     info.available && info.source !== "internal" ? h("p", h("a", { href: `/ui/scans/new?scanner=${encodeURIComponent(info.name)}`, "data-link": true }, `Use ${info.name} in a new scan`)) : null);
   const text = [info.name, info.description, info.source, ...(info.target_kinds || []), ...Object.keys(props)].join(" ").toLowerCase();
-  return { el, info, text };
+  return { el, info, text, headingId };
 }
