@@ -433,7 +433,7 @@ export function renderPlan(plan) {
         h("thead", h("tr", h("th", { scope: "col" }, "Scanner"), h("th", { scope: "col" }, "Target"), h("th", { scope: "col" }, "Params"))),
         h("tbody", tasks.slice(0, MAX_ROWS).map((t) => h("tr",
           h("td", { "data-label": "Scanner" }, h("code", t.scanner)),
-          h("td", { "data-label": "Target" }, h("span.pill", t.target?.kind), " ", h("span.mono", t.target?.value)),
+          h("td", { "data-label": "Target" }, h("span", h("span.pill", t.target?.kind), " ", h("span.mono", t.target?.value))),
           h("td", { "data-label": "Params" }, params(t.params)))))))
       : h("p.muted", "No task: no ticked scanner accepts these targets."),
     tasks.length > MAX_ROWS ? h("p.muted", `… and ${tasks.length - MAX_ROWS} more (${[...byScanner].map(([s, n]) => `${s}: ${n}`).join(", ")}).`) : null,
@@ -606,6 +606,7 @@ export async function render(main, ctx) {
     try {
       const p = await api.post("/scans/plan", { config: body.config }, { signal });
       clear(preview, renderPlan(p));
+      preview.scrollIntoView?.({ block: "start", behavior: "smooth" });
     } catch (e) {
       if (e.name === "AbortError") return;
       clear(preview);

@@ -109,6 +109,7 @@ export async function render(main, ctx) {
     clear(preview, h("p.muted", "Planning…"));
     try {
       clear(preview, renderPlan(await api.post("/scans/plan", { config: body.config }, { signal })));
+      preview.scrollIntoView?.({ block: "start", behavior: "smooth" });
     } catch (err) {
       if (err.name === "AbortError") return;
       clear(preview);
