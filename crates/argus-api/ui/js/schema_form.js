@@ -4,7 +4,8 @@
 //
 // Invariants:
 // - Every control has an id, a `<label for>` and `aria-describedby` naming its help text and its
-//   error slot, a `.field-error` placed right after it (`#<id>-error`).
+//   error slot, a `.field-error` placed right after it (`#<id>-error`). A parameter's control
+//   carries `data-param="<key>"` (a group of checkboxes: the group element).
 // - A control that names a value of a request carries `data-pointer`, the JSON pointer the API
 //   uses in a 422 for that value (and optionally `data-pointer-alt`, space-separated pointers of
 //   containers whose errors it takes, e.g. a target's value takes `/config/targets/1`).
@@ -525,6 +526,7 @@ function paramField(key, prop, { idBase, required }) {
     }
   }
   set(undefined);
+  control.dataset.param = key;
 
   const validate = () => {
     const r = read();
