@@ -345,7 +345,11 @@ export async function render(main, ctx) {
     clear(status, errorBox(e));
   }
 
-  if (isAdmin) main.append(await registerForm());
+  if (isAdmin) {
+    const form = await registerForm();
+    // Not if the person navigated away meanwhile (`main` is then another page's).
+    if (grid.isConnected) main.append(form);
+  }
 
   return () => live.close();
 
@@ -443,6 +447,10 @@ export async function render(main, ctx) {
       for (const { field: f, error } of errors.values()) { f.removeAttribute("aria-invalid"); error.textContent = ""; }
       for (const r of scannerRows) { r.params.removeAttribute("aria-invalid"); r.err.textContent = ""; }
     }
+    // A fieldset takes no focus: its first box does.
+    function focusField(f) {
+      (f.tagName === "FIELDSET" ? f.querySelector("input, textarea, select") || f : f).focus();
+    }
     function fieldError(f, error, text) {
       f.setAttribute("aria-invalid", "true");
       error.textContent = text;
@@ -469,7 +477,7 @@ export async function render(main, ctx) {
         }
         specs.push({ name: r.s.name, params });
       }
-      if (firstBad) { firstBad.focus(); return; }
+      if (firstBad) { focusField(firstBad); return; }
       const body = {
         name: name.value.trim(),
         location: { kind: "location", value: loc.value.trim() },
@@ -482,6 +490,7 @@ export async function render(main, ctx) {
         const c = await api.post("/connectors", body);
         place(c);
         form.reset();
+        quarantine.value = "quarantine/";
         quarantineField.hidden = true;
         for (const r of scannerRows) r.row.querySelector(".scanner-params").hidden = true;
         toast(`Connector ${c.name} registered`, "success");
@@ -490,7 +499,7 @@ export async function render(main, ctx) {
       } catch (err) {
         if (err instanceof api.ApiError && err.status === 422 && err.path) {
           const target = locate(err.path, perScanner);
-          if (target) { fieldError(target.field, target.error, err.detail || message(err)); target.field.focus(); return; }
+          if (target) { fieldError(target.field, target.error, err.detail || message(err)); focusField(target.field); return; }
         }
         if (err instanceof api.ApiError && err.status === 409) {
           const t = errors.get("/name");
