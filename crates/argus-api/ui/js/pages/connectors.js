@@ -52,7 +52,9 @@ export async function render(main, ctx) {
   const byScan = new Map(); // scan id → entry (the scan each card follows)
   let seq = 0; // orders snapshot requests against state events
 
-  const grid = h("div#connectors.cards", { "aria-live": "off" });
+  const grid = h("div#connectors.cards");
+  // State changes are announced once here; the counters, which change all the time, are not.
+  const announcer = h("div#connectors-live.visually-hidden", { "aria-live": "polite" });
   const status = h("div");
   const empty = h("div#connectors-empty.empty.card", { hidden: true },
     h("h2", "No connectors yet"),
@@ -73,7 +75,8 @@ export async function render(main, ctx) {
     h("p.muted.intro", "Storage locations registered for full scans. Progress and verdicts update live."),
     status,
     empty,
-    grid);
+    grid,
+    announcer);
 
   // ---- one card ---------------------------------------------------------------------------
 
@@ -82,7 +85,7 @@ export async function render(main, ctx) {
     const stateBox = h("div.scan-state");
     const link = h("a.scan-link", { "data-link": true, hidden: true }, "Open the scan");
     const bar = progressBar(0, `Full scan of ${c.name}`);
-    const processed = h("div.processed", { "aria-live": "polite" });
+    const processed = h("div.processed");
     const sum = h("p.scan-summary", { hidden: true });
     const verdicts = h("ul.verdicts", { "aria-label": "Verdicts of the last full scan" });
     const alert = h("div.card-error");
@@ -321,6 +324,7 @@ export async function render(main, ctx) {
       } else if (kind === "state") {
         if (entry) {
           entry.floor = ++seq;
+          if (ev.data?.to) announcer.textContent = `Full scan of ${entry.c.name}: ${ev.data.to}`;
           if (entry.scan) entry.scan = { ...entry.scan, state: ev.data?.to || entry.scan.state };
           else if (entry.c.last_full_scan) entry.c.last_full_scan.state = ev.data?.to || entry.c.last_full_scan.state;
           paint(entry);
