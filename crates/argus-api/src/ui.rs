@@ -58,8 +58,15 @@ pub const ASSETS: &[Asset] = &[
     asset!("js/sse.js", JS),
     asset!("js/dom.js", JS),
     asset!("js/scanctl.js", JS),
+    asset!("js/schema_form.js", JS),
     asset!("js/pages/scans.js", JS),
     asset!("js/pages/scan.js", JS),
+    asset!("js/pages/new_scan.js", JS),
+    asset!("js/pages/templates.js", JS),
+    asset!("js/pages/template.js", JS),
+    asset!("js/pages/scanners.js", JS),
+    asset!("js/pages/connectors.js", JS),
+    asset!("js/pages/sinks.js", JS),
 ];
 
 /// Where the UI's files come from.
