@@ -240,8 +240,10 @@ export async function render(main, ctx) {
         adopt(entry, scan, s);
         toast(`Full scan of ${entry.c.name} started`, "success");
       } else {
-        const verb = action === "cancel" ? "stop" : action;
-        const scan = await api.post(`/scans/${entry.scanId}/${verb}`);
+        // One literal route per action (tests/ui.rs checks each is an API operation).
+        const scan = action === "pause" ? await api.post(`/scans/${entry.scanId}/pause`)
+          : action === "resume" ? await api.post(`/scans/${entry.scanId}/resume`)
+          : await api.post(`/scans/${entry.scanId}/stop`);
         adopt(entry, scan.scan || scan, s);
       }
     } catch (e) {
