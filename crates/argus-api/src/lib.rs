@@ -32,6 +32,7 @@ pub mod extract;
 mod live;
 pub mod problem;
 mod routes;
+pub mod ui;
 
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{header, HeaderValue};
@@ -64,6 +65,8 @@ pub struct ApiConfig {
     pub meta: Meta,
     /// Largest file `POST /api/v1/scan/binary` takes, in bytes (413 past it).
     pub upload_limit: usize,
+    /// Where the web UI's files come from (embedded unless developing it).
+    pub ui: ui::UiSource,
 }
 
 /// The default request body limit: 1 MiB.
@@ -80,6 +83,7 @@ impl ApiConfig {
             body_limit: DEFAULT_BODY_LIMIT,
             meta,
             upload_limit: DEFAULT_UPLOAD_LIMIT,
+            ui: ui::UiSource::Embedded,
         }
     }
 }
@@ -91,6 +95,10 @@ pub struct Meta {
     pub build: String,
     /// Backend in use per dependency, e.g. `store → sqlite`, `queue → embedded`.
     pub backends: BTreeMap<String, String>,
+    /// Random id of this server process (a UUID), new at every start: a client that sees it
+    /// change knows the server restarted under it. Filled in by [`router`] when empty.
+    #[serde(default)]
+    pub instance: String,
 }
 
 /// Shared state of every handler.
@@ -107,6 +115,8 @@ pub(crate) struct StateInner {
     pub(crate) openapi_json: Bytes,
     /// Largest upload of `POST /api/v1/scan/binary`.
     pub(crate) upload_limit: usize,
+    /// Where the web UI's files come from.
+    pub(crate) ui: ui::UiSource,
 }
 
 impl std::ops::Deref for AppState {
@@ -191,7 +201,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     spec
 }
 
-/// The full router: API, health, OpenAPI document and `/docs`.
+/// The full router: API, health, OpenAPI document, `/docs` and the web UI (`/`, `/ui/…`).
 pub fn router(engine: Arc<Engine>, config: ApiConfig) -> Router {
     let (api, mut spec) = routes().split_for_parts();
     auth::document(&mut spec);
@@ -213,17 +223,29 @@ pub fn router(engine: Arc<Engine>, config: ApiConfig) -> Router {
             auth::Auth::refusing(&spec_value)
         }
     };
+    let mut meta = config.meta;
+    if meta.instance.is_empty() {
+        meta.instance = uuid::Uuid::now_v7().to_string();
+    }
     let state = AppState(Arc::new(StateInner {
         engine,
         scans,
         auth,
-        meta: config.meta,
+        meta,
         openapi_json,
         upload_limit: config.upload_limit,
+        ui: config.ui,
     }));
     let docs = utoipa_swagger_ui::SwaggerUi::new("/docs")
         .config(utoipa_swagger_ui::Config::from("/api/v1/openapi.json"));
+    // The web UI: public files (like the docs), answered by one handler per path shape.
+    let ui_routes = Router::new()
+        .route("/", axum::routing::get(ui::index))
+        .route("/ui", axum::routing::get(ui::index))
+        .route("/ui/", axum::routing::get(ui::index))
+        .route("/ui/{*rest}", axum::routing::get(ui::page_or_asset));
     api.merge(Router::from(docs))
+        .merge(ui_routes)
         .layer(middleware::from_fn_with_state(
             state.clone(),
             auth::authenticate,

@@ -1098,6 +1098,7 @@ async fn openapi_lists_every_route_and_every_listed_route_is_served() {
         ("get", "/api/v1/sinks/{name}/dead-letters"),
         ("get", "/api/v1/scanners"),
         ("get", "/api/v1/meta"),
+        ("get", "/api/v1/whoami"),
         ("get", "/api/v1/openapi.json"),
         ("get", "/openapi.json"),
         // The DeployGuard-compatible layer (tests/v2.rs).

@@ -161,6 +161,7 @@ async fn start_with(auth: AuthConfig, credentials_service_url: Option<&str>) -> 
         version: "0.0.0-test".into(),
         build: "test".into(),
         backends: BTreeMap::new(),
+        ..Meta::default()
     };
     let router = argus_api::router(engine, ApiConfig::new(auth, meta));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -453,7 +453,9 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
             version: env!("CARGO_PKG_VERSION").to_string(),
             build: option_env!("ARGUS_BUILD").unwrap_or("dev").to_string(),
             backends,
+            instance: String::new(),
         },
+        ui: ui_source(),
     };
     let router = argus_api::edge::apply(argus_api::router(engine.clone(), api_cfg), &edge.config)
         .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
@@ -468,7 +470,10 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     // Machine-readable line for scripts and tests that bind port 0.
     let scheme = edge.scheme();
-    eprintln!("argus listening on {scheme}://{addr} (docs at {scheme}://{addr}/docs)");
+    eprintln!(
+        "argus listening on {scheme}://{addr} (web UI at {scheme}://{addr}/, API docs at \
+         {scheme}://{addr}/docs)"
+    );
     tracing::info!(%addr, workers = cfg.worker.workers, "serving");
     let stop = shutdown.clone();
     let served = argus_api::edge::serve(listener, router, edge.transport, async move {
@@ -508,4 +513,17 @@ pub async fn worker(cfg: Config) -> anyhow::Result<()> {
     // Queue, then store: the embedded queue lives in the store's database.
     engine.shutdown().await;
     Ok(())
+}
+
+/// Where the web UI's files come from: embedded, unless `ARGUS_UI_DIR` names the folder of
+/// their sources (`crates/argus-api/ui`), read at every request while developing the UI.
+fn ui_source() -> argus_api::ui::UiSource {
+    match std::env::var_os("ARGUS_UI_DIR") {
+        Some(dir) if !dir.is_empty() => {
+            let dir = std::path::PathBuf::from(dir);
+            tracing::warn!(dir = %dir.display(), "serving the web UI from a folder (ARGUS_UI_DIR), not the embedded copy");
+            argus_api::ui::UiSource::Folder(dir)
+        }
+        _ => argus_api::ui::UiSource::Embedded,
+    }
 }

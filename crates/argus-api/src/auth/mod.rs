@@ -110,15 +110,21 @@ enum Mode {
     },
 }
 
-impl std::fmt::Debug for Auth {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mode = match &self.mode {
+impl Auth {
+    /// The mode's name as `auth.mode` spells it: `local`, `trusted-headers` or `apikey`.
+    pub(crate) fn mode_name(&self) -> &'static str {
+        match &self.mode {
             Mode::Local(_) => "local",
             Mode::Trusted { .. } => "trusted-headers",
             Mode::Keys { .. } => "apikey",
-        };
+        }
+    }
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Auth")
-            .field("mode", &mode)
+            .field("mode", &self.mode_name())
             .field("routes", &self.access.len())
             .finish()
     }
@@ -283,6 +289,9 @@ pub(crate) async fn authenticate(
                 Some(a) => *a,
                 // The interactive docs (not operations of the document) are public.
                 None if path == "/docs" || path.starts_with("/docs/") => Access::Public,
+                // So are the web UI's files: they hold no data, and the page calls the API
+                // with the person's token like any other client.
+                None if crate::ui::is_ui_route(&path) => Access::Public,
                 // A documented path with another method: axum answers 405 without a handler.
                 None if auth.access.keys().any(|(_, p)| *p == path) => Access::Public,
                 None => {

@@ -110,5 +110,6 @@ pub(crate) fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(sinks::list_dead_letters))
         .routes(routes!(system::list_scanners))
         .routes(routes!(system::meta))
+        .routes(routes!(system::whoami))
         .routes(routes!(system::openapi_json))
 }

@@ -1,4 +1,4 @@
-//! Scanners registry, metadata, health, readiness, the OpenAPI document (at
+//! Scanners registry, metadata, the caller's identity (`/whoami`), health, readiness, the OpenAPI document (at
 //! `/api/v1/openapi.json` and `/openapi.json`) and the 404 fallback.
 
 use axum::extract::State;
@@ -121,6 +121,37 @@ fn public_detail(available: bool, detail: Option<String>) -> Option<String> {
 )]
 pub(crate) async fn meta(State(state): State<AppState>) -> Json<Meta> {
     Json(state.meta.clone())
+}
+
+/// Who the request acts as, as the server identified it.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct Identity {
+    /// The user id (`sub` of a token, the key's creator, `X-User-ID`, or the local user).
+    user: String,
+    /// The organisation every record the caller sees belongs to.
+    org: String,
+    /// `viewer`, `analyst` or `admin`.
+    role: String,
+    /// How the server identifies callers (`auth.mode`): `local`, `trusted-headers` or `apikey`.
+    auth_mode: &'static str,
+}
+
+/// The caller's identity: user, organisation, role and the server's identification mode (what
+/// a client shows as "signed in as", and checks a key with).
+#[utoipa::path(
+    get,
+    security(("bearer" = ["read"])),
+    path = "/whoami",
+    tag = "system",
+    responses((status = 200, description = "The caller", body = Identity))
+)]
+pub(crate) async fn whoami(State(state): State<AppState>, caller: Caller) -> Json<Identity> {
+    Json(Identity {
+        user: caller.user.to_string(),
+        org: caller.org.to_string(),
+        role: caller.role.to_string(),
+        auth_mode: state.auth.mode_name(),
+    })
 }
 
 /// This document (OpenAPI 3.1).

@@ -131,6 +131,7 @@ pub async fn start_with(opts: Options) -> Server {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect(),
+        ..Meta::default()
     };
     let router = argus_api::router(
         engine.clone(),
@@ -139,6 +140,7 @@ pub async fn start_with(opts: Options) -> Server {
             body_limit: opts.body_limit,
             meta,
             upload_limit: 64 * 1024,
+            ui: argus_api::ui::UiSource::Embedded,
         },
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

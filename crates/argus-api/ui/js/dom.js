@@ -5,10 +5,14 @@
 // Attributes: `class`, `dataset`, `style` (object), on* functions as listeners, booleans toggle,
 // everything else is set as an attribute. Children: nodes, strings, arrays, null/false skipped.
 export function h(tag, attrs, ...children) {
-  const [name, ...classes] = tag.split(".");
-  const [el_name, id] = name.split("#");
-  const el = document.createElement(el_name || "div");
-  if (id) el.id = id;
+  // "tag", then any of ".class" and "#id" in any order.
+  const parts = tag.match(/^[a-z0-9]*|[.#][^.#]+/gi) || [];
+  const el = document.createElement(parts[0] || "div");
+  const classes = [];
+  for (const p of parts.slice(1)) {
+    if (p[0] === "#") el.id = p.slice(1);
+    else classes.push(p.slice(1));
+  }
   if (classes.length) el.className = classes.join(" ");
   if (attrs && (typeof attrs !== "object" || attrs instanceof Node || Array.isArray(attrs))) {
     children.unshift(attrs);
@@ -92,7 +96,7 @@ export function progressBar(fraction, label) {
   const pct = Math.max(0, Math.min(100, Math.floor((fraction || 0) * 100)));
   return h("div.progress", { role: "progressbar", "aria-valuemin": "0", "aria-valuemax": "100",
       "aria-valuenow": String(pct), "aria-label": label || "Progress" },
-    h("div.bar", { style: { width: `${pct}%` } }),
+    h("div.track", h("div.bar", { style: { width: `${pct}%` } })),
     h("span.pct", `${pct} %`));
 }
 

@@ -12,6 +12,14 @@ const ACTIONS = [
   ["stop", "Stop", ["queued", "running", "paused"]],
 ];
 
+// One literal route per action, so tests/ui.rs can check each is an operation of the API.
+const CALLS = {
+  start: (id) => api.post(`/scans/${id}/start`),
+  pause: (id) => api.post(`/scans/${id}/pause`),
+  resume: (id) => api.post(`/scans/${id}/resume`),
+  stop: (id) => api.post(`/scans/${id}/stop`),
+};
+
 // Returns { el, update(scan) }; `onChange(scan)` gets the scan the action answered with.
 export function controls(scan, onChange) {
   const buttons = {};
@@ -22,8 +30,8 @@ export function controls(scan, onChange) {
       e.stopPropagation();
       for (const x of Object.values(buttons)) x.disabled = true;
       try {
-        const updated = await api.post(`/scans/${scan.id}/${action}`);
-        onChange?.(updated.scan || updated);
+        const updated = await CALLS[action](scan.id);
+        onChange?.(updated);
       } catch (err) {
         toast(`${label} failed: ${message(err)}`, "error");
         update(scan);

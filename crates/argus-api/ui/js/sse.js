@@ -4,7 +4,7 @@
 // Invariants:
 // - Each event is handed on once, in order: the last seen id is sent as Last-Event-ID when the
 //   stream reconnects, and the server resumes exactly after it.
-// - A dropped stream is retried with backoff (1 s doubling to 15 s) until closed; the connection
+// - A dropped stream is retried with backoff (1 s doubling to 10 s) until closed; the connection
 //   state (api.markConnection) follows, so the app shows the server as unreachable meanwhile.
 // - A 4xx answer ends the stream for good (retrying cannot help) and is reported to onError.
 
@@ -44,7 +44,7 @@ export function stream(path, { lastEventId = null, untilEnd = false, onEvent, on
       }
       if (closed) return;
       await new Promise((r) => setTimeout(r, delay));
-      delay = Math.min(delay * 2, 15000);
+      delay = Math.min(delay * 2, 10000);
     }
   }
 

@@ -100,8 +100,7 @@ export async function render(main, ctx) {
 
   async function refetch(id) {
     try {
-      const view = await api.get(`/scans/${id}`);
-      apply(view.scan || view);
+      apply(await api.get(`/scans/${id}`));
     } catch (e) {
       if (e instanceof api.ApiError && e.status === 404) {
         rows.get(id)?.tr.remove();
