@@ -536,7 +536,19 @@ impl Browser {
     }
 
     /// Like [`Browser::screenshot`], failing the test when it cannot be written or is no PNG.
+    /// Finite CSS transitions and animations (a progress bar growing) end first, so the
+    /// picture shows the state the test saw; endless ones (a spinner) are not waited for.
     pub async fn save_screenshot(&self, name: &str) -> PathBuf {
+        let settled = "return document.getAnimations().filter((a) => a.playState === 'running' \
+            && a.effect && a.effect.getComputedTiming().endTime !== Infinity).length;";
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            match self.exec(settled, vec![]).await {
+                Ok(n) if n.as_u64() == Some(0) => break,
+                Ok(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+                Err(_) => break,
+            }
+        }
         let path = self.screenshot(name).await.expect("screenshot");
         let bytes = std::fs::read(&path).unwrap();
         assert!(
