@@ -22,8 +22,9 @@ use config::Config;
 
 /// Argus — a self-hosted security scan orchestrator.
 ///
-/// Start with `argus serve` (API, web docs at /docs, workers and scheduler in one process on an
-/// embedded database), or run a scanner directly with `argus scan <scanner> <target>`.
+/// Start with `argus serve` (web UI at /, API under /api/v1 with its docs at /docs, workers and
+/// scheduler in one process on an embedded database), or run a scanner directly with
+/// `argus scan <scanner> <target>`.
 #[derive(Parser, Debug)]
 #[command(name = "argus", version = env!("CARGO_PKG_VERSION"), propagate_version = true)]
 struct Cli {
@@ -38,8 +39,8 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Run the API, the workers and the scheduler in one process (embedded database and queue
-    /// by default).
+    /// Run the web UI, the API, the workers and the scheduler in one process (embedded database
+    /// and queue by default). Open http://127.0.0.1:8080 for the UI.
     Serve(ServeArgs),
     /// Run workers only (they share the store and queue named in the config).
     Worker(WorkerArgs),

@@ -54,6 +54,13 @@ export function markConnection(up) {
   for (const fn of listeners.connection) fn(up ? "up" : "down");
 }
 
+// A live stream reconnected: the server may have restarted between the drop and the
+// reconnection without any request failing, so listeners re-check as on a recovery.
+export function markReconnected() {
+  connected = true;
+  for (const fn of listeners.connection) fn("up");
+}
+
 export function authHeaders(extra = {}) {
   const t = token();
   return t ? { ...extra, Authorization: `Bearer ${t}` } : { ...extra };

@@ -116,6 +116,19 @@ export function fraction(p) {
   return Math.min(1, (p.done + p.failed) / denom);
 }
 
+// Progress counters only grow: merging an older snapshot (an event that arrived after a newer
+// GET) never moves a bar back. Verdict counts merge the same way, kind by kind.
+export function mergeProgress(cur = {}, p = {}) {
+  const next = { ...cur, ...p };
+  for (const k of ["enqueued", "done", "failed", "findings"]) next[k] = Math.max(cur[k] || 0, p[k] || 0);
+  next.expected_total = p.expected_total ?? cur.expected_total ?? null;
+  next.enqueue_done = !!(cur.enqueue_done || p.enqueue_done);
+  const v = { ...(cur.verdicts || {}) };
+  for (const [k, n] of Object.entries(p.verdicts || {})) v[k] = Math.max(v[k] || 0, n || 0);
+  next.verdicts = v;
+  return next;
+}
+
 // A pill with an id and a copy-to-clipboard button.
 export function idPill(id, label = "Job id") {
   const btn = h("button.copy", { type: "button", "aria-label": `Copy ${label.toLowerCase()} ${id}`, title: "Copy" }, "Copy");

@@ -8,7 +8,7 @@
 //   state (api.markConnection) follows, so the app shows the server as unreachable meanwhile.
 // - A 4xx answer ends the stream for good (retrying cannot help) and is reported to onError.
 
-import { authHeaders, markConnection, ApiError } from "./api.js";
+import { authHeaders, markConnection, markReconnected, ApiError } from "./api.js";
 
 // `untilEnd`: the server ends this stream on purpose (`?until_terminal=true`), so a clean end
 // is final; otherwise a clean end (the server shutting down) is a drop, and it reconnects.
@@ -18,6 +18,7 @@ export function stream(path, { lastEventId = null, untilEnd = false, onEvent, on
   let closed = false;
   let controller = null;
   let delay = 1000;
+  let opened = false;
 
   async function connect() {
     while (!closed) {
@@ -35,6 +36,8 @@ export function stream(path, { lastEventId = null, untilEnd = false, onEvent, on
           throw err;
         }
         delay = 1000;
+        if (opened) markReconnected();
+        opened = true;
         onOpen?.();
         await read(res.body);
         if (untilEnd && !closed) { closed = true; onEnd?.(); return; }
@@ -89,4 +92,19 @@ export function stream(path, { lastEventId = null, untilEnd = false, onEvent, on
     close() { closed = true; controller?.abort(); },
     get lastEventId() { return last; },
   };
+}
+
+// Follows the org's stream (`/events`, which starts with the next event) and resolves once it
+// is open (or after 3 s, so a page never hangs on it): read a list after this, then apply the
+// events on top, and nothing between the two is missed.
+export async function followOrg({ onEvent, onError }) {
+  let resolveOpen;
+  const opened = new Promise((r) => { resolveOpen = r; });
+  const live = stream("/events", {
+    onOpen: () => resolveOpen(),
+    onError: (e) => { resolveOpen(); onError?.(e); },
+    onEvent,
+  });
+  await Promise.race([opened, new Promise((r) => setTimeout(r, 3000))]);
+  return live;
 }

@@ -30,9 +30,9 @@
 // `#connector-suspicious`, `button#connector-submit`.
 
 import * as api from "../api.js";
-import { stream } from "../sse.js";
+import { followOrg } from "../sse.js";
 import { h, clear, badge, progressBar, setProgress, fraction, idPill, num, when, summary,
-  TERMINAL, errorBox, toast, message } from "../dom.js";
+  TERMINAL, errorBox, toast, message, mergeProgress } from "../dom.js";
 
 const VERDICTS = ["clean", "malicious", "suspicious", "error", "skipped"];
 const ACTIVE = new Set(["created", "queued", "running", "paused"]);
@@ -172,7 +172,7 @@ export async function render(main, ctx) {
     if (entry.scanId === scan.id) {
       if (s < entry.floor || s < entry.applied) return;
       entry.applied = s;
-      entry.scan = { ...scan, progress: merge(entry.scan?.progress, scan.progress) };
+      entry.scan = { ...scan, progress: mergeProgress(entry.scan?.progress, scan.progress) };
     } else {
       // Another scan: the newer one wins (a late answer about an older scan changes nothing).
       if (entry.scan && scan.created_at < entry.scan.created_at) return;
@@ -186,17 +186,6 @@ export async function render(main, ctx) {
     entry.c = { ...entry.c, last_full_scan: { id: scan.id, state: entry.scan.state,
       verdicts: entry.scan.progress?.verdicts || {}, started_at: scan.started_at, finished_at: scan.finished_at } };
     paint(entry);
-  }
-
-  function merge(cur = {}, p = {}) {
-    const next = { ...cur, ...p };
-    for (const k of ["enqueued", "done", "failed", "findings"]) next[k] = Math.max(cur[k] || 0, p[k] || 0);
-    next.expected_total = p.expected_total ?? cur.expected_total ?? null;
-    next.enqueue_done = !!(cur.enqueue_done || p.enqueue_done);
-    const v = {};
-    for (const k of VERDICTS) v[k] = Math.max(cur.verdicts?.[k] || 0, p.verdicts?.[k] || 0);
-    next.verdicts = v;
-    return next;
   }
 
   async function readScan(entry, id) {
@@ -312,16 +301,13 @@ export async function render(main, ctx) {
 
   // ---- live events ------------------------------------------------------------------------
 
-  let resolveOpen;
-  const opened = new Promise((r) => { resolveOpen = r; });
-  const live = stream("/events", {
-    onOpen: () => resolveOpen(),
-    onError: (e) => { resolveOpen(); clear(status, errorBox(e)); },
+  const live = await followOrg({
+    onError: (e) => clear(status, errorBox(e)),
     onEvent: (kind, ev) => {
       if (!ev || !ev.scan_id) return;
       const entry = byScan.get(ev.scan_id);
       if (kind === "progress" && entry && entry.scan) {
-        entry.scan = { ...entry.scan, progress: merge(entry.scan.progress, ev.data) };
+        entry.scan = { ...entry.scan, progress: mergeProgress(entry.scan.progress, ev.data) };
         paint(entry);
       } else if (kind === "state") {
         if (entry) {
@@ -337,7 +323,6 @@ export async function render(main, ctx) {
       }
     },
   });
-  await Promise.race([opened, new Promise((r) => setTimeout(r, 3000))]);
 
   try {
     let cursor = null;

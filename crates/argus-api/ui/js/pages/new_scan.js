@@ -30,7 +30,7 @@ export const TARGET_KINDS = [
   ["repo", "https://github.com/org/repo.git or a local path"],
   ["location", "s3://bucket/prefix, file:///srv/data, az://…, gs://…, sharepoint://…"],
   ["object", "s3://bucket/path/to/file"],
-  ["upload", "an upload id (POST /api/v1/uploads)"],
+  ["upload", "the upload id of a file sent to POST /api/v1/scan/binary"],
 ];
 
 const PRIORITIES = ["low", "medium", "high"];

@@ -7,9 +7,9 @@
 // older than the list's snapshot never moves a bar back.
 
 import * as api from "../api.js";
-import { stream } from "../sse.js";
+import { followOrg } from "../sse.js";
 import { h, clear, badge, progressBar, setProgress, fraction, idPill, num, ago, summary,
-  TERMINAL, errorBox, emptyState, message } from "../dom.js";
+  TERMINAL, errorBox, emptyState, message, mergeProgress } from "../dom.js";
 import { controls } from "../scanctl.js";
 
 const PAGE = 50;
@@ -88,13 +88,7 @@ export async function render(main, ctx) {
   }
 
   function grow(entry, p) {
-    const cur = entry.scan.progress || {};
-    const next = { ...cur };
-    for (const k of ["enqueued", "done", "failed", "findings"]) next[k] = Math.max(cur[k] || 0, p[k] || 0);
-    next.expected_total = p.expected_total ?? cur.expected_total;
-    next.enqueue_done = cur.enqueue_done || p.enqueue_done;
-    next.verdicts = p.verdicts || cur.verdicts;
-    entry.scan = { ...entry.scan, progress: next };
+    entry.scan = { ...entry.scan, progress: mergeProgress(entry.scan.progress, p) };
     paint(entry);
   }
 
@@ -110,22 +104,15 @@ export async function render(main, ctx) {
   }
 
   // Open the stream first (it starts with the next event), then read the list.
-  let resolveOpen;
-  const opened = new Promise((r) => { resolveOpen = r; });
-  const live = stream("/events", {
-    onOpen: () => resolveOpen(),
-    onError: (e) => { resolveOpen(); clear(status, errorBox(e)); },
+  const live = await followOrg({
+    onError: (e) => clear(status, errorBox(e)),
     onEvent: (kind, ev) => {
       if (!ev || !ev.scan_id) return;
       const entry = rows.get(ev.scan_id);
       if (kind === "progress" && entry) grow(entry, ev.data);
       else if (kind === "state") refetch(ev.scan_id);
-      else if (kind === "finding" && entry && entry.scan.progress) {
-        /* the next progress event carries the count */
-      }
     },
   });
-  await Promise.race([opened, new Promise((r) => setTimeout(r, 3000))]);
 
   let cursor = null;
   async function load() {
