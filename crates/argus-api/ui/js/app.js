@@ -203,6 +203,7 @@ async function start() {
   ctx.meta = meta;
   const v = $("#version");
   v.textContent = `v${meta.version}`;
+  v.hidden = false;
   v.title = `Argus ${meta.version} (build ${meta.build}); ${Object.entries(meta.backends || {}).map(([k, b]) => `${k}: ${b}`).join(", ")}`;
   showIdentity(me);
   await render();

@@ -142,7 +142,9 @@ export function idPill(id, label = "Job id") {
       toast(`Could not copy; select the id and copy it by hand`, "error");
     }
   });
-  return h("span.idpill", h("code", { title: id }, id.slice(0, 8)), btn);
+  // The last 8 digits: a UUIDv7 starts with its timestamp, so scans made within a minute share
+  // their first ones; the end is random and tells them apart.
+  return h("span.idpill", h("code", { title: id }, `…${id.slice(-8)}`), btn);
 }
 
 export async function copyText(text) {

@@ -51,7 +51,7 @@ export async function render(main, ctx) {
 
   const header = h("div.page-head",
     h("div", h("h1", scan.name), h("div.actions", idPill(scan.id, "Scan id"), stateEl,
-      scan.source_scan_id ? h("span.muted", "acts on ", h("a", { href: `/ui/scans/${scan.source_scan_id}`, "data-link": true }, "scan ", scan.source_scan_id.slice(0, 8))) : null)),
+      scan.source_scan_id ? h("span.muted", "acts on ", h("a", { href: `/ui/scans/${scan.source_scan_id}`, "data-link": true }, "scan …", scan.source_scan_id.slice(-8))) : null)),
     h("div.actions", ctl.el, deleteBtn));
 
   function stat(k, v) { return h("div.stat", h("div.v", v), h("div.k", k)); }
