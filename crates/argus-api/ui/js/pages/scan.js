@@ -100,7 +100,7 @@ export async function render(main, ctx) {
   function addTimeline(kind, ev) {
     let text;
     const d = ev.data || {};
-    if (kind === "state") text = [h("strong", `${d.from} → ${d.to}`), d.reason ? ` (${d.reason})` : ""];
+    if (kind === "state") text = [h("strong", d.from === d.to ? d.to : `${d.from} → ${d.to}`), d.reason ? ` (${d.reason})` : ""];
     else if (kind === "finding") text = ["finding: ", severityBadge(d.severity), " ", d.title];
     else if (kind === "task_failed") text = [h("strong", "task failed"), ` ${d.scanner}`, d.target?.value ? ` on ${d.target.value}` : "", d.error ? `: ${d.error}` : ""];
     else if (kind === "progress") {

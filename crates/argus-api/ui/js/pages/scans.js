@@ -25,6 +25,7 @@ export async function render(main, ctx) {
       h("th", { scope: "col" }, "Created"), h("th", { scope: "col" }, "Actions"))),
     tbody);
   const more = h("button", { type: "button", hidden: true }, "Load more");
+  const tableWrap = h("div.table-wrap", table);
   const status = h("div");
   const filter = h("select#state-filter", { "aria-label": "Filter by state" },
     ["", "created", "queued", "running", "paused", "completed", "failed", "cancelled"].map((s) =>
@@ -35,7 +36,7 @@ export async function render(main, ctx) {
     h("div.page-head", h("h1", "Scans"),
       h("div.actions", filter, h("a.button.primary", { href: "/ui/scans/new", "data-link": true }, "New scan"))),
     status,
-    h("div.table-wrap", table),
+    tableWrap,
     h("p", more));
 
   function row(scan) {
@@ -81,6 +82,8 @@ export async function render(main, ctx) {
     if (!entry) {
       if (stateFilter && scan.state !== stateFilter) return;
       tbody.prepend(row(scan));
+      tableWrap.hidden = false;
+      clear(status);
       return;
     }
     entry.scan = scan;
@@ -125,6 +128,8 @@ export async function render(main, ctx) {
       }
       cursor = page.next_cursor;
       more.hidden = !cursor;
+      // The table shows only once there is a row to show.
+      tableWrap.hidden = !rows.size;
       if (!rows.size) clear(status, emptyState(stateFilter ? `No ${stateFilter} scans.` : "No scans yet.",
         h("a.button.primary", { href: "/ui/scans/new", "data-link": true }, "Start your first scan")));
       else clear(status);
