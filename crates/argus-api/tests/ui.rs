@@ -178,12 +178,15 @@ async fn pages_and_assets_are_served_with_their_headers() {
         );
     }
     for asset in argus_api::ui::ASSETS {
-        let res = s
-            .http
-            .get(s.url(&format!("/ui/assets/{}", asset.path)))
-            .send()
-            .await
-            .unwrap();
+        let url = s.url(&format!("/ui/assets/{}", asset.path));
+        let fetch = |if_none_match: Option<&str>| {
+            let mut req = s.http.get(&url);
+            if let Some(tag) = if_none_match {
+                req = req.header("If-None-Match", tag);
+            }
+            req.send()
+        };
+        let res = fetch(None).await.unwrap();
         assert_eq!(res.status(), 200, "{}", asset.path);
         assert_eq!(
             res.headers()["content-type"],
@@ -200,22 +203,10 @@ async fn pages_and_assets_are_served_with_their_headers() {
             asset.path
         );
         // Revalidation: the same tag is 304 without a body; another is 200.
-        let again = s
-            .http
-            .get(s.url(&format!("/ui/assets/{}", asset.path)))
-            .header("If-None-Match", &tag)
-            .send()
-            .await
-            .unwrap();
+        let again = fetch(Some(&tag)).await.unwrap();
         assert_eq!(again.status(), 304, "{}", asset.path);
         assert!(again.bytes().await.unwrap().is_empty());
-        let other = s
-            .http
-            .get(s.url(&format!("/ui/assets/{}", asset.path)))
-            .header("If-None-Match", "\"other\"")
-            .send()
-            .await
-            .unwrap();
+        let other = fetch(Some("\"other\"")).await.unwrap();
         assert_eq!(other.status(), 200, "{}", asset.path);
     }
     // No file outside the list: a missing name is a 404 problem.

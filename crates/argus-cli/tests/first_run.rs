@@ -13,19 +13,6 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-fn git(repo: &Path, args: &[&str]) {
-    let st = Command::new("git")
-        .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
-        .args(["-c", "commit.gpgsign=false"])
-        .args(args)
-        .current_dir(repo)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .stdout(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(st.success(), "git {args:?}");
-}
-
 fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
@@ -48,12 +35,12 @@ async fn serve_with_defaults_scans_a_local_repository() {
     let root_path = root.path().canonicalize().unwrap();
     let repo = root_path.join("project");
     std::fs::create_dir(&repo).unwrap();
-    git(&repo, &["init", "-q", "-b", "main"]);
+    common::git(&repo, &["init", "-q", "-b", "main"]);
     // Assembled at run time so this source file does not itself contain the token.
     let token = format!("{}{}", "ghp_", "R7nQ2xK9vL4mT8pW3sY6dF1gH5jZ0c1Iw7xx");
     std::fs::write(repo.join("deploy.sh"), format!("export GH={token}\n")).unwrap();
-    git(&repo, &["add", "."]);
-    git(&repo, &["commit", "-q", "-m", "add deploy script"]);
+    common::git(&repo, &["add", "."]);
+    common::git(&repo, &["commit", "-q", "-m", "add deploy script"]);
     let before = files_under(&repo);
 
     // The user's working directory: not the repository, and no --data-dir.

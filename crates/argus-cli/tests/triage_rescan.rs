@@ -9,23 +9,9 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{json, Value};
-
-fn git(repo: &Path, args: &[&str]) {
-    let st = Command::new("git")
-        .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
-        .args(["-c", "commit.gpgsign=false"])
-        .args(args)
-        .current_dir(repo)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .stdout(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(st.success(), "git {args:?}");
-}
 
 /// Runs a `secrets` scan of `repo` to completion; returns its id.
 async fn scan(http: &reqwest::Client, base: &str, repo: &Path) -> String {
@@ -89,14 +75,14 @@ async fn a_false_positive_stays_one_on_a_rescan_of_the_repository() {
     let root_path = root.path().canonicalize().unwrap();
     let repo = root_path.join("project");
     std::fs::create_dir(&repo).unwrap();
-    git(&repo, &["init", "-q", "-b", "main"]);
+    common::git(&repo, &["init", "-q", "-b", "main"]);
     // Assembled at run time so this source file does not itself contain the tokens.
     let real = format!("{}{}", "ghp_", "R7nQ2xK9vL4mT8pW3sY6dF1gH5jZ0c1Iw7xx");
     let test_only = format!("{}{}", "glpat-", "Xy7Zq2Wv9Ut4Sr1Po6Nm");
     std::fs::write(repo.join("deploy.sh"), format!("export GH={real}\n")).unwrap();
     std::fs::write(repo.join("fixture.sh"), format!("export GL={test_only}\n")).unwrap();
-    git(&repo, &["add", "."]);
-    git(&repo, &["commit", "-q", "-m", "add scripts"]);
+    common::git(&repo, &["add", "."]);
+    common::git(&repo, &["commit", "-q", "-m", "add scripts"]);
 
     let data = root_path.join("data");
     let roots = format!("[\"{}\"]", repo.display());

@@ -147,19 +147,6 @@ impl Api {
     }
 }
 
-fn git(repo: &Path, args: &[&str]) {
-    let st = Command::new("git")
-        .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
-        .args(["-c", "commit.gpgsign=false"])
-        .args(args)
-        .current_dir(repo)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .stdout(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(st.success(), "git {args:?}");
-}
-
 /// The scan id in a `/ui/scans/<id>` address.
 fn scan_id_in(url: &str) -> Option<String> {
     let id = url.split("/ui/scans/").nth(1)?;
@@ -459,12 +446,12 @@ async fn a_finding_is_marked_false_positive_on_the_scan_page() {
     let root_path = root.path().canonicalize().unwrap();
     let repo = root_path.join("project");
     std::fs::create_dir(&repo).unwrap();
-    git(&repo, &["init", "-q", "-b", "main"]);
+    common::git(&repo, &["init", "-q", "-b", "main"]);
     // Assembled at run time so this source file does not itself contain the token.
     let token = format!("{}{}", "ghp_", "R7nQ2xK9vL4mT8pW3sY6dF1gH5jZ0c1Iw7xx");
     std::fs::write(repo.join("deploy.sh"), format!("export GH={token}\n")).unwrap();
-    git(&repo, &["add", "."]);
-    git(&repo, &["commit", "-q", "-m", "add deploy script"]);
+    common::git(&repo, &["add", "."]);
+    common::git(&repo, &["commit", "-q", "-m", "add deploy script"]);
     let roots = format!("[\"{}\"]", repo.display());
     let key = "7f".repeat(32);
     let argus = Argus::start(

@@ -213,3 +213,17 @@ pub async fn create_scan(http: &reqwest::Client, base: &str, body: &serde_json::
     let scan: serde_json::Value = resp.json().await.unwrap();
     scan["id"].as_str().unwrap().to_string()
 }
+
+/// Runs `git` in `repo` with a fixed identity and no global config, insisting on success.
+pub fn git(repo: &Path, args: &[&str]) {
+    let st = Command::new("git")
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+        .args(["-c", "commit.gpgsign=false"])
+        .args(args)
+        .current_dir(repo)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success(), "git {args:?}");
+}

@@ -10,7 +10,7 @@
 import * as api from "../api.js";
 import { stream } from "../sse.js";
 import { h, clear, badge, severityBadge, progressBar, setProgress, fraction, idPill, num, duration,
-  when, summary, TERMINAL, errorBox, emptyState, toast, message } from "../dom.js";
+  when, summary, TERMINAL, errorBox, emptyState, toast, message, mergeProgress } from "../dom.js";
 import { controls } from "../scanctl.js";
 
 const TRIAGE = ["open", "selected", "false_positive", "accepted", "fixed"];
@@ -155,9 +155,8 @@ export async function render(main, ctx) {
     onEvent: async (kind, ev) => {
       addTimeline(kind, ev);
       if (kind === "progress") {
-        const cur = scan.progress || {};
-        const d = ev.data || {};
-        if ((d.done + d.failed) >= (cur.done + cur.failed) && d.enqueued >= cur.enqueued) { scan = { ...scan, progress: d }; paint(); }
+        scan = { ...scan, progress: mergeProgress(scan.progress, ev.data) };
+        paint();
       } else if (kind === "state") {
         try { update(await api.get(`/scans/${id}`)); } catch { /* the next event retries */ }
         if (TERMINAL.has(ev.data?.to)) { loadArtifacts(); findings.load(true); verdicts.load(); }
@@ -403,7 +402,9 @@ function remediationSection(getScan, closers) {
     } finally { pushBtn.disabled = false; }
   });
 
+  const derivedScans = new Map(); // id → the latest snapshot shown
   function addDerived(s) {
+    derivedScans.set(s.id, s);
     const existing = derived.querySelector(`[data-scan-id="${s.id}"]`);
     const bar = progressBar(fraction(s.progress), `Progress of ${s.name}`);
     const line = h("div.card.derived", { "data-scan-id": s.id, style: { marginTop: "0.5rem" } },
@@ -413,9 +414,14 @@ function remediationSection(getScan, closers) {
     if (!TERMINAL.has(s.state) && !streams.has(s.id)) {
       const st = stream(`/scans/${s.id}/events?until_terminal=true`, {
         untilEnd: true,
-        onEvent: async (kind) => {
-          if (kind !== "state" && kind !== "progress") return;
-          try { addDerived(await api.get(`/scans/${s.id}`)); } catch { /* next event */ }
+        onEvent: async (kind, ev) => {
+          // Progress events carry the counters; only a state change needs the scan re-read.
+          if (kind === "progress") {
+            const cur = derivedScans.get(s.id);
+            addDerived({ ...cur, progress: mergeProgress(cur.progress, ev.data) });
+          } else if (kind === "state") {
+            try { addDerived(await api.get(`/scans/${s.id}`)); } catch { /* next event */ }
+          }
         },
       });
       streams.set(s.id, st);
