@@ -37,6 +37,7 @@ pub mod remediation;
 pub mod sarif;
 pub mod scan;
 pub mod scanner;
+pub mod schedule;
 pub mod sink;
 pub mod store;
 pub mod target;
