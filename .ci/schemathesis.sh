@@ -106,8 +106,10 @@ ARGUS_ST_TEMPLATE=$(api "$BASE/api/v1/templates" -d "{\"name\": \"seed\", \"conf
 # A connector on an object-store location (no local_roots here, so not file://); `noop` takes
 # any target and needs no credential, so its full scans run.
 ARGUS_ST_CONNECTOR=$(api "$BASE/api/v1/connectors" -d '{"name": "seed", "location": {"kind": "location", "value": "s3://seed-bucket/share/"}, "scanners": [{"name": "noop"}]}' | json 'd["id"]')
-export ARGUS_ST_SCAN ARGUS_ST_FINDING ARGUS_ST_ARTIFACT ARGUS_ST_TEMPLATE ARGUS_ST_CONNECTOR
-echo "seeded scan $ARGUS_ST_SCAN, finding $ARGUS_ST_FINDING, artifact $ARGUS_ST_ARTIFACT, template $ARGUS_ST_TEMPLATE, connector $ARGUS_ST_CONNECTOR"
+# A disabled schedule of the template (it fires nothing during the run).
+ARGUS_ST_SCHEDULE=$(api "$BASE/api/v1/schedules" -d "{\"name\": \"seed\", \"cron\": \"0 2 * * *\", \"template_id\": \"$ARGUS_ST_TEMPLATE\", \"enabled\": false}" | json 'd["id"]')
+export ARGUS_ST_SCAN ARGUS_ST_FINDING ARGUS_ST_ARTIFACT ARGUS_ST_TEMPLATE ARGUS_ST_CONNECTOR ARGUS_ST_SCHEDULE
+echo "seeded scan $ARGUS_ST_SCAN, finding $ARGUS_ST_FINDING, artifact $ARGUS_ST_ARTIFACT, template $ARGUS_ST_TEMPLATE, connector $ARGUS_ST_CONNECTOR, schedule $ARGUS_ST_SCHEDULE"
 
 # --- run --------------------------------------------------------------------------------------
 start=$(date +%s)

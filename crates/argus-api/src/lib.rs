@@ -146,6 +146,7 @@ impl std::ops::Deref for AppState {
         (name = "findings", description = "Findings and triage"),
         (name = "remediation", description = "Clean a secrets scan's repository history, download or push the result"),
         (name = "templates", description = "Reusable scan configurations"),
+        (name = "schedules", description = "Cron schedules that start scans of a template or a config"),
         (name = "connectors", description = "Registered storage locations and their full scans"),
         (name = "events", description = "Live events (SSE and WebSocket)"),
         (name = "audit", description = "The audit log: every mutating request and every download, allowed or denied"),

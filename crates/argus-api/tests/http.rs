@@ -1083,6 +1083,11 @@ async fn openapi_lists_every_route_and_every_listed_route_is_served() {
         ("put", "/api/v1/templates/{id}"),
         ("delete", "/api/v1/templates/{id}"),
         ("post", "/api/v1/templates/{id}/scans"),
+        ("get", "/api/v1/schedules"),
+        ("post", "/api/v1/schedules"),
+        ("get", "/api/v1/schedules/{id}"),
+        ("put", "/api/v1/schedules/{id}"),
+        ("delete", "/api/v1/schedules/{id}"),
         ("get", "/api/v1/connectors"),
         ("post", "/api/v1/connectors"),
         ("get", "/api/v1/connectors/{id}"),
@@ -1275,6 +1280,8 @@ async fn documented_answers_cover_what_the_server_answers() {
         ("post", "/api/v1/templates"),
         ("put", "/api/v1/templates/{id}"),
         ("post", "/api/v1/templates/{id}/scans"),
+        ("post", "/api/v1/schedules"),
+        ("put", "/api/v1/schedules/{id}"),
         ("patch", "/api/v1/findings/{id}"),
     ] {
         let responses = spec["paths"][path][method]["responses"]

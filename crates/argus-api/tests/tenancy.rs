@@ -79,6 +79,7 @@ struct Records {
     finding: String,
     template: String,
     connector: String,
+    schedule: String,
     key: String,
 }
 
@@ -89,9 +90,11 @@ impl Records {
             &self.finding,
             &self.template,
             &self.connector,
+            &self.schedule,
             &self.key,
             "tenancy-marker-template",
             "tenancy-marker-connector",
+            "tenancy-marker-schedule",
         ]
     }
 
@@ -103,6 +106,8 @@ impl Records {
             &self.template
         } else if path.starts_with("/api/v1/connectors/") {
             &self.connector
+        } else if path.starts_with("/api/v1/schedules/") {
+            &self.schedule
         } else if path.starts_with("/api/v1/apikeys/") {
             &self.key
         } else {
@@ -145,6 +150,9 @@ fn body_for(
             "location": {"kind": "location", "value": location},
             "scanners": [{"name": "noop"}],
         }),
+        "/api/v1/schedules" | "/api/v1/schedules/{id}" => {
+            json!({"name": "other-schedule", "cron": "0 2 * * *", "config": config})
+        }
         "/api/v1/apikeys" => json!({"role": "viewer"}),
         "/api/v1/scans/{id}/push" | "/api/v2/jobs/{id}/push" => {
             json!({"target_url": "https://git.example.com/acme/repo.git"})
@@ -246,11 +254,27 @@ async fn setup() -> (Server, Keys, Records, Value, String) {
     .await;
     assert_eq!(status, 201, "{c}");
     let connector = json_of(&c)["id"].as_str().unwrap().to_owned();
+    let (status, sc) = call(
+        &s,
+        Some(&keys.analyst),
+        "POST",
+        "/api/v1/schedules",
+        Some(json!({
+            "name": "tenancy-marker-schedule",
+            "cron": "0 2 * * *",
+            "template_id": template,
+            "enabled": false,
+        })),
+    )
+    .await;
+    assert_eq!(status, 201, "{sc}");
+    let schedule = json_of(&sc)["id"].as_str().unwrap().to_owned();
     let records = Records {
         scan,
         finding,
         template,
         connector,
+        schedule,
         key: keys.viewer_id.clone(),
     };
     (s, keys, records, config, location)
@@ -347,6 +371,11 @@ async fn every_route_refuses_strangers_lower_roles_and_other_orgs() {
             format!("/api/v1/connectors/{}", records.connector),
             "name",
             "tenancy-marker-connector",
+        ),
+        (
+            format!("/api/v1/schedules/{}", records.schedule),
+            "name",
+            "tenancy-marker-schedule",
         ),
         (
             format!("/api/v1/findings/{}", records.finding),

@@ -69,6 +69,10 @@ uuid_id!(
     TemplateId, "template"
 );
 uuid_id!(
+    /// Identifies a schedule.
+    ScheduleId, "schedule"
+);
+uuid_id!(
     /// Identifies a registered connector.
     ConnectorId, "connector"
 );

@@ -49,7 +49,8 @@ pub mod testkit;
 
 pub use error::{CoreError, Result};
 pub use ids::{
-    ConnectorId, FindingId, OrgId, Permission, Principal, Role, ScanId, TaskId, TemplateId, UserId,
+    ConnectorId, FindingId, OrgId, Permission, Principal, Role, ScanId, ScheduleId, TaskId,
+    TemplateId, UserId,
 };
 
 /// Milliseconds since the Unix epoch; the one clock unit used in the model and the backends.

@@ -105,6 +105,7 @@ pub trait Store:
     + SinkStore
     + crate::audit::AuditStore
     + crate::apikey::ApiKeyStore
+    + crate::schedule::ScheduleStore
     + 'static
 {
     /// Short backend name (`sqlite`, `postgres`).
@@ -421,4 +422,5 @@ pub mod prelude {
         ArtifactIndex, ConnectorStore, Coordination, EventLog, FindingStore, LedgerStore,
         ScanStore, SinkStore, Store, TemplateStore, VerdictStore,
     };
+    pub use crate::schedule::ScheduleStore;
 }

@@ -34,6 +34,7 @@ pub mod quota;
 pub mod rate;
 pub mod relay;
 pub mod runner;
+pub mod scheduler;
 pub mod services;
 pub mod worker;
 

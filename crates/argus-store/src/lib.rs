@@ -19,6 +19,7 @@ mod plan;
 pub mod postgres;
 mod rate;
 pub mod sqlite;
+mod schedule_cursor;
 mod template_cursor;
 
 pub use local::LocalArtifactStore;

@@ -9,6 +9,7 @@ pub(crate) mod findings;
 pub(crate) mod remediation;
 pub(crate) mod runs;
 pub(crate) mod scans;
+pub(crate) mod schedules;
 pub(crate) mod sinks;
 pub(crate) mod system;
 pub(crate) mod templates;
@@ -92,6 +93,15 @@ pub(crate) fn api() -> OpenApiRouter<AppState> {
             templates::delete_template
         ))
         .routes(routes!(templates::scan_from_template))
+        .routes(routes!(
+            schedules::list_schedules,
+            schedules::create_schedule
+        ))
+        .routes(routes!(
+            schedules::get_schedule,
+            schedules::update_schedule,
+            schedules::delete_schedule
+        ))
         .routes(routes!(
             connectors::list_connectors,
             connectors::create_connector

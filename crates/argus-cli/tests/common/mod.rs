@@ -7,6 +7,7 @@
 )]
 
 pub mod proxy;
+pub mod stack;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;

@@ -257,6 +257,7 @@ macro_rules! store_suite_tests {
             audit_appends_and_lists_per_org,
             audit_feed_reads_every_org_in_order,
             api_keys_by_prefix_and_org,
+            schedules_crud_and_ticks,
         );
     };
     (@each $harness:expr; $($case:ident),* $(,)?) => {
@@ -3571,4 +3572,187 @@ pub async fn api_keys_by_prefix_and_org<S: Store>(store: Arc<S>) {
         !touched.key.usable_at(at(2) + ChronoDuration::days(31)),
         "expired"
     );
+}
+
+/// Schedules: org-scoped CRUD by name, due lists across orgs, and ticks recorded by
+/// compare-and-set on `next_fire_at` with `last_slot` only moving forwards.
+pub async fn schedules_crud_and_ticks<S: Store>(store: Arc<S>) {
+    use crate::schedule::{
+        Concurrency, FireOutcome, MissedRuns, NewSchedule, ScheduleDef, ScheduleQuery,
+        TickRecord,
+    };
+    use crate::ids::ScheduleId;
+    let t = |s: &str| {
+        chrono::DateTime::parse_from_rfc3339(s)
+            .unwrap()
+            .with_timezone(&chrono::Utc)
+    };
+    let def = ScheduleDef {
+        cron: "0 2 * * *".into(),
+        timezone: "Europe/Paris".into(),
+        template_id: None,
+        targets: None,
+        config: Some(config()),
+        concurrency: Concurrency::Replace,
+        missed_runs: MissedRuns::RunOnce,
+        enabled: true,
+    };
+    let new = |o: &OrgId, name: &str, next: Option<&str>| NewSchedule {
+        id: ScheduleId::new(),
+        org: o.clone(),
+        user: user(),
+        name: name.into(),
+        def: def.clone(),
+        next_fire_at: next.map(t),
+    };
+    let (a, b) = (org("org-a"), org("org-b"));
+    let nightly = store
+        .create_schedule(new(&a, "nightly", Some("2026-03-01T01:00:00Z")))
+        .await
+        .unwrap();
+    assert_eq!(
+        (&nightly.def, nightly.next_fire_at, nightly.last_slot, &nightly.last_outcome),
+        (&def, Some(t("2026-03-01T01:00:00Z")), None, &None)
+    );
+    let hourly = store
+        .create_schedule(new(&a, "hourly", Some("2026-03-01T00:00:00Z")))
+        .await
+        .unwrap();
+    let off = store.create_schedule(new(&b, "off", None)).await.unwrap();
+    let other = store
+        .create_schedule(new(&b, "other", Some("2026-03-01T00:30:00Z")))
+        .await
+        .unwrap();
+    match store
+        .create_schedule(NewSchedule {
+            id: nightly.id,
+            ..new(&a, "dup", None)
+        })
+        .await
+    {
+        Err(CoreError::Conflict { .. }) => {}
+        other => panic!("duplicate schedule id: {other:?}"),
+    }
+
+    // Org scoping and listing by name, paged.
+    assert_eq!(store.get_schedule(&a, nightly.id).await.unwrap(), nightly);
+    assert_not_found(store.get_schedule(&b, nightly.id).await, "get_schedule");
+    assert_not_found(store.delete_schedule(&b, nightly.id).await, "delete_schedule");
+    assert_not_found(
+        store.update_schedule(new(&b, "x", None)).await,
+        "update_schedule",
+    );
+    let first = store
+        .list_schedules(
+            &a,
+            &ScheduleQuery {
+                cursor: None,
+                limit: 1,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(first.items.iter().map(|s| s.id).collect::<Vec<_>>(), vec![hourly.id]);
+    let second = store
+        .list_schedules(
+            &a,
+            &ScheduleQuery {
+                cursor: first.next_cursor,
+                limit: 1,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(second.items.iter().map(|s| s.id).collect::<Vec<_>>(), vec![nightly.id]);
+    assert!(second.next_cursor.is_none());
+
+    // Due: every org, soonest first, never a disabled one.
+    let due: Vec<ScheduleId> = store
+        .due_schedules(t("2026-03-01T00:45:00Z"), 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(due, vec![hourly.id, other.id]);
+    assert!(!due.contains(&off.id));
+
+    // A tick: compare-and-set on next_fire_at.
+    let scan = ScanId::new();
+    let fired = TickRecord {
+        expected_next: t("2026-03-01T00:00:00Z"),
+        next_fire_at: Some(t("2026-03-01T01:00:00Z")),
+        fired: Some((t("2026-03-01T00:00:00Z"), Some(scan), FireOutcome::Started)),
+    };
+    assert!(store.schedule_ticked(hourly.id, &fired).await.unwrap());
+    assert!(
+        !store.schedule_ticked(hourly.id, &fired).await.unwrap(),
+        "a stale tick applies nothing"
+    );
+    let h = store.get_schedule(&a, hourly.id).await.unwrap();
+    assert_eq!(
+        (h.next_fire_at, h.last_slot, h.last_scan_id, h.last_outcome),
+        (
+            Some(t("2026-03-01T01:00:00Z")),
+            Some(t("2026-03-01T00:00:00Z")),
+            Some(scan),
+            Some(FireOutcome::Started)
+        )
+    );
+    // A slot at or before the last fired one is never recorded, even with the right
+    // next_fire_at.
+    let old = TickRecord {
+        expected_next: t("2026-03-01T01:00:00Z"),
+        next_fire_at: Some(t("2026-03-01T02:00:00Z")),
+        fired: Some((t("2026-03-01T00:00:00Z"), None, FireOutcome::SkippedOverlap)),
+    };
+    assert!(!store.schedule_ticked(hourly.id, &old).await.unwrap());
+    // A tick without a slot moves next_fire_at and keeps the history.
+    let quiet = TickRecord {
+        expected_next: t("2026-03-01T01:00:00Z"),
+        next_fire_at: Some(t("2026-03-01T02:00:00Z")),
+        fired: None,
+    };
+    assert!(store.schedule_ticked(hourly.id, &quiet).await.unwrap());
+    let failed = TickRecord {
+        expected_next: t("2026-03-01T02:00:00Z"),
+        next_fire_at: None,
+        fired: Some((
+            t("2026-03-01T02:00:00Z"),
+            None,
+            FireOutcome::Failed("template gone".into()),
+        )),
+    };
+    assert!(store.schedule_ticked(hourly.id, &failed).await.unwrap());
+    let h = store.get_schedule(&a, hourly.id).await.unwrap();
+    assert_eq!(
+        (h.next_fire_at, h.last_slot, h.last_scan_id, h.last_outcome),
+        (
+            None,
+            Some(t("2026-03-01T02:00:00Z")),
+            None,
+            Some(FireOutcome::Failed("template gone".into()))
+        )
+    );
+
+    // An update keeps the history and takes the new next_fire_at.
+    let mut changed = def.clone();
+    changed.enabled = false;
+    let u = store
+        .update_schedule(NewSchedule {
+            id: hourly.id,
+            org: a.clone(),
+            user: user(),
+            name: "renamed".into(),
+            def: changed.clone(),
+            next_fire_at: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        (u.name.as_str(), &u.def, u.next_fire_at, u.last_slot, u.created_at),
+        ("renamed", &changed, None, h.last_slot, h.created_at)
+    );
+    store.delete_schedule(&a, hourly.id).await.unwrap();
+    assert_not_found(store.get_schedule(&a, hourly.id).await, "deleted schedule");
 }

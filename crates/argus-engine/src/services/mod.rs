@@ -14,6 +14,8 @@
 //!   the work (the `Store` contract: a scan's findings, events or artifacts of a scan that is not
 //!   the org's are `NotFound`), not by a read of the scan before it.
 //!
+//! [`Schedules`] (issue #18) stores cron schedules; `crate::scheduler` fires them.
+//!
 //! [`Connectors`] (registered storage locations, issue #12) validates a connector as the full
 //! scan it would start and starts that scan through [`Scans`].
 
@@ -25,6 +27,7 @@ pub mod findings;
 pub mod forwarding;
 pub mod remediation;
 pub mod scans;
+pub mod schedules;
 pub mod templates;
 pub mod uploads;
 
@@ -39,6 +42,7 @@ pub use findings::Findings;
 pub use forwarding::{Forwarding, SinkView};
 pub use remediation::{CleanRequest, ExportFormat, PushRequest, Remediation};
 pub use scans::{CreateScan, FromTemplate, Scans};
+pub use schedules::Schedules;
 pub use templates::Templates;
 pub use uploads::Uploads;
 
@@ -83,6 +87,11 @@ impl Engine {
     /// The forwarding service (sinks' state, dead letters).
     pub fn forwarding(&self) -> Forwarding<'_> {
         Forwarding { engine: self }
+    }
+
+    /// The schedules service.
+    pub fn schedules(&self) -> Schedules<'_> {
+        Schedules { engine: self }
     }
 
     /// The templates service.

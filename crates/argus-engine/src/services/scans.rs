@@ -234,7 +234,20 @@ impl Scans<'_> {
     /// `Templates::scan_from`).
     pub(crate) async fn create_unchecked(&self, who: &Principal, req: CreateScan) -> Result<Scan> {
         self.validate_config(&req.config)?;
-        self.insert(who, req, None).await
+        self.insert(who, req, None, ScanId::new()).await
+    }
+
+    /// Creates a scan under an id the caller chose (a schedule's slot, see
+    /// `argus_core::schedule::slot_scan_id`): a second creation under the same id is
+    /// `Conflict`, which makes firing a slot idempotent.
+    pub(crate) async fn create_with_id(
+        &self,
+        who: &Principal,
+        req: CreateScan,
+        id: ScanId,
+    ) -> Result<Scan> {
+        self.validate_config(&req.config)?;
+        self.insert(who, req, None, id).await
     }
 
     /// Creates a scan derived from `source` (a clean or push scan) with internal scanners. The
@@ -265,6 +278,7 @@ impl Scans<'_> {
                     ..req
                 },
                 Some(source),
+                ScanId::new(),
             )
             .await?;
         if let Err(e) = before_start(scan.clone()).await {
@@ -283,6 +297,7 @@ impl Scans<'_> {
         who: &Principal,
         req: CreateScan,
         source_scan_id: Option<ScanId>,
+        id: ScanId,
     ) -> Result<Scan> {
         self.check_runnable(&req.config).await?;
         let name = checked_name(req.name, &req.config)?;
@@ -295,7 +310,7 @@ impl Scans<'_> {
             .engine
             .store()
             .create_scan(NewScan {
-                id: ScanId::new(),
+                id,
                 org: who.org.clone(),
                 user: who.user.clone(),
                 name,

@@ -34,6 +34,7 @@ mod rows;
 mod scans;
 mod sinks;
 mod store;
+mod schedules;
 mod templates;
 mod tls;
 mod verdicts;

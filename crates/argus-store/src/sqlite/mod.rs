@@ -17,6 +17,7 @@ mod rows;
 mod scans;
 mod sinks;
 mod store;
+mod schedules;
 mod templates;
 mod verdicts;
 
