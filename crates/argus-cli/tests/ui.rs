@@ -23,6 +23,9 @@ use serde_json::{json, Value};
 
 /// Long enough for a scan on a loaded 2-core machine.
 const SCAN_WAIT: Duration = Duration::from_secs(120);
+/// Failsafe for work the server does (never an assertion on time: a loaded machine only takes
+/// longer).
+const BACKEND_WAIT: Duration = Duration::from_secs(600);
 
 /// A running `argus serve` that a test can kill and restart on the same port and data dir.
 struct Argus {
@@ -431,7 +434,21 @@ async fn a_scan_is_paused_from_the_list_and_resumed_from_its_page() {
         state == "running" || state == "completed",
         "after resume: {state}"
     );
-    // And it finishes.
+    // And it finishes: first on the server (a slow machine only takes longer; the progress
+    // goes into the message), then on the page, which must follow the live stream.
+    let deadline = std::time::Instant::now() + BACKEND_WAIT;
+    loop {
+        let status = api.get(&format!("/scans/{id}/status")).await;
+        if status["state"] == "completed" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline
+                && !matches!(status["state"].as_str(), Some("failed" | "stopped")),
+            "the resumed scan did not complete: {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     detail_state(&b, "completed").await;
     b.wait_attr("#scan-progress[role=progressbar]", "aria-valuenow", "100")
         .await;
