@@ -113,8 +113,8 @@ pub struct IdArg {
 pub struct StopArgs {
     /// The scan's id.
     pub id: String,
-    /// Stop at once, without waiting for running tasks to wind down (`?force=true`; servers
-    /// that do not offer it answer with a problem, printed as is).
+    /// Ask for a forced stop (sent as `?force=true`; what it means is the server's: a server
+    /// that refuses it answers with a problem, printed as is).
     #[arg(long)]
     pub force: bool,
 }
