@@ -171,6 +171,42 @@ fn closed_port() -> u16 {
         .port()
 }
 
+type Lines = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+
+/// `scans watch ID` running, its stderr lines collected as they come.
+fn spawn_watch(origin: &str, id: &str) -> (Child, Lines, std::thread::JoinHandle<()>) {
+    let mut watcher = remote_cmd(origin, None, &["scans", "watch", id])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines: Lines = Default::default();
+    let reader = {
+        let lines = lines.clone();
+        let err = std::io::BufReader::new(watcher.stderr.take().unwrap());
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for l in err.lines().map_while(Result::ok) {
+                lines.lock().unwrap().push(l);
+            }
+        })
+    };
+    (watcher, lines, reader)
+}
+
+/// Waits until a collected line starts with `prefix`.
+fn wait_line(lines: &Lines, prefix: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !lines.lock().unwrap().iter().any(|l| l.starts_with(prefix)) {
+        assert!(
+            Instant::now() < deadline,
+            "no line {prefix:?} in {:?}",
+            lines.lock().unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 #[test]
 fn remote_cli_drives_a_scan_through_the_api() {
     let dir = tempfile::tempdir().unwrap();
@@ -208,33 +244,10 @@ fn remote_cli_drives_a_scan_through_the_api() {
     golden("create.txt", &norm(&stderr(&out)));
 
     // Watched from before it starts (its first line is printed once it has read the scan as
-    // `created`), so the whole run is seen live, whatever the timing; the stream replays the
+    // `created`), so the whole run is seen live, whatever the timing: the stream replays the
     // scan's events from the first one.
-    let mut watcher = remote_cmd(&origin, None, &["scans", "watch", &id])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
-    let reader = {
-        let lines = lines.clone();
-        let err = std::io::BufReader::new(watcher.stderr.take().unwrap());
-        std::thread::spawn(move || {
-            use std::io::BufRead;
-            for l in err.lines().map_while(Result::ok) {
-                lines.lock().unwrap().push(l);
-            }
-        })
-    };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while lines.lock().unwrap().is_empty() {
-        assert!(Instant::now() < deadline, "the watcher printed nothing");
-        assert!(
-            watcher.try_wait().unwrap().is_none(),
-            "the watcher exited early"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let (watcher, lines, reader) = spawn_watch(&origin, &id);
+    wait_line(&lines, "watching scan");
     golden(
         "start.txt",
         &norm(&ok(&origin, None, &["scans", "start", &id])),
@@ -467,4 +480,77 @@ fn normalising_replaces_ids_and_times_only() {
         "<ID> at <TIME>, <TIME> and <TIME> on <SERVER>"
     );
     assert_eq!(normalise("0193e0a1 2026-12", "x"), "0193e0a1 2026-12");
+}
+
+#[test]
+fn watch_resumes_where_it_was_when_the_server_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = common::serve(dir.path(), 1, &[]);
+    let origin = server.base.trim_end_matches("/api/v1").to_owned();
+    let addr = origin.trim_start_matches("http://").to_owned();
+    let id = ok(
+        &origin,
+        None,
+        &[
+            "scans",
+            "create",
+            "--scanner",
+            "noop",
+            "--target",
+            "example.com",
+            "--param",
+            "sleep_ms=2000",
+            "--param",
+            "findings=2",
+        ],
+    )
+    .trim()
+    .to_owned();
+    let (watcher, lines, reader) = spawn_watch(&origin, &id);
+    wait_line(&lines, "state: queued → running");
+
+    // A graceful stop ends every event stream; the watcher retries until the server is back.
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(server.child.id()).unwrap());
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    wait_line(&lines, "note: ");
+    let mut server = server;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while server.child.try_wait().unwrap().is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "the server did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(server);
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_argus"));
+    cmd.env("ARGUS_SCANNERS__NOOP__ENABLED", "true")
+        .args(["serve", "--bind", &addr, "--workers", "1", "--data-dir"])
+        .arg(dir.path())
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let _again = common::listen(cmd);
+
+    let watched = wait_child(watcher, Duration::from_secs(60));
+    reader.join().unwrap();
+    let lines = lines.lock().unwrap().clone();
+    assert_eq!(watched.status.code(), Some(0), "{lines:#?}");
+    assert!(
+        lines.iter().any(|l| l.starts_with("note: reconnecting")),
+        "{lines:#?}"
+    );
+    // Each event once: the stream was resumed after the last event seen, not replayed.
+    for state in [
+        "state: created → queued",
+        "state: queued → running",
+        "state: running → completed",
+    ] {
+        let n = lines.iter().filter(|l| l.as_str() == state).count();
+        assert_eq!(n, 1, "{state:?} {n} times: {lines:#?}");
+    }
+    assert_eq!(
+        stdout(&watched),
+        format!("scan {id} completed: 1/1 tasks done, 0 failed, 2 findings\n")
+    );
 }
