@@ -10,6 +10,7 @@ mod files_cmd;
 mod output;
 mod push_cmd;
 mod quotas;
+mod remote;
 mod runtime;
 mod secrets_cmd;
 mod sinks;
@@ -72,6 +73,12 @@ enum Command {
     /// Operator commands on the server's store: `argus admin apikey create|list|revoke`.
     #[command(subcommand)]
     Admin(admin_cmd::AdminCommand),
+    /// Drive a running server over its HTTP API: list, create, watch and stop scans, list
+    /// findings, download artifacts. `--server URL` (or ARGUS_SERVER), `--token KEY` (or
+    /// ARGUS_TOKEN), `--json` for the API's JSON.
+    ///
+    /// Example: `argus remote scans create --scanner noop --target example.com --watch`
+    Remote(Box<remote::RemoteArgs>),
 }
 
 #[derive(Args, Debug, Default)]
@@ -252,6 +259,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
             Ok(0)
         }
         Command::Admin(cmd) => admin_cmd::run(file, cmd).await,
+        Command::Remote(args) => remote::run(*args).await,
         Command::Migrate(a) => {
             let cfg = Config::load(file, overrides(a.data_dir, None, None))?;
             runtime::init_logging(&cfg.log);
