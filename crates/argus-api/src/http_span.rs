@@ -31,7 +31,10 @@ const TRACEPARENT: &str = "traceparent";
 pub(crate) fn make_span<B>(req: &Request<B>) -> tracing::Span {
     let method = req.method().as_str();
     // Set by the router before the layers around each route run; absent for unmatched paths.
-    let route = req.extensions().get::<MatchedPath>().map(MatchedPath::as_str);
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(MatchedPath::as_str);
     let name = match route {
         Some(route) => format!("{method} {route}"),
         None => method.to_owned(),
@@ -49,10 +52,7 @@ pub(crate) fn make_span<B>(req: &Request<B>) -> tracing::Span {
         request_id = request_id,
         http.response.status_code = Empty,
     );
-    let parent = req
-        .headers()
-        .get(TRACEPARENT)
-        .and_then(|v| v.to_str().ok());
+    let parent = req.headers().get(TRACEPARENT).and_then(|v| v.to_str().ok());
     argus_engine::trace::set_parent(&span, parent);
     span
 }

@@ -218,8 +218,14 @@ mod tests {
         for (endpoint, url) in [
             ("http://collector:4318", "http://collector:4318/v1/traces"),
             ("http://collector:4318/", "http://collector:4318/v1/traces"),
-            ("https://otel.example/v1/traces", "https://otel.example/v1/traces"),
-            ("https://otel.example/prefix", "https://otel.example/prefix/v1/traces"),
+            (
+                "https://otel.example/v1/traces",
+                "https://otel.example/v1/traces",
+            ),
+            (
+                "https://otel.example/prefix",
+                "https://otel.example/prefix/v1/traces",
+            ),
         ] {
             assert_eq!(traces_url(endpoint).unwrap(), url);
         }

@@ -63,8 +63,7 @@ fn attrs(kvs: &[KeyValue]) -> HashMap<String, String> {
 /// `POST /v1/traces` as an OTLP/HTTP receiver answers it: protobuf in, an empty
 /// `ExportTraceServiceResponse` out.
 async fn traces(State(spans): State<Spans>, headers: HeaderMap, body: Bytes) -> StatusCode {
-    if headers.get(header::CONTENT_TYPE).map(|v| v.as_bytes()) != Some(b"application/x-protobuf")
-    {
+    if headers.get(header::CONTENT_TYPE).map(|v| v.as_bytes()) != Some(b"application/x-protobuf") {
         return StatusCode::UNSUPPORTED_MEDIA_TYPE;
     }
     let Ok(req) = ExportTraceServiceRequest::decode(body) else {
@@ -147,7 +146,10 @@ async fn traced_scan(base: &str, traceparent: &str, fanout: u64) -> String {
     assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
     let scan: serde_json::Value = resp.json().await.unwrap();
     let id = scan["id"].as_str().unwrap().to_owned();
-    assert!(scan.get("trace").is_none(), "the trace is not shown: {scan}");
+    assert!(
+        scan.get("trace").is_none(),
+        "the trace is not shown: {scan}"
+    );
     let done = wait_for(Duration::from_secs(60), "the scan to end", || {
         let (http, base, id) = (http.clone(), base.to_owned(), id.clone());
         async move {
@@ -171,12 +173,14 @@ async fn exported(spans: &Spans, scan: &str, tasks: usize) -> (Got, Vec<Got>) {
             let got = spans.lock().unwrap().clone();
             async move {
                 let request = got.iter().find(|s| {
-                    s.name == "POST /api/v1/scans" && s.attrs.get("http.response.status_code")
-                        == Some(&"201".to_owned())
+                    s.name == "POST /api/v1/scans"
+                        && s.attrs.get("http.response.status_code") == Some(&"201".to_owned())
                 })?;
                 let of_scan: Vec<Got> = got
                     .iter()
-                    .filter(|s| s.name == "task" && s.attrs.get("scan_id").map(String::as_str) == Some(scan))
+                    .filter(|s| {
+                        s.name == "task" && s.attrs.get("scan_id").map(String::as_str) == Some(scan)
+                    })
                     .cloned()
                     .collect();
                 (of_scan.len() >= tasks).then(|| (request.clone(), of_scan))
@@ -194,7 +198,10 @@ fn assert_one_trace(
     worker_service: &str,
 ) {
     assert_eq!(request.trace_id, trace_id, "request span: {request:?}");
-    assert_eq!(request.parent_span_id, client_span, "request span: {request:?}");
+    assert_eq!(
+        request.parent_span_id, client_span,
+        "request span: {request:?}"
+    );
     assert_eq!(request.attrs["http.request.method"], "POST", "{request:?}");
     assert_eq!(request.attrs["http.route"], "/api/v1/scans", "{request:?}");
     assert!(
@@ -247,10 +254,7 @@ async fn a_scans_tasks_continue_the_trace_of_the_request_that_started_it() {
     assert_eq!(resp.status(), 200);
     let get = wait_for(Duration::from_secs(30), "the GET request span", || {
         let got = spans.lock().unwrap().clone();
-        async move {
-            got.into_iter()
-                .find(|s| s.name == "GET /api/v1/scans/{id}")
-        }
+        async move { got.into_iter().find(|s| s.name == "GET /api/v1/scans/{id}") }
     })
     .await;
     assert_ne!(get.trace_id, trace_id);
@@ -263,8 +267,16 @@ async fn a_scans_tasks_continue_the_trace_of_the_request_that_started_it() {
 #[test]
 fn bad_telemetry_config_is_refused_at_start() {
     for (key, value, says) in [
-        ("ARGUS_TELEMETRY__OTLP_ENDPOINT", "collector:4318", "telemetry.otlp_endpoint"),
-        ("ARGUS_TELEMETRY__SAMPLE_RATIO", "1.5", "telemetry.sample_ratio"),
+        (
+            "ARGUS_TELEMETRY__OTLP_ENDPOINT",
+            "collector:4318",
+            "telemetry.otlp_endpoint",
+        ),
+        (
+            "ARGUS_TELEMETRY__SAMPLE_RATIO",
+            "1.5",
+            "telemetry.sample_ratio",
+        ),
     ] {
         let dir = tempfile::tempdir().unwrap();
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_argus"));
@@ -311,7 +323,15 @@ async fn tasks_on_another_process_continue_the_trace() {
     let api_dir = dir.path().join("api").display().to_string();
     let api = common::spawn_argus(
         "api",
-        &["serve", "--bind", "127.0.0.1:0", "--workers", "0", "--data-dir", &api_dir],
+        &[
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--workers",
+            "0",
+            "--data-dir",
+            &api_dir,
+        ],
         &env("argus-api"),
         true,
     );
