@@ -29,6 +29,7 @@ mod cache;
 pub mod dto;
 pub mod edge;
 pub mod extract;
+pub mod http_span;
 mod live;
 pub mod problem;
 mod routes;
@@ -45,8 +46,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
-use tracing::Level;
+use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
@@ -260,8 +260,8 @@ pub fn router(engine: Arc<Engine>, config: ApiConfig) -> Router {
         .layer(middleware::from_fn(problem_safety_net))
         .layer(
             TraceLayer::new_for_http()
-                .make_span_with(DefaultMakeSpan::new().level(Level::DEBUG))
-                .on_response(DefaultOnResponse::new().level(Level::DEBUG)),
+                .make_span_with(http_span::make_span)
+                .on_response(http_span::on_response),
         )
         .layer(middleware::from_fn_with_state(state, audit::record))
 }

@@ -43,6 +43,8 @@ pub struct Config {
     /// `argus scan secrets` reads it too).
     pub secrets: SecretsConfig,
     pub log: LogConfig,
+    /// `[telemetry]`: OpenTelemetry traces over OTLP/HTTP (builds with the `otel` feature).
+    pub telemetry: TelemetrySection,
     /// `[quotas]`: per-org limits and the relay's per-scan window.
     pub quotas: crate::quotas::QuotasSection,
     /// `[[sinks]]`: where results and lifecycle events are forwarded (see `crate::sinks`);
@@ -327,6 +329,30 @@ impl Default for LogConfig {
     }
 }
 
+/// OpenTelemetry traces (see `crate::telemetry`): off while `otlp_endpoint` is empty.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct TelemetrySection {
+    /// Base URL of an OTLP/HTTP receiver (a collector), e.g. `http://collector:4318`; spans go
+    /// to `<endpoint>/v1/traces` as protobuf. Empty: no traces.
+    pub otlp_endpoint: String,
+    /// `service.name` of the exported spans.
+    pub service_name: String,
+    /// Share of new traces recorded, 0.0 to 1.0; a request that comes with a `traceparent`
+    /// follows its caller's decision.
+    pub sample_ratio: f64,
+}
+
+impl Default for TelemetrySection {
+    fn default() -> Self {
+        TelemetrySection {
+            otlp_endpoint: String::new(),
+            service_name: "argus".into(),
+            sample_ratio: 1.0,
+        }
+    }
+}
+
 /// The store a config names.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StoreBackend {
@@ -349,7 +375,7 @@ pub enum ArtifactsBackend {
 }
 
 /// Top-level sections; an `ARGUS_<SECTION>__<KEY>` variable must name one of them.
-pub const SECTIONS: [&str; 15] = [
+pub const SECTIONS: [&str; 16] = [
     "server",
     "worker",
     "store",
@@ -365,6 +391,7 @@ pub const SECTIONS: [&str; 15] = [
     "log",
     "sinks",
     "quotas",
+    "telemetry",
 ];
 
 impl Config {
@@ -519,6 +546,7 @@ impl Config {
         c.queue.url = mask_url(&c.queue.url);
         c.artifacts.url = mask_url(&c.artifacts.url);
         c.artifacts.endpoint = c.artifacts.endpoint.as_deref().map(mask_url);
+        c.telemetry.otlp_endpoint = mask_url(&c.telemetry.otlp_endpoint);
         Ok(toml::to_string_pretty(&c)?)
     }
 }

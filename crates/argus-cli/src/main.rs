@@ -14,6 +14,7 @@ mod remote;
 mod runtime;
 mod secrets_cmd;
 mod sinks;
+mod telemetry;
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -174,14 +175,18 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Serve(a) => {
             let cfg = Config::load(file, overrides(a.data_dir, a.bind, a.workers))?;
-            runtime::init_logging(&cfg.log);
-            runtime::serve(cfg).await?;
+            let telemetry = telemetry::init(&cfg.log, &cfg.telemetry)?;
+            let ran = runtime::serve(cfg).await;
+            telemetry.shutdown().await;
+            ran?;
             Ok(0)
         }
         Command::Worker(a) => {
             let cfg = Config::load(file, overrides(a.data_dir, None, a.workers))?;
-            runtime::init_logging(&cfg.log);
-            runtime::worker(cfg).await?;
+            let telemetry = telemetry::init(&cfg.log, &cfg.telemetry)?;
+            let ran = runtime::worker(cfg).await;
+            telemetry.shutdown().await;
+            ran?;
             Ok(0)
         }
         Command::Scan(ScanCommand::Secrets(mut args)) => {

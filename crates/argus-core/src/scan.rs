@@ -609,6 +609,11 @@ pub struct Scan {
     pub updated_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// The W3C `traceparent` of the request that started the scan, when the server exports
+    /// traces (`ScanStore::set_scan_trace`): a worker makes it the parent of the scan's task
+    /// spans, in whatever process it runs. Opaque here; never shown (not serialized).
+    #[serde(skip)]
+    pub trace: Option<String>,
 }
 
 #[cfg(test)]

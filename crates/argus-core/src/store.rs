@@ -183,6 +183,12 @@ pub trait ScanStore: Send + Sync {
     /// `started_at`.
     async fn start_scan(&self, org: &OrgId, id: ScanId, tasks: Vec<Task>) -> Result<Transition>;
 
+    /// Keeps the W3C `traceparent` of the request that starts a scan ([`Scan::trace`]), read
+    /// back with the scan (so by workers with `scans_by_ids`). Only while the scan is `created`:
+    /// a started scan's trace never changes, and another org's scan is left alone (no error:
+    /// the trace is diagnostics, `start_scan` answers for the scan).
+    async fn set_scan_trace(&self, org: &OrgId, id: ScanId, traceparent: &str) -> Result<()>;
+
     /// Pause, resume or stop (start goes through `start_scan`). Resume moves parked tasks back
     /// to pending; stop stamps `finished_at` and marks the scan for clean-up (its queued tasks
     /// are dropped when claimed or cleared by the janitor).

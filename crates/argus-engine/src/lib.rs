@@ -18,6 +18,8 @@
 //! - [`quota`]: the per-org running-scans quota, checked when a scan starts.
 //! - [`forward`]: result forwarding — one loop per configured sink, under the sink's lease,
 //!   feeding it from the store's event log with a cursor kept in the store.
+//! - [`trace`]: carries the trace context of the request that started a scan to its task spans,
+//!   through the scan (a hook the binary installs when it exports traces).
 //! - [`monitor`]: the scheduler role — enforces `max_duration` and runs the janitor that clears
 //!   ended and deleted scans' leftovers in bounded batches.
 //!
@@ -36,6 +38,7 @@ pub mod relay;
 pub mod runner;
 pub mod scheduler;
 pub mod services;
+pub mod trace;
 pub mod worker;
 
 use std::path::PathBuf;

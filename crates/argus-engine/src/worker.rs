@@ -23,6 +23,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use argus_core::error::CoreError;
 use argus_core::ids::{ScanId, TaskId};
@@ -279,10 +280,16 @@ async fn dispatch(pool: &Arc<Pool>, deliveries: Vec<Delivery>) -> Result<(), Cor
             );
         }
         let pool = pool.clone();
-        tokio::spawn(async move {
-            let finished = run_task(&pool, d, scan, cancel).await;
-            let _ = pool.done_tx.send(finished);
-        });
+        let span = tracing::info_span!("task", scan_id = %scan.id, task_id = %d.task.id, scanner = %d.task.scanner);
+        // The task continues the trace of the request that started its scan (`crate::trace`).
+        crate::trace::set_parent(&span, scan.trace.as_deref());
+        tokio::spawn(
+            async move {
+                let finished = run_task(&pool, d, scan, cancel).await;
+                let _ = pool.done_tx.send(finished);
+            }
+            .instrument(span),
+        );
     }
     Ok(())
 }

@@ -258,6 +258,7 @@ macro_rules! store_suite_tests {
             audit_feed_reads_every_org_in_order,
             api_keys_by_prefix_and_org,
             schedules_crud_and_ticks,
+            scan_trace_is_kept_from_start,
         );
     };
     (@each $harness:expr; $($case:ident),* $(,)?) => {
@@ -2911,6 +2912,36 @@ pub async fn triage_memory_carries_to_rescans<S: Store>(store: Arc<S>) {
 /// A time at millisecond precision (what every backend stores).
 fn ms_time(ms: i64) -> chrono::DateTime<chrono::Utc> {
     chrono::DateTime::from_timestamp_millis(ms).unwrap()
+}
+
+/// `set_scan_trace` keeps the starting request's trace context on a `created` scan; every scan
+/// read carries it (workers read it with `scans_by_ids`), it never changes once the scan
+/// started, and another org's scan is left alone.
+pub async fn scan_trace_is_kept_from_start<S: Store>(store: Arc<S>) {
+    let (a, b) = (org("org-a"), org("org-b"));
+    let ours = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let theirs = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    let scan = store.create_scan(new_scan(&a, config())).await.unwrap();
+    assert_eq!(scan.trace, None);
+    store.set_scan_trace(&b, scan.id, theirs).await.unwrap();
+    assert_eq!(store.get_scan(&a, scan.id).await.unwrap().trace, None);
+
+    store.set_scan_trace(&a, scan.id, ours).await.unwrap();
+    let t = store
+        .start_scan(&a, scan.id, vec![task(scan.id, &a, "x")])
+        .await
+        .unwrap();
+    assert_eq!(t.scan.trace.as_deref(), Some(ours));
+    store.set_scan_trace(&a, scan.id, theirs).await.unwrap();
+    assert_eq!(
+        store.get_scan(&a, scan.id).await.unwrap().trace.as_deref(),
+        Some(ours)
+    );
+    let by_id = store.scans_by_ids(&[scan.id]).await.unwrap();
+    assert_eq!(by_id[0].trace.as_deref(), Some(ours));
+    // Not part of the scan as shown.
+    let shown = serde_json::to_value(&by_id[0]).unwrap();
+    assert!(shown.get("trace").is_none(), "{shown}");
 }
 
 /// `create_scan` appends one `created → created` state event in the scan's transaction,

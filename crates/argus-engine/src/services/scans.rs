@@ -467,6 +467,12 @@ impl Scans<'_> {
         scan.state.apply(ScanAction::Start)?;
         self.require_queue().await?;
         crate::quota::check_running_scans(self.engine, &who.org).await?;
+        if let Some(traceparent) = crate::trace::current() {
+            // Before the tasks exist, so every worker that claims one finds it on the scan.
+            if let Err(e) = store.set_scan_trace(&who.org, id, &traceparent).await {
+                tracing::debug!(scan = %id, error = %e, "could not keep the scan's trace context");
+            }
+        }
         let tasks = self.plan(&scan);
         let t = store.start_scan(&who.org, id, tasks).await?;
         self.engine.publish(&t.events);

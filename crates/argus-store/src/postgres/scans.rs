@@ -434,6 +434,20 @@ impl ScanStore for PgStore {
     async fn start_scan(&self, org: &OrgId, id: ScanId, tasks: Vec<Task>) -> Result<Transition> {
         retrying(|| self.start_scan_tx(org, id, &tasks)).await
     }
+    async fn set_scan_trace(&self, org: &OrgId, id: ScanId, traceparent: &str) -> Result<()> {
+        lift(async {
+            sqlx::query(
+                "UPDATE scans SET trace = $1 WHERE id = $2 AND org_id = $3 AND state = 'created'",
+            )
+            .bind(traceparent)
+            .bind(id.0)
+            .bind(org.as_str())
+            .execute(&self.pool)
+            .await?;
+            Ok(())
+        })
+        .await
+    }
     async fn apply_action(
         &self,
         org: &OrgId,

@@ -224,6 +224,20 @@ impl ScanStore for SqliteStore {
         tx.commit().await.map_err(db_err)?;
         Ok(())
     }
+    async fn set_scan_trace(&self, org: &OrgId, id: ScanId, traceparent: &str) -> Result<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "UPDATE scans SET trace = ?1 WHERE id = ?2 AND org_id = ?3 AND state = 'created'",
+        )
+        .bind(traceparent)
+        .bind(id.to_string())
+        .bind(org.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(())
+    }
     async fn start_scan(&self, org: &OrgId, id: ScanId, tasks: Vec<Task>) -> Result<Transition> {
         let now = now_ms();
         let mut tx = self.begin().await?;

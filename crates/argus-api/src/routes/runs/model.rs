@@ -598,6 +598,7 @@ mod tests {
             updated_at: at,
             started_at: Some(at),
             finished_at: Some(at),
+            trace: None,
         }
     }
 

@@ -514,6 +514,7 @@ mod tests {
             updated_at: at,
             started_at: None,
             finished_at: None,
+            trace: None,
         }
     }
 
