@@ -88,7 +88,8 @@ impl Schedules<'_> {
                 scans.validate_config(&config).map_err(of_template)?;
             }
             (None, Some(config)) => {
-                scans.validate_config(config).map_err(|e| under("/config", e))?;
+                // Its errors already name `/config/…`.
+                scans.validate_config(config)?;
             }
             (None, None) => {} // refused by check()
         }
@@ -113,27 +114,20 @@ fn first_slot(spec: &CronSpec, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     spec.next_after(now)
 }
 
-/// A config error re-rooted under the schedule field that holds the config (`/config/...`).
-fn under(root: &str, e: CoreError) -> CoreError {
-    match e {
-        CoreError::Invalid { path, message } => CoreError::Invalid {
-            path: format!("{root}{path}"),
-            message,
-        },
-        other => other,
-    }
-}
-
 /// An error in a template's config with the schedule's targets: the targets' own errors keep
 /// their path, the rest is the template's (`/template_id`).
 fn of_template(e: CoreError) -> CoreError {
     match e {
-        CoreError::Invalid { path, message } if !path.starts_with("/targets") => {
-            CoreError::Invalid {
+        CoreError::Invalid { path, message } => match path.strip_prefix("/config/targets") {
+            Some(rest) => CoreError::Invalid {
+                path: format!("/targets{rest}"),
+                message,
+            },
+            None => CoreError::Invalid {
                 path: "/template_id".into(),
                 message: format!("the template's config is not valid here ({path}): {message}"),
-            }
-        }
+            },
+        },
         other => other,
     }
 }
