@@ -68,7 +68,9 @@ export function cronWords(expr) {
     if (isNum(min) && Number(min) < 60 && any(hour)) {
       return Number(min) === 0 ? `every hour, on the hour${monthPart}` : `every hour at minute ${Number(min)}${monthPart}`;
     }
-    if (isNum(min) && Number(min) < 60 && step(hour)) return `every ${step(hour)} hours at minute ${Number(min)}${monthPart}`;
+    if (isNum(min) && Number(min) < 60 && step(hour)) {
+      return `every ${step(hour)} hours, ${Number(min) === 0 ? "on the hour" : `at minute ${Number(min)}`}${monthPart}`;
+    }
   }
   if (!(isNum(min) && Number(min) < 60 && isNum(hour) && Number(hour) < 24)) return null;
   const at = `at ${pad(hour)}:${pad(min)}`;
