@@ -64,6 +64,8 @@ pub const ASSETS: &[Asset] = &[
     asset!("js/pages/new_scan.js", JS),
     asset!("js/pages/templates.js", JS),
     asset!("js/pages/template.js", JS),
+    asset!("js/pages/schedules.js", JS),
+    asset!("js/pages/schedule.js", JS),
     asset!("js/pages/scanners.js", JS),
     asset!("js/pages/connectors.js", JS),
     asset!("js/pages/sinks.js", JS),

@@ -650,6 +650,195 @@ async fn a_connector_full_scan_runs_from_its_card() {
     assert_eq!(v["last_full_scan"]["verdicts"]["malicious"], 1, "{v}");
 }
 
+// ---- schedules ----------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schedule_is_created_disabled_and_deleted_from_the_ui() {
+    let Some(b) = Browser::start().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let argus = Argus::start(dir.path(), &[]);
+    let api = Api::new(&argus.base);
+    let (status, template) = api
+        .post(
+            "/templates",
+            json!({"name": "nightly noop", "config": {
+                "scanners": [{"name": "noop"}],
+                "targets": [{"kind": "domain", "value": "example.com"}]
+            }}),
+        )
+        .await;
+    assert_eq!(status, 201, "{template}");
+    let tid = template["id"].as_str().unwrap().to_string();
+
+    // No schedule yet: the empty state offers one.
+    b.goto(&argus.url("/ui/schedules")).await;
+    page_titled(&b, "Schedules").await;
+    b.wait_visible(".empty").await;
+    b.save_screenshot("schedules-empty").await;
+    b.click_css("#new-schedule").await;
+    page_titled(&b, "New schedule").await;
+    b.wait_visible("form#schedule-form").await;
+    b.fill("#schedule-name", "nightly example").await;
+    // The nightly preset writes the expression, which the page reads out in words.
+    b.click_css("button[data-preset=nightly]").await;
+    b.wait_text("#cron-words", "every day at 02:00").await;
+    let cron = b
+        .exec(
+            "return document.querySelector('#schedule-cron').value;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(cron, "0 2 * * *");
+    // The zone defaults to the browser's; pick another.
+    let zone = b
+        .exec(
+            "return document.querySelector('#schedule-timezone').value;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(
+        !zone.as_str().unwrap_or_default().is_empty(),
+        "no default zone"
+    );
+    b.fill("#schedule-timezone", "Europe/Paris").await;
+    let checked = b
+        .exec(
+            "return document.querySelector('#source-template').checked;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(checked, true, "a template is the default source");
+    b.click_css(&format!("select#schedule-template option[value=\"{tid}\"]"))
+        .await;
+    b.save_screenshot("schedule-new").await;
+    b.click_css("button#save").await;
+
+    // Saved: the page becomes the schedule's own and shows the server's next run.
+    let id = b
+        .wait("the new schedule's page", UI_WAIT, || async {
+            let url = b.url().await;
+            url.split("/ui/schedules/")
+                .nth(1)
+                .filter(|id| id.len() == 36)
+                .map(str::to_string)
+                .ok_or(url)
+        })
+        .await;
+    b.wait_visible("#schedule-next time").await;
+    let saved = api.get(&format!("/schedules/{id}")).await;
+    assert_eq!(saved["name"], "nightly example", "{saved}");
+    assert_eq!(saved["cron"], "0 2 * * *", "{saved}");
+    assert_eq!(saved["timezone"], "Europe/Paris", "{saved}");
+    assert_eq!(saved["template_id"], tid.as_str(), "{saved}");
+    assert_eq!(saved["enabled"], true, "{saved}");
+    assert_eq!(saved["concurrency"], "forbid", "{saved}");
+    assert_eq!(saved["missed_runs"], "skip", "{saved}");
+    assert!(saved.get("config").is_none_or(Value::is_null), "{saved}");
+    let next = saved["next_fire_at"].as_str().unwrap().to_string();
+    assert_eq!(
+        b.attr_of("#schedule-next time", "datetime")
+            .await
+            .as_deref(),
+        Some(next.as_str())
+    );
+    b.save_screenshot("schedule-saved").await;
+
+    // Listed, with its next run.
+    b.click_css("nav a[data-nav=schedules]").await;
+    page_titled(&b, "Schedules").await;
+    let row = format!("#schedules-table tr[data-schedule-id=\"{id}\"]");
+    b.wait_visible(&format!("{row} .next-run time")).await;
+    assert_eq!(
+        b.attr_of(&format!("{row} .next-run time"), "datetime")
+            .await
+            .as_deref(),
+        Some(next.as_str())
+    );
+    let text = b.text_of(&row).await.unwrap();
+    assert!(
+        text.contains("nightly example")
+            && text.contains("every day at 02:00")
+            && text.contains("Europe/Paris"),
+        "{text}"
+    );
+    b.save_screenshot("schedules").await;
+
+    // Disabled through its switch: the server has no next run for it any more.
+    b.click_css(&format!("{row} input[type=checkbox][data-action=toggle]"))
+        .await;
+    b.wait_attr(&row, "data-enabled", "false").await;
+    let off = api.get(&format!("/schedules/{id}")).await;
+    assert_eq!(off["enabled"], false, "{off}");
+    assert!(off["next_fire_at"].is_null(), "{off}");
+    assert_eq!(off["cron"], "0 2 * * *", "the rest is kept: {off}");
+    assert_eq!(off["template_id"], tid.as_str(), "{off}");
+    b.wait_text(&format!("{row} .next-run"), "disabled").await;
+    assert_eq!(b.count(&format!("{row} .next-run time")).await, 0);
+
+    // A bad expression: the server's message beside the cron field; nothing changed.
+    let (status, problem) = api
+        .post(
+            "/schedules",
+            json!({"name": "bad", "cron": "61 * * * *", "template_id": tid}),
+        )
+        .await;
+    assert_eq!(status, 422, "{problem}");
+    assert_eq!(problem["path"], "/cron", "{problem}");
+    let detail = problem["detail"].as_str().unwrap().to_string();
+    b.click_css(&format!("{row} [data-action=edit]")).await;
+    page_titled(&b, "Schedule: nightly example").await;
+    b.fill("#schedule-cron", "61 * * * *").await;
+    b.click_css("button#save").await;
+    b.wait_attr("#schedule-cron", "aria-invalid", "true").await;
+    let shown = b
+        .wait("the cron field's error", UI_WAIT, || async {
+            b.exec(
+                "const i = document.querySelector('#schedule-cron');\
+                 const e = document.getElementById(i.id + '-error');\
+                 if (!e || !e.innerText.trim() || !e.getClientRects().length) return null;\
+                 const described = (i.getAttribute('aria-describedby') || '').split(' ');\
+                 return (described.includes(e.id) ? '' : 'NOT DESCRIBED BY: ') + e.innerText;",
+                vec![],
+            )
+            .await
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .ok_or("no visible error".to_string())
+        })
+        .await;
+    assert_eq!(shown.trim(), detail, "field error vs the API's detail");
+    b.save_screenshot("schedule-bad-cron").await;
+    let unchanged = api.get(&format!("/schedules/{id}")).await;
+    assert_eq!(unchanged["cron"], "0 2 * * *", "{unchanged}");
+
+    // Deleted from the list (after the confirmation, accepted here).
+    b.click_css("a[href=\"/ui/schedules\"].button").await;
+    page_titled(&b, "Schedules").await;
+    b.wait_visible(&row).await;
+    b.exec("window.confirm = () => true;", vec![])
+        .await
+        .unwrap();
+    b.click_css(&format!("{row} button[data-action=delete]"))
+        .await;
+    b.wait("the row to go", UI_WAIT, || async {
+        match b.count(&row).await {
+            0 => Ok(()),
+            n => Err(format!("{n} rows")),
+        }
+    })
+    .await;
+    b.wait_visible(".empty").await;
+    let (status, gone) = api
+        .send(reqwest::Method::GET, &format!("/schedules/{id}"), None)
+        .await;
+    assert_eq!(status, 404, "{gone}");
+}
+
 // ---- bad states ---------------------------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -15,6 +15,8 @@ const routes = [
   [/^\/ui\/connectors$/, "connectors", () => import("./pages/connectors.js")],
   [/^\/ui\/templates$/, "templates", () => import("./pages/templates.js")],
   [/^\/ui\/templates\/(new|[0-9a-f-]{36})$/, "templates", () => import("./pages/template.js")],
+  [/^\/ui\/schedules$/, "schedules", () => import("./pages/schedules.js")],
+  [/^\/ui\/schedules\/(new|[0-9a-f-]{36})$/, "schedules", () => import("./pages/schedule.js")],
   [/^\/ui\/sinks$/, "sinks", () => import("./pages/sinks.js")],
   [/^\/ui\/scanners$/, "scanners", () => import("./pages/scanners.js")],
 ];

@@ -53,6 +53,7 @@ export async function render(main, ctx) {
     cfg.el,
     h("div.actions.form-actions", save, planBtn,
       id ? h("a.button", { href: `/ui/scans/new?template=${id}`, "data-link": true }, "New scan from it") : null,
+      id ? h("a.button#schedule-it", { href: `/ui/schedules/new?template=${id}`, "data-link": true }, "Schedule this template") : null,
       h("a.button", { href: "/ui/templates", "data-link": true }, "Cancel")),
     preview);
 
