@@ -173,6 +173,7 @@ mod tests {
             updated_at: chrono::Utc::now(),
             started_at: None,
             finished_at: None,
+            stuck_since: None,
         }
     }
 

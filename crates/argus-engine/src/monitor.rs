@@ -1,4 +1,5 @@
-//! The monitor (scheduler role): ends scans that ran past `max_duration`, and runs the janitor.
+//! The monitor (scheduler role): ends scans that ran past `max_duration`, flags stuck scans
+//! ([`crate::stuck`]), and runs the janitor.
 //!
 //! A scan whose deadline passes is failed with reason `max_duration`; running tasks are
 //! cancelled by the workers when they see the state change, queued ones are dropped when
@@ -63,6 +64,7 @@ pub fn spawn(engine: Arc<Engine>, shutdown: CancellationToken) -> JoinHandle<()>
             if let Err(e) = enforce_deadlines(&engine).await {
                 tracing::warn!(error = %e, "deadline check failed");
             }
+            crate::stuck::check_logged(&engine).await;
             // Bounded per tick, so the lease is renewed on time however much is left.
             let budget = tokio::time::Instant::now() + interval.max(Duration::from_millis(200));
             if let Err(e) = clean_up(&engine, Some(budget), &shutdown).await {
