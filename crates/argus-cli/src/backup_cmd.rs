@@ -27,11 +27,9 @@
 
 use anyhow::Context;
 use clap::Args;
-use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{ConnectOptions, Connection};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
+use argus_store::sqlite::backup as sqlite_backup;
 use argus_store::SqliteDb;
 
 use crate::admin_cmd::StoreArgs;
@@ -95,22 +93,9 @@ pub async fn backup(file: Option<&Path>, args: BackupArgs) -> anyhow::Result<u8>
     let partial = with_suffix(&dest, ".partial");
     remove_if_present(&partial)?;
 
-    let mut conn = SqliteConnectOptions::new()
-        .filename(&db)
-        .create_if_missing(false)
-        .busy_timeout(Duration::from_secs(30))
-        .connect()
-        .await
-        .with_context(|| format!("opening {}", db.display()))?;
-    let copied = sqlx::query("VACUUM INTO ?1")
-        .bind(partial.to_string_lossy().into_owned())
-        .execute(&mut conn)
-        .await
-        .with_context(|| format!("copying {} to {}", db.display(), partial.display()));
-    let _ = conn.close().await;
-    if let Err(e) = copied {
+    if let Err(e) = sqlite_backup::vacuum_into(&db, &partial).await {
         let _ = std::fs::remove_file(&partial);
-        return Err(e);
+        return Err(e.into());
     }
     let summary = match check_argus_db(&partial).await {
         Ok(s) => s,
@@ -193,51 +178,9 @@ struct Summary {
     scans: i64,
 }
 
-/// Opens `path` read-only and immutable (nothing is written beside it) and checks that it is
-/// an intact Argus database.
+/// Checks that `path` is an intact Argus database (read-only: nothing is written beside it).
 async fn check_argus_db(path: &Path) -> anyhow::Result<Summary> {
-    let mut conn = SqliteConnectOptions::new()
-        .filename(path)
-        .read_only(true)
-        .immutable(true)
-        .create_if_missing(false)
-        .connect()
-        .await
-        .with_context(|| format!("opening {} as SQLite", path.display()))?;
-    let r = check_conn(&mut conn).await;
-    let _ = conn.close().await;
-    r
-}
-
-async fn check_conn(conn: &mut sqlx::SqliteConnection) -> anyhow::Result<Summary> {
-    let integrity: Vec<(String,)> = sqlx::query_as("PRAGMA integrity_check")
-        .fetch_all(&mut *conn)
-        .await
-        .context("not a SQLite database")?;
-    if integrity.len() != 1 || integrity[0].0 != "ok" {
-        let first: Vec<String> = integrity.into_iter().take(5).map(|(m,)| m).collect();
-        anyhow::bail!("integrity check failed: {}", first.join("; "));
-    }
-    let (tables,): (i64,) = sqlx::query_as(
-        "SELECT count(*) FROM sqlite_master WHERE type = 'table' \
-         AND name IN ('_sqlx_migrations', 'scans')",
-    )
-    .fetch_one(&mut *conn)
-    .await?;
-    if tables != 2 {
-        anyhow::bail!("no Argus tables (_sqlx_migrations, scans) in it");
-    }
-    let (first,): (i64,) = sqlx::query_as(
-        "SELECT count(*) FROM _sqlx_migrations WHERE version = 1 AND success = 1",
-    )
-    .fetch_one(&mut *conn)
-    .await?;
-    if first != 1 {
-        anyhow::bail!("its migrations table does not list Argus's first migration");
-    }
-    let (scans,): (i64,) = sqlx::query_as("SELECT count(*) FROM scans")
-        .fetch_one(&mut *conn)
-        .await?;
+    let scans = sqlite_backup::check_file(path).await?;
     Ok(Summary { scans })
 }
 
