@@ -87,7 +87,9 @@ impl ScanSection {
     /// the key.
     pub fn stuck_after(&self) -> anyhow::Result<std::time::Duration> {
         parse_stuck_duration(&self.stuck_after).map_err(|e| {
-            anyhow::anyhow!("scan.stuck_after: {e} (e.g. \"30m\", \"2h\", \"90s\", or \"0\" for off)")
+            anyhow::anyhow!(
+                "scan.stuck_after: {e} (e.g. \"30m\", \"2h\", \"90s\", or \"0\" for off)"
+            )
         })
     }
 }

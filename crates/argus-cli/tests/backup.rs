@@ -120,9 +120,18 @@ async fn backup_while_serving_then_restore_into_a_fresh_data_dir() {
     let junk = dir.path().join("junk.db");
     std::fs::write(&junk, b"not a database at all, not even close to one").unwrap();
     let fresh_dir = fresh.display().to_string();
-    let out = admin(&["restore", &junk.display().to_string(), "--data-dir", &fresh_dir]);
+    let out = admin(&[
+        "restore",
+        &junk.display().to_string(),
+        "--data-dir",
+        &fresh_dir,
+    ]);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("not a usable Argus backup"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("not a usable Argus backup"),
+        "{}",
+        stderr(&out)
+    );
     assert!(!fresh.join("argus.db").exists());
 
     server.child.kill().unwrap();
@@ -134,7 +143,11 @@ async fn backup_while_serving_then_restore_into_a_fresh_data_dir() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("--force"), "{}", stderr(&out));
     let out = admin(&["restore", &copy_arg, "--data-dir", &fresh_dir, "--force"]);
-    assert!(out.status.success(), "restore --force failed: {}", stderr(&out));
+    assert!(
+        out.status.success(),
+        "restore --force failed: {}",
+        stderr(&out)
+    );
 
     // A new server on the restored data dir lists the scan and its findings, then finishes it.
     let server = serve(&fresh, 4, &[]);
@@ -147,7 +160,11 @@ async fn backup_while_serving_then_restore_into_a_fresh_data_dir() {
         .await
         .unwrap();
     assert!(
-        list["items"].as_array().unwrap().iter().any(|s| s["id"] == id.as_str()),
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["id"] == id.as_str()),
         "{list}"
     );
     let page: serde_json::Value = http
@@ -159,13 +176,17 @@ async fn backup_while_serving_then_restore_into_a_fresh_data_dir() {
         .await
         .unwrap();
     assert!(!page["items"].as_array().unwrap().is_empty(), "{page}");
-    let done = wait_for(Duration::from_secs(120), "the restored scan to finish", || {
-        let (http, base, id) = (http.clone(), server.base.clone(), id.clone());
-        async move {
-            let s = status(&http, &base, &id).await?;
-            (s["state"] == "completed").then_some(s)
-        }
-    })
+    let done = wait_for(
+        Duration::from_secs(120),
+        "the restored scan to finish",
+        || {
+            let (http, base, id) = (http.clone(), server.base.clone(), id.clone());
+            async move {
+                let s = status(&http, &base, &id).await?;
+                (s["state"] == "completed").then_some(s)
+            }
+        },
+    )
     .await;
     assert_eq!(done["progress"]["done"], CHILDREN + 1, "{done}");
     assert_eq!(done["progress"]["findings"], CHILDREN, "{done}");
@@ -187,6 +208,13 @@ fn postgres_backup_points_at_pg_dump() {
             .unwrap();
         assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
         let text = stderr(&out);
-        assert!(text.contains(if cmd == "backup" { "pg_dump" } else { "pg_restore" }), "{text}");
+        assert!(
+            text.contains(if cmd == "backup" {
+                "pg_dump"
+            } else {
+                "pg_restore"
+            }),
+            "{text}"
+        );
     }
 }

@@ -184,7 +184,13 @@ mod distributed {
         let api = spawn_argus(
             "api",
             &[
-                "serve", "--bind", "127.0.0.1:0", "--workers", "0", "--data-dir", &api_dir,
+                "serve",
+                "--bind",
+                "127.0.0.1:0",
+                "--workers",
+                "0",
+                "--data-dir",
+                &api_dir,
             ],
             &env,
             true,

@@ -1053,10 +1053,7 @@ pub async fn force_stop_ends_any_unended_scan<S: Store>(store: Arc<S>) {
         .await
         .unwrap();
     assert_eq!(t.scan.state, ScanState::Cancelled);
-    assert_eq!(
-        t.scan.reason.as_deref(),
-        Some(crate::scan::FORCE_STOPPED)
-    );
+    assert_eq!(t.scan.reason.as_deref(), Some(crate::scan::FORCE_STOPPED));
     assert!(t.scan.finished_at.is_some());
     assert_eq!(
         t.events.iter().map(|e| e.data.clone()).collect::<Vec<_>>(),
@@ -1081,10 +1078,7 @@ pub async fn force_stop_ends_any_unended_scan<S: Store>(store: Arc<S>) {
             .await
             .unwrap();
         assert_eq!(t.scan.state, ScanState::Cancelled);
-        assert_eq!(
-            t.scan.reason.as_deref(),
-            Some(crate::scan::FORCE_STOPPED)
-        );
+        assert_eq!(t.scan.reason.as_deref(), Some(crate::scan::FORCE_STOPPED));
         // What a worker that was gone reports afterwards changes nothing.
         let mut late = report(&tasks[0], TaskStatus::Done);
         late.findings = vec![finding("late", Severity::High)];
@@ -1160,7 +1154,10 @@ pub async fn stuck_flag_once_per_period<S: Store>(store: Arc<S>) {
         s.reason.as_deref(),
         Some(crate::scan::stuck_reason(before.updated_at).as_str())
     );
-    assert!(s.reason.unwrap().starts_with(crate::scan::STUCK_REASON_PREFIX));
+    assert!(s
+        .reason
+        .unwrap()
+        .starts_with(crate::scan::STUCK_REASON_PREFIX));
     assert!(store
         .check_stuck(Duration::from_millis(1))
         .await
@@ -1185,7 +1182,9 @@ pub async fn stuck_flag_once_per_period<S: Store>(store: Arc<S>) {
         .unwrap();
     let evs = store.check_stuck(hour).await.unwrap();
     assert_eq!(
-        evs.iter().map(|e| (e.scan_id, e.data.clone())).collect::<Vec<_>>(),
+        evs.iter()
+            .map(|e| (e.scan_id, e.data.clone()))
+            .collect::<Vec<_>>(),
         vec![(
             scan,
             EventData::Unstuck {
@@ -1201,7 +1200,9 @@ pub async fn stuck_flag_once_per_period<S: Store>(store: Arc<S>) {
     // A new stuck period, from the new progress time; a stop ends it and keeps its reason.
     let evs = stuck_events(&*store, Duration::from_millis(1)).await;
     assert_eq!(
-        evs.iter().map(|e| (e.scan_id, e.data.clone())).collect::<Vec<_>>(),
+        evs.iter()
+            .map(|e| (e.scan_id, e.data.clone()))
+            .collect::<Vec<_>>(),
         vec![(
             scan,
             EventData::Stuck {
@@ -1215,7 +1216,9 @@ pub async fn stuck_flag_once_per_period<S: Store>(store: Arc<S>) {
         .unwrap();
     let evs = store.check_stuck(hour).await.unwrap();
     assert_eq!(
-        evs.iter().map(|e| (e.scan_id, e.data.clone())).collect::<Vec<_>>(),
+        evs.iter()
+            .map(|e| (e.scan_id, e.data.clone()))
+            .collect::<Vec<_>>(),
         vec![(
             scan,
             EventData::Unstuck {

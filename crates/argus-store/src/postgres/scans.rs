@@ -299,7 +299,11 @@ impl PgStore {
             .execute(&mut *tx)
             .await?;
             if flagged.rows_affected() == 1 {
-                evs.push(NewEvent::stuck(id, &org(&get::<String>(r, "org_id")?)?, since));
+                evs.push(NewEvent::stuck(
+                    id,
+                    &org(&get::<String>(r, "org_id")?)?,
+                    since,
+                ));
             }
         }
         let events = insert_events(&mut tx, evs, now).await?;

@@ -32,7 +32,12 @@ pub async fn vacuum_into(db: &Path, dest: &Path) -> Result<(), CoreError> {
         .bind(dest.to_string_lossy().into_owned())
         .execute(&mut conn)
         .await
-        .map_err(|e| backend(&format!("copying {} to {}", db.display(), dest.display()), e));
+        .map_err(|e| {
+            backend(
+                &format!("copying {} to {}", db.display(), dest.display()),
+                e,
+            )
+        });
     let _ = conn.close().await;
     r.map(|_| ())
 }
