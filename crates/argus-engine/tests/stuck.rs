@@ -50,7 +50,12 @@ impl Scanner for Gated {
 
     async fn run(&self, ctx: &TaskContext) -> Result<(), ScanError> {
         tokio::select! {
-            permit = self.gate.acquire() => drop(permit),
+            // Each permit lets one task through (forgotten, not handed back).
+            permit = self.gate.acquire() => {
+                if let Ok(p) = permit {
+                    p.forget();
+                }
+            }
             () = ctx.cancel.cancelled() => {}
         }
         Ok(())
