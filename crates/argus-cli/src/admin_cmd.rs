@@ -1,5 +1,6 @@
 //! `argus admin`: operator commands on the server's store, from the same config as
-//! `argus serve` (the embedded database may be open in a running server at the same time).
+//! `argus serve` (the embedded database may be open in a running server at the same time;
+//! `restore` is the exception and refuses then — see `crate::backup_cmd`).
 //!
 //! `apikey create` prints the new key alone on stdout (so `KEY=$(argus admin apikey create …)`
 //! works) and everything else on stderr; the key is shown once and stored only as a hash.
@@ -19,6 +20,16 @@ pub enum AdminCommand {
     /// Manage API keys (`auth.mode = "apikey"`): create, list, revoke.
     #[command(subcommand)]
     Apikey(ApikeyCommand),
+    /// Copy the embedded SQLite database to FILE, consistently, while the server runs.
+    /// (PostgreSQL: prints how to use pg_dump and exits 2.)
+    ///
+    /// Example: `argus admin backup /backups/argus-$(date +%F).db --data-dir /srv/argus`
+    Backup(crate::backup_cmd::BackupArgs),
+    /// Replace the embedded database with a backup; refused while a server has it open.
+    /// (PostgreSQL: prints how to use pg_restore and exits 2.)
+    ///
+    /// Example: `argus admin restore /backups/argus-2026-01-31.db --data-dir /srv/argus --force`
+    Restore(crate::backup_cmd::RestoreArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -89,7 +100,11 @@ fn data_dir_override(store: &StoreArgs) -> serde_json::Value {
 
 /// Runs an admin command; returns the exit code.
 pub async fn run(file: Option<&std::path::Path>, cmd: AdminCommand) -> anyhow::Result<u8> {
-    let AdminCommand::Apikey(cmd) = cmd;
+    let cmd = match cmd {
+        AdminCommand::Apikey(cmd) => cmd,
+        AdminCommand::Backup(a) => return crate::backup_cmd::backup(file, a).await,
+        AdminCommand::Restore(a) => return crate::backup_cmd::restore(file, a).await,
+    };
     let store_args = match &cmd {
         ApikeyCommand::Create(a) => &a.store,
         ApikeyCommand::List(a) => &a.store,

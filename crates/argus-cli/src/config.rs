@@ -67,6 +67,10 @@ pub struct ScanSection {
     /// Chaining rules (TOML, `[[rules]]`): which scanners run on what scans discover. Unset:
     /// the shipped `rules/chains.toml`.
     pub chain_rules: Option<PathBuf>,
+    /// A queued or running scan whose tasks make no progress for this long is flagged stuck
+    /// (a `stuck` event and a reason; see `argus_engine::stuck`). A duration such as `30m`,
+    /// `2h`, `90s`, `1h30m`; `0` turns the check off.
+    pub stuck_after: String,
 }
 
 impl Default for ScanSection {
@@ -75,8 +79,61 @@ impl Default for ScanSection {
             local_roots: Vec::new(),
             max_tasks: argus_engine::DEFAULT_MAX_TASKS,
             chain_rules: None,
+            stuck_after: "30m".into(),
         }
     }
+}
+
+impl ScanSection {
+    /// `stuck_after` as a duration (zero: off); a value that does not parse is an error naming
+    /// the key.
+    pub fn stuck_after(&self) -> anyhow::Result<std::time::Duration> {
+        parse_stuck_duration(&self.stuck_after).map_err(|e| {
+            anyhow::anyhow!(
+                "scan.stuck_after: {e} (e.g. \"30m\", \"2h\", \"90s\", or \"0\" for off)"
+            )
+        })
+    }
+}
+
+/// Parses `0` or a sequence of `<digits><unit>` with units `ms`, `s`, `m`, `h`, `d` (`1h30m`).
+fn parse_stuck_duration(raw: &str) -> Result<std::time::Duration, String> {
+    use std::time::Duration;
+    let s = raw.trim();
+    if s == "0" {
+        return Ok(Duration::ZERO);
+    }
+    if s.is_empty() {
+        return Err("empty duration".into());
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = s;
+    while !rest.is_empty() {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return Err(format!("'{raw}' is not a duration"));
+        }
+        let n: u64 = rest[..digits]
+            .parse()
+            .map_err(|_| format!("'{raw}': number too large"))?;
+        rest = &rest[digits..];
+        let unit_len = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
+        let (unit, tail) = rest.split_at(unit_len);
+        let part = match unit {
+            "ms" => Some(Duration::from_millis(n)),
+            "s" => Some(Duration::from_secs(n)),
+            "m" => n.checked_mul(60).map(Duration::from_secs),
+            "h" => n.checked_mul(3600).map(Duration::from_secs),
+            "d" => n.checked_mul(86_400).map(Duration::from_secs),
+            "" => return Err(format!("'{raw}': a number needs a unit (ms, s, m, h, d)")),
+            other => return Err(format!("'{raw}': unknown unit '{other}' (ms, s, m, h, d)")),
+        };
+        total = part
+            .and_then(|p| total.checked_add(p))
+            .ok_or_else(|| format!("'{raw}': too long"))?;
+        rest = tail;
+    }
+    Ok(total)
 }
 
 /// What network scanners (dns, ports, http, tls, tools that connect) may reach from a server.
@@ -773,6 +830,30 @@ mod tests {
             assert_eq!(c.scanners["noop"]["enabled"], serde_json::json!(false));
             Ok(())
         });
+    }
+
+    #[test]
+    fn stuck_after_parses_durations() {
+        use std::time::Duration;
+        let d = |s: &str| parse_stuck_duration(s);
+        assert_eq!(d("0"), Ok(Duration::ZERO));
+        assert_eq!(d("30m"), Ok(Duration::from_secs(1800)));
+        assert_eq!(d("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(d("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(d(" 2d "), Ok(Duration::from_secs(172_800)));
+        for bad in ["", "30", "m", "5x", "1h-", "99999999999999999999s"] {
+            assert!(d(bad).is_err(), "{bad}");
+        }
+        let section = ScanSection {
+            stuck_after: "soon".into(),
+            ..ScanSection::default()
+        };
+        let err = section.stuck_after().unwrap_err().to_string();
+        assert!(err.contains("scan.stuck_after"), "{err}");
+        assert_eq!(
+            ScanSection::default().stuck_after().unwrap(),
+            argus_engine::stuck::DEFAULT_STUCK_AFTER
+        );
     }
 
     #[test]

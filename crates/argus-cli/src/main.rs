@@ -2,6 +2,7 @@
 //! embedded server, a worker, a direct scan, or an admin command.
 
 mod admin_cmd;
+mod backup_cmd;
 mod clean_cmd;
 mod config;
 mod direct;

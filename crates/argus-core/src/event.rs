@@ -24,6 +24,12 @@ pub enum EventKind {
     Finding,
     /// `data`: `{ "task_id", "scanner", "target", "error" }`.
     TaskFailed,
+    /// `data`: `{ "since" }`: the scan's tasks made no progress since `since` for longer than
+    /// `scan.stuck_after` (once per stuck period; see `argus_engine::stuck`).
+    Stuck,
+    /// `data`: `{ "since" }`: the stuck period that began at `since` is over (a task finished,
+    /// or the scan changed state).
+    Unstuck,
 }
 
 impl EventKind {
@@ -34,6 +40,8 @@ impl EventKind {
             EventKind::Progress => "progress",
             EventKind::Finding => "finding",
             EventKind::TaskFailed => "task_failed",
+            EventKind::Stuck => "stuck",
+            EventKind::Unstuck => "unstuck",
         }
     }
 
@@ -44,6 +52,8 @@ impl EventKind {
             EventKind::Progress,
             EventKind::Finding,
             EventKind::TaskFailed,
+            EventKind::Stuck,
+            EventKind::Unstuck,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)
@@ -74,6 +84,17 @@ pub enum EventData {
         target: serde_json::Value,
         error: Option<String>,
     },
+    /// A queued or running scan made no progress since `since` (its last task finished or its
+    /// last state change) for longer than the configured `stuck_after`.
+    Stuck { since: DateTime<Utc> },
+    /// The stuck period that began at `since` ended.
+    Unstuck { since: DateTime<Utc> },
+}
+
+/// The `data` of a `stuck` or `unstuck` event, as it travels.
+#[derive(Serialize, Deserialize)]
+struct StuckData {
+    since: DateTime<Utc>,
 }
 
 /// The `data` of a `state` or `task_failed` event, as it travels.
@@ -100,6 +121,8 @@ impl EventData {
             EventData::Progress(_) => EventKind::Progress,
             EventData::Finding(_) => EventKind::Finding,
             EventData::TaskFailed { .. } => EventKind::TaskFailed,
+            EventData::Stuck { .. } => EventKind::Stuck,
+            EventData::Unstuck { .. } => EventKind::Unstuck,
         }
     }
 
@@ -124,6 +147,9 @@ impl EventData {
                 target: target.clone(),
                 error: error.clone(),
             }),
+            EventData::Stuck { since } | EventData::Unstuck { since } => {
+                serde_json::to_value(StuckData { since: *since })
+            }
         };
         // Plain data types: serialising them cannot fail.
         v.unwrap_or(serde_json::Value::Null)
@@ -151,6 +177,12 @@ impl EventData {
                     error: d.error,
                 }
             }
+            EventKind::Stuck => EventData::Stuck {
+                since: serde_json::from_value::<StuckData>(data)?.since,
+            },
+            EventKind::Unstuck => EventData::Unstuck {
+                since: serde_json::from_value::<StuckData>(data)?.since,
+            },
         })
     }
 
@@ -307,6 +339,18 @@ mod tests {
             EventData::Progress(p.clone()).to_json(),
             serde_json::to_value(&p).expect("encode")
         );
+    }
+
+    #[test]
+    fn stuck_events_round_trip() {
+        let since = DateTime::from_timestamp_millis(1_700_000_000_000).expect("time");
+        for d in [EventData::Stuck { since }, EventData::Unstuck { since }] {
+            let kind = d.kind();
+            assert_eq!(EventKind::parse(kind.as_str()), Some(kind));
+            assert_eq!(d.to_json(), json!({ "since": since }));
+            assert_eq!(EventData::from_json(kind, d.to_json()).expect("decode"), d);
+        }
+        assert!(EventData::from_json(EventKind::Stuck, json!({"done": 1})).is_err());
     }
 
     #[test]

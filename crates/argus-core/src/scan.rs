@@ -80,7 +80,13 @@ pub enum ScanAction {
     Pause,
     Resume,
     Stop,
+    /// `stop?force=true`: ends any scan that has not ended, `created` included (a plain stop
+    /// refuses one that never started), with reason [`FORCE_STOPPED`].
+    ForceStop,
 }
+
+/// The reason of a scan ended by a forced stop.
+pub const FORCE_STOPPED: &str = "force_stopped";
 
 impl ScanAction {
     /// The verb used in messages and routes.
@@ -90,6 +96,7 @@ impl ScanAction {
             ScanAction::Pause => "pause",
             ScanAction::Resume => "resume",
             ScanAction::Stop => "stop",
+            ScanAction::ForceStop => "force stop",
         }
     }
 }
@@ -146,6 +153,7 @@ impl ScanState {
             (S::Queued | S::Running, A::Pause) => Ok(S::Paused),
             (S::Paused, A::Resume) => Ok(S::Running),
             (S::Queued | S::Running | S::Paused, A::Stop) => Ok(S::Cancelled),
+            (S::Created | S::Queued | S::Running | S::Paused, A::ForceStop) => Ok(S::Cancelled),
             (s, a) => Err(CoreError::illegal(a.as_str(), s)),
         }
     }
@@ -573,6 +581,18 @@ pub fn max_tasks_reason(limit: u64) -> String {
     format!("max_tasks: the scan asked for more than its limit of {limit} tasks (scan.max_tasks)")
 }
 
+/// What the reason of a scan flagged stuck starts with (a flag cleared clears only such a
+/// reason).
+pub const STUCK_REASON_PREFIX: &str = "stuck: ";
+
+/// The reason of a scan flagged stuck whose last progress was at `since`.
+pub fn stuck_reason(since: DateTime<Utc>) -> String {
+    format!(
+        "{STUCK_REASON_PREFIX}no task progress since {}",
+        since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    )
+}
+
 /// A request to create a scan.
 #[derive(Clone, Debug)]
 pub struct NewScan {
@@ -602,7 +622,8 @@ pub struct Scan {
     /// findings it removes, a `git-push` scan the clean scan whose result it pushes.
     pub source_scan_id: Option<ScanId>,
     pub state: ScanState,
-    /// Why the scan ended the way it did (`max_duration`, `max_results`, `stopped`, an error).
+    /// Why the scan ended the way it did (`max_duration`, `max_results`, `stopped`,
+    /// `force_stopped`, an error); while it is flagged stuck, `stuck: no task progress since …`.
     pub reason: Option<String>,
     pub progress: Progress,
     pub created_at: DateTime<Utc>,
@@ -614,6 +635,11 @@ pub struct Scan {
     /// spans, in whatever process it runs. Opaque here; never shown (not serialized).
     #[serde(skip)]
     pub trace: Option<String>,
+    /// Set while the scan is flagged stuck: its tasks made no progress since this time (its
+    /// last task finished, or its last state change) for longer than `scan.stuck_after`.
+    /// Cleared when progress resumes or the scan changes state; absent on the wire otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stuck_since: Option<DateTime<Utc>>,
 }
 
 #[cfg(test)]
@@ -629,6 +655,13 @@ mod tests {
         assert_eq!(S::Running.apply(A::Pause).unwrap(), S::Paused);
         assert_eq!(S::Paused.apply(A::Resume).unwrap(), S::Running);
         assert_eq!(S::Paused.apply(A::Stop).unwrap(), S::Cancelled);
+        // A forced stop also ends a scan that never started; nothing ends twice.
+        for s in [S::Created, S::Queued, S::Running, S::Paused] {
+            assert_eq!(s.apply(A::ForceStop).unwrap(), S::Cancelled);
+        }
+        for s in [S::Completed, S::Failed, S::Cancelled] {
+            assert!(s.apply(A::ForceStop).is_err());
+        }
         for (s, a) in [
             (S::Created, A::Pause),
             (S::Created, A::Stop),

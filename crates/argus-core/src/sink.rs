@@ -223,7 +223,8 @@ pub struct SinkEvent {
 
 impl SinkEvent {
     /// The forwarded form of a committed event, or `None` for events that are not forwarded
-    /// (progress ticks, task failures, state changes that are no lifecycle step).
+    /// (progress ticks, task failures, stuck flags — operational signals that stay in the
+    /// event log and the live streams — and state changes that are no lifecycle step).
     pub fn from_event(event: &Event) -> Option<SinkEvent> {
         let payload = match &event.data {
             EventData::Finding(f) => SinkPayload::ScanResult(ScanResult::from_finding(f)),
@@ -234,7 +235,10 @@ impl SinkEvent {
                 reason: reason.clone(),
                 counters: None,
             }),
-            EventData::Progress(_) | EventData::TaskFailed { .. } => return None,
+            EventData::Progress(_)
+            | EventData::TaskFailed { .. }
+            | EventData::Stuck { .. }
+            | EventData::Unstuck { .. } => return None,
         };
         Some(SinkEvent {
             schema: "argus.event".into(),

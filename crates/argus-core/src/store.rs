@@ -191,7 +191,10 @@ pub trait ScanStore: Send + Sync {
 
     /// Pause, resume or stop (start goes through `start_scan`). Resume moves parked tasks back
     /// to pending; stop stamps `finished_at` and marks the scan for clean-up (its queued tasks
-    /// are dropped when claimed or cleared by the janitor).
+    /// are dropped when claimed or cleared by the janitor). A forced stop does what stop does,
+    /// with reason `force_stopped`, and also ends a scan still `created`. Neither waits for a
+    /// worker: results a worker reports later for the scan are not counted (`record` counts
+    /// only live scans).
     async fn apply_action(&self, org: &OrgId, id: ScanId, action: ScanAction)
         -> Result<Transition>;
 
@@ -212,6 +215,19 @@ pub trait ScanStore: Send + Sync {
 
     /// Engine-internal: scans that are queued, running or paused (deadline monitor).
     async fn active_scans(&self) -> Result<Vec<Scan>>;
+
+    /// Engine-internal (the monitor, `argus_engine::stuck`): flags and unflags stuck scans in
+    /// one transaction and returns the events it appended.
+    ///
+    /// The progress clock is the scan row's `updated_at`: `record` moves it whenever it first
+    /// counts a task's terminal status (and a spawn or finding), lifecycle changes move it, and
+    /// flagging or unflagging leaves it alone. A queued or running scan not flagged whose
+    /// `updated_at` is more than `stuck_after` old gets `stuck_since = updated_at`, the reason
+    /// `stuck: no task progress since <time>` (unless it has a reason) and one `stuck` event.
+    /// A flagged scan whose `updated_at` moved past `stuck_since`, or that is no longer queued
+    /// or running, loses the flag (and that reason) and gets one `unstuck` event. So each
+    /// stuck period has exactly one `stuck` and at most one `unstuck` event.
+    async fn check_stuck(&self, stuck_after: Duration) -> Result<Vec<Event>>;
 
     /// Scans whose leftovers still need clearing, oldest first. Ending a scan (stop, finish,
     /// completion) and deleting one only mark it here, in their own transaction, so both cost

@@ -39,6 +39,7 @@ pub mod runner;
 pub mod scheduler;
 pub mod services;
 pub mod trace;
+pub mod stuck;
 pub mod worker;
 
 use std::path::PathBuf;
@@ -91,6 +92,9 @@ pub struct EngineConfig {
     /// Most tasks of one scan the relay keeps handed to the queue and not finished (0: no
     /// window, publish everything); see [`relay`].
     pub scan_window: u32,
+    /// A queued or running scan whose tasks made no progress for this long is flagged stuck
+    /// (`scan.stuck_after`; zero: never); see [`stuck`].
+    pub stuck_after: Duration,
 }
 
 /// Which scanners can run, for refusing at creation a scan no worker could run.
@@ -123,6 +127,7 @@ impl Default for EngineConfig {
             rate_limits: rate::RateLimits::default(),
             quotas: argus_core::quota::Quotas::default(),
             scan_window: DEFAULT_SCAN_WINDOW,
+            stuck_after: stuck::DEFAULT_STUCK_AFTER,
         }
     }
 }

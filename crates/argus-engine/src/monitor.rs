@@ -1,5 +1,5 @@
 //! The monitor (scheduler role): ends scans that ran past `max_duration`, fires due schedules
-//! (`crate::scheduler`), and runs the janitor.
+//! (`crate::scheduler`), flags stuck scans ([`crate::stuck`]), and runs the janitor.
 //!
 //! A scan whose deadline passes is failed with reason `max_duration`; running tasks are
 //! cancelled by the workers when they see the state change, queued ones are dropped when
@@ -67,6 +67,7 @@ pub fn spawn(engine: Arc<Engine>, shutdown: CancellationToken) -> JoinHandle<()>
             if let Err(e) = crate::scheduler::tick(&engine, chrono::Utc::now()).await {
                 tracing::warn!(error = %e, "schedule tick failed; will retry");
             }
+            crate::stuck::check_logged(&engine).await;
             // Bounded per tick, so the lease is renewed on time however much is left.
             let budget = tokio::time::Instant::now() + interval.max(Duration::from_millis(200));
             if let Err(e) = clean_up(&engine, Some(budget), &shutdown).await {

@@ -81,6 +81,24 @@ impl NewEvent {
         }
     }
 
+    /// A scan flagged stuck (`ScanStore::check_stuck`).
+    pub fn stuck(scan: ScanId, org: &OrgId, since: DateTime<Utc>) -> Self {
+        NewEvent {
+            scan_id: scan,
+            org_id: org.clone(),
+            data: EventData::Stuck { since },
+        }
+    }
+
+    /// A scan's stuck flag cleared.
+    pub fn unstuck(scan: ScanId, org: &OrgId, since: DateTime<Utc>) -> Self {
+        NewEvent {
+            scan_id: scan,
+            org_id: org.clone(),
+            data: EventData::Unstuck { since },
+        }
+    }
+
     /// A new scan's first event: the state change `created → created`, which sinks forward as
     /// the `created` lifecycle step (`argus_core::sink::LifecycleAction::of`).
     pub fn created(scan: ScanId, org: &OrgId) -> Self {

@@ -285,26 +285,45 @@ pub(crate) async fn start_scan(
     act(&state, &caller, id, ScanAction::Start).await
 }
 
-/// Cancels a queued, running or paused scan: running scanners are cancelled, queued tasks
-/// dropped.
+/// Query of `POST /api/v1/scans/{id}/stop`.
+#[derive(Clone, Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct StopParams {
+    /// `true`: end any scan that has not ended, a `created` one included, with reason
+    /// `force_stopped` (a plain stop refuses a scan that never started). Neither waits for a
+    /// worker; what a gone or late worker reports afterwards is not counted.
+    #[param(value_type = Option<bool>)]
+    force: Option<String>,
+}
+
+/// Cancels a queued, running or paused scan at once (reason `stopped`): running scanners are
+/// cancelled, queued tasks dropped, and nothing waits for a worker — one that is gone changes
+/// nothing. With `force=true` a scan still `created` is ended too (reason `force_stopped`).
 #[utoipa::path(
     post,
     security(("bearer" = ["write"])),
     path = "/scans/{id}/stop",
     tag = "scans",
-    params(("id" = String, Path, format = Uuid, description = "Scan id")),
+    params(("id" = String, Path, format = Uuid, description = "Scan id"), StopParams),
     responses(
         (status = 200, description = "The scan, now cancelled", body = Scan),
         (status = 404, description = "No such scan", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Illegal transition; `state` is the current state", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Bad query parameter", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub(crate) async fn stop_scan(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<ScanId>,
+    ApiQuery(q): ApiQuery<StopParams>,
 ) -> ApiResult<Json<Scan>> {
-    act(&state, &caller, id, ScanAction::Stop).await
+    let action = if crate::dto::parse_flag(q.force.as_deref(), "force")? {
+        ScanAction::ForceStop
+    } else {
+        ScanAction::Stop
+    };
+    act(&state, &caller, id, action).await
 }
 
 /// Pauses a queued or running scan: queued tasks are parked, running ones finish.

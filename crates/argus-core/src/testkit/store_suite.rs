@@ -229,6 +229,8 @@ macro_rules! store_suite_tests {
             max_results_completes,
             parked_and_resume,
             stop_drops_tasks,
+            force_stop_ends_any_unended_scan,
+            stuck_flag_once_per_period,
             finish_scan_rules,
             events_monotonic_and_replay,
             finding_filters_sort_pagination,
@@ -1036,6 +1038,204 @@ pub async fn stop_drops_tasks<S: Store>(store: Arc<S>) {
         (s.progress.done, s.progress.findings, s.progress.enqueued),
         (0, 0, 3)
     );
+}
+
+/// A forced stop ends a scan in any state that has not ended, `created` included, with reason
+/// `force_stopped`; late reports of its tasks are not counted; an ended scan is a conflict.
+pub async fn force_stop_ends_any_unended_scan<S: Store>(store: Arc<S>) {
+    let o = org("org-a");
+    let fresh = store.create_scan(new_scan(&o, config())).await.unwrap();
+    assert_conflict(
+        store.apply_action(&o, fresh.id, ScanAction::Stop).await,
+        ScanState::Created,
+        "a plain stop of a created scan",
+    );
+    let t = store
+        .apply_action(&o, fresh.id, ScanAction::ForceStop)
+        .await
+        .unwrap();
+    assert_eq!(t.scan.state, ScanState::Cancelled);
+    assert_eq!(t.scan.reason.as_deref(), Some(crate::scan::FORCE_STOPPED));
+    assert!(t.scan.finished_at.is_some());
+    assert_eq!(
+        t.events.iter().map(|e| e.data.clone()).collect::<Vec<_>>(),
+        vec![EventData::State {
+            from: ScanState::Created,
+            to: ScanState::Cancelled,
+            reason: Some(crate::scan::FORCE_STOPPED.into()),
+        }]
+    );
+
+    for pause_first in [false, true] {
+        let (scan, tasks) = started(&*store, &o, config(), &["a", "b"]).await;
+        store.mark_published(&[tasks[0].id]).await.unwrap();
+        if pause_first {
+            store
+                .apply_action(&o, scan, ScanAction::Pause)
+                .await
+                .unwrap();
+        }
+        let t = store
+            .apply_action(&o, scan, ScanAction::ForceStop)
+            .await
+            .unwrap();
+        assert_eq!(t.scan.state, ScanState::Cancelled);
+        assert_eq!(t.scan.reason.as_deref(), Some(crate::scan::FORCE_STOPPED));
+        // What a worker that was gone reports afterwards changes nothing.
+        let mut late = report(&tasks[0], TaskStatus::Done);
+        late.findings = vec![finding("late", Severity::High)];
+        let out = store.record(vec![late]).await.unwrap();
+        assert!(out.finished.is_empty());
+        let s = store.get_scan(&o, scan).await.unwrap();
+        assert_eq!(s.state, ScanState::Cancelled);
+        assert_eq!((s.progress.done, s.progress.findings), (0, 0));
+        assert!(store
+            .pending_tasks(100)
+            .await
+            .unwrap()
+            .iter()
+            .all(|t| t.scan_id != scan));
+        assert_conflict(
+            store.apply_action(&o, scan, ScanAction::ForceStop).await,
+            ScanState::Cancelled,
+            "a forced stop of an ended scan",
+        );
+    }
+}
+
+/// Calls `check_stuck(after)` until it returns events (the store's clock must pass `after`);
+/// fails after 10 s.
+async fn stuck_events<S: Store>(store: &S, after: std::time::Duration) -> Vec<Event> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let evs = store.check_stuck(after).await.unwrap();
+        if !evs.is_empty() {
+            return evs;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no scan was flagged stuck"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}
+
+/// `check_stuck`: a queued or running scan without progress is flagged once per stuck period
+/// (`stuck_since`, a reason, one `stuck` event) without moving `updated_at`; progress or a
+/// state change clears the flag with one `unstuck` event; paused and created scans are never
+/// stuck.
+pub async fn stuck_flag_once_per_period<S: Store>(store: Arc<S>) {
+    use std::time::Duration;
+    let o = org("org-a");
+    let (scan, tasks) = started(&*store, &o, config(), &["a", "b", "c"]).await;
+    let (paused, _) = started(&*store, &o, config(), &["p"]).await;
+    store
+        .apply_action(&o, paused, ScanAction::Pause)
+        .await
+        .unwrap();
+    let created = store.create_scan(new_scan(&o, config())).await.unwrap();
+    let hour = Duration::from_secs(3600);
+    assert!(store.check_stuck(hour).await.unwrap().is_empty());
+    let before = store.get_scan(&o, scan).await.unwrap();
+
+    // Flagged once, by its last progress time, with a reason; updated_at stays.
+    let evs = stuck_events(&*store, Duration::from_millis(1)).await;
+    assert_eq!(evs.len(), 1, "{evs:?}");
+    assert_eq!(evs[0].scan_id, scan);
+    assert_eq!(evs[0].org_id, o);
+    assert_eq!(
+        evs[0].data,
+        EventData::Stuck {
+            since: before.updated_at
+        }
+    );
+    let s = store.get_scan(&o, scan).await.unwrap();
+    assert_eq!(s.stuck_since, Some(before.updated_at));
+    assert_eq!(s.updated_at, before.updated_at);
+    assert_eq!(
+        s.reason.as_deref(),
+        Some(crate::scan::stuck_reason(before.updated_at).as_str())
+    );
+    assert!(s
+        .reason
+        .unwrap()
+        .starts_with(crate::scan::STUCK_REASON_PREFIX));
+    assert!(store
+        .check_stuck(Duration::from_millis(1))
+        .await
+        .unwrap()
+        .is_empty());
+    for other in [paused, created.id] {
+        assert_eq!(store.get_scan(&o, other).await.unwrap().stuck_since, None);
+    }
+    let replay = all_events(&*store, &o, Some(scan)).await;
+    assert_eq!(
+        replay
+            .iter()
+            .filter(|e| e.kind() == EventKind::Stuck)
+            .collect::<Vec<_>>(),
+        vec![&evs[0]]
+    );
+
+    // A task finishes: the flag and its reason go, with one unstuck event.
+    store
+        .record(vec![report(&tasks[0], TaskStatus::Done)])
+        .await
+        .unwrap();
+    let evs = store.check_stuck(hour).await.unwrap();
+    assert_eq!(
+        evs.iter()
+            .map(|e| (e.scan_id, e.data.clone()))
+            .collect::<Vec<_>>(),
+        vec![(
+            scan,
+            EventData::Unstuck {
+                since: before.updated_at
+            }
+        )]
+    );
+    let moved = store.get_scan(&o, scan).await.unwrap();
+    assert_eq!((moved.stuck_since, moved.reason.as_deref()), (None, None));
+    assert!(moved.updated_at > before.updated_at);
+    assert!(store.check_stuck(hour).await.unwrap().is_empty());
+
+    // A new stuck period, from the new progress time; a stop ends it and keeps its reason.
+    let evs = stuck_events(&*store, Duration::from_millis(1)).await;
+    assert_eq!(
+        evs.iter()
+            .map(|e| (e.scan_id, e.data.clone()))
+            .collect::<Vec<_>>(),
+        vec![(
+            scan,
+            EventData::Stuck {
+                since: moved.updated_at
+            }
+        )]
+    );
+    store
+        .apply_action(&o, scan, ScanAction::Stop)
+        .await
+        .unwrap();
+    let evs = store.check_stuck(hour).await.unwrap();
+    assert_eq!(
+        evs.iter()
+            .map(|e| (e.scan_id, e.data.clone()))
+            .collect::<Vec<_>>(),
+        vec![(
+            scan,
+            EventData::Unstuck {
+                since: moved.updated_at
+            }
+        )]
+    );
+    let stopped = store.get_scan(&o, scan).await.unwrap();
+    assert_eq!(stopped.stuck_since, None);
+    assert_eq!(stopped.reason.as_deref(), Some("stopped"));
+    assert!(store
+        .check_stuck(Duration::from_millis(1))
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 /// finish_scan ends live scans only, drops their waiting tasks, and refuses other target states.

@@ -480,7 +480,7 @@ impl Scans<'_> {
         Ok(t.scan)
     }
 
-    /// Start, pause, resume or stop.
+    /// Start, pause, resume, stop or force stop (see `ScanStore::apply_action`).
     pub async fn act(&self, who: &Principal, id: ScanId, action: ScanAction) -> Result<Scan> {
         match action {
             ScanAction::Start => return self.start(who, id).await,
@@ -490,7 +490,7 @@ impl Scans<'_> {
                 scan.state.apply(action)?;
                 self.require_queue().await?;
             }
-            ScanAction::Pause | ScanAction::Stop => {}
+            ScanAction::Pause | ScanAction::Stop | ScanAction::ForceStop => {}
         }
         let t = self
             .engine

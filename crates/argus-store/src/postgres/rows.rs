@@ -26,7 +26,7 @@ use super::db_err;
 pub(crate) const SCAN_COLS: &str =
     "id, org_id, user_id, name, config, template_id, source_scan_id, state, reason, \
      enqueued, done, failed, expected_total, enqueue_done, findings, created_at, updated_at, \
-     started_at, finished_at, v_clean, v_malicious, v_suspicious, v_error, v_skipped, trace";
+     started_at, finished_at, v_clean, v_malicious, v_suspicious, v_error, v_skipped, trace, stuck_since";
 
 pub(crate) const FINDING_COLS: &str = "id, scan_id, org_id, task_id, scanner, kind, severity, \
      title, description, target, location, fingerprint, data, secret, triage, previous_triage, \
@@ -147,6 +147,7 @@ pub(crate) fn scan_from_row(r: &PgRow) -> Result<Scan> {
         started_at: get(r, "started_at")?,
         finished_at: get(r, "finished_at")?,
         trace: get(r, "trace")?,
+        stuck_since: get(r, "stuck_since")?,
     })
 }
 

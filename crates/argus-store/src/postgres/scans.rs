@@ -182,8 +182,13 @@ impl PgStore {
             )
             .into());
         }
-        let reason = (action == ScanAction::Stop).then_some("stopped");
-        let finished = (action == ScanAction::Stop).then_some(now);
+        let reason = match action {
+            ScanAction::Stop => Some("stopped"),
+            ScanAction::ForceStop => Some(argus_core::scan::FORCE_STOPPED),
+            _ => None,
+        };
+        let stops = matches!(action, ScanAction::Stop | ScanAction::ForceStop);
+        let finished = stops.then_some(now);
         let r = sqlx::query(
             "UPDATE scans SET state = $1, reason = COALESCE($2, reason), \
                  finished_at = COALESCE($3, finished_at), updated_at = $4 \
@@ -220,7 +225,9 @@ impl PgStore {
             ScanAction::Resume => {
                 move_ledger(&mut tx, id, &["parked"], "pending", now).await?;
             }
-            ScanAction::Stop => {
+            // A forced stop waits for nobody either: a worker that is gone never reports, and
+            // one that reports late is not counted (`record` counts only live scans).
+            ScanAction::Stop | ScanAction::ForceStop => {
                 // Lazily (see the SQLite store): a stop costs the same for any scan size.
                 add_cleanup(&mut tx, id, false, now).await?;
             }
@@ -235,6 +242,73 @@ impl PgStore {
         .await?;
         tx.commit().await?;
         Ok(Transition { scan, events })
+    }
+    /// `ScanStore::check_stuck` (see the SQLite store): the flagged and newly stuck scans are
+    /// locked in id order, as `record` locks them, and re-checked under the lock.
+    pub(super) async fn check_stuck_tx(
+        &self,
+        stuck_after: std::time::Duration,
+    ) -> PgResult<Vec<Event>> {
+        let now = now_ts();
+        let cutoff = chrono::Duration::from_std(stuck_after)
+            .ok()
+            .and_then(|d| now.checked_sub_signed(d))
+            .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC);
+        let mut tx = self.pool.begin().await?;
+        let mut evs = Vec::new();
+        let over = sqlx::query(
+            "WITH old AS ( \
+                 SELECT id, stuck_since FROM scans WHERE stuck_since IS NOT NULL \
+                     AND (state NOT IN ('queued', 'running') OR updated_at > stuck_since) \
+                 ORDER BY id FOR NO KEY UPDATE) \
+             UPDATE scans AS s SET stuck_since = NULL, \
+                 reason = CASE WHEN s.reason LIKE $1 || '%' THEN NULL ELSE s.reason END \
+             FROM old WHERE s.id = old.id \
+             RETURNING s.id, s.org_id, old.stuck_since AS since",
+        )
+        .bind(argus_core::scan::STUCK_REASON_PREFIX)
+        .fetch_all(&mut *tx)
+        .await?;
+        for r in &over {
+            evs.push(NewEvent::unstuck(
+                ScanId(get(r, "id")?),
+                &org(&get::<String>(r, "org_id")?)?,
+                get(r, "since")?,
+            ));
+        }
+        let stuck = sqlx::query(
+            "SELECT id, org_id, updated_at FROM scans WHERE state IN ('queued', 'running') \
+                 AND stuck_since IS NULL AND updated_at < $1 \
+             ORDER BY id FOR NO KEY UPDATE",
+        )
+        .bind(cutoff)
+        .fetch_all(&mut *tx)
+        .await?;
+        for r in &stuck {
+            let id = ScanId(get(r, "id")?);
+            let since: chrono::DateTime<chrono::Utc> = get(r, "updated_at")?;
+            // Conditional: a `record` that committed before the lock moved `updated_at`.
+            let flagged = sqlx::query(
+                "UPDATE scans SET stuck_since = $1, reason = COALESCE(reason, $2) \
+                 WHERE id = $3 AND updated_at = $1 AND stuck_since IS NULL \
+                     AND state IN ('queued', 'running')",
+            )
+            .bind(since)
+            .bind(argus_core::scan::stuck_reason(since))
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await?;
+            if flagged.rows_affected() == 1 {
+                evs.push(NewEvent::stuck(
+                    id,
+                    &org(&get::<String>(r, "org_id")?)?,
+                    since,
+                ));
+            }
+        }
+        let events = insert_events(&mut tx, evs, now).await?;
+        tx.commit().await?;
+        Ok(events)
     }
     pub(super) async fn mark_running_tx(&self, ids: &[ScanId]) -> PgResult<Vec<Event>> {
         let now = now_ts();
@@ -488,6 +562,9 @@ impl ScanStore for PgStore {
             Ok(decode_all(&rows, scan_from_row)?)
         })
         .await
+    }
+    async fn check_stuck(&self, stuck_after: std::time::Duration) -> Result<Vec<Event>> {
+        retrying(|| self.check_stuck_tx(stuck_after)).await
     }
     async fn active_scans(&self) -> Result<Vec<Scan>> {
         lift(async {

@@ -98,6 +98,32 @@ impl Drop for Shared {
 }
 
 impl SqliteDb {
+    /// Takes the owner lock of the database at `path` (module docs) exclusively, without
+    /// waiting, for work that must have the database to itself (`argus admin restore`):
+    /// `Some(lock)` — hold it for the work; dropping it releases the lock — when no handle in
+    /// any process has the database open, `None` when one has. Meanwhile a handle opening the
+    /// database waits at its shared lock until the lock is dropped.
+    pub fn lock_exclusive(path: &Path) -> Result<Option<std::fs::File>, CoreError> {
+        let mut name = path.as_os_str().to_owned();
+        name.push(".lock");
+        let lock_path = PathBuf::from(name);
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&lock_path)
+            .map_err(|e| CoreError::Backend(format!("cannot open {}: {e}", lock_path.display())))?;
+        match try_exclusive(&file) {
+            Ok(true) => Ok(Some(file)),
+            Ok(false) => Ok(None),
+            Err(e) => Err(CoreError::Backend(format!(
+                "cannot lock {}: {e}",
+                lock_path.display()
+            ))),
+        }
+    }
+
     /// Opens (creating if needed) the database file at `path`.
     pub async fn open(path: &Path) -> Result<Self, CoreError> {
         if let Some(dir) = path.parent() {
@@ -245,6 +271,23 @@ fn flock_owner(file: &std::fs::File) -> std::io::Result<bool> {
     // its own two steps.
     flock(file, FlockOperation::LockShared)?;
     Ok(sole)
+}
+
+/// The exclusive attempt alone: `true` when taken (kept until the file is closed).
+#[cfg(unix)]
+fn try_exclusive(file: &std::fs::File) -> std::io::Result<bool> {
+    use rustix::fs::{flock, FlockOperation};
+    match flock(file, FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => Ok(true),
+        Err(rustix::io::Errno::WOULDBLOCK) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Without `flock` nothing can tell whether a server has the database open: refuse.
+#[cfg(not(unix))]
+fn try_exclusive(_file: &std::fs::File) -> std::io::Result<bool> {
+    Ok(false)
 }
 
 /// Without `flock`, no handle can know it is alone: leases always run out on their own.

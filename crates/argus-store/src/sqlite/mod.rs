@@ -4,6 +4,7 @@
 mod api_keys;
 mod artifacts;
 mod audit;
+pub mod backup;
 mod batch;
 mod connectors;
 mod coordination;

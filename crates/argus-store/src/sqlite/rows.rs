@@ -20,7 +20,7 @@ use argus_core::{CoreError, OrgId, Result, UserId};
 pub(crate) const SCAN_COLS: &str =
     "id, org_id, user_id, name, config, template_id, source_scan_id, state, reason, \
      enqueued, done, failed, expected_total, enqueue_done, findings, created_at, updated_at, \
-     started_at, finished_at, v_clean, v_malicious, v_suspicious, v_error, v_skipped, trace";
+     started_at, finished_at, v_clean, v_malicious, v_suspicious, v_error, v_skipped, trace, stuck_since";
 
 pub(crate) const FINDING_COLS: &str = "id, scan_id, org_id, task_id, scanner, kind, severity, \
      title, description, target, location, fingerprint, data, secret, triage, previous_triage, created_at, \
@@ -154,6 +154,7 @@ pub(crate) fn scan_from_row(r: &SqliteRow) -> Result<Scan> {
         started_at: get::<Option<i64>>(r, "started_at")?.map(ms_to_time),
         finished_at: get::<Option<i64>>(r, "finished_at")?.map(ms_to_time),
         trace: get(r, "trace")?,
+        stuck_since: get::<Option<i64>>(r, "stuck_since")?.map(ms_to_time),
     })
 }
 

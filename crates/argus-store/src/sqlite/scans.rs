@@ -304,8 +304,13 @@ impl ScanStore for SqliteStore {
                 "a scan is started with its planned tasks (start_scan)",
             ));
         }
-        let reason = (action == ScanAction::Stop).then_some("stopped");
-        let finished = (action == ScanAction::Stop).then_some(now);
+        let reason = match action {
+            ScanAction::Stop => Some("stopped"),
+            ScanAction::ForceStop => Some(argus_core::scan::FORCE_STOPPED),
+            _ => None,
+        };
+        let stops = matches!(action, ScanAction::Stop | ScanAction::ForceStop);
+        let finished = stops.then_some(now);
         let r = sqlx::query(
             "UPDATE scans SET state = ?1, reason = COALESCE(?2, reason), \
                  finished_at = COALESCE(?3, finished_at), updated_at = ?4 \
@@ -332,7 +337,9 @@ impl ScanStore for SqliteStore {
             ScanAction::Resume => {
                 move_ledger(&mut tx, id, &["parked"], "pending", now).await?;
             }
-            ScanAction::Stop => {
+            // A forced stop waits for nobody either: a worker that is gone never reports, and
+            // one that reports late is not counted (`record` counts only live scans).
+            ScanAction::Stop | ScanAction::ForceStop => {
                 // Lazily: queued deliveries are dropped when claimed and the rest is cleared in
                 // bounded batches by the janitor, so a stop costs the same for any scan size.
                 add_cleanup(&mut tx, id, false, now).await?;
@@ -423,6 +430,68 @@ impl ScanStore for SqliteStore {
         .await
         .map_err(db_err)?;
         rows.iter().map(scan_from_row).collect()
+    }
+    async fn check_stuck(&self, stuck_after: std::time::Duration) -> Result<Vec<Event>> {
+        let now = now_ms();
+        let cutoff = now.saturating_sub(i64::try_from(stuck_after.as_millis()).unwrap_or(i64::MAX));
+        // BEGIN IMMEDIATE: no `record` commits between the reads and the updates below.
+        let mut tx = self.begin().await?;
+        let mut evs = Vec::new();
+        // Over first: a flagged scan that moved, or left queued/running, is unflagged.
+        let over = sqlx::query(
+            "SELECT id, org_id, stuck_since FROM scans WHERE stuck_since IS NOT NULL \
+                 AND (state NOT IN ('queued', 'running') OR updated_at > stuck_since) \
+             ORDER BY id",
+        )
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        for r in &over {
+            let id = scan_of(r, "id")?;
+            let org = OrgId::parse(&r.try_get::<String, _>(1).map_err(db_err)?)
+                .map_err(|_| CoreError::Backend("corrupt org id in database".into()))?;
+            let since: i64 = r.try_get(2).map_err(db_err)?;
+            sqlx::query(
+                "UPDATE scans SET stuck_since = NULL, \
+                     reason = CASE WHEN reason LIKE ?1 || '%' THEN NULL ELSE reason END \
+                 WHERE id = ?2",
+            )
+            .bind(argus_core::scan::STUCK_REASON_PREFIX)
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+            evs.push(NewEvent::unstuck(id, &org, ms_to_time(since)));
+        }
+        // Then the newly stuck: queued or running, not flagged, quiet since before the cutoff.
+        let stuck = sqlx::query(
+            "SELECT id, org_id, updated_at FROM scans WHERE state IN ('queued', 'running') \
+                 AND stuck_since IS NULL AND updated_at < ?1 ORDER BY id",
+        )
+        .bind(cutoff)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        for r in &stuck {
+            let id = scan_of(r, "id")?;
+            let org = OrgId::parse(&r.try_get::<String, _>(1).map_err(db_err)?)
+                .map_err(|_| CoreError::Backend("corrupt org id in database".into()))?;
+            let since: i64 = r.try_get(2).map_err(db_err)?;
+            let since_t = ms_to_time(since);
+            sqlx::query(
+                "UPDATE scans SET stuck_since = ?1, reason = COALESCE(reason, ?2) WHERE id = ?3",
+            )
+            .bind(since)
+            .bind(argus_core::scan::stuck_reason(since_t))
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+            evs.push(NewEvent::stuck(id, &org, since_t));
+        }
+        let events = insert_events(&mut tx, evs, now).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(events)
     }
     async fn active_scans(&self) -> Result<Vec<Scan>> {
         let rows = sqlx::query(&format!(

@@ -103,6 +103,8 @@ export async function render(main, ctx) {
     if (kind === "state") text = [h("strong", d.from === d.to ? d.to : `${d.from} → ${d.to}`), d.reason ? ` (${d.reason})` : ""];
     else if (kind === "finding") text = ["finding: ", severityBadge(d.severity), " ", d.title];
     else if (kind === "task_failed") text = [h("strong", "task failed"), ` ${d.scanner}`, d.target?.value ? ` on ${d.target.value}` : "", d.error ? `: ${d.error}` : ""];
+    else if (kind === "stuck") text = [h("strong", "stuck"), `: no task progress since ${new Date(d.since).toLocaleTimeString()}`];
+    else if (kind === "unstuck") text = [h("strong", "moving again"), ` (stuck since ${new Date(d.since).toLocaleTimeString()})`];
     else if (kind === "progress") {
       // Keep the timeline readable: one progress line per 10 % step.
       const step = Math.floor(fraction(d) * 10);
@@ -157,7 +159,8 @@ export async function render(main, ctx) {
       if (kind === "progress") {
         scan = { ...scan, progress: mergeProgress(scan.progress, ev.data) };
         paint();
-      } else if (kind === "state") {
+      } else if (kind === "state" || kind === "stuck" || kind === "unstuck") {
+        // The scan's state, or its stuck reason, changed: read it again.
         try { update(await api.get(`/scans/${id}`)); } catch { /* the next event retries */ }
         if (TERMINAL.has(ev.data?.to)) { loadArtifacts(); findings.load(true); verdicts.load(); }
       } else if (kind === "finding") {
