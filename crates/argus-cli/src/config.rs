@@ -43,6 +43,8 @@ pub struct Config {
     /// `argus scan secrets` reads it too).
     pub secrets: SecretsConfig,
     pub log: LogConfig,
+    /// `[metrics]`: the Prometheus endpoint (`GET /metrics`).
+    pub metrics: MetricsSection,
     /// `[quotas]`: per-org limits and the relay's per-scan window.
     pub quotas: crate::quotas::QuotasSection,
     /// `[[sinks]]`: where results and lifecycle events are forwarded (see `crate::sinks`);
@@ -327,6 +329,20 @@ impl Default for LogConfig {
     }
 }
 
+/// `[metrics]`: the Prometheus endpoint.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsSection {
+    /// Serve `GET /metrics` (admins only); off, it answers 404.
+    pub enabled: bool,
+}
+
+impl Default for MetricsSection {
+    fn default() -> Self {
+        MetricsSection { enabled: true }
+    }
+}
+
 /// The store a config names.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StoreBackend {
@@ -349,7 +365,7 @@ pub enum ArtifactsBackend {
 }
 
 /// Top-level sections; an `ARGUS_<SECTION>__<KEY>` variable must name one of them.
-pub const SECTIONS: [&str; 15] = [
+pub const SECTIONS: [&str; 16] = [
     "server",
     "worker",
     "store",
@@ -363,6 +379,7 @@ pub const SECTIONS: [&str; 15] = [
     "tools",
     "secrets",
     "log",
+    "metrics",
     "sinks",
     "quotas",
 ];
