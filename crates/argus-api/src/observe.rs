@@ -36,7 +36,11 @@ pub(crate) fn request_span<B>(req: &axum::http::Request<B>) -> tracing::Span {
 
 /// Counts the request and times it to the response head (a streamed body, such as an event
 /// stream, is not waited for).
-pub(crate) async fn http_metrics(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub(crate) async fn http_metrics(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
     let started = Instant::now();
     let method = req.method().clone();
     let res = next.run(req).await;

@@ -57,9 +57,7 @@ where
         let meta = event.metadata();
         line.insert(
             "timestamp".into(),
-            Value::String(
-                chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-            ),
+            Value::String(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)),
         );
         line.insert("level".into(), Value::String(meta.level().to_string()));
         line.insert("target".into(), Value::String(meta.target().to_owned()));
@@ -90,7 +88,11 @@ impl Visit for Collect<'_> {
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
-        insert(self.0, field.name().to_owned(), Value::String(value.to_owned()));
+        insert(
+            self.0,
+            field.name().to_owned(),
+            Value::String(value.to_owned()),
+        );
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
@@ -156,9 +158,16 @@ mod tests {
         tracing::subscriber::with_default(subscriber, || {
             let outer = tracing::info_span!("request", request_id = "r-1", path = "/x");
             let _o = outer.enter();
-            let task = tracing::info_span!("task", scan_id = %"s-1", task_id = "t-1", attempt = 2u32);
+            let task =
+                tracing::info_span!("task", scan_id = %"s-1", task_id = "t-1", attempt = 2u32);
             let _t = task.enter();
-            tracing::info!(outcome = "done", took = 0.5, path = "/inner", level = "mine", "task finished");
+            tracing::info!(
+                outcome = "done",
+                took = 0.5,
+                path = "/inner",
+                level = "mine",
+                "task finished"
+            );
         });
         tracing::subscriber::with_default(
             json_builder()

@@ -50,7 +50,10 @@ fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Option<f64>
                     .all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v))
         })
         .collect();
-    assert!(found.len() <= 1, "{name} {labels:?} is ambiguous: {found:?}");
+    assert!(
+        found.len() <= 1,
+        "{name} {labels:?} is ambiguous: {found:?}"
+    );
     found.first().map(|s| s.value)
 }
 
@@ -158,11 +161,7 @@ async fn metrics_count_a_scan_its_requests_the_queue_and_a_sink() {
     assert_eq!(done["progress"]["done"].as_f64().unwrap(), tasks, "{done}");
 
     // A request by id, and one no route matches: labelled by template and as unmatched.
-    let r = http
-        .get(format!("{base}/scans/{id}"))
-        .send()
-        .await
-        .unwrap();
+    let r = http.get(format!("{base}/scans/{id}")).send().await.unwrap();
     assert_eq!(r.status(), 200);
     let r = http
         .get(format!("{origin}/no/such/route"))
@@ -336,7 +335,10 @@ async fn json_logs_name_the_scan_and_task_of_each_line() {
     let env: Vec<(String, String)> = [
         ("ARGUS_LOG__FORMAT", "json"),
         // The worker's per-task line and the HTTP layer's per-request line are debug.
-        ("RUST_LOG", "warn,argus_engine::worker=debug,tower_http=debug"),
+        (
+            "RUST_LOG",
+            "warn,argus_engine::worker=debug,tower_http=debug",
+        ),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -395,11 +397,15 @@ async fn json_logs_name_the_scan_and_task_of_each_line() {
     assert_eq!(task_ids.len(), 4, "one line per task: {tasks:?}");
 
     // The request's lines carry its id (the client's `X-Request-Id`), its method and path.
-    let req = common::wait_for(Duration::from_secs(30), "the request's log line", || async {
-        json_lines(&server)
-            .into_iter()
-            .find(|l| l["request_id"] == "metrics-test-req-1")
-    })
+    let req = common::wait_for(
+        Duration::from_secs(30),
+        "the request's log line",
+        || async {
+            json_lines(&server)
+                .into_iter()
+                .find(|l| l["request_id"] == "metrics-test-req-1")
+        },
+    )
     .await;
     assert_eq!(req["method"], "GET", "{req}");
     assert_eq!(req["path"], format!("/api/v1/scans/{id}/status"), "{req}");

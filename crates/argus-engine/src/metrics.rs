@@ -571,7 +571,10 @@ mod tests {
             Some(1.0)
         );
         assert_eq!(
-            sample(&text, r#"argus_task_duration_seconds_count{scanner="noop"}"#),
+            sample(
+                &text,
+                r#"argus_task_duration_seconds_count{scanner="noop"}"#
+            ),
             Some(2.0)
         );
         // 20 ms lands in the 40 ms bucket (0.01, 0.02, 0.04 …), not in the 10 ms one.
@@ -657,10 +660,16 @@ mod tests {
             (r#"argus_queue_depth{state="leased"}"#, 2.0),
             (r#"argus_queue_depth{state="dead"}"#, 1.0),
             (r#"argus_sink_lag_events{sink="siem",feed="events"}"#, 7.0),
-            (r#"argus_sink_buffered_events{sink="siem",feed="events"}"#, 3.0),
+            (
+                r#"argus_sink_buffered_events{sink="siem",feed="events"}"#,
+                3.0,
+            ),
             (r#"argus_sink_failing{sink="siem",feed="events"}"#, 1.0),
             (r#"argus_sink_sent_total{sink="siem",feed="events"}"#, 40.0),
-            (r#"argus_sink_dropped_total{sink="siem",feed="events"}"#, 2.0),
+            (
+                r#"argus_sink_dropped_total{sink="siem",feed="events"}"#,
+                2.0,
+            ),
             (
                 r#"argus_sink_dead_lettered_total{sink="siem",feed="events"}"#,
                 1.0,

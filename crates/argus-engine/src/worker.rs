@@ -307,9 +307,7 @@ async fn dispatch(pool: &Arc<Pool>, deliveries: Vec<Delivery>) -> Result<(), Cor
                 let started = std::time::Instant::now();
                 let (finished, outcome) = run_task(&pool, d, scan, cancel).await;
                 let took = started.elapsed();
-                pool.engine
-                    .metrics()
-                    .task_finished(&scanner, outcome, took);
+                pool.engine.metrics().task_finished(&scanner, outcome, took);
                 tracing::debug!(
                     outcome = outcome.as_str(),
                     duration_s = took.as_secs_f64(),

@@ -141,7 +141,6 @@ pub(crate) async fn views(engine: &Engine) -> Result<Vec<SinkView>> {
     Ok(out)
 }
 
-
 fn not_found(name: &str) -> CoreError {
     CoreError::not_found("sink", name)
 }
