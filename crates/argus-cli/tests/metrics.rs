@@ -334,10 +334,11 @@ async fn json_logs_name_the_scan_and_task_of_each_line() {
     let data = dir.path().to_string_lossy().into_owned();
     let env: Vec<(String, String)> = [
         ("ARGUS_LOG__FORMAT", "json"),
-        // The worker's per-task line and the HTTP layer's per-request line are debug.
+        // The worker's per-task line and the HTTP layer's per-request lines are debug; a span's
+        // fields reach a line only where the filter enables the span (`argus_api`: info).
         (
             "RUST_LOG",
-            "warn,argus_engine::worker=debug,tower_http=debug",
+            "warn,argus_api=info,argus_engine::worker=debug,tower_http=debug",
         ),
     ]
     .into_iter()
