@@ -357,6 +357,9 @@ struct SampledState {
     sinks: Vec<SinkSample>,
 }
 
+/// A sink series: its name, its help and how to read its value from a sample.
+type SinkSeries<T> = (&'static str, &'static str, fn(&SinkSample) -> T);
+
 /// The series read from the backends at scrape time: refreshed by
 /// [`Engine::metrics_exposition`], encoded by the registry as a collector.
 #[derive(Debug, Default)]
@@ -368,7 +371,7 @@ impl Collector for Sampled {
             return Ok(());
         };
         if !s.sinks.is_empty() {
-            let gauges: [(&str, &str, fn(&SinkSample) -> i64); 3] = [
+            let gauges: [SinkSeries<i64>; 3] = [
                 (
                     "argus_sink_lag_events",
                     "Events (or audit records) committed after the sink's cursor",
@@ -394,7 +397,7 @@ impl Collector for Sampled {
                         .encode(m.encode_family(&[("sink", x.sink.as_str()), ("feed", x.feed)])?)?;
                 }
             }
-            let counters: [(&str, &str, fn(&SinkSample) -> u64); 3] = [
+            let counters: [SinkSeries<u64>; 3] = [
                 (
                     "argus_sink_sent",
                     "Events the sink's destination accepted (saved in the store)",
