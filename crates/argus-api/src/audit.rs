@@ -79,11 +79,17 @@ const ACTIONS: &[(&str, &str, &str)] = &[
 #[derive(Clone, Debug)]
 struct Route(MatchedPath);
 
-/// Copies the matched route into the response for [`record`].
+/// Copies the matched route into the response for [`record`] (and the HTTP metrics).
 pub(crate) async fn route_marker(path: MatchedPath, req: Request, next: Next) -> Response {
     let mut res = next.run(req).await;
     res.extensions_mut().insert(Route(path));
     res
+}
+
+/// The route template the request matched, as [`route_marker`] left it in the response;
+/// `None` when no route matched.
+pub(crate) fn matched_route(res: &Response) -> Option<&str> {
+    res.extensions().get::<Route>().map(|Route(p)| p.as_str())
 }
 
 /// The dotted action name of `method` on the route template `route`.

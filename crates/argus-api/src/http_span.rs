@@ -6,8 +6,9 @@
 //! header from the client makes the span a child of the caller's trace; the scans service then
 //! carries that trace on to the scan's tasks (`argus_engine::trace`).
 //!
-//! The span is at debug level, as the request spans always were, so it does not change what the
-//! log shows at `info`; the binary's trace exporter takes it whatever the log level.
+//! The span is at info level, so every line logged while a request is handled carries its
+//! `request_id`, `method` and `path` (the JSON log format flattens span fields); the binary's
+//! trace exporter takes it whatever the log level.
 //!
 //! Invariants: a span never fails a request (a malformed `traceparent` is ignored and the
 //! request starts a trace of its own); no header value but the request id and the trace context
@@ -40,15 +41,20 @@ pub(crate) fn make_span<B>(req: &Request<B>) -> tracing::Span {
         None => method.to_owned(),
     };
     let request_id = req.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok());
-    let span = tracing::debug_span!(
+    let path = req.uri().path();
+    // `method` and `path` are what the JSON log lines show; the dotted names are OpenTelemetry's
+    // semantic conventions for the exported span.
+    let span = tracing::info_span!(
         target: SPAN_TARGET,
         "request",
         otel.name = %name,
         otel.kind = "server",
         otel.status_code = Empty,
+        method = %method,
+        path = %path,
         http.request.method = %method,
         http.route = route,
-        url.path = %req.uri().path(),
+        url.path = %path,
         request_id = request_id,
         http.response.status_code = Empty,
     );

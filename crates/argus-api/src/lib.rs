@@ -1,7 +1,8 @@
 //! The Argus HTTP API: axum routes over the engine, identity, live events (SSE and WebSocket),
 //! the OpenAPI document and problem-details errors.
 //!
-//! Shape: everything lives under `/api/v1`, except `/healthz`, `/readyz`, the interactive docs
+//! Shape: everything lives under `/api/v1`, except `/healthz`, `/readyz`, `/metrics`
+//! (Prometheus, admins only, see [`observe`]), the interactive docs
 //! at `/docs`, a second copy of the OpenAPI document at `/openapi.json`, and the
 //! DeployGuard-compatible jobs API under `/api/v2` (a thin layer over the same services, see
 //! `routes::v2`), and the Discovery-API-compatible runs at `/runs` and `/runs/ws`, where its
@@ -31,6 +32,7 @@ pub mod edge;
 pub mod extract;
 pub mod http_span;
 mod live;
+mod observe;
 pub mod problem;
 mod routes;
 pub mod ui;
@@ -67,6 +69,8 @@ pub struct ApiConfig {
     pub upload_limit: usize,
     /// Where the web UI's files come from (embedded unless developing it).
     pub ui: ui::UiSource,
+    /// Serve `GET /metrics` (`metrics.enabled`); when off it answers 404.
+    pub metrics: bool,
 }
 
 /// The default request body limit: 1 MiB.
@@ -84,6 +88,7 @@ impl ApiConfig {
             meta,
             upload_limit: DEFAULT_UPLOAD_LIMIT,
             ui: ui::UiSource::Embedded,
+            metrics: true,
         }
     }
 }
@@ -117,6 +122,8 @@ pub(crate) struct StateInner {
     pub(crate) upload_limit: usize,
     /// Where the web UI's files come from.
     pub(crate) ui: ui::UiSource,
+    /// Whether `GET /metrics` answers.
+    pub(crate) metrics: bool,
 }
 
 impl std::ops::Deref for AppState {
@@ -189,6 +196,7 @@ fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(utoipa_axum::routes!(routes::system::healthz))
         .routes(utoipa_axum::routes!(routes::system::readyz))
+        .routes(utoipa_axum::routes!(routes::system::metrics))
         .routes(utoipa_axum::routes!(routes::system::openapi_json_root))
         .nest("/api/v1", routes::api())
         .nest("/api/v2", routes::v2::api())
@@ -236,6 +244,7 @@ pub fn router(engine: Arc<Engine>, config: ApiConfig) -> Router {
         openapi_json,
         upload_limit: config.upload_limit,
         ui: config.ui,
+        metrics: config.metrics,
     }));
     let docs = utoipa_swagger_ui::SwaggerUi::new("/docs")
         .config(utoipa_swagger_ui::Config::from("/api/v1/openapi.json"));
@@ -263,7 +272,9 @@ pub fn router(engine: Arc<Engine>, config: ApiConfig) -> Router {
                 .make_span_with(http_span::make_span)
                 .on_response(http_span::on_response),
         )
-        .layer(middleware::from_fn_with_state(state, audit::record))
+        .layer(middleware::from_fn_with_state(state.clone(), audit::record))
+        // Outermost: counts every answer as the client gets it, the audit write included.
+        .layer(middleware::from_fn_with_state(state, observe::http_metrics))
 }
 
 /// Turns any error answer that is not already a problem (axum's 405, a caught panic, a docs

@@ -1053,6 +1053,7 @@ async fn openapi_lists_every_route_and_every_listed_route_is_served() {
     let expected = [
         ("get", "/healthz"),
         ("get", "/readyz"),
+        ("get", "/metrics"),
         ("get", "/api/v1/scans"),
         ("post", "/api/v1/scans"),
         ("get", "/api/v1/scans/{id}"),

@@ -45,6 +45,8 @@ pub struct Config {
     pub log: LogConfig,
     /// `[telemetry]`: OpenTelemetry traces over OTLP/HTTP (builds with the `otel` feature).
     pub telemetry: TelemetrySection,
+    /// `[metrics]`: the Prometheus endpoint (`GET /metrics`).
+    pub metrics: MetricsSection,
     /// `[quotas]`: per-org limits and the relay's per-scan window.
     pub quotas: crate::quotas::QuotasSection,
     /// `[[sinks]]`: where results and lifecycle events are forwarded (see `crate::sinks`);
@@ -407,6 +409,17 @@ impl Default for TelemetrySection {
             service_name: "argus".into(),
             sample_ratio: 1.0,
         }
+/// `[metrics]`: the Prometheus endpoint.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsSection {
+    /// Serve `GET /metrics` (admins only); off, it answers 404.
+    pub enabled: bool,
+}
+
+impl Default for MetricsSection {
+    fn default() -> Self {
+        MetricsSection { enabled: true }
     }
 }
 
@@ -432,7 +445,7 @@ pub enum ArtifactsBackend {
 }
 
 /// Top-level sections; an `ARGUS_<SECTION>__<KEY>` variable must name one of them.
-pub const SECTIONS: [&str; 16] = [
+pub const SECTIONS: [&str; 17] = [
     "server",
     "worker",
     "store",
@@ -446,6 +459,7 @@ pub const SECTIONS: [&str; 16] = [
     "tools",
     "secrets",
     "log",
+    "metrics",
     "sinks",
     "quotas",
     "telemetry",

@@ -8,6 +8,7 @@ mod config;
 mod direct;
 mod edge;
 mod files_cmd;
+mod logfmt;
 mod output;
 mod push_cmd;
 mod quotas;

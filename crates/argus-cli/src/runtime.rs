@@ -27,18 +27,22 @@ use crate::config::{
     mask_url, ArtifactsBackend, AuthMode, Config, LogConfig, QueueBackend, StoreBackend,
 };
 
-/// Sets up tracing to stderr (`RUST_LOG` wins over `log.level`).
+/// Sets up tracing to stderr (`RUST_LOG` wins over `log.level`); `json` writes flat lines with
+/// the fields of the spans around each event (see [`crate::logfmt`]).
 pub fn init_logging(cfg: &LogConfig) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(&cfg.level))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
     let _ = if cfg.format == "json" {
-        builder.json().try_init()
+        crate::logfmt::json_builder()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .try_init()
     } else {
-        builder.try_init()
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .try_init()
     };
 }
 
@@ -457,6 +461,7 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
             instance: String::new(),
         },
         ui: ui_source(),
+        metrics: cfg.metrics.enabled,
     };
     let router = argus_api::edge::apply(argus_api::router(engine.clone(), api_cfg), &edge.config)
         .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;

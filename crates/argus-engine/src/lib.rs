@@ -20,6 +20,8 @@
 //!   feeding it from the store's event log with a cursor kept in the store.
 //! - [`trace`]: carries the trace context of the request that started a scan to its task spans,
 //!   through the scan (a hook the binary installs when it exports traces).
+//! - [`metrics`]: the process's Prometheus metrics (task runs, scan durations, HTTP requests;
+//!   queue depth and sink state read at scrape time).
 //! - [`monitor`]: the scheduler role — enforces `max_duration` and runs the janitor that clears
 //!   ended and deleted scans' leftovers in bounded batches.
 //!
@@ -30,6 +32,7 @@
 
 pub mod follow;
 pub mod forward;
+pub mod metrics;
 pub mod monitor;
 pub mod policy;
 pub mod quota;
@@ -176,6 +179,8 @@ pub struct Engine {
     sinks: std::sync::OnceLock<forward::Forwarders>,
     /// API keys verified lately (see `services::apikeys`).
     api_key_cache: services::apikeys::KeyCache,
+    /// This process's metrics (see [`metrics`]).
+    metrics: Arc<metrics::Metrics>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -206,6 +211,7 @@ impl Engine {
             relay_holding: std::sync::atomic::AtomicBool::new(false),
             sinks: std::sync::OnceLock::new(),
             api_key_cache: Default::default(),
+            metrics: Arc::new(metrics::Metrics::new()),
         })
     }
 
@@ -271,10 +277,12 @@ impl Engine {
         &self.config
     }
 
-    /// Publishes committed events on the bus.
+    /// Publishes committed events on the bus (every commit's events go through here, in the
+    /// process that committed them, which also observes the durations of the scans they end).
     pub(crate) fn publish(&self, events: &[Event]) {
         if !events.is_empty() {
             self.backends.bus.publish(events);
+            self.observe_ended_scans(events);
         }
     }
 

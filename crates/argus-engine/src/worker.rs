@@ -13,6 +13,10 @@
 //!   batch, then publishes the events, then acks. Acking only after the commit is what makes a
 //!   crash at any point lose nothing: an un-acked task is re-delivered and `record` is
 //!   idempotent;
+//! - every run is counted in the process's [`metrics`](crate::metrics) (started, finished by
+//!   outcome, duration; deliveries settled without a run by reason) and runs inside a `task`
+//!   tracing span with `scan_id`, `task_id` and `scanner`, so every log line of the run (the
+//!   scanner's own included) names its task; a `task finished` line (debug) ends it;
 //! - the **keeper** renews leases of running tasks and cancels tasks whose scan ended (told by
 //!   the bus, and by polling the store as a fallback for events from other processes).
 
@@ -31,6 +35,7 @@ use argus_core::scan::{Scan, ScanState};
 use argus_core::scanner::ScanError;
 use argus_core::task::{Delivery, LeaseToken, TaskReport, TaskStatus};
 
+use crate::metrics::{NotRun, TaskOutcome};
 use crate::runner::{StoreSink, TaskRunner};
 use crate::Engine;
 
@@ -226,14 +231,18 @@ async fn dispatch(pool: &Arc<Pool>, deliveries: Vec<Delivery>) -> Result<(), Cor
             settle,
             holds_slot: true,
         };
+        let metrics = engine.metrics();
         let Some(scan) = scans.get(&d.task.scan_id).cloned() else {
             // The scan was deleted: nothing to record.
+            metrics.task_not_run(&d.task.scanner, NotRun::ScanDeleted);
             let _ = pool.done_tx.send(settle_now(None, Settle::Ack));
             continue;
         };
         let finished_msg = if finished.contains(&d.task.id) {
+            metrics.task_not_run(&d.task.scanner, NotRun::AlreadyRecorded);
             Some(settle_now(None, Settle::Ack))
         } else if scan.state == ScanState::Paused {
+            metrics.task_not_run(&d.task.scanner, NotRun::Parked);
             Some(settle_now(
                 Some(TaskReport::status(&d.task, TaskStatus::Parked)),
                 Settle::Ack,
@@ -241,13 +250,16 @@ async fn dispatch(pool: &Arc<Pool>, deliveries: Vec<Delivery>) -> Result<(), Cor
         } else if scan.state.is_terminal() {
             // The scan ended (stopped, failed, completed): drop the delivery without touching
             // the ledger, so a stopped scan's million queued tasks cost a claim and an ack each.
+            metrics.task_not_run(&d.task.scanner, NotRun::ScanEnded);
             Some(settle_now(None, Settle::Ack))
         } else if !scan.state.is_active() {
+            metrics.task_not_run(&d.task.scanner, NotRun::Dropped);
             Some(settle_now(
                 Some(TaskReport::status(&d.task, TaskStatus::Dropped)),
                 Settle::Ack,
             ))
         } else if d.attempt > d.task.max_attempts {
+            metrics.task_not_run(&d.task.scanner, NotRun::GaveUp);
             let error = format!(
                 "gave up after {} attempts: the worker running it stopped or lost its lease",
                 d.task.max_attempts
@@ -279,13 +291,30 @@ async fn dispatch(pool: &Arc<Pool>, deliveries: Vec<Delivery>) -> Result<(), Cor
                 },
             );
         }
+        // Every log line of the run names its task (the JSON log format flattens these fields).
+        let span = tracing::info_span!(
+            "task",
+            scan_id = %d.task.scan_id,
+            task_id = %d.task.id,
+            scanner = %d.task.scanner,
+            attempt = d.attempt,
+        );
+        let scanner = d.task.scanner.clone();
+        metrics.task_started(&scanner);
         let pool = pool.clone();
-        let span = tracing::info_span!("task", scan_id = %scan.id, task_id = %d.task.id, scanner = %d.task.scanner);
         // The task continues the trace of the request that started its scan (`crate::trace`).
         crate::trace::set_parent(&span, scan.trace.as_deref());
         tokio::spawn(
             async move {
-                let finished = run_task(&pool, d, scan, cancel).await;
+                let started = std::time::Instant::now();
+                let (finished, outcome) = run_task(&pool, d, scan, cancel).await;
+                let took = started.elapsed();
+                pool.engine.metrics().task_finished(&scanner, outcome, took);
+                tracing::debug!(
+                    outcome = outcome.as_str(),
+                    duration_s = took.as_secs_f64(),
+                    "task finished"
+                );
                 let _ = pool.done_tx.send(finished);
             }
             .instrument(span),
@@ -294,13 +323,14 @@ async fn dispatch(pool: &Arc<Pool>, deliveries: Vec<Delivery>) -> Result<(), Cor
     Ok(())
 }
 
-/// Runs one task to a `Finished` message (the run itself is [`TaskRunner::run`]'s).
+/// Runs one task to a `Finished` message and how the run ended (the run itself is
+/// [`TaskRunner::run`]'s).
 async fn run_task(
     pool: &Arc<Pool>,
     d: Delivery,
     scan: Arc<Scan>,
     cancel: CancellationToken,
-) -> Finished {
+) -> (Finished, TaskOutcome) {
     let engine = &pool.engine;
     let task = d.task;
     let finish = |report, settle| Finished {
@@ -316,9 +346,12 @@ async fn run_task(
             task.scanner,
             engine.config().worker_id
         );
-        return finish(
-            TaskReport::status(&task, TaskStatus::Failed { error }),
-            Settle::Ack,
+        return (
+            finish(
+                TaskReport::status(&task, TaskStatus::Failed { error }),
+                Settle::Ack,
+            ),
+            TaskOutcome::Failed,
         );
     };
     let mut ran = TaskRunner::of(engine, FLUSH_AT)
@@ -333,31 +366,33 @@ async fn run_task(
         .await;
 
     let result = std::mem::replace(&mut ran.result, Ok(()));
-    let (status, settle) = match result {
-        Ok(()) => (TaskStatus::Done, Settle::Ack),
+    let (status, settle, outcome) = match result {
+        Ok(()) => (TaskStatus::Done, Settle::Ack, TaskOutcome::Done),
         Err(ScanError::Cancelled) if pool.hard_stop.is_cancelled() => {
             // Shutdown, not the scan's doing: flush what we have and hand the task back.
             ran.flush().await;
-            return Finished {
+            let released = Finished {
                 task_id: task.id,
                 lease: d.lease,
                 report: None,
                 settle: Settle::Release,
                 holds_slot: true,
             };
+            return (released, TaskOutcome::Released);
         }
-        Err(ScanError::Cancelled) => (TaskStatus::Dropped, Settle::Ack),
+        Err(ScanError::Cancelled) => (TaskStatus::Dropped, Settle::Ack, TaskOutcome::Cancelled),
         Err(e) if e.is_retryable() && d.attempt < task.max_attempts => {
             ran.flush().await;
             let delay = engine.config().retry_backoff * 2u32.saturating_pow(d.attempt - 1);
-            tracing::info!(task = %task.id, attempt = d.attempt, error = %e, "task failed; will retry");
-            return Finished {
+            tracing::info!(attempt = d.attempt, error = %e, "task failed; will retry");
+            let retry = Finished {
                 task_id: task.id,
                 lease: d.lease,
                 report: None,
                 settle: Settle::Retry(delay),
                 holds_slot: true,
             };
+            return (retry, TaskOutcome::Retried);
         }
         Err(e) if e.is_retryable() => {
             let error = format!("{e}; gave up after {} attempts", d.attempt);
@@ -366,6 +401,7 @@ async fn run_task(
                     error: error.clone(),
                 },
                 Settle::DeadLetter(error),
+                TaskOutcome::DeadLettered,
             )
         }
         Err(e) => (
@@ -373,10 +409,11 @@ async fn run_task(
                 error: e.to_string(),
             },
             Settle::Ack,
+            TaskOutcome::Failed,
         ),
     };
     let report = ran.into_report(status);
-    finish(report, settle)
+    (finish(report, settle), outcome)
 }
 
 /// Commits finished tasks in batches, then settles their deliveries.

@@ -1,5 +1,6 @@
-//! Scanners registry, metadata, the caller's identity (`/whoami`), health, readiness, the OpenAPI document (at
-//! `/api/v1/openapi.json` and `/openapi.json`) and the 404 fallback.
+//! Scanners registry, metadata, the caller's identity (`/whoami`), health, readiness, Prometheus
+//! metrics (`/metrics`), the OpenAPI document (at `/api/v1/openapi.json` and `/openapi.json`)
+//! and the 404 fallback.
 
 use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode, Uri};
@@ -63,6 +64,39 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<R
             dependencies,
         }),
     )
+}
+
+/// Prometheus metrics of this process, in the OpenMetrics text format: task runs and their
+/// durations, scan durations, HTTP requests by route template, the queue's depth and the sinks'
+/// lag and totals (every series is listed in docs/operations.md).
+///
+/// Admins only: in `apikey` mode give Prometheus an admin key as its bearer token
+/// (`authorization.credentials`); in the default `local` mode every caller is an admin. 404
+/// when `metrics.enabled = false`.
+#[utoipa::path(
+    get,
+    security(("bearer" = ["admin"])),
+    path = "/metrics",
+    tag = "system",
+    responses(
+        (status = 200, description = "Every metric, OpenMetrics text (ends with `# EOF`)", body = String, content_type = "application/openmetrics-text"),
+        (status = 404, description = "Metrics are turned off (`metrics.enabled = false`)", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn metrics(State(state): State<AppState>, _caller: Caller) -> Response {
+    if !state.metrics {
+        return Problem::not_found("metrics are turned off on this server (metrics.enabled)")
+            .into_response();
+    }
+    let text = state.engine.metrics_exposition().await;
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(argus_engine::metrics::CONTENT_TYPE),
+        )],
+        text,
+    )
+        .into_response()
 }
 
 /// Every scanner: name, description, accepted target kinds, params schema, availability.

@@ -141,6 +141,7 @@ pub async fn start_with(opts: Options) -> Server {
             meta,
             upload_limit: 64 * 1024,
             ui: argus_api::ui::UiSource::Embedded,
+            metrics: true,
         },
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -56,48 +56,7 @@ pub struct AuditFeedView {
 impl Forwarding<'_> {
     /// Every configured sink with its state.
     pub async fn list(&self, _who: &Principal) -> Result<Vec<SinkView>> {
-        let store = self.engine.store();
-        let last = store.last_event_id().await?;
-        let last_audit = store.last_audit_id().await?;
-        let mut out = Vec::new();
-        for f in self.engine.forwarders() {
-            let s = &f.spec.settings;
-            let state = store
-                .sink_state(&s.name)
-                .await?
-                .unwrap_or_else(|| SinkState {
-                    name: s.name.clone(),
-                    cursor: last,
-                    ..SinkState::default()
-                });
-            let audit = if f.forwards_audit() {
-                let name = Feed::Audit.state_name(&s.name);
-                let state = store.sink_state(&name).await?.unwrap_or_else(|| SinkState {
-                    name,
-                    cursor: last_audit,
-                    ..SinkState::default()
-                });
-                Some(AuditFeedView {
-                    lag: (last_audit - state.cursor).max(0),
-                    state,
-                    live: f.audit_live(),
-                })
-            } else {
-                None
-            };
-            out.push(SinkView {
-                name: s.name.clone(),
-                kind: f.spec.sink.kind().to_owned(),
-                endpoint: f.spec.sink.endpoint(),
-                enabled: s.enabled,
-                filter: s.filter(),
-                lag: (last - state.cursor).max(0),
-                state,
-                live: f.live(),
-                audit,
-            });
-        }
-        Ok(out)
+        views(self.engine).await
     }
 
     /// One sink by name; `NotFound` if none is configured by that name.
@@ -130,6 +89,56 @@ impl Forwarding<'_> {
             .list_dead_letters(&who.org, name, before, limit.clamp(1, 500))
             .await
     }
+}
+
+/// Every configured sink with its state: the sinks are the operator's, the same for every
+/// caller (also read by the metrics scrape, which has no caller).
+pub(crate) async fn views(engine: &Engine) -> Result<Vec<SinkView>> {
+    if engine.forwarders().is_empty() {
+        return Ok(Vec::new());
+    }
+    let store = engine.store();
+    let last = store.last_event_id().await?;
+    let last_audit = store.last_audit_id().await?;
+    let mut out = Vec::new();
+    for f in engine.forwarders() {
+        let s = &f.spec.settings;
+        let state = store
+            .sink_state(&s.name)
+            .await?
+            .unwrap_or_else(|| SinkState {
+                name: s.name.clone(),
+                cursor: last,
+                ..SinkState::default()
+            });
+        let audit = if f.forwards_audit() {
+            let name = Feed::Audit.state_name(&s.name);
+            let state = store.sink_state(&name).await?.unwrap_or_else(|| SinkState {
+                name,
+                cursor: last_audit,
+                ..SinkState::default()
+            });
+            Some(AuditFeedView {
+                lag: (last_audit - state.cursor).max(0),
+                state,
+                live: f.audit_live(),
+            })
+        } else {
+            None
+        };
+        out.push(SinkView {
+            name: s.name.clone(),
+            kind: f.spec.sink.kind().to_owned(),
+            endpoint: f.spec.sink.endpoint(),
+            enabled: s.enabled,
+            filter: s.filter(),
+            lag: (last - state.cursor).max(0),
+            state,
+            live: f.live(),
+            audit,
+        });
+    }
+    Ok(out)
 }
 
 fn not_found(name: &str) -> CoreError {
