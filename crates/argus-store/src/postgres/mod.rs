@@ -31,6 +31,7 @@ mod events;
 mod findings;
 mod ledger;
 mod rows;
+mod retention;
 mod scans;
 mod sinks;
 mod store;
