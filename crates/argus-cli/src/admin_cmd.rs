@@ -19,6 +19,9 @@ pub enum AdminCommand {
     /// Manage API keys (`auth.mode = "apikey"`): create, list, revoke.
     #[command(subcommand)]
     Apikey(ApikeyCommand),
+    /// Run one retention sweep now: expired scans, orphan artifact and work folders
+    /// (`--dry-run` only shows what would go). See docs/operations.md#retention.
+    Gc(crate::gc_cmd::GcArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -80,7 +83,7 @@ pub struct RevokeArgs {
     pub store: StoreArgs,
 }
 
-fn data_dir_override(store: &StoreArgs) -> serde_json::Value {
+pub(crate) fn data_dir_override(store: &StoreArgs) -> serde_json::Value {
     match &store.data_dir {
         Some(d) => serde_json::json!({ "server": { "data_dir": d } }),
         None => serde_json::json!({}),
@@ -89,7 +92,10 @@ fn data_dir_override(store: &StoreArgs) -> serde_json::Value {
 
 /// Runs an admin command; returns the exit code.
 pub async fn run(file: Option<&std::path::Path>, cmd: AdminCommand) -> anyhow::Result<u8> {
-    let AdminCommand::Apikey(cmd) = cmd;
+    let cmd = match cmd {
+        AdminCommand::Apikey(cmd) => cmd,
+        AdminCommand::Gc(args) => return crate::gc_cmd::run(file, args).await,
+    };
     let store_args = match &cmd {
         ApikeyCommand::Create(a) => &a.store,
         ApikeyCommand::List(a) => &a.store,

@@ -45,6 +45,8 @@ pub struct Config {
     pub log: LogConfig,
     /// `[quotas]`: per-org limits and the relay's per-scan window.
     pub quotas: crate::quotas::QuotasSection,
+    /// `[retention]`: how long ended scans are kept, per org, and how often the sweep runs.
+    pub retention: crate::retention::RetentionSection,
     /// `[[sinks]]`: where results and lifecycle events are forwarded (see `crate::sinks`);
     /// each entry is checked at load time and built by the factory of its `type`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -349,7 +351,7 @@ pub enum ArtifactsBackend {
 }
 
 /// Top-level sections; an `ARGUS_<SECTION>__<KEY>` variable must name one of them.
-pub const SECTIONS: [&str; 15] = [
+pub const SECTIONS: [&str; 16] = [
     "server",
     "worker",
     "store",
@@ -365,6 +367,7 @@ pub const SECTIONS: [&str; 15] = [
     "log",
     "sinks",
     "quotas",
+    "retention",
 ];
 
 impl Config {
@@ -416,6 +419,7 @@ impl Config {
                 .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))),
         )?;
         crate::sinks::check(&cfg.sinks)?;
+        cfg.retention.check()?;
         Ok(cfg)
     }
 

@@ -63,11 +63,7 @@ pub struct ExpiryQuery {
 impl Retention {
     /// Days `org`'s ended scans are kept; `None` when they are kept forever.
     pub fn days_for(&self, org: &str) -> Option<u32> {
-        let d = self
-            .orgs
-            .get(org)
-            .and_then(|o| o.days)
-            .unwrap_or(self.days);
+        let d = self.orgs.get(org).and_then(|o| o.days).unwrap_or(self.days);
         (d > 0).then_some(d)
     }
 
@@ -124,9 +120,12 @@ mod tests {
 
     fn policy() -> Retention {
         let mut r = Retention::default();
-        r.orgs.insert("long".into(), OrgRetention { days: Some(30) });
-        r.orgs.insert("forever".into(), OrgRetention { days: Some(0) });
-        r.orgs.insert("inherits".into(), OrgRetention { days: None });
+        r.orgs
+            .insert("long".into(), OrgRetention { days: Some(30) });
+        r.orgs
+            .insert("forever".into(), OrgRetention { days: Some(0) });
+        r.orgs
+            .insert("inherits".into(), OrgRetention { days: None });
         r
     }
 

@@ -20,6 +20,8 @@
 //!   feeding it from the store's event log with a cursor kept in the store.
 //! - [`monitor`]: the scheduler role — enforces `max_duration` and runs the janitor that clears
 //!   ended and deleted scans' leftovers in bounded batches.
+//! - [`retention`]: expires ended scans past their org's retention and removes orphan
+//!   artifact and work folders; run hourly by the monitor and by `argus admin gc`.
 //!
 //! Invariants: a task's results are committed before its delivery is acked (so a crash re-runs
 //! it, and the store's idempotent `record` keeps counters and findings exact); every committed
@@ -33,6 +35,7 @@ pub mod policy;
 pub mod quota;
 pub mod rate;
 pub mod relay;
+pub mod retention;
 pub mod runner;
 pub mod services;
 pub mod worker;
@@ -87,6 +90,11 @@ pub struct EngineConfig {
     /// Most tasks of one scan the relay keeps handed to the queue and not finished (0: no
     /// window, publish everything); see [`relay`].
     pub scan_window: u32,
+    /// How long ended scans are kept, by default and per org (`[retention]`); see
+    /// [`retention`].
+    pub retention: argus_core::retention::Retention,
+    /// How often the scheduler runs the retention sweep (zero: never).
+    pub retention_interval: Duration,
 }
 
 /// Which scanners can run, for refusing at creation a scan no worker could run.
@@ -119,9 +127,14 @@ impl Default for EngineConfig {
             rate_limits: rate::RateLimits::default(),
             quotas: argus_core::quota::Quotas::default(),
             scan_window: DEFAULT_SCAN_WINDOW,
+            retention: argus_core::retention::Retention::default(),
+            retention_interval: DEFAULT_RETENTION_INTERVAL,
         }
     }
 }
+
+/// How often the retention sweep runs by default (`retention.interval`).
+pub const DEFAULT_RETENTION_INTERVAL: Duration = Duration::from_secs(3600);
 
 /// The default relay window per scan (`quotas.scan_window`).
 pub const DEFAULT_SCAN_WINDOW: u32 = 256;

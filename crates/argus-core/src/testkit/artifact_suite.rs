@@ -198,7 +198,11 @@ pub async fn empty_artifact<A: ArtifactStore>(store: Arc<A>) {
 pub async fn list_scans_sums_folders<A: ArtifactStore>(store: Arc<A>) {
     let before = chrono::Utc::now() - chrono::Duration::minutes(5);
     let (s1, s2) = (ScanId::new(), ScanId::new());
-    for (name, len) in [("one.txt", 3usize), ("deep/two.txt", 5), ("private/x/sealed", 7)] {
+    for (name, len) in [
+        ("one.txt", 3usize),
+        ("deep/two.txt", 5),
+        ("private/x/sealed", 7),
+    ] {
         store
             .put(&key(s1, name), stream_of(vec![b'x'; len], 2))
             .await
@@ -209,7 +213,12 @@ pub async fn list_scans_sums_folders<A: ArtifactStore>(store: Arc<A>) {
         .await
         .unwrap();
     let listed = store.list_scans().await.unwrap();
-    let of = |id: ScanId| listed.iter().filter(|s| s.scan_id == id).collect::<Vec<_>>();
+    let of = |id: ScanId| {
+        listed
+            .iter()
+            .filter(|s| s.scan_id == id)
+            .collect::<Vec<_>>()
+    };
     let one = of(s1);
     assert_eq!(one.len(), 1, "one entry per scan: {listed:?}");
     assert_eq!((one[0].objects, one[0].bytes), (3, 15));
@@ -218,6 +227,9 @@ pub async fn list_scans_sums_folders<A: ArtifactStore>(store: Arc<A>) {
     assert_eq!((two[0].objects, two[0].bytes), (1, 11));
     store.delete_scan(s1).await.unwrap();
     let listed = store.list_scans().await.unwrap();
-    assert!(!listed.iter().any(|s| s.scan_id == s1), "deleted scan listed");
+    assert!(
+        !listed.iter().any(|s| s.scan_id == s1),
+        "deleted scan listed"
+    );
     assert!(listed.iter().any(|s| s.scan_id == s2));
 }

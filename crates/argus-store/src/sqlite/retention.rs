@@ -38,7 +38,8 @@ impl SqliteStore {
         qb.push_bind(query.before.timestamp_millis());
         match &query.orgs {
             OrgScope::Only(org) => {
-                qb.push(" AND s.org_id = ").push_bind(org.as_str().to_owned());
+                qb.push(" AND s.org_id = ")
+                    .push_bind(org.as_str().to_owned());
             }
             OrgScope::Except(orgs) if !orgs.is_empty() => {
                 qb.push(" AND s.org_id NOT IN (SELECT value FROM json_each(")
