@@ -100,11 +100,12 @@ async fn ended(store: &dyn Store, o: &OrgId, source: Option<ScanId>) -> ScanId {
     scan.id
 }
 
-fn not_found<T: std::fmt::Debug>(r: Result<T, CoreError>, what: &str) {
-    assert!(
-        matches!(r, Err(CoreError::NotFound { .. })),
-        "{what}: expected NotFound, got {r:?}"
-    );
+fn not_found<T>(r: Result<T, CoreError>, what: &str) {
+    match r {
+        Err(CoreError::NotFound { .. }) => {}
+        Err(e) => panic!("{what}: expected NotFound, got {e:?}"),
+        Ok(_) => panic!("{what}: expected NotFound, got a value"),
+    }
 }
 
 /// The whole story on one store: orphans first (swept at the real "now"), then expiry
