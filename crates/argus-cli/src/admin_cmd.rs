@@ -30,6 +30,9 @@ pub enum AdminCommand {
     ///
     /// Example: `argus admin restore /backups/argus-2026-01-31.db --data-dir /srv/argus --force`
     Restore(crate::backup_cmd::RestoreArgs),
+    /// Run one retention sweep now: expired scans, orphan artifact and work folders
+    /// (`--dry-run` only shows what would go). See docs/operations.md#retention.
+    Gc(crate::gc_cmd::GcArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -91,7 +94,7 @@ pub struct RevokeArgs {
     pub store: StoreArgs,
 }
 
-fn data_dir_override(store: &StoreArgs) -> serde_json::Value {
+pub(crate) fn data_dir_override(store: &StoreArgs) -> serde_json::Value {
     match &store.data_dir {
         Some(d) => serde_json::json!({ "server": { "data_dir": d } }),
         None => serde_json::json!({}),
@@ -104,6 +107,7 @@ pub async fn run(file: Option<&std::path::Path>, cmd: AdminCommand) -> anyhow::R
         AdminCommand::Apikey(cmd) => cmd,
         AdminCommand::Backup(a) => return crate::backup_cmd::backup(file, a).await,
         AdminCommand::Restore(a) => return crate::backup_cmd::restore(file, a).await,
+        AdminCommand::Gc(args) => return crate::gc_cmd::run(file, args).await,
     };
     let store_args = match &cmd {
         ApikeyCommand::Create(a) => &a.store,

@@ -49,6 +49,8 @@ pub struct Config {
     pub metrics: MetricsSection,
     /// `[quotas]`: per-org limits and the relay's per-scan window.
     pub quotas: crate::quotas::QuotasSection,
+    /// `[retention]`: how long ended scans are kept, per org, and how often the sweep runs.
+    pub retention: crate::retention::RetentionSection,
     /// `[[sinks]]`: where results and lifecycle events are forwarded (see `crate::sinks`);
     /// each entry is checked at load time and built by the factory of its `type`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -445,7 +447,7 @@ pub enum ArtifactsBackend {
 }
 
 /// Top-level sections; an `ARGUS_<SECTION>__<KEY>` variable must name one of them.
-pub const SECTIONS: [&str; 17] = [
+pub const SECTIONS: [&str; 18] = [
     "server",
     "worker",
     "store",
@@ -463,6 +465,7 @@ pub const SECTIONS: [&str; 17] = [
     "sinks",
     "quotas",
     "telemetry",
+    "retention",
 ];
 
 impl Config {
@@ -514,6 +517,7 @@ impl Config {
                 .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))),
         )?;
         crate::sinks::check(&cfg.sinks)?;
+        cfg.retention.check()?;
         Ok(cfg)
     }
 

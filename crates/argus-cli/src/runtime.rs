@@ -166,6 +166,8 @@ pub async fn engine(cfg: &Config) -> anyhow::Result<Arc<Engine>> {
         quotas: cfg.quotas.quotas(),
         scan_window: cfg.quotas.scan_window,
         stuck_after: cfg.scan.stuck_after()?,
+        retention: cfg.retention.retention(),
+        retention_interval: cfg.retention.interval()?,
         // Embedded: this process (or another on the same data dir, with the same registry)
         // runs every task. A broker queue: workers elsewhere say what they can run.
         scanners: match cfg.queue_backend()? {

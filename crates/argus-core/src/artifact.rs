@@ -133,6 +133,26 @@ pub trait ArtifactStore: Send + Sync + 'static {
 
     /// Cheap reachability check for `/readyz`.
     async fn ping(&self) -> Result<()>;
+
+    /// Every scan folder the store holds (`scans/{scan_id}/`, private files included), with its
+    /// object count, size and newest modification: the retention sweep
+    /// (`argus_engine::retention`) removes the folders of scans the store no longer knows.
+    /// Entries under `scans/` that are not scan ids are not listed. The default lists nothing,
+    /// so a store that cannot list never has anything taken for an orphan.
+    async fn list_scans(&self) -> Result<Vec<StoredScan>> {
+        Ok(Vec::new())
+    }
+}
+
+/// One scan folder of an [`ArtifactStore`] (see [`ArtifactStore::list_scans`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredScan {
+    pub scan_id: ScanId,
+    /// Files (objects) in the folder, temporary ones of writes in progress included.
+    pub objects: u64,
+    pub bytes: u64,
+    /// The newest modification of anything in the folder (the folder's own when it is empty).
+    pub last_modified: DateTime<Utc>,
 }
 
 #[cfg(test)]

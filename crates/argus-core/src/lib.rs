@@ -34,6 +34,7 @@ pub mod queue;
 pub mod quota;
 pub mod redacted;
 pub mod remediation;
+pub mod retention;
 pub mod sarif;
 pub mod scan;
 pub mod scanner;

@@ -242,6 +242,26 @@ pub trait ScanStore: Send + Sync {
     /// Forgets a clean-up once nothing is left (a no-op if the scan was deleted since
     /// `cleanup` was read: that clean-up is not finished).
     async fn cleanup_done(&self, cleanup: &Cleanup) -> Result<()>;
+
+    /// Retention: ended scans (`completed`, `failed`, `cancelled`) of the orgs `query` covers
+    /// that finished before `query.before`, oldest first, at most `limit` — never one that is
+    /// the source of a derived scan (clean, push) that has not ended, which still needs it.
+    async fn expired_scans(
+        &self,
+        query: &crate::retention::ExpiryQuery,
+        limit: u32,
+    ) -> Result<Vec<Scan>>;
+
+    /// Retention: deletes a scan as [`ScanStore::delete_scan`] does if, in the same
+    /// transaction, it is still expired under `before` (ended, finished before it, not the
+    /// source of a derived scan that has not ended); `false` when it is not (any more) or is
+    /// gone. A derived scan created concurrently either sees its source gone or keeps it.
+    async fn expire_scan(
+        &self,
+        org: &OrgId,
+        id: ScanId,
+        before: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool>;
 }
 
 /// The task ledger: the outbox between the store and the queue, and the commit of task reports.

@@ -24,6 +24,8 @@
 //!   queue depth and sink state read at scrape time).
 //! - [`monitor`]: the scheduler role — enforces `max_duration` and runs the janitor that clears
 //!   ended and deleted scans' leftovers in bounded batches.
+//! - [`retention`]: expires ended scans past their org's retention and removes orphan
+//!   artifact and work folders; run hourly by the monitor and by `argus admin gc`.
 //!
 //! Invariants: a task's results are committed before its delivery is acked (so a crash re-runs
 //! it, and the store's idempotent `record` keeps counters and findings exact); every committed
@@ -38,6 +40,7 @@ pub mod policy;
 pub mod quota;
 pub mod rate;
 pub mod relay;
+pub mod retention;
 pub mod runner;
 pub mod scheduler;
 pub mod services;
@@ -98,6 +101,11 @@ pub struct EngineConfig {
     /// A queued or running scan whose tasks made no progress for this long is flagged stuck
     /// (`scan.stuck_after`; zero: never); see [`stuck`].
     pub stuck_after: Duration,
+    /// How long ended scans are kept, by default and per org (`[retention]`); see
+    /// [`retention`].
+    pub retention: argus_core::retention::Retention,
+    /// How often the scheduler runs the retention sweep (zero: never).
+    pub retention_interval: Duration,
 }
 
 /// Which scanners can run, for refusing at creation a scan no worker could run.
@@ -131,9 +139,14 @@ impl Default for EngineConfig {
             quotas: argus_core::quota::Quotas::default(),
             scan_window: DEFAULT_SCAN_WINDOW,
             stuck_after: stuck::DEFAULT_STUCK_AFTER,
+            retention: argus_core::retention::Retention::default(),
+            retention_interval: DEFAULT_RETENTION_INTERVAL,
         }
     }
 }
+
+/// How often the retention sweep runs by default (`retention.interval`).
+pub const DEFAULT_RETENTION_INTERVAL: Duration = Duration::from_secs(3600);
 
 /// The default relay window per scan (`quotas.scan_window`).
 pub const DEFAULT_SCAN_WINDOW: u32 = 256;

@@ -11,6 +11,10 @@
 //! own short transaction with a pause after it, so other writers never wait long behind it and
 //! stopping or deleting a scan of three million tasks costs its caller no more than one of ten.
 //!
+//! Once a deleted scan's rows are gone its artifact blobs are deleted too (an API delete has
+//! already removed them; an expired scan's go here). Every `retention_interval` the leader also
+//! starts a retention sweep ([`crate::retention`]).
+//!
 //! [`Store::pending_cleanups`]: argus_core::store::Store::pending_cleanups
 //!
 //! Every process (API replicas, workers) starts a monitor, but only the one holding the
@@ -40,6 +44,7 @@ pub fn spawn(engine: Arc<Engine>, shutdown: CancellationToken) -> JoinHandle<()>
         let holder = engine.config().worker_id.clone();
         let mut tick = tokio::time::interval(interval);
         let mut leading = false;
+        let mut sweeper = crate::retention::Sweeper::default();
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => break,
@@ -61,6 +66,7 @@ pub fn spawn(engine: Arc<Engine>, shutdown: CancellationToken) -> JoinHandle<()>
             if !leading {
                 continue;
             }
+            sweeper.tick(&engine);
             if let Err(e) = enforce_deadlines(&engine).await {
                 tracing::warn!(error = %e, "deadline check failed");
             }
@@ -74,6 +80,7 @@ pub fn spawn(engine: Arc<Engine>, shutdown: CancellationToken) -> JoinHandle<()>
                 tracing::warn!(error = %e, "clean-up pass failed; will retry");
             }
         }
+        sweeper.stop();
         if leading {
             if let Err(e) = engine.store().resign(SCHEDULER_ROLE, &holder).await {
                 tracing::warn!(error = %e, "resigning the scheduler role failed");
@@ -133,6 +140,11 @@ pub async fn clean_up(
                 let n = step(engine, &c).await?;
                 cleared += n;
                 if n == 0 {
+                    if c.deleted {
+                        // The blobs go after their records (retention expires through here):
+                        // a crash in between leaves a folder the retention sweep removes.
+                        engine.artifacts().delete_scan(c.scan_id).await?;
+                    }
                     engine.store().cleanup_done(&c).await?;
                     break;
                 }

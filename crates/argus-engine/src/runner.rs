@@ -30,6 +30,7 @@
 //! Deduplication and the `max_tasks` limit apply where tasks are admitted: in the store's
 //! `record` for the platform, in direct mode's own queue (by [`Task::dedup_key`]).
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -157,6 +158,8 @@ impl<'a> TaskRunner<'a> {
         collector.lineage = lineage;
         let params = own.unwrap_or_else(|| scan_params(config, &task.scanner));
         let work_dir = self.work_root.join(task.id.to_string());
+        // Registered while the task runs, so the retention sweep never removes it.
+        let _in_use = WorkDirClaim::new(work_dir.clone());
         let (emitter, mut rx) = Emitter::channel(256);
         let ctx = TaskContext {
             task: task.clone(),
@@ -253,6 +256,47 @@ fn guard(policy: &argus_core::net::NetPolicy, t: &Target) -> Result<(), String> 
         }
         _ => Ok(()),
     }
+}
+
+/// Work folders tasks of this process use (a count per folder): the retention sweep
+/// ([`crate::retention`]) leaves them alone.
+static WORK_DIRS_IN_USE: std::sync::Mutex<BTreeMap<PathBuf, usize>> =
+    std::sync::Mutex::new(BTreeMap::new());
+
+/// A work folder registered as in use until dropped.
+struct WorkDirClaim(PathBuf);
+
+impl WorkDirClaim {
+    fn new(dir: PathBuf) -> Self {
+        let mut in_use = WORK_DIRS_IN_USE
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *in_use.entry(dir.clone()).or_default() += 1;
+        WorkDirClaim(dir)
+    }
+}
+
+impl Drop for WorkDirClaim {
+    fn drop(&mut self) {
+        let mut in_use = WORK_DIRS_IN_USE
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(n) = in_use.get_mut(&self.0) {
+            *n -= 1;
+            if *n == 0 {
+                in_use.remove(&self.0);
+            }
+        }
+    }
+}
+
+/// Runs `f` unless a task of this process uses `dir` (`None` then), holding the registry so no
+/// task can start using it meanwhile; `f` must be quick (a rename).
+pub(crate) fn unless_in_use<R>(dir: &Path, f: impl FnOnce() -> R) -> Option<R> {
+    let in_use = WORK_DIRS_IN_USE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    (!in_use.contains_key(dir)).then(f)
 }
 
 async fn remove_work_dir(dir: PathBuf) {

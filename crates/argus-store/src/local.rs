@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use tokio::io::AsyncWriteExt;
 use tokio_util::io::ReaderStream;
 
-use argus_core::artifact::{ArtifactKey, ArtifactStore, ByteStream};
+use argus_core::artifact::{ArtifactKey, ArtifactStore, ByteStream, StoredScan};
 use argus_core::{CoreError, Result, ScanId};
 
 /// Chunk size for streaming reads.
@@ -198,6 +198,14 @@ impl ArtifactStore for LocalArtifactStore {
         }
     }
 
+    async fn list_scans(&self) -> Result<Vec<StoredScan>> {
+        let scans = self.root.join("scans");
+        // A plain walk of lstat calls: blocking file-system work, off the async threads.
+        tokio::task::spawn_blocking(move || list_scan_dirs(&scans))
+            .await
+            .map_err(|e| CoreError::Backend(format!("artifact store: listing stopped: {e}")))?
+    }
+
     async fn ping(&self) -> Result<()> {
         let m = tokio::fs::metadata(self.root.join("scans"))
             .await
@@ -214,4 +222,75 @@ impl ArtifactStore for LocalArtifactStore {
             })
         }
     }
+}
+
+/// Every folder under `scans` named by a scan id, summed up without following links (a
+/// symlinked scan folder is listed empty, as `delete_scan` removes only the link).
+fn list_scan_dirs(scans: &Path) -> Result<Vec<StoredScan>> {
+    let entries = match std::fs::read_dir(scans) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io_err("cannot list scans", e)),
+    };
+    let mut out = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| io_err("cannot list scans", e))?;
+        let Some(scan_id) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<ScanId>().ok())
+        else {
+            continue;
+        };
+        let path = entry.path();
+        let meta = match std::fs::symlink_metadata(&path) {
+            Ok(m) => m,
+            // Removed meanwhile (a concurrent delete).
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(io_err("cannot inspect scan folder", e)),
+        };
+        let mut stored = StoredScan {
+            scan_id,
+            objects: 0,
+            bytes: 0,
+            last_modified: modified(&meta),
+        };
+        if meta.is_dir() {
+            walk(&path, &mut stored)?;
+        }
+        out.push(stored);
+    }
+    out.sort_by_key(|s| s.scan_id);
+    Ok(out)
+}
+
+fn walk(dir: &Path, into: &mut StoredScan) -> Result<()> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io_err("cannot list scan folder", e)),
+    };
+    for entry in entries {
+        let entry = entry.map_err(|e| io_err("cannot list scan folder", e))?;
+        let meta = match std::fs::symlink_metadata(entry.path()) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(io_err("cannot inspect artifact", e)),
+        };
+        into.last_modified = into.last_modified.max(modified(&meta));
+        if meta.is_dir() {
+            walk(&entry.path(), into)?;
+        } else {
+            into.objects += 1;
+            into.bytes += meta.len();
+        }
+    }
+    Ok(())
+}
+
+fn modified(meta: &std::fs::Metadata) -> chrono::DateTime<chrono::Utc> {
+    // A file system without modification times: "now", so nothing is ever old enough to go.
+    meta.modified()
+        .map(chrono::DateTime::<chrono::Utc>::from)
+        .unwrap_or_else(|_| chrono::Utc::now())
 }

@@ -40,7 +40,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::io::ReaderStream;
 
-use argus_core::artifact::{ArtifactKey, ArtifactStore, ByteStream};
+use argus_core::artifact::{ArtifactKey, ArtifactStore, ByteStream, StoredScan};
 use argus_core::{CoreError, Result, ScanId};
 
 /// Size of one multipart part, and the most `put` buffers before it starts uploading.
@@ -426,6 +426,40 @@ impl ArtifactStore for ObjectArtifactStore {
             }
         }
         Ok(())
+    }
+
+    async fn list_scans(&self) -> Result<Vec<StoredScan>> {
+        let root = self.path("scans")?;
+        let skip = root.parts().count();
+        let mut by_scan: std::collections::BTreeMap<ScanId, StoredScan> = Default::default();
+        let mut objects = self.store.list(Some(&root));
+        while let Some(meta) = objects.next().await {
+            let meta = match meta {
+                Ok(m) => m,
+                // Deleted between the listing's pages.
+                Err(object_store::Error::NotFound { .. }) => continue,
+                Err(e) => return Err(map_err("list", e)),
+            };
+            // `{prefix}/scans/{id}/…`: the segment after `scans` names the scan.
+            let Some(scan_id) = meta
+                .location
+                .parts()
+                .nth(skip)
+                .and_then(|p| p.as_ref().parse::<ScanId>().ok())
+            else {
+                continue;
+            };
+            let e = by_scan.entry(scan_id).or_insert(StoredScan {
+                scan_id,
+                objects: 0,
+                bytes: 0,
+                last_modified: meta.last_modified,
+            });
+            e.objects += 1;
+            e.bytes += meta.size;
+            e.last_modified = e.last_modified.max(meta.last_modified);
+        }
+        Ok(by_scan.into_values().collect())
     }
 
     async fn ping(&self) -> Result<()> {

@@ -95,7 +95,8 @@ where
         overwrite_replaces,
         missing_is_not_found,
         delete_scan_removes_all,
-        empty_artifact
+        empty_artifact,
+        list_scans_sums_folders
     );
 }
 
@@ -189,4 +190,46 @@ pub async fn empty_artifact<A: ArtifactStore>(store: Arc<A>) {
     assert_eq!(store.put(&k, stream_of(Vec::new(), 1)).await.unwrap(), 0);
     let (len, _, _) = drain(store.get(&k).await.unwrap()).await;
     assert_eq!(len, 0);
+}
+
+/// `list_scans` lists each scan folder once with its file count, size and a recent
+/// modification time, private files included; a deleted scan is no longer listed. (Other
+/// scans may share the store: only this case's are checked.)
+pub async fn list_scans_sums_folders<A: ArtifactStore>(store: Arc<A>) {
+    let before = chrono::Utc::now() - chrono::Duration::minutes(5);
+    let (s1, s2) = (ScanId::new(), ScanId::new());
+    for (name, len) in [
+        ("one.txt", 3usize),
+        ("deep/two.txt", 5),
+        ("private/x/sealed", 7),
+    ] {
+        store
+            .put(&key(s1, name), stream_of(vec![b'x'; len], 2))
+            .await
+            .unwrap();
+    }
+    store
+        .put(&key(s2, "only.txt"), stream_of(vec![b'y'; 11], 4))
+        .await
+        .unwrap();
+    let listed = store.list_scans().await.unwrap();
+    let of = |id: ScanId| {
+        listed
+            .iter()
+            .filter(|s| s.scan_id == id)
+            .collect::<Vec<_>>()
+    };
+    let one = of(s1);
+    assert_eq!(one.len(), 1, "one entry per scan: {listed:?}");
+    assert_eq!((one[0].objects, one[0].bytes), (3, 15));
+    assert!(one[0].last_modified > before, "{:?}", one[0]);
+    let two = of(s2);
+    assert_eq!((two[0].objects, two[0].bytes), (1, 11));
+    store.delete_scan(s1).await.unwrap();
+    let listed = store.list_scans().await.unwrap();
+    assert!(
+        !listed.iter().any(|s| s.scan_id == s1),
+        "deleted scan listed"
+    );
+    assert!(listed.iter().any(|s| s.scan_id == s2));
 }

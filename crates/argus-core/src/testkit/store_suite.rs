@@ -261,6 +261,7 @@ macro_rules! store_suite_tests {
             api_keys_by_prefix_and_org,
             schedules_crud_and_ticks,
             scan_trace_is_kept_from_start,
+            retention_expires_ended_scans,
         );
     };
     (@each $harness:expr; $($case:ident),* $(,)?) => {
@@ -3986,4 +3987,124 @@ pub async fn schedules_crud_and_ticks<S: Store>(store: Arc<S>) {
     );
     store.delete_schedule(&a, hourly.id).await.unwrap();
     assert_not_found(store.get_schedule(&a, hourly.id).await, "deleted schedule");
+/// Creates (derived from `source` when given), starts and stops a scan: it ends `cancelled`
+/// with `finished_at` now.
+async fn ended_scan<S: Store>(store: &S, o: &OrgId, source: Option<ScanId>) -> ScanId {
+    let scan = store
+        .create_scan(NewScan {
+            source_scan_id: source,
+            ..new_scan(o, config())
+        })
+        .await
+        .unwrap();
+    store
+        .start_scan(o, scan.id, vec![task(scan.id, o, "r")])
+        .await
+        .unwrap();
+    store
+        .apply_action(o, scan.id, ScanAction::Stop)
+        .await
+        .unwrap();
+    scan.id
+}
+
+/// Retention: `expired_scans` lists ended scans finished before the cutoff, per org scope,
+/// oldest first, never a live scan or the source of a derived scan that has not ended;
+/// `expire_scan` re-checks that and deletes like `delete_scan` (lazy clean-up).
+pub async fn retention_expires_ended_scans<S: Store>(store: Arc<S>) {
+    use crate::retention::{ExpiryQuery, OrgScope};
+    let (a, b) = (org("org-a"), org("org-b"));
+    let old = ended_scan(&*store, &a, None).await;
+    let (running, _) = started(&*store, &a, config(), &["x"]).await;
+    let never_started = store.create_scan(new_scan(&a, config())).await.unwrap().id;
+    // A source whose clean scan is still pending (created, not started) stays.
+    let needed = ended_scan(&*store, &a, None).await;
+    let pending_clean = store
+        .create_scan(NewScan {
+            source_scan_id: Some(needed),
+            ..new_scan(&a, config())
+        })
+        .await
+        .unwrap()
+        .id;
+    // A source whose derived scan ended goes (and so does the derived scan).
+    let done_source = ended_scan(&*store, &a, None).await;
+    let done_derived = ended_scan(&*store, &a, Some(done_source)).await;
+    let other_org = ended_scan(&*store, &b, None).await;
+
+    let future = chrono::Utc::now() + chrono::Duration::hours(1);
+    let past = chrono::Utc::now() - chrono::Duration::hours(1);
+    let ids = |v: Vec<crate::scan::Scan>| v.into_iter().map(|s| s.id).collect::<Vec<_>>();
+    let except_b = ExpiryQuery {
+        orgs: OrgScope::Except(vec![b.clone()]),
+        before: future,
+    };
+    assert_eq!(
+        ids(store.expired_scans(&except_b, 100).await.unwrap()),
+        vec![old, done_source, done_derived],
+        "ended scans of every org but b, oldest first"
+    );
+    assert_eq!(
+        ids(store.expired_scans(&except_b, 2).await.unwrap()),
+        vec![old, done_source],
+        "limit"
+    );
+    let everyone = ExpiryQuery {
+        orgs: OrgScope::Except(Vec::new()),
+        before: future,
+    };
+    assert_eq!(
+        ids(store.expired_scans(&everyone, 100).await.unwrap()),
+        vec![old, done_source, done_derived, other_org]
+    );
+    let only_b = ExpiryQuery {
+        orgs: OrgScope::Only(b.clone()),
+        before: future,
+    };
+    assert_eq!(
+        ids(store.expired_scans(&only_b, 100).await.unwrap()),
+        vec![other_org]
+    );
+    let not_yet = ExpiryQuery {
+        orgs: OrgScope::Except(Vec::new()),
+        before: past,
+    };
+    assert!(store.expired_scans(&not_yet, 100).await.unwrap().is_empty());
+
+    // expire_scan re-checks every condition.
+    for (o, id, before, what) in [
+        (&a, old, past, "not expired yet"),
+        (&b, old, future, "another org's scan"),
+        (&a, running, future, "a live scan"),
+        (&a, never_started, future, "a scan that never ran"),
+        (&a, needed, future, "the source of a pending clean"),
+    ] {
+        assert!(!store.expire_scan(o, id, before).await.unwrap(), "{what}");
+        store.get_scan(&a, id).await.unwrap();
+    }
+    assert!(store.expire_scan(&a, old, future).await.unwrap());
+    assert_not_found(store.get_scan(&a, old).await, "expired scan");
+    assert!(
+        store
+            .pending_cleanups(100)
+            .await
+            .unwrap()
+            .contains(&Cleanup {
+                scan_id: old,
+                deleted: true
+            }),
+        "the janitor clears an expired scan's rows"
+    );
+    assert!(!store.expire_scan(&a, old, future).await.unwrap(), "gone");
+    // Once the clean scan has ended, its source may go.
+    store
+        .start_scan(&a, pending_clean, vec![task(pending_clean, &a, "c")])
+        .await
+        .unwrap();
+    store
+        .apply_action(&a, pending_clean, ScanAction::Stop)
+        .await
+        .unwrap();
+    assert!(store.expire_scan(&a, needed, future).await.unwrap());
+    assert!(store.expire_scan(&b, other_org, future).await.unwrap());
 }

@@ -30,6 +30,7 @@ mod coordination;
 mod events;
 mod findings;
 mod ledger;
+mod retention;
 mod rows;
 mod scans;
 mod sinks;

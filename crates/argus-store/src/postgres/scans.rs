@@ -24,6 +24,15 @@ impl PgStore {
     pub(super) async fn create_scan_tx(&self, scan: &NewScan) -> PgResult<Scan> {
         let now = now_ts();
         let mut tx = self.pool.begin().await?;
+        if let Some(source) = scan.source_scan_id {
+            // Retention (`expire_scan`) must not delete a source a derived scan is being made
+            // of: hold it until this scan is committed (the lock order puts scan rows first).
+            sqlx::query("SELECT 1 FROM scans WHERE id = $1 AND org_id = $2 FOR KEY SHARE")
+                .bind(source.0)
+                .bind(scan.org.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+        }
         let row = sqlx::query(&format!(
             "INSERT INTO scans (id, org_id, user_id, name, config, template_id, state, \
                  created_at, updated_at, source_scan_id) \
@@ -435,6 +444,21 @@ impl ScanStore for PgStore {
             Ok(cleared)
         })
         .await
+    }
+    async fn expired_scans(
+        &self,
+        query: &argus_core::retention::ExpiryQuery,
+        limit: u32,
+    ) -> Result<Vec<Scan>> {
+        self.expired_scans_impl(query, limit).await
+    }
+    async fn expire_scan(
+        &self,
+        org: &OrgId,
+        id: ScanId,
+        before: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool> {
+        self.expire_scan_impl(org, id, before).await
     }
     async fn cleanup_done(&self, cleanup: &Cleanup) -> Result<()> {
         lift(async {

@@ -14,6 +14,7 @@ mod findings;
 mod inline;
 mod ledger;
 mod queue;
+mod retention;
 mod rows;
 mod scans;
 mod sinks;

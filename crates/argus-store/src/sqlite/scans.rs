@@ -89,6 +89,21 @@ impl ScanStore for SqliteStore {
         tx.commit().await.map_err(db_err)?;
         Ok(cleared)
     }
+    async fn expired_scans(
+        &self,
+        query: &argus_core::retention::ExpiryQuery,
+        limit: u32,
+    ) -> Result<Vec<Scan>> {
+        self.expired_scans_impl(query, limit).await
+    }
+    async fn expire_scan(
+        &self,
+        org: &OrgId,
+        id: ScanId,
+        before: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool> {
+        self.expire_scan_impl(org, id, before).await
+    }
     async fn cleanup_done(&self, cleanup: &Cleanup) -> Result<()> {
         sqlx::query("DELETE FROM scan_cleanups WHERE scan_id = ?1 AND deleted = ?2")
             .bind(cleanup.scan_id.to_string())
