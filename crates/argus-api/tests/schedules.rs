@@ -67,8 +67,18 @@ async fn schedules_are_created_listed_edited_and_deleted() {
         .await;
     assert_eq!(status, 201, "{a}");
     assert_eq!(
-        (&a["timezone"], &a["concurrency"], &a["missed_runs"], &a["enabled"]),
-        (&json!("Europe/Paris"), &json!("forbid"), &json!("skip"), &json!(true))
+        (
+            &a["timezone"],
+            &a["concurrency"],
+            &a["missed_runs"],
+            &a["enabled"]
+        ),
+        (
+            &json!("Europe/Paris"),
+            &json!("forbid"),
+            &json!("skip"),
+            &json!(true)
+        )
     );
     // 02:00 in Paris is 00:00 or 01:00 UTC, after now.
     let next = time(&a["next_fire_at"]);
@@ -93,7 +103,9 @@ async fn schedules_are_created_listed_edited_and_deleted() {
     assert_eq!(status, 200);
     assert_eq!(page["items"][0]["name"], "every quarter");
     let cursor = page["next_cursor"].as_str().unwrap().to_owned();
-    let (_, page) = s.get(&format!("/api/v1/schedules?limit=1&cursor={cursor}")).await;
+    let (_, page) = s
+        .get(&format!("/api/v1/schedules?limit=1&cursor={cursor}"))
+        .await;
     assert_eq!(page["items"][0]["name"], "nightly");
     assert!(page["next_cursor"].is_null());
     let (status, p) = s.get("/api/v1/schedules?cursor=nope").await;
@@ -129,8 +141,14 @@ async fn bad_schedules_are_refused_with_the_field() {
     let config = noop_config(json!({}), &["noop://x"]);
     let missing = ScheduleId::new().to_string();
     for (body, path) in [
-        (json!({"name": "x", "cron": "* * * *", "config": config}), "/cron"),
-        (json!({"name": "x", "cron": "61 * * * *", "config": config}), "/cron"),
+        (
+            json!({"name": "x", "cron": "* * * *", "config": config}),
+            "/cron",
+        ),
+        (
+            json!({"name": "x", "cron": "61 * * * *", "config": config}),
+            "/cron",
+        ),
         (
             json!({"name": "x", "cron": "* * * * *", "timezone": "Mars/Olympus", "config": config}),
             "/timezone",
@@ -140,7 +158,10 @@ async fn bad_schedules_are_refused_with_the_field() {
             json!({"name": "x", "cron": "* * * * *", "template_id": missing}),
             "/template_id",
         ),
-        (json!({"name": " ", "cron": "* * * * *", "config": config}), "/name"),
+        (
+            json!({"name": " ", "cron": "* * * * *", "config": config}),
+            "/name",
+        ),
         (
             json!({"name": "x", "cron": "* * * * *",
                    "config": noop_config(json!({"bogus": 1}), &["noop://x"])}),
@@ -218,7 +239,11 @@ async fn each_slot_starts_one_scan_and_the_policies_hold() {
         assert_eq!(tick(&s, slot + chrono::Duration::seconds(1)).await, 0);
         let now = get(&s, &id).await;
         assert_eq!(now["last_outcome"], json!({"outcome": "skipped_overlap"}));
-        assert_eq!(now["last_scan_id"], first.as_str(), "the live scan it waited for");
+        assert_eq!(
+            now["last_scan_id"],
+            first.as_str(),
+            "the live scan it waited for"
+        );
         assert_eq!(time(&now["last_slot"]), slot);
         assert_eq!(scans_of(&s, &id).await.len(), 1);
     }
@@ -262,7 +287,9 @@ async fn each_slot_starts_one_scan_and_the_policies_hold() {
     let (_, still) = s.get(&format!("/api/v1/scans/{second}")).await;
     assert_eq!(still["state"], "running", "{still}");
     for scan in [&second, &third] {
-        let (status, _) = s.post(&format!("/api/v1/scans/{scan}/stop"), json!({})).await;
+        let (status, _) = s
+            .post(&format!("/api/v1/scans/{scan}/stop"), json!({}))
+            .await;
         assert_eq!(status, 200);
     }
 }
@@ -281,7 +308,10 @@ async fn missed_slots_are_skipped_or_run_once() {
             )
             .await;
         assert_eq!(status, 201, "{sc}");
-        ids.push((sc["id"].as_str().unwrap().to_owned(), time(&sc["next_fire_at"])));
+        ids.push((
+            sc["id"].as_str().unwrap().to_owned(),
+            time(&sc["next_fire_at"]),
+        ));
     }
     // Three years of downtime: slots 1, 2 and 3 passed; the tick comes 10 minutes after slot 3.
     let slot1 = ids[0].1;
@@ -302,4 +332,3 @@ async fn missed_slots_are_skipped_or_run_once() {
     s.wait_state(scans[0]["id"].as_str().unwrap(), "completed", LONG)
         .await;
 }
-

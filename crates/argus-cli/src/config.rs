@@ -411,6 +411,9 @@ impl Default for TelemetrySection {
             service_name: "argus".into(),
             sample_ratio: 1.0,
         }
+    }
+}
+
 /// `[metrics]`: the Prometheus endpoint.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]

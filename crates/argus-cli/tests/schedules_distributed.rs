@@ -22,11 +22,17 @@ use common::wait_for;
 const PATIENCE: Duration = Duration::from_secs(120);
 
 /// The scans the schedule started, by name (`<schedule> @ <slot>`), each name once per scan.
-async fn scans_by_slot(http: &reqwest::Client, base: &str, schedule: &str) -> BTreeMap<String, usize> {
+async fn scans_by_slot(
+    http: &reqwest::Client,
+    base: &str,
+    schedule: &str,
+) -> BTreeMap<String, usize> {
     let mut by_slot = BTreeMap::new();
     let mut cursor: Option<String> = None;
     loop {
-        let mut req = http.get(format!("{base}/scans")).query(&[("limit", "1000")]);
+        let mut req = http
+            .get(format!("{base}/scans"))
+            .query(&[("limit", "1000")]);
         if let Some(c) = &cursor {
             req = req.query(&[("cursor", c)]);
         }
@@ -99,8 +105,10 @@ async fn one_scan_per_slot_across_two_servers_and_a_kill() {
     .await;
     let res = http
         .put(format!("{base2}/schedules/{id}"))
-        .json(&json!({"name": "every second", "cron": "* * * * * *", "enabled": false,
-                      "config": schedule_body["config"]}))
+        .json(
+            &json!({"name": "every second", "cron": "* * * * * *", "enabled": false,
+                      "config": schedule_body["config"]}),
+        )
         .send()
         .await
         .unwrap();
@@ -108,7 +116,10 @@ async fn one_scan_per_slot_across_two_servers_and_a_kill() {
 
     let by_slot = scans_by_slot(&http, &base2, &id).await;
     let doubled: Vec<_> = by_slot.iter().filter(|(_, n)| **n > 1).collect();
-    assert!(doubled.is_empty(), "slots with more than one scan: {doubled:?}");
+    assert!(
+        doubled.is_empty(),
+        "slots with more than one scan: {doubled:?}"
+    );
     assert!(by_slot.len() >= at_kill + 3, "{by_slot:?}");
     let last = http
         .get(format!("{base2}/schedules/{id}"))
@@ -118,6 +129,10 @@ async fn one_scan_per_slot_across_two_servers_and_a_kill() {
         .json::<Value>()
         .await
         .unwrap();
-    assert_eq!(last["last_outcome"], json!({"outcome": "started"}), "{last}");
+    assert_eq!(
+        last["last_outcome"],
+        json!({"outcome": "started"}),
+        "{last}"
+    );
     drop(second);
 }

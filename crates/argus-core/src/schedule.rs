@@ -154,7 +154,6 @@ pub fn due(
     Tick { fire, next }
 }
 
-
 /// What a schedule starts and when: the part a person writes (`POST`/`PUT /schedules`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ScheduleDef {
@@ -388,11 +387,17 @@ mod tests {
         zone.timezone = "Nowhere/Else".into();
         assert!(zone.check().is_err());
         // Defaults of the wire form.
-        let parsed: ScheduleDef =
-            serde_json::from_value(serde_json::json!({"cron": "* * * * *", "template_id": TemplateId::new()}))
-                .unwrap();
+        let parsed: ScheduleDef = serde_json::from_value(
+            serde_json::json!({"cron": "* * * * *", "template_id": TemplateId::new()}),
+        )
+        .unwrap();
         assert_eq!(
-            (parsed.timezone.as_str(), parsed.concurrency, parsed.missed_runs, parsed.enabled),
+            (
+                parsed.timezone.as_str(),
+                parsed.concurrency,
+                parsed.missed_runs,
+                parsed.enabled
+            ),
             ("UTC", Concurrency::Forbid, MissedRuns::Skip, true)
         );
     }

@@ -44,8 +44,8 @@ pub mod retention;
 pub mod runner;
 pub mod scheduler;
 pub mod services;
-pub mod trace;
 pub mod stuck;
+pub mod trace;
 pub mod worker;
 
 use std::path::PathBuf;

@@ -20,9 +20,7 @@ use chrono::{DateTime, Utc};
 use argus_core::error::{CoreError, Result};
 use argus_core::ids::{Principal, Role, ScanId};
 use argus_core::scan::{ScanAction, ScanState};
-use argus_core::schedule::{
-    due, slot_scan_id, Concurrency, FireOutcome, Schedule, TickRecord,
-};
+use argus_core::schedule::{due, slot_scan_id, Concurrency, FireOutcome, Schedule, TickRecord};
 
 use crate::services::CreateScan;
 use crate::Engine;
@@ -84,7 +82,9 @@ pub async fn tick(engine: &Engine, now: DateTime<Utc>) -> Result<usize> {
             Ok(false) => {
                 tracing::debug!(schedule = %schedule.id, "schedule changed during its tick; left as is")
             }
-            Err(e) => tracing::warn!(schedule = %schedule.id, error = %e, "recording a schedule tick"),
+            Err(e) => {
+                tracing::warn!(schedule = %schedule.id, error = %e, "recording a schedule tick")
+            }
         }
     }
     Ok(started)
@@ -136,7 +136,12 @@ async fn fire(
                 }
                 (config, Some(template))
             }
-            Err(e) => return (None, FireOutcome::Failed(format!("template {template}: {e}"))),
+            Err(e) => {
+                return (
+                    None,
+                    FireOutcome::Failed(format!("template {template}: {e}")),
+                )
+            }
         },
         (None, Some(config)) => (config.clone(), None),
         (None, None) => {
@@ -188,7 +193,10 @@ mod tests {
         let slot = DateTime::parse_from_rfc3339("2026-03-01T02:00:00Z")
             .unwrap()
             .with_timezone(&Utc);
-        assert_eq!(scan_name("nightly", slot), "nightly @ 2026-03-01 02:00:00 UTC");
+        assert_eq!(
+            scan_name("nightly", slot),
+            "nightly @ 2026-03-01 02:00:00 UTC"
+        );
         let long = "x".repeat(300);
         let name = scan_name(&long, slot);
         assert_eq!(name.chars().count(), 200);

@@ -18,8 +18,8 @@ mod plan;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 mod rate;
-pub mod sqlite;
 mod schedule_cursor;
+pub mod sqlite;
 mod template_cursor;
 
 pub use local::LocalArtifactStore;

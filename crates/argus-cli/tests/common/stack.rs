@@ -124,4 +124,3 @@ pub fn with_database(url: &str, db: &str) -> String {
     };
     format!("{head}/{db}{query}")
 }
-

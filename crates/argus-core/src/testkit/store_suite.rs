@@ -3809,11 +3809,10 @@ pub async fn api_keys_by_prefix_and_org<S: Store>(store: Arc<S>) {
 /// Schedules: org-scoped CRUD by name, due lists across orgs, and ticks recorded by
 /// compare-and-set on `next_fire_at` with `last_slot` only moving forwards.
 pub async fn schedules_crud_and_ticks<S: Store>(store: Arc<S>) {
-    use crate::schedule::{
-        Concurrency, FireOutcome, MissedRuns, NewSchedule, ScheduleDef, ScheduleQuery,
-        TickRecord,
-    };
     use crate::ids::ScheduleId;
+    use crate::schedule::{
+        Concurrency, FireOutcome, MissedRuns, NewSchedule, ScheduleDef, ScheduleQuery, TickRecord,
+    };
     let t = |s: &str| {
         chrono::DateTime::parse_from_rfc3339(s)
             .unwrap()
@@ -3843,7 +3842,12 @@ pub async fn schedules_crud_and_ticks<S: Store>(store: Arc<S>) {
         .await
         .unwrap();
     assert_eq!(
-        (&nightly.def, nightly.next_fire_at, nightly.last_slot, &nightly.last_outcome),
+        (
+            &nightly.def,
+            nightly.next_fire_at,
+            nightly.last_slot,
+            &nightly.last_outcome
+        ),
         (&def, Some(t("2026-03-01T01:00:00Z")), None, &None)
     );
     let hourly = store
@@ -3869,7 +3873,10 @@ pub async fn schedules_crud_and_ticks<S: Store>(store: Arc<S>) {
     // Org scoping and listing by name, paged.
     assert_eq!(store.get_schedule(&a, nightly.id).await.unwrap(), nightly);
     assert_not_found(store.get_schedule(&b, nightly.id).await, "get_schedule");
-    assert_not_found(store.delete_schedule(&b, nightly.id).await, "delete_schedule");
+    assert_not_found(
+        store.delete_schedule(&b, nightly.id).await,
+        "delete_schedule",
+    );
     assert_not_found(
         store.update_schedule(new(&b, "x", None)).await,
         "update_schedule",
@@ -3884,7 +3891,10 @@ pub async fn schedules_crud_and_ticks<S: Store>(store: Arc<S>) {
         )
         .await
         .unwrap();
-    assert_eq!(first.items.iter().map(|s| s.id).collect::<Vec<_>>(), vec![hourly.id]);
+    assert_eq!(
+        first.items.iter().map(|s| s.id).collect::<Vec<_>>(),
+        vec![hourly.id]
+    );
     let second = store
         .list_schedules(
             &a,
@@ -3895,7 +3905,10 @@ pub async fn schedules_crud_and_ticks<S: Store>(store: Arc<S>) {
         )
         .await
         .unwrap();
-    assert_eq!(second.items.iter().map(|s| s.id).collect::<Vec<_>>(), vec![nightly.id]);
+    assert_eq!(
+        second.items.iter().map(|s| s.id).collect::<Vec<_>>(),
+        vec![nightly.id]
+    );
     assert!(second.next_cursor.is_none());
 
     // Due: every org, soonest first, never a disabled one.
@@ -3982,11 +3995,19 @@ pub async fn schedules_crud_and_ticks<S: Store>(store: Arc<S>) {
         .await
         .unwrap();
     assert_eq!(
-        (u.name.as_str(), &u.def, u.next_fire_at, u.last_slot, u.created_at),
+        (
+            u.name.as_str(),
+            &u.def,
+            u.next_fire_at,
+            u.last_slot,
+            u.created_at
+        ),
         ("renamed", &changed, None, h.last_slot, h.created_at)
     );
     store.delete_schedule(&a, hourly.id).await.unwrap();
     assert_not_found(store.get_schedule(&a, hourly.id).await, "deleted schedule");
+}
+
 /// Creates (derived from `source` when given), starts and stops a scan: it ends `cancelled`
 /// with `finished_at` now.
 async fn ended_scan<S: Store>(store: &S, o: &OrgId, source: Option<ScanId>) -> ScanId {

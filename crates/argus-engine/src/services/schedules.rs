@@ -71,8 +71,7 @@ impl Schedules<'_> {
         let scans = self.engine.scans();
         match (&def.template_id, &def.config) {
             (Some(template), _) => {
-                let mut config = match self.engine.store().get_template(&who.org, *template).await
-                {
+                let mut config = match self.engine.store().get_template(&who.org, *template).await {
                     Ok(t) => t.config,
                     Err(CoreError::NotFound { .. }) => {
                         return Err(CoreError::invalid(

@@ -17,9 +17,9 @@ mod queue;
 mod retention;
 mod rows;
 mod scans;
+mod schedules;
 mod sinks;
 mod store;
-mod schedules;
 mod templates;
 mod verdicts;
 
