@@ -29,8 +29,8 @@ use futures::StreamExt;
 use serde_json::{json, Value};
 
 use common::proxy::Proxy;
-use common::stack::{psql, with_database, Stack};
-use common::{all_fingerprints, spawn_argus, status, wait_for, Proc};
+use common::stack::Stack;
+use common::{all_fingerprints, status, wait_for, Proc};
 
 /// `url` with its host:port replaced by `addr` (to route through a proxy).
 fn via(url: &str, addr: SocketAddr) -> String {

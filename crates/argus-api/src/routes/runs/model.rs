@@ -599,6 +599,7 @@ mod tests {
             started_at: Some(at),
             finished_at: Some(at),
             trace: None,
+            stuck_since: None,
         }
     }
 

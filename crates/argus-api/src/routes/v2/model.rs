@@ -515,6 +515,7 @@ mod tests {
             started_at: None,
             finished_at: None,
             trace: None,
+            stuck_since: None,
         }
     }
 
