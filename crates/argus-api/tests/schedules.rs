@@ -272,7 +272,7 @@ async fn each_slot_starts_one_scan_and_the_policies_hold() {
     let second = now["last_scan_id"].as_str().unwrap().to_owned();
     assert_ne!(second, first);
     assert_eq!(scans_of(&s, &id).await.len(), 2);
-    s.wait_state(&first, "stopped", LONG).await;
+    s.wait_state(&first, "cancelled", LONG).await;
     s.wait_state(&second, "running", LONG).await;
 
     // allow: both run.
