@@ -7,12 +7,12 @@
 //! computed here from the clock at the write: an edit re-plans from now, keeping the fire
 //! history, and a disabled schedule has none. Firing is `crate::scheduler`'s.
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 
 use argus_core::error::{CoreError, Result};
 use argus_core::finding::Page;
 use argus_core::ids::{Principal, ScheduleId};
-use argus_core::schedule::{CronSpec, NewSchedule, Schedule, ScheduleDef, ScheduleQuery};
+use argus_core::schedule::{NewSchedule, Schedule, ScheduleDef, ScheduleQuery};
 
 use super::scans::given_name;
 use crate::Engine;
@@ -93,7 +93,8 @@ impl Schedules<'_> {
             (None, None) => {} // refused by check()
         }
         let next_fire_at = if def.enabled {
-            first_slot(&spec, Utc::now())
+            // A new or edited schedule waits for the first slot after now.
+            spec.next_after(Utc::now())
         } else {
             None
         };
@@ -106,11 +107,6 @@ impl Schedules<'_> {
             next_fire_at,
         })
     }
-}
-
-/// The first slot after `now`: what a new or edited schedule waits for.
-fn first_slot(spec: &CronSpec, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    spec.next_after(now)
 }
 
 /// An error in a template's config with the schedule's targets: the targets' own errors keep

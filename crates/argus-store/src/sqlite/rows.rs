@@ -80,7 +80,7 @@ pub(crate) fn ms_to_time(ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).unwrap_or_default()
 }
 
-fn get<'r, T>(row: &'r SqliteRow, col: &str) -> Result<T>
+pub(crate) fn get<'r, T>(row: &'r SqliteRow, col: &str) -> Result<T>
 where
     T: sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
 {
@@ -102,7 +102,7 @@ fn opt_json<T: DeserializeOwned>(s: Option<String>, what: &str) -> Result<Option
     }
 }
 
-fn org(s: &str) -> Result<OrgId> {
+pub(crate) fn org(s: &str) -> Result<OrgId> {
     OrgId::parse(s).map_err(|_| corrupt("org id", s))
 }
 

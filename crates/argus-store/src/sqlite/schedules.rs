@@ -13,39 +13,31 @@ use argus_core::{now_ms, CoreError, OrgId, Result, ScanId, ScheduleId, UserId};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::SqliteRow;
-use sqlx::{QueryBuilder, Row, Sqlite};
+use sqlx::{QueryBuilder, Sqlite};
 
 use super::store::*;
 
 const COLS: &str = "id, org_id, user_id, name, def, next_fire_at, last_slot, last_scan_id, \
                     last_outcome, created_at, updated_at";
 
-fn col<'r, T>(r: &'r SqliteRow, c: &str) -> Result<T>
-where
-    T: sqlx::Decode<'r, Sqlite> + sqlx::Type<Sqlite>,
-{
-    r.try_get(c).map_err(db_err)
-}
-
 fn from_row(r: &SqliteRow) -> Result<Schedule> {
-    let user: String = col(r, "user_id")?;
-    let org: String = col(r, "org_id")?;
+    let user: String = get(r, "user_id")?;
     Ok(Schedule {
-        id: parse(&col::<String>(r, "id")?, "schedule id")?,
-        org_id: OrgId::parse(&org).map_err(|_| corrupt("org id", &org))?,
+        id: parse(&get::<String>(r, "id")?, "schedule id")?,
+        org_id: org(&get::<String>(r, "org_id")?)?,
         user_id: UserId::parse(&user).map_err(|_| corrupt("user id", &user))?,
-        name: col(r, "name")?,
-        def: json::<ScheduleDef>(&col::<String>(r, "def")?, "schedule definition")?,
-        next_fire_at: col::<Option<i64>>(r, "next_fire_at")?.map(ms_to_time),
-        last_slot: col::<Option<i64>>(r, "last_slot")?.map(ms_to_time),
-        last_scan_id: col::<Option<String>>(r, "last_scan_id")?
+        name: get(r, "name")?,
+        def: json::<ScheduleDef>(&get::<String>(r, "def")?, "schedule definition")?,
+        next_fire_at: get::<Option<i64>>(r, "next_fire_at")?.map(ms_to_time),
+        last_slot: get::<Option<i64>>(r, "last_slot")?.map(ms_to_time),
+        last_scan_id: get::<Option<String>>(r, "last_scan_id")?
             .map(|s| parse::<ScanId>(&s, "scan id"))
             .transpose()?,
-        last_outcome: col::<Option<String>>(r, "last_outcome")?
+        last_outcome: get::<Option<String>>(r, "last_outcome")?
             .map(|s| json::<FireOutcome>(&s, "fire outcome"))
             .transpose()?,
-        created_at: ms_to_time(col(r, "created_at")?),
-        updated_at: ms_to_time(col(r, "updated_at")?),
+        created_at: ms_to_time(get(r, "created_at")?),
+        updated_at: ms_to_time(get(r, "updated_at")?),
     })
 }
 
