@@ -15,12 +15,18 @@ use std::path::Path;
 /// Built-in rule files, by category.
 const BUILTIN: &[(&str, &str)] = &[
     ("cloud.toml", include_str!("../rules/cloud.toml")),
+    ("infra.toml", include_str!("../rules/infra.toml")),
     ("code-hosts.toml", include_str!("../rules/code-hosts.toml")),
+    ("ci.toml", include_str!("../rules/ci.toml")),
+    ("registries.toml", include_str!("../rules/registries.toml")),
     ("comms.toml", include_str!("../rules/comms.toml")),
     ("payments.toml", include_str!("../rules/payments.toml")),
-    ("registries.toml", include_str!("../rules/registries.toml")),
+    ("business.toml", include_str!("../rules/business.toml")),
     ("saas.toml", include_str!("../rules/saas.toml")),
+    ("ai.toml", include_str!("../rules/ai.toml")),
+    ("identity.toml", include_str!("../rules/identity.toml")),
     ("keys.toml", include_str!("../rules/keys.toml")),
+    ("config-files.toml", include_str!("../rules/config-files.toml")),
     ("generic.toml", include_str!("../rules/generic.toml")),
 ];
 
