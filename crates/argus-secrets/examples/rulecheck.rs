@@ -44,14 +44,38 @@ fn flag_value(args: &[String], name: &str) -> Option<String> {
         .cloned()
 }
 
+/// The rule files of `paths`: a folder's built-in file names first, in the built-in load order
+/// (so shadowing between generic rules is what the compiled-in set does), then its other
+/// `*.toml` files by name.
+fn rule_files(paths: &[PathBuf]) -> Res<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for p in paths {
+        if !p.is_dir() {
+            files.push(p.clone());
+            continue;
+        }
+        let mut others = Vec::new();
+        for e in std::fs::read_dir(p)? {
+            let f = e?.path();
+            if f.extension().is_some_and(|x| x == "toml") {
+                others.push(f);
+            }
+        }
+        others.sort();
+        for name in RuleSet::builtin_file_names() {
+            if let Some(i) = others.iter().position(|f| f.ends_with(name)) {
+                files.push(others.remove(i));
+            }
+        }
+        files.extend(others);
+    }
+    Ok(files)
+}
+
 fn load_rules(paths: &[PathBuf]) -> Res<RuleSet> {
     let mut set = RuleSet::empty();
-    for p in paths {
-        if p.is_dir() {
-            set.extend(RuleSet::load_dir(p)?);
-        } else {
-            set.extend(RuleSet::load_file(p)?);
-        }
+    for f in rule_files(paths)? {
+        set.extend(RuleSet::load_file(&f)?);
     }
     Ok(set)
 }
@@ -83,19 +107,7 @@ fn check_rules(args: &[String]) -> Res<bool> {
     let mut failures = Vec::new();
     // Loading replaces a rule by a later one with the same id (user overrides), so duplicates are
     // found file by file.
-    let mut files = Vec::new();
-    for p in &paths {
-        if p.is_dir() {
-            for e in std::fs::read_dir(p)? {
-                let f = e?.path();
-                if f.extension().is_some_and(|x| x == "toml") {
-                    files.push(f);
-                }
-            }
-        } else {
-            files.push(p.clone());
-        }
-    }
+    let files = rule_files(&paths)?;
     let mut ids: HashMap<String, PathBuf> = HashMap::new();
     for f in &files {
         for r in RuleSet::load_file(f)?.rules() {
@@ -179,7 +191,7 @@ fn corpus(args: &[String]) -> Res<bool> {
         let (path, secret) = line
             .split_once('\t')
             .ok_or_else(|| format!("bad expected.tsv line {line:?}"))?;
-        expected.push((path.to_string(), secret.to_string()));
+        expected.push((path.to_string(), unescape(secret)));
     }
     let (findings, _) = scan_dir(&engine, &dir)?;
     let mut by_path: HashMap<String, Vec<&Finding>> = HashMap::new();
@@ -230,6 +242,27 @@ fn corpus(args: &[String]) -> Res<bool> {
         }
     }
     Ok(true)
+}
+
+/// `expected.tsv` writes a multi-line secret (a PEM block) on one line: `\n` is a newline,
+/// `\r` a carriage return, `\t` a tab and `\\` a backslash.
+fn unescape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('r') => out.push('\r'),
+            Some('t') => out.push('\t'),
+            Some(other) => out.push(other),
+            None => out.push('\\'),
+        }
+    }
+    out
 }
 
 fn noise(args: &[String]) -> Res<bool> {

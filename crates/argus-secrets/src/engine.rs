@@ -4,8 +4,10 @@
 //! over the blob to find every keyword occurrence (overlapping, ASCII case-insensitive; four
 //! interleaved lanes, see `keyword_matches`), (2) runs only the regexes of the rules whose keyword
 //! occurred — multi-line rules on the whole blob, single-line rules only on the lines holding
-//! their keyword, (3) filters candidates (entropy, placeholders, validators, allowlists, inline
-//! `argus:allow`, generic-rule shadowing), (4) runs *pair rules* near the accepted matches of
+//! their keyword, (3) filters candidates (entropy, documentation placeholders for every rule and
+//! broader placeholder words for rules that ask, validators, allowlists, inline `argus:allow`,
+//! generic-rule shadowing: a generic match yields to a specific one and to an earlier generic one
+//! on the same secret), (4) runs *pair rules* near the accepted matches of
 //! their anchor rule ([`crate::rules::Requires`]: e.g. the AWS key id + secret key pair), and
 //! (5) when base64 decoding is on ([`Engine::set_decode_base64`], the default), decodes base64
 //! blocks of 32+ characters that turn out to be mostly printable and scans the decoded text with
@@ -25,7 +27,7 @@
 //! `(rule, secret hash, path)`.
 
 use crate::error::{Result, SecretsError};
-use crate::finding::{fingerprint, preview, Finding, Location, SecretValue};
+use crate::finding::{fingerprint, preview, Confidence, Finding, Location, SecretValue};
 use crate::rules::{AllowlistTarget, Rule, RuleSet, Validator};
 use crate::suppress::Suppressions;
 use crate::util;
@@ -344,6 +346,9 @@ pub(crate) struct RawMatch {
     pub secret: Option<SecretValue>,
     /// `Some("base64")` when found inside a decoded block.
     pub encoding: Option<&'static str>,
+    /// The value looks like a test or demo value ([`util::looks_like_test_value`]): the finding
+    /// is reported with low confidence.
+    pub test_value: bool,
 }
 
 /// Counters from one blob scan.
@@ -639,17 +644,26 @@ impl Engine {
         }
         candidates.sort_by_key(|c| (c.1, c.0));
         candidates.dedup_by_key(|c| (c.0, c.1, c.2));
-        let mut accepted: Vec<Accepted> = candidates
-            .into_iter()
-            .filter(|&(_, start, end, generic)| {
-                !(generic && specific.iter().any(|&(s, e)| s < end && start < e))
-            })
-            .map(|(rule, start, end, _)| Accepted {
+        // A generic match is dropped when a specific rule matched an overlapping secret, or when
+        // an earlier generic rule (load order, for the same start) already reported an
+        // overlapping one: several generic shapes (quoted, unquoted, env line) often describe the
+        // same value, and it is one finding.
+        let mut kept_generic: Vec<(usize, usize)> = Vec::new();
+        let mut accepted: Vec<Accepted> = Vec::with_capacity(candidates.len());
+        for (rule, start, end, generic) in candidates {
+            let overlaps = |&(s, e): &(usize, usize)| s < end && start < e;
+            if generic {
+                if specific.iter().any(overlaps) || kept_generic.iter().any(overlaps) {
+                    continue;
+                }
+                kept_generic.push((start, end));
+            }
+            accepted.push(Accepted {
                 rule,
                 at: (start, end),
                 secret: (start, end),
-            })
-            .collect();
+            });
+        }
         if !self.pairs.is_empty() {
             self.add_pairs(data, &mut accepted);
         }
@@ -673,6 +687,7 @@ impl Engine {
                 preview: preview(&text),
                 secret: keep_secret.then(|| SecretValue::new(text.into_owned())),
                 encoding: None,
+                test_value: util::looks_like_test_value(secret),
             });
         }
         debug_assert!(out[first_new..]
@@ -837,13 +852,16 @@ impl Engine {
                     continue;
                 }
             }
-            if cr.rule.placeholder_check && util::is_placeholder(secret) {
+            if util::is_doc_placeholder(secret, cr.rule.multiline)
+                || (cr.rule.placeholder_check && util::is_placeholder(secret))
+            {
                 continue;
             }
             let valid = match cr.rule.validate {
                 None => true,
                 Some(Validator::GithubCrc32) => util::github_crc32_ok(secret),
                 Some(Validator::Jwt) => util::jwt_ok(secret),
+                Some(Validator::Random) => util::looks_random(secret),
             };
             if !valid {
                 continue;
@@ -1149,7 +1167,11 @@ impl<'e> Collector<'e> {
                         rule_id: rule.id.clone(),
                         rule_name: rule.name.clone(),
                         severity: rule.severity,
-                        confidence: rule.confidence,
+                        confidence: if m.test_value {
+                            Confidence::Low
+                        } else {
+                            rule.confidence
+                        },
                         fingerprint: fingerprint(&rule.id, &m.sha256, path),
                         preview: m.preview.clone(),
                         sha256: m.sha256.clone(),

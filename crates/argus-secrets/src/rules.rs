@@ -40,6 +40,10 @@ pub enum Validator {
     GithubCrc32,
     /// JSON Web Token: the header must be base64url JSON with an `alg` member.
     Jwt,
+    /// Machine-generated look, for generic rules: 12+ characters, letters and digits, and a
+    /// change of character class (upper, lower, digit, other) at least every six characters, so
+    /// identifiers and words (`SecretKeyProvider`, `session_token_v2`) are not taken for keys.
+    Random,
 }
 
 /// Pairing condition of a rule (`requires = { rule = "aws-access-key-id", within_bytes = 1024 }`).
@@ -230,6 +234,12 @@ impl RuleSet {
             set.extend(RuleSet::load_file(&f)?);
         }
         Ok(set)
+    }
+
+    /// Names of the built-in rule files, in load order (rule order matters where two generic
+    /// rules match the same secret: the earlier one reports it).
+    pub fn builtin_file_names() -> impl Iterator<Item = &'static str> {
+        BUILTIN.iter().map(|(name, _)| *name)
     }
 
     /// Load a gitleaks-format TOML config; see [`crate::gitleaks`] for the mapping.

@@ -124,6 +124,127 @@ pub(crate) fn is_placeholder(secret: &[u8]) -> bool {
     all_ident && lower.iter().any(|&b| b == b'.' || b == b'_')
 }
 
+/// Documentation values that are never real credentials whatever the rule: the words providers
+/// use in their docs (`EXAMPLE`, `your-token`, `redacted`), masks (`xxxx`, `****`), template and
+/// variable references (`<token>`, `${VAR}`, `{{ secret }}`), and values made of one or two
+/// repeated characters or mostly one long run of a character (`sk_live_000000…`). Checked for
+/// every rule, prefixed formats included; [`is_placeholder`] is the broader check that context
+/// rules opt into. `multiline` values (PEM blocks, key files) only get the word checks: key
+/// material legitimately holds runs of `A`.
+pub(crate) fn is_doc_placeholder(secret: &[u8], multiline: bool) -> bool {
+    const WORDS: &[&[u8]] = &[
+        b"example",
+        b"xxxx",
+        b"****",
+        b"your_",
+        b"your-",
+        b"yourtoken",
+        b"yourkey",
+        b"yoursecret",
+        b"placeholder",
+        b"redacted",
+        b"changeme",
+        b"${",
+        b"{{",
+        b"<your",
+        b"insert_",
+        b"insert-",
+        b"replace_me",
+        b"replace-me",
+        b"replaceme",
+    ];
+    let lower = secret.to_ascii_lowercase();
+    if WORDS.iter().any(|w| memchr::memmem::find(&lower, w).is_some()) {
+        return true;
+    }
+    if multiline {
+        return false;
+    }
+    // `<token>` / `<api-key>`: a value that is only a bracketed name.
+    if lower.len() >= 3 && lower[0] == b'<' && lower[lower.len() - 1] == b'>' {
+        return true;
+    }
+    let mut distinct = [false; 256];
+    let mut n_distinct = 0;
+    let mut run = 0usize;
+    let mut longest = 0usize;
+    let mut prev = None;
+    for &b in &lower {
+        if !distinct[b as usize] {
+            distinct[b as usize] = true;
+            n_distinct += 1;
+        }
+        run = if prev == Some(b) { run + 1 } else { 1 };
+        longest = longest.max(run);
+        prev = Some(b);
+    }
+    // Random 20+ character tokens practically never repeat a character 8 times in a row
+    // (base62: ~1e-12 per position); fill values (`0000…`, `aaaa…`) do.
+    // A long run alone is not enough: some real formats pad with one character (Twitter bearer
+    // tokens start with 20 `A`s), so the run must be a third of the value.
+    (lower.len() >= 8 && n_distinct <= 2) || (longest >= 8 && longest * 3 >= lower.len())
+}
+
+/// Values that look like test or demo values rather than production credentials: the words
+/// `test`, `demo`, `dummy`, `fake`, `mock`, `sample`, `sandbox`, or an ascending run of six
+/// characters (`123456`, `abcdef`, `ghijkl`). Such matches are still reported (a test key can be
+/// live) but with low confidence.
+pub(crate) fn looks_like_test_value(secret: &[u8]) -> bool {
+    const WORDS: &[&[u8]] = &[
+        b"test", b"demo", b"dummy", b"fake", b"mock", b"sample", b"sandbox", b"foobar",
+    ];
+    let lower = secret.to_ascii_lowercase();
+    if WORDS.iter().any(|w| memchr::memmem::find(&lower, w).is_some()) {
+        return true;
+    }
+    let mut run = 1usize;
+    for w in lower.windows(2) {
+        if w[0].is_ascii_alphanumeric() && w[1] == w[0].wrapping_add(1) {
+            run += 1;
+            if run >= 6 {
+                return true;
+            }
+        } else {
+            run = 1;
+        }
+    }
+    false
+}
+
+/// "Looks machine-generated" check for generic rules (validator `random`): at least 12
+/// characters; among its letters and digits, digits present (two or more from 20 characters on:
+/// a random base62 token of 20+ characters has fewer than two with a probability under 3 %,
+/// identifiers usually have none or a version number) and not only digits; and frequent changes
+/// between the classes upper, lower and digit — at least one per five characters (random hex,
+/// base32, base62 and base64 change class on 30–60 % of characters; words, `snake_case` and
+/// `SCREAMING_CASE` names far less often).
+pub(crate) fn looks_random(secret: &[u8]) -> bool {
+    if secret.len() < 12 {
+        return false;
+    }
+    // Punctuation (`_`, `-`, `.`) separates words in identifiers and groups in UUIDs; only the
+    // letters and digits are compared.
+    let alnum: Vec<u8> = secret
+        .iter()
+        .copied()
+        .filter(u8::is_ascii_alphanumeric)
+        .collect();
+    let digits = alnum.iter().filter(|b| b.is_ascii_digit()).count();
+    if digits == alnum.len() || digits < if alnum.len() >= 20 { 2 } else { 1 } {
+        return false;
+    }
+    let class = |b: u8| match b {
+        b'a'..=b'z' => 0u8,
+        b'A'..=b'Z' => 1,
+        _ => 2,
+    };
+    let changes = alnum
+        .windows(2)
+        .filter(|w| class(w[0]) != class(w[1]))
+        .count();
+    changes * 5 >= alnum.len()
+}
+
 const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
 /// Base62 encoding left-padded with `0` to `width`, as GitHub encodes its token checksums.
@@ -219,6 +340,65 @@ mod tests {
         assert!(is_placeholder(b"config.db_password"));
         assert!(!is_placeholder(b"Tr0ub4dor&3x"));
         assert!(is_placeholder(b"caching_sha2_password"));
+    }
+
+    #[test]
+    fn documentation_values_and_test_values() {
+        for v in [
+            &b"AKIAIOSFODNN7EXAMPLE"[..],
+            b"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            b"ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+            b"<your-token>",
+            b"<token>",
+            b"${API_TOKEN}",
+            b"{{ secrets.token }}",
+            b"sk_live_000000000000000000000000",
+            b"abababababababab",
+            b"REDACTED",
+            b"********",
+        ] {
+            assert!(is_doc_placeholder(v, false), "{}", String::from_utf8_lossy(v));
+        }
+        for v in [
+            &b"ghp_N3Jq8sLkW2pXv9RtYb6MhE4cZa1GdUf0KiOe"[..],
+            b"AKIAPYCDYBK377OXTZQ6",
+            b"xoxb-2410912374-4431128923-Jw8Vt2bKqLmZpR6sYd3nH1cX",
+        ] {
+            assert!(!is_doc_placeholder(v, false), "{}", String::from_utf8_lossy(v));
+        }
+        // Key material may hold runs of `A`; only the words count for multi-line values.
+        assert!(!is_doc_placeholder(b"b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAA", true));
+        assert!(is_doc_placeholder(b"AKIA0000000000000000", false));
+        assert!(!is_doc_placeholder(
+            b"AAAAAAAAAAAAAAAAAAAAAV40sx1db7zx1BOpNCPrUPDyDru7PliB4fVw55ZsqkFHrcWfSeHspii4K",
+            false
+        ));
+        assert!(looks_like_test_value(b"sk_test_4eC39HqLyjWDarjtT1zdp7dc"));
+        assert!(looks_like_test_value(b"key-1234567890qwerty"));
+        assert!(!looks_like_test_value(b"key-3ax6xnjp29jd6fds4gc373sgvjxteol0"));
+    }
+
+    #[test]
+    fn random_looking_values() {
+        for v in [
+            &b"rWE8I0axy6Fvw40RE8tsNS3L7zBU5vAhEnW4hq9G"[..],
+            b"3f9a0c2e7b4d41e8a6c5b0d9e2f17a3c",
+            b"aio_VxEqGaqgMgZej3DceezbBy03eWyW",
+            b"9d2c5e1a-7b3f-4e8a-b6c0-2f1d9e8a7c4b",
+            b"JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP",
+        ] {
+            assert!(looks_random(v), "{}", String::from_utf8_lossy(v));
+        }
+        for v in [
+            &b"SecretKeyProvider"[..],
+            b"session_token_v2",
+            b"MAX_RETRIES_COUNT",
+            b"tokenizer.next_token",
+            b"abcdefghijklmnop",
+            b"short1",
+        ] {
+            assert!(!looks_random(v), "{}", String::from_utf8_lossy(v));
+        }
     }
 
     #[test]
