@@ -1,0 +1,3 @@
+package db
+
+var dbPassword = "gEdmyg_yv-RQbwekC3N"

@@ -1,0 +1,1 @@
+db_admin_password = "MDWg~BFTNLuvmY9f5FugT"
