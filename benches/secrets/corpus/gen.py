@@ -669,7 +669,10 @@ def camel(var):
 
 
 def slug(provider):
-    return "".join(c if c.isalnum() else "-" for c in provider.lower().split(" (")[0]).strip("-")
+    out = "".join(c if c.isalnum() else "-" for c in provider.lower().split(" (")[0]).strip("-")
+    while "--" in out:
+        out = out.replace("--", "-")
+    return out
 
 
 def render(ctx, k, v, rng):
@@ -732,10 +735,11 @@ def form(kind, n=2):
 
 
 def pw(rng, n=None):
-    """A realistic random password: mixed case, digits, a few symbols that need no escaping in
-    URLs or config files."""
+    """A realistic random password: mixed case, digits, a few symbols that need no escaping and
+    are not comment or interpolation characters in any of the config formats used (no `#`, `;`,
+    `%`, `$`, quotes, backslash), so the expected value is unambiguous."""
     n = n or rng.randint(14, 24)
-    return rand(rng, AN + "!#%^*-_.~", n)
+    return rand(rng, AN + "!^*-_.~@", n)
 
 
 def upw(rng, n=None):
@@ -916,13 +920,13 @@ def f_amqp(rng, i):
 
 @form("sqlserver-connection-string")
 def f_mssql(rng, i):
-    p = pw(rng).replace(";", "")
+    p = pw(rng)
     return "config", f'<add name="Default" connectionString="Server=tcp:sql-prod.database.windows.net,1433;Initial Catalog=Billing;User ID={rng.choice(USERS)};Password={p};Encrypt=True;" providerName="System.Data.SqlClient" />\n', p
 
 
 @form("odbc-connection-string")
 def f_odbc(rng, i):
-    p = pw(rng).replace(";", "")
+    p = pw(rng)
     return "py", f'conn = pyodbc.connect("DRIVER={{ODBC Driver 18 for SQL Server}};SERVER=10.1.2.3;DATABASE=ledger;UID={rng.choice(USERS)};PWD={p};TrustServerCertificate=yes")\n', p
 
 
@@ -1010,7 +1014,7 @@ def f_ptoml(rng, i):
 
 @form("password-ini")
 def f_pini(rng, i):
-    p = pw(rng).replace("%", "")
+    p = pw(rng)
     return "ini", f"[client]\nuser = backup\npassword = {p}\nhost = 127.0.0.1\n", p
 
 
@@ -1058,14 +1062,14 @@ def f_pphp(rng, i):
 
 @form("appsettings-connection-string")
 def f_appsettings(rng, i):
-    p = pw(rng).replace(";", "")
+    p = pw(rng)
     d = {"ConnectionStrings": {"DefaultConnection": f"Server=sql01;Database=Orders;User Id=orders_app;Password={p};TrustServerCertificate=True"}, "Logging": {"LogLevel": {"Default": "Warning"}}}
     return "json", json.dumps(d, indent=2) + "\n", p
 
 
 @form("csharp-connection-string")
 def f_cs(rng, i):
-    p = pw(rng).replace(";", "")
+    p = pw(rng)
     return "cs", f'var cs = "Host=pg01;Username=reporting;Password={p};Database=warehouse";\nawait using var conn = new NpgsqlConnection(cs);\n', p
 
 

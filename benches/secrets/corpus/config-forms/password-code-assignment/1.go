@@ -1,3 +1,3 @@
 package db
 
-var dbPassword = "gEdmyg_yv-RQbwekC3N"
+var dbPassword = "aAFhImfE2*UJQZ!sgE"

@@ -1,3 +1,3 @@
 class Db {
-    private static final String DB_PASSWORD = "MJi1hSTSwga3uRGB";
+    private static final String DB_PASSWORD = "myg~yv.RQbwekC3NS";
 }

@@ -1,1 +1,1 @@
-db_admin_password = "MDWg~BFTNLuvmY9f5FugT"
+db_admin_password = "MDWgBFTNLuvmY9f5FugTp"

@@ -1,4 +1,4 @@
 <?php
 $config = [
-    'db_password' => 'oq.%e#^n7*w^F!u46XbME',
+    'db_password' => 'oq@*e^-n7_w-F!u46XbME',
 ];
