@@ -1,0 +1,1 @@
+curl -H "Authorization: Bearer eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIzMzM3MDU2IiwibmFtZSI6Ik1laSBUYW5ha2EiLCJyb2xlIjoiYWRtaW4iLCJpYXQiOjE3ODgyNzcwODcsImV4cCI6MTc4ODI4MDY4N30.l7azde-zvZgD1r17rdbQllwpggdbdaU5Go_MklzJfp0" https://api.acme.io/v2/orders

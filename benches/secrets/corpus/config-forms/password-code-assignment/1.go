@@ -1,0 +1,3 @@
+package db
+
+var dbPassword = "aAFhImfE2*UJQZ!sgE"

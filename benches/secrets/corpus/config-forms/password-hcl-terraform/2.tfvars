@@ -1,0 +1,1 @@
+db_admin_password = "MDWgBFTNLuvmY9f5FugTp"

@@ -1,0 +1,6 @@
+package com.acme.integrations;
+
+public final class AwsConfig {
+    public static final String AWS_SESSION_TOKEN = "IQoJb3JpZ2luX2Vj49y9EV8LncJBfk5j2P8TkxOvJaXkAOJokIEnimldk1blrHeyN+Jc8cmXguWWAYDuCftXmzuMieEujAf0dm3CvJiu8Hc4DcT9chYdTIRHTazk7mB/xCGaGxF2ehv+Ex8ctUKPyIu8CVqrCvywrwIi7d9vnk/wrVwSqZVMXP7SA16Asc0ppcOLsjq2ENR/bgulGusWIwN2g0y5G0T7fS+oDTVN6G/iJPik6D9jUqnSoHgFOPGU8xQfGEilc3rOn5E+euPBZLQ0z8bwkqwJZS3Ji77CT3QFM4ERr7NfA/qLutMkoEgD5ho89oLOAogXu0czyFW7OC4GdB5fgLhRzInkPuFPgVOrbYRzyeypBAHjKZgHN4Z0zv2yih9A7oXOFavRhHASbvFsEsUs645F";
+    public static final String BASE_URL = "https://sts.amazonaws.com";
+}

@@ -1,0 +1,6 @@
+# frozen_string_literal: true
+
+module Integrations
+  AWS_SESSION_TOKEN = 'IQoJb3JpZ2luX2VjOS09prYdMNxzJd6Kxxy8XZNfJfCchLTASeECs4MKbUBwcYbwTvOpPEgYjG3TiGCyq2zRNkGIk0EhnhXk//z0CGwh1MuR1AV7JmXwbC2B8eAc0mXziYarVOFByrgIMkVpqZUZWM+UZBtSbXhqHB4RCuH2jWPDnqsU0mbS6DdvNxmbdK06eeVECiTNUAquANT4MtfJKuX/k6WCX0bgVVSepAUt9ckHQxhhVVCjUPUwfo79Vnq9OKv9Qww4kv0mRHgWGB29LXVaIhfzPAVu32wmmpI1FAHAbS+RfHnO6gdWHozBDd+/6uh1Ol5eZCMByC/oo9fVumZHi1H9teCZrXc4lALkyRw4Yo8fBPxrO7Ex2DZm0SoFMmg5And6pOzXdeV/wRS1CkLYHT2gLj3Z'
+  BASE_URL = 'https://sts.amazonaws.com'
+end

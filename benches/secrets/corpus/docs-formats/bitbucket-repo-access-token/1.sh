@@ -1,0 +1,4 @@
+#!/bin/sh
+set -eu
+export BITBUCKET_ACCESS_TOKEN="ATCTT3xFfGN0af4f4L-IHYreHc1jvp18gUbkVLRunN-rJTPSC1wcbbHcKGINLsOFNlV5fNxPri9nLgcqU4sLw0yTSuUlZx6afo9-_gvWRXFth67PNauMQeoQm3UHnt68hH6Jn630H_Llh8CLn3zqzJcrMPRukNdOwI4egWtZ8BBLiPGmOwrG0Y=3D469EEE"
+exec ./bin/bitbucket-sync --verbose

@@ -1,0 +1,6 @@
+package config
+
+const (
+	FacebookAccessToken = "EAAGlVSxZOBSPINY6zUomuz1UDb2hySxaxsezdF5DXqFFHNNYpdBg95y3OFzH9dhj05eLfKCGHigr7lfcGBccPGC9BG1KTO504WGWpZcDVMrUPAR1jcsoTnwKwnrGOorwgP4D22SRHq9D2ewBpaggLq1NabyiUUFAsFBDEMjTTf03Op3qRVSmDwJ"
+	BaseURL = "https://graph.facebook.com"
+)

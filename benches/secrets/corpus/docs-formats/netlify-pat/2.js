@@ -1,0 +1,3 @@
+// Netlify client
+const netlifyAuthToken = 'nfp_KsuRcb0dEhzCkISwgTTvPezNLMSq7UhEBANJ';
+module.exports = { netlifyAuthToken, baseUrl: 'https://api.netlify.com' };

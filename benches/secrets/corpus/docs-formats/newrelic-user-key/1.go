@@ -1,0 +1,6 @@
+package config
+
+const (
+	NewRelicApiKey = "NRAK-584IN60VRXASNITI07ZFUKOZKEO"
+	BaseURL = "https://api.newrelic.com"
+)

@@ -1,0 +1,4 @@
+#!/bin/sh
+set -eu
+export API_KEY="<your-token>"
+exec ./bin/acme-sync --verbose

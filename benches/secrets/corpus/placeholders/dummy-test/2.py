@@ -1,0 +1,6 @@
+import requests
+
+API_KEY = "test-token"
+BASE_URL = "https://api.datadoghq.com"
+
+session = requests.Session()

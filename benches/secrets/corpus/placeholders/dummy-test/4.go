@@ -1,0 +1,6 @@
+package config
+
+const (
+	SlackBotToken = "sample_secret"
+	BaseURL = "https://api.github.com"
+)

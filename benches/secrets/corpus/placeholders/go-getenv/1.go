@@ -1,0 +1,5 @@
+package main
+
+import "os"
+
+var token = os.Getenv("GITHUB_TOKEN")

@@ -1,0 +1,3 @@
+import os
+
+client = OpenAI(api_key=os.environ['OPENAI_API_KEY'])

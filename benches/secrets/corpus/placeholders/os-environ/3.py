@@ -1,0 +1,1 @@
+password = os.environ.get("POSTGRES_PASSWORD", "")

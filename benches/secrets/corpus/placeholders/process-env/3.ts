@@ -1,0 +1,1 @@
+export const config = { secret: process.env.JWT_SECRET ?? '' };

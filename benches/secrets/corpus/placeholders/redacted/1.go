@@ -1,0 +1,6 @@
+package config
+
+const (
+	SlackBotToken = "REDACTED"
+	BaseURL = "https://api.stripe.com"
+)

@@ -1,0 +1,3 @@
+// Acme client
+const githubToken = 'ghp_000000000000000000000000000000000000';
+module.exports = { githubToken, baseUrl: 'https://api.mailgun.net' };

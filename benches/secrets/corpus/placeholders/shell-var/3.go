@@ -1,0 +1,6 @@
+package config
+
+const (
+	SlackBotToken = "${SECRET_KEY:-}"
+	BaseURL = "https://api.mailgun.net"
+)

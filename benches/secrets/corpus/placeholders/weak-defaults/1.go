@@ -1,0 +1,6 @@
+package config
+
+const (
+	DatadogApiKey = "changeme"
+	BaseURL = "https://api.datadoghq.com"
+)

@@ -1,0 +1,3 @@
+// Acme client
+const slackBotToken = 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx';
+module.exports = { slackBotToken, baseUrl: 'https://api.stripe.com' };

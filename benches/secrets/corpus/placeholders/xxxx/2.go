@@ -1,0 +1,6 @@
+package config
+
+const (
+	MailgunApiKey = "ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	BaseURL = "https://api.github.com"
+)
