@@ -67,6 +67,17 @@ const PLACEHOLDER_WORDS: &[&str] = &[
     "123456",
     "abcdef",
     "qwerty",
+    // Passwords that documentation and tests use because everyone knows them.
+    "hunter2",
+    "hunter4",
+    "opensesame",
+    "letmein",
+    "supersecret",
+    "super_secret",
+    "correct%20horse",
+    "correcthorse",
+    "pass%20word",
+    "p%40ss",
 ];
 
 /// Exact values (lower-case) that are never secrets.
@@ -91,6 +102,16 @@ const PLACEHOLDER_VALUES: &[&str] = &[
     "empty",
     "required",
     "optional",
+    "demo",
+    "foo",
+    "bar",
+    "baz",
+    "secret1",
+    "password1",
+    "pass1",
+    "admin123",
+    "p@ssw0rd",
+    "passw0rd",
 ];
 
 /// True when `secret` looks like a placeholder: a known word, a single repeated character, or a
@@ -217,7 +238,9 @@ pub(crate) fn looks_like_test_value(secret: &[u8]) -> bool {
 /// identifiers usually have none or a version number) and not only digits; and frequent changes
 /// between the classes upper, lower and digit — at least one per five characters (random hex,
 /// base32, base62 and base64 change class on 30–60 % of characters; words, `snake_case` and
-/// `SCREAMING_CASE` names far less often).
+/// `SCREAMING_CASE` names far less often); and, unless the letters are all hex digits, fewer
+/// than 40 % vowels among the letters (words are about 40 % vowels, random letters 19 %); and
+/// not mostly CamelCase humps.
 pub(crate) fn looks_random(secret: &[u8]) -> bool {
     if secret.len() < 12 {
         return false;
@@ -242,7 +265,51 @@ pub(crate) fn looks_random(secret: &[u8]) -> bool {
         .windows(2)
         .filter(|w| class(w[0]) != class(w[1]))
         .count();
-    changes * 5 >= alnum.len()
+    if changes * 5 < alnum.len() {
+        return false;
+    }
+    // CamelCase names (`X509CertificateTemplateFlags`) are mostly humps, a capital and two or
+    // more lower-case letters; in random base62 humps cover 70 % of the value about once in a
+    // hundred 16-character tokens and far less often in longer ones.
+    let mut hump_chars = 0usize;
+    let mut i = 0usize;
+    while i < alnum.len() {
+        if alnum[i].is_ascii_uppercase() {
+            let mut j = i + 1;
+            while j < alnum.len() && alnum[j].is_ascii_lowercase() {
+                j += 1;
+            }
+            if j - i >= 3 {
+                hump_chars += j - i;
+            }
+            i = j;
+        } else {
+            i += 1;
+        }
+    }
+    if hump_chars * 10 >= alnum.len() * 7 {
+        return false;
+    }
+    // Names made of words (`AmazonS3ConfigKey`, `Curve25519SeedBin`) change class often too, but
+    // their letters are about 40 % vowels; random letters are 19 % vowels (10 of 52), and a
+    // random base62 token of 32 characters reaches 40 % in under 1 % of cases. Hex has only the
+    // vowels a and e among six letters, so hex values skip this test.
+    let letters: Vec<u8> = alnum
+        .iter()
+        .copied()
+        .filter(u8::is_ascii_alphabetic)
+        .collect();
+    let hex_only = letters.iter().all(u8::is_ascii_hexdigit);
+    if letters.len() >= 8 && !hex_only {
+        let vowels = letters
+            .iter()
+            .filter(|b| matches!(b.to_ascii_lowercase(), b'a' | b'e' | b'i' | b'o' | b'u'))
+            .count();
+        if vowels * 5 >= letters.len() * 2 {
+            return false;
+        }
+    }
+    true
 }
 
 const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
