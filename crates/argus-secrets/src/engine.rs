@@ -852,18 +852,26 @@ impl Engine {
                     continue;
                 }
             }
-            if util::is_doc_placeholder(secret, cr.rule.multiline)
-                || (cr.rule.placeholder_check && util::is_placeholder(secret))
-            {
-                continue;
+            // Documentation values are the built-in allowlist of every rule (counted as such).
+            let documented = util::is_doc_placeholder(secret, cr.rule.multiline);
+            if documented {
+                stats.allowlist += 1;
             }
-            let valid = match cr.rule.validate {
-                None => true,
-                Some(Validator::GithubCrc32) => util::github_crc32_ok(secret),
-                Some(Validator::Jwt) => util::jwt_ok(secret),
-                Some(Validator::Random) => util::looks_random(secret),
-            };
+            let valid = !documented
+                && !(cr.rule.placeholder_check && util::is_placeholder(secret))
+                && match cr.rule.validate {
+                    None => true,
+                    Some(Validator::GithubCrc32) => util::github_crc32_ok(secret),
+                    Some(Validator::Jwt) => util::jwt_ok(secret),
+                    Some(Validator::Random) => util::looks_random(secret),
+                };
             if !valid {
+                // A specific rule that recognised the format and rejected the value (a `ghp_`
+                // token whose checksum fails, a documented placeholder) also keeps generic rules
+                // from reporting the same bytes as "some credential".
+                if !cr.rule.generic {
+                    specific.push((m.start(), m.end()));
+                }
                 continue;
             }
             let (ls, le) = line_bounds(data, whole.start(), whole.end());
