@@ -92,8 +92,31 @@ fn run(args: &[String]) -> Res<bool> {
         Some("rules") => check_rules(&args[1..]),
         Some("corpus") => corpus(&args[1..]),
         Some("noise") => noise(&args[1..]),
+        Some("timing") => timing(&args[1..]),
         _ => Err("usage: rulecheck rules <dir-or-file>... | corpus <dir> [--rules <dir>] [--misses] | noise <dir> [--rules <dir>]".into()),
     }
+}
+
+/// Compile time of each rule's regex (as the engine builds it), slowest first.
+fn timing(args: &[String]) -> Res<bool> {
+    let paths: Vec<PathBuf> = args.iter().map(PathBuf::from).collect();
+    let set = load_rules(&paths)?;
+    let mut times = Vec::new();
+    for r in set.rules() {
+        let t = std::time::Instant::now();
+        regex::bytes::RegexBuilder::new(&r.pattern)
+            .size_limit(64 << 20)
+            .dfa_size_limit(16 << 20)
+            .build()?;
+        times.push((t.elapsed().as_secs_f64() * 1000.0, r.id.clone()));
+    }
+    times.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let total: f64 = times.iter().map(|t| t.0).sum();
+    println!("total {total:.0} ms over {} rules", times.len());
+    for (ms, id) in times.iter().take(25) {
+        println!("{ms:8.1} ms  {id}");
+    }
+    Ok(true)
 }
 
 fn check_rules(args: &[String]) -> Res<bool> {

@@ -39,7 +39,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 /// Why a blob or file was not scanned.
@@ -267,10 +267,60 @@ struct CompiledRule {
     rule: Rule,
     /// Runs on the whole blob; otherwise only on the lines where one of its keywords occurs.
     multiline: bool,
-    regex: Regex,
+    /// Compiled on first use ([`CompiledRule::regex`]); `None` if compiling failed.
+    regex: OnceLock<Option<Regex>>,
     group: usize,
     allow: CompiledAllowlist,
     path_only: Option<Regex>,
+}
+
+impl CompiledRule {
+    /// The rule's regex, compiled on first use by whichever thread needs it first. The pattern
+    /// parsed when the engine was built, so only a size limit can make this fail; such a rule
+    /// matches nothing (and says so once in the log).
+    fn regex(&self) -> Option<&Regex> {
+        self.regex
+            .get_or_init(|| match build_rule_regex(&self.rule.pattern) {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    tracing::warn!(rule = %self.rule.id, error = %e, "secret rule disabled: its regex does not compile");
+                    None
+                }
+            })
+            .as_ref()
+    }
+}
+
+fn build_rule_regex(pattern: &str) -> std::result::Result<Regex, regex::Error> {
+    RegexBuilder::new(pattern)
+        .unicode(false)
+        .size_limit(64 << 20)
+        .dfa_size_limit(2 << 20)
+        .build()
+}
+
+/// Parse a rule pattern (as `regex::bytes` would) without compiling it: the number of capture
+/// groups including group 0, and the index of the group named `secret`, if any.
+fn parse_captures(pattern: &str) -> std::result::Result<(usize, Option<usize>), String> {
+    use regex_syntax::hir::{Hir, HirKind};
+    let hir = regex_syntax::ParserBuilder::new()
+        .unicode(false)
+        .utf8(false)
+        .build()
+        .parse(pattern)
+        .map_err(|e| e.to_string())?;
+    fn named(h: &Hir) -> Option<usize> {
+        match h.kind() {
+            HirKind::Capture(c) if c.name.as_deref() == Some("secret") => {
+                usize::try_from(c.index).ok()
+            }
+            HirKind::Capture(c) => named(&c.sub),
+            HirKind::Repetition(r) => named(&r.sub),
+            HirKind::Concat(hs) | HirKind::Alternation(hs) => hs.iter().find_map(named),
+            _ => None,
+        }
+    }
+    Ok((hir.properties().explicit_captures_len() + 1, named(&hir)))
 }
 
 /// A pair rule resolved to rule indices (see [`crate::rules::Requires`]).
@@ -367,41 +417,25 @@ impl Engine {
         let mut kw_patterns: Vec<String> = Vec::new();
         let mut keyword_rules: Vec<Vec<u32>> = Vec::new();
         let mut always = Vec::new();
-        // Regex compilation is most of the cost of building an engine: do it on every core.
-        let compiled: Vec<Result<Regex>> = {
-            use rayon::prelude::*;
-            set.rules()
-                .par_iter()
-                .map(|rule| {
-                    RegexBuilder::new(&rule.pattern)
-                        .size_limit(64 << 20)
-                        .dfa_size_limit(16 << 20)
-                        .build()
-                        .map_err(|e| SecretsError::InvalidRule {
-                            id: rule.id.clone(),
-                            message: e.to_string(),
-                        })
-                })
-                .collect()
-        };
-        for ((i, rule), regex) in set.rules().iter().enumerate().zip(compiled) {
+        // Compiling ~700 regexes takes over a second (ten times that in a debug build), and a
+        // scan only ever runs the few whose keywords occur: each rule's regex is compiled on
+        // first use. Here the pattern is only parsed — that finds syntax errors and the capture
+        // groups — which costs a small fraction of compiling it.
+        for (i, rule) in set.rules().iter().enumerate() {
             let bad = |m: String| SecretsError::InvalidRule {
                 id: rule.id.clone(),
                 message: m,
             };
-            let regex = regex?;
-            let group = match (
-                rule.secret_group,
-                regex.capture_names().position(|n| n == Some("secret")),
-            ) {
+            let (captures_len, named) = parse_captures(&rule.pattern).map_err(bad)?;
+            let group = match (rule.secret_group, named) {
                 (Some(g), _) => {
-                    if g >= regex.captures_len() {
+                    if g >= captures_len {
                         return Err(bad(format!("secret_group {g} does not exist")));
                     }
                     g
                 }
                 (None, Some(named)) => named,
-                (None, None) if regex.captures_len() > 1 => 1,
+                (None, None) if captures_len > 1 => 1,
                 (None, None) => 0,
             };
             let path_only = match &rule.path {
@@ -436,7 +470,7 @@ impl Engine {
                 multiline: rule.multiline || rule.keywords.is_empty(),
                 allow: CompiledAllowlist::new(&rule.id, &rule.allowlist)?,
                 rule: rule.clone(),
-                regex,
+                regex: OnceLock::new(),
                 group,
                 path_only,
             });
@@ -830,10 +864,11 @@ impl Engine {
         candidates: &mut Vec<(u32, usize, usize, bool)>,
     ) {
         let cr = &self.rules[ri as usize];
+        let Some(regex) = cr.regex() else { return };
         let hay = &data[..we];
         let mut at = ws;
         while at <= we {
-            let Some(caps) = cr.regex.captures_at(hay, at) else {
+            let Some(caps) = regex.captures_at(hay, at) else {
                 break;
             };
             let Some(whole) = caps.get(0) else { break };
