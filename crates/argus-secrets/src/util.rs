@@ -233,14 +233,14 @@ pub(crate) fn looks_like_test_value(secret: &[u8]) -> bool {
 }
 
 /// "Looks machine-generated" check for generic rules (validator `random`): at least 12
-/// characters; among its letters and digits, digits present (two or more from 20 characters on:
-/// a random base62 token of 20+ characters has fewer than two with a probability under 3 %,
+/// characters; among its letters and digits, digits present (two or more from 32 characters on:
+/// a random base62 token of 32 characters has fewer than two with a probability under 3 %,
 /// identifiers usually have none or a version number) and not only digits; and frequent changes
 /// between the classes upper, lower and digit — at least one per five characters (random hex,
 /// base32, base62 and base64 change class on 30–60 % of characters; words, `snake_case` and
 /// `SCREAMING_CASE` names far less often); and, unless the letters are all hex digits, fewer
-/// than 40 % vowels among the letters (words are about 40 % vowels, random letters 19 %); and
-/// not mostly CamelCase humps.
+/// than half vowels among the letters (words are about 40 % vowels, random letters 19 %); and,
+/// when it mixes cases, not mostly made of words (camelCase runs).
 pub(crate) fn looks_random(secret: &[u8]) -> bool {
     if secret.len() < 12 {
         return false;
@@ -253,7 +253,7 @@ pub(crate) fn looks_random(secret: &[u8]) -> bool {
         .filter(u8::is_ascii_alphanumeric)
         .collect();
     let digits = alnum.iter().filter(|b| b.is_ascii_digit()).count();
-    if digits == alnum.len() || digits < if alnum.len() >= 20 { 2 } else { 1 } {
+    if digits == alnum.len() || digits < if alnum.len() >= 32 { 2 } else { 1 } {
         return false;
     }
     let class = |b: u8| match b {
@@ -268,31 +268,39 @@ pub(crate) fn looks_random(secret: &[u8]) -> bool {
     if changes * 5 < alnum.len() {
         return false;
     }
-    // CamelCase names (`X509CertificateTemplateFlags`) are mostly humps, a capital and two or
-    // more lower-case letters; in random base62 humps cover 70 % of the value about once in a
-    // hundred 16-character tokens and far less often in longer ones.
-    let mut hump_chars = 0usize;
-    let mut i = 0usize;
-    while i < alnum.len() {
-        if alnum[i].is_ascii_uppercase() {
-            let mut j = i + 1;
-            while j < alnum.len() && alnum[j].is_ascii_lowercase() {
-                j += 1;
+    // camelCase and CamelCase names (`X509CertificateTemplateFlags`, `uddiv3BusinessKey`) are
+    // mostly words: a lower-case run of two or more letters, with or without a capital in
+    // front. In random mixed-case base62 such words cover 80 % of the value about once in a
+    // hundred 16-character tokens and far less often in longer ones. All-lower-case tokens
+    // (hex, base36) are made of such runs by nature and skip this test.
+    let has_upper = alnum.iter().any(u8::is_ascii_uppercase);
+    let has_lower = alnum.iter().any(u8::is_ascii_lowercase);
+    if has_upper && has_lower {
+        let mut word_chars = 0usize;
+        let mut i = 0usize;
+        while i < alnum.len() {
+            let start = i;
+            if alnum[i].is_ascii_uppercase() {
+                i += 1;
             }
-            if j - i >= 3 {
-                hump_chars += j - i;
+            let lower_start = i;
+            while i < alnum.len() && alnum[i].is_ascii_lowercase() {
+                i += 1;
             }
-            i = j;
-        } else {
-            i += 1;
+            if i - lower_start >= 2 {
+                word_chars += i - start;
+            }
+            if i == start {
+                i += 1;
+            }
+        }
+        if word_chars * 5 >= alnum.len() * 4 {
+            return false;
         }
     }
-    if hump_chars * 10 >= alnum.len() * 7 {
-        return false;
-    }
-    // Names made of words (`AmazonS3ConfigKey`, `Curve25519SeedBin`) change class often too, but
-    // their letters are about 40 % vowels; random letters are 19 % vowels (10 of 52), and a
-    // random base62 token of 32 characters reaches 40 % in under 1 % of cases. Hex has only the
+    // Words change class often too when written in camel case with digits, and their letters
+    // are about 40 % vowels; random letters are 19 % vowels (10 of 52), and a random base62
+    // token of 32 characters is half vowels in about one case in a thousand. Hex has only the
     // vowels a and e among six letters, so hex values skip this test.
     let letters: Vec<u8> = alnum
         .iter()
@@ -305,7 +313,7 @@ pub(crate) fn looks_random(secret: &[u8]) -> bool {
             .iter()
             .filter(|b| matches!(b.to_ascii_lowercase(), b'a' | b'e' | b'i' | b'o' | b'u'))
             .count();
-        if vowels * 5 >= letters.len() * 2 {
+        if vowels * 2 >= letters.len() {
             return false;
         }
     }
