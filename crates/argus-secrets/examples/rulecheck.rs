@@ -151,7 +151,10 @@ fn check_rules(args: &[String]) -> Res<bool> {
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         {
-            failures.push(format!("{}: id must be lower-case letters, digits, '-'", r.id));
+            failures.push(format!(
+                "{}: id must be lower-case letters, digits, '-'",
+                r.id
+            ));
         }
         if r.keywords.is_empty() && r.requires.is_none() {
             failures.push(format!("{}: no keywords (would run on every blob)", r.id));
@@ -298,7 +301,12 @@ fn noise(args: &[String]) -> Res<bool> {
     for f in &findings {
         *by_rule.entry(f.rule_id.clone()).or_default() += f.locations.len();
         *by_conf
-            .entry(serde_json::to_value(f.confidence)?.as_str().unwrap_or("").to_string())
+            .entry(
+                serde_json::to_value(f.confidence)?
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string(),
+            )
             .or_default() += f.locations.len();
         locations += f.locations.len();
     }

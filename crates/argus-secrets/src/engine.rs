@@ -866,6 +866,11 @@ impl Engine {
         let cr = &self.rules[ri as usize];
         let Some(regex) = cr.regex() else { return };
         let hay = &data[..we];
+        // Most windows (lines holding a keyword) hold no match: a match-or-not search runs on
+        // the lazy DFA without allocating, where a capture search would set up capture slots.
+        if !regex.is_match_at(hay, ws) {
+            return;
+        }
         let mut at = ws;
         while at <= we {
             let Some(caps) = regex.captures_at(hay, at) else {
@@ -990,7 +995,7 @@ fn keyword_matches(dfa: &DFA, data: &[u8], mut on: impl FnMut(usize, StateID)) {
             }
         }
     };
-    if n < 4096 || seg <= back {
+    if n < 512 || seg <= back {
         walk(0, 0, n, start, &mut on);
         return;
     }

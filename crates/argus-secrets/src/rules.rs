@@ -26,7 +26,10 @@ const BUILTIN: &[(&str, &str)] = &[
     ("ai.toml", include_str!("../rules/ai.toml")),
     ("identity.toml", include_str!("../rules/identity.toml")),
     ("keys.toml", include_str!("../rules/keys.toml")),
-    ("config-files.toml", include_str!("../rules/config-files.toml")),
+    (
+        "config-files.toml",
+        include_str!("../rules/config-files.toml"),
+    ),
     ("generic.toml", include_str!("../rules/generic.toml")),
 ];
 

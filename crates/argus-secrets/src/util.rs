@@ -175,7 +175,10 @@ pub(crate) fn is_doc_placeholder(secret: &[u8], multiline: bool) -> bool {
         b"replaceme",
     ];
     let lower = secret.to_ascii_lowercase();
-    if WORDS.iter().any(|w| memchr::memmem::find(&lower, w).is_some()) {
+    if WORDS
+        .iter()
+        .any(|w| memchr::memmem::find(&lower, w).is_some())
+    {
         return true;
     }
     if multiline {
@@ -215,7 +218,10 @@ pub(crate) fn looks_like_test_value(secret: &[u8]) -> bool {
         b"test", b"demo", b"dummy", b"fake", b"mock", b"sample", b"sandbox", b"foobar",
     ];
     let lower = secret.to_ascii_lowercase();
-    if WORDS.iter().any(|w| memchr::memmem::find(&lower, w).is_some()) {
+    if WORDS
+        .iter()
+        .any(|w| memchr::memmem::find(&lower, w).is_some())
+    {
         return true;
     }
     let mut run = 1usize;
@@ -433,17 +439,28 @@ mod tests {
             b"REDACTED",
             b"********",
         ] {
-            assert!(is_doc_placeholder(v, false), "{}", String::from_utf8_lossy(v));
+            assert!(
+                is_doc_placeholder(v, false),
+                "{}",
+                String::from_utf8_lossy(v)
+            );
         }
         for v in [
             &b"ghp_N3Jq8sLkW2pXv9RtYb6MhE4cZa1GdUf0KiOe"[..],
             b"AKIAPYCDYBK377OXTZQ6",
             b"xoxb-2410912374-4431128923-Jw8Vt2bKqLmZpR6sYd3nH1cX",
         ] {
-            assert!(!is_doc_placeholder(v, false), "{}", String::from_utf8_lossy(v));
+            assert!(
+                !is_doc_placeholder(v, false),
+                "{}",
+                String::from_utf8_lossy(v)
+            );
         }
         // Key material may hold runs of `A`; only the words count for multi-line values.
-        assert!(!is_doc_placeholder(b"b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAA", true));
+        assert!(!is_doc_placeholder(
+            b"b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAA",
+            true
+        ));
         assert!(is_doc_placeholder(b"AKIA0000000000000000", false));
         assert!(!is_doc_placeholder(
             b"AAAAAAAAAAAAAAAAAAAAAV40sx1db7zx1BOpNCPrUPDyDru7PliB4fVw55ZsqkFHrcWfSeHspii4K",
@@ -451,7 +468,9 @@ mod tests {
         ));
         assert!(looks_like_test_value(b"sk_test_4eC39HqLyjWDarjtT1zdp7dc"));
         assert!(looks_like_test_value(b"key-1234567890qwerty"));
-        assert!(!looks_like_test_value(b"key-3ax6xnjp29jd6fds4gc373sgvjxteol0"));
+        assert!(!looks_like_test_value(
+            b"key-3ax6xnjp29jd6fds4gc373sgvjxteol0"
+        ));
     }
 
     #[test]

@@ -27,7 +27,11 @@ fn builtin_rule_set_is_well_formed() {
             r.id
         );
         for k in &r.keywords {
-            assert!(k.len() >= 3, "{}: keyword {k:?} is shorter than 3 bytes", r.id);
+            assert!(
+                k.len() >= 3,
+                "{}: keyword {k:?} is shorter than 3 bytes",
+                r.id
+            );
         }
         assert!(
             r.id.chars()
