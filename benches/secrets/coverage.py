@@ -173,8 +173,7 @@ def main():
         "No secrets were planted; crate sources carry test fixtures (test keys, sample tokens), so "
         "some findings are true matches of test values. Every finding occurrence counts. Findings "
         "per 100 MB are per 100 MB of the tree (the same denominator for both tools); each tool's "
-        "own count of scanned bytes differs (Argus skips binary and minified files, Kingfisher "
-        "also reads inside archives).",
+        "own count of scanned bytes differs (Argus skips binary and minified files).",
         "",
         "| tool | MB scanned (own count) | findings | findings / 100 MB of the tree | by confidence | wall (s) |",
         "|---|---:|---:|---:|---|---:|",

@@ -196,8 +196,10 @@ fn check_rules(args: &[String]) -> Res<bool> {
 }
 
 fn scan_dir(engine: &Engine, dir: &Path) -> Res<(Vec<Finding>, u64)> {
-    let mut opts = PathScanOptions::default();
-    opts.respect_gitignore = false;
+    let opts = PathScanOptions {
+        respect_gitignore: false,
+        ..PathScanOptions::default()
+    };
     let ctl = ScanControl::new();
     let mut findings = Vec::new();
     let summary = engine.scan_path(dir, &opts, &ctl, &mut |f| findings.push(f))?;

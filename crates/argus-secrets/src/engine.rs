@@ -897,8 +897,9 @@ impl Engine {
             if documented {
                 stats.allowlist += 1;
             }
-            let valid = !documented
-                && !(cr.rule.placeholder_check && util::is_placeholder(secret))
+            let placeholder =
+                documented || (cr.rule.placeholder_check && util::is_placeholder(secret));
+            let valid = !placeholder
                 && match cr.rule.validate {
                     None => true,
                     Some(Validator::GithubCrc32) => util::github_crc32_ok(secret),
@@ -1335,7 +1336,19 @@ mod tests {
                 _ => data.push(b"abcdefghijklmnopqrstuvwxyz \n~"[(x as usize >> 4) % 29]),
             }
         }
-        for len in [0, 1, 4095, 4096, 4097, 10_001, 20_000, data.len()] {
+        for len in [
+            0,
+            1,
+            511,
+            512,
+            513,
+            4095,
+            4096,
+            4097,
+            10_001,
+            20_000,
+            data.len(),
+        ] {
             let hay = &data[..len];
             let mut ours = Vec::new();
             keyword_matches(&dfa, hay, |end, sid| {

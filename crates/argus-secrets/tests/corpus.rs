@@ -19,8 +19,10 @@ fn corpus_dir(name: &str) -> PathBuf {
 
 fn scan(dir: &Path) -> Vec<Finding> {
     let engine = Engine::builtin().unwrap();
-    let mut opts = PathScanOptions::default();
-    opts.respect_gitignore = false;
+    let opts = PathScanOptions {
+        respect_gitignore: false,
+        ..PathScanOptions::default()
+    };
     let mut out = Vec::new();
     engine
         .scan_path(dir, &opts, &ScanControl::new(), &mut |f| out.push(f))
