@@ -210,9 +210,9 @@ pub(crate) fn is_doc_placeholder(secret: &[u8], multiline: bool) -> bool {
 }
 
 /// Values that look like test or demo values rather than production credentials: the words
-/// `test`, `demo`, `dummy`, `fake`, `mock`, `sample`, `sandbox`, or an ascending run of six
-/// characters (`123456`, `abcdef`, `ghijkl`). Such matches are still reported (a test key can be
-/// live) but with low confidence.
+/// `test`, `demo`, `dummy`, `fake`, `mock`, `sample`, `sandbox`, `foobar`, or an ascending run of
+/// six characters (`123456`, `abcdef`, `ghijkl`). Such matches are still reported (a test key can
+/// be live) but with low confidence.
 pub(crate) fn looks_like_test_value(secret: &[u8]) -> bool {
     const WORDS: &[&[u8]] = &[
         b"test", b"demo", b"dummy", b"fake", b"mock", b"sample", b"sandbox", b"foobar",
