@@ -9,8 +9,13 @@
 //!   `<corpus>/<kind>/<file>` with `<corpus>/expected.tsv` (`relative-path<TAB>secret` lines) and
 //!   prints recall: a file counts as detected when a finding in it carries the expected secret's
 //!   SHA-256 (`exact`), or any finding at all (`any`). `--misses` lists the files missed.
-//! - `rulecheck noise <dir> [--rules <dir>]`: scans a folder of code with no planted secrets and
-//!   prints findings per rule and per confidence, and findings per 100 MB, as JSON.
+//! - `rulecheck noise <dir> [--rules <dir>] [--list <file>]`: scans a folder of code with no
+//!   planted secrets and prints findings per rule and per confidence, and findings per 100 MB,
+//!   as JSON; `--list` writes every finding (rule, path:line, preview, confidence) to a file.
+//! - `rulecheck timing <dir-or-file>...`: how long each rule's regex takes to compile.
+//!
+//! `--rules <dir>` loads the rules of a folder (a working copy of `rules/`) instead of the
+//! compiled-in set.
 
 use argus_secrets::{Engine, Finding, PathScanOptions, RuleSet, ScanControl};
 use sha2::{Digest, Sha256};
