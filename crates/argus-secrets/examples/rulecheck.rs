@@ -12,10 +12,12 @@
 //! - `rulecheck noise <dir> [--rules <dir>] [--list <file>]`: scans a folder of code with no
 //!   planted secrets and prints findings per rule and per confidence, and findings per 100 MB,
 //!   as JSON; `--list` writes every finding (rule, path:line, preview, confidence) to a file.
-//! - `rulecheck timing <dir-or-file>...`: how long each rule's regex takes to compile.
 //!
 //! `--rules <dir>` loads the rules of a folder (a working copy of `rules/`) instead of the
 //! compiled-in set.
+
+#[path = "../tests/common/expected_tsv.rs"]
+mod expected_tsv;
 
 use argus_secrets::{Engine, Finding, PathScanOptions, RuleSet, ScanControl};
 use sha2::{Digest, Sha256};
@@ -97,31 +99,8 @@ fn run(args: &[String]) -> Res<bool> {
         Some("rules") => check_rules(&args[1..]),
         Some("corpus") => corpus(&args[1..]),
         Some("noise") => noise(&args[1..]),
-        Some("timing") => timing(&args[1..]),
         _ => Err("usage: rulecheck rules <dir-or-file>... | corpus <dir> [--rules <dir>] [--misses] | noise <dir> [--rules <dir>]".into()),
     }
-}
-
-/// Compile time of each rule's regex (as the engine builds it), slowest first.
-fn timing(args: &[String]) -> Res<bool> {
-    let paths: Vec<PathBuf> = args.iter().map(PathBuf::from).collect();
-    let set = load_rules(&paths)?;
-    let mut times = Vec::new();
-    for r in set.rules() {
-        let t = std::time::Instant::now();
-        regex::bytes::RegexBuilder::new(&r.pattern)
-            .size_limit(64 << 20)
-            .dfa_size_limit(16 << 20)
-            .build()?;
-        times.push((t.elapsed().as_secs_f64() * 1000.0, r.id.clone()));
-    }
-    times.sort_by(|a, b| b.0.total_cmp(&a.0));
-    let total: f64 = times.iter().map(|t| t.0).sum();
-    println!("total {total:.0} ms over {} rules", times.len());
-    for (ms, id) in times.iter().take(25) {
-        println!("{ms:8.1} ms  {id}");
-    }
-    Ok(true)
 }
 
 fn check_rules(args: &[String]) -> Res<bool> {
@@ -129,16 +108,14 @@ fn check_rules(args: &[String]) -> Res<bool> {
     if paths.is_empty() {
         return Err("rulecheck rules: name rule files or folders".into());
     }
-    let set = load_rules(&paths)?;
-    let rules = set.rules().to_vec();
-    let engine = Engine::new(set)?;
     let mut failures = Vec::new();
     // Loading replaces a rule by a later one with the same id (user overrides), so duplicates are
-    // found file by file.
-    let files = rule_files(&paths)?;
+    // found file by file, as the files are read.
+    let mut set = RuleSet::empty();
     let mut ids: HashMap<String, PathBuf> = HashMap::new();
-    for f in &files {
-        for r in RuleSet::load_file(f)?.rules() {
+    for f in rule_files(&paths)? {
+        let file = RuleSet::load_file(&f)?;
+        for r in file.rules() {
             if let Some(first) = ids.insert(r.id.clone(), f.clone()) {
                 failures.push(format!(
                     "{}: duplicate id (in {} and {})",
@@ -148,7 +125,10 @@ fn check_rules(args: &[String]) -> Res<bool> {
                 ));
             }
         }
+        set.extend(file);
     }
+    let rules = set.rules().to_vec();
+    let engine = Engine::new(set)?;
     let mut checked = 0;
     for r in &rules {
         if !r
@@ -218,14 +198,7 @@ fn sha256_hex(s: &str) -> String {
 fn corpus(args: &[String]) -> Res<bool> {
     let dir = PathBuf::from(args.first().ok_or("rulecheck corpus <dir>")?);
     let engine = engine_for(args)?;
-    let expected_text = std::fs::read_to_string(dir.join("expected.tsv"))?;
-    let mut expected: Vec<(String, String)> = Vec::new();
-    for line in expected_text.lines().filter(|l| !l.trim().is_empty()) {
-        let (path, secret) = line
-            .split_once('\t')
-            .ok_or_else(|| format!("bad expected.tsv line {line:?}"))?;
-        expected.push((path.to_string(), unescape(secret)));
-    }
+    let expected = expected_tsv::read(&dir)?;
     let (findings, _) = scan_dir(&engine, &dir)?;
     let mut by_path: HashMap<String, Vec<&Finding>> = HashMap::new();
     for f in &findings {
@@ -275,27 +248,6 @@ fn corpus(args: &[String]) -> Res<bool> {
         }
     }
     Ok(true)
-}
-
-/// `expected.tsv` writes a multi-line secret (a PEM block) on one line: `\n` is a newline,
-/// `\r` a carriage return, `\t` a tab and `\\` a backslash.
-fn unescape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some('n') => out.push('\n'),
-            Some('r') => out.push('\r'),
-            Some('t') => out.push('\t'),
-            Some(other) => out.push(other),
-            None => out.push('\\'),
-        }
-    }
-    out
 }
 
 fn noise(args: &[String]) -> Res<bool> {

@@ -6,6 +6,9 @@
 //! references, test fills) must produce no finding at all.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "common/expected_tsv.rs"]
+mod expected_tsv;
+
 use argus_secrets::{Engine, Finding, PathScanOptions, ScanControl};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -30,30 +33,10 @@ fn scan(dir: &Path) -> Vec<Finding> {
     out
 }
 
-/// `expected.tsv` escapes: `\n`, `\r`, `\t`, and `\\` for a backslash.
-fn unescape(s: &str) -> String {
-    let mut out = String::new();
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some('n') => out.push('\n'),
-            Some('r') => out.push('\r'),
-            Some('t') => out.push('\t'),
-            Some(other) => out.push(other),
-            None => out.push('\\'),
-        }
-    }
-    out
-}
-
 /// (examples, detected, misses) of one corpus.
 fn recall(name: &str) -> (usize, usize, Vec<String>) {
     let dir = corpus_dir(name);
-    let text = std::fs::read_to_string(dir.join("expected.tsv")).unwrap();
+    let expected = expected_tsv::read(&dir).unwrap();
     let findings = scan(&dir);
     let mut by_path: HashMap<&str, Vec<&str>> = HashMap::new();
     for f in &findings {
@@ -62,17 +45,16 @@ fn recall(name: &str) -> (usize, usize, Vec<String>) {
         }
     }
     let (mut n, mut hit, mut misses) = (0, 0, Vec::new());
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        let (path, secret) = line.split_once('\t').unwrap();
+    for (path, secret) in &expected {
         n += 1;
-        let want = hex::encode(Sha256::digest(unescape(secret).as_bytes()));
+        let want = hex::encode(Sha256::digest(secret.as_bytes()));
         if by_path
-            .get(path)
+            .get(path.as_str())
             .is_some_and(|hashes| hashes.contains(&want.as_str()))
         {
             hit += 1;
         } else {
-            misses.push(path.to_string());
+            misses.push(path.clone());
         }
     }
     (n, hit, misses)
